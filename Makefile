@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make dev` (or `make demo`) and `make test`.
+# Both create .venv and install the pinned dependencies first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/layers/storeflows:$(CURDIR)/local
+
+.PHONY: dev demo test lint validate unit e2e clean
+
+$(STAMP): requirements-dev.txt layers/storeflows/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+dev: $(STAMP)  ## the local stack on http://127.0.0.1:$${PORT:-3000}
+	$(BIN)/python -m storeflows_local serve
+
+demo: $(STAMP)  ## local stack + scripted purchases + report
+	$(BIN)/python -m storeflows_local demo --port 0
+
+lint: $(STAMP)  ## cfn-lint on template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+validate: $(STAMP)  ## statelint on every state machine
+	$(BIN)/statelint statemachines/*.asl.json
+
+test: lint validate  ## everything CI runs
+	$(BIN)/pytest -n 2 --dist loadfile
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,46 @@
+"""GET /unsubscribe shows a confirmation page; POST /unsubscribe is RFC 8058 one-click.
+
+GET never changes anything: mail scanners follow links, and only a POST (the mailbox's
+one-click, or the page's button) may unsubscribe."""
+
+import html
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storeflows.http import install_error_handlers
+from storeflows.observability import logger, metrics, tracer
+from storeflows.subscriptions import unsubscribe
+
+app = APIGatewayHttpResolver()
+install_error_handlers(app)
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Unsubscribe</title></head>
+<body><main><h1>{heading}</h1>{body}</main></body></html>"""
+
+
+def _page(heading: str, body: str) -> Response:
+    return Response(200, content_types.TEXT_HTML, _PAGE.format(heading=heading, body=body))
+
+
+@app.get("/unsubscribe")
+def confirm_page():
+    token = app.current_event.get_query_string_value("token", "")
+    form = (
+        f'<form method="post" action="?token={html.escape(token)}">'
+        '<button type="submit">Unsubscribe from marketing emails</button></form>'
+    )
+    return _page("Unsubscribe?", form)
+
+
+@app.post("/unsubscribe")
+def one_click():
+    unsubscribe(app.current_event.get_query_string_value("token", ""))
+    return _page("You are unsubscribed", "<p>You will not receive marketing emails from this store any more.</p>")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,39 @@
+"""Environment settings, declared once as a model and read once per cold start.
+
+Values come from template.yaml (Globals and each function's Environment). Fields a given
+function does not need are optional here; `require()` fails loudly, naming the variable,
+when a function reaches for one it was deployed without."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel
+
+
+class MissingSetting(RuntimeError):
+    """A function was deployed without an environment variable it needs."""
+
+
+class Settings(BaseModel):
+    table_name: str | None = None
+    event_queue_url: str | None = None
+    ses_configuration_set: str | None = None
+    public_api_url: str | None = None
+    targeted_post_purchase_state_machine_arn: str | None = None
+
+
+_ENV_NAMES = {field: field.upper() for field in Settings.model_fields}
+
+
+@cache
+def settings() -> Settings:
+    return Settings(**{field: os.environ.get(env) or None for field, env in _ENV_NAMES.items()})
+
+
+def require(field: str) -> str:
+    value = getattr(settings(), field)
+    if not value:
+        raise MissingSetting(f"environment variable {_ENV_NAMES[field]} is not set")
+    return value

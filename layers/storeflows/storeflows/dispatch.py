@@ -1,0 +1,94 @@
+"""From an accepted event to workflow runs.
+
+For each event from the queue: record the purchase on the contact (once per order), then
+start one run of every published workflow whose trigger matches. Run names are derived
+from (store, order, workflow), so Step Functions itself refuses a second run for the same
+order — whether the second delivery is a redelivery, or Shopify's orders/paid following
+orders/create — and ExecutionAlreadyExists counts as done."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from storeflows import keys, repository
+from storeflows.aws import client
+from storeflows.config import require
+from storeflows.ingest import StoreEvent
+from storeflows.observability import MetricUnit, logger, metrics
+from storeflows.workflows import STATE_MACHINE_SETTING, Workflow
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+SCORE_STEP = "AddPurchaseScore"
+
+
+def dispatch_event(event: StoreEvent) -> dict[str, Any]:
+    purchase = event.purchase
+    newly_recorded = repository.record_purchase(event.store_id, event.event_id, purchase)
+    started, already_running = [], []
+    for workflow in repository.list_workflows(event.store_id):
+        if not workflow.runs_for(purchase):
+            continue
+        if start_run(event, workflow):
+            started.append(workflow.workflow_id)
+        else:
+            already_running.append(workflow.workflow_id)
+    logger.info(
+        "event dispatched",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "order_id": purchase.order.id,
+            "order_newly_recorded": newly_recorded,
+            "runs_started": started,
+            "runs_already_started": already_running,
+        },
+    )
+    metrics.add_metric(name="WorkflowRunsStarted", unit=MetricUnit.Count, value=len(started))
+    metrics.add_metric(name="WorkflowRunsDeduplicated", unit=MetricUnit.Count, value=len(already_running))
+    return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "runs_started": started}
+
+
+def start_run(event: StoreEvent, workflow: Workflow) -> bool:
+    """Starts the run; False when a run for this (store, order, workflow) already exists."""
+    try:
+        client("stepfunctions").start_execution(
+            stateMachineArn=require(STATE_MACHINE_SETTING[workflow.template]),
+            name=run_name(event.store_id, event.purchase.order.id, workflow.workflow_id),
+            input=json.dumps(run_input(event, workflow)),
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            return False
+        raise
+    return True
+
+
+def run_name(store_id: str, order_id: str, workflow_id: str) -> str:
+    """Deterministic, at most 80 legal characters: a readable prefix and a hash of the triple."""
+    digest = hashlib.sha256(f"{store_id}\x1f{order_id}\x1f{workflow_id}".encode()).hexdigest()[:40]
+    prefix = _NAME_UNSAFE.sub("_", f"{store_id}-{workflow_id}")[:38]
+    return f"{prefix}-{digest}"
+
+
+def run_input(event: StoreEvent, workflow: Workflow) -> dict[str, Any]:
+    """Everything a run needs, snapshotted at start; the ASL never builds a key itself."""
+    purchase = event.purchase
+    email = purchase.customer.email
+    return {
+        "store_id": event.store_id,
+        "workflow_id": workflow.workflow_id,
+        "workflow_version": workflow.version,
+        "event_id": event.event_id,
+        "email": email,
+        "order": purchase.order.model_dump(mode="json"),
+        "settings": workflow.settings.model_dump(mode="json"),
+        "contact_key": keys.as_attribute_values(keys.contact_key(event.store_id, email)),
+        "score_ledger_key": keys.as_attribute_values(
+            keys.step_ledger_key(event.store_id, email, workflow.workflow_id, purchase.order.id, SCORE_STEP)
+        ),
+    }

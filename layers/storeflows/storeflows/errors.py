@@ -1,0 +1,43 @@
+"""Domain errors. The HTTP layer maps each to a status code in one place; nothing
+matches on message text."""
+
+
+class StoreflowsError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class UnknownStore(StoreflowsError):
+    """The store id in the URL has no store record."""
+
+
+class InvalidSignature(StoreflowsError):
+    """A webhook or link signature is missing, malformed, stale or wrong."""
+
+
+class InvalidPayload(StoreflowsError):
+    """The body is not JSON, or lacks a required field, or a field is malformed."""
+
+
+class PayloadTooLarge(StoreflowsError):
+    """The body exceeds the documented size limit."""
+
+
+class UnsupportedMediaType(StoreflowsError):
+    """The body is not declared as JSON."""
+
+
+class MessageRenderError(StoreflowsError):
+    """A message template failed to render (undefined variable, sandbox refusal, syntax).
+    Retrying cannot fix it, so workflows treat it as unrecoverable."""
+
+
+class UnknownMessage(StoreflowsError):
+    """A workflow refers to a message id that the store does not have."""
+
+
+class SendThrottled(StoreflowsError):
+    """SES refused the send for rate reasons; the workflow retries with backoff."""

@@ -1,0 +1,51 @@
+"""Domain errors to HTTP answers, in one place for every API function."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+
+from storeflows.errors import (
+    InvalidPayload,
+    InvalidSignature,
+    PayloadTooLarge,
+    StoreflowsError,
+    UnknownStore,
+    UnsupportedMediaType,
+)
+from storeflows.observability import MetricUnit, logger, metrics
+
+_STATUS = {
+    InvalidPayload: (400, "invalid_payload"),
+    InvalidSignature: (401, "invalid_signature"),
+    UnknownStore: (404, "unknown_store"),
+    PayloadTooLarge: (413, "payload_too_large"),
+    UnsupportedMediaType: (415, "unsupported_media_type"),
+}
+
+
+def json_response(status_code: int, body: dict) -> Response:
+    return Response(status_code=status_code, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def raw_body(app: APIGatewayHttpResolver) -> bytes:
+    """The body exactly as the sender signed it."""
+    event = app.current_event
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+
+def install_error_handlers(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(StoreflowsError)
+    def request_refused(error: StoreflowsError) -> Response:
+        status_code, code = next(
+            (answer for kind, answer in _STATUS.items() if isinstance(error, kind)), (500, "internal_error")
+        )
+        if status_code == 500:
+            # Not a request problem: let it surface as a failure the store will retry.
+            raise error
+        logger.info("request refused", extra={"status_code": status_code, "error": code, "path": app.current_event.path})
+        metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+        return json_response(status_code, {"error": code, "detail": error.detail})

@@ -1,0 +1,115 @@
+"""Webhook intake: check, verify, normalise, enqueue. Nothing else.
+
+A webhook is acknowledged only after its canonical event is on the event queue (SQS keeps
+it until the dispatcher has processed it, with a dead-letter queue behind). Every check
+runs before anything is written, so a rejected request changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from storeflows import repository
+from storeflows.adapters import purchase_from_api, purchase_from_shopify
+from storeflows.aws import client
+from storeflows.config import require
+from storeflows.errors import InvalidPayload, PayloadTooLarge, UnknownStore, UnsupportedMediaType
+from storeflows.models import PurchaseEvent
+from storeflows.observability import logger, metrics, MetricUnit
+from storeflows.records import Store
+from storeflows.signatures import verify_hmac_sha256_base64, verify_standard_webhook
+
+# Shopify order payloads with many line items reach tens of KiB; 256 KiB leaves room and
+# keeps the canonical event far inside SQS's message limit.
+MAX_BODY_BYTES = 256 * 1024
+
+SHOPIFY_PURCHASE_TOPICS = frozenset({"orders/create", "orders/paid"})
+
+
+class StoreEvent(BaseModel):
+    """What travels on the event queue: the canonical event plus where it came from."""
+
+    store_id: str
+    event_id: str
+    source: Literal["shopify", "api"]
+    received_at: datetime
+    purchase: PurchaseEvent
+
+
+@dataclass(frozen=True)
+class Receipt:
+    event_id: str
+    status: Literal["accepted", "ignored"]
+
+
+def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
+    """POST /webhooks/shopify/{store_id}: orders/create and orders/paid."""
+    headers = _lower(headers)
+    store = _checked_store(store_id, content_type, raw_body)
+    if not store.shopify_secret:
+        raise UnknownStore(f"store {store_id} has no Shopify integration")
+    verify_hmac_sha256_base64(store.shopify_secret, raw_body, headers.get("x-shopify-hmac-sha256"))
+    delivery_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
+    if not delivery_id:
+        raise InvalidPayload("missing X-Shopify-Event-Id (or X-Shopify-Webhook-Id) header")
+    event_id = f"shopify:{delivery_id}"
+    topic = headers.get("x-shopify-topic", "")
+    if topic not in SHOPIFY_PURCHASE_TOPICS:
+        logger.info("ignoring Shopify topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
+        return Receipt(event_id=event_id, status="ignored")
+    purchase = purchase_from_shopify(_parse_json(raw_body))
+    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="shopify", received_at=_now(), purchase=purchase))
+
+
+def accept_api_event(
+    store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes, *, now: float | None = None
+) -> Receipt:
+    """POST /events/{store_id}: Storeflows' own event API, signed per Standard Webhooks."""
+    store = _checked_store(store_id, content_type, raw_body)
+    if not store.webhook_secret:
+        raise UnknownStore(f"store {store_id} has no event API secret")
+    webhook_id = verify_standard_webhook(store.webhook_secret, headers, raw_body, now=now)
+    purchase = purchase_from_api(_parse_json(raw_body))
+    event = StoreEvent(store_id=store_id, event_id=f"api:{webhook_id}", source="api", received_at=_now(), purchase=purchase)
+    return _enqueue(event)
+
+
+def _checked_store(store_id: str, content_type: str | None, raw_body: bytes) -> Store:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'nothing'}")
+    if len(raw_body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is {len(raw_body)} bytes; the limit is {MAX_BODY_BYTES}")
+    store = repository.get_store(store_id)
+    if store is None:
+        raise UnknownStore(f"no store {store_id}")
+    return store
+
+
+def _parse_json(raw_body: bytes) -> Any:
+    try:
+        # Decimal keeps money exact; Python ints keep Shopify's 64-bit ids exact.
+        return json.loads(raw_body.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidPayload(f"body is not valid JSON: {err}") from err
+
+
+def _enqueue(event: StoreEvent) -> Receipt:
+    client("sqs").send_message(QueueUrl=require("event_queue_url"), MessageBody=event.model_dump_json())
+    logger.info("event accepted", extra={"store_id": event.store_id, "event_id": event.event_id, "order_id": event.purchase.order.id})
+    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+    return Receipt(event_id=event.event_id, status="accepted")
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

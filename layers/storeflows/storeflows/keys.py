@@ -1,0 +1,69 @@
+"""Every DynamoDB key Storeflows uses, in one place (single-table design).
+
+    pk                              sk                                   item
+    STORE#<store>                   STORE                                store: platform secrets, unsubscribe key
+    STORE#<store>                   WORKFLOW#<workflow>                  workflow: template, status, settings
+    STORE#<store>                   MESSAGE#<message>                    message: purpose, sender, language variants
+    CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
+    CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
+    CONTACT#<store>#<email>         STEP#<workflow>#<order>#<step>       once-only ledger for score changes
+    CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
+    IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
+
+Contacts get a partition each, so one busy store never concentrates on one partition, and a
+contact's whole history is one Query. Nothing outside this module builds a key."""
+
+from __future__ import annotations
+
+STORE_SK = "STORE"
+PROFILE_SK = "PROFILE"
+WORKFLOW_PREFIX = "WORKFLOW#"
+MESSAGE_PREFIX = "MESSAGE#"
+ORDER_PREFIX = "ORDER#"
+SEND_PREFIX = "SEND#"
+EXPIRES_AT = "expires_at"  # the table's TTL attribute
+
+IDEMPOTENCY_DISPATCH = "IDEMPOTENCY#dispatch"
+IDEMPOTENCY_SEND = "IDEMPOTENCY#send"
+
+
+def store_pk(store_id: str) -> str:
+    return f"STORE#{store_id}"
+
+
+def store_key(store_id: str) -> dict[str, str]:
+    return {"pk": store_pk(store_id), "sk": STORE_SK}
+
+
+def workflow_key(store_id: str, workflow_id: str) -> dict[str, str]:
+    return {"pk": store_pk(store_id), "sk": f"{WORKFLOW_PREFIX}{workflow_id}"}
+
+
+def message_key(store_id: str, message_id: str) -> dict[str, str]:
+    return {"pk": store_pk(store_id), "sk": f"{MESSAGE_PREFIX}{message_id}"}
+
+
+def contact_pk(store_id: str, email: str) -> str:
+    return f"CONTACT#{store_id}#{email}"
+
+
+def contact_key(store_id: str, email: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": PROFILE_SK}
+
+
+def order_key(store_id: str, email: str, order_id: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"{ORDER_PREFIX}{order_id}"}
+
+
+def step_ledger_key(store_id: str, email: str, workflow_id: str, order_id: str, step: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"STEP#{workflow_id}#{order_id}#{step}"}
+
+
+def send_log_key(store_id: str, email: str, workflow_id: str, order_id: str, step: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"{SEND_PREFIX}{workflow_id}#{order_id}#{step}"}
+
+
+def as_attribute_values(key: dict[str, str]) -> dict[str, dict[str, str]]:
+    """A key in DynamoDB's wire format, for state machines that call DynamoDB directly:
+    the dispatcher hands them ready keys so the ASL never assembles one itself."""
+    return {name: {"S": value} for name, value in key.items()}

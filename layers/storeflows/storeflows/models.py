@@ -1,0 +1,184 @@
+"""Canonical purchase event that every source (our API, Shopify, WooCommerce) is mapped to.
+
+Money is Decimal end to end: the ingest parses JSON with parse_float=Decimal, so a float
+reaching these models means precision may already be lost and is refused. Ids are kept as
+exact strings because Shopify ids exceed 2**53. Unknown fields are ignored everywhere so
+vendors can add fields without breaking ingest."""
+
+import re
+import unicodedata
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+_MAX_EMAIL_LENGTH = 254
+_MAX_REPORTED_ERRORS = 10
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*")
+_COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
+_CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
+
+
+def _reject_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("must be a decimal string or number, not a float")
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    """Vendors send "" for absent optional text; treat it (and whitespace) as absent."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _id_to_text(value: Any) -> Any:
+    """An int id becomes its exact decimal text (bool is an int subclass but never an id)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _optional_id(value: Any) -> Any:
+    return _blank_to_none(_id_to_text(value))
+
+
+def _has_line_break_or_control(text: str) -> bool:
+    """C0/C1 controls (CR, LF, TAB, NUL...) and Unicode line/paragraph separators: these
+    must never reach an email header or template."""
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
+
+
+def _check_person_name(value: str | None) -> str | None:
+    if value is not None and _has_line_break_or_control(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+def _normalise_email(value: str) -> str:
+    """A deliberately small syntax check (no email-validator dependency): enough to refuse
+    header-injection attempts and obvious garbage; deliverability is SES's job."""
+    email = value.strip().lower()
+    local, at, domain = email.partition("@")
+    looks_valid = (
+        len(email) <= _MAX_EMAIL_LENGTH
+        and at == "@"
+        and bool(local)
+        and "@" not in domain
+        and "." in domain
+        and all(domain.split("."))
+        and all(ch.isprintable() and not ch.isspace() for ch in email)
+    )
+    if not looks_valid:
+        raise ValueError("not a valid email address")
+    return email
+
+
+def _normalise_language(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _LANGUAGE_RE.fullmatch(value):
+        raise ValueError('not a language tag like "en" or "pl-PL"')
+    return value.replace("_", "-")
+
+
+def _normalise_country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    # Match before upper-casing: "ß".upper() is "SS".
+    if not _COUNTRY_RE.fullmatch(value):
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return value.upper()
+
+
+def _normalise_currency(value: str) -> str:
+    currency = value.strip()
+    if not _CURRENCY_RE.fullmatch(currency):
+        raise ValueError("not an ISO 4217 currency code")
+    return currency.upper()
+
+
+def _assume_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_reject_float), Field(ge=0)]
+ExactId = Annotated[str, BeforeValidator(_id_to_text), Field(min_length=1)]
+OptionalId = Annotated[str | None, BeforeValidator(_optional_id)]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+PersonName = Annotated[
+    str | None, BeforeValidator(_blank_to_none), AfterValidator(_check_person_name)
+]
+Email = Annotated[str, AfterValidator(_normalise_email)]
+Language = Annotated[
+    str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_language)
+]
+Country = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_country)]
+Currency = Annotated[str, AfterValidator(_normalise_currency)]
+
+
+class _ValueObject(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class LineItem(_ValueObject):
+    sku: OptionalText = None
+    name: OptionalText = None
+    category: OptionalText = None
+    product_id: OptionalId = None
+    quantity: int = Field(default=1, ge=1)
+    price: Money | None = None
+
+
+class Order(_ValueObject):
+    id: ExactId
+    total: Money
+    currency: Currency
+    items: list[LineItem] = []
+
+
+class Customer(_ValueObject):
+    email: Email
+    first_name: PersonName = None
+    last_name: PersonName = None
+    language: Language = None
+    country: Country = None
+    accepts_marketing: bool | None = None
+
+    @property
+    def primary_language(self) -> str | None:
+        """The primary subtag, lower-case: "pl-PL" -> "pl"."""
+        if self.language is None:
+            return None
+        return self.language.split("-", 1)[0].lower()
+
+
+class PurchaseEvent(_ValueObject):
+    type: Literal["purchase"]
+    occurred_at: Annotated[datetime | None, AfterValidator(_assume_utc)] = None
+    order: Order
+    customer: Customer
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One short line for an API error body: "dotted.path: message; ..." per failing field."""
+    parts = []
+    for error in err.errors()[:_MAX_REPORTED_ERRORS]:
+        path = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{path}: {error['msg']}" if path else error["msg"])
+    hidden = err.error_count() - _MAX_REPORTED_ERRORS
+    if hidden > 0:
+        parts.append(f"and {hidden} more")
+    return "; ".join(parts)

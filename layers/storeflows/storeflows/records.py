@@ -1,0 +1,90 @@
+"""Stores, messages and contacts as the domain sees them (not as DynamoDB stores them:
+repository.py converts)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from storeflows.rendering import MessageContent
+from storeflows.workflows import MessageId
+
+
+class Store(BaseModel):
+    store_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    name: str = ""
+    shopify_secret: str | None = None
+    webhook_secret: str | None = None  # Standard Webhooks secret, "whsec_..."
+    unsubscribe_key: str
+
+
+class Purpose(str, enum.Enum):
+    """Why a message is sent. Marketing needs consent and respects unsubscribes;
+    transactional (an order confirmation) only respects hard suppression."""
+
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+
+
+class Sender(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    address: str
+    reply_to: str | None = None
+
+
+class Message(BaseModel):
+    """A message with one content variant per language and a fallback language."""
+
+    store_id: str
+    message_id: MessageId
+    purpose: Purpose
+    sender: Sender
+    default_language: str = "en"
+    variants: dict[str, MessageContent]
+
+    def content_for(self, language: str | None) -> tuple[str, MessageContent]:
+        """The variant for the contact's primary language ("pl-PL" -> "pl"), else the fallback."""
+        primary = (language or "").split("-")[0].lower()
+        if primary in self.variants:
+            return primary, self.variants[primary]
+        return self.default_language, self.variants[self.default_language]
+
+
+class Consent(BaseModel):
+    marketing: bool
+    source: str
+    updated_at: datetime
+
+
+class Contact(BaseModel):
+    store_id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    language: str | None = None
+    country: str | None = None
+    consent: Consent | None = None
+    tags: set[str] = set()
+    score: int = 0
+    orders_count: int = 0
+    total_spent: Decimal = Decimal("0")
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    suppressed_reason: str | None = None
+
+    def may_receive(self, purpose: Purpose) -> tuple[bool, str | None]:
+        """Whether a message of this purpose may go out now, and if not, why."""
+        if self.suppressed_reason:
+            return False, "suppressed"
+        if purpose is Purpose.MARKETING:
+            if self.unsubscribed_at is not None:
+                return False, "unsubscribed"
+            if self.consent is None or not self.consent.marketing:
+                return False, "no_marketing_consent"
+        return True, None

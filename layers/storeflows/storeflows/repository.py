@@ -1,0 +1,232 @@
+"""All DynamoDB reads and writes: expressions and conditional writes live here only.
+
+Keys come from keys.py. Items are plain attributes so that operators can read them in the
+console; conversion to and from the domain models happens here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from storeflows import keys
+from storeflows.aws import client, dynamodb_table
+from storeflows.config import require
+from storeflows.errors import UnknownMessage
+from storeflows.models import PurchaseEvent
+from storeflows.records import Contact, Message, Store
+from storeflows.workflows import Workflow
+
+
+_SERIALIZER = TypeSerializer()
+
+
+def _table():
+    return dynamodb_table(require("table_name"))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _without_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name not in ("pk", "sk")}
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    # DynamoDB rejects empty strings in keys and has no use for explicit nulls here.
+    return {name: value for name, value in values.items() if value is not None}
+
+
+# --- stores -----------------------------------------------------------------------------
+
+def get_store(store_id: str) -> Store | None:
+    item = _table().get_item(Key=keys.store_key(store_id)).get("Item")
+    return Store.model_validate(_without_keys(item)) if item else None
+
+
+def put_store(store: Store) -> None:
+    _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())})
+
+
+# --- workflows and messages ---------------------------------------------------------------
+
+def put_workflow(workflow: Workflow) -> None:
+    item = workflow.model_dump(mode="json")
+    _table().put_item(Item={**keys.workflow_key(workflow.store_id, workflow.workflow_id), **item})
+
+
+def list_workflows(store_id: str) -> list[Workflow]:
+    response = _table().query(
+        KeyConditionExpression=Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.WORKFLOW_PREFIX),
+        ConsistentRead=True,
+    )
+    return [Workflow.model_validate(_without_keys(item)) for item in response["Items"]]
+
+
+def put_message(message: Message) -> None:
+    item = message.model_dump(mode="json")
+    _table().put_item(Item={**keys.message_key(message.store_id, message.message_id), **item})
+
+
+def get_message(store_id: str, message_id: str) -> Message:
+    item = _table().get_item(Key=keys.message_key(store_id, message_id)).get("Item")
+    if item is None:
+        raise UnknownMessage(f"store {store_id} has no message {message_id}")
+    return Message.model_validate(_without_keys(item))
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bool:
+    """Adds the order to the contact's history and updates the profile, once per order.
+
+    One transaction: the ORDER# item is written only if absent, and the profile update
+    (counters, totals, latest name/language/country/consent) happens with it or not at
+    all. Returns False when the order was already recorded (orders/create followed by
+    orders/paid, or a redelivery), in which case nothing changes."""
+    customer, order = purchase.customer, purchase.order
+    occurred_at = (purchase.occurred_at or _now()).isoformat()
+    now = _now().isoformat()
+    table_name = require("table_name")
+
+    profile_values: dict[str, Any] = _drop_none(
+        {
+            "store_id": store_id,
+            "email": customer.email,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "language": customer.language,
+            "country": customer.country,
+            "last_order_at": occurred_at,
+            "updated_at": now,
+        }
+    )
+    if customer.accepts_marketing is not None:
+        profile_values["consent"] = {
+            "marketing": customer.accepts_marketing,
+            "source": f"order:{order.id}",
+            "updated_at": occurred_at,
+        }
+    set_clauses = [f"#{name} = :{name}" for name in profile_values]
+    set_clauses += [
+        "#score = if_not_exists(#score, :zero)",
+        "#first_order_at = if_not_exists(#first_order_at, :last_order_at)",
+        "#created_at = if_not_exists(#created_at, :updated_at)",
+    ]
+    names = {f"#{name}": name for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count", "total_spent"]}
+    values = {f":{name}": value for name, value in profile_values.items()}
+    values.update({":zero": 0, ":one": 1, ":total": order.total})
+
+    order_item = {
+        **keys.order_key(store_id, customer.email, order.id),
+        "order_id": order.id,
+        "event_id": event_id,
+        "total": order.total,
+        "currency": order.currency,
+        "occurred_at": occurred_at,
+        "items": [_drop_none(item.model_dump()) for item in order.items],
+    }
+    try:
+        client("dynamodb").transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table_name,
+                        "Item": _serialize(order_item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table_name,
+                        "Key": _serialize(keys.contact_key(store_id, customer.email)),
+                        "UpdateExpression": "SET " + ", ".join(set_clauses)
+                        + " ADD #orders_count :one, #total_spent :total",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": _serialize(values),
+                    }
+                },
+            ]
+        )
+    except ClientError as err:
+        if _order_already_recorded(err):
+            return False
+        raise
+    return True
+
+
+def _order_already_recorded(err: ClientError) -> bool:
+    if err.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = err.response.get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+
+
+def _serialize(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _SERIALIZER.serialize(value) for name, value in values.items()}
+
+
+def get_contact(store_id: str, email: str) -> Contact | None:
+    item = _table().get_item(Key=keys.contact_key(store_id, email), ConsistentRead=True).get("Item")
+    return Contact.model_validate(_without_keys(item)) if item else None
+
+
+def mark_unsubscribed(store_id: str, email: str, message_id: str) -> bool:
+    """Records an unsubscribe on an existing contact; False when there is no such contact
+    (a link for a contact that was since erased changes nothing)."""
+    try:
+        _table().update_item(
+            Key=keys.contact_key(store_id, email),
+            UpdateExpression="SET unsubscribed_at = if_not_exists(unsubscribed_at, :now), unsubscribed_via = :message",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":now": _now().isoformat(), ":message": message_id},
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def record_send_decision(
+    *,
+    store_id: str,
+    email: str,
+    workflow_id: str,
+    order_id: str,
+    step: str,
+    message_id: str,
+    status: str,
+    reason: str | None = None,
+    ses_message_id: str | None = None,
+    language: str | None = None,
+) -> None:
+    """The per-contact record of every send decision: what went out, or why it did not."""
+    _table().put_item(
+        Item={
+            **keys.send_log_key(store_id, email, workflow_id, order_id, step),
+            **_drop_none(
+                {
+                    "workflow_id": workflow_id,
+                    "order_id": order_id,
+                    "step": step,
+                    "message_id": message_id,
+                    "status": status,
+                    "reason": reason,
+                    "ses_message_id": ses_message_id,
+                    "language": language,
+                    "decided_at": _now().isoformat(),
+                }
+            ),
+        }
+    )
+
+
+def contact_history(store_id: str, email: str) -> list[dict[str, Any]]:
+    """Every item of a contact's partition (profile, orders, sends), for operators and tests."""
+    response = _table().query(KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)), ConsistentRead=True)
+    return [{**item} for item in response["Items"]]

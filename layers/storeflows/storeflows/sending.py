@@ -1,0 +1,158 @@
+"""The send step of every workflow: decide, render, send, record.
+
+The contact is re-read right before each send (a run may have waited days), so an
+unsubscribe, a suppression or withdrawn consent stops later marketing sends. Every
+decision — sent, or skipped and why — is recorded on the contact."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from storeflows import repository
+from storeflows.aws import client
+from storeflows.config import require
+from storeflows.errors import SendThrottled, UnknownStore
+from storeflows.mail import build_mime_message, unsubscribe_headers
+from storeflows.models import Order
+from storeflows.observability import MetricUnit, logger, metrics
+from storeflows.records import Contact, Purpose, Store
+from storeflows.rendering import render_message
+from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+
+# SES answers these when the account's sending rate or quota is exceeded: worth retrying.
+_THROTTLING_CODES = frozenset({"TooManyRequestsException", "LimitExceededException", "ThrottlingException"})
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
+
+
+class SendRequest(BaseModel):
+    """What a workflow's send step passes in."""
+
+    store_id: str
+    workflow_id: str
+    email: str
+    message_id: str
+    step: str
+    order: Order
+
+
+def send_workflow_message(request: SendRequest) -> dict[str, Any]:
+    store = repository.get_store(request.store_id)
+    if store is None:
+        raise UnknownStore(f"no store {request.store_id}")
+    message = repository.get_message(request.store_id, request.message_id)
+    contact = repository.get_contact(request.store_id, request.email)
+    if contact is None:
+        return _skipped(request, "unknown_contact")
+    allowed, reason = contact.may_receive(message.purpose)
+    if not allowed:
+        return _skipped(request, reason)
+
+    language, content = message.content_for(contact.language)
+    link = None
+    headers: dict[str, str] = {}
+    if message.purpose is Purpose.MARKETING:
+        link = _unsubscribe_link(store, request)
+        headers.update(unsubscribe_headers(link))
+    rendered = render_message(content, message_context(store, contact, request.order, link))
+    raw = build_mime_message(
+        sender_name=message.sender.name,
+        sender_address=message.sender.address,
+        to_address=contact.email,
+        reply_to=message.sender.reply_to,
+        rendered=rendered,
+        extra_headers=headers,
+    )
+    ses_message_id = _send_raw(raw, message.sender.address, contact.email, request)
+    repository.record_send_decision(
+        store_id=request.store_id,
+        email=request.email,
+        workflow_id=request.workflow_id,
+        order_id=request.order.id,
+        step=request.step,
+        message_id=request.message_id,
+        status="sent",
+        ses_message_id=ses_message_id,
+        language=language,
+    )
+    logger.info(
+        "message sent",
+        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
+               "step": request.step, "ses_message_id": ses_message_id},
+    )
+    metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
+    return {"status": "sent", "ses_message_id": ses_message_id, "language": language}
+
+
+def message_context(store: Store, contact: Contact, order: Order, unsubscribe_link: str | None) -> dict[str, Any]:
+    """What a message template sees. Documented in the README; keep the two in step."""
+    return {
+        "store": {"id": store.store_id, "name": store.name or store.store_id},
+        "contact": {
+            "email": contact.email,
+            "first_name": contact.first_name or "",
+            "last_name": contact.last_name or "",
+            "language": contact.language or "",
+            "country": contact.country or "",
+            "tags": sorted(contact.tags),
+            "score": contact.score,
+            "orders_count": contact.orders_count,
+        },
+        "order": order.model_dump(),
+        "unsubscribe_url": unsubscribe_link,
+    }
+
+
+def _unsubscribe_link(store: Store, request: SendRequest) -> str:
+    token = make_unsubscribe_token(
+        store.unsubscribe_key, UnsubscribeRequest(store_id=store.store_id, email=request.email, message_id=request.message_id)
+    )
+    return unsubscribe_url(require("public_api_url"), token)
+
+
+def _send_raw(raw: bytes, sender: str, recipient: str, request: SendRequest) -> str:
+    try:
+        response = client("sesv2").send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": [recipient]},
+            Content={"Raw": {"Data": raw}},
+            ConfigurationSetName=require("ses_configuration_set"),
+            # Tags come back on every SES event (delivery, open, click, bounce), mapping it to its run.
+            EmailTags=[
+                {"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:256]}
+                for name, value in (
+                    ("store_id", request.store_id),
+                    ("workflow_id", request.workflow_id),
+                    ("message_id", request.message_id),
+                    ("step", request.step),
+                )
+            ],
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] in _THROTTLING_CODES:
+            raise SendThrottled(err.response["Error"]["Code"]) from err
+        raise
+    return response["MessageId"]
+
+
+def _skipped(request: SendRequest, reason: str | None) -> dict[str, Any]:
+    repository.record_send_decision(
+        store_id=request.store_id,
+        email=request.email,
+        workflow_id=request.workflow_id,
+        order_id=request.order.id,
+        step=request.step,
+        message_id=request.message_id,
+        status="skipped",
+        reason=reason,
+    )
+    logger.info(
+        "message skipped",
+        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
+               "step": request.step, "reason": reason},
+    )
+    metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
+    return {"status": "skipped", "reason": reason}

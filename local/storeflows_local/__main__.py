@@ -1,0 +1,105 @@
+"""python -m storeflows_local serve | demo
+
+serve: the local stack on http://127.0.0.1:$PORT until Ctrl-C (make dev).
+demo:  the local stack, scripted purchases, and a report of what happened (make demo)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from werkzeug.serving import make_server
+
+DEFAULT_PORT = 3000
+# Workflow seconds per real second: one day of waiting passes in one second.
+DEFAULT_TIME_SCALE = 86400.0
+
+
+@contextmanager
+def running_stack(port: int, time_scale: float, quiet: bool) -> Iterator[tuple[object, object]]:
+    """Binds the API port first (functions need their public URL), then starts the stack."""
+    if quiet:
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from storeflows_local.demo_store import create_demo_store, demo_secrets
+    from storeflows_local.gateway import Gateway
+    from storeflows_local.stack import LocalStack
+
+    server = make_server("127.0.0.1", port, app=lambda environ, start: [], threaded=True)
+    api_url = f"http://127.0.0.1:{server.server_port}"
+    stack = LocalStack(api_url=api_url, time_scale=time_scale)
+    stack.start()
+    secrets = demo_secrets()
+    create_demo_store(secrets)
+    server.app = Gateway(stack)
+    thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
+    thread.start()
+    try:
+        yield stack, secrets
+    finally:
+        server.shutdown()
+        stack.stop()
+
+
+def serve(port: int, time_scale: float) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with running_stack(port, time_scale, quiet=os.environ.get("STOREFLOWS_VERBOSE") != "1") as (stack, secrets):
+        ready = {
+            "api_url": stack.api_url,
+            "aws_endpoint_url": stack.endpoint_url,
+            "time_scale": time_scale,
+            "demo_store": "demo",
+            "demo_shopify_secret": secrets.shopify_secret,
+            "demo_webhook_secret": secrets.webhook_secret,
+        }
+        print(
+            f"""Storeflows local stack is up (no AWS account, moto in this process).
+  API                {stack.api_url}   (same routes as template.yaml)
+  Outbox             {stack.api_url}/_local/        JSON: {stack.api_url}/_local/outbox
+  Contacts           {stack.api_url}/_local/contacts/demo/<email>
+  Local AWS          AWS_ENDPOINT_URL={stack.endpoint_url}
+  Time scale         {time_scale:g} workflow seconds per second
+  Demo store "demo"  Shopify secret: {secrets.shopify_secret}
+                     Event API secret: {secrets.webhook_secret}{'  (generated; set STOREFLOWS_DEMO_SHOPIFY_SECRET / STOREFLOWS_DEMO_WEBHOOK_SECRET to fix them)' if secrets.generated else ''}
+Ctrl-C stops it.""",
+            file=sys.stderr,
+        )
+        # One machine-readable line for tools and tests that start the stack.
+        print("READY " + json.dumps(ready), flush=True)
+        stop.wait()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storeflows_local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["serve", "demo"])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
+                        help="API port (0 picks a free one); default $PORT or 3000")
+    parser.add_argument("--time-scale", type=float,
+                        default=float(os.environ.get("STOREFLOWS_TIME_SCALE", DEFAULT_TIME_SCALE)),
+                        help="workflow seconds per real second; default $STOREFLOWS_TIME_SCALE or 86400")
+    args = parser.parse_args(argv)
+    if args.time_scale <= 0:
+        parser.error("--time-scale must be positive")
+    if args.command == "serve":
+        return serve(args.port, args.time_scale)
+    with running_stack(args.port, args.time_scale, quiet=True) as (stack, secrets):
+        # Imported once the stack has set the functions' environment (service name, log level).
+        from storeflows_local.demo import run_demo
+
+        return run_demo(stack, secrets)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

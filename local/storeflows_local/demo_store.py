@@ -1,0 +1,111 @@
+"""The `demo` store every local stack starts with: secrets, three messages, and a
+published "targeted post-purchase follow-up" workflow, written through the same
+repository code the product uses."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+
+from storeflows import repository
+from storeflows.records import Message, Purpose, Sender, Store
+from storeflows.rendering import MessageContent
+from storeflows.signatures import generate_standard_webhooks_secret
+from storeflows.unsubscribe import generate_unsubscribe_key
+from storeflows.workflows import TargetedPostPurchaseSettings, Workflow, WorkflowStatus
+
+DEMO_STORE_ID = "demo"
+DEMO_WORKFLOW_ID = "targeted-post-purchase"
+DEMO_SENDER = Sender(name="Demo Store", address="shop@storeflows.test", reply_to="care@storeflows.test")
+
+_ITEMS = """<ul>{% for item in order["items"] %}<li>{{ item.quantity }} × {{ item.name or item.sku }}</li>{% endfor %}</ul>"""
+_FOOTER = """<p style="font-size:small"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
+
+DEMO_MESSAGES = {
+    "first-purchase-thanks": (
+        Purpose.TRANSACTIONAL,
+        MessageContent(
+            subject="Thank you for your first order, {{ contact.first_name or 'friend' }}!",
+            html="<h1>Welcome, {{ contact.first_name }}!</h1><p>Thank you for your first order "
+            "#{{ order.id }} ({{ order.total|money(order.currency) }}).</p>" + _ITEMS,
+            text="Welcome, {{ contact.first_name }}! Thank you for your first order #{{ order.id }} "
+            "({{ order.total|money(order.currency) }}).",
+        ),
+    ),
+    "second-purchase-thanks": (
+        Purpose.MARKETING,
+        MessageContent(
+            subject="You came back! Thanks for your second order, {{ contact.first_name or 'friend' }}",
+            html="<h1>Great to see you again, {{ contact.first_name }}!</h1><p>Thanks for your second "
+            "order #{{ order.id }}.</p>" + _ITEMS + _FOOTER,
+            text="Great to see you again, {{ contact.first_name }}! Thanks for your second order "
+            "#{{ order.id }}.\n\nUnsubscribe: {{ unsubscribe_url }}",
+        ),
+    ),
+    "repeat-purchase-thanks": (
+        Purpose.MARKETING,
+        MessageContent(
+            subject="Thanks for shopping with us again, {{ contact.first_name or 'friend' }}",
+            html="<h1>You are one of our regulars, {{ contact.first_name }}!</h1><p>Order "
+            "#{{ order.id }} is on its way to being packed.</p>" + _ITEMS + _FOOTER,
+            text="You are one of our regulars, {{ contact.first_name }}! Order #{{ order.id }} is on "
+            "its way to being packed.\n\nUnsubscribe: {{ unsubscribe_url }}",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DemoSecrets:
+    shopify_secret: str
+    webhook_secret: str
+    generated: bool
+
+
+def demo_secrets() -> DemoSecrets:
+    shopify = os.environ.get("STOREFLOWS_DEMO_SHOPIFY_SECRET")
+    webhook = os.environ.get("STOREFLOWS_DEMO_WEBHOOK_SECRET")
+    return DemoSecrets(
+        shopify_secret=shopify or secrets.token_urlsafe(24),
+        webhook_secret=webhook or generate_standard_webhooks_secret(),
+        generated=not (shopify and webhook),
+    )
+
+
+def create_demo_store(secrets_: DemoSecrets) -> None:
+    repository.put_store(
+        Store(
+            store_id=DEMO_STORE_ID,
+            name="Demo Store",
+            shopify_secret=secrets_.shopify_secret,
+            webhook_secret=secrets_.webhook_secret,
+            unsubscribe_key=generate_unsubscribe_key(),
+        )
+    )
+    for message_id, (purpose, content) in DEMO_MESSAGES.items():
+        repository.put_message(
+            Message(
+                store_id=DEMO_STORE_ID,
+                message_id=message_id,
+                purpose=purpose,
+                sender=DEMO_SENDER,
+                default_language="en",
+                variants={"en": content},
+            )
+        )
+    repository.put_workflow(
+        Workflow(
+            store_id=DEMO_STORE_ID,
+            workflow_id=DEMO_WORKFLOW_ID,
+            status=WorkflowStatus.PUBLISHED,
+            settings=TargetedPostPurchaseSettings(
+                first_purchase_tag="first_purchase_customer",
+                repeat_customer_tag="repeat_customer",
+                first_purchase_message="first-purchase-thanks",
+                second_purchase_message="second-purchase-thanks",
+                repeat_purchase_message="repeat-purchase-thanks",
+                score_points=10,
+            ),
+        )
+    )

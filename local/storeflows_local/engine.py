@@ -1,0 +1,95 @@
+"""The two places where the local stack reaches into moto's Step Functions engine.
+
+1. Lambda tasks: moto would run a function in Docker. Here the invocation is handed to the
+   real handler named in template.yaml, in this process, and an exception comes back the
+   way Lambda reports it (errorType = exception class), so Retry and Catch see the same
+   error names as in AWS.
+2. Wait states: moto waits in real time. Here a wait of N workflow seconds lasts
+   N / time_scale real seconds. The deployed code and the ASL know nothing of this.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from time import monotonic
+from typing import Any
+from unittest import mock
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+log = logging.getLogger("storeflows.local")
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    timeout_seconds: int
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - monotonic()) * 1000))
+
+
+Handler = Callable[[dict, Any], Any]
+
+
+class InProcessLambdas:
+    """Function name or ARN -> the real handler, invoked in this process."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, tuple[Handler, str, str, int]] = {}
+
+    def register(self, name: str, arn: str, handler: Handler, timeout: int) -> None:
+        entry = (handler, name, arn, timeout)
+        self._handlers[name] = entry
+        self._handlers[arn] = entry
+
+    def invoke(self, function: str, event: dict) -> tuple[Any, str | None]:
+        """Returns (payload, function_error) as Lambda's Invoke API would."""
+        handler, name, arn, timeout = self._handlers[function]
+        try:
+            return handler(event, LambdaContext(name, arn, timeout)), None
+        except Exception as error:  # noqa: BLE001 - reported to the caller exactly as Lambda does
+            log.warning("function %s failed: %s: %s", name, type(error).__name__, error)
+            return {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }, "Unhandled"
+
+
+def patch_moto(lambdas: InProcessLambdas, time_scale: float) -> ExitStack:
+    """Installs both patches; closing the returned stack removes them."""
+
+    def invoke(backend, function_name, qualifier, body, headers, response_headers):  # noqa: ARG001 - moto's signature
+        payload, error = lambdas.invoke(function_name, json.loads(body or "{}"))
+        if error:
+            response_headers["x-amz-function-error"] = error
+        return json.dumps(payload).encode("utf-8")
+
+    def scaled_wait(wait_function, env, wait_seconds):  # noqa: ARG001 - moto's signature
+        if wait_seconds > 0:
+            # Returns early when the execution is stopped, as moto's own wait does.
+            env.program_state_event.wait(wait_seconds / time_scale)
+
+    stack = ExitStack()
+    stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+    stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
+    return stack
