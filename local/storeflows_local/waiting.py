@@ -46,3 +46,20 @@ def wait_for_run(state_machine: str, run_name: str, *, timeout: float = 20.0) ->
         return execution if execution["status"] in TERMINAL else None
 
     return wait_for(ended, timeout=timeout, what=f"run {run_name}")
+
+
+def wait_until_quiet(queue_url: str, state_machine: str, *, timeout: float = 20.0) -> None:
+    """Waits until the event queue is drained and no run of the state machine is running,
+    so a test can assert that something did *not* happen."""
+    sqs = boto3.client("sqs")
+    sfn = boto3.client("stepfunctions")
+
+    def quiet() -> bool:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        if any(int(value) for value in attributes.values()):
+            return False
+        return not sfn.list_executions(stateMachineArn=state_machine, statusFilter="RUNNING")["executions"]
+
+    wait_for(quiet, timeout=timeout, what="the event queue to drain and runs to finish")
