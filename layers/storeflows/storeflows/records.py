@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storeflows.rendering import MessageContent
 from storeflows.workflows import MessageId
@@ -46,6 +46,12 @@ class Message(BaseModel):
     sender: Sender
     default_language: str = "en"
     variants: dict[str, MessageContent]
+
+    @model_validator(mode="after")
+    def _fallback_exists(self) -> "Message":
+        if self.default_language not in self.variants:
+            raise ValueError(f"the fallback language {self.default_language!r} has no variant")
+        return self
 
     def content_for(self, language: str | None) -> tuple[str, MessageContent]:
         """The variant for the contact's primary language ("pl-PL" -> "pl"), else the fallback."""
