@@ -141,3 +141,25 @@ def test_a_product_filter_limits_the_workflow_to_matching_purchases(stack, email
 
     names = {e["name"] for e in boto3.client("stepfunctions").list_executions(stateMachineArn=stack.state_machine_arn)["executions"]}
     assert run_name("dress-shop", "S-1", WORKFLOW) not in names
+
+
+def test_a_run_replayed_for_the_same_order_neither_scores_nor_sends_twice(stack, email):
+    import json
+
+    import boto3
+
+    for n in (1, 2, 3):
+        execution = buy(stack, email, f"{email}-{n}")
+    assert stack.contact(email)["score"] == 10
+    sfn = boto3.client("stepfunctions")
+    replay = sfn.start_execution(stateMachineArn=stack.state_machine_arn, name=f"replay-{email.split('@')[0]}",
+                                 input=sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    wait_for(lambda: sfn.describe_execution(executionArn=replay["executionArn"])["status"] == "SUCCEEDED",
+             what="the replayed run")
+    history = sfn.get_execution_history(executionArn=replay["executionArn"], maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+    assert entered[-2:] == ["AddPurchaseScore", "RepeatPurchaseHandled"]
+    assert stack.contact(email)["score"] == 10, "the score ledger refused a second +10 for the same order"
+    assert len(stack.outbox(email)) == 3, "the send step is idempotent per order and step"
+    assert json.loads(sfn.describe_execution(executionArn=replay["executionArn"])["output"])["sent"]["status"] == "sent"
+

@@ -15,7 +15,7 @@ from storeflows.signatures import sign_standard_webhook
 from storeflows_local.signing import post_event, post_shopify, purchase
 from storeflows_local.waiting import wait_for, wait_for_run, wait_until_quiet
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 WORKFLOW = "targeted-post-purchase"
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from storeflows.adapters import (
 from storeflows.errors import InvalidPayload
 from storeflows.models import Customer, LineItem, Order, PurchaseEvent, describe_validation_error
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _fixture(name: str) -> Any:

@@ -1,5 +1,5 @@
 """Signature schemes against the official Standard Webhooks vectors and the computed
-Shopify / WooCommerce header sets in /work/shared/fixtures."""
+Shopify / WooCommerce header sets in tests/fixtures (copied from the shared fixtures, see SOURCES.md there)."""
 
 import base64
 import json
@@ -18,7 +18,7 @@ from storeflows.signatures import (
     verify_standard_webhook,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _json(name: str) -> Any:

@@ -23,7 +23,6 @@ from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.workflows import STATE_MACHINE_SETTING, Workflow
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-SCORE_STEP = "AddPurchaseScore"
 
 
 def dispatch_event(event: StoreEvent) -> dict[str, Any]:
@@ -88,7 +87,4 @@ def run_input(event: StoreEvent, workflow: Workflow) -> dict[str, Any]:
         "order": purchase.order.model_dump(mode="json"),
         "settings": workflow.settings.model_dump(mode="json"),
         "contact_key": keys.as_attribute_values(keys.contact_key(event.store_id, email)),
-        "score_ledger_key": keys.as_attribute_values(
-            keys.step_ledger_key(event.store_id, email, workflow.workflow_id, purchase.order.id, SCORE_STEP)
-        ),
     }

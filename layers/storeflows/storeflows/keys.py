@@ -6,7 +6,6 @@
     STORE#<store>                   MESSAGE#<message>                    message: purpose, sender, language variants
     CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
     CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
-    CONTACT#<store>#<email>         STEP#<workflow>#<order>#<step>       once-only ledger for score changes
     CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
     IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
 
@@ -53,10 +52,6 @@ def contact_key(store_id: str, email: str) -> dict[str, str]:
 
 def order_key(store_id: str, email: str, order_id: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"{ORDER_PREFIX}{order_id}"}
-
-
-def step_ledger_key(store_id: str, email: str, workflow_id: str, order_id: str, step: str) -> dict[str, str]:
-    return {"pk": contact_pk(store_id, email), "sk": f"STEP#{workflow_id}#{order_id}#{step}"}
 
 
 def send_log_key(store_id: str, email: str, workflow_id: str, order_id: str, step: str) -> dict[str, str]:
