@@ -4,6 +4,7 @@ repository.py converts)."""
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,8 +14,17 @@ from storeflows.rendering import MessageContent
 from storeflows.workflows import MessageId
 
 
+STORE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
+
+
+def is_store_id(value: str) -> bool:
+    """Checked before any lookup: an id from a URL or an unverified token must not reach
+    DynamoDB unless it could be a store (keys have a size limit; errors there are 500s)."""
+    return bool(STORE_ID_PATTERN.fullmatch(value))
+
+
 class Store(BaseModel):
-    store_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    store_id: str = Field(pattern=STORE_ID_PATTERN.pattern)
     name: str = ""
     shopify_secret: str | None = None
     webhook_secret: str | None = None  # Standard Webhooks secret, "whsec_..."

@@ -17,7 +17,7 @@ from storeflows.aws import client, dynamodb_table
 from storeflows.config import require
 from storeflows.errors import UnknownMessage
 from storeflows.models import PurchaseEvent
-from storeflows.records import Contact, Message, Store
+from storeflows.records import Contact, Message, Store, is_store_id
 from storeflows.workflows import Workflow
 
 
@@ -44,6 +44,8 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
 # --- stores -----------------------------------------------------------------------------
 
 def get_store(store_id: str) -> Store | None:
+    if not is_store_id(store_id):
+        return None
     item = _table().get_item(Key=keys.store_key(store_id)).get("Item")
     return Store.model_validate(_without_keys(item)) if item else None
 

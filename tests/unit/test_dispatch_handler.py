@@ -1,0 +1,234 @@
+"""DispatchFunction (functions/dispatch/app.py) with SQS batches, against moto.
+
+One purchase is recorded on the contact once per order, and each published workflow whose
+trigger matches gets exactly one Step Functions run per order, however often the event is
+delivered and whichever Shopify topic (orders/create, orders/paid) delivers it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storeflows import keys, repository
+from storeflows.adapters import purchase_from_api, purchase_from_shopify
+from storeflows.dispatch import run_name
+from storeflows.ingest import StoreEvent
+from storeflows.models import PurchaseEvent
+from storeflows.records import Store
+from storeflows.workflows import PurchaseTrigger, Workflow, WorkflowStatus
+from storeflows_local.signing import purchase
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHOPIFY_ORDER_ID = "820982911946154508"
+SHOPIFY_EMAIL = "jon@example.com"
+
+
+def shopify_purchase() -> PurchaseEvent:
+    """The Shopify sample order, parsed as the ingest parses it."""
+    return purchase_from_shopify(
+        json.loads((FIXTURES / "shopify_orders_create.json").read_text("utf-8"), parse_float=Decimal)
+    )
+
+
+def store_event(event_id: str, purchase_event: PurchaseEvent, *, store_id: str = "demo") -> str:
+    """The queue message body the ingest would have sent."""
+    source = "shopify" if event_id.startswith("shopify:") else "api"
+    return StoreEvent(
+        store_id=store_id, event_id=event_id, source=source, received_at=datetime.now(timezone.utc),
+        purchase=purchase_event,
+    ).model_dump_json()
+
+
+@pytest.fixture
+def sqs_event(aws):
+    """An SQS event as Lambda's event source mapping delivers it: (message id, body) pairs."""
+
+    def build(*records: tuple[str, str]) -> dict[str, Any]:
+        return {
+            "Records": [
+                {
+                    "messageId": message_id,
+                    "receiptHandle": f"handle-{message_id}",
+                    "body": body,
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": "1740824100000",
+                        "SenderId": "AIDAEXAMPLE",
+                        "ApproximateFirstReceiveTimestamp": "1740824100001",
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": "0" * 32,
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": aws.queue_arn,
+                    "awsRegion": "us-east-1",
+                }
+                for message_id, body in records
+            ]
+        }
+
+    return build
+
+
+@pytest.fixture
+def dispatch(load_handler, demo_store, lambda_context):
+    app = load_handler("dispatch")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        return app.lambda_handler(event, lambda_context)
+
+    invoke.app = app
+    return invoke
+
+
+def demo_workflow(**changes: Any) -> Workflow:
+    """The demo store's workflow with some settings or status changed."""
+    (workflow,) = repository.list_workflows("demo")
+    settings = workflow.settings.model_copy(update=changes.pop("settings", {}))
+    return workflow.model_copy(update={"settings": settings, **changes})
+
+
+def test_purchase_starts_one_run_and_is_recorded_on_the_contact(dispatch, sqs_event, aws, demo_store):
+    event_id = "shopify:98880550-7158-44d4-b7cd-2c97c8a091b5"
+
+    response = dispatch(sqs_event(("m-1", store_event(event_id, shopify_purchase()))))
+
+    assert response == {"batchItemFailures": []}
+    (run,) = aws.executions()
+    assert run["name"] == run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id)
+    assert run["input"]["email"] == SHOPIFY_EMAIL
+    assert run["input"]["event_id"] == event_id
+    assert run["input"]["order"]["id"] == SHOPIFY_ORDER_ID
+    assert run["input"]["order"]["total"] == "404.95"
+    assert run["input"]["settings"]["first_purchase_message"] == "first-purchase-thanks"
+    assert run["input"]["contact_key"] == keys.as_attribute_values(keys.contact_key("demo", SHOPIFY_EMAIL))
+
+    contact = repository.get_contact("demo", SHOPIFY_EMAIL)
+    assert contact is not None
+    assert contact.orders_count == 1
+    assert contact.total_spent == Decimal("404.95")
+    assert (contact.first_name, contact.last_name) == ("John", "Smith")
+    assert contact.consent is not None and contact.consent.marketing is True
+    orders = [item for item in repository.contact_history("demo", SHOPIFY_EMAIL) if item["sk"].startswith("ORDER#")]
+    assert [(item["order_id"], item["total"]) for item in orders] == [(SHOPIFY_ORDER_ID, Decimal("404.95"))]
+
+
+def test_redelivered_record_changes_nothing(dispatch, sqs_event, aws, monkeypatch):
+    body = store_event("shopify:evt-1", shopify_purchase())
+    first = dispatch(sqs_event(("m-1", body)))
+    calls = []
+    original = dispatch.app.dispatch_event
+    monkeypatch.setattr(dispatch.app, "dispatch_event", lambda event: calls.append(event) or original(event))
+
+    second = dispatch(sqs_event(("m-1-again", body)))
+
+    assert first == second == {"batchItemFailures": []}
+    assert calls == [], "a redelivery must be answered from the idempotency record"
+    assert len(aws.executions()) == 1
+    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+    (record,) = aws.items(keys.IDEMPOTENCY_DISPATCH)
+    assert record["status"] == "COMPLETED"
+    assert keys.EXPIRES_AT in record
+
+
+def test_orders_paid_after_orders_create_does_not_start_a_second_run(dispatch, sqs_event, aws, demo_store):
+    dispatch(sqs_event(("m-create", store_event("shopify:create-event", shopify_purchase()))))
+
+    response = dispatch(sqs_event(("m-paid", store_event("shopify:paid-event", shopify_purchase()))))
+
+    assert response == {"batchItemFailures": []}
+    assert [run["name"] for run in aws.executions()] == [run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id)]
+    contact = repository.get_contact("demo", SHOPIFY_EMAIL)
+    assert contact.orders_count == 1
+    assert contact.total_spent == Decimal("404.95")
+
+
+def test_next_order_of_the_same_customer_gets_its_own_run(dispatch, sqs_event, aws, demo_store):
+    second_order = purchase_from_api(purchase("A-2", SHOPIFY_EMAIL, total="129.90"))
+
+    dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
+    dispatch(sqs_event(("m-2", store_event("api:msg-2", second_order))))
+
+    assert sorted(run["name"] for run in aws.executions()) == sorted(
+        [run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id), run_name("demo", "A-2", demo_store.workflow_id)]
+    )
+    contact = repository.get_contact("demo", SHOPIFY_EMAIL)
+    assert contact.orders_count == 2
+    assert contact.total_spent == Decimal("534.85")
+
+
+@pytest.mark.parametrize("status", [WorkflowStatus.DRAFT, WorkflowStatus.PAUSED])
+def test_unpublished_workflow_starts_no_run_but_the_purchase_is_recorded(dispatch, sqs_event, aws, status):
+    repository.put_workflow(demo_workflow(status=status))
+
+    response = dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
+
+    assert response == {"batchItemFailures": []}
+    assert aws.executions() == []
+    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+
+
+@pytest.mark.parametrize(
+    "trigger, runs",
+    [
+        pytest.param(PurchaseTrigger(skus=["NOT-IN-THIS-ORDER"]), 0, id="sku-not-in-order"),
+        pytest.param(PurchaseTrigger(categories=["dresses"]), 0, id="category-not-in-order"),
+        pytest.param(PurchaseTrigger(skus=["NOT-IN-THIS-ORDER", "SKU2006-020"]), 1, id="one-sku-in-order"),
+    ],
+)
+def test_product_filter_decides_whether_the_workflow_runs(dispatch, sqs_event, aws, trigger, runs):
+    repository.put_workflow(demo_workflow(settings={"trigger": trigger}))
+
+    dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
+
+    assert len(aws.executions()) == runs
+    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+
+
+def test_every_matching_published_workflow_gets_a_run(dispatch, sqs_event, aws):
+    second = demo_workflow(workflow_id="second-workflow")
+    repository.put_workflow(second)
+
+    dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
+
+    assert sorted(run["name"] for run in aws.executions()) == sorted(
+        run_name("demo", SHOPIFY_ORDER_ID, workflow_id) for workflow_id in ("targeted-post-purchase", "second-workflow")
+    )
+
+
+@pytest.mark.parametrize(
+    "bad_body",
+    [
+        pytest.param("not json at all", id="not-json"),
+        pytest.param(json.dumps({"store_id": "demo", "event_id": "x"}), id="missing-fields"),
+        pytest.param(
+            json.dumps({**json.loads(store_event("api:x", purchase_from_api(purchase("B-1", "b@example.com")))),
+                        "source": "carrier-pigeon"}),
+            id="unknown-source",
+        ),
+    ],
+)
+def test_malformed_record_fails_alone(dispatch, sqs_event, aws, bad_body):
+    good_body = store_event("shopify:evt-1", shopify_purchase())
+
+    response = dispatch(sqs_event(("bad-1", bad_body), ("good-1", good_body)))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+    assert len(aws.executions()) == 1
+    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+
+
+def test_record_for_a_store_without_workflows_only_records_the_purchase(dispatch, sqs_event, aws):
+    repository.put_store(Store(store_id="quiet-store", unsubscribe_key="k" * 43))
+    body = store_event(f"api:{uuid.uuid4().hex}", purchase_from_api(purchase("Q-1", "q@example.com")), store_id="quiet-store")
+
+    assert dispatch(sqs_event(("m-1", body))) == {"batchItemFailures": []}
+    assert aws.executions() == []
+    assert repository.get_contact("quiet-store", "q@example.com").orders_count == 1

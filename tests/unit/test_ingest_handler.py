@@ -1,0 +1,325 @@
+"""IngestFunction (functions/ingest/app.py) through API Gateway HTTP API events, against moto.
+
+A store's request is accepted (202) only once its canonical event is on the event queue; a
+refused one answers {"error", "detail"} with the documented status and queues nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storeflows.ingest import MAX_BODY_BYTES, StoreEvent
+from storeflows.signatures import sign_hmac_sha256_base64, sign_standard_webhook
+from storeflows_local.signing import purchase
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHOPIFY_BODY = (FIXTURES / "shopify_orders_create.json").read_bytes()
+SHOPIFY_HEADERS: dict[str, str] = json.loads((FIXTURES / "shopify_orders_create.headers.json").read_text("utf-8"))[
+    "computed_headers"
+]
+SHOPIFY_EVENT_ID = "shopify:" + SHOPIFY_HEADERS["X-Shopify-Event-Id"]
+SHOPIFY_ORDER_ID = "820982911946154508"  # above 2**53: a float parser would corrupt it
+
+
+@pytest.fixture
+def ingest(load_handler, demo_store, lambda_context):
+    app = load_handler("ingest")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        return app.lambda_handler(event, lambda_context)
+
+    return invoke
+
+
+@pytest.fixture
+def shopify_request(make_http_event):
+    def build(
+        *,
+        store_id: str = "demo",
+        body: bytes = SHOPIFY_BODY,
+        headers: dict[str, str] | None = None,
+        secret: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        headers = dict(SHOPIFY_HEADERS if headers is None else headers)
+        if secret is not None:
+            headers["X-Shopify-Hmac-Sha256"] = sign_hmac_sha256_base64(secret, body)
+        return make_http_event(
+            "POST",
+            "/webhooks/shopify/{store_id}",
+            f"/webhooks/shopify/{store_id}",
+            headers=headers,
+            body=body,
+            path_parameters={"store_id": store_id},
+            **options,
+        )
+
+    return build
+
+
+@pytest.fixture
+def api_request(make_http_event, demo_store):
+    """POST /events/{store_id}, signed per Standard Webhooks with the store's secret."""
+
+    def build(
+        payload: dict[str, Any] | bytes,
+        *,
+        store_id: str = "demo",
+        webhook_id: str | None = None,
+        timestamp: int | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        headers = {
+            "Content-Type": content_type,
+            "Webhook-Id": webhook_id,
+            "Webhook-Timestamp": str(timestamp),
+            "Webhook-Signature": sign_standard_webhook(demo_store.webhook_secret, webhook_id, timestamp, body),
+        }
+        return make_http_event(
+            "POST", "/events/{store_id}", f"/events/{store_id}", headers=headers, body=body,
+            path_parameters={"store_id": store_id},
+        )
+
+    return build
+
+
+def assert_refused(response: dict[str, Any], status_code: int, error: str) -> str:
+    """The refusal shape every API function shares; returns the detail."""
+    assert response["statusCode"] == status_code, response
+    assert response["headers"]["Content-Type"] == "application/json"
+    body = json.loads(response["body"])
+    assert set(body) == {"error", "detail"}
+    assert body["error"] == error
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body["detail"]
+
+
+def accepted(response: dict[str, Any]) -> dict[str, Any]:
+    assert response["statusCode"] == 202, response
+    return json.loads(response["body"])
+
+
+# --- Shopify ---------------------------------------------------------------------------------
+
+def test_shopify_sample_order_is_queued_as_one_canonical_event(ingest, shopify_request, aws):
+    response = ingest(shopify_request())
+
+    assert accepted(response) == {"status": "accepted", "event_id": SHOPIFY_EVENT_ID}
+    queued = aws.queued_bodies()
+    assert len(queued) == 1
+    event = StoreEvent.model_validate(queued[0])
+    assert (event.store_id, event.event_id, event.source) == ("demo", SHOPIFY_EVENT_ID, "shopify")
+    # Exact id text and money on the wire, not a float's approximation.
+    assert queued[0]["purchase"]["order"]["id"] == SHOPIFY_ORDER_ID
+    assert queued[0]["purchase"]["order"]["total"] == "404.95"
+    assert queued[0]["purchase"]["customer"]["email"] == "jon@example.com"
+    assert [item.sku for item in event.purchase.order.items][:2] == ["SKU2006-001", "LENS-PROTECT-2YR"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"lower_case_headers": False}, id="header-case-as-shopify-sends-it"),
+        pytest.param({"headers": {n.upper(): v for n, v in SHOPIFY_HEADERS.items()}, "lower_case_headers": False},
+                     id="upper-case-headers"),
+        pytest.param({"base64_body": True}, id="base64-encoded-body"),
+    ],
+)
+def test_shopify_header_case_and_body_encoding_do_not_matter(ingest, shopify_request, aws, options):
+    response = ingest(shopify_request(**options))
+
+    assert accepted(response)["status"] == "accepted"
+    queued = aws.queued_bodies()
+    assert [body["purchase"]["order"]["id"] for body in queued] == [SHOPIFY_ORDER_ID]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign_hmac_sha256_base64("not-the-secret", b)}, b),
+                     id="signed-with-another-secret"),
+        pytest.param(lambda h, b: (h, b.replace(b"jon@example.com", b"eve@example.com", 1)), id="body-changed"),
+        pytest.param(lambda h, b: ({n: v for n, v in h.items() if n != "X-Shopify-Hmac-Sha256"}, b),
+                     id="no-signature"),
+    ],
+)
+def test_shopify_request_without_a_valid_signature_is_refused_and_nothing_queued(
+    ingest, shopify_request, aws, tamper
+):
+    headers, body = tamper(SHOPIFY_HEADERS, SHOPIFY_BODY)
+
+    response = ingest(shopify_request(headers=headers, body=body))
+
+    assert_refused(response, 401, "invalid_signature")
+    assert aws.queued_bodies() == []
+
+
+def test_unknown_store_is_404_and_nothing_queued(ingest, shopify_request, aws):
+    response = ingest(shopify_request(store_id="no-such-store"))
+
+    assert "no-such-store" in assert_refused(response, 404, "unknown_store")
+    assert aws.queued_bodies() == []
+
+
+def test_signed_malformed_json_is_400_with_a_reason(ingest, shopify_request, demo_store, aws):
+    response = ingest(shopify_request(body=b'{"id": 820982911946154508, "email": ', secret=demo_store.shopify_secret))
+
+    assert "not valid JSON" in assert_refused(response, 400, "invalid_payload")
+    assert aws.queued_bodies() == []
+
+
+def test_body_over_the_limit_is_413_and_nothing_queued(ingest, shopify_request, demo_store, aws):
+    body = SHOPIFY_BODY.rstrip()[:-1] + b', "note": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    json.loads(body)  # a valid order, only too big
+
+    response = ingest(shopify_request(body=body, secret=demo_store.shopify_secret))
+
+    assert str(MAX_BODY_BYTES) in assert_refused(response, 413, "payload_too_large")
+    assert aws.queued_bodies() == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_body_not_declared_as_json_is_415(ingest, shopify_request, aws, content_type):
+    headers = {n: v for n, v in SHOPIFY_HEADERS.items() if n != "Content-Type"}
+    if content_type:
+        headers["Content-Type"] = content_type
+
+    response = ingest(shopify_request(headers=headers))
+
+    assert_refused(response, 415, "unsupported_media_type")
+    assert aws.queued_bodies() == []
+
+
+def test_content_type_with_charset_is_json(ingest, shopify_request, aws):
+    headers = {**SHOPIFY_HEADERS, "Content-Type": "application/json; charset=utf-8"}
+
+    assert accepted(ingest(shopify_request(headers=headers)))["status"] == "accepted"
+    assert len(aws.queued_bodies()) == 1
+
+
+@pytest.mark.parametrize(
+    "topic, fixture",
+    [
+        ("orders/updated", "shopify_orders_create.json"),
+        ("carts/update", "shopify_carts_update.json"),
+        ("checkouts/create", "shopify_checkouts_create.json"),
+    ],
+)
+def test_other_shopify_topics_are_acknowledged_but_ignored(ingest, shopify_request, demo_store, aws, topic, fixture):
+    body = (FIXTURES / fixture).read_bytes()
+    headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": topic}
+
+    response = ingest(shopify_request(headers=headers, body=body, secret=demo_store.shopify_secret))
+
+    assert accepted(response) == {"status": "ignored", "event_id": SHOPIFY_EVENT_ID}
+    assert aws.queued_bodies() == []
+
+
+def test_orders_paid_is_a_purchase_topic_too(ingest, shopify_request, aws):
+    headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": "orders/paid", "X-Shopify-Event-Id": "paid-event-1"}
+
+    assert accepted(ingest(shopify_request(headers=headers))) == {"status": "accepted", "event_id": "shopify:paid-event-1"}
+    assert [body["purchase"]["order"]["id"] for body in aws.queued_bodies()] == [SHOPIFY_ORDER_ID]
+
+
+def test_redelivered_shopify_request_is_accepted_again_with_the_same_event_id(ingest, shopify_request, aws):
+    first = accepted(ingest(shopify_request()))
+    second = accepted(ingest(shopify_request()))
+
+    assert first == second == {"status": "accepted", "event_id": SHOPIFY_EVENT_ID}
+    # Deduplication is the dispatcher's job, keyed on this event id.
+    assert [body["event_id"] for body in aws.queued_bodies()] == [SHOPIFY_EVENT_ID, SHOPIFY_EVENT_ID]
+
+
+# --- Storeflows event API (Standard Webhooks) ----------------------------------------------------
+
+def test_api_event_with_a_valid_signature_is_queued_under_its_webhook_id(ingest, api_request, aws):
+    response = ingest(api_request(purchase("A-1001", "Ana@Example.com"), webhook_id="msg_2b3c"))
+
+    assert accepted(response) == {"status": "accepted", "event_id": "api:msg_2b3c"}
+    (queued,) = aws.queued_bodies()
+    assert queued["event_id"] == "api:msg_2b3c"
+    assert queued["source"] == "api"
+    assert queued["purchase"]["order"]["id"] == "A-1001"
+    assert queued["purchase"]["order"]["total"] == "129.90"
+    assert queued["purchase"]["customer"]["email"] == "ana@example.com"
+
+
+@pytest.mark.parametrize("age_seconds, expected", [(6 * 60, "too old"), (-6 * 60, "too new")])
+def test_api_event_outside_the_five_minute_window_is_401(ingest, api_request, aws, age_seconds, expected):
+    stale = int(time.time()) - age_seconds
+
+    response = ingest(api_request(purchase("A-1001", "ana@example.com"), timestamp=stale))
+
+    assert expected in assert_refused(response, 401, "invalid_signature")
+    assert aws.queued_bodies() == []
+
+
+def test_api_event_a_few_seconds_old_is_accepted(ingest, api_request, aws):
+    response = ingest(api_request(purchase("A-1001", "ana@example.com"), timestamp=int(time.time()) - 60))
+
+    assert accepted(response)["status"] == "accepted"
+    assert len(aws.queued_bodies()) == 1
+
+
+def test_api_event_signed_with_another_secret_is_401(ingest, make_http_event, aws):
+    body = json.dumps(purchase("A-1001", "ana@example.com")).encode()
+    timestamp = int(time.time())
+    other_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    event = make_http_event(
+        "POST", "/events/{store_id}", "/events/demo", body=body, path_parameters={"store_id": "demo"},
+        headers={
+            "content-type": "application/json",
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_standard_webhook(other_secret, "msg_1", timestamp, body),
+        },
+    )
+
+    assert_refused(ingest(event), 401, "invalid_signature")
+    assert aws.queued_bodies() == []
+
+
+def test_api_event_without_customer_email_is_400_naming_the_field(ingest, api_request, aws):
+    payload = purchase("A-1001", "ana@example.com")
+    del payload["customer"]["email"]
+
+    detail = assert_refused(ingest(api_request(payload)), 400, "invalid_payload")
+
+    assert "customer.email" in detail
+    assert aws.queued_bodies() == []
+
+
+def test_api_event_for_unknown_store_is_404(ingest, api_request, aws):
+    response = ingest(api_request(purchase("A-1001", "ana@example.com"), store_id="elsewhere"))
+
+    assert_refused(response, 404, "unknown_store")
+    assert aws.queued_bodies() == []
+
+
+def test_redelivered_api_event_is_accepted_again(ingest, api_request, aws):
+    event = api_request(purchase("A-1001", "ana@example.com"), webhook_id="msg_retry")
+
+    first, second = ingest(event), ingest(event)
+
+    assert accepted(first) == accepted(second) == {"status": "accepted", "event_id": "api:msg_retry"}
+    assert [body["event_id"] for body in aws.queued_bodies()] == ["api:msg_retry", "api:msg_retry"]
+
+
+
+def test_an_impossible_store_id_is_404_not_a_server_error(ingest, shopify_request, aws):
+    """A 3 KB store id would exceed DynamoDB's key size limit; it must be a clean 404."""
+    response = ingest(shopify_request(store_id="x" * 3000))
+
+    assert_refused(response, 404, "unknown_store")
+    assert aws.queued_bodies() == []

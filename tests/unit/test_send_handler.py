@@ -1,0 +1,229 @@
+"""SendMessageFunction (functions/send_message/app.py) as a workflow's send step, against moto.
+
+What reaches the customer is read back from moto's SES backend and parsed as a mail client
+would; every decision (sent, or skipped and why) must be on the contact's record."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from storeflows import keys, repository
+from storeflows.adapters import purchase_from_api
+from storeflows.errors import MessageRenderError
+from storeflows.mail import parse_mime_message
+from storeflows.records import Message, Purpose
+from storeflows.rendering import MessageContent
+from storeflows.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
+from storeflows_local.demo_store import DEMO_SENDER
+from storeflows_local.signing import purchase
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+EMAIL = "ana@example.com"
+ORDER_ID = "A-1001"
+WORKFLOW_ID = "targeted-post-purchase"
+MARKETING = "second-purchase-thanks"
+TRANSACTIONAL = "first-purchase-thanks"
+UNSUBSCRIBE_HEADER = re.compile(r"<https://api\.example\.test/unsubscribe\?token=([A-Za-z0-9_.\-]+)>")
+
+
+@pytest.fixture
+def send(load_handler, demo_store, lambda_context):
+    app = load_handler("send_message")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        return app.lambda_handler(event, lambda_context)
+
+    return invoke
+
+
+def add_contact(email: str = EMAIL, *, first_name: str = "Ana", accepts_marketing: bool = True) -> None:
+    """A contact as a purchase creates it (the dispatcher's code path)."""
+    event = purchase_from_api(
+        purchase(ORDER_ID, email, first_name=first_name, accepts_marketing=accepts_marketing, language="en-GB")
+    )
+    assert repository.record_purchase("demo", f"api:seed-{email}", event)
+
+
+def send_step(message_id: str, *, email: str = EMAIL, step: str = "SendSecondPurchaseThanks") -> dict[str, Any]:
+    """The payload the state machine's send task passes (see the ASL)."""
+    return {
+        "store_id": "demo",
+        "workflow_id": WORKFLOW_ID,
+        "email": email,
+        "order": {"id": ORDER_ID, "total": "129.90", "currency": "EUR",
+                  "items": [{"sku": "VENISE-DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]},
+        "message_id": message_id,
+        "step": step,
+    }
+
+
+def send_records(email: str = EMAIL) -> list[dict[str, Any]]:
+    return [item for item in repository.contact_history("demo", email) if item["sk"].startswith(keys.SEND_PREFIX)]
+
+
+def only_email(aws) -> tuple[Any, dict[str, Any]]:
+    sent = aws.sent_emails()
+    assert len(sent) == 1, f"expected one email, SES got {len(sent)}"
+    return sent[0], parse_mime_message(sent[0].raw_data)
+
+
+def test_marketing_message_goes_out_with_one_click_unsubscribe(send, aws, demo_store):
+    add_contact()
+
+    result = send(send_step(MARKETING))
+
+    assert result["status"] == "sent"
+    assert result["language"] == "en"
+    sent, mail = only_email(aws)
+    assert result["ses_message_id"] == sent.id
+    assert EMAIL in sent.destinations
+    assert mail["to"] == EMAIL
+    assert mail["from"] == "Demo Store <shop@storeflows.test>"
+    assert mail["reply_to"] == "care@storeflows.test"
+    assert mail["subject"] == "You came back! Thanks for your second order, Ana"
+    assert f"#{ORDER_ID}" in mail["html"] and "Venise dress" in mail["html"]
+
+    match = UNSUBSCRIBE_HEADER.fullmatch(mail["headers"]["List-Unsubscribe"])
+    assert match, mail["headers"]["List-Unsubscribe"]
+    assert mail["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = match.group(1)
+    assert verify_unsubscribe_token(demo_store.unsubscribe_key, token) == UnsubscribeRequest(
+        store_id="demo", email=EMAIL, message_id=MARKETING
+    )
+    # The same link in the body, for readers whose client shows no unsubscribe button.
+    assert f"https://api.example.test/unsubscribe?token={token}" in mail["html"]
+    assert f"https://api.example.test/unsubscribe?token={token}" in mail["text"]
+
+    (record,) = send_records()
+    assert record["sk"] == f"SEND#{WORKFLOW_ID}#{ORDER_ID}#SendSecondPurchaseThanks"
+    assert (record["status"], record["message_id"], record["ses_message_id"]) == ("sent", MARKETING, sent.id)
+
+
+def test_transactional_message_has_no_unsubscribe_headers(send, aws):
+    add_contact()
+
+    result = send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))
+
+    assert result["status"] == "sent"
+    _, mail = only_email(aws)
+    assert mail["subject"] == "Thank you for your first order, Ana!"
+    assert {name.lower() for name in mail["headers"]}.isdisjoint({"list-unsubscribe", "list-unsubscribe-post"})
+    (record,) = send_records()
+    assert record["status"] == "sent"
+
+
+def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, aws):
+    add_contact()
+    assert repository.mark_unsubscribed("demo", EMAIL, MARKETING)
+
+    result = send(send_step(MARKETING))
+
+    assert result == {"status": "skipped", "reason": "unsubscribed"}
+    assert aws.sent_emails() == []
+    (record,) = send_records()
+    assert (record["status"], record["reason"], record["message_id"]) == ("skipped", "unsubscribed", MARKETING)
+    assert "ses_message_id" not in record
+
+
+def test_unsubscribed_contact_still_gets_transactional_messages(send, aws):
+    add_contact()
+    repository.mark_unsubscribed("demo", EMAIL, MARKETING)
+
+    assert send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))["status"] == "sent"
+    assert len(aws.sent_emails()) == 1
+
+
+def test_contact_without_marketing_consent_gets_transactional_but_not_marketing(send, aws):
+    add_contact(accepts_marketing=False)
+
+    marketing = send(send_step(MARKETING, step="SendSecondPurchaseThanks"))
+    transactional = send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))
+
+    assert marketing == {"status": "skipped", "reason": "no_marketing_consent"}
+    assert transactional["status"] == "sent"
+    _, mail = only_email(aws)
+    assert mail["subject"] == "Thank you for your first order, Ana!"
+    decisions = {record["step"]: (record["status"], record.get("reason")) for record in send_records()}
+    assert decisions == {
+        "SendSecondPurchaseThanks": ("skipped", "no_marketing_consent"),
+        "SendFirstPurchaseThanks": ("sent", None),
+    }
+
+
+@pytest.mark.parametrize("message_id", [MARKETING, TRANSACTIONAL])
+def test_suppressed_contact_gets_nothing(send, aws, message_id):
+    add_contact()
+    aws.table().update_item(
+        Key=keys.contact_key("demo", EMAIL), UpdateExpression="SET suppressed_reason = :r",
+        ExpressionAttributeValues={":r": "bounce"},
+    )
+
+    assert send(send_step(message_id)) == {"status": "skipped", "reason": "suppressed"}
+    assert aws.sent_emails() == []
+
+
+def test_unknown_contact_is_skipped(send, aws):
+    assert send(send_step(MARKETING, email="nobody@example.com")) == {"status": "skipped", "reason": "unknown_contact"}
+    assert aws.sent_emails() == []
+
+
+def test_same_step_invoked_twice_sends_once(send, aws):
+    add_contact()
+    payload = send_step(MARKETING)
+
+    first = send(payload)
+    second = send(dict(payload))
+
+    assert second == first
+    assert len(aws.sent_emails()) == 1
+    assert len(send_records()) == 1
+
+
+def test_a_different_step_is_a_different_email(send, aws):
+    add_contact()
+
+    send(send_step(MARKETING, step="SendSecondPurchaseThanks"))
+    send(send_step(MARKETING, step="SendRepeatPurchaseThanks"))
+
+    assert len(aws.sent_emails()) == 2
+
+
+def test_customer_markup_in_a_name_is_escaped_in_html(send, aws):
+    add_contact(first_name="<script>alert(1)</script>")
+
+    send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))
+
+    _, mail = only_email(aws)
+    assert "<script>" not in mail["html"]
+    assert "Welcome, &lt;script&gt;alert(1)&lt;/script&gt;!" in mail["html"]
+    assert "Welcome, <script>alert(1)</script>!" in mail["text"]
+
+
+def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(send, aws):
+    add_contact()
+    broken = Message(
+        store_id="demo",
+        message_id="broken",
+        purpose=Purpose.MARKETING,
+        sender=DEMO_SENDER,
+        variants={"en": MessageContent(subject="Hi {{ contact.first_name }}", html="<p>{{ contact.nick_name }}</p>",
+                                       text="Hi")},
+    )
+    repository.put_message(broken)
+
+    with pytest.raises(MessageRenderError) as raised:
+        send(send_step("broken"))
+
+    assert "nick_name" in raised.value.detail
+    assert aws.sent_emails() == []
+    assert [record for record in send_records() if record["status"] == "sent"] == []
+
+    # A failed attempt is not remembered as done: once the template is fixed, a redrive sends.
+    repository.put_message(broken.model_copy(update={"variants": {"en": MessageContent(
+        subject="Hi {{ contact.first_name }}", html="<p>{{ contact.first_name }}</p>", text="Hi")}}))
+    assert send(send_step("broken"))["status"] == "sent"
+    assert len(aws.sent_emails()) == 1

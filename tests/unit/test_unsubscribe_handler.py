@@ -1,0 +1,154 @@
+"""UnsubscribeFunction (functions/unsubscribe/app.py): GET shows a page and changes nothing
+(mail scanners follow links); POST, the RFC 8058 one-click, unsubscribes from marketing."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from storeflows import repository
+from storeflows.adapters import purchase_from_api
+from storeflows.mail import parse_mime_message
+from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+from storeflows_local.signing import purchase
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+EMAIL = "ana@example.com"
+MESSAGE_ID = "second-purchase-thanks"
+
+
+@pytest.fixture
+def contact(demo_store) -> str:
+    event = purchase_from_api(purchase("A-1001", EMAIL, accepts_marketing=True))
+    assert repository.record_purchase("demo", "api:seed", event)
+    return EMAIL
+
+
+@pytest.fixture
+def token(demo_store) -> str:
+    return make_unsubscribe_token(
+        demo_store.unsubscribe_key, UnsubscribeRequest(store_id="demo", email=EMAIL, message_id=MESSAGE_ID)
+    )
+
+
+@pytest.fixture
+def unsubscribe(load_handler, demo_store, lambda_context, make_http_event):
+    app = load_handler("unsubscribe")
+
+    def invoke(method: str, token: str | None, *, one_click_body: bool = False) -> dict[str, Any]:
+        headers, body = {"user-agent": "pytest"}, None
+        if one_click_body:  # what a mailbox provider POSTs (RFC 8058 section 3.2)
+            headers["content-type"] = "application/x-www-form-urlencoded"
+            body = b"List-Unsubscribe=One-Click"
+        event = make_http_event(
+            method, "/unsubscribe", "/unsubscribe", headers=headers, body=body,
+            query=None if token is None else {"token": token},
+        )
+        return app.lambda_handler(event, lambda_context)
+
+    return invoke
+
+
+def unsubscribed_at(email: str = EMAIL):
+    contact = repository.get_contact("demo", email)
+    assert contact is not None
+    return contact.unsubscribed_at
+
+
+def assert_refused(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 401, response
+    body = json.loads(response["body"])
+    assert set(body) == {"error", "detail"}
+    assert body["error"] == "invalid_signature"
+
+
+def test_get_shows_a_confirmation_page_and_changes_nothing(unsubscribe, contact, token):
+    response = unsubscribe("GET", token)
+
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"].startswith("text/html")
+    assert '<form method="post"' in response["body"]
+    assert f'action="?token={html.escape(token)}"' in response["body"]
+    assert unsubscribed_at() is None
+
+
+def test_post_unsubscribes_the_contact(unsubscribe, contact, token):
+    response = unsubscribe("POST", token, one_click_body=True)
+
+    assert response["statusCode"] == 200
+    assert "You are unsubscribed" in response["body"]
+    assert unsubscribed_at() is not None
+    profile = next(item for item in repository.contact_history("demo", EMAIL) if item["sk"] == "PROFILE")
+    assert profile["unsubscribed_via"] == MESSAGE_ID
+
+
+def test_post_from_the_page_button_without_a_body_unsubscribes_too(unsubscribe, contact, token):
+    assert unsubscribe("POST", token)["statusCode"] == 200
+    assert unsubscribed_at() is not None
+
+
+def _flip_last(text: str) -> str:
+    return text[:-1] + ("A" if text[-1] != "A" else "B")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(_flip_last, id="signature-changed"),
+        pytest.param(lambda t: make_unsubscribe_token("another-stores-key", UnsubscribeRequest("demo", EMAIL, MESSAGE_ID)),
+                     id="signed-with-another-key"),
+        pytest.param(lambda t: make_unsubscribe_token("another-stores-key", UnsubscribeRequest("elsewhere", EMAIL, "m")),
+                     id="unknown-store"),
+        pytest.param(lambda t: t.split(".")[0], id="no-signature"),
+        pytest.param(lambda t: "", id="empty"),
+        pytest.param(lambda t: None, id="missing"),
+    ],
+)
+def test_post_with_a_bad_token_is_401_and_changes_nothing(unsubscribe, contact, token, tamper):
+    response = unsubscribe("POST", tamper(token), one_click_body=True)
+
+    assert_refused(response)
+    assert unsubscribed_at() is None
+
+
+def test_post_with_a_token_for_another_contact_leaves_this_one_alone(unsubscribe, contact, demo_store):
+    other = make_unsubscribe_token(demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID))
+
+    assert unsubscribe("POST", other)["statusCode"] == 200  # nothing to tell a stranger
+    assert unsubscribed_at() is None
+    assert repository.get_contact("demo", "eve@example.com") is None  # no contact invented
+
+
+def test_second_post_keeps_the_first_unsubscribe_time(unsubscribe, contact, token):
+    unsubscribe("POST", token, one_click_body=True)
+    first = unsubscribed_at()
+
+    response = unsubscribe("POST", token, one_click_body=True)
+
+    assert response["statusCode"] == 200
+    assert first is not None
+    assert unsubscribed_at() == first
+
+
+def test_link_in_a_sent_marketing_email_stops_further_marketing(load_handler, unsubscribe, contact, aws,
+                                                              lambda_context):
+    """The whole loop: the List-Unsubscribe URL of a real send, POSTed, blocks the next send."""
+    send = load_handler("send_message").lambda_handler
+    step = {"store_id": "demo", "workflow_id": "targeted-post-purchase", "email": EMAIL, "message_id": MESSAGE_ID,
+            "order": {"id": "A-1001", "total": "129.90", "currency": "EUR"}}
+    assert send({**step, "step": "SendSecondPurchaseThanks"}, lambda_context)["status"] == "sent"
+    (sent,) = aws.sent_emails()
+    link = parse_mime_message(sent.raw_data)["headers"]["List-Unsubscribe"].strip("<>")
+    (token,) = parse_qs(urlsplit(link).query)["token"]
+
+    assert unsubscribe("POST", token, one_click_body=True)["statusCode"] == 200
+
+    assert send({**step, "step": "SendRepeatPurchaseThanks"}, lambda_context) == {
+        "status": "skipped", "reason": "unsubscribed"
+    }
+    assert len(aws.sent_emails()) == 1
