@@ -114,3 +114,29 @@ def repository(stack):
     aws.client.cache_clear()
     aws.dynamodb_table.cache_clear()
     return repo
+
+
+@pytest.fixture
+def store_with_workflow(stack, repository):
+    """A store of its own with one published workflow and simple messages whose subject is
+    the message id, so a test reads which message went out."""
+    from storeflows.records import Message, Purpose, Sender, Store
+    from storeflows.rendering import MessageContent
+    from storeflows.workflows import Workflow, WorkflowStatus
+
+    def create(settings, purposes: dict[str, str], workflow_id: str = "wf") -> str:
+        store_id = f"shop-{uuid.uuid4().hex[:8]}"
+        repository.put_store(Store(store_id=store_id, name="Test Shop", webhook_secret=stack.webhook_secret,
+                                   unsubscribe_key=uuid.uuid4().hex))
+        for message_id, purpose in purposes.items():
+            repository.put_message(Message(
+                store_id=store_id, message_id=message_id, purpose=Purpose(purpose),
+                sender=Sender(name="Test Shop", address="shop@storeflows.test"),
+                variants={"en": MessageContent(subject=message_id, html="<p>{{ contact.first_name }}</p>",
+                                               text="{{ contact.first_name }}")},
+            ))
+        repository.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id,
+                                         status=WorkflowStatus.PUBLISHED, settings=settings))
+        return store_id
+
+    return create

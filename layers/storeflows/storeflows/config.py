@@ -22,6 +22,8 @@ class Settings(BaseModel):
     ses_configuration_set: str | None = None
     public_api_url: str | None = None
     targeted_post_purchase_state_machine_arn: str | None = None
+    consent_confirmation_state_machine_arn: str | None = None
+    purchase_follow_up_state_machine_arn: str | None = None
 
 
 _ENV_NAMES = {field: field.upper() for field in Settings.model_fields}

@@ -20,7 +20,7 @@ from storeflows.aws import client
 from storeflows.config import require
 from storeflows.ingest import StoreEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.workflows import STATE_MACHINE_SETTING, Workflow
+from storeflows.workflows import STATE_MACHINE_SETTING, PurchaseFollowUpSettings, Workflow
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -87,4 +87,13 @@ def run_input(event: StoreEvent, workflow: Workflow) -> dict[str, Any]:
         "order": purchase.order.model_dump(mode="json"),
         "settings": workflow.settings.model_dump(mode="json"),
         "contact_key": keys.as_attribute_values(keys.contact_key(event.store_id, email)),
+        **_template_inputs(workflow, event),
     }
+
+
+def _template_inputs(workflow: Workflow, event: StoreEvent) -> dict[str, Any]:
+    """What a template derives from the purchase before it starts (ASL cannot compute it)."""
+    settings = workflow.settings
+    if isinstance(settings, PurchaseFollowUpSettings):
+        return {"purchase_tags": settings.purchase_tags(event.purchase)}
+    return {}

@@ -29,7 +29,33 @@ class ScoreAtLeast(BaseModel):
         return contact is not None and contact.score >= self.points
 
 
-SegmentDefinition = Annotated[Union[HasTag, ScoreAtLeast], Field(discriminator="type")]
+EU_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+)
+EEA_ONLY_COUNTRIES = frozenset({"IS", "LI", "NO"})
+
+
+class InEU(BaseModel):
+    """The contact's country is one of the 27 EU member states (optionally the EEA)."""
+
+    type: Literal["in_eu"]
+    include_eea: bool = False
+
+    def contains(self, contact: Contact | None) -> bool:
+        if contact is None or not contact.country:
+            return False
+        country = contact.country.upper()
+        return country in EU_COUNTRIES or (self.include_eea and country in EEA_ONLY_COUNTRIES)
+
+
+class HasMarketingConsent(BaseModel):
+    type: Literal["has_marketing_consent"]
+
+    def contains(self, contact: Contact | None) -> bool:
+        return contact is not None and contact.consent is not None and contact.consent.marketing
+
+
+SegmentDefinition = Annotated[Union[HasTag, ScoreAtLeast, InEU, HasMarketingConsent], Field(discriminator="type")]
 _SEGMENTS = TypeAdapter(dict[str, SegmentDefinition])
 
 

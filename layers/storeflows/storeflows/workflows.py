@@ -9,9 +9,10 @@ settings it started with even if the marketer edits the workflow meanwhile."""
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from storeflows.models import PurchaseEvent
 
@@ -40,6 +41,23 @@ class PurchaseTrigger(BaseModel):
         )
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: object) -> object:
+    """"10d", "12h", "30m", "45s" or a number of seconds; the rest is pydantic's to refuse."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 10d, 12h, 30m or 45s")
+        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+# Stored and handed to Wait states as whole seconds; written by marketers as "10d".
+Duration = Annotated[int, BeforeValidator(_seconds), Field(ge=0, le=365 * 86400)]
+
 TagName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:.\-]+$")]
 MessageId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 
@@ -60,9 +78,55 @@ class TargetedPostPurchaseSettings(BaseModel):
     score_points: int = Field(default=10, ge=0, le=1_000_000)
 
 
-# One template so far; with the next one this becomes
-# Annotated[Union[...], Field(discriminator="template")].
-WorkflowSettings = TargetedPostPurchaseSettings
+class ConsentConfirmationSettings(BaseModel):
+    """Template 1 (seed 000): EU customers are split by marketing consent, so one without
+    consent gets a purely transactional confirmation; customers outside the EU get theirs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Literal["consent_confirmation"] = "consent_confirmation"
+    trigger: PurchaseTrigger = PurchaseTrigger()
+    # Treat Iceland, Liechtenstein and Norway (the EEA beyond the EU) like the EU.
+    include_eea: bool = False
+    eu_consented_message: MessageId
+    eu_without_consent_message: MessageId
+    outside_eu_message: MessageId
+
+
+class PurchaseFollowUpSettings(BaseModel):
+    """Template 2 (seed 000): thanks now, a follow-up after a wait, tags from what was bought."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Literal["purchase_follow_up"] = "purchase_follow_up"
+    trigger: PurchaseTrigger = PurchaseTrigger()
+    thank_you_message: MessageId
+    follow_up_message: MessageId
+    follow_up_after: Duration = 10 * 86400
+    # "bought:<category>" for every category in the order; empty prefix turns it off.
+    category_tag_prefix: str = Field(default="bought:", max_length=32)
+    # Extra tags for given SKUs, e.g. {"VENISE-DRESS": "dress_owner"}.
+    sku_tags: dict[str, TagName] = {}
+
+    def purchase_tags(self, purchase: PurchaseEvent) -> list[str]:
+        tags = set()
+        for item in purchase.order.items:
+            if self.category_tag_prefix and item.category:
+                tags.add(_tag(f"{self.category_tag_prefix}{item.category}"))
+            if item.sku in self.sku_tags:
+                tags.add(self.sku_tags[item.sku])
+        return sorted(tags)
+
+
+def _tag(text: str) -> str:
+    """A category name made into a tag: spaces and odd characters become "-", lower-case."""
+    return re.sub(r"[^a-z0-9_:.\-]+", "-", text.strip().lower())[:64]
+
+
+WorkflowSettings = Annotated[
+    Union[TargetedPostPurchaseSettings, ConsentConfirmationSettings, PurchaseFollowUpSettings],
+    Field(discriminator="template"),
+]
 
 
 class Workflow(BaseModel):
@@ -83,4 +147,6 @@ class Workflow(BaseModel):
 # Which setting names the deployed state machine of each template, see config.Settings.
 STATE_MACHINE_SETTING = {
     "targeted_post_purchase": "targeted_post_purchase_state_machine_arn",
+    "consent_confirmation": "consent_confirmation_state_machine_arn",
+    "purchase_follow_up": "purchase_follow_up_state_machine_arn",
 }

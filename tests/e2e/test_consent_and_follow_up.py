@@ -1,0 +1,92 @@
+"""Templates 1 (consent-based purchase confirmation) and 2 (follow-up after purchase) end to end."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from storeflows.dispatch import run_name
+from storeflows.workflows import ConsentConfirmationSettings, PurchaseFollowUpSettings
+from storeflows_local.signing import post_event, purchase
+from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
+
+pytestmark = pytest.mark.e2e
+
+
+def buy(stack, store_id, email, order_id, **details):
+    answer = post_event(stack.api_url, store_id, stack.webhook_secret, purchase(order_id, email, **details))
+    assert answer.status_code == 202, answer.text
+    return run_name(store_id, order_id, "wf")
+
+
+@pytest.fixture
+def confirmation_store(store_with_workflow):
+    return store_with_workflow(
+        ConsentConfirmationSettings(eu_consented_message="eu-consented", eu_without_consent_message="eu-transactional",
+                                    outside_eu_message="outside-eu"),
+        {"eu-consented": "marketing", "eu-transactional": "transactional", "outside-eu": "transactional"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("country", "consent", "expected"),
+    [
+        ("PL", True, ["eu-consented"]),
+        ("PL", False, ["eu-transactional"]),
+        ("US", True, ["outside-eu"]),
+        ("US", False, ["outside-eu"]),
+        ("NO", True, ["outside-eu"]),  # EEA but not EU, and the store did not include the EEA
+    ],
+)
+def test_each_group_gets_its_own_confirmation(stack, confirmation_store, email, country, consent, expected):
+    name = buy(stack, confirmation_store, email, "1", country=country, accepts_marketing=consent)
+    assert wait_for_run(state_machine_arn("ConsentConfirmationStateMachine"), name)["status"] == "SUCCEEDED"
+    assert [m["subject"] for m in stack.outbox(email)] == expected
+
+
+def test_the_eea_option_treats_norway_like_the_eu(stack, store_with_workflow, email):
+    store = store_with_workflow(
+        ConsentConfirmationSettings(include_eea=True, eu_consented_message="eu-consented",
+                                    eu_without_consent_message="eu-transactional", outside_eu_message="outside-eu"),
+        {"eu-consented": "marketing", "eu-transactional": "transactional", "outside-eu": "transactional"},
+    )
+    wait_for_run(state_machine_arn("ConsentConfirmationStateMachine"),
+                 buy(stack, store, email, "1", country="NO", accepts_marketing=False))
+    assert [m["subject"] for m in stack.outbox(email)] == ["eu-transactional"]
+
+
+@pytest.fixture
+def follow_up_store(store_with_workflow):
+    return store_with_workflow(
+        PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="specials", follow_up_after="10d",
+                                 sku_tags={"VENISE-DRESS": "dress_owner"}),
+        {"thanks": "transactional", "specials": "marketing"},
+    )
+
+
+def test_thanks_now_tags_by_purchase_and_follows_up_after_ten_days(stack, follow_up_store, email):
+    items = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "Summer Dresses", "quantity": 1, "price": "10"},
+             {"sku": "BELT", "name": "Belt", "category": "accessories", "quantity": 1, "price": "5"}]
+    name = buy(stack, follow_up_store, email, "1", items=items, total="15.00")
+    wait_for(lambda: [m["subject"] for m in stack.outbox(email)] == ["thanks"], what="the thank-you")
+    contact = stack.contact(email, store_id=follow_up_store)
+    assert contact["tags"] == ["bought:accessories", "bought:summer-dresses", "dress_owner"]
+    execution = wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)
+    assert execution["status"] == "SUCCEEDED"
+    assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
+    sent = {m["subject"]: m["sent_at"] for m in stack.outbox(email)}
+    assert sent["specials"] >= sent["thanks"]
+
+
+def test_an_unsubscribe_during_the_wait_stops_the_follow_up(stack, follow_up_store, email, repository):
+    from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+
+    name = buy(stack, follow_up_store, email, "1")
+    wait_for(lambda: stack.outbox(email), what="the thank-you")
+    store = repository.get_store(follow_up_store)
+    token = make_unsubscribe_token(store.unsubscribe_key, UnsubscribeRequest(follow_up_store, email, "thanks"))
+    assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
+    assert wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)["status"] == "SUCCEEDED"
+    assert [m["subject"] for m in stack.outbox(email)] == ["thanks"]
+    sends = {s["message_id"]: s for s in stack.contact(email, store_id=follow_up_store)["sends"]}
+    assert sends["specials"]["status"] == "skipped" and sends["specials"]["reason"] == "unsubscribed"

@@ -1,0 +1,88 @@
+"""Workflow settings as a marketer writes them, and the segments templates 1 and 2 use."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from storeflows.models import PurchaseEvent
+from storeflows.records import Consent, Contact
+from storeflows.segments import HasMarketingConsent, InEU
+from storeflows.workflows import PurchaseFollowUpSettings, Workflow, WorkflowSettings
+
+SETTINGS = TypeAdapter(WorkflowSettings)
+
+
+def purchase(*items: dict) -> PurchaseEvent:
+    return PurchaseEvent.model_validate({
+        "type": "purchase",
+        "order": {"id": "1", "total": "10", "currency": "EUR", "items": list(items)},
+        "customer": {"email": "ana@example.com"},
+    })
+
+
+@pytest.mark.parametrize(("written", "seconds"), [("10d", 864000), ("12h", 43200), ("30m", 1800), ("45s", 45), (90, 90)])
+def test_durations_are_written_like_a_marketer_and_stored_in_seconds(written, seconds):
+    settings = PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", follow_up_after=written)
+    assert settings.follow_up_after == seconds
+
+
+@pytest.mark.parametrize("written", ["ten days", "10 weeks", "-1d", "400d"])
+def test_nonsense_durations_are_refused(written):
+    with pytest.raises(ValidationError):
+        PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", follow_up_after=written)
+
+
+def test_the_follow_up_waits_ten_days_unless_told_otherwise():
+    assert PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b").follow_up_after == 10 * 86400
+
+
+def test_purchase_tags_come_from_categories_and_the_sku_map():
+    settings = PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", sku_tags={"X-1": "x_owner"})
+    tags = settings.purchase_tags(purchase({"sku": "X-1", "category": "Summer Dresses"}, {"sku": "Y", "category": "shoes"}))
+    assert tags == ["bought:shoes", "bought:summer-dresses", "x_owner"]
+    assert PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", category_tag_prefix="").purchase_tags(
+        purchase({"sku": "Y", "category": "shoes"})) == []
+
+
+def test_settings_pick_their_template_by_name_and_refuse_unknown_fields():
+    parsed = SETTINGS.validate_python({"template": "consent_confirmation", "eu_consented_message": "a",
+                                       "eu_without_consent_message": "b", "outside_eu_message": "c"})
+    assert parsed.template == "consent_confirmation" and parsed.include_eea is False
+    with pytest.raises(ValidationError, match="template"):
+        SETTINGS.validate_python({"template": "no_such_template"})
+    with pytest.raises(ValidationError, match="typo"):
+        SETTINGS.validate_python({"template": "purchase_follow_up", "thank_you_message": "a",
+                                  "follow_up_message": "b", "typo": 1})
+
+
+def test_a_workflow_runs_only_when_published_and_triggered():
+    settings = {"template": "purchase_follow_up", "thank_you_message": "a", "follow_up_message": "b",
+                "trigger": {"categories": ["dresses"]}}
+    published = Workflow(store_id="s", workflow_id="w", status="published", settings=settings)
+    assert published.runs_for(purchase({"category": "dresses"}))
+    assert not published.runs_for(purchase({"category": "shoes"}))
+    assert not Workflow(store_id="s", workflow_id="w", status="paused", settings=settings).runs_for(
+        purchase({"category": "dresses"}))
+
+
+def contact(country: str | None, marketing: bool | None = None) -> Contact:
+    consent = None if marketing is None else Consent(marketing=marketing, source="test", updated_at="2026-01-01T00:00:00Z")
+    return Contact(store_id="s", email="a@b.cd", country=country, consent=consent, total_spent=Decimal(0))
+
+
+@pytest.mark.parametrize(("country", "eu", "eea"), [("PL", True, True), ("de", True, True), ("NO", False, True),
+                                                    ("US", False, False), (None, False, False)])
+def test_eu_membership_comes_from_the_country(country, eu, eea):
+    assert InEU(type="in_eu").contains(contact(country)) is eu
+    assert InEU(type="in_eu", include_eea=True).contains(contact(country)) is eea
+
+
+def test_marketing_consent_segment():
+    segment = HasMarketingConsent(type="has_marketing_consent")
+    assert segment.contains(contact("PL", True))
+    assert not segment.contains(contact("PL", False))
+    assert not segment.contains(contact("PL", None))
+    assert not segment.contains(None)
