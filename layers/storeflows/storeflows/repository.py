@@ -87,12 +87,13 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     """Adds the order to the contact's history and updates the profile, once per order.
 
     One transaction: the ORDER# item is written only if absent, and the profile update
-    (counters, totals, latest name/language/country/consent) happens with it or not at
+    (counters, totals, latest name/language/country) happens with it or not at
     all. Returns False when the order was already recorded (orders/create followed by
     orders/paid, or a redelivery), in which case nothing changes."""
     customer, order = purchase.customer, purchase.order
-    occurred_at = (purchase.occurred_at or _now()).isoformat()
-    now = _now().isoformat()
+    occurred = purchase.occurred_at or _now()
+    occurred_at = _utc_iso(occurred)
+    now = _utc_iso(_now())
     table_name = require("table_name")
 
     profile_values: dict[str, Any] = _drop_none(
@@ -107,12 +108,6 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
             "updated_at": now,
         }
     )
-    if customer.accepts_marketing is not None:
-        profile_values["consent"] = {
-            "marketing": customer.accepts_marketing,
-            "source": f"order:{order.id}",
-            "updated_at": occurred_at,
-        }
     set_clauses = [f"#{name} = :{name}" for name in profile_values]
     set_clauses += [
         "#score = if_not_exists(#score, :zero)",
@@ -158,7 +153,43 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
         if _order_already_recorded(err):
             return False
         raise
+    if customer.accepts_marketing is not None:
+        record_consent(store_id, customer.email, marketing=customer.accepts_marketing, source=f"order:{order.id}",
+                       at=occurred)
     return True
+
+
+def record_consent(store_id: str, email: str, *, marketing: bool, source: str, at: datetime) -> bool:
+    """Sets the contact's marketing consent unless a newer record is already there, so the
+    newest statement wins whatever order orders and consent events arrive in. Returns
+    False when this record was older and changed nothing."""
+    at_iso = _utc_iso(at)
+    try:
+        _table().update_item(
+            Key=keys.contact_key(store_id, email),
+            UpdateExpression="SET consent = :consent, store_id = :store, email = :email, "
+            "created_at = if_not_exists(created_at, :now), updated_at = :now",
+            ConditionExpression="attribute_not_exists(consent) OR consent.updated_at < :at",
+            ExpressionAttributeValues={
+                ":consent": {"marketing": marketing, "source": source, "updated_at": at_iso},
+                ":store": store_id,
+                ":email": email,
+                ":now": _utc_iso(_now()),
+                ":at": at_iso,
+            },
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _utc_iso(moment: datetime) -> str:
+    """One fixed format (UTC, microseconds) so stored timestamps compare as strings."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _order_already_recorded(err: ClientError) -> bool:

@@ -1,0 +1,52 @@
+"""Consent: the newest statement wins, whatever order orders and consent events arrive in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from storeflows import repository
+from storeflows.models import PurchaseEvent
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+
+
+def order(order_id: str, at: datetime, accepts_marketing: bool) -> PurchaseEvent:
+    return PurchaseEvent.model_validate({
+        "type": "purchase", "occurred_at": at.isoformat(),
+        "order": {"id": order_id, "total": "10.00", "currency": "EUR"},
+        "customer": {"email": "ana@example.com", "accepts_marketing": accepts_marketing},
+    })
+
+
+def consent():
+    return repository.get_contact("demo", "ana@example.com").consent
+
+
+def test_an_older_order_processed_late_does_not_restore_withdrawn_consent(aws):
+    repository.record_purchase("demo", "e2", order("2", T0 + timedelta(days=1), accepts_marketing=False))
+    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
+    assert consent().marketing is False
+    assert consent().source == "order:2"
+
+
+def test_a_newer_consent_event_overrides_an_order_and_an_older_one_does_not(aws):
+    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=False))
+    assert repository.record_consent("demo", "ana@example.com", marketing=True, source="form", at=T0 + timedelta(hours=1))
+    assert consent().marketing is True
+    assert not repository.record_consent("demo", "ana@example.com", marketing=False, source="old import",
+                                         at=T0 - timedelta(days=30))
+    assert consent().marketing is True and consent().source == "form"
+
+
+def test_timestamps_with_other_offsets_compare_by_the_instant(aws):
+    warsaw = timezone(timedelta(hours=1))
+    repository.record_consent("demo", "ana@example.com", marketing=True, source="a", at=datetime(2026, 11, 20, 11, 30, tzinfo=warsaw))
+    # 10:45 UTC is later than 11:30+01:00 (10:30 UTC), though its wall-clock reading is earlier.
+    assert repository.record_consent("demo", "ana@example.com", marketing=False, source="b", at=datetime(2026, 11, 20, 10, 45, tzinfo=timezone.utc))
+    assert consent().source == "b"
+
+
+def test_a_consent_event_for_an_unknown_customer_creates_the_contact(aws):
+    repository.record_consent("demo", "new@example.com", marketing=True, source="newsletter form", at=T0)
+    contact = repository.get_contact("demo", "new@example.com")
+    assert contact.consent.marketing is True and contact.orders_count == 0
