@@ -83,6 +83,7 @@ class Gateway:
         body["tags"] = sorted(contact.tags)
         body["orders"] = [_plain(item) for item in history if item["sk"].startswith("ORDER#")]
         body["sends"] = [_plain(item) for item in history if item["sk"].startswith("SEND#")]
+        body["in_workflows"] = repository.active_runs(store_id, contact.email)
         return _json(body)
 
 

@@ -86,3 +86,18 @@ def test_marketing_consent_segment():
     assert not segment.contains(contact("PL", False))
     assert not segment.contains(contact("PL", None))
     assert not segment.contains(None)
+
+
+def test_a_care_series_needs_a_product_condition_and_counts_its_delivery_checks():
+    from storeflows.workflows import CareSeriesSettings
+
+    messages = {"thank_you_message": "a", "delivery_check_message": "b", "care_tips_message": "c",
+                "cross_sell_message": "d"}
+    with pytest.raises(ValidationError, match="product condition"):
+        CareSeriesSettings(trigger={}, **messages)
+    series = CareSeriesSettings(trigger={"categories": ["dresses"]},
+                                delivery={"mode": "event", "check_every": "12h", "timeout": "14d"}, **messages)
+    assert series.delivery.checks == 28
+    assert series.cross_sell_after == 5 * 86400, "the seed's 5 days"
+    assert CareSeriesSettings(trigger={"skus": ["X"]}, delivery={"mode": "event", "check_every": "5d", "timeout": "12d"},
+                              **messages).delivery.checks == 3, "rounds up: never gives up early"

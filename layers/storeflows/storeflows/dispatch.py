@@ -20,7 +20,7 @@ from storeflows.aws import client
 from storeflows.config import require
 from storeflows.ingest import StoreEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.workflows import STATE_MACHINE_SETTING, PurchaseFollowUpSettings, Workflow
+from storeflows.workflows import STATE_MACHINE_SETTING, CareSeriesSettings, PurchaseFollowUpSettings, Workflow
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -96,4 +96,11 @@ def _template_inputs(workflow: Workflow, event: StoreEvent) -> dict[str, Any]:
     settings = workflow.settings
     if isinstance(settings, PurchaseFollowUpSettings):
         return {"purchase_tags": settings.purchase_tags(event.purchase)}
+    if isinstance(settings, CareSeriesSettings):
+        store_id, email, order_id = event.store_id, event.purchase.customer.email, event.purchase.order.id
+        return {
+            "order_key": keys.as_attribute_values(keys.order_key(store_id, email, order_id)),
+            "active_key": keys.as_attribute_values(keys.active_run_key(store_id, email, workflow.workflow_id, order_id)),
+            "delivery_checks": {"left": settings.delivery.checks},
+        }
     return {}

@@ -7,6 +7,7 @@
     CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
     CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
     CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
+    CONTACT#<store>#<email>         ACTIVE#<workflow>#<order>            the contact is inside this run right now
     IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
@@ -20,6 +21,7 @@ WORKFLOW_PREFIX = "WORKFLOW#"
 MESSAGE_PREFIX = "MESSAGE#"
 ORDER_PREFIX = "ORDER#"
 SEND_PREFIX = "SEND#"
+ACTIVE_PREFIX = "ACTIVE#"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
 
 IDEMPOTENCY_DISPATCH = "IDEMPOTENCY#dispatch"
@@ -56,6 +58,10 @@ def order_key(store_id: str, email: str, order_id: str) -> dict[str, str]:
 
 def send_log_key(store_id: str, email: str, workflow_id: str, order_id: str, step: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"{SEND_PREFIX}{workflow_id}#{order_id}#{step}"}
+
+
+def active_run_key(store_id: str, email: str, workflow_id: str, order_id: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"{ACTIVE_PREFIX}{workflow_id}#{order_id}"}
 
 
 def as_attribute_values(key: dict[str, str]) -> dict[str, dict[str, str]]:

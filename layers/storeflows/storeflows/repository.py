@@ -208,6 +208,32 @@ def get_contact(store_id: str, email: str) -> Contact | None:
     return Contact.model_validate(_without_keys(item)) if item else None
 
 
+def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime) -> bool:
+    """Stamps the delivery on a recorded order (first report wins); a care series waiting for
+    it moves on at its next check. False when the order is unknown."""
+    try:
+        _table().update_item(
+            Key=keys.order_key(store_id, email, order_id),
+            UpdateExpression="SET delivered_at = if_not_exists(delivered_at, :at)",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":at": _utc_iso(at)},
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def active_runs(store_id: str, email: str) -> list[dict[str, str]]:
+    """The workflow runs the contact is inside right now (workflow and order ids)."""
+    response = _table().query(
+        KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.ACTIVE_PREFIX),
+        ConsistentRead=True,
+    )
+    return [{"workflow_id": item["workflow_id"], "order_id": item["order_id"]} for item in response["Items"]]
+
+
 def mark_unsubscribed(store_id: str, email: str, message_id: str) -> bool:
     """Records an unsubscribe on an existing contact; False when there is no such contact
     (a link for a contact that was since erased changes nothing)."""

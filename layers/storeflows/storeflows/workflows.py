@@ -12,7 +12,7 @@ import enum
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from storeflows.models import PurchaseEvent
 
@@ -123,8 +123,47 @@ def _tag(text: str) -> str:
     return re.sub(r"[^a-z0-9_:.\-]+", "-", text.strip().lower())[:64]
 
 
+class DeliveryWait(BaseModel):
+    """How long to wait for the parcel: a fixed time, or until the store reports the order
+    delivered (a `delivered` event), checked every `check_every`, giving up after `timeout`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["fixed", "event"] = "fixed"
+    wait: Duration = 5 * 86400
+    check_every: Duration = Field(default=12 * 3600, ge=60)
+    timeout: Duration = 14 * 86400
+
+    @property
+    def checks(self) -> int:
+        return max(1, -(-self.timeout // self.check_every))
+
+
+class CareSeriesSettings(BaseModel):
+    """Template 5 (seed 004): a care series for buyers of a given product."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Literal["care_series"] = "care_series"
+    # The condition of the seed: the order contains this product (SKU) or category.
+    trigger: PurchaseTrigger
+    thank_you_message: MessageId
+    delivery_check_message: MessageId
+    care_tips_message: MessageId
+    cross_sell_message: MessageId
+    delivery: DeliveryWait = DeliveryWait()
+    tips_after: Duration = 3 * 86400
+    cross_sell_after: Duration = 5 * 86400
+
+    @model_validator(mode="after")
+    def _has_product_condition(self) -> "CareSeriesSettings":
+        if not self.trigger.skus and not self.trigger.categories:
+            raise ValueError("a care series needs a product condition: trigger.skus or trigger.categories")
+        return self
+
+
 WorkflowSettings = Annotated[
-    Union[TargetedPostPurchaseSettings, ConsentConfirmationSettings, PurchaseFollowUpSettings],
+    Union[TargetedPostPurchaseSettings, ConsentConfirmationSettings, PurchaseFollowUpSettings, CareSeriesSettings],
     Field(discriminator="template"),
 ]
 
@@ -149,4 +188,5 @@ STATE_MACHINE_SETTING = {
     "targeted_post_purchase": "targeted_post_purchase_state_machine_arn",
     "consent_confirmation": "consent_confirmation_state_machine_arn",
     "purchase_follow_up": "purchase_follow_up_state_machine_arn",
+    "care_series": "care_series_state_machine_arn",
 }

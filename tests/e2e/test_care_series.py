@@ -1,0 +1,74 @@
+"""Template 5, the post-purchase care series, end to end with waits passed by the time scale."""
+
+from __future__ import annotations
+
+import pytest
+
+from storeflows.dispatch import run_name
+from storeflows.workflows import CareSeriesSettings
+from storeflows_local.signing import post_event, purchase
+from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet
+
+pytestmark = pytest.mark.e2e
+
+MESSAGES = {"thanks": "transactional", "all-well": "transactional", "care-tips": "marketing", "cross-sell": "marketing"}
+SERIES = ["thanks", "all-well", "care-tips", "cross-sell"]
+DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "quantity": 1, "price": "129.90"}]
+SHOES = [{"sku": "SHOE-1", "name": "Shoe", "category": "shoes", "quantity": 1, "price": "40.00"}]
+
+
+def settings(**delivery) -> CareSeriesSettings:
+    return CareSeriesSettings(
+        trigger={"skus": ["VENISE-DRESS"]}, thank_you_message="thanks", delivery_check_message="all-well",
+        care_tips_message="care-tips", cross_sell_message="cross-sell",
+        delivery=delivery or {"mode": "fixed", "wait": "4d"}, tips_after="2d", cross_sell_after="5d",
+    )
+
+
+def subjects(stack, email):
+    return [m["subject"] for m in stack.outbox(email)]
+
+
+def test_buyers_of_the_product_get_the_whole_series_and_are_marked_inside_it_meanwhile(stack, store_with_workflow, email):
+    store = store_with_workflow(settings(), MESSAGES)
+    assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=DRESS)).status_code == 202
+    wait_for(lambda: subjects(stack, email) == ["thanks"], what="the thank-you")
+    assert stack.contact(email, store_id=store)["in_workflows"] == [{"workflow_id": "wf", "order_id": "1"}]
+    execution = wait_for_run(state_machine_arn("CareSeriesStateMachine"), run_name(store, "1", "wf"), timeout=40)
+    assert execution["status"] == "SUCCEEDED"
+    assert subjects(stack, email) == SERIES
+    assert stack.contact(email, store_id=store)["in_workflows"] == [], "out of the series once it ends"
+
+
+def test_a_purchase_without_the_product_does_not_enter_the_series(stack, store_with_workflow, email):
+    store = store_with_workflow(settings(), MESSAGES)
+    assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=SHOES)).status_code == 202
+    wait_for(lambda: stack.contact(email, store_id=store), what="the purchase to be recorded")
+    wait_until_quiet(stack.event_queue_url, state_machine_arn("CareSeriesStateMachine"))
+    assert subjects(stack, email) == []
+    assert stack.contact(email, store_id=store)["in_workflows"] == []
+
+
+def test_a_reported_delivery_moves_the_series_on_before_the_timeout(stack, store_with_workflow, email, repository):
+    from datetime import datetime, timezone
+
+    store = store_with_workflow(settings(mode="event", check_every="12h", timeout="30d"), MESSAGES)
+    assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=DRESS)).status_code == 202
+    wait_for(lambda: subjects(stack, email) == ["thanks"], what="the thank-you")
+    assert repository.mark_order_delivered(store, email, "1", datetime.now(timezone.utc))
+    # Within about a day of workflow time the next check sees the delivery; 30 days would be 30 s.
+    wait_for(lambda: subjects(stack, email)[:2] == ["thanks", "all-well"], timeout=8, what="the delivery check")
+
+
+def test_without_a_delivery_report_the_series_asks_after_the_timeout(stack, store_with_workflow, email):
+    store = store_with_workflow(settings(mode="event", check_every="1d", timeout="3d"), MESSAGES)
+    assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=DRESS)).status_code == 202
+    execution = wait_for_run(state_machine_arn("CareSeriesStateMachine"), run_name(store, "1", "wf"), timeout=40)
+    assert execution["status"] == "SUCCEEDED"
+    assert subjects(stack, email) == SERIES
+    import boto3
+
+    history = boto3.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
+    checks = [e for e in history["events"] if e["type"] == "TaskStateEntered"
+              and e["stateEnteredEventDetails"]["name"] == "CheckOrderDelivered"]
+    assert len(checks) == 3, "3 days checked once a day, then the series goes on"
