@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from moto.ses.models import ses_backends
@@ -100,7 +100,8 @@ def outbox(recipient: str | None = None) -> list[dict[str, Any]]:
         date = parsed["headers"].get("Date")
         parsed["sent_at"] = parsedate_to_datetime(date).astimezone(timezone.utc).isoformat() if date else None
         parsed["id"] = sent.id
-        if recipient is None or recipient.strip().lower() in parsed["to"].lower():
+        addresses = {address.lower() for _, address in getaddresses([parsed["to"]])}
+        if recipient is None or recipient.strip().lower() in addresses:
             messages.append(parsed)
     return messages
 

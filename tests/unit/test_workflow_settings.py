@@ -101,3 +101,31 @@ def test_a_care_series_needs_a_product_condition_and_counts_its_delivery_checks(
     assert series.cross_sell_after == 5 * 86400, "the seed's 5 days"
     assert CareSeriesSettings(trigger={"skus": ["X"]}, delivery={"mode": "event", "check_every": "5d", "timeout": "12d"},
                               **messages).delivery.checks == 3, "rounds up: never gives up early"
+
+
+def value_settings(*tiers):
+    from storeflows.workflows import OrderValueSettings
+
+    return OrderValueSettings(tiers=[{"min_total": lo, "max_total": hi, "message": f"m{i}"}
+                                     for i, (lo, hi) in enumerate(tiers)])
+
+
+def test_contiguous_value_tiers_have_no_problems_and_pick_by_total():
+    settings = value_settings(("0", "200"), ("200", "500"), ("500", None))
+    assert settings.problems() == []
+    assert [settings.tier_for(Decimal(t)).message for t in ("0", "199.99", "200", "499.99", "500", "99999")] == \
+        ["m0", "m0", "m1", "m1", "m2", "m2"]
+
+
+@pytest.mark.parametrize(
+    ("tiers", "problem"),
+    [
+        ((("0", "200"), ("150", None)), "overlaps"),
+        ((("0", "200"), ("250", None)), "from 200 to 250 get no message (gap)"),
+        ((("50", None),), "orders below 50 get no message"),
+        ((("0", "200"), ("200", "500")), "500 and more get no message"),
+        ((("0", None), ("200", None)), "overlaps"),
+    ],
+)
+def test_threshold_mistakes_are_reported_in_plain_words(tiers, problem):
+    assert any(problem in found for found in value_settings(*tiers).problems())

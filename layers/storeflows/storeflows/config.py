@@ -24,6 +24,7 @@ class Settings(BaseModel):
     targeted_post_purchase_state_machine_arn: str | None = None
     consent_confirmation_state_machine_arn: str | None = None
     purchase_follow_up_state_machine_arn: str | None = None
+    order_value_state_machine_arn: str | None = None
     care_series_state_machine_arn: str | None = None
 
 

@@ -20,7 +20,13 @@ from storeflows.aws import client
 from storeflows.config import require
 from storeflows.ingest import StoreEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.workflows import STATE_MACHINE_SETTING, CareSeriesSettings, PurchaseFollowUpSettings, Workflow
+from storeflows.workflows import (
+    STATE_MACHINE_SETTING,
+    CareSeriesSettings,
+    OrderValueSettings,
+    PurchaseFollowUpSettings,
+    Workflow,
+)
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -96,6 +102,9 @@ def _template_inputs(workflow: Workflow, event: StoreEvent) -> dict[str, Any]:
     settings = workflow.settings
     if isinstance(settings, PurchaseFollowUpSettings):
         return {"purchase_tags": settings.purchase_tags(event.purchase)}
+    if isinstance(settings, OrderValueSettings):
+        tier = settings.tier_for(event.purchase.order.total)
+        return {"tier_message": tier.message if tier else None}
     if isinstance(settings, CareSeriesSettings):
         store_id, email, order_id = event.store_id, event.purchase.customer.email, event.purchase.order.id
         return {

@@ -8,6 +8,8 @@
     CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
     CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
     CONTACT#<store>#<email>         ACTIVE#<workflow>#<order>            the contact is inside this run right now
+    CONTACT#<store>#<email>         CAP#<workflow>                       last send, for "not more often than"
+    SALES#<store>#<yyyy-mm-dd>      PRODUCT#<sku>                        units sold that day (best sellers)
     IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
@@ -62,6 +64,18 @@ def send_log_key(store_id: str, email: str, workflow_id: str, order_id: str, ste
 
 def active_run_key(store_id: str, email: str, workflow_id: str, order_id: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"{ACTIVE_PREFIX}{workflow_id}#{order_id}"}
+
+
+def frequency_cap_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"CAP#{workflow_id}"}
+
+
+def sales_pk(store_id: str, day: str) -> str:
+    return f"SALES#{store_id}#{day}"
+
+
+def sales_key(store_id: str, day: str, sku: str) -> dict[str, str]:
+    return {"pk": sales_pk(store_id, day), "sk": f"PRODUCT#{sku}"}
 
 
 def as_attribute_values(key: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -5,7 +5,7 @@ console; conversion to and from the domain models happens here."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -153,6 +153,7 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
         if _order_already_recorded(err):
             return False
         raise
+    _count_sales(store_id, purchase)
     if customer.accepts_marketing is not None:
         record_consent(store_id, customer.email, marketing=customer.accepts_marketing, source=f"order:{order.id}",
                        at=occurred)
@@ -206,6 +207,74 @@ def _serialize(values: dict[str, Any]) -> dict[str, Any]:
 def get_contact(store_id: str, email: str) -> Contact | None:
     item = _table().get_item(Key=keys.contact_key(store_id, email), ConsistentRead=True).get("Item")
     return Contact.model_validate(_without_keys(item)) if item else None
+
+
+# Sales counters feed the BESTSELLERS block. They are written after the order transaction,
+# not in it: a crash in between loses one order's units from a ranking, never an order.
+SALES_TTL_DAYS = 400
+
+
+def _count_sales(store_id: str, purchase: PurchaseEvent) -> None:
+    occurred = purchase.occurred_at or _now()
+    day = occurred.astimezone(timezone.utc).date().isoformat()
+    expires = int(occurred.timestamp()) + SALES_TTL_DAYS * 86400
+    for item in purchase.order.items:
+        if not item.sku:
+            continue
+        _table().update_item(
+            Key=keys.sales_key(store_id, day, item.sku),
+            UpdateExpression="ADD units :quantity SET sku = :sku, #name = :name, #ttl = :expires",
+            ExpressionAttributeNames={"#name": "name", "#ttl": keys.EXPIRES_AT},
+            ExpressionAttributeValues={":quantity": item.quantity, ":sku": item.sku,
+                                       ":name": item.name or item.sku, ":expires": expires},
+        )
+
+
+def best_sellers(store_id: str, *, days: int, count: int, excluding: set[str] = frozenset(),
+                 today: datetime | None = None) -> list[dict[str, Any]]:
+    """The store's most sold products over the last `days` days (by units), best first."""
+    end = (today or _now()).astimezone(timezone.utc).date()
+    units: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for offset in range(days):
+        day = (end - timedelta(days=offset)).isoformat()
+        for page in _query_pages(Key("pk").eq(keys.sales_pk(store_id, day))):
+            for item in page:
+                if item["sku"] in excluding:
+                    continue
+                units[item["sku"]] = units.get(item["sku"], 0) + int(item["units"])
+                names.setdefault(item["sku"], item.get("name", item["sku"]))
+    ranked = sorted(units, key=lambda sku: (-units[sku], sku))[:count]
+    return [{"sku": sku, "name": names[sku], "units": units[sku]} for sku in ranked]
+
+
+def _query_pages(condition):
+    arguments: dict[str, Any] = {"KeyConditionExpression": condition}
+    while True:
+        response = _table().query(**arguments)
+        yield response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str, min_interval_seconds: int) -> bool:
+    """"Not more often than once per <interval>" for one workflow and contact, atomically:
+    of two purchases in the same second only one gets the slot. A retry of the same send
+    (same send_key) keeps its slot."""
+    now = int(_now().timestamp())
+    try:
+        _table().update_item(
+            Key=keys.frequency_cap_key(store_id, email, workflow_id),
+            UpdateExpression="SET last_sent_at = :now, last_send = :send",
+            ConditionExpression="attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff OR last_send = :send",
+            ExpressionAttributeValues={":now": now, ":cutoff": now - min_interval_seconds, ":send": send_key},
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime) -> bool:

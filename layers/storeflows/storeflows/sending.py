@@ -37,6 +37,12 @@ class SendRequest(BaseModel):
     message_id: str
     step: str
     order: Order
+    # "Not more often than once per <seconds>" for this workflow and contact; 0: no limit.
+    frequency_cap_seconds: int = 0
+
+    @property
+    def send_key(self) -> str:
+        return f"{self.workflow_id}#{self.order.id}#{self.step}"
 
 
 def send_workflow_message(request: SendRequest) -> dict[str, Any]:
@@ -50,6 +56,10 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
+    if request.frequency_cap_seconds and not repository.claim_send_slot(
+        request.store_id, request.email, request.workflow_id, request.send_key, request.frequency_cap_seconds
+    ):
+        return _skipped(request, "frequency_cap")
 
     language, content = message.content_for(contact.language)
     link = None
@@ -103,6 +113,12 @@ def message_context(store: Store, contact: Contact, order: Order, unsubscribe_li
         },
         "order": order.model_dump(),
         "unsubscribe_url": unsubscribe_link,
+        # The BESTSELLERS block: {% for product in bestsellers(3, days=30) %}; computed only
+        # when a template asks, without what this customer just bought.
+        "bestsellers": lambda count=3, days=30: repository.best_sellers(
+            store.store_id, days=min(int(days), 366), count=min(int(count), 20),
+            excluding={item.sku for item in order.items if item.sku},
+        ),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from decimal import Decimal
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -123,6 +124,58 @@ def _tag(text: str) -> str:
     return re.sub(r"[^a-z0-9_:.\-]+", "-", text.strip().lower())[:64]
 
 
+class ValueTier(BaseModel):
+    """Orders whose total is at least `min_total` and below `max_total` (open-ended when
+    absent) get `message`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_total: Decimal = Field(ge=0)
+    max_total: Decimal | None = None
+    message: MessageId
+
+    def contains(self, total: Decimal) -> bool:
+        return total >= self.min_total and (self.max_total is None or total < self.max_total)
+
+    def describe(self) -> str:
+        return f"{self.min_total}–{self.max_total if self.max_total is not None else '∞'}"
+
+
+class OrderValueSettings(BaseModel):
+    """Template 4 (seed 002): one email per purchase, chosen by order value, after a delay,
+    at most once per period per customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Literal["order_value"] = "order_value"
+    trigger: PurchaseTrigger = PurchaseTrigger()
+    tiers: list[ValueTier] = Field(min_length=1)
+    delay_after_purchase: Duration = 0
+    # Minimum time between this workflow's messages to one customer; 0 means no limit.
+    not_more_often_than: Duration = 0
+
+    def tier_for(self, total: Decimal) -> ValueTier | None:
+        return next((tier for tier in self.tiers if tier.contains(total)), None)
+
+    def problems(self) -> list[str]:
+        """Threshold mistakes, in words a marketer understands; checked before publishing."""
+        found = []
+        tiers = sorted(self.tiers, key=lambda tier: tier.min_total)
+        if tiers[0].min_total != 0:
+            found.append(f"tiers: orders below {tiers[0].min_total} get no message (the first tier should start at 0)")
+        for tier in tiers:
+            if tier.max_total is not None and tier.max_total <= tier.min_total:
+                found.append(f"tiers: {tier.describe()} is empty (the upper bound must be above the lower)")
+        for lower, upper in zip(tiers, tiers[1:]):
+            if lower.max_total is None or lower.max_total > upper.min_total:
+                found.append(f"tiers: {lower.describe()} overlaps {upper.describe()}")
+            elif lower.max_total < upper.min_total:
+                found.append(f"tiers: orders from {lower.max_total} to {upper.min_total} get no message (gap)")
+        if tiers[-1].max_total is not None:
+            found.append(f"tiers: orders of {tiers[-1].max_total} and more get no message (make the last tier open-ended)")
+        return found
+
+
 class DeliveryWait(BaseModel):
     """How long to wait for the parcel: a fixed time, or until the store reports the order
     delivered (a `delivered` event), checked every `check_every`, giving up after `timeout`."""
@@ -163,7 +216,13 @@ class CareSeriesSettings(BaseModel):
 
 
 WorkflowSettings = Annotated[
-    Union[TargetedPostPurchaseSettings, ConsentConfirmationSettings, PurchaseFollowUpSettings, CareSeriesSettings],
+    Union[
+        TargetedPostPurchaseSettings,
+        ConsentConfirmationSettings,
+        PurchaseFollowUpSettings,
+        OrderValueSettings,
+        CareSeriesSettings,
+    ],
     Field(discriminator="template"),
 ]
 
@@ -180,7 +239,12 @@ class Workflow(BaseModel):
         return self.settings.template
 
     def runs_for(self, purchase: PurchaseEvent) -> bool:
-        return self.status is WorkflowStatus.PUBLISHED and self.settings.trigger.matches(purchase)
+        if self.status is not WorkflowStatus.PUBLISHED or not self.settings.trigger.matches(purchase):
+            return False
+        if isinstance(self.settings, OrderValueSettings):
+            # An order in a gap between tiers has no message (publishing warns about gaps).
+            return self.settings.tier_for(purchase.order.total) is not None
+        return True
 
 
 # Which setting names the deployed state machine of each template, see config.Settings.
@@ -188,5 +252,6 @@ STATE_MACHINE_SETTING = {
     "targeted_post_purchase": "targeted_post_purchase_state_machine_arn",
     "consent_confirmation": "consent_confirmation_state_machine_arn",
     "purchase_follow_up": "purchase_follow_up_state_machine_arn",
+    "order_value": "order_value_state_machine_arn",
     "care_series": "care_series_state_machine_arn",
 }

@@ -1,0 +1,43 @@
+"""Best sellers from purchase events, and the atomic "not more often than" slot."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from storeflows import repository
+from storeflows.models import PurchaseEvent
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def buy(order_id: str, at: datetime, *items: tuple[str, int]) -> None:
+    repository.record_purchase("demo", f"e{order_id}", PurchaseEvent.model_validate({
+        "type": "purchase", "occurred_at": at.isoformat(),
+        "order": {"id": order_id, "total": "1", "currency": "EUR",
+                  "items": [{"sku": sku, "name": sku.title(), "quantity": quantity} for sku, quantity in items]},
+        "customer": {"email": "ana@example.com"},
+    }))
+
+
+def test_best_sellers_rank_units_over_the_window_and_leave_out_given_skus(aws):
+    buy("1", NOW, ("MUG", 3), ("TEE", 1))
+    buy("2", NOW - timedelta(days=2), ("TEE", 4))
+    buy("3", NOW - timedelta(days=40), ("CAP", 50))
+    ranking = repository.best_sellers("demo", days=30, count=5, today=NOW)
+    assert [(p["sku"], p["units"]) for p in ranking] == [("TEE", 5), ("MUG", 3)], "CAP sold outside the window"
+    assert [p["sku"] for p in repository.best_sellers("demo", days=30, count=5, excluding={"TEE"}, today=NOW)] == ["MUG"]
+    assert [p["sku"] for p in repository.best_sellers("demo", days=60, count=1, today=NOW)] == ["CAP"]
+
+
+def test_a_redelivered_order_is_counted_once(aws):
+    buy("1", NOW, ("MUG", 3))
+    buy("1", NOW, ("MUG", 3))
+    assert repository.best_sellers("demo", days=1, count=1, today=NOW)[0]["units"] == 3
+
+
+def test_the_send_slot_admits_one_send_per_period_and_keeps_a_retried_send(aws):
+    assert repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
+    assert not repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400)
+    assert repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400), "a retry keeps its slot"
+    assert repository.claim_send_slot("demo", "ana@example.com", "other-wf", "other-wf#2#Send", 7 * 86400), \
+        "each workflow has its own cap"
