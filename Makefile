@@ -18,8 +18,8 @@ $(STAMP): requirements-dev.txt layers/storeflows/requirements.txt
 dev: $(STAMP)  ## the local stack on http://127.0.0.1:$${PORT:-3000}
 	$(BIN)/python -m storeflows_local serve
 
-demo: $(STAMP)  ## local stack + scripted purchases + report
-	$(BIN)/python -m storeflows_local demo --port 0
+demo: $(STAMP)  ## local stack + scripted purchases + report; TEMPLATE=<name>|all
+	STOREFLOWS_DEMO_TEMPLATE=$(TEMPLATE) $(BIN)/python -m storeflows_local demo --port 0
 
 lint: $(STAMP)  ## cfn-lint on template.yaml
 	$(BIN)/cfn-lint template.yaml

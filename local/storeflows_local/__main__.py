@@ -35,7 +35,8 @@ def running_stack(port: int, time_scale: float, quiet: bool) -> Iterator[tuple[o
 
     server = make_server("127.0.0.1", port, app=lambda environ, start: [], threaded=True)
     api_url = f"http://127.0.0.1:{server.server_port}"
-    stack = LocalStack(api_url=api_url, time_scale=time_scale)
+    # Quiet: the functions log at WARNING, through the template's own LogLevel parameter.
+    stack = LocalStack(api_url=api_url, time_scale=time_scale, parameters={"LogLevel": "WARNING"} if quiet else None)
     stack.start()
     secrets = demo_secrets()
     create_demo_store(secrets)

@@ -1,50 +1,183 @@
-"""make demo: scripted purchases against the local stack, then what happened.
+"""make demo [TEMPLATE=<name>|all]: scripted purchases against the local stack, then what
+happened.
 
-Customer A buys three times and customer B once, through the signed event API, exactly as
-a store would post them. Each purchase waits for its workflow run to end before the next,
-as real purchases days apart would."""
+Purchases go through the signed event API exactly as a store would post them. Each waits
+for its workflow run to end before the next, as real purchases days apart would; Wait
+states pass at the stack's time scale. The default is the targeted post-purchase
+follow-up on the `demo` store (customer A buys three times, customer B once); every other
+template runs on a store of its own, `demo-<template>`."""
 
 from __future__ import annotations
 
+import os
 import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
+from storeflows import repository
 from storeflows.dispatch import run_name
-from storeflows_local.demo_store import DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets
+from storeflows.models import PurchaseEvent
+from storeflows.records import Message, Purpose, Sender, Store
+from storeflows.rendering import MessageContent
+from storeflows.unsubscribe import generate_unsubscribe_key
+from storeflows.workflows import (
+    CareSeriesSettings,
+    ConsentConfirmationSettings,
+    OrderValueSettings,
+    PurchaseFollowUpSettings,
+    Workflow,
+    WorkflowStatus,
+)
+from storeflows_local.demo_store import DEMO_SENDER, DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets
 from storeflows_local.gateway import outbox
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.stack import LocalStack
 from storeflows_local.waiting import wait_for_run
 
-SCRIPT = [
-    ("ana@example.com", "Ana", "A-1001", "129.90"),
-    ("ana@example.com", "Ana", "A-1002", "59.00"),
-    ("ana@example.com", "Ana", "A-1003", "240.00"),
-    ("bruno@example.com", "Bruno", "B-2001", "35.50"),
-]
+DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "quantity": 1, "price": "129.90"}]
+SCARF = [{"sku": "SILK-SCARF", "name": "Silk scarf", "category": "accessories", "quantity": 1, "price": "35.50"}]
+
+
+@dataclass
+class Purchase:
+    email: str
+    first_name: str
+    order_id: str
+    total: str = "129.90"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Scenario:
+    title: str
+    settings: Any  # None: the demo store's own published workflow
+    messages: dict[str, tuple[Purpose, str]]
+    purchases: list[Purchase]
+    state_machine: str
+
+
+SCENARIOS = {
+    "targeted_post_purchase": Scenario(
+        "Targeted post-purchase follow-up: A buys three times, B once", None, {},
+        [Purchase("ana@example.com", "Ana", "A-1001", "129.90"), Purchase("ana@example.com", "Ana", "A-1002", "59.00"),
+         Purchase("ana@example.com", "Ana", "A-1003", "240.00"), Purchase("bruno@example.com", "Bruno", "B-2001", "35.50")],
+        "TargetedPostPurchaseStateMachine",
+    ),
+    "consent_confirmation": Scenario(
+        "Consent-based purchase confirmation: EU with consent, EU without, outside the EU",
+        ConsentConfirmationSettings(eu_consented_message="confirmation-offers",
+                                    eu_without_consent_message="confirmation-plain", outside_eu_message="confirmation-intl"),
+        {"confirmation-offers": (Purpose.MARKETING, "Order confirmed - and 10% off your next one"),
+         "confirmation-plain": (Purpose.TRANSACTIONAL, "Order confirmed"),
+         "confirmation-intl": (Purpose.TRANSACTIONAL, "Order confirmed (international)")},
+        [Purchase("ola@example.com", "Ola", "C-1", details={"country": "PL", "accepts_marketing": True}),
+         Purchase("jan@example.com", "Jan", "C-2", details={"country": "CZ", "accepts_marketing": False}),
+         Purchase("joe@example.com", "Joe", "C-3", details={"country": "US", "accepts_marketing": True})],
+        "ConsentConfirmationStateMachine",
+    ),
+    "purchase_follow_up": Scenario(
+        "Follow-up after purchase: thanks, bought:<category> tags, the follow-up 10 days later",
+        PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="specials"),
+        {"thanks": (Purpose.TRANSACTIONAL, "Thank you for your order"),
+         "specials": (Purpose.MARKETING, "This week's specials, picked for you")},
+        [Purchase("ana@example.com", "Ana", "F-1", details={"items": DRESS + SCARF, "total": "165.40"})],
+        "PurchaseFollowUpStateMachine",
+    ),
+    "order_value": Scenario(
+        "Post-purchase by order value: 0-200, 200-500, 500-1000, 1000+",
+        OrderValueSettings(tiers=[{"min_total": "0", "max_total": "200", "message": "value-small"},
+                                  {"min_total": "200", "max_total": "500", "message": "value-medium"},
+                                  {"min_total": "500", "max_total": "1000", "message": "value-large"},
+                                  {"min_total": "1000", "message": "value-vip"}],
+                           delay_after_purchase="1d", not_more_often_than="7d"),
+        {"value-small": (Purpose.MARKETING, "Thanks! Complete the look"),
+         "value-medium": (Purpose.MARKETING, "Thanks! A little gift inside"),
+         "value-large": (Purpose.MARKETING, "Thank you - free shipping next time"),
+         "value-vip": (Purpose.MARKETING, "Welcome to our VIP circle")},
+        [Purchase("ana@example.com", "Ana", "V-1", "89.00"), Purchase("bruno@example.com", "Bruno", "V-2", "320.00"),
+         Purchase("carla@example.com", "Carla", "V-3", "1450.00"),
+         Purchase("carla@example.com", "Carla", "V-4", "60.00")],
+        "OrderValueStateMachine",
+    ),
+    "care_series": Scenario(
+        "Post-purchase care series for the Venise dress (a scarf order does not qualify)",
+        CareSeriesSettings(trigger={"skus": ["VENISE-DRESS"]}, thank_you_message="care-thanks",
+                           delivery_check_message="care-delivery", care_tips_message="care-tips",
+                           cross_sell_message="care-cross-sell"),
+        {"care-thanks": (Purpose.TRANSACTIONAL, "Thank you for choosing the Venise dress"),
+         "care-delivery": (Purpose.TRANSACTIONAL, "Did everything arrive safely?"),
+         "care-tips": (Purpose.MARKETING, "How to wear and care for your Venise dress"),
+         "care-cross-sell": (Purpose.MARKETING, "A scarf that goes with your dress")},
+        [Purchase("ana@example.com", "Ana", "S-1", details={"items": DRESS}),
+         Purchase("bruno@example.com", "Bruno", "S-2", "35.50", details={"items": SCARF})],
+        "CareSeriesStateMachine",
+    ),
+}
 
 
 def run_demo(stack: LocalStack, secrets: DemoSecrets) -> int:
-    machine = stack.template.physical["TargetedPostPurchaseStateMachine"]["Arn"]
-    print(f"Storeflows demo: store '{DEMO_STORE_ID}', workflow '{DEMO_WORKFLOW_ID}' (targeted post-purchase follow-up)\n")
-    for email, first_name, order_id, total in SCRIPT:
-        response = post_event(stack.api_url, DEMO_STORE_ID, secrets.webhook_secret,
-                              purchase(order_id, email, first_name=first_name, total=total, language="en-GB", country="PL"))
-        print(f"POST /events/demo  purchase {order_id} by {email} ({total} EUR) -> {response.status_code}")
-        if response.status_code != 202:
-            print(f"  unexpected answer: {response.text}", file=sys.stderr)
+    chosen = os.environ.get("STOREFLOWS_DEMO_TEMPLATE") or "targeted_post_purchase"
+    names = list(SCENARIOS) if chosen == "all" else [chosen]
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        print(f"unknown TEMPLATE {unknown[0]!r}; choose one of: all, {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        if play(stack, secrets, name, SCENARIOS[name]) != 0:
             return 1
-        execution = wait_for_run(machine, run_name(DEMO_STORE_ID, order_id, DEMO_WORKFLOW_ID))
-        print(f"  workflow run {execution['status'].lower()}")
-
-    print("\nEmails sent:")
-    for message in outbox():
-        print(f"  to {message['to']:<22} {message['subject']!r}  (SES message id {message['id']})")
-
-    print("\nContacts:")
-    for email in sorted({email for email, *_ in SCRIPT}):
-        contact = requests.get(f"{stack.api_url}/_local/contacts/{DEMO_STORE_ID}/{email}", timeout=10).json()
-        print(f"  {email:<22} tags={sorted(contact['tags'])} score={contact['score']} orders={contact['orders_count']}")
-    print(f"\nBrowse the outbox at {stack.api_url}/_local/ while `make dev` runs.")
+    print(f"\nWhile `make dev` runs, the outbox is at {stack.api_url}/_local/")
     return 0
+
+
+def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario) -> int:
+    store_id, workflow_id = (DEMO_STORE_ID, DEMO_WORKFLOW_ID) if scenario.settings is None else (f"demo-{name.replace('_', '-')}", name.replace("_", "-"))
+    if scenario.settings is not None:
+        create_store(store_id, workflow_id, secrets, scenario)
+    machine = stack.template.physical[scenario.state_machine]["Arn"]
+    already_sent = len(outbox())
+    workflow = next(w for w in repository.list_workflows(store_id) if w.workflow_id == workflow_id)
+    print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
+    for buy in scenario.purchases:
+        details = {"language": "en-GB", "country": "PL", "total": buy.total, **buy.details}
+        body = purchase(buy.order_id, buy.email, first_name=buy.first_name, **details)
+        response = post_event(stack.api_url, store_id, secrets.webhook_secret, body)
+        print(f"   POST /events/{store_id}  purchase {buy.order_id} by {buy.email} ({details['total']} EUR) -> {response.status_code}")
+        if response.status_code != 202:
+            print(f"   unexpected answer: {response.text}", file=sys.stderr)
+            return 1
+        if workflow.runs_for(PurchaseEvent.model_validate(body)):
+            execution = wait_for_run(machine, run_name(store_id, buy.order_id, workflow_id), timeout=60)
+            print(f"     workflow run {execution['status'].lower()}")
+        else:
+            print("     not for this workflow (its condition does not match)")
+    emails = sorted({buy.email for buy in scenario.purchases})
+    print("   Emails sent:")
+    for message in outbox()[already_sent:]:
+        print(f"     to {message['to']:<20} {message['subject']!r}  (message id {message['id']})")
+    print("   Contacts:")
+    for email in emails:
+        contact = requests.get(f"{stack.api_url}/_local/contacts/{store_id}/{email}", timeout=10).json()
+        skipped = [f"{s['message_id']} ({s['reason']})" for s in contact["sends"] if s["status"] == "skipped"]
+        print(f"     {email:<20} tags={sorted(contact['tags'])} score={contact['score']} orders={contact['orders_count']}"
+              + (f" skipped={skipped}" if skipped else ""))
+    print()
+    return 0
+
+
+def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario: Scenario) -> None:
+    repository.put_store(Store(store_id=store_id, name="Demo Store", webhook_secret=secrets.webhook_secret,
+                               unsubscribe_key=generate_unsubscribe_key()))
+    for message_id, (purpose, subject) in scenario.messages.items():
+        repository.put_message(Message(
+            store_id=store_id, message_id=message_id, purpose=purpose, sender=DEMO_SENDER,
+            variants={"en": MessageContent(
+                subject=subject + ", {{ contact.first_name }}",
+                html="<p>Hi {{ contact.first_name }},</p><p>" + subject + ".</p>"
+                "{% for item in order['items'] %}<p>{{ item.name }}</p>{% endfor %}"
+                "{% if unsubscribe_url %}<p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>{% endif %}",
+                text="Hi {{ contact.first_name }}, " + subject + ".")},
+        ))
+    repository.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id, status=WorkflowStatus.PUBLISHED,
+                                     settings=scenario.settings))
