@@ -90,3 +90,27 @@ def test_an_unsubscribe_during_the_wait_stops_the_follow_up(stack, follow_up_sto
     assert [m["subject"] for m in stack.outbox(email)] == ["thanks"]
     sends = {s["message_id"]: s for s in stack.contact(email, store_id=follow_up_store)["sends"]}
     assert sends["specials"]["status"] == "skipped" and sends["specials"]["reason"] == "unsubscribed"
+
+
+def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_workflow, email, repository):
+    from storeflows.workflows import Workflow, WorkflowStatus
+
+    store = store_with_workflow(
+        PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="specials", follow_up_after="4d"),
+        {"thanks": "transactional", "specials": "marketing", "other": "marketing"},
+    )
+    name = buy(stack, store, email, "1")
+    wait_for(lambda: stack.outbox(email), what="the thank-you")
+    # The marketer edits and pauses the workflow while the run waits.
+    repository.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PAUSED, version=2,
+                                     settings=PurchaseFollowUpSettings(thank_you_message="thanks",
+                                                                       follow_up_message="other")))
+    assert wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)["status"] == "SUCCEEDED"
+    assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
+    # ...but a new purchase no longer starts a run.
+    buy(stack, store, email, "2")
+    wait_for(lambda: stack.contact(email, store_id=store)["orders_count"] == 2, what="the second purchase")
+    from storeflows_local.waiting import wait_until_quiet
+
+    wait_until_quiet(stack.event_queue_url, state_machine_arn("PurchaseFollowUpStateMachine"))
+    assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
