@@ -114,3 +114,20 @@ def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_wo
 
     wait_until_quiet(stack.event_queue_url, state_machine_arn("PurchaseFollowUpStateMachine"))
     assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
+
+
+def test_consent_events_decide_the_next_confirmation_newest_first(stack, confirmation_store, email):
+    def consent(marketing: bool, at: str):
+        event = {"type": "consent", "occurred_at": at, "marketing": marketing, "source": "preference centre",
+                 "customer": {"email": email}}
+        assert post_event(stack.api_url, confirmation_store, stack.webhook_secret, event).status_code == 202
+
+    machine = state_machine_arn("ConsentConfirmationStateMachine")
+    wait_for_run(machine, buy(stack, confirmation_store, email, "1", country="PL", accepts_marketing=False))
+    consent(True, "2099-01-01T00:00:00Z")   # the customer opts in (dated in the future: newest)
+    consent(False, "2020-01-01T00:00:00Z")  # a stale record arriving late changes nothing
+    wait_for(lambda: (stack.contact(email, store_id=confirmation_store)["consent"] or {}).get("source")
+             == "preference centre", what="the consent event")
+    # The order says "no" but is older than the opt-in: the opt-in stands.
+    wait_for_run(machine, buy(stack, confirmation_store, email, "2", country="PL", accepts_marketing=False))
+    assert [m["subject"] for m in stack.outbox(email)] == ["eu-transactional", "eu-consented"]

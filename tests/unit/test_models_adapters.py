@@ -146,7 +146,25 @@ def test_unknown_fields_are_ignored() -> None:
 def test_unsupported_event_type() -> None:
     body = _minimal_body()
     body["type"] = "refund"
-    assert _invalid_detail(body) == 'unsupported event type "refund"; supported: purchase'
+    assert _invalid_detail(body) == 'unsupported event type "refund"; supported: purchase, consent, delivered'
+
+
+def test_consent_and_delivered_events_parse_by_type() -> None:
+    from storeflows.adapters import event_from_api
+    from storeflows.models import ConsentEvent, DeliveredEvent
+
+    consent = event_from_api({"type": "consent", "occurred_at": "2026-11-20T10:00:00+01:00", "marketing": False,
+                              "source": "preference centre", "customer": {"email": " Ana@Example.com "}})
+    assert isinstance(consent, ConsentEvent)
+    assert (consent.customer.email, consent.marketing, consent.occurred_at.utcoffset().total_seconds()) == \
+        ("ana@example.com", False, 3600)
+    delivered = event_from_api({"type": "delivered", "order": {"id": 820982911946154508},
+                                "customer": {"email": "ana@example.com"}})
+    assert isinstance(delivered, DeliveredEvent) and delivered.order.id == "820982911946154508"
+    with pytest.raises(InvalidPayload, match="marketing: Field required"):
+        event_from_api({"type": "consent", "customer": {"email": "ana@example.com"}})
+    with pytest.raises(InvalidPayload, match="expected a purchase event"):
+        purchase_from_api({"type": "consent", "marketing": True, "customer": {"email": "ana@example.com"}})
 
 
 @pytest.mark.parametrize("payload", [None, [], "purchase", 3])

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from storeflows.errors import InvalidPayload
-from storeflows.models import PurchaseEvent, describe_validation_error
+from storeflows.models import ConsentEvent, DeliveredEvent, PurchaseEvent, describe_validation_error
 
-SUPPORTED_EVENT_TYPES = ("purchase",)
+SUPPORTED_EVENT_TYPES = ("purchase", "consent", "delivered")
 _MAX_ECHOED_TYPE_LENGTH = 64
 
 
@@ -51,7 +51,18 @@ def _items(line_items: Any, map_item: Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def purchase_from_api(payload: Any) -> PurchaseEvent:
-    """Storeflows' own generic event body, already in canonical shape."""
+    """Storeflows' own purchase event body, already in canonical shape."""
+    event = event_from_api(payload)
+    if not isinstance(event, PurchaseEvent):
+        raise InvalidPayload(f'expected a purchase event, got "{event.type}"')
+    return event
+
+
+_API_EVENTS = {"purchase": PurchaseEvent, "consent": ConsentEvent, "delivered": DeliveredEvent}
+
+
+def event_from_api(payload: Any) -> PurchaseEvent | ConsentEvent | DeliveredEvent:
+    """Any event of Storeflows' own API (purchase, consent, delivered), by its "type"."""
     body = _require_object(payload)
     event_type = body.get("type")
     if isinstance(event_type, str) and event_type not in SUPPORTED_EVENT_TYPES:
@@ -59,7 +70,11 @@ def purchase_from_api(payload: Any) -> PurchaseEvent:
         raise InvalidPayload(
             f'unsupported event type "{shown}"; supported: {", ".join(SUPPORTED_EVENT_TYPES)}'
         )
-    return _validate(body)
+    try:
+        # Validated by the model of its type (not the union), so errors name plain field paths.
+        return _API_EVENTS.get(event_type, PurchaseEvent).model_validate(body)
+    except ValidationError as err:
+        raise InvalidPayload(describe_validation_error(err)) from None
 
 
 def _shopify_accepts_marketing(order: dict[str, Any], customer: dict[str, Any]) -> bool | None:

@@ -32,6 +32,10 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def dispatch_event(event: StoreEvent) -> dict[str, Any]:
+    if event.consent is not None:
+        return _record_consent(event)
+    if event.delivered is not None:
+        return _record_delivery(event)
     purchase = event.purchase
     newly_recorded = repository.record_purchase(event.store_id, event.event_id, purchase)
     started, already_running = [], []
@@ -56,6 +60,27 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     metrics.add_metric(name="WorkflowRunsStarted", unit=MetricUnit.Count, value=len(started))
     metrics.add_metric(name="WorkflowRunsDeduplicated", unit=MetricUnit.Count, value=len(already_running))
     return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "runs_started": started}
+
+
+def _record_consent(event: StoreEvent) -> dict[str, Any]:
+    consent = event.consent
+    applied = repository.record_consent(
+        event.store_id, consent.customer.email, marketing=consent.marketing, source=consent.source,
+        at=consent.occurred_at or event.received_at,
+    )
+    logger.info("consent recorded", extra={"store_id": event.store_id, "event_id": event.event_id, "applied": applied})
+    return {"event_id": event.event_id, "consent_applied": applied}
+
+
+def _record_delivery(event: StoreEvent) -> dict[str, Any]:
+    delivered = event.delivered
+    stamped = repository.mark_order_delivered(
+        event.store_id, delivered.customer.email, delivered.order.id, delivered.occurred_at or event.received_at
+    )
+    logger.info("delivery recorded",
+                extra={"store_id": event.store_id, "event_id": event.event_id, "order_id": delivered.order.id,
+                       "order_known": stamped})
+    return {"event_id": event.event_id, "order_known": stamped}
 
 
 def start_run(event: StoreEvent, workflow: Workflow) -> bool:

@@ -13,14 +13,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from storeflows import repository
-from storeflows.adapters import purchase_from_api, purchase_from_shopify
+from storeflows.adapters import event_from_api, purchase_from_shopify
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.errors import InvalidPayload, PayloadTooLarge, UnknownStore, UnsupportedMediaType
-from storeflows.models import PurchaseEvent
+from storeflows.models import ConsentEvent, DeliveredEvent, PurchaseEvent
 from storeflows.observability import logger, metrics, MetricUnit
 from storeflows.records import Store
 from storeflows.signatures import verify_hmac_sha256_base64, verify_standard_webhook
@@ -33,13 +33,21 @@ SHOPIFY_PURCHASE_TOPICS = frozenset({"orders/create", "orders/paid"})
 
 
 class StoreEvent(BaseModel):
-    """What travels on the event queue: the canonical event plus where it came from."""
+    """What travels on the event queue: one canonical event plus where it came from."""
 
     store_id: str
     event_id: str
     source: Literal["shopify", "api"]
     received_at: datetime
-    purchase: PurchaseEvent
+    purchase: PurchaseEvent | None = None
+    consent: ConsentEvent | None = None
+    delivered: DeliveredEvent | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_event(self) -> "StoreEvent":
+        if sum(body is not None for body in (self.purchase, self.consent, self.delivered)) != 1:
+            raise ValueError("a store event carries exactly one of purchase, consent, delivered")
+        return self
 
 
 @dataclass(frozen=True)
@@ -70,13 +78,15 @@ def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type
 def accept_api_event(
     store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes, *, now: float | None = None
 ) -> Receipt:
-    """POST /events/{store_id}: Storeflows' own event API, signed per Standard Webhooks."""
+    """POST /events/{store_id}: Storeflows' own event API (purchase, consent, delivered),
+    signed per Standard Webhooks."""
     store = _checked_store(store_id, content_type, raw_body)
     if not store.webhook_secret:
         raise UnknownStore(f"store {store_id} has no event API secret")
     webhook_id = verify_standard_webhook(store.webhook_secret, headers, raw_body, now=now)
-    purchase = purchase_from_api(_parse_json(raw_body))
-    event = StoreEvent(store_id=store_id, event_id=f"api:{webhook_id}", source="api", received_at=_now(), purchase=purchase)
+    body = event_from_api(_parse_json(raw_body))
+    event = StoreEvent(store_id=store_id, event_id=f"api:{webhook_id}", source="api", received_at=_now(),
+                       **{body.type: body})
     return _enqueue(event)
 
 
@@ -102,7 +112,7 @@ def _parse_json(raw_body: bytes) -> Any:
 
 def _enqueue(event: StoreEvent) -> Receipt:
     client("sqs").send_message(QueueUrl=require("event_queue_url"), MessageBody=event.model_dump_json())
-    logger.info("event accepted", extra={"store_id": event.store_id, "event_id": event.event_id, "order_id": event.purchase.order.id})
+    logger.info("event accepted", extra={"store_id": event.store_id, "event_id": event.event_id})
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     return Receipt(event_id=event.event_id, status="accepted")
 

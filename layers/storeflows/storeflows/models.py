@@ -9,7 +9,7 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -170,6 +170,33 @@ class PurchaseEvent(_ValueObject):
     occurred_at: Annotated[datetime | None, AfterValidator(_assume_utc)] = None
     order: Order
     customer: Customer
+
+
+class ConsentEvent(_ValueObject):
+    """An explicit consent statement (a newsletter form, a preference centre, an import).
+    The newest statement per contact wins, whatever order they arrive in."""
+
+    type: Literal["consent"]
+    occurred_at: Annotated[datetime | None, AfterValidator(_assume_utc)] = None
+    customer: Customer
+    marketing: bool
+    source: Annotated[str, Field(min_length=1, max_length=64)] = "api"
+
+
+class OrderReference(_ValueObject):
+    id: ExactId
+
+
+class DeliveredEvent(_ValueObject):
+    """The store reports an order delivered; a care series waiting for it moves on."""
+
+    type: Literal["delivered"]
+    occurred_at: Annotated[datetime | None, AfterValidator(_assume_utc)] = None
+    order: OrderReference
+    customer: Customer
+
+
+StoreEventBody = Annotated[Union[PurchaseEvent, ConsentEvent, DeliveredEvent], Field(discriminator="type")]
 
 
 def describe_validation_error(err: ValidationError) -> str:
