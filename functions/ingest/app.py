@@ -1,4 +1,5 @@
-"""Webhook intake: POST /webhooks/shopify/{store_id} and POST /events/{store_id}."""
+"""Webhook intake: POST /webhooks/shopify/{store_id}, /webhooks/woocommerce/{store_id}
+and /events/{store_id}."""
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
@@ -18,6 +19,15 @@ def shopify_webhook(store_id: str):
     event = app.current_event
     receipt = ingest.accept_shopify_order(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
     return json_response(202, {"status": receipt.status, "event_id": receipt.event_id})
+
+
+@app.post("/webhooks/woocommerce/<store_id>")
+@tracer.capture_method
+def woocommerce_webhook(store_id: str):
+    event = app.current_event
+    receipt = ingest.accept_woocommerce_order(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
+    # WooCommerce disables a webhook whose activation ping gets anything but 200.
+    return json_response(200 if receipt.status == "ping" else 202, {"status": receipt.status, "event_id": receipt.event_id})
 
 
 @app.post("/events/<store_id>")

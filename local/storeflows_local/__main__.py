@@ -62,6 +62,7 @@ def serve(port: int, time_scale: float) -> int:
             "demo_store": "demo",
             "demo_shopify_secret": secrets.shopify_secret,
             "demo_webhook_secret": secrets.webhook_secret,
+            "demo_woocommerce_secret": secrets.woocommerce_secret,
         }
         print(
             f"""Storeflows local stack is up (no AWS account, moto in this process).
@@ -71,7 +72,8 @@ def serve(port: int, time_scale: float) -> int:
   Local AWS          AWS_ENDPOINT_URL={stack.endpoint_url}
   Time scale         {time_scale:g} workflow seconds per second
   Demo store "demo"  Shopify secret: {secrets.shopify_secret}
-                     Event API secret: {secrets.webhook_secret}{'  (generated; set STOREFLOWS_DEMO_SHOPIFY_SECRET / STOREFLOWS_DEMO_WEBHOOK_SECRET to fix them)' if secrets.generated else ''}
+                     WooCommerce secret: {secrets.woocommerce_secret}
+                     Event API secret: {secrets.webhook_secret}{'  (generated; set STOREFLOWS_DEMO_SHOPIFY_SECRET / _WOOCOMMERCE_SECRET / _WEBHOOK_SECRET to fix them)' if secrets.generated else ''}
 Ctrl-C stops it.""",
             file=sys.stderr,
         )

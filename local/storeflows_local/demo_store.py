@@ -60,16 +60,19 @@ DEMO_MESSAGES = {
 class DemoSecrets:
     shopify_secret: str
     webhook_secret: str
+    woocommerce_secret: str
     generated: bool
 
 
 def demo_secrets() -> DemoSecrets:
     shopify = os.environ.get("STOREFLOWS_DEMO_SHOPIFY_SECRET")
     webhook = os.environ.get("STOREFLOWS_DEMO_WEBHOOK_SECRET")
+    woocommerce = os.environ.get("STOREFLOWS_DEMO_WOOCOMMERCE_SECRET")
     return DemoSecrets(
         shopify_secret=shopify or secrets.token_urlsafe(24),
         webhook_secret=webhook or generate_standard_webhooks_secret(),
-        generated=not (shopify and webhook),
+        woocommerce_secret=woocommerce or secrets.token_urlsafe(24),
+        generated=not (shopify and webhook and woocommerce),
     )
 
 
@@ -80,6 +83,7 @@ def create_demo_store(secrets_: DemoSecrets) -> None:
             name="Demo Store",
             shopify_secret=secrets_.shopify_secret,
             webhook_secret=secrets_.webhook_secret,
+            woocommerce_secret=secrets_.woocommerce_secret,
             unsubscribe_key=generate_unsubscribe_key(),
         )
     )

@@ -42,6 +42,23 @@ def post_shopify(api_url: str, store_id: str, secret: str, body: bytes, *, topic
     return requests.post(f"{api_url}/webhooks/shopify/{store_id}", data=body, headers=headers, timeout=30)
 
 
+def post_woocommerce(api_url: str, store_id: str, secret: str, body: bytes, *, topic: str = "order.created",
+                     delivery_id: str | None = None) -> requests.Response:
+    """POST /webhooks/woocommerce/{store_id}, signed as WooCommerce signs deliveries."""
+    resource, event = topic.split(".", 1)
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Source": "http://shop.example/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-Signature": sign_hmac_sha256_base64(secret, body),
+        "X-WC-Webhook-ID": "1",
+        "X-WC-Webhook-Delivery-ID": delivery_id or uuid.uuid4().hex,
+    }
+    return requests.post(f"{api_url}/webhooks/woocommerce/{store_id}", data=body, headers=headers, timeout=30)
+
+
 def purchase(order_id: str, email: str, *, first_name: str = "Ana", total: str = "129.90", currency: str = "EUR",
              language: str = "pl-PL", country: str = "PL", accepts_marketing: bool = True,
              items: list[dict[str, Any]] | None = None) -> dict[str, Any]:

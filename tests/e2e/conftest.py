@@ -20,6 +20,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOPIFY_SECRET = "e2e-shopify-secret"
+WOOCOMMERCE_SECRET = "e2e-woocommerce-secret"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 STARTUP_SECONDS = 60
 
@@ -33,6 +34,7 @@ class Stack:
     event_queue_url: str
     shopify_secret: str = SHOPIFY_SECRET
     webhook_secret: str = WEBHOOK_SECRET
+    woocommerce_secret: str = WOOCOMMERCE_SECRET
 
     def outbox(self, to: str) -> list[dict]:
         return requests.get(f"{self.api_url}/_local/outbox", params={"to": to}, timeout=10).json()
@@ -49,6 +51,7 @@ def stack():
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
         "STOREFLOWS_DEMO_SHOPIFY_SECRET": SHOPIFY_SECRET,
         "STOREFLOWS_DEMO_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STOREFLOWS_DEMO_WOOCOMMERCE_SECRET": WOOCOMMERCE_SECRET,
         "STOREFLOWS_TIME_SCALE": "86400",
     }
     env.pop("AWS_ENDPOINT_URL", None)

@@ -296,7 +296,10 @@ def read_json() -> Callable[[dict[str, Any]], Any]:
     return response_json
 
 
-# The secret Shopify's sample request in tests/fixtures was signed with.
+# The secrets the vendors' sample requests in tests/fixtures were signed with.
+WOOCOMMERCE_FIXTURE_SECRET = json.loads((FIXTURES / "woocommerce_order_created.headers.json").read_text("utf-8"))[
+    "computed_secret"
+]
 SHOPIFY_FIXTURE_SECRET = json.loads((FIXTURES / "shopify_orders_create.headers.json").read_text("utf-8"))[
     "computed_secret"
 ]
@@ -323,6 +326,7 @@ def demo_store(aws: Aws) -> SeededStore:
         DemoSecrets(
             shopify_secret=SHOPIFY_FIXTURE_SECRET,
             webhook_secret=generate_standard_webhooks_secret(),
+            woocommerce_secret=WOOCOMMERCE_FIXTURE_SECRET,
             generated=False,
         )
     )

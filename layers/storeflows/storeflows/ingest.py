@@ -7,6 +7,7 @@ runs before anything is written, so a rejected request changes nothing."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, model_validator
 
 from storeflows import repository
-from storeflows.adapters import event_from_api, purchase_from_shopify
+from storeflows.adapters import event_from_api, purchase_from_shopify, purchase_from_woocommerce
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.errors import InvalidPayload, PayloadTooLarge, UnknownStore, UnsupportedMediaType
@@ -30,6 +31,11 @@ from storeflows.signatures import verify_hmac_sha256_base64, verify_standard_web
 MAX_BODY_BYTES = 256 * 1024
 
 SHOPIFY_PURCHASE_TOPICS = frozenset({"orders/create", "orders/paid"})
+WOOCOMMERCE_ORDER_TOPICS = frozenset({"order.created", "order.updated"})
+# A WooCommerce order is a completed purchase once paid: pending, on-hold, failed,
+# cancelled and refunded orders are not.
+WOOCOMMERCE_PURCHASE_STATUSES = frozenset({"processing", "completed"})
+_WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
 
 
 class StoreEvent(BaseModel):
@@ -37,7 +43,7 @@ class StoreEvent(BaseModel):
 
     store_id: str
     event_id: str
-    source: Literal["shopify", "api"]
+    source: Literal["shopify", "woocommerce", "api"]
     received_at: datetime
     purchase: PurchaseEvent | None = None
     consent: ConsentEvent | None = None
@@ -53,7 +59,7 @@ class StoreEvent(BaseModel):
 @dataclass(frozen=True)
 class Receipt:
     event_id: str
-    status: Literal["accepted", "ignored"]
+    status: Literal["accepted", "ignored", "ping"]
 
 
 def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
@@ -73,6 +79,32 @@ def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type
         return Receipt(event_id=event_id, status="ignored")
     purchase = purchase_from_shopify(_parse_json(raw_body))
     return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="shopify", received_at=_now(), purchase=purchase))
+
+
+def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
+    """POST /webhooks/woocommerce/{store_id}: order.created and order.updated.
+
+    WooCommerce activates a webhook with an unsigned `webhook_id=N` form post and wants a
+    200 back; that ping is answered before any other check and changes nothing."""
+    headers = _lower(headers)
+    if "x-wc-webhook-signature" not in headers and _WOOCOMMERCE_PING.match(raw_body.strip()):
+        return Receipt(event_id="", status="ping")
+    store = _checked_store(store_id, content_type, raw_body)
+    if not store.woocommerce_secret:
+        raise UnknownStore(f"store {store_id} has no WooCommerce integration")
+    verify_hmac_sha256_base64(store.woocommerce_secret, raw_body, headers.get("x-wc-webhook-signature"))
+    delivery_id = headers.get("x-wc-webhook-delivery-id")
+    if not delivery_id:
+        raise InvalidPayload("missing X-WC-Webhook-Delivery-ID header")
+    event_id = f"woocommerce:{delivery_id}"
+    topic = headers.get("x-wc-webhook-topic", "")
+    order = _parse_json(raw_body)
+    status = order.get("status") if isinstance(order, dict) else None
+    if topic not in WOOCOMMERCE_ORDER_TOPICS or status not in WOOCOMMERCE_PURCHASE_STATUSES:
+        logger.info("ignoring WooCommerce delivery", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
+        return Receipt(event_id=event_id, status="ignored")
+    purchase = purchase_from_woocommerce(order)
+    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="woocommerce", received_at=_now(), purchase=purchase))
 
 
 def accept_api_event(

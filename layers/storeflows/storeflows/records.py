@@ -28,6 +28,7 @@ class Store(BaseModel):
     name: str = ""
     shopify_secret: str | None = None
     webhook_secret: str | None = None  # Standard Webhooks secret, "whsec_..."
+    woocommerce_secret: str | None = None
     unsubscribe_key: str
 
 
