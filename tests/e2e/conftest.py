@@ -23,6 +23,8 @@ SHOPIFY_SECRET = "e2e-shopify-secret"
 WOOCOMMERCE_SECRET = "e2e-woocommerce-secret"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 STARTUP_SECONDS = 60
+# Four workflow days per real second: long waits stay short, ordering stays observable.
+TIME_SCALE = 4 * 86400
 
 
 @dataclass
@@ -52,7 +54,7 @@ def stack():
         "STOREFLOWS_DEMO_SHOPIFY_SECRET": SHOPIFY_SECRET,
         "STOREFLOWS_DEMO_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STOREFLOWS_DEMO_WOOCOMMERCE_SECRET": WOOCOMMERCE_SECRET,
-        "STOREFLOWS_TIME_SCALE": "86400",
+        "STOREFLOWS_TIME_SCALE": str(TIME_SCALE),
     }
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
