@@ -26,8 +26,8 @@ def shopify_webhook(store_id: str):
 def woocommerce_webhook(store_id: str):
     event = app.current_event
     receipt = ingest.accept_woocommerce_order(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
-    # WooCommerce disables a webhook whose activation ping gets anything but 200.
-    return json_response(200 if receipt.status == "ping" else 202, {"status": receipt.status, "event_id": receipt.event_id})
+    # WooCommerce refuses to activate a webhook whose ping gets anything but 200.
+    return json_response(200 if receipt.ping else 202, {"status": receipt.status, "event_id": receipt.event_id})
 
 
 @app.post("/events/<store_id>")

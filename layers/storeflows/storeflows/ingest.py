@@ -35,7 +35,7 @@ WOOCOMMERCE_ORDER_TOPICS = frozenset({"order.created", "order.updated"})
 # A WooCommerce order is a completed purchase once paid: pending, on-hold, failed,
 # cancelled and refunded orders are not.
 WOOCOMMERCE_PURCHASE_STATUSES = frozenset({"processing", "completed"})
-_WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
+_WOOCOMMERCE_PING = re.compile(rb"webhook_id=[0-9]+")
 
 
 class StoreEvent(BaseModel):
@@ -59,7 +59,9 @@ class StoreEvent(BaseModel):
 @dataclass(frozen=True)
 class Receipt:
     event_id: str
-    status: Literal["accepted", "ignored", "ping"]
+    status: Literal["accepted", "ignored"]
+    # WooCommerce's activation ping: acknowledged with 200 (it disables the webhook otherwise).
+    ping: bool = False
 
 
 def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
@@ -84,27 +86,52 @@ def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type
 def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
     """POST /webhooks/woocommerce/{store_id}: order.created and order.updated.
 
-    WooCommerce activates a webhook with an unsigned `webhook_id=N` form post and wants a
-    200 back; that ping is answered before any other check and changes nothing."""
+    When a webhook is saved as active, WooCommerce posts an unsigned `webhook_id=N` form
+    body (no X-WC-Webhook-* headers) and wants a 200 back: that ping is recognised before
+    the JSON content-type check, answered once the store is known, and changes nothing.
+    An order counts as a purchase only once paid (status processing or completed)."""
     headers = _lower(headers)
-    if "x-wc-webhook-signature" not in headers and _WOOCOMMERCE_PING.match(raw_body.strip()):
-        return Receipt(event_id="", status="ping")
-    store = _checked_store(store_id, content_type, raw_body)
-    if not store.woocommerce_secret:
-        raise UnknownStore(f"store {store_id} has no WooCommerce integration")
-    verify_hmac_sha256_base64(store.woocommerce_secret, raw_body, headers.get("x-wc-webhook-signature"))
-    delivery_id = headers.get("x-wc-webhook-delivery-id")
+    if _is_woocommerce_ping(headers, content_type, raw_body):
+        _woocommerce_secret(_known_store(store_id))  # a ping to a wrong URL gets its 404
+        logger.info("WooCommerce webhook ping", extra={"store_id": store_id})
+        return Receipt(event_id="", status="ignored", ping=True)
+    secret = _woocommerce_secret(_checked_store(store_id, content_type, raw_body))
+    verify_hmac_sha256_base64(secret, raw_body, headers.get("x-wc-webhook-signature"))
+    delivery_id = (headers.get("x-wc-webhook-delivery-id") or "").strip()
     if not delivery_id:
         raise InvalidPayload("missing X-WC-Webhook-Delivery-ID header")
     event_id = f"woocommerce:{delivery_id}"
     topic = headers.get("x-wc-webhook-topic", "")
+    if topic not in WOOCOMMERCE_ORDER_TOPICS:
+        logger.info("ignoring WooCommerce topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
+        return Receipt(event_id=event_id, status="ignored")
     order = _parse_json(raw_body)
-    status = order.get("status") if isinstance(order, dict) else None
-    if topic not in WOOCOMMERCE_ORDER_TOPICS or status not in WOOCOMMERCE_PURCHASE_STATUSES:
-        logger.info("ignoring WooCommerce delivery", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
+    if not isinstance(order, dict):
+        raise InvalidPayload("body must be a JSON object")
+    status = order.get("status")
+    if not (isinstance(status, str) and status in WOOCOMMERCE_PURCHASE_STATUSES):
+        logger.info("ignoring unpaid WooCommerce order",
+                    extra={"store_id": store_id, "event_id": event_id, "topic": topic, "order_status": str(status)[:32]})
         return Receipt(event_id=event_id, status="ignored")
     purchase = purchase_from_woocommerce(order)
     return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="woocommerce", received_at=_now(), purchase=purchase))
+
+
+def _is_woocommerce_ping(headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> bool:
+    """WooCommerce posts the ping through the WordPress HTTP API with a string body and no
+    Content-Type of its own, so it arrives form-encoded; a missing Content-Type is taken too."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return (
+        media_type in ("application/x-www-form-urlencoded", "")
+        and not headers.get("x-wc-webhook-signature")
+        and _WOOCOMMERCE_PING.fullmatch(raw_body.strip()) is not None
+    )
+
+
+def _woocommerce_secret(store: Store) -> str:
+    if not store.woocommerce_secret:
+        raise UnknownStore(f"store {store.store_id} has no WooCommerce integration")
+    return store.woocommerce_secret
 
 
 def accept_api_event(
@@ -128,6 +155,10 @@ def _checked_store(store_id: str, content_type: str | None, raw_body: bytes) -> 
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'nothing'}")
     if len(raw_body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(raw_body)} bytes; the limit is {MAX_BODY_BYTES}")
+    return _known_store(store_id)
+
+
+def _known_store(store_id: str) -> Store:
     store = repository.get_store(store_id)
     if store is None:
         raise UnknownStore(f"no store {store_id}")
