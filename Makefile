@@ -9,10 +9,11 @@ export PYTHONPATH := $(CURDIR)/layers/storeflows:$(CURDIR)/local
 
 .PHONY: dev demo test lint validate unit e2e clean
 
-$(STAMP): requirements-dev.txt layers/storeflows/requirements.txt
+$(STAMP): requirements-dev.txt layers/storeflows/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .  # the storeflows CLI on $(BIN)
 	touch $(STAMP)
 
 dev: $(STAMP)  ## the local stack on http://127.0.0.1:$${PORT:-3000}

@@ -17,6 +17,8 @@ from typing import Iterator
 
 from werkzeug.serving import make_server
 
+from storeflows_local.local_file import published
+
 DEFAULT_PORT = 3000
 # Workflow seconds per real second: one day of waiting passes in one second.
 DEFAULT_TIME_SCALE = 86400.0
@@ -54,7 +56,9 @@ def serve(port: int, time_scale: float) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with running_stack(port, time_scale, quiet=os.environ.get("STOREFLOWS_VERBOSE") != "1") as (stack, secrets):
+    # .storeflows/local.json tells the storeflows CLI where this stack is, while it runs.
+    with running_stack(port, time_scale, quiet=os.environ.get("STOREFLOWS_VERBOSE") != "1") as (stack, secrets), \
+            published(stack):
         ready = {
             "api_url": stack.api_url,
             "aws_endpoint_url": stack.endpoint_url,

@@ -37,6 +37,7 @@ class Stack:
     shopify_secret: str = SHOPIFY_SECRET
     webhook_secret: str = WEBHOOK_SECRET
     woocommerce_secret: str = WOOCOMMERCE_SECRET
+    local_file: str = ""  # the stack's .storeflows/local.json, for the storeflows CLI
 
     def outbox(self, to: str) -> list[dict]:
         return requests.get(f"{self.api_url}/_local/outbox", params={"to": to}, timeout=10).json()
@@ -47,7 +48,7 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack():
+def stack(tmp_path_factory):
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
@@ -55,6 +56,8 @@ def stack():
         "STOREFLOWS_DEMO_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STOREFLOWS_DEMO_WOOCOMMERCE_SECRET": WOOCOMMERCE_SECRET,
         "STOREFLOWS_TIME_SCALE": str(TIME_SCALE),
+        # Never the repo's .storeflows/local.json: that one is `make dev`'s.
+        "STOREFLOWS_LOCAL_FILE": str(tmp_path_factory.mktemp("stack") / "local.json"),
     }
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
@@ -89,6 +92,7 @@ def stack():
             time_scale=ready["time_scale"],
             state_machine_arn=next(m["stateMachineArn"] for m in machines if m["name"].endswith("TargetedPostPurchaseStateMachine")),
             event_queue_url=queue_url,
+            local_file=env["STOREFLOWS_LOCAL_FILE"],
         )
     finally:
         process.terminate()
@@ -124,21 +128,25 @@ def repository(stack):
 @pytest.fixture
 def store_with_workflow(stack, repository):
     """A store of its own with one published workflow and simple messages whose subject is
-    the message id, so a test reads which message went out."""
+    the message id, so a test reads which message went out. `coupons` gives messages a
+    coupon (message id -> records.Message.coupon); their body then shows "code: <code>"."""
     from storeflows.records import Message, Purpose, Sender, Store
     from storeflows.rendering import MessageContent
     from storeflows.workflows import Workflow, WorkflowStatus
 
-    def create(settings, purposes: dict[str, str], workflow_id: str = "wf") -> str:
+    def create(settings, purposes: dict[str, str], workflow_id: str = "wf", coupons: dict | None = None) -> str:
         store_id = f"shop-{uuid.uuid4().hex[:8]}"
         repository.put_store(Store(store_id=store_id, name="Test Shop", webhook_secret=stack.webhook_secret,
                                    unsubscribe_key=uuid.uuid4().hex))
         for message_id, purpose in purposes.items():
+            coupon = (coupons or {}).get(message_id)
+            block = "{% if coupon %} code: {{ coupon.code }}{% endif %}" if coupon else ""
             repository.put_message(Message(
                 store_id=store_id, message_id=message_id, purpose=Purpose(purpose),
                 sender=Sender(name="Test Shop", address="shop@storeflows.test"),
-                variants={"en": MessageContent(subject=message_id, html="<p>{{ contact.first_name }}</p>",
-                                               text="{{ contact.first_name }}")},
+                variants={"en": MessageContent(subject=message_id, html="<p>{{ contact.first_name }}" + block + "</p>",
+                                               text="{{ contact.first_name }}" + block)},
+                coupon=coupon,
             ))
         repository.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id,
                                          status=WorkflowStatus.PUBLISHED, settings=settings))

@@ -10,12 +10,17 @@
     CONTACT#<store>#<email>         ACTIVE#<workflow>#<order>            the contact is inside this run right now
     CONTACT#<store>#<email>         CAP#<workflow>                       last send, for "not more often than"
     SALES#<store>#<yyyy-mm-dd>      PRODUCT#<sku>                        units sold that day (best sellers)
+    STORE#<store>                   COUPONPOOL#<pool>                    coupon pool: size, claimed, low-stock threshold
+    COUPONPOOL#<store>#<pool>       CODE#<index, 9 digits>               one dynamic coupon code, in import order
+    COUPONCLAIM#<store>#<pool>      CLAIM#<sha256 of the claim key>      which code one send got (a retry gets it again)
     IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key."""
 
 from __future__ import annotations
+
+import hashlib
 
 STORE_SK = "STORE"
 PROFILE_SK = "PROFILE"
@@ -82,3 +87,40 @@ def as_attribute_values(key: dict[str, str]) -> dict[str, dict[str, str]]:
     """A key in DynamoDB's wire format, for state machines that call DynamoDB directly:
     the dispatcher hands them ready keys so the ASL never assembles one itself."""
     return {name: {"S": value} for name, value in key.items()}
+
+
+# --- coupons (storeflows.coupons) ------------------------------------------------------------
+
+COUPON_POOL_PREFIX = "COUPONPOOL#"
+COUPON_CODE_PREFIX = "CODE#"
+COUPON_CLAIM_PREFIX = "CLAIM#"
+COUPON_INDEX_DIGITS = 9  # CODE#000000000 .. CODE#999999999, so sort keys sort by index
+
+
+def coupon_pool_key(store_id: str, pool_id: str) -> dict[str, str]:
+    return {"pk": store_pk(store_id), "sk": f"{COUPON_POOL_PREFIX}{pool_id}"}
+
+
+def coupon_codes_pk(store_id: str, pool_id: str) -> str:
+    return f"{COUPON_POOL_PREFIX}{store_id}#{pool_id}"
+
+
+def coupon_code_sk(index: int) -> str:
+    if not 0 <= index < 10**COUPON_INDEX_DIGITS:
+        raise ValueError(f"coupon code index {index} out of range")
+    return f"{COUPON_CODE_PREFIX}{index:0{COUPON_INDEX_DIGITS}d}"
+
+
+def coupon_code_key(store_id: str, pool_id: str, index: int) -> dict[str, str]:
+    return {"pk": coupon_codes_pk(store_id, pool_id), "sk": coupon_code_sk(index)}
+
+
+def coupon_claims_pk(store_id: str, pool_id: str) -> str:
+    return f"COUPONCLAIM#{store_id}#{pool_id}"
+
+
+def coupon_claim_key(store_id: str, pool_id: str, claim_key: str) -> dict[str, str]:
+    """The claim key names one send (workflow, order, step, email); it is hashed so the pool's
+    claim partition holds no email address (erasing a contact stays one partition)."""
+    digest = hashlib.sha256(claim_key.encode("utf-8")).hexdigest()
+    return {"pk": coupon_claims_pk(store_id, pool_id), "sk": f"{COUPON_CLAIM_PREFIX}{digest}"}

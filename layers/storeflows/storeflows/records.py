@@ -7,6 +7,7 @@ import enum
 import re
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,8 +49,43 @@ class Sender(BaseModel):
     reply_to: str | None = None
 
 
+COUPON_POOL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+MAX_COUPON_CODE_LENGTH = 256
+
+
+class StaticCoupon(BaseModel):
+    """One code for everyone who gets the message: {"type": "static", "code": "SPRING10"}."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: Literal["static"] = "static"
+    code: str = Field(min_length=1, max_length=MAX_COUPON_CODE_LENGTH)
+
+
+class WhenExhausted(str, enum.Enum):
+    """What a send does when its dynamic coupon pool has no code left."""
+
+    SEND_WITHOUT_COUPON = "send_without_coupon"  # the template's {% if coupon %} block stays empty
+    SKIP_MESSAGE = "skip_message"  # nothing is sent; the skip is recorded as coupon_pool_exhausted
+
+
+class DynamicCoupon(BaseModel):
+    """A unique code per recipient from an imported pool (storeflows.coupons):
+    {"type": "dynamic", "pool": "spring-2026", "when_exhausted": "skip_message"}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["dynamic"] = "dynamic"
+    pool: str = Field(pattern=COUPON_POOL_ID_PATTERN.pattern)
+    when_exhausted: WhenExhausted = WhenExhausted.SEND_WITHOUT_COUPON
+
+
+Coupon = Annotated[Union[StaticCoupon, DynamicCoupon], Field(discriminator="type")]
+
+
 class Message(BaseModel):
-    """A message with one content variant per language and a fallback language."""
+    """A message with one content variant per language and a fallback language, and
+    optionally a coupon its templates can show ({{ coupon.code }})."""
 
     store_id: str
     message_id: MessageId
@@ -57,6 +93,7 @@ class Message(BaseModel):
     sender: Sender
     default_language: str = "en"
     variants: dict[str, MessageContent]
+    coupon: Coupon | None = None
 
     @model_validator(mode="after")
     def _fallback_exists(self) -> "Message":

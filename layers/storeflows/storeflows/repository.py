@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -332,8 +332,10 @@ def record_send_decision(
     reason: str | None = None,
     ses_message_id: str | None = None,
     language: str | None = None,
+    coupon_code: str | None = None,
 ) -> None:
-    """The per-contact record of every send decision: what went out, or why it did not."""
+    """The per-contact record of every send decision: what went out (with the coupon code it
+    carried, if any), or why it did not."""
     _table().put_item(
         Item={
             **keys.send_log_key(store_id, email, workflow_id, order_id, step),
@@ -347,6 +349,7 @@ def record_send_decision(
                     "reason": reason,
                     "ses_message_id": ses_message_id,
                     "language": language,
+                    "coupon_code": coupon_code,
                     "decided_at": _now().isoformat(),
                 }
             ),
@@ -358,3 +361,58 @@ def contact_history(store_id: str, email: str) -> list[dict[str, Any]]:
     """Every item of a contact's partition (profile, orders, sends), for operators and tests."""
     response = _table().query(KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)), ConsistentRead=True)
     return [{**item} for item in response["Items"]]
+
+
+# --- operator queries (the admin CLI) ---------------------------------------------------------
+
+def get_workflow(store_id: str, workflow_id: str) -> Workflow | None:
+    item = _table().get_item(Key=keys.workflow_key(store_id, workflow_id), ConsistentRead=True).get("Item")
+    return Workflow.model_validate(_without_keys(item)) if item else None
+
+
+def set_workflow_status(store_id: str, workflow_id: str, status: str, *, version: int) -> bool:
+    """Publishes, pauses or un-publishes exactly the version that was checked: False when the
+    workflow is gone or another apply wrote a newer version meanwhile."""
+    try:
+        _table().update_item(
+            Key=keys.workflow_key(store_id, workflow_id),
+            UpdateExpression="SET #status = :status",
+            ConditionExpression="attribute_exists(pk) AND #version = :version",
+            ExpressionAttributeNames={"#status": "status", "#version": "version"},
+            ExpressionAttributeValues={":status": status, ":version": version},
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def list_messages(store_id: str) -> list[Message]:
+    condition = Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.MESSAGE_PREFIX)
+    return [Message.model_validate(_without_keys(item)) for page in _query_pages(condition) for item in page]
+
+
+def _scan_pages(condition):
+    arguments: dict[str, Any] = {"FilterExpression": condition}
+    while True:
+        response = _table().scan(**arguments)
+        yield response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def list_stores() -> list[Store]:
+    """Every store. A Scan of the whole table (filtered): for operators, never on a hot path."""
+    condition = Attr("sk").eq(keys.STORE_SK) & Attr("pk").begins_with(keys.store_pk(""))
+    return [Store.model_validate(_without_keys(item)) for page in _scan_pages(condition) for item in page]
+
+
+def scan_contacts(store_id: str):
+    """Every contact profile of a store, page by page. A Scan of the whole table (filtered on
+    CONTACT#<store># and PROFILE): it reads, and is billed for, every item of every store;
+    for exports, never on a hot path."""
+    condition = Attr("pk").begins_with(keys.contact_pk(store_id, "")) & Attr("sk").eq(keys.PROFILE_SK)
+    for page in _scan_pages(condition):
+        yield from (Contact.model_validate(_without_keys(item)) for item in page)

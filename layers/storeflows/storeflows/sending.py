@@ -2,7 +2,11 @@
 
 The contact is re-read right before each send (a run may have waited days), so an
 unsubscribe, a suppression or withdrawn consent stops later marketing sends. Every
-decision — sent, or skipped and why — is recorded on the contact."""
+decision — sent, or skipped and why — is recorded on the contact.
+
+A message's coupon is resolved only once the contact may receive it: a dynamic code is
+claimed for this very send (a retry gets the same code), so no code is used up on a
+contact who is skipped."""
 
 from __future__ import annotations
 
@@ -12,14 +16,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from storeflows import repository
+from storeflows import coupons, repository
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.errors import SendThrottled, UnknownStore
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.records import Contact, Purpose, Store
+from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Store, WhenExhausted
 from storeflows.rendering import render_message
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 
@@ -44,6 +48,11 @@ class SendRequest(BaseModel):
     def send_key(self) -> str:
         return f"{self.workflow_id}#{self.order.id}#{self.step}"
 
+    @property
+    def coupon_claim_key(self) -> str:
+        """One send to one contact: the unit a dynamic coupon code is claimed for."""
+        return f"{self.send_key}#{self.email}"
+
 
 def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     store = repository.get_store(request.store_id)
@@ -60,6 +69,9 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
         request.store_id, request.email, request.workflow_id, request.send_key, request.frequency_cap_seconds
     ):
         return _skipped(request, "frequency_cap")
+    coupon_code, exhausted = _coupon_code(message, request)
+    if exhausted:
+        return _skipped(request, "coupon_pool_exhausted")
 
     language, content = message.content_for(contact.language)
     link = None
@@ -67,7 +79,8 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     if message.purpose is Purpose.MARKETING:
         link = _unsubscribe_link(store, request)
         headers.update(unsubscribe_headers(link))
-    rendered = render_message(content, message_context(store, contact, request.order, link))
+    coupon = {"code": coupon_code} if coupon_code is not None else None
+    rendered = render_message(content, message_context(store, contact, request.order, link, coupon))
     raw = build_mime_message(
         sender_name=message.sender.name,
         sender_address=message.sender.address,
@@ -87,6 +100,7 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
         status="sent",
         ses_message_id=ses_message_id,
         language=language,
+        coupon_code=coupon_code,
     )
     logger.info(
         "message sent",
@@ -97,7 +111,8 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     return {"status": "sent", "ses_message_id": ses_message_id, "language": language}
 
 
-def message_context(store: Store, contact: Contact, order: Order, unsubscribe_link: str | None) -> dict[str, Any]:
+def message_context(store: Store, contact: Contact, order: Order, unsubscribe_link: str | None,
+                    coupon: dict[str, str] | None = None) -> dict[str, Any]:
     """What a message template sees. Documented in the README; keep the two in step."""
     return {
         "store": {"id": store.store_id, "name": store.name or store.store_id},
@@ -113,6 +128,9 @@ def message_context(store: Store, contact: Contact, order: Order, unsubscribe_li
         },
         "order": order.model_dump(),
         "unsubscribe_url": unsubscribe_link,
+        # {"code": ...}, or None: no coupon on the message, or its pool ran out
+        # ({% if coupon %}Your code: {{ coupon.code }}{% endif %}).
+        "coupon": coupon,
         # The BESTSELLERS block: {% for product in bestsellers(3, days=30) %}; computed only
         # when a template asks, without what this customer just bought.
         "bestsellers": lambda count=3, days=30: repository.best_sellers(
@@ -120,6 +138,20 @@ def message_context(store: Store, contact: Contact, order: Order, unsubscribe_li
             excluding={item.sku for item in order.items if item.sku},
         ),
     }
+
+
+def _coupon_code(message: Message, request: SendRequest) -> tuple[str | None, bool]:
+    """The code this send carries (None: no coupon) and whether the message must be skipped
+    because its pool ran out."""
+    coupon = message.coupon
+    if coupon is None:
+        return None, False
+    if not isinstance(coupon, DynamicCoupon):
+        return coupon.code, False
+    code = coupons.claim_code(request.store_id, coupon.pool, request.coupon_claim_key)
+    if code is not None:
+        return code, False
+    return None, coupon.when_exhausted is WhenExhausted.SKIP_MESSAGE
 
 
 def _unsubscribe_link(store: Store, request: SendRequest) -> str:

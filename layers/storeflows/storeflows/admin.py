@@ -1,0 +1,726 @@
+"""What the `storeflows` admin CLI does, as domain code: workflow and message files, the
+checks before publishing, the lifecycle draft → published → paused, in-flight counts,
+stores and their secrets, previews, test sends and contact exports.
+
+Operator tooling: no Lambda function imports this module. DynamoDB goes through
+repository.py. PyYAML is a developer dependency, not in the layer, so it is imported only
+where a file is read.
+
+Publishing never changes a run in flight: the dispatcher snapshots a workflow's settings
+into each run's input. Messages are read when a run sends, so a message applied today is
+what every later send of every run uses."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import re
+import secrets
+import types
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Union, get_args, get_origin, get_type_hints
+
+from jinja2 import Environment, TemplateSyntaxError
+from pydantic import BaseModel, ValidationError
+
+from storeflows import repository
+from storeflows.aws import client
+from storeflows.config import require, settings
+from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage
+from storeflows.mail import build_mime_message, unsubscribe_headers
+from storeflows.models import Order
+from storeflows.records import Contact, Message, Purpose, Store, is_store_id
+from storeflows.rendering import RenderedMessage, render_message
+from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
+from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
+from storeflows.workflows import STATE_MACHINE_SETTING, MessageId, Workflow, WorkflowSettings, WorkflowStatus
+
+
+class AdminError(StoreflowsError):
+    """An operator mistake or a refused action; `detail` fits on one line."""
+
+
+class InvalidDefinition(AdminError):
+    """A workflow or message file is wrong: `problems` has one line per mistake."""
+
+    def __init__(self, source: str, problems: list[str]):
+        super().__init__(f"{source}: " + "; ".join(problems))
+        self.source = source
+        self.problems = problems
+
+
+class PublishRefused(AdminError):
+    """validate_for_publish found problems; nothing was published."""
+
+    def __init__(self, workflow: Workflow, problems: list[str]):
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"workflow {workflow.workflow_id} of store {workflow.store_id} not published: {count}")
+        self.problems = problems
+
+
+# --- templates ------------------------------------------------------------------------------
+
+def templates() -> dict[str, type[BaseModel]]:
+    """Template name -> settings class, from the WorkflowSettings union (new templates appear
+    here as soon as workflows.py has them)."""
+    union = get_args(WorkflowSettings)[0]
+    return {cls.model_fields["template"].default: cls for cls in get_args(union)}
+
+
+def template_description(settings_class: type[BaseModel]) -> str:
+    """The first paragraph of the settings class docstring, on one line, without the
+    "Template 3 (seed 000):" reference to the specification."""
+    doc = inspect.cleandoc(settings_class.__doc__ or "")
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    text = re.sub(r"^Template \d+ \([^)]*\):\s*", "", paragraph)
+    return text[:1].upper() + text[1:]
+
+
+# --- files ----------------------------------------------------------------------------------
+
+WORKFLOW_FILE_FIELDS = ("store", "workflow", "template", "settings")
+MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants") + (
+    ("coupon",) if "coupon" in Message.model_fields else ()
+)
+_LANGUAGE_KEY = re.compile(r"^[a-z]{2,3}$")
+_ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
+_SYNTAX = Environment()
+
+
+def _yaml_mapping(text: str, source: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    import yaml  # operator dependency (requirements-dev.txt), not in the Lambda layer
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise InvalidDefinition(source, [f"{where}not valid YAML ({getattr(err, 'problem', None) or err})"]) from None
+    if not isinstance(data, dict):
+        raise InvalidDefinition(source, [f"expected a mapping with {', '.join(fields)}"])
+    unknown = [f"{name}: unknown field (expected {', '.join(fields)})" for name in data if name not in fields]
+    if unknown:
+        raise InvalidDefinition(source, unknown)
+    return data
+
+
+def validation_problems(err: ValidationError, *, rename: Mapping[str, str] = {}, drop: Mapping[str, str] = {}) -> list[str]:
+    """One "field.path: message" line per failing field, with the model's field names
+    renamed to the file's (`rename`) and a union's tag dropped after a field (`drop`:
+    "settings" -> "care_series" turns settings.care_series.x into settings.x)."""
+    lines = []
+    for error in err.errors():
+        loc = [str(part) for part in error["loc"]]
+        if loc and loc[0] in rename:
+            loc[0] = rename[loc[0]]
+        if len(loc) > 1 and drop.get(loc[0]) == loc[1]:
+            del loc[1]
+        if error["type"] == "missing":
+            message = "required"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "string_pattern_mismatch":
+            message = f"{error['input']!r} has characters that are not allowed here"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{'.'.join(loc)}: {message}" if loc else message)
+    return lines
+
+
+def load_workflow_yaml(text: str, *, source: str = "workflow file", store: str | None = None) -> Workflow:
+    """A workflow file (store, workflow, template, settings) as a draft Workflow; `store`
+    overrides the file's store. Raises InvalidDefinition listing every mistake."""
+    data = _yaml_mapping(text, source, WORKFLOW_FILE_FIELDS)
+    problems = []
+    store_id = store or data.get("store")
+    problems += _store_id_problems(store_id)
+    if not data.get("workflow"):
+        problems.append("workflow: required (an id of letters, digits, - and _)")
+    known = templates()
+    template = data.get("template")
+    if not template:
+        problems.append(f"template: required, one of: {', '.join(known)}")
+    elif template not in known:
+        problems.append(f"template: no template {template!r}; one of: {', '.join(known)}")
+    settings_ = data.get("settings")
+    if settings_ is None:
+        settings_ = {}
+    if not isinstance(settings_, dict):
+        problems.append("settings: expected a mapping of setting: value")
+    elif settings_.get("template", template) != template:
+        problems.append(f"settings.template: {settings_['template']!r} differs from template {template!r} (leave it out)")
+    elif template in known:
+        # Checked even when the store or id is wrong, so one run lists every mistake.
+        try:
+            workflow = Workflow(
+                store_id=store_id if not problems else "x",
+                workflow_id=str(data.get("workflow") or "x"),
+                status=WorkflowStatus.DRAFT,
+                settings={**settings_, "template": template},
+            )
+        except ValidationError as err:
+            problems += validation_problems(
+                err, rename={"store_id": "store", "workflow_id": "workflow"}, drop={"settings": template}
+            )
+        else:
+            if not problems:
+                return workflow
+    raise InvalidDefinition(source, problems)
+
+
+def load_message_yaml(text: str, *, base_dir: Path, source: str = "message file", store: str | None = None) -> Message:
+    """A message file as a Message. `html_file`/`text_file` are read relative to `base_dir`
+    (the file's folder); every template is checked for Jinja2 syntax errors. Raises
+    InvalidDefinition listing every mistake."""
+    data = _yaml_mapping(text, source, MESSAGE_FILE_FIELDS)
+    problems = []
+    store_id = store or data.get("store")
+    problems += _store_id_problems(store_id)
+    fallback = data.get("fallback_language", "en")
+    variants_in = data.get("variants")
+    variants: dict[str, dict[str, str]] = {}
+    if not isinstance(variants_in, dict) or not variants_in:
+        problems.append("variants: required, e.g. en: {subject: ..., html_file: ..., text_file: ...}")
+        variants_in = {}
+    for language, variant in variants_in.items():
+        path = f"variants.{language}"
+        if not _LANGUAGE_KEY.fullmatch(str(language)):
+            problems.append(f"{path}: a language is a lower-case code like en, pl or it")
+            continue
+        if not isinstance(variant, dict):
+            problems.append(f"{path}: expected subject, html or html_file, text or text_file")
+            continue
+        unknown = sorted(set(variant) - {"subject", "html", "html_file", "text", "text_file"})
+        problems += [f"{path}.{name}: unknown field" for name in unknown]
+        content = {"subject": variant.get("subject")}
+        if not content["subject"]:
+            problems.append(f"{path}.subject: required")
+        for part in ("html", "text"):
+            inline, file_name = variant.get(part), variant.get(f"{part}_file")
+            if inline is not None and file_name is not None:
+                problems.append(f"{path}: give {part} or {part}_file, not both")
+            elif file_name is not None:
+                try:
+                    content[part] = (base_dir / str(file_name)).read_text("utf-8")
+                except (OSError, UnicodeDecodeError) as err:
+                    problems.append(f"{path}.{part}_file: cannot read {file_name} ({getattr(err, 'strerror', None) or err})")
+            elif inline is not None:
+                content[part] = str(inline)
+            else:
+                problems.append(f"{path}.{part}: required ({part} or {part}_file)")
+        for part, source_text in content.items():
+            try:
+                if source_text:
+                    _SYNTAX.parse(str(source_text))
+            except TemplateSyntaxError as err:
+                problems.append(f"{path}.{part}: line {err.lineno}: {err.message}")
+        variants[language] = content
+    if variants_in and fallback not in variants_in:
+        problems.append(f"fallback_language: {fallback!r} has no variant (variants: {', '.join(map(str, variants_in))})")
+    # The other fields are checked even when the variants are wrong (a stand-in variant then),
+    # so one run lists every mistake.
+    stand_in = {"subject": "x", "html": "x", "text": "x"}
+    sender = data.get("sender")
+    for name in ("address", "reply_to"):
+        address = sender.get(name) if isinstance(sender, dict) else None
+        if address is not None and not _ADDRESS.fullmatch(str(address)):
+            problems.append(f"sender.{name}: {address!r} is not an email address")
+    given = {name: data[field] for field, name in (("message", "message_id"), ("purpose", "purpose"),
+                                                   ("sender", "sender"), ("coupon", "coupon"))
+             if data.get(field) is not None}
+    try:
+        message = Message(
+            store_id=store_id if not problems else "x",
+            default_language=fallback if not problems else "x",
+            variants=variants if not problems else {"x": stand_in},
+            **given,
+        )
+    except ValidationError as err:
+        coupon = data.get("coupon")
+        problems += validation_problems(
+            err, rename={"store_id": "store", "message_id": "message", "default_language": "fallback_language"},
+            drop={"coupon": coupon.get("type")} if isinstance(coupon, dict) else {},
+        )
+    else:
+        if not problems:
+            return message
+    raise InvalidDefinition(source, problems)
+
+
+def _store_id_problems(store_id: Any) -> list[str]:
+    if not store_id:
+        return ["store: required (a store id like demo)"]
+    if not isinstance(store_id, str) or not is_store_id(store_id):
+        return [f"store: {store_id!r} is not a store id (lower-case letters, digits and -)"]
+    return []
+
+
+# --- checks before publishing ---------------------------------------------------------------
+
+# Settings whose message must be transactional for the template to make sense.
+_TRANSACTIONAL_ONLY = {
+    "consent_confirmation": {
+        "eu_without_consent_message": "customers without marketing consent would get nothing",
+    },
+}
+
+
+def message_references(model: BaseModel, path: str = "settings") -> list[tuple[str, str]]:
+    """Every (field path, message id) a settings model refers to: each field typed
+    MessageId, however deep (tiers.0.message), found from the type hints."""
+    found: list[tuple[str, str]] = []
+    hints = get_type_hints(type(model), include_extras=True)
+    for name in type(model).model_fields:
+        found += _references_in(getattr(model, name), hints.get(name), f"{path}.{name}")
+    return found
+
+
+def _references_in(value: Any, hint: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, BaseModel):
+        return message_references(value, path)
+    if isinstance(value, str):
+        return [(path, value)] if _is_message_id(hint) else []
+    if isinstance(value, (list, tuple)):
+        inner = (get_args(hint) or [None])[0]
+        return [ref for index, item in enumerate(value) for ref in _references_in(item, inner, f"{path}.{index}")]
+    if isinstance(value, dict):
+        inner = get_args(hint)[1] if len(get_args(hint)) == 2 else None
+        return [ref for key, item in value.items() for ref in _references_in(item, inner, f"{path}.{key}")]
+    return []
+
+
+def _is_message_id(hint: Any) -> bool:
+    if hint == MessageId:
+        return True
+    return get_origin(hint) in (Union, types.UnionType) and any(arg == MessageId for arg in get_args(hint))
+
+
+def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Message] | Iterable[Message]) -> list[str]:
+    """What stops this workflow from working, in words a marketer understands; empty when
+    it can be published."""
+    messages = (
+        dict(messages_of_store) if isinstance(messages_of_store, Mapping)
+        else {message.message_id: message for message in messages_of_store}
+    )
+    store_id, settings_ = workflow.store_id, workflow.settings
+    problems = []
+    checked: set[str] = set()
+    for path, message_id in message_references(settings_):
+        message = messages.get(message_id)
+        if message is None:
+            problems.append(f"{path}: no message {message_id!r} in store {store_id}")
+            continue
+        reason = _TRANSACTIONAL_ONLY.get(settings_.template, {}).get(path.removeprefix("settings."))
+        if reason and message.purpose is not Purpose.TRANSACTIONAL:
+            problems.append(f"{path}: message {message_id!r} is {message.purpose.value}; {reason} (make it transactional)")
+        if message_id in checked:
+            continue
+        checked.add(message_id)
+        if message.default_language not in message.variants:
+            problems.append(f"{path}: message {message_id!r} has no variant in its fallback language {message.default_language!r}")
+        problems += _coupon_problems(store_id, path, message)
+    if hasattr(settings_, "problems"):
+        problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings_.problems()]
+    return problems
+
+
+def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
+    """A message handing out dynamic coupons needs codes left in its pool (when this build
+    has coupons at all)."""
+    coupon = getattr(message, "coupon", None)
+    if coupon is None:
+        return []
+    read = coupon.get if isinstance(coupon, dict) else lambda name: getattr(coupon, name, None)
+    kind = read("type")
+    if getattr(kind, "value", kind) != "dynamic":
+        return []
+    try:
+        from storeflows import coupons
+    except ImportError:
+        return []
+    if not hasattr(coupons, "pool_stock"):
+        return []
+    pool = read("pool")
+    stock = coupons.pool_stock(store_id, pool)
+    if stock is None:
+        return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which does not "
+                f"exist (storeflows coupons import {store_id} {pool} FILE.csv --column NAME)"]
+    if getattr(stock, "remaining", None) == 0:
+        return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which has none left"]
+    return []
+
+
+# dispatch and sending load Powertools and the X-Ray SDK (half a second), which most commands
+# never need: imported on first use.
+
+def _run_name(store_id: str, order_id: str, workflow_id: str) -> str:
+    from storeflows.dispatch import run_name
+
+    return run_name(store_id, order_id, workflow_id)
+
+
+def _message_context(*args: Any) -> dict[str, Any]:
+    from storeflows.sending import message_context
+
+    return message_context(*args)
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+def require_store(store_id: str) -> Store:
+    store = repository.get_store(store_id) if is_store_id(store_id) else None
+    if store is None:
+        raise AdminError(f"no store {store_id!r} (create it with: storeflows stores create {store_id} --platform ...)")
+    return store
+
+
+def require_workflow(store_id: str, workflow_id: str) -> Workflow:
+    require_store(store_id)
+    workflow = repository.get_workflow(store_id, workflow_id)
+    if workflow is None:
+        raise AdminError(f"no workflow {workflow_id!r} in store {store_id}")
+    return workflow
+
+
+def apply_workflow(workflow: Workflow) -> tuple[Workflow, Workflow | None]:
+    """Saves the settings as a draft with the next version; returns (saved, previous). A
+    published workflow becomes a draft and starts no runs until published again; its runs
+    in flight keep the settings they started with."""
+    require_store(workflow.store_id)
+    previous = repository.get_workflow(workflow.store_id, workflow.workflow_id)
+    saved = workflow.model_copy(update={
+        "status": WorkflowStatus.DRAFT,
+        "version": previous.version + 1 if previous else 1,
+    })
+    repository.put_workflow(saved)
+    return saved, previous
+
+
+def check_workflow(store_id: str, workflow_id: str) -> tuple[Workflow, list[str]]:
+    workflow = require_workflow(store_id, workflow_id)
+    return workflow, validate_for_publish(workflow, repository.list_messages(store_id))
+
+
+def publish_workflow(store_id: str, workflow_id: str) -> Workflow:
+    """Publishes the version that passed validate_for_publish, or raises PublishRefused."""
+    workflow, problems = check_workflow(store_id, workflow_id)
+    if problems:
+        raise PublishRefused(workflow, problems)
+    return _set_status(workflow, WorkflowStatus.PUBLISHED)
+
+
+def pause_workflow(store_id: str, workflow_id: str) -> Workflow:
+    """A paused workflow starts no runs; runs in flight go on. Publish resumes it."""
+    workflow = require_workflow(store_id, workflow_id)
+    if workflow.status is WorkflowStatus.DRAFT:
+        raise AdminError(f"workflow {workflow_id} is a draft: it starts no runs until it is published")
+    return _set_status(workflow, WorkflowStatus.PAUSED)
+
+
+def _set_status(workflow: Workflow, status: WorkflowStatus) -> Workflow:
+    if not repository.set_workflow_status(workflow.store_id, workflow.workflow_id, status.value, version=workflow.version):
+        raise AdminError(f"workflow {workflow.workflow_id} changed meanwhile (another apply?): check it and try again")
+    return workflow.model_copy(update={"status": status})
+
+
+def run_name_prefix(store_id: str, workflow_id: str) -> str:
+    """What every run name of (store, workflow) starts with: dispatch.run_name's readable part."""
+    name = _run_name(store_id, "", workflow_id)
+    return name[: name.rindex("-") + 1]
+
+
+def count_in_flight(workflow: Workflow) -> int:
+    """Running executions of the template's state machine for this workflow: names made by
+    dispatch.run_name for it (the prefix, then the 40-character hash and nothing else).
+    When the readable prefix was cut short, two workflows can share it, so each candidate's
+    input is read to be sure."""
+    sfn = client("stepfunctions")
+    full = _run_name(workflow.store_id, "", workflow.workflow_id)
+    prefix = run_name_prefix(workflow.store_id, workflow.workflow_id)
+    hash_length = len(full) - len(prefix)
+    ambiguous = len(prefix) - 1 < len(f"{workflow.store_id}-{workflow.workflow_id}")
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=require(STATE_MACHINE_SETTING[workflow.template]), statusFilter="RUNNING"
+    )
+    count = 0
+    for page in pages:
+        for execution in page["executions"]:
+            name = execution["name"]
+            if not (name.startswith(prefix) and len(name) == len(prefix) + hash_length and "-" not in name[len(prefix):]):
+                continue
+            if ambiguous:
+                started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}")
+                if (started.get("store_id"), started.get("workflow_id")) != (workflow.store_id, workflow.workflow_id):
+                    continue
+            count += 1
+    return count
+
+
+def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[str, Any]]:
+    """Status, version, template and runs in flight (None when the template's state machine
+    is not known to this environment) of one or every workflow of a store."""
+    require_store(store_id)
+    workflows = [require_workflow(store_id, workflow_id)] if workflow_id else repository.list_workflows(store_id)
+    rows = []
+    for workflow in sorted(workflows, key=lambda item: item.workflow_id):
+        known = bool(getattr(settings(), STATE_MACHINE_SETTING.get(workflow.template, ""), None))
+        rows.append({
+            "store": workflow.store_id,
+            "workflow": workflow.workflow_id,
+            "template": workflow.template,
+            "status": workflow.status.value,
+            "version": workflow.version,
+            "in_flight": count_in_flight(workflow) if known else None,
+        })
+    return rows
+
+
+# --- stores -------------------------------------------------------------------------------------
+
+PLATFORM_SECRET_FIELDS = {"shopify": "shopify_secret", "api": "webhook_secret", "woocommerce": "woocommerce_secret"}
+
+
+def _secret_field(platform: str) -> str:
+    field = PLATFORM_SECRET_FIELDS.get(platform)
+    if field is None:
+        raise AdminError(f"unknown platform {platform!r}; one of: {', '.join(PLATFORM_SECRET_FIELDS)}")
+    if field not in Store.model_fields:
+        raise AdminError(f"{platform} is not available in this build")
+    return field
+
+
+def _platform_secret(platform: str, secret: str | None) -> str:
+    if secret is None:
+        return generate_standard_webhooks_secret() if platform == "api" else secrets.token_urlsafe(32)
+    if not secret or any(ch.isspace() for ch in secret):
+        raise AdminError("the secret must not be empty or contain spaces")
+    if platform == "api":
+        try:
+            sign_standard_webhook(secret, "msg_check", 0, b"")
+        except ValueError:
+            raise AdminError("an event API secret is whsec_ followed by base64 (omit --secret to generate one)") from None
+    return secret
+
+
+def store_platforms(store: Store) -> list[str]:
+    return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if getattr(store, field, None)]
+
+
+def create_store(store_id: str, platform: str, *, secret: str | None = None, name: str = "") -> tuple[Store, str]:
+    """A new store with one platform's secret (generated unless given) and its own
+    unsubscribe signing key. Returns the store and the secret, to be shown once."""
+    problems = _store_id_problems(store_id)
+    if problems:
+        raise AdminError(problems[0])
+    field = _secret_field(platform)
+    if repository.get_store(store_id) is not None:
+        raise AdminError(f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})")
+    value = _platform_secret(platform, secret)
+    store = Store(store_id=store_id, name=name, unsubscribe_key=generate_unsubscribe_key(), **{field: value})
+    repository.put_store(store)
+    return store, value
+
+
+def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) -> tuple[Store, str]:
+    """Sets (or replaces) one platform's secret; requests signed with the old one are refused
+    from now on, so update the store's side at the same time."""
+    field = _secret_field(platform)
+    store = require_store(store_id)
+    value = _platform_secret(platform, secret)
+    updated = store.model_copy(update={field: value})
+    repository.put_store(updated)
+    return updated, value
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+def apply_message(message: Message) -> tuple[Message, list[str]]:
+    """Saves the message; returns it with the ids of the published workflows using it (their
+    runs, also those in flight, send the new content from now on)."""
+    require_store(message.store_id)
+    repository.put_message(message)
+    users = [
+        workflow.workflow_id
+        for workflow in repository.list_workflows(message.store_id)
+        if workflow.status is WorkflowStatus.PUBLISHED
+        and any(message_id == message.message_id for _, message_id in message_references(workflow.settings))
+    ]
+    return message, sorted(users)
+
+
+@dataclass(frozen=True)
+class Preview:
+    message: Message
+    rendered: RenderedMessage
+    language: str
+    contact: Contact
+    order: Order
+    sample_contact: bool
+    sample_order: bool
+    unsubscribe_link: str | None
+
+
+SAMPLE_ORDER = Order(
+    id="SAMPLE-1001", total=Decimal("129.90"), currency="EUR",
+    items=[{"sku": "SAMPLE-SKU", "name": "Sample product", "category": "sample", "quantity": 1, "price": "129.90"}],
+)
+
+
+def preview_message(store_id: str, message_id: str, *, email: str, order_id: str | None = None,
+                    language: str | None = None) -> Preview:
+    """Renders a message as a send would for `email` and one of their recorded orders (the
+    given one, else the latest), with sample data for what is not on record. The
+    unsubscribe link of a marketing message is a placeholder that unsubscribes no one, and a
+    dynamic coupon shows a stand-in code (no code is taken from the pool)."""
+    store = require_store(store_id)
+    try:
+        message = repository.get_message(store_id, message_id)
+    except UnknownMessage:
+        raise AdminError(f"no message {message_id!r} in store {store_id}") from None
+    email = email.strip().lower()
+    contact = repository.get_contact(store_id, email)
+    sample_contact = contact is None
+    if contact is None:
+        contact = Contact(store_id=store_id, email=email, first_name="Alex", last_name="Sample", language=language)
+    order, sample_order = _order_for_preview(store_id, contact, order_id, known=not sample_contact)
+    used_language, content = message.content_for(language or contact.language)
+    link = None
+    if message.purpose is Purpose.MARKETING:
+        link = unsubscribe_url(settings().public_api_url or "https://unsubscribe.invalid", "preview-only")
+    # A dynamic coupon is not claimed for a preview: a stand-in code shows where it goes.
+    coupon = getattr(message, "coupon", None)
+    extra = () if coupon is None else ({"code": getattr(coupon, "code", None) or "SAMPLE-COUPON-CODE"},)
+    try:
+        rendered = render_message(content, _message_context(store, contact, order, link, *extra))
+    except MessageRenderError as err:
+        raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
+    return Preview(message, rendered, used_language, contact, order, sample_contact, sample_order, link)
+
+
+def _order_for_preview(store_id: str, contact: Contact, order_id: str | None, *, known: bool) -> tuple[Order, bool]:
+    recorded = recorded_orders(store_id, contact.email) if known else []
+    if order_id is not None:
+        for item in recorded:
+            if item["order_id"] == order_id:
+                return _order(item), False
+        ids = ", ".join(item["order_id"] for item in recorded) or "none"
+        raise AdminError(f"contact {contact.email} has no order {order_id!r} in store {store_id} (recorded: {ids})")
+    if recorded:
+        return _order(max(recorded, key=lambda item: item.get("occurred_at", ""))), False
+    return SAMPLE_ORDER, True
+
+
+def _order(item: dict[str, Any]) -> Order:
+    return Order.model_validate({"id": item["order_id"], "total": item["total"], "currency": item["currency"],
+                                 "items": item.get("items", [])})
+
+
+def send_test(store_id: str, message_id: str, *, to: str, email: str | None = None, order_id: str | None = None,
+              language: str | None = None) -> dict[str, Any]:
+    """Renders like preview_message (for contact `email`, else `to`) and sends it to `to`
+    through SES with the stack's configuration set, subject prefixed "[TEST] ". Recorded on
+    no contact; consent, unsubscribes and suppression are not consulted."""
+    preview = preview_message(store_id, message_id, email=email or to, order_id=order_id, language=language)
+    rendered = RenderedMessage(subject=f"[TEST] {preview.rendered.subject}", html=preview.rendered.html,
+                               text=preview.rendered.text)
+    sender = preview.message.sender
+    try:
+        raw = build_mime_message(
+            sender_name=sender.name, sender_address=sender.address, to_address=to, reply_to=sender.reply_to,
+            rendered=rendered,
+            extra_headers=unsubscribe_headers(preview.unsubscribe_link) if preview.unsubscribe_link else {},
+        )
+    except ValueError as err:
+        raise AdminError(f"cannot build the message: {err}") from None
+    response = client("sesv2").send_email(
+        FromEmailAddress=sender.address,
+        Destination={"ToAddresses": [to]},
+        Content={"Raw": {"Data": raw}},
+        ConfigurationSetName=require("ses_configuration_set"),
+        EmailTags=[{"Name": "store_id", "Value": store_id}, {"Name": "message_id", "Value": message_id},
+                   {"Name": "test", "Value": "true"}],
+    )
+    return {"ses_message_id": response["MessageId"], "to": to, "subject": rendered.subject, "language": preview.language,
+            "sample_contact": preview.sample_contact, "sample_order": preview.sample_order}
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+def recorded_orders(store_id: str, email: str) -> list[dict[str, Any]]:
+    return [item for item in repository.contact_history(store_id, email) if item["sk"].startswith("ORDER#")]
+
+
+def contact_summary(store_id: str, email: str) -> dict[str, Any]:
+    """Profile, tags, score, consent, orders and the workflows the contact is in right now."""
+    require_store(store_id)
+    email = email.strip().lower()
+    contact = repository.get_contact(store_id, email)
+    if contact is None:
+        raise AdminError(f"no contact {email} in store {store_id}")
+    may_market, why_not = contact.may_receive(Purpose.MARKETING)
+    return {
+        **contact.model_dump(mode="json"),
+        "tags": sorted(contact.tags),
+        "marketing_allowed": may_market,
+        "marketing_blocked_by": why_not,
+        "orders": [
+            {"order_id": item["order_id"], "total": str(item["total"]), "currency": item["currency"],
+             "occurred_at": item.get("occurred_at"), "delivered_at": item.get("delivered_at")}
+            for item in sorted(recorded_orders(store_id, email), key=lambda item: item.get("occurred_at", ""))
+        ],
+        "in_workflows": repository.active_runs(store_id, email),
+    }
+
+
+def export_contacts(store_id: str, *, not_in_workflow: str | None = None, tags: Iterable[str] = (),
+                    min_score: int | None = None, consent_only: bool = False) -> Iterator[Contact]:
+    """The store's contacts that match every filter. Scans the whole table (see
+    repository.scan_contacts) plus one Query per contact when `not_in_workflow` is given."""
+    require_store(store_id)
+    if not_in_workflow is not None:
+        require_workflow(store_id, not_in_workflow)
+    wanted = set(tags)
+    for contact in repository.scan_contacts(store_id):
+        if not wanted <= contact.tags:
+            continue
+        if min_score is not None and contact.score < min_score:
+            continue
+        if consent_only and not contact.may_receive(Purpose.MARKETING)[0]:
+            continue
+        if not_in_workflow is not None and any(
+            run["workflow_id"] == not_in_workflow for run in repository.active_runs(store_id, contact.email)
+        ):
+            continue
+        yield contact
+
+
+CSV_COLUMNS = ("email", "first_name", "last_name", "language", "country", "tags", "score", "orders_count",
+               "total_spent", "marketing_consent", "unsubscribed", "last_order_at")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    """Text a spreadsheet will not run: customer-typed names starting with = + - @ get a
+    leading apostrophe (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def write_contacts_csv(contacts: Iterable[Contact], stream: IO[str]) -> int:
+    writer = csv.writer(stream)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for contact in contacts:
+        writer.writerow([
+            _cell(contact.email), _cell(contact.first_name), _cell(contact.last_name), _cell(contact.language),
+            _cell(contact.country), _cell(" ".join(sorted(contact.tags))), contact.score, contact.orders_count,
+            contact.total_spent, "yes" if contact.consent and contact.consent.marketing else "no",
+            "yes" if contact.unsubscribed_at else "no",
+            contact.last_order_at.isoformat() if contact.last_order_at else "",
+        ])
+        count += 1
+    return count

@@ -1,0 +1,594 @@
+"""The `storeflows` command: argparse in front of storeflows.admin.
+
+Every command prints what it did for a person, or JSON with --json. Expected errors end
+the command with a non-zero exit status and one line on stderr, `storeflows: error:
+<reason>`; problems found in a file or before publishing are listed on stdout first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+PROG = "storeflows"
+
+DESCRIPTION = """\
+Configure Storeflows: stores and their webhook secrets, workflows (a template + a store +
+settings), the messages they send, and the contacts they reach.
+
+A workflow is saved as a draft (`workflows apply`), checked (`workflows validate`) and
+published (`workflows publish`); only published workflows start runs, paused ones start
+none. Runs in flight keep the settings they started with: the dispatcher snapshots the
+settings into each run's input, so applying, publishing or pausing never changes a run
+that has started. Messages are read when a run sends, so `messages apply` changes every
+later send, also of runs in flight.
+
+Target: --stack NAME (or STOREFLOWS_STACK) reads a deployed stack's CloudFormation
+outputs with your AWS credentials (AWS_PROFILE, AWS_REGION as usual); --local uses the
+local stack of `make dev`. Without either, the local stack is used if it is running."""
+
+EPILOG = """\
+examples:
+  storeflows stores create my-shop --platform shopify
+  storeflows workflows templates
+  storeflows messages apply examples/messages/*.yaml --store my-shop
+  storeflows workflows apply examples/workflows/targeted_post_purchase.yaml --store my-shop
+  storeflows workflows validate my-shop targeted-post-purchase
+  storeflows workflows publish my-shop targeted-post-purchase
+  storeflows workflows status my-shop
+  storeflows messages preview my-shop first-purchase-thanks --email ana@example.com --out preview.html
+  storeflows contacts export my-shop --out contacts.csv --consent-only --not-in-workflow care
+  storeflows --stack storeflows-prod workflows status my-shop"""
+
+
+class UsageError(Exception):
+    """The command line itself is wrong."""
+
+
+class CliError(Exception):
+    """An expected failure with a one-line reason."""
+
+
+class Problems(Exception):
+    """A list of problems (already printed) and a one-line summary."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print the usage and exit 2
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """--json and the target, accepted before or after the command."""
+    parser = argparse.ArgumentParser(add_help=False)
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    parser.add_argument("--json", action="store_true", help="machine-readable output", **default)
+    target = parser.add_argument_group("target")
+    target.add_argument("--stack", metavar="NAME", help="a deployed stack (default: $STOREFLOWS_STACK)", **default)
+    target.add_argument("--local", action="store_true", help="the local stack of `make dev`", **default)
+    return parser
+
+
+# --- output -------------------------------------------------------------------------------------
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    elif text:
+        print(text)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    cells = [[title for _, title in columns]] + [
+        ["-" if row.get(key) is None else str(row.get(key)) for key, _ in columns] for row in rows
+    ]
+    widths = [max(len(line[index]) for line in cells) for index in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells)
+
+
+def _problems(args: argparse.Namespace, problems: list[str], summary: str, data: dict[str, Any] | None = None):
+    _emit(args, {**(data or {}), "ok": False, "problems": problems}, "\n".join(problems))
+    raise Problems(summary)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text("utf-8")
+    except OSError as err:
+        raise CliError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read {path}: not UTF-8 text") from None
+
+
+# --- stores -------------------------------------------------------------------------------------
+
+def _webhook_url(platform: str, store_id: str) -> str | None:
+    from storeflows.config import settings
+
+    api = settings().public_api_url
+    if not api:
+        return None
+    path = {"api": f"/events/{store_id}", "shopify": f"/webhooks/shopify/{store_id}",
+            "woocommerce": f"/webhooks/woocommerce/{store_id}"}[platform]
+    return api.rstrip("/") + path
+
+
+def _secret_text(verb: str, store_id: str, platform: str, secret: str) -> str:
+    url = _webhook_url(platform, store_id)
+    return "\n".join(line for line in (
+        f"store {store_id}: {verb} {platform} secret (shown once; keep it in the store's {platform} settings):",
+        f"  {secret}",
+        f"webhook URL: {url}" if url else "",
+    ) if line)
+
+
+def stores_create(args) -> int:
+    from storeflows import admin
+
+    store, secret = admin.create_store(args.store, args.platform, secret=args.secret, name=args.name or "")
+    _emit(args, {"store": store.store_id, "platform": args.platform, "secret": secret,
+                 "webhook_url": _webhook_url(args.platform, store.store_id)},
+          _secret_text("created with a", store.store_id, args.platform, secret))
+    return 0
+
+
+def stores_rotate_secret(args) -> int:
+    from storeflows import admin
+
+    store, secret = admin.rotate_secret(args.store, args.platform, secret=args.secret)
+    text = _secret_text("new", store.store_id, args.platform, secret)
+    _emit(args, {"store": store.store_id, "platform": args.platform, "secret": secret,
+                 "webhook_url": _webhook_url(args.platform, store.store_id)},
+          text + "\nrequests signed with the old secret are refused from now on: update the store now")
+    return 0
+
+
+def stores_list(args) -> int:
+    from storeflows import admin, repository
+
+    rows = [{"store": store.store_id, "name": store.name, "platforms": ", ".join(admin.store_platforms(store))}
+            for store in sorted(repository.list_stores(), key=lambda store: store.store_id)]
+    _emit(args, rows, _table(rows, [("store", "STORE"), ("name", "NAME"), ("platforms", "PLATFORMS")]) if rows
+          else "no stores yet: storeflows stores create <id> --platform ...")
+    return 0
+
+
+# --- workflows ----------------------------------------------------------------------------------
+
+def workflows_templates(args) -> int:
+    from storeflows import admin
+
+    rows = [{"template": name, "description": admin.template_description(cls)} for name, cls in admin.templates().items()]
+    _emit(args, rows, "\n".join(f"{row['template']:<24}{row['description']}" for row in rows))
+    return 0
+
+
+def _load_files(args, loader: Callable[..., Any]) -> list[Any]:
+    from storeflows.admin import InvalidDefinition
+
+    loaded, problems = [], []
+    for path in args.files:
+        try:
+            loaded.append(loader(_read(path), Path(path)))
+        except InvalidDefinition as err:
+            problems += [f"{path}: {line}" for line in err.problems]
+        except CliError as err:
+            problems.append(str(err))
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        _problems(args, problems, f"nothing applied: {count} in {len(args.files)} file(s)")
+    return loaded
+
+
+def workflows_apply(args) -> int:
+    from storeflows import admin
+
+    workflows = _load_files(args, lambda text, path: admin.load_workflow_yaml(text, source=str(path), store=args.store))
+    _use_target(args)  # after the files: their mistakes are reported without a stack
+    for store_id in {workflow.store_id for workflow in workflows}:
+        admin.require_store(store_id)  # before anything is saved
+    results, lines = [], []
+    for workflow in workflows:
+        saved, previous = admin.apply_workflow(workflow)
+        results.append({"store": saved.store_id, "workflow": saved.workflow_id, "template": saved.template,
+                        "status": saved.status.value, "version": saved.version,
+                        "previous_status": previous.status.value if previous else None})
+        was = ""
+        if previous is not None and previous.status.value == "published":
+            was = " (was published: it starts no runs until you publish it again; runs in flight go on)"
+        lines.append(f"workflow {saved.workflow_id} of store {saved.store_id}: saved as draft, version {saved.version}{was}")
+        lines.append(f"  next: storeflows workflows validate {saved.store_id} {saved.workflow_id}")
+    _emit(args, results, "\n".join(lines))
+    return 0
+
+
+def workflows_validate(args) -> int:
+    from storeflows import admin
+
+    workflow, problems = admin.check_workflow(args.store, args.workflow)
+    data = {"store": workflow.store_id, "workflow": workflow.workflow_id, "version": workflow.version}
+    if problems:
+        _problems(args, problems, f"workflow {workflow.workflow_id}: {len(problems)} problem(s) to fix before publishing", data)
+    _emit(args, {**data, "ok": True, "problems": []},
+          f"workflow {workflow.workflow_id} version {workflow.version}: no problems, ready to publish")
+    return 0
+
+
+def workflows_publish(args) -> int:
+    from storeflows import admin
+
+    try:
+        workflow = admin.publish_workflow(args.store, args.workflow)
+    except admin.PublishRefused as err:
+        _problems(args, err.problems, err.detail, {"store": args.store, "workflow": args.workflow})
+    _emit(args, {"store": workflow.store_id, "workflow": workflow.workflow_id, "status": workflow.status.value,
+                 "version": workflow.version},
+          f"workflow {workflow.workflow_id} version {workflow.version}: published; purchases start runs from now on")
+    return 0
+
+
+def workflows_pause(args) -> int:
+    from storeflows import admin
+
+    workflow = admin.pause_workflow(args.store, args.workflow)
+    _emit(args, {"store": workflow.store_id, "workflow": workflow.workflow_id, "status": workflow.status.value,
+                 "version": workflow.version},
+          f"workflow {workflow.workflow_id}: paused; it starts no runs, runs in flight go on (publish resumes it)")
+    return 0
+
+
+def workflows_status(args) -> int:
+    from storeflows import admin
+
+    rows = admin.workflow_status(args.store, args.workflow)
+    text = _table(rows, [("workflow", "WORKFLOW"), ("template", "TEMPLATE"), ("status", "STATUS"),
+                         ("version", "VERSION"), ("in_flight", "IN FLIGHT")]) if rows else f"store {args.store} has no workflows"
+    _emit(args, rows, text)
+    return 0
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+def messages_apply(args) -> int:
+    from storeflows import admin
+
+    messages = _load_files(args, lambda text, path: admin.load_message_yaml(
+        text, base_dir=path.parent, source=str(path), store=args.store))
+    _use_target(args)  # after the files: their mistakes are reported without a stack
+    for store_id in {message.store_id for message in messages}:
+        admin.require_store(store_id)  # before anything is saved
+    results, lines = [], []
+    for message in messages:
+        saved, users = admin.apply_message(message)
+        languages = sorted(saved.variants)
+        results.append({"store": saved.store_id, "message": saved.message_id, "purpose": saved.purpose.value,
+                        "languages": languages, "fallback_language": saved.default_language,
+                        "published_workflows_using_it": users})
+        lines.append(f"message {saved.message_id} of store {saved.store_id}: saved ({saved.purpose.value}; "
+                     f"languages {', '.join(languages)}; fallback {saved.default_language})")
+        if users:
+            lines.append(f"  used by published workflows {', '.join(users)}: their next sends use this content")
+    _emit(args, results, "\n".join(lines))
+    return 0
+
+
+def messages_preview(args) -> int:
+    from storeflows import admin
+
+    preview = admin.preview_message(args.store, args.message, email=args.email, order_id=args.order,
+                                    language=args.language)
+    try:
+        Path(args.out).write_text(preview.rendered.html, "utf-8")
+    except OSError as err:
+        raise CliError(f"cannot write {args.out}: {err.strerror}") from None
+    data = {"out": args.out, "subject": preview.rendered.subject, "language": preview.language,
+            "contact": preview.contact.email, "order": preview.order.id, "sample_contact": preview.sample_contact,
+            "sample_order": preview.sample_order, "text": preview.rendered.text}
+    samples = [what for what, sample in (("contact", preview.sample_contact), ("order", preview.sample_order)) if sample]
+    lines = [f"wrote {args.out}", f"subject: {preview.rendered.subject}",
+             f"language {preview.language}, contact {preview.contact.email}, order {preview.order.id}"]
+    if samples:
+        lines.append(f"sample data for the {' and '.join(samples)} (none on record)")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def messages_test_send(args) -> int:
+    from storeflows import admin
+
+    result = admin.send_test(args.store, args.message, to=args.to, email=args.email, order_id=args.order,
+                             language=args.language)
+    _emit(args, result, f"sent {result['subject']!r} to {result['to']} (language {result['language']}; "
+                        f"SES message {result['ses_message_id']}); recorded on no contact")
+    return 0
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+def contacts_show(args) -> int:
+    from storeflows import admin
+
+    summary = admin.contact_summary(args.store, args.email)
+    consent = summary.get("consent") or {}
+    name = " ".join(part for part in (summary.get("first_name"), summary.get("last_name")) if part) or "-"
+    lines = [
+        f"{summary['email']} ({name}) in store {summary['store_id']}",
+        f"  language {summary.get('language') or '-'}, country {summary.get('country') or '-'}",
+        f"  tags: {', '.join(summary['tags']) or '-'}",
+        f"  score: {summary['score']}",
+        "  marketing consent: " + (f"{'yes' if consent.get('marketing') else 'no'} ({consent.get('source')}, "
+                                   f"{consent.get('updated_at')})" if consent else "none on record"),
+        "  marketing allowed now: " + ("yes" if summary["marketing_allowed"] else f"no ({summary['marketing_blocked_by']})"),
+        f"  orders: {summary['orders_count']} (total spent {summary['total_spent']})",
+    ]
+    lines += [f"    {order['order_id']}  {order['total']} {order['currency']}  {order['occurred_at']}"
+              for order in summary["orders"]]
+    runs = summary["in_workflows"]
+    lines.append("  in workflows now: " + (", ".join(f"{run['workflow_id']} (order {run['order_id']})" for run in runs)
+                                           if runs else "none"))
+    _emit(args, summary, "\n".join(lines))
+    return 0
+
+
+def contacts_export(args) -> int:
+    from storeflows import admin
+
+    contacts = admin.export_contacts(args.store, not_in_workflow=args.not_in_workflow, tags=args.tag or [],
+                                     min_score=args.min_score, consent_only=args.consent_only)
+    try:
+        with open(args.out, "w", newline="", encoding="utf-8") as stream:
+            count = admin.write_contacts_csv(contacts, stream)
+    except OSError as err:
+        raise CliError(f"cannot write {args.out}: {err.strerror}") from None
+    _emit(args, {"out": args.out, "contacts": count}, f"wrote {count} contact(s) to {args.out}")
+    return 0
+
+
+# --- coupons ------------------------------------------------------------------------------------
+
+def _coupons():
+    try:
+        from storeflows import coupons
+    except ImportError:
+        raise CliError("coupons are not available in this build") from None
+    if not (hasattr(coupons, "import_codes") and hasattr(coupons, "pool_stock")):
+        raise CliError("coupons are not available in this build")
+    return coupons
+
+
+def coupons_import(args) -> int:
+    from storeflows import admin
+
+    coupons = _coupons()
+    admin.require_store(args.store)
+    result = coupons.import_codes(args.store, args.pool, _read(args.file), args.column,
+                                  low_stock_threshold=args.low_stock)
+    stock = coupons.pool_stock(args.store, args.pool)
+    data = {"store": args.store, "pool": args.pool, **_plain(result), "stock": _plain(stock)}
+    text = (f"pool {args.pool} of store {args.store}: {result.added} code(s) added, "
+            f"{result.skipped_duplicates} duplicate(s) skipped, {result.size} in the pool")
+    if stock is not None:
+        text += f"; {stock.remaining} left, low-stock alarm at {stock.low_stock_threshold} left"
+    _emit(args, data, text)
+    return 0
+
+
+def coupons_stock(args) -> int:
+    from storeflows import admin
+
+    coupons = _coupons()
+    admin.require_store(args.store)
+    stock = coupons.pool_stock(args.store, args.pool)
+    if stock is None:
+        raise CliError(f"store {args.store} has no coupon pool {args.pool!r} (import codes with: storeflows coupons import)")
+    _emit(args, {"store": args.store, "pool": args.pool, **_plain(stock)},
+          f"pool {args.pool} of store {args.store}: {stock.remaining} of {stock.size} code(s) left "
+          f"({stock.claimed} handed out; low-stock alarm at {stock.low_stock_threshold} left)")
+    return 0
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter,
+                     parents=[_common_options(suppress=False)])
+    common = [_common_options(suppress=True)]
+    groups = parser.add_subparsers(dest="group", metavar="{stores,workflows,messages,contacts,coupons}", required=True)
+
+    def group(name: str, help_: str, description: str = "") -> argparse._SubParsersAction:
+        sub = groups.add_parser(name, help=help_, description=description or help_, formatter_class=formatter)
+        return sub.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(commands, name: str, handler, help_: str, description: str = "", *, target: bool = True):
+        sub = commands.add_parser(name, help=help_, description=description or help_, parents=common,
+                                  formatter_class=formatter)
+        sub.set_defaults(handler=handler, needs_target=target)
+        return sub
+
+    # stores
+    stores = group("stores", "stores and their webhook secrets")
+    platforms = ["shopify", "api", "woocommerce"]
+    sub = command(stores, "create", stores_create, "create a store with one platform's webhook secret",
+                  "Creates a store with one platform's webhook secret (generated unless --secret is given:\n"
+                  "whsec_… for the event API, random text for Shopify and WooCommerce) and its own\n"
+                  "unsubscribe signing key. The secret is printed once. Add another platform's secret\n"
+                  "with `stores rotate-secret`.")
+    sub.add_argument("store", help="store id: lower-case letters, digits and -")
+    sub.add_argument("--platform", choices=platforms, required=True,
+                     help="api: Storeflows' event API; shopify, woocommerce: their order webhooks")
+    sub.add_argument("--secret", help="use this secret (Shopify: the app's signing secret) instead of a new one")
+    sub.add_argument("--name", help="the store's name, as messages show it ({{ store.name }})")
+    command(stores, "list", stores_list, "list the stores and which platforms have a secret",
+            "Lists every store (a scan of the table) and which platforms have a secret; never the secrets.")
+    sub = command(stores, "rotate-secret", stores_rotate_secret, "set or replace one platform's secret",
+                  "Sets or replaces one platform's secret of a store, printed once. Requests signed with\n"
+                  "the old secret are refused from then on: update the store's webhook settings at once.")
+    sub.add_argument("store")
+    sub.add_argument("--platform", choices=platforms, required=True)
+    sub.add_argument("--secret", help="use this secret instead of a new one")
+
+    # workflows
+    workflows = group("workflows", "workflow templates, drafts, publishing, status",
+                      "A workflow is a template + a store + settings. apply saves a draft, validate checks it,\n"
+                      "publish makes it start runs, pause stops it starting runs. Runs in flight keep the\n"
+                      "settings they started with (the dispatcher snapshots them into each run's input).")
+    command(workflows, "templates", workflows_templates, "the templates and what each does", target=False)
+    sub = command(workflows, "apply", workflows_apply, "save workflow files as drafts", target=False, description=
+                  "Saves each workflow file as a draft with the next version number. A file holds\n"
+                  "store, workflow (its id), template and settings; durations are written 10d, 12h, 30m.\n"
+                  "Applying to a published workflow makes it a draft: it starts no runs until you publish\n"
+                  "it again; its runs in flight go on with the settings they started with.\n"
+                  "All files are checked first: if any has a problem, nothing is saved.")
+    sub.add_argument("files", nargs="+", metavar="FILE.yaml")
+    sub.add_argument("--store", help="apply to this store instead of the one the file names")
+    for name, handler, help_ in (
+        ("validate", workflows_validate, "check a workflow: its messages exist, template-specific checks"),
+        ("publish", workflows_publish, "validate, then publish: purchases start runs from now on"),
+        ("pause", workflows_pause, "stop starting runs; runs in flight go on (publish resumes)"),
+    ):
+        sub = command(workflows, name, handler, help_)
+        sub.add_argument("store")
+        sub.add_argument("workflow")
+    sub = command(workflows, "status", workflows_status, "status, version, template and runs in flight",
+                  "Status, version, template and the number of runs in flight (running executions of the\n"
+                  "template's state machine for this workflow) of one or every workflow of a store.")
+    sub.add_argument("store")
+    sub.add_argument("workflow", nargs="?")
+
+    # messages
+    messages = group("messages", "messages: apply, preview, test-send")
+    sub = command(messages, "apply", messages_apply, "save message files", target=False, description=
+                  "Saves each message file: store, message (its id), purpose (transactional|marketing),\n"
+                  "sender {name, address, reply_to}, fallback_language, and variants per language\n"
+                  "(en: {subject, html_file or html, text_file or text}); files are relative to the YAML\n"
+                  "file. Optional coupon: {type: static, code: SPRING10} or {type: dynamic, pool: P}\n"
+                  "(a pool imported with `coupons import`; publishing checks it has codes left). Runs\n"
+                  "read messages when they send: the new content is used from the next send on, also\n"
+                  "by runs in flight. All files are checked first: if any has a problem, nothing is\n"
+                  "saved.")
+    sub.add_argument("files", nargs="+", metavar="FILE.yaml")
+    sub.add_argument("--store", help="apply to this store instead of the one the file names")
+
+    def render_options(sub):
+        sub.add_argument("--order", metavar="ORDER_ID", help="one of the contact's recorded orders (default: the latest)")
+        sub.add_argument("--language", help="render this language's variant (default: the contact's language)")
+
+    sub = command(messages, "preview", messages_preview, "render a message to an HTML file",
+                  "Renders a message as a send would, for an existing contact and one of their recorded\n"
+                  "orders; sample data stands in for what is not on record. Writes the HTML part.")
+    sub.add_argument("store")
+    sub.add_argument("message")
+    sub.add_argument("--email", required=True, help="the contact to render for")
+    render_options(sub)
+    sub.add_argument("--out", required=True, metavar="FILE.html")
+    sub = command(messages, "test-send", messages_test_send, "send a rendered message to a test address",
+                  "Renders like preview and sends it through SES with the stack's configuration set,\n"
+                  "subject prefixed [TEST]. Recorded on no contact. With SES in the sandbox, --to must\n"
+                  "be a verified address.")
+    sub.add_argument("store")
+    sub.add_argument("message")
+    sub.add_argument("--to", required=True, metavar="ADDRESS")
+    sub.add_argument("--email", metavar="CONTACT", help="render for this contact (default: --to)")
+    render_options(sub)
+
+    # contacts
+    contacts = group("contacts", "contacts: show one, export to CSV")
+    sub = command(contacts, "show", contacts_show, "profile, tags, score, consent, orders, workflows now")
+    sub.add_argument("store")
+    sub.add_argument("email")
+    sub = command(contacts, "export", contacts_export, "write the store's contacts to CSV",
+                  "Writes the store's contacts that match every filter to CSV. Scans the whole table\n"
+                  "(billed for every item of every store), plus one query per contact with\n"
+                  "--not-in-workflow: run it for exports, not on a schedule every minute. Cells starting\n"
+                  "with = + - @ get a leading ' so spreadsheets do not run them.")
+    sub.add_argument("store")
+    sub.add_argument("--out", required=True, metavar="FILE.csv")
+    sub.add_argument("--not-in-workflow", metavar="ID", help="leave out contacts inside a run of this workflow right now")
+    sub.add_argument("--tag", action="append", metavar="T", help="only contacts with this tag (repeat: all of them)")
+    sub.add_argument("--min-score", type=int, metavar="N", help="only contacts with at least this score")
+    sub.add_argument("--consent-only", action="store_true",
+                     help="only contacts marketing may reach now: consent given, not unsubscribed, not suppressed")
+
+    # coupons
+    coupons = group("coupons", "coupon code pools (when this build has coupons)")
+    sub = command(coupons, "import", coupons_import, "import codes from a CSV column into a pool",
+              "Adds the codes of one CSV column to the pool (created on first import). Blank cells,\n"
+              "codes repeated in the file and codes already in the pool are skipped, so importing a\n"
+              "file twice adds nothing.")
+    sub.add_argument("store")
+    sub.add_argument("pool")
+    sub.add_argument("file", metavar="FILE.csv")
+    sub.add_argument("--column", required=True, metavar="NAME", help="the CSV column holding the codes")
+    sub.add_argument("--low-stock", type=int, metavar="N",
+                     help="raise the low-stock alarm at N codes left (default: a tenth of the first import)")
+    sub = command(coupons, "stock", coupons_stock, "codes left in a pool")
+    sub.add_argument("store")
+    sub.add_argument("pool")
+    return parser
+
+
+def _use_target(args: argparse.Namespace) -> None:
+    from storeflows import aws, config
+    from storeflows_cli.target import choose
+
+    choose(args.stack, args.local)
+    # The layer caches settings and clients per process; the target has just set them.
+    config.settings.cache_clear()
+    aws.client.cache_clear()
+    aws.dynamodb_table.cache_clear()
+
+
+def _fail(reason: object, status: int = 1) -> int:
+    print(f"{PROG}: error: {' '.join(str(reason).split())}", file=sys.stderr)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    from storeflows.config import MissingSetting
+    from storeflows.errors import StoreflowsError
+    from storeflows_cli.target import TargetError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.needs_target:
+            _use_target(args)
+        return args.handler(args)
+    except UsageError as err:
+        return _fail(err, 2)
+    except (CliError, Problems, TargetError, MissingSetting) as err:
+        return _fail(err)
+    except StoreflowsError as err:
+        return _fail(err.detail or err)
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        return _fail(f"AWS {err.operation_name}: {error.get('Code')}: {error.get('Message')}")
+    except EndpointConnectionError as err:
+        return _fail(f"cannot reach {err.kwargs.get('endpoint_url')}: is the stack running?")
+    except BotoCoreError as err:
+        return _fail(err)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:  # `storeflows ... | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
