@@ -248,14 +248,18 @@ def best_sellers(store_id: str, *, days: int, count: int, excluding: set[str] = 
     return [{"sku": sku, "name": names[sku], "units": units[sku]} for sku in ranked]
 
 
-def _query_pages(condition):
-    arguments: dict[str, Any] = {"KeyConditionExpression": condition}
+def _pages(operation: str, **arguments: Any):
+    """Every page of a query or scan (DynamoDB returns at most 1 MB per call)."""
     while True:
-        response = _table().query(**arguments)
+        response = getattr(_table(), operation)(**arguments)
         yield response["Items"]
         if "LastEvaluatedKey" not in response:
             return
         arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _query_pages(condition):
+    return _pages("query", KeyConditionExpression=condition)
 
 
 def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str, min_interval_seconds: int) -> bool:
@@ -359,8 +363,8 @@ def record_send_decision(
 
 def contact_history(store_id: str, email: str) -> list[dict[str, Any]]:
     """Every item of a contact's partition (profile, orders, sends), for operators and tests."""
-    response = _table().query(KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)), ConsistentRead=True)
-    return [{**item} for item in response["Items"]]
+    pages = _pages("query", KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)), ConsistentRead=True)
+    return [item for page in pages for item in page]
 
 
 # --- operator queries (the admin CLI) ---------------------------------------------------------
@@ -394,13 +398,7 @@ def list_messages(store_id: str) -> list[Message]:
 
 
 def _scan_pages(condition):
-    arguments: dict[str, Any] = {"FilterExpression": condition}
-    while True:
-        response = _table().scan(**arguments)
-        yield response["Items"]
-        if "LastEvaluatedKey" not in response:
-            return
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return _pages("scan", FilterExpression=condition)
 
 
 def list_stores() -> list[Store]:
