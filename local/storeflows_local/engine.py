@@ -1,4 +1,4 @@
-"""The three places where the local stack reaches into moto.
+"""The places where the local stack reaches into moto.
 
 1. Lambda tasks: moto would run a function in Docker. Here the invocation is handed to the
    real handler named in template.yaml, in this process, and an exception comes back the
@@ -14,6 +14,12 @@
    DynamoDB request is handled under one lock, whole (condition, update and the values it
    returns), so concurrent callers (tests, the Step Functions engine, the handlers) get
    DynamoDB's guarantees.
+4. SES sends: moto keeps an email and publishes no events. Here each accepted SendEmail is
+   handed to the stack (ses_events.py publishes what SES would to the configuration set's
+   event destination).
+5. SNS deliveries to Lambda: moto would call its own Lambda backend with a fixed sample
+   envelope. Here the stack invokes the real handler asynchronously, as SNS does, with the
+   envelope AWS sends (this topic, this message id).
 """
 
 from __future__ import annotations
@@ -27,12 +33,15 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from time import monotonic
 from typing import Any
 from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.responses import DynamoHandler
+from moto.sesv2.responses import SESV2Response
+from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 log = logging.getLogger("storeflows.local")
@@ -98,8 +107,36 @@ def _one_dynamodb_request_at_a_time(call_action: Callable) -> Callable:
     return serialised
 
 
-def patch_moto(lambdas: InProcessLambdas, time_scale: float) -> ExitStack:
-    """Installs the three patches; closing the returned stack removes them."""
+def sns_lambda_event(topic_arn: str, subscription_arn: str, message_id: str, message: str,
+                     subject: str | None) -> dict[str, Any]:
+    """The event SNS invokes a subscribed function with (one record per invocation)."""
+    return {"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": topic_arn,
+            "Subject": subject,
+            "Message": message,
+            "Timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "SignatureVersion": "1",
+            "Signature": "local",
+            "SigningCertUrl": "local",
+            "UnsubscribeUrl": "local",
+            "MessageAttributes": {},
+        },
+    }]}
+
+
+def patch_moto(lambdas: InProcessLambdas, time_scale: float, *,
+               on_email_sent: Callable[[dict, str], None] | None = None,
+               on_sns_to_lambda: Callable[[str, dict], None] | None = None) -> ExitStack:
+    """Installs the patches; closing the returned stack removes them. `on_email_sent(request,
+    message_id)` hears of every email SES accepted; `on_sns_to_lambda(function_arn, event)`
+    delivers an SNS notification to a subscribed function. Without them (tests of one state
+    machine), SES and SNS stay as moto has them."""
 
     def invoke(backend, function_name, qualifier, body, headers, response_headers):  # noqa: ARG001 - moto's signature
         payload, error = lambdas.invoke(function_name, json.loads(body or "{}"))
@@ -112,8 +149,27 @@ def patch_moto(lambdas: InProcessLambdas, time_scale: float) -> ExitStack:
             # Returns early when the execution is stopped, as moto's own wait does.
             env.program_state_event.wait(wait_seconds / time_scale)
 
+    send_email = SESV2Response.send_email
+
+    def send_email_and_publish(response):
+        answer = send_email(response)
+        on_email_sent(json.loads(response.body), json.loads(answer)["MessageId"])
+        return answer
+
+    publish = Subscription.publish
+
+    def publish_to_function(subscription, message, message_id, subject=None, *args, **kwargs):
+        if subscription.protocol != "lambda":
+            return publish(subscription, message, message_id, subject, *args, **kwargs)
+        on_sns_to_lambda(subscription.endpoint, sns_lambda_event(subscription.topic.arn, subscription.arn,
+                                                                 message_id, message, subject))
+
     stack = ExitStack()
     stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+    if on_email_sent is not None:
+        stack.enter_context(mock.patch.object(SESV2Response, "send_email", send_email_and_publish))
+    if on_sns_to_lambda is not None:
+        stack.enter_context(mock.patch.object(Subscription, "publish", publish_to_function))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
     stack.enter_context(
         mock.patch.object(DynamoHandler, "call_action", _one_dynamodb_request_at_a_time(DynamoHandler.call_action))

@@ -2,7 +2,11 @@
 
 Each API request becomes an API Gateway HTTP API (payload 2.0) event for the function the
 template routes it to, exactly as API Gateway would build it; the function's response is
-returned as API Gateway would return it."""
+returned as API Gateway would return it. IAM-authorised routes (reports) are not
+authorised locally: the API listens on 127.0.0.1 only.
+
+POST /_local/ses/<message id>/open|click|bounce|complaint plays what a recipient or their
+mailbox does with an email (see ses_events.py)."""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ _local_views = Map(
         Rule("/_local/", endpoint="outbox_page"),
         Rule("/_local/outbox", endpoint="outbox"),
         Rule("/_local/contacts/<store_id>/<email>", endpoint="contact"),
+        Rule("/_local/ses/<message_id>/<kind>", endpoint="engagement", methods=["POST"]),
     ]
 )
 
@@ -70,7 +75,21 @@ class Gateway:
             return _json(outbox(recipient=request.args.get("to")))
         if endpoint == "outbox_page":
             return Response(outbox_page(outbox()), content_type="text/html; charset=utf-8")
+        if endpoint == "engagement":
+            return self._engagement(request, **arguments)
         return self._contact(**arguments)
+
+    def _engagement(self, request: Request, message_id: str, kind: str) -> Response:
+        try:
+            known = self.stack.ses_events.simulate(message_id, kind, link=request.args.get("link"),
+                                                   bounce_type=request.args.get("type", "Permanent"))
+        except ValueError as err:
+            return Response(json.dumps({"error": "bad_request", "detail": str(err)}), status=400,
+                            content_type="application/json")
+        if not known:
+            raise NotFound(f"no email {message_id} went through an event destination")
+        return Response(json.dumps({"status": "published", "message_id": message_id, "event": kind}), status=202,
+                        content_type="application/json")
 
     def _contact(self, store_id: str, email: str) -> Response:
         from storeflows import repository  # the layer is importable once the stack has started
@@ -111,13 +130,15 @@ def outbox_page(messages: list[dict[str, Any]]) -> str:
         f"""<article><h2>{html.escape(m["subject"])}</h2>
 <p><b>To</b> {html.escape(m["to"])} · <b>From</b> {html.escape(m["from"])} · <b>Sent</b> {html.escape(m["sent_at"] or "")}</p>
 <details><summary>Headers</summary><pre>{html.escape(json.dumps(m["headers"], indent=2))}</pre></details>
+<p>Simulate: {" ".join(f'<button formaction="/_local/ses/{html.escape(m["id"])}/{kind}" form="ses">{kind}</button>' for kind in ("open", "click", "bounce", "complaint"))}</p>
 <iframe sandbox srcdoc="{html.escape(m["html"] or "", quote=True)}"></iframe></article>"""
         for m in reversed(messages)
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Storeflows local outbox</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:auto}}article{{border-bottom:1px solid #ccc;padding:1rem 0}}
 iframe{{width:100%;height:22rem;border:1px solid #ddd}}</style></head>
-<body><h1>Local outbox ({len(messages)})</h1>{items or "<p>No email sent yet.</p>"}</body></html>"""
+<body><h1>Local outbox ({len(messages)})</h1><form id="ses" method="post"></form>
+{items or "<p>No email sent yet.</p>"}</body></html>"""
 
 
 def _http_api_event(request: Request, method: str, path_template: str, path_parameters: dict[str, str]) -> dict:

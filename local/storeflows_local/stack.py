@@ -3,7 +3,9 @@
 Start order: moto's server (so Step Functions' own service calls and other processes can
 reach it), then the resources of template.yaml in dependency order, then the functions'
 environment, then the handlers (imported from their CodeUri with the layer on sys.path,
-as Lambda would), then the SQS poller that plays Lambda's event source mapping."""
+as Lambda would) and their SNS subscriptions, then the SQS poller that plays Lambda's event
+source mapping. SNS invokes functions asynchronously, as Lambda does for SNS: an error is
+retried (EventInvokeConfig) and then parked in the function's DeadLetterQueue."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import logging
 import os
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from storeflows_local.engine import InProcessLambdas, LambdaContext, patch_moto
+from storeflows_local.ses_events import EVENT_TYPES, Destination, SesEventPublisher
 from storeflows_local.template import ACCOUNT_ID, REGION, FunctionSpec, Route, Template, TemplateError
 
 log = logging.getLogger("storeflows.local")
@@ -36,8 +41,12 @@ SUPPORTED_TYPES = {
     "AWS::Serverless::StateMachine",
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
     "AWS::SES::ConfigurationSet",
+    "AWS::SES::ConfigurationSetEventDestination",
 }
+# Lambda retries an asynchronous invocation after about a minute, then two; locally, soon.
+ASYNC_RETRY_DELAY_SECONDS = 0.5
 
 
 @dataclass
@@ -59,18 +68,26 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._server: ThreadedMotoServer | None = None
         self._patches = None
+        self.ses_events: SesEventPublisher | None = None
+        # Lambda's queue of asynchronous invocations (SNS deliveries).
+        self._async_invocations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="async-invoke")
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._start_moto()
-        self._patches = patch_moto(self.lambdas, self.time_scale)
+        self._patches = patch_moto(self.lambdas, self.time_scale, on_email_sent=self._email_sent,
+                                   on_sns_to_lambda=self._invoke_async)
         self._create_resources()
         self._load_functions()
+        self._subscribe_functions()
         self._start_pollers()
 
     def stop(self) -> None:
         self._stop.set()
+        if self.ses_events is not None:
+            self.ses_events.stop()
+        self._async_invocations.shutdown(wait=True, cancel_futures=True)
         for thread in self._threads:
             thread.join(timeout=5)
         if self._patches is not None:
@@ -112,12 +129,17 @@ class LocalStack:
         # Dead-letter queues first: a redrive policy names its target by ARN.
         for logical_id in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name]["Properties"]):
             self._create_queue(logical_id, queues[logical_id]["Properties"])
+        sns = boto3.client("sns")
+        for logical_id in t.of_type("AWS::SNS::Topic"):
+            arn = sns.create_topic(Name=t.physical_name(logical_id))["TopicArn"]
+            t.physical[logical_id] = {"Ref": arn, "TopicArn": arn, "TopicName": t.physical_name(logical_id)}
         sesv2 = boto3.client("sesv2")
         sesv2.create_email_identity(EmailIdentity=t.parameters["SenderIdentity"])
         for logical_id in t.of_type("AWS::SES::ConfigurationSet"):
             name = t.physical_name(logical_id)
             sesv2.create_configuration_set(ConfigurationSetName=name)
             t.physical[logical_id] = {"Ref": name}
+        self.ses_events = SesEventPublisher(self._ses_event_destinations())
         for logical_id in t.of_type("AWS::Serverless::HttpApi"):
             t.physical[logical_id] = {"Ref": "local"}
         for spec in t.functions():
@@ -131,6 +153,25 @@ class LocalStack:
                 type="STANDARD",
             )["stateMachineArn"]
             t.physical[logical_id] = {"Ref": arn, "Name": t.physical_name(logical_id), "Arn": arn}
+
+    def _ses_event_destinations(self) -> dict[str, list[Destination]]:
+        """Configuration set -> where SES publishes its events (SNS destinations only)."""
+        destinations: dict[str, list[Destination]] = {}
+        for logical_id, res in self.template.of_type("AWS::SES::ConfigurationSetEventDestination").items():
+            props = self.template.resolve(res["Properties"])
+            destination = props["EventDestination"]
+            if "SnsDestination" not in destination:
+                raise TemplateError(f"{logical_id}: only SNS event destinations run locally")
+            if destination.get("Enabled", False):
+                destinations.setdefault(props["ConfigurationSetName"], []).append(Destination(
+                    topic_arn=destination["SnsDestination"]["TopicARN"],
+                    event_types=frozenset(EVENT_TYPES[kind] for kind in destination["MatchingEventTypes"]),
+                ))
+        return destinations
+
+    def _email_sent(self, request: dict, message_id: str) -> None:
+        if self.ses_events is not None:
+            self.ses_events.sent(request, message_id)
 
     def _create_table(self, logical_id: str, props: dict[str, Any]) -> None:
         name = self.template.physical_name(logical_id)
@@ -194,6 +235,32 @@ class LocalStack:
         sys.modules[module_name] = module
         module_spec.loader.exec_module(module)
         return getattr(module, spec.handler)
+
+    def _subscribe_functions(self) -> None:
+        sns = boto3.client("sns")
+        for spec in self.template.functions():
+            for topic in spec.sns_topics:
+                sns.subscribe(TopicArn=self.template.resolve(topic), Protocol="lambda", Endpoint=spec.arn)
+
+    def _invoke_async(self, function_arn: str, event: dict) -> None:
+        """Lambda's asynchronous invocation: queued, retried after an error, and then sent to
+        the function's dead-letter queue, so nothing SNS delivered is lost."""
+        spec = next(spec for spec in self.template.functions() if spec.arn == function_arn)
+
+        def run() -> None:
+            for attempt in range(1 + spec.async_retries):
+                if attempt:
+                    time.sleep(ASYNC_RETRY_DELAY_SECONDS)
+                _, error = self.lambdas.invoke(function_arn, event)
+                if error is None:
+                    return
+            if spec.dead_letter_queue is not None:
+                queue_arn = self.template.resolve(spec.dead_letter_queue)
+                queue_url = next(p["Ref"] for p in self.template.physical.values() if p.get("Arn") == queue_arn)
+                boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
+            log.warning("%s failed %d times; event parked in its dead-letter queue", spec.logical_id, 1 + spec.async_retries)
+
+        self._async_invocations.submit(run)
 
     def invoke(self, logical_id: str, event: dict) -> Any:
         spec = next(spec for spec in self.template.functions() if spec.logical_id == logical_id)

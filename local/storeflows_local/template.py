@@ -32,7 +32,8 @@ _TOKEN = re.compile(r"\$\{([^}]+)\}")
 
 # Resource types with no local counterpart: they only matter in a real account.
 CLOUD_ONLY_TYPES = frozenset(
-    {"AWS::Logs::LogGroup", "AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::CloudWatch::Alarm"}
+    {"AWS::Logs::LogGroup", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CloudWatch::Alarm",
+     "AWS::CloudWatch::Dashboard"}
 )
 
 
@@ -61,6 +62,10 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     sqs_queues: list[Any] = field(default_factory=list)  # unresolved queue ARN expressions
     batch_size: int = 10
+    sns_topics: list[Any] = field(default_factory=list)  # unresolved topic ARN expressions
+    # Asynchronous invocations (SNS): retries after an error, then this queue (unresolved ARN).
+    async_retries: int = 2
+    dead_letter_queue: Any = None
 
     @property
     def arn(self) -> str:
@@ -130,6 +135,8 @@ class Template:
                 handler=handler,
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 environment=environment,
+                async_retries=int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2)),
+                dead_letter_queue=props.get("DeadLetterQueue", {}).get("TargetArn"),
             )
             for event in props.get("Events", {}).values():
                 if event["Type"] == "HttpApi":
@@ -137,6 +144,8 @@ class Template:
                 elif event["Type"] == "SQS":
                     spec.sqs_queues.append(event["Properties"]["Queue"])
                     spec.batch_size = int(event["Properties"].get("BatchSize", 10))
+                elif event["Type"] == "SNS" and "FilterPolicy" not in event["Properties"]:
+                    spec.sns_topics.append(event["Properties"]["Topic"])
                 else:
                     raise TemplateError(f"{logical_id}: event type {event['Type']} has no local counterpart")
             specs.append(spec)

@@ -50,3 +50,43 @@ def test_a_consent_event_for_an_unknown_customer_creates_the_contact(aws):
     repository.record_consent("demo", "new@example.com", marketing=True, source="newsletter form", at=T0)
     contact = repository.get_contact("demo", "new@example.com")
     assert contact.consent.marketing is True and contact.orders_count == 0
+
+
+def unsubscribe(at: datetime) -> None:
+    assert repository.unsubscribe_contact("demo", "ana@example.com", via_message="newsletter", at=at)
+
+
+def unsubscribed_at():
+    return repository.get_contact("demo", "ana@example.com").unsubscribed_at
+
+
+def test_a_newer_explicit_consent_statement_re_subscribes(aws):
+    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
+    unsubscribe(T0 + timedelta(days=1))
+
+    assert repository.record_consent("demo", "ana@example.com", marketing=True, source="preference centre",
+                                     at=T0 + timedelta(days=2), lifts_unsubscribe=True)
+
+    assert unsubscribed_at() is None
+    assert consent().marketing is True
+
+
+def test_an_order_checkbox_never_re_subscribes(aws):
+    """A store keeps its own "accepts marketing" flag, which knows nothing of our unsubscribe
+    link: a later order saying yes must not undo the unsubscribe."""
+    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
+    unsubscribe(T0 + timedelta(days=1))
+
+    repository.record_purchase("demo", "e2", order("2", T0 + timedelta(days=2), accepts_marketing=True))
+
+    assert unsubscribed_at() is not None
+
+
+def test_a_consent_statement_older_than_the_unsubscribe_changes_nothing(aws):
+    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=False))
+    unsubscribe(T0 + timedelta(days=3))
+
+    repository.record_consent("demo", "ana@example.com", marketing=True, source="import", at=T0 + timedelta(days=2),
+                              lifts_unsubscribe=True)
+
+    assert unsubscribed_at() is not None

@@ -6,6 +6,7 @@ would; every decision (sent, or skipped and why) must be on the contact's record
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -118,7 +119,7 @@ def test_transactional_message_has_no_unsubscribe_headers(send, aws):
 
 def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, aws):
     add_contact()
-    assert repository.mark_unsubscribed("demo", EMAIL, MARKETING)
+    assert repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
 
     result = send(send_step(MARKETING))
 
@@ -131,7 +132,7 @@ def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, a
 
 def test_unsubscribed_contact_still_gets_transactional_messages(send, aws):
     add_contact()
-    repository.mark_unsubscribed("demo", EMAIL, MARKETING)
+    repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
 
     assert send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))["status"] == "sent"
     assert len(aws.sent_emails()) == 1

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import html
-import json
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from storeflows import repository
+from storeflows import reports, repository
 from storeflows.adapters import purchase_from_api
 from storeflows.mail import parse_mime_message
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
@@ -40,11 +40,15 @@ def token(demo_store) -> str:
 def unsubscribe(load_handler, demo_store, lambda_context, make_http_event):
     app = load_handler("unsubscribe")
 
-    def invoke(method: str, token: str | None, *, one_click_body: bool = False) -> dict[str, Any]:
+    def invoke(method: str, token: str | None, *, one_click_body: bool = False, multipart: bool = False) -> dict[str, Any]:
         headers, body = {"user-agent": "pytest"}, None
         if one_click_body:  # what a mailbox provider POSTs (RFC 8058 section 3.2)
             headers["content-type"] = "application/x-www-form-urlencoded"
             body = b"List-Unsubscribe=One-Click"
+        if multipart:  # the same field as multipart/form-data, which RFC 8058 allows too
+            headers["content-type"] = "multipart/form-data; boundary=sf"
+            body = (b'--sf\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+                    b"One-Click\r\n--sf--\r\n")
         event = make_http_event(
             method, "/unsubscribe", "/unsubscribe", headers=headers, body=body,
             query=None if token is None else {"token": token},
@@ -60,11 +64,9 @@ def unsubscribed_at(email: str = EMAIL):
     return contact.unsubscribed_at
 
 
-def assert_refused(response: dict[str, Any]) -> None:
-    assert response["statusCode"] == 401, response
-    body = json.loads(response["body"])
-    assert set(body) == {"error", "detail"}
-    assert body["error"] == "invalid_signature"
+def answer(response: dict[str, Any]) -> tuple[int, str, dict[str, str]]:
+    """What a caller can observe: status, body and headers (cookies, redirects)."""
+    return response["statusCode"], response["body"], {k.lower(): v for k, v in (response.get("headers") or {}).items()}
 
 
 def test_get_shows_a_confirmation_page_and_changes_nothing(unsubscribe, contact, token):
@@ -74,6 +76,8 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(unsubscribe, contact,
     assert response["headers"]["Content-Type"].startswith("text/html")
     assert '<form method="post"' in response["body"]
     assert f'action="?token={html.escape(token)}"' in response["body"]
+    # The button posts the RFC 8058 body, as a mailbox provider would.
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in response["body"]
     assert unsubscribed_at() is None
 
 
@@ -109,10 +113,39 @@ def _flip_last(text: str) -> str:
         pytest.param(lambda t: None, id="missing"),
     ],
 )
-def test_post_with_a_bad_token_is_401_and_changes_nothing(unsubscribe, contact, token, tamper):
+def test_post_with_a_bad_token_answers_as_for_a_stranger_and_changes_nothing(unsubscribe, contact, token, tamper,
+                                                                            demo_store):
+    stranger = make_unsubscribe_token(demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID))
+
     response = unsubscribe("POST", tamper(token), one_click_body=True)
 
-    assert_refused(response)
+    assert answer(response) == answer(unsubscribe("POST", stranger, one_click_body=True))
+    assert unsubscribed_at() is None
+
+
+def test_a_valid_and_a_stranger_link_get_the_same_answer(unsubscribe, contact, token, demo_store):
+    stranger = make_unsubscribe_token(demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID))
+
+    valid, foreign = unsubscribe("POST", token, one_click_body=True), unsubscribe("POST", stranger, one_click_body=True)
+
+    assert answer(valid) == answer(foreign)
+    status, _, headers = answer(valid)
+    assert status == 200  # no redirect: mailbox providers do not follow one
+    assert "set-cookie" not in headers and "location" not in headers
+    assert valid.get("cookies") in (None, [])
+    assert unsubscribed_at() is not None
+
+
+def test_a_multipart_one_click_post_unsubscribes(unsubscribe, contact, token):
+    assert unsubscribe("POST", token, multipart=True)["statusCode"] == 200
+    assert unsubscribed_at() is not None
+
+
+def test_get_with_a_bad_token_shows_the_same_page_and_changes_nothing(unsubscribe, contact, token):
+    page = unsubscribe("GET", _flip_last(token))
+
+    assert page["statusCode"] == 200
+    assert "<form" in page["body"]
     assert unsubscribed_at() is None
 
 
@@ -152,3 +185,15 @@ def test_link_in_a_sent_marketing_email_stops_further_marketing(load_handler, un
         "status": "skipped", "reason": "unsubscribed"
     }
     assert len(aws.sent_emails()) == 1
+    # The unsubscribe is counted once, in the report row of the email it came from.
+    (row,) = reports.build_report("demo", date.today(), date.today()).rows
+    assert (row.workflow_id, row.message_id, row.counts["unsubscribed"]) == ("targeted-post-purchase", MESSAGE_ID, 1)
+    assert unsubscribe("POST", token, one_click_body=True)["statusCode"] == 200
+    assert reports.build_report("demo", date.today(), date.today()).total.counts["unsubscribed"] == 1
+
+
+def test_an_unsubscribe_without_an_email_on_record_is_kept_but_counted_nowhere(unsubscribe, contact, token):
+    assert unsubscribe("POST", token, one_click_body=True)["statusCode"] == 200
+
+    assert unsubscribed_at() is not None
+    assert reports.build_report("demo", date.today(), date.today()).rows == []

@@ -33,7 +33,7 @@ from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
-from storeflows.records import Contact, Message, Purpose, Store, is_store_id
+from storeflows.records import Attribution, Contact, Message, Purpose, Store, is_store_id
 from storeflows.rendering import RenderedMessage, render_message
 from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
@@ -534,6 +534,23 @@ def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) ->
     updated = store.model_copy(update={field: value})
     repository.put_store(updated)
     return updated, value
+
+
+def set_attribution(store_id: str, *, click_window: str | None = None, open_window: str | None = None,
+                    count_opens: bool | None = None) -> Store:
+    """Changes the store's revenue attribution windows (those given); returns the store with
+    the windows now in force. Purchases accepted from now on use them."""
+    store = require_store(store_id)
+    changes = {name: value for name, value in (("click_window", click_window), ("open_window", open_window),
+                                               ("count_opens", count_opens)) if value is not None}
+    if not changes:
+        return store
+    try:
+        attribution = Attribution.model_validate({**store.attribution.model_dump(), **changes})
+    except ValidationError as err:
+        raise AdminError("; ".join(validation_problems(err))) from None
+    repository.set_store_attribution(store_id, attribution)
+    return store.model_copy(update={"attribution": attribution})
 
 
 # --- messages -----------------------------------------------------------------------------------

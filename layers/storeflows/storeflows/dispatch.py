@@ -38,6 +38,7 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
         return _record_delivery(event)
     purchase = event.purchase
     newly_recorded = repository.record_purchase(event.store_id, event.event_id, purchase)
+    attributed_to = _attribute_purchase(event) if newly_recorded else None
     started, already_running = [], []
     for workflow in repository.list_workflows(event.store_id):
         if not workflow.runs_for(purchase):
@@ -53,6 +54,7 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
             "event_id": event.event_id,
             "order_id": purchase.order.id,
             "order_newly_recorded": newly_recorded,
+            "attributed_to_message": attributed_to,
             "runs_started": started,
             "runs_already_started": already_running,
         },
@@ -62,11 +64,27 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "runs_started": started}
 
 
+def _attribute_purchase(event: StoreEvent) -> str | None:
+    """Credits the purchase to the Storeflows email the contact last opened or clicked
+    within the store's windows; returns that message's id, or None."""
+    purchase = event.purchase
+    contact = repository.get_contact(event.store_id, purchase.customer.email)
+    touch = event.attribution.touch_for(contact, purchase.occurred_at or event.received_at) if contact else None
+    if touch is None or not repository.attribute_order(
+        event.store_id, purchase.customer.email, purchase.order.id, total=purchase.order.total,
+        currency=purchase.order.currency, touch=touch,
+    ):
+        return None
+    metrics.add_metric(name="OrdersAttributed", unit=MetricUnit.Count, value=1)
+    return touch.message_id
+
+
 def _record_consent(event: StoreEvent) -> dict[str, Any]:
     consent = event.consent
+    # An explicit consent statement (unlike the checkbox an order carries) may re-subscribe.
     applied = repository.record_consent(
         event.store_id, consent.customer.email, marketing=consent.marketing, source=consent.source,
-        at=consent.occurred_at or event.received_at,
+        at=consent.occurred_at or event.received_at, lifts_unsubscribe=True,
     )
     logger.info("consent recorded", extra={"store_id": event.store_id, "event_id": event.event_id, "applied": applied})
     return {"event_id": event.event_id, "consent_applied": applied}

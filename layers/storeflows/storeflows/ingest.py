@@ -23,7 +23,7 @@ from storeflows.config import require
 from storeflows.errors import InvalidPayload, PayloadTooLarge, UnknownStore, UnsupportedMediaType
 from storeflows.models import ConsentEvent, DeliveredEvent, PurchaseEvent
 from storeflows.observability import logger, metrics, MetricUnit
-from storeflows.records import Store
+from storeflows.records import Attribution, Store
 from storeflows.signatures import verify_hmac_sha256_base64, verify_standard_webhook
 
 # Shopify order payloads with many line items reach tens of KiB; 256 KiB leaves room and
@@ -48,6 +48,9 @@ class StoreEvent(BaseModel):
     purchase: PurchaseEvent | None = None
     consent: ConsentEvent | None = None
     delivered: DeliveredEvent | None = None
+    # The store's attribution windows when the purchase was accepted (the intake has just
+    # read the store; the dispatcher need not read it again).
+    attribution: Attribution = Attribution()
 
     @model_validator(mode="after")
     def _exactly_one_event(self) -> "StoreEvent":
@@ -80,7 +83,8 @@ def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type
         logger.info("ignoring Shopify topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
         return Receipt(event_id=event_id, status="ignored")
     purchase = purchase_from_shopify(_parse_json(raw_body))
-    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="shopify", received_at=_now(), purchase=purchase))
+    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="shopify", received_at=_now(), purchase=purchase,
+                               attribution=store.attribution))
 
 
 def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
@@ -95,7 +99,8 @@ def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_
         _woocommerce_secret(_known_store(store_id))  # a ping to a wrong URL gets its 404
         logger.info("WooCommerce webhook ping", extra={"store_id": store_id})
         return Receipt(event_id="", status="ignored", ping=True)
-    secret = _woocommerce_secret(_checked_store(store_id, content_type, raw_body))
+    store = _checked_store(store_id, content_type, raw_body)
+    secret = _woocommerce_secret(store)
     verify_hmac_sha256_base64(secret, raw_body, headers.get("x-wc-webhook-signature"))
     delivery_id = (headers.get("x-wc-webhook-delivery-id") or "").strip()
     if not delivery_id:
@@ -114,7 +119,8 @@ def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_
                     extra={"store_id": store_id, "event_id": event_id, "topic": topic, "order_status": str(status)[:32]})
         return Receipt(event_id=event_id, status="ignored")
     purchase = purchase_from_woocommerce(order)
-    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="woocommerce", received_at=_now(), purchase=purchase))
+    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="woocommerce", received_at=_now(),
+                               purchase=purchase, attribution=store.attribution))
 
 
 def _is_woocommerce_ping(headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> bool:
@@ -145,7 +151,7 @@ def accept_api_event(
     webhook_id = verify_standard_webhook(store.webhook_secret, headers, raw_body, now=now)
     body = event_from_api(_parse_json(raw_body))
     event = StoreEvent(store_id=store_id, event_id=f"api:{webhook_id}", source="api", received_at=_now(),
-                       **{body.type: body})
+                       attribution=store.attribution, **{body.type: body})
     return _enqueue(event)
 
 

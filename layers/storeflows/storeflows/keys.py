@@ -9,6 +9,8 @@
     CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
     CONTACT#<store>#<email>         ACTIVE#<workflow>#<order>            the contact is inside this run right now
     CONTACT#<store>#<email>         CAP#<workflow>                       last send, for "not more often than"
+    EMAIL#<ses message id>          EMAIL                                one sent email's engagement (no address; expires)
+    REPORT#<store>                  DAY#<sent on>#<workflow>#<message>   report counters of the emails sent that day
     SALES#<store>#<yyyy-mm-dd>      PRODUCT#<sku>                        units sold that day (best sellers)
     STORE#<store>                   COUPONPOOL#<pool>                    coupon pool: size, claimed, low-stock threshold
     COUPONPOOL#<store>#<pool>       CODE#<index, 9 digits>               one dynamic coupon code, in import order
@@ -81,6 +83,31 @@ def sales_pk(store_id: str, day: str) -> str:
 
 def sales_key(store_id: str, day: str, sku: str) -> dict[str, str]:
     return {"pk": sales_pk(store_id, day), "sk": f"PRODUCT#{sku}"}
+
+
+def email_tracking_key(ses_message_id: str) -> dict[str, str]:
+    """One sent email's engagement flags (delivered, opened, clicked...): which SES events
+    were counted already. It holds ids only, never the address, so it lives outside the
+    contact's partition."""
+    return {"pk": f"EMAIL#{ses_message_id}", "sk": "EMAIL"}
+
+
+REPORT_DAY_PREFIX = "DAY#"
+
+
+def report_pk(store_id: str) -> str:
+    return f"REPORT#{store_id}"
+
+
+def report_key(store_id: str, sent_on: str, workflow_id: str, message_id: str) -> dict[str, str]:
+    """Counters of one message of one workflow, for the emails sent on one day (yyyy-mm-dd)."""
+    return {"pk": report_pk(store_id), "sk": f"{REPORT_DAY_PREFIX}{sent_on}#{workflow_id}#{message_id}"}
+
+
+def report_range(first_day: str, last_day: str) -> tuple[str, str]:
+    """Sort keys bounding every report item from first_day to last_day, both included:
+    "$" sorts right after the "#" that follows the day."""
+    return f"{REPORT_DAY_PREFIX}{first_day}", f"{REPORT_DAY_PREFIX}{last_day}$"
 
 
 def as_attribute_values(key: dict[str, str]) -> dict[str, dict[str, str]]:

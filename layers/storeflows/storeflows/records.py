@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storeflows.rendering import MessageContent
-from storeflows.workflows import MessageId
+from storeflows.workflows import Duration, MessageId
 
 
 STORE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
@@ -24,6 +24,39 @@ def is_store_id(value: str) -> bool:
     return bool(STORE_ID_PATTERN.fullmatch(value))
 
 
+class Touch(BaseModel):
+    """An open or a click of one Storeflows email: what a later purchase is attributed to."""
+
+    at: datetime
+    workflow_id: str
+    message_id: str
+    sent_on: str  # the report day of the email (yyyy-mm-dd)
+    ses_message_id: str
+
+
+class Attribution(BaseModel):
+    """Which purchases a message earned: those made within a window after the contact last
+    clicked (or opened) a Storeflows email. The last touch wins; each order counts once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    click_window: Duration = 5 * 86400
+    open_window: Duration = 5 * 86400
+    # Mail privacy proxies (Apple Mail) open every email they receive, so a store may count
+    # clicks only.
+    count_opens: bool = True
+
+    def touch_for(self, contact: "Contact", purchased_at: datetime) -> Touch | None:
+        candidates = [(contact.last_click, self.click_window)]
+        if self.count_opens:
+            candidates.append((contact.last_open, self.open_window))
+        eligible = [
+            touch for touch, window in candidates
+            if touch is not None and touch.at <= purchased_at <= touch.at + timedelta(seconds=window)
+        ]
+        return max(eligible, key=lambda touch: touch.at, default=None)
+
+
 class Store(BaseModel):
     store_id: str = Field(pattern=STORE_ID_PATTERN.pattern)
     name: str = ""
@@ -31,6 +64,7 @@ class Store(BaseModel):
     webhook_secret: str | None = None  # Standard Webhooks secret, "whsec_..."
     woocommerce_secret: str | None = None
     unsubscribe_key: str
+    attribution: Attribution = Attribution()
 
 
 class Purpose(str, enum.Enum):
@@ -130,7 +164,9 @@ class Contact(BaseModel):
     first_order_at: datetime | None = None
     last_order_at: datetime | None = None
     unsubscribed_at: datetime | None = None
-    suppressed_reason: str | None = None
+    suppressed_reason: str | None = None  # "bounce" or "complaint": no email of any kind
+    last_open: Touch | None = None
+    last_click: Touch | None = None
 
     def may_receive(self, purpose: Purpose) -> tuple[bool, str | None]:
         """Whether a message of this purpose may go out now, and if not, why."""

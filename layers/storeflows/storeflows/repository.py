@@ -6,6 +6,7 @@ console; conversion to and from the domain models happens here."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -17,7 +18,7 @@ from storeflows.aws import client, dynamodb_table
 from storeflows.config import require
 from storeflows.errors import UnknownMessage
 from storeflows.models import PurchaseEvent
-from storeflows.records import Contact, Message, Store, is_store_id
+from storeflows.records import Attribution, Contact, Message, Store, Touch, is_store_id
 from storeflows.workflows import Workflow
 
 
@@ -52,6 +53,15 @@ def get_store(store_id: str) -> Store | None:
 
 def put_store(store: Store) -> None:
     _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())})
+
+
+def set_store_attribution(store_id: str, attribution: Attribution) -> None:
+    _table().update_item(
+        Key=keys.store_key(store_id),
+        UpdateExpression="SET attribution = :attribution",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":attribution": attribution.model_dump()},
+    )
 
 
 # --- workflows and messages ---------------------------------------------------------------
@@ -160,10 +170,14 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     return True
 
 
-def record_consent(store_id: str, email: str, *, marketing: bool, source: str, at: datetime) -> bool:
+def record_consent(store_id: str, email: str, *, marketing: bool, source: str, at: datetime,
+                   lifts_unsubscribe: bool = False) -> bool:
     """Sets the contact's marketing consent unless a newer record is already there, so the
     newest statement wins whatever order orders and consent events arrive in. Returns
-    False when this record was older and changed nothing."""
+    False when this record was older and changed nothing.
+
+    `lifts_unsubscribe`: an explicit "yes" (a consent event, not the checkbox state an order
+    carries) made after the contact unsubscribed re-subscribes them."""
     at_iso = _utc_iso(at)
     try:
         _table().update_item(
@@ -180,10 +194,25 @@ def record_consent(store_id: str, email: str, *, marketing: bool, source: str, a
             },
         )
     except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if _condition_failed(err):
             return False
         raise
+    if marketing and lifts_unsubscribe:
+        _lift_unsubscribe(store_id, email, at_iso)
     return True
+
+
+def _lift_unsubscribe(store_id: str, email: str, at_iso: str) -> None:
+    try:
+        _table().update_item(
+            Key=keys.contact_key(store_id, email),
+            UpdateExpression="REMOVE unsubscribed_at, unsubscribed_via",
+            ConditionExpression="unsubscribed_at < :at",
+            ExpressionAttributeValues={":at": at_iso},
+        )
+    except ClientError as err:
+        if not _condition_failed(err):  # else: not unsubscribed, or unsubscribed later than this
+            raise
 
 
 def _utc_iso(moment: datetime) -> str:
@@ -194,10 +223,19 @@ def _utc_iso(moment: datetime) -> str:
 
 
 def _order_already_recorded(err: ClientError) -> bool:
+    return _cancelled_by_condition(err, 0)
+
+
+def _cancelled_by_condition(err: ClientError, index: int) -> bool:
+    """A transaction cancelled because the condition of its item `index` failed."""
     if err.response["Error"]["Code"] != "TransactionCanceledException":
         return False
     reasons = err.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+def _condition_failed(err: ClientError) -> bool:
+    return err.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _serialize(values: dict[str, Any]) -> dict[str, Any]:
@@ -307,18 +345,78 @@ def active_runs(store_id: str, email: str) -> list[dict[str, str]]:
     return [{"workflow_id": item["workflow_id"], "order_id": item["order_id"]} for item in response["Items"]]
 
 
-def mark_unsubscribed(store_id: str, email: str, message_id: str) -> bool:
-    """Records an unsubscribe on an existing contact; False when there is no such contact
-    (a link for a contact that was since erased changes nothing)."""
+def unsubscribe_contact(store_id: str, email: str, *, via_message: str, at: datetime,
+                        counted_for: tuple[str, str] | None = None) -> bool:
+    """Unsubscribes an existing contact from marketing. True only the first time (a repeated
+    one-click POST changes nothing); False too when there is no such contact (a link for a
+    contact that was since erased). `counted_for` (workflow, sent on) is the report row of
+    the email they unsubscribed from: its unsubscribed counter goes up in the same
+    transaction, so an unsubscribe is counted exactly once."""
+    items = [{
+        "Update": {
+            "TableName": require("table_name"),
+            "Key": _serialize(keys.contact_key(store_id, email)),
+            "UpdateExpression": "SET unsubscribed_at = :at, unsubscribed_via = :message",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(unsubscribed_at)",
+            "ExpressionAttributeValues": _serialize({":at": _utc_iso(at), ":message": via_message}),
+        }
+    }]
+    if counted_for is not None:
+        workflow_id, sent_on = counted_for
+        items.append(_count_in_report(store_id, sent_on, workflow_id, via_message, {"unsubscribed": 1}))
+    try:
+        client("dynamodb").transact_write_items(TransactItems=items)
+    except ClientError as err:
+        if _cancelled_by_condition(err, 0):
+            return False
+        raise
+    return True
+
+
+def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, Any] | None:
+    """The contact's most recent send decision that sent `message_id` (its workflow and
+    report day), or None."""
+    condition = Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.SEND_PREFIX)
+    sent = [
+        item
+        for page in _pages("query", KeyConditionExpression=condition, ConsistentRead=True,
+                           FilterExpression=Attr("message_id").eq(message_id) & Attr("status").eq("sent"))
+        for item in page
+    ]
+    return max(sent, key=lambda item: item.get("decided_at", ""), default=None)
+
+
+def suppress_contact(store_id: str, email: str, reason: str, at: datetime) -> bool:
+    """Stops every email to the contact (a hard bounce or a complaint). True the first time."""
     try:
         _table().update_item(
             Key=keys.contact_key(store_id, email),
-            UpdateExpression="SET unsubscribed_at = if_not_exists(unsubscribed_at, :now), unsubscribed_via = :message",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":now": _now().isoformat(), ":message": message_id},
+            UpdateExpression="SET suppressed_reason = :reason, suppressed_at = :at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(suppressed_reason)",
+            ExpressionAttributeValues={":reason": reason, ":at": _utc_iso(at)},
         )
     except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if _condition_failed(err):
+            return False
+        raise
+    return True
+
+
+def record_touch(store_id: str, email: str, kind: str, touch: Touch) -> bool:
+    """Keeps the contact's latest open or click (`kind`: "open" or "click"), whatever order
+    SES delivers them in. False when a later one is on record or there is no such contact."""
+    attribute = {"open": "last_open", "click": "last_click"}[kind]
+    try:
+        _table().update_item(
+            Key=keys.contact_key(store_id, email),
+            UpdateExpression="SET #touch = :touch",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#touch) OR #touch.#at < :at)",
+            ExpressionAttributeNames={"#touch": attribute, "#at": "at"},
+            ExpressionAttributeValues={":touch": {**touch.model_dump(mode="json"), "at": _utc_iso(touch.at)},
+                                       ":at": _utc_iso(touch.at)},
+        )
+    except ClientError as err:
+        if _condition_failed(err):
             return False
         raise
     return True
@@ -337,6 +435,7 @@ def record_send_decision(
     ses_message_id: str | None = None,
     language: str | None = None,
     coupon_code: str | None = None,
+    sent_on: str | None = None,
 ) -> None:
     """The per-contact record of every send decision: what went out (with the coupon code it
     carried, if any), or why it did not."""
@@ -354,6 +453,7 @@ def record_send_decision(
                     "ses_message_id": ses_message_id,
                     "language": language,
                     "coupon_code": coupon_code,
+                    "sent_on": sent_on,
                     "decided_at": _now().isoformat(),
                 }
             ),
@@ -414,3 +514,94 @@ def scan_contacts(store_id: str):
     condition = Attr("pk").begins_with(keys.contact_pk(store_id, "")) & Attr("sk").eq(keys.PROFILE_SK)
     for page in _scan_pages(condition):
         yield from (Contact.model_validate(_without_keys(item)) for item in page)
+
+
+# --- engagement and reports (storeflows.engagement, storeflows.reports) -----------------------
+
+# How long an email's engagement flags are kept: SES reports opens and clicks for as long as
+# the email is read, but a year covers nearly all of them. The report counters stay.
+EMAIL_TRACKING_TTL_DAYS = 400
+
+
+def count_email_event(*, store_id: str, workflow_id: str, message_id: str, sent_on: str, ses_message_id: str,
+                      flag: str, at: datetime, counter: str) -> bool:
+    """Counts one kind of SES event at most once per email: sets the email's `flag` (say
+    opened_at) and adds one to its report row's `counter` (opened) in one transaction.
+    False when this email's event was counted already (a redelivery, a second open)."""
+    expires = int(_now().timestamp()) + EMAIL_TRACKING_TTL_DAYS * 86400
+    tracking = {
+        "Update": {
+            "TableName": require("table_name"),
+            "Key": _serialize(keys.email_tracking_key(ses_message_id)),
+            "UpdateExpression": "SET #flag = :at, store_id = :store, workflow_id = :workflow, "
+            "message_id = :message, sent_on = :sent_on, #ttl = :expires",
+            "ConditionExpression": "attribute_not_exists(#flag)",
+            "ExpressionAttributeNames": {"#flag": flag, "#ttl": keys.EXPIRES_AT},
+            "ExpressionAttributeValues": _serialize({":at": _utc_iso(at), ":store": store_id, ":workflow": workflow_id,
+                                                     ":message": message_id, ":sent_on": sent_on, ":expires": expires}),
+        }
+    }
+    try:
+        client("dynamodb").transact_write_items(
+            TransactItems=[tracking, _count_in_report(store_id, sent_on, workflow_id, message_id, {counter: 1})]
+        )
+    except ClientError as err:
+        if _cancelled_by_condition(err, 0):
+            return False
+        raise
+    return True
+
+
+def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal, currency: str, touch: Touch) -> bool:
+    """Credits a recorded order to the email the contact last touched: stamps the order and
+    adds it (one order, its total in revenue_<currency>) to that email's report row, in one
+    transaction. False when the order was attributed already."""
+    order = {
+        "Update": {
+            "TableName": require("table_name"),
+            "Key": _serialize(keys.order_key(store_id, email, order_id)),
+            "UpdateExpression": "SET attributed_to = :touch",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(attributed_to)",
+            "ExpressionAttributeValues": _serialize({":touch": {**touch.model_dump(mode="json"),
+                                                                "at": _utc_iso(touch.at)}}),
+        }
+    }
+    counters = {"ordered": 1, f"{REVENUE_PREFIX}{currency}": total}
+    try:
+        client("dynamodb").transact_write_items(
+            TransactItems=[order, _count_in_report(store_id, touch.sent_on, touch.workflow_id, touch.message_id, counters)]
+        )
+    except ClientError as err:
+        if _cancelled_by_condition(err, 0):
+            return False
+        raise
+    return True
+
+
+REVENUE_PREFIX = "revenue_"  # one counter per currency: revenue_EUR, revenue_PLN
+
+
+def _count_in_report(store_id: str, sent_on: str, workflow_id: str, message_id: str,
+                     counters: dict[str, int | Decimal]) -> dict[str, Any]:
+    """The transaction item that adds `counters` to one report row (created on first use)."""
+    names = {f"#c{index}": name for index, name in enumerate(counters)}
+    values: dict[str, Any] = {f":c{index}": value for index, value in enumerate(counters.values())}
+    values.update({":store": store_id, ":workflow": workflow_id, ":message": message_id, ":day": sent_on})
+    return {
+        "Update": {
+            "TableName": require("table_name"),
+            "Key": _serialize(keys.report_key(store_id, sent_on, workflow_id, message_id)),
+            "UpdateExpression": "ADD " + ", ".join(f"{name} {name.replace('#', ':')}" for name in names)
+            + " SET store_id = :store, workflow_id = :workflow, message_id = :message, sent_on = :day",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize(values),
+        }
+    }
+
+
+def report_rows(store_id: str, first_day: str, last_day: str) -> list[dict[str, Any]]:
+    """Every report row (one per day, workflow and message) of the emails sent from first_day
+    to last_day (yyyy-mm-dd, both included): one Query, a page per 1 MB."""
+    low, high = keys.report_range(first_day, last_day)
+    condition = Key("pk").eq(keys.report_pk(store_id)) & Key("sk").between(low, high)
+    return [_without_keys(item) for page in _query_pages(condition) for item in page]

@@ -10,13 +10,14 @@ contact who is skipped."""
 
 from __future__ import annotations
 
-import re
+from datetime import date, datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from storeflows import coupons, repository
+from storeflows.engagement import message_tags
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.errors import SendThrottled, UnknownStore
@@ -29,7 +30,6 @@ from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, u
 
 # SES answers these when the account's sending rate or quota is exceeded: worth retrying.
 _THROTTLING_CODES = frozenset({"TooManyRequestsException", "LimitExceededException", "ThrottlingException"})
-_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
 class SendRequest(BaseModel):
@@ -89,7 +89,9 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
         rendered=rendered,
         extra_headers=headers,
     )
-    ses_message_id = _send_raw(raw, message.sender.address, contact.email, request)
+    # The report day of this email: its tags carry it, so every later event of it counts there.
+    sent_on = datetime.now(timezone.utc).date()
+    ses_message_id = _send_raw(raw, message.sender.address, contact.email, request, sent_on)
     repository.record_send_decision(
         store_id=request.store_id,
         email=request.email,
@@ -101,6 +103,7 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
         ses_message_id=ses_message_id,
         language=language,
         coupon_code=coupon_code,
+        sent_on=sent_on.isoformat(),
     )
     logger.info(
         "message sent",
@@ -161,7 +164,7 @@ def _unsubscribe_link(store: Store, request: SendRequest) -> str:
     return unsubscribe_url(require("public_api_url"), token)
 
 
-def _send_raw(raw: bytes, sender: str, recipient: str, request: SendRequest) -> str:
+def _send_raw(raw: bytes, sender: str, recipient: str, request: SendRequest, sent_on: date) -> str:
     try:
         response = client("sesv2").send_email(
             FromEmailAddress=sender,
@@ -169,15 +172,9 @@ def _send_raw(raw: bytes, sender: str, recipient: str, request: SendRequest) -> 
             Content={"Raw": {"Data": raw}},
             ConfigurationSetName=require("ses_configuration_set"),
             # Tags come back on every SES event (delivery, open, click, bounce), mapping it to its run.
-            EmailTags=[
-                {"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:256]}
-                for name, value in (
-                    ("store_id", request.store_id),
-                    ("workflow_id", request.workflow_id),
-                    ("message_id", request.message_id),
-                    ("step", request.step),
-                )
-            ],
+            EmailTags=message_tags(store_id=request.store_id, workflow_id=request.workflow_id,
+                                   message_id=request.message_id, step=request.step, sent_on=sent_on,
+                                   email=recipient),
         )
     except ClientError as err:
         if err.response["Error"]["Code"] in _THROTTLING_CODES:

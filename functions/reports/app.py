@@ -1,0 +1,33 @@
+"""GET /reports/{store_id}?from=yyyy-mm-dd&to=yyyy-mm-dd&workflow=ID&message=ID: the store's
+email report as JSON. The route is IAM-authorised (SigV4): for operators and their tools,
+never for the public."""
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storeflows import repository, reports
+from storeflows.errors import UnknownStore
+from storeflows.http import install_error_handlers, json_response
+from storeflows.observability import logger, metrics, tracer
+
+app = APIGatewayHttpResolver()
+install_error_handlers(app)
+
+
+@app.get("/reports/<store_id>")
+@tracer.capture_method
+def store_report(store_id: str):
+    query = app.current_event.get_query_string_value
+    first_day, last_day = reports.date_range(query("from"), query("to"))
+    if repository.get_store(store_id) is None:
+        raise UnknownStore(f"no store {store_id}")
+    report = reports.build_report(store_id, first_day, last_day, workflow_id=query("workflow"),
+                                  message_id=query("message"))
+    return json_response(200, report.as_dict())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
