@@ -356,6 +356,83 @@ def contacts_export(args) -> int:
     return 0
 
 
+# --- reports ------------------------------------------------------------------------------------
+
+_REPORT_COLUMNS = [("workflow", "WORKFLOW"), ("message", "MESSAGE"), ("sent", "SENT"), ("delivered", "DELIVERED"),
+                   ("opened", "OPENED"), ("clicked", "CLICKED"), ("ordered", "ORDERED"), ("revenue", "REVENUE"),
+                   ("unsubscribed", "UNSUBSCRIBED"), ("bounced", "BOUNCED"), ("complained", "COMPLAINED"),
+                   ("ctr", "CTR"), ("open_rate", "OPEN RATE"), ("click_to_open", "CLICK-TO-OPEN")]
+_RATES = ("ctr", "open_rate", "click_to_open")
+
+
+def _report_cells(row: dict[str, Any]) -> dict[str, Any]:
+    cells = dict(row)
+    cells["revenue"] = " + ".join(f"{amount} {currency}" for currency, amount in row["revenue"].items()) or "0"
+    for rate in _RATES:
+        cells[rate] = None if row[rate] is None else f"{row[rate] * 100:.1f}%"
+    return cells
+
+
+def reports_show(args) -> int:
+    from storeflows import admin, reports
+
+    admin.require_store(args.store)
+    first_day, last_day = reports.date_range(getattr(args, "from"), args.to)
+    data = reports.build_report(args.store, first_day, last_day, workflow_id=args.workflow,
+                                message_id=args.message).as_dict()
+    if args.csv == "-":
+        _write_report_csv(data, sys.stdout)
+        return 0
+    if args.csv:
+        try:
+            with open(args.csv, "w", newline="", encoding="utf-8") as stream:
+                _write_report_csv(data, stream)
+        except OSError as err:
+            raise CliError(f"cannot write {args.csv}: {err.strerror}") from None
+        _emit(args, {"out": args.csv, "rows": len(data["rows"])},
+              f"wrote {len(data['rows'])} row(s) and a total to {args.csv}")
+        return 0
+    heading = f"store {args.store}: emails sent {data['from']} to {data['to']} (each with everything that happened to it since)"
+    rows = [_report_cells(row) for row in data["rows"]]
+    if not rows:
+        _emit(args, data, f"{heading}\nno emails sent in that range")
+        return 0
+    total = {**_report_cells(data["total"]), "workflow": "TOTAL", "message": ""}
+    _emit(args, data, f"{heading}\n{_table(rows + [total], _REPORT_COLUMNS)}")
+    return 0
+
+
+def _write_report_csv(data: dict[str, Any], stream) -> None:
+    import csv
+
+    columns = [key for key, _ in _REPORT_COLUMNS]
+    writer = csv.writer(stream)
+    writer.writerow(["from", "to", *columns])
+    for row in data["rows"] + [{**data["total"], "workflow": "TOTAL", "message": ""}]:
+        cells = {**row, "revenue": " ".join(f"{amount} {currency}" for currency, amount in row["revenue"].items())}
+        writer.writerow([data["from"], data["to"], *["" if cells.get(key) is None else cells[key] for key in columns]])
+
+
+def stores_attribution(args) -> int:
+    from storeflows import admin
+
+    store = admin.set_attribution(args.store, click_window=args.click_window, open_window=args.open_window,
+                                  count_opens=args.opens)
+    windows = store.attribution
+    _emit(args, {"store": store.store_id, **windows.model_dump()},
+          f"store {store.store_id}: a purchase is ordered revenue of the email the contact last clicked within "
+          f"{_duration(windows.click_window)}" + (f" or opened within {_duration(windows.open_window)}"
+                                                   if windows.count_opens else " (opens are not counted)"))
+    return 0
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 # --- coupons ------------------------------------------------------------------------------------
 
 def _coupons():
@@ -406,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter,
                      parents=[_common_options(suppress=False)])
     common = [_common_options(suppress=True)]
-    groups = parser.add_subparsers(dest="group", metavar="{stores,workflows,messages,contacts,coupons}", required=True)
+    groups = parser.add_subparsers(dest="group", metavar="{stores,workflows,messages,contacts,coupons,reports}",
+                                   required=True)
 
     def group(name: str, help_: str, description: str = "") -> argparse._SubParsersAction:
         sub = groups.add_parser(name, help=help_, description=description or help_, formatter_class=formatter)
@@ -439,6 +517,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("store")
     sub.add_argument("--platform", choices=platforms, required=True)
     sub.add_argument("--secret", help="use this secret instead of a new one")
+    sub = command(stores, "attribution", stores_attribution, "show or set the revenue attribution windows",
+                  "A purchase counts as ordered (with its revenue) for the Storeflows email the contact last\n"
+                  "clicked within the click window, or opened within the open window; the last touch wins\n"
+                  "and each order counts once. Defaults: 5d and 5d. --no-opens counts clicks only (mail\n"
+                  "privacy proxies such as Apple Mail open every email). Without options: show them.")
+    sub.add_argument("store")
+    sub.add_argument("--click-window", metavar="DURATION", help="e.g. 5d, 12h")
+    sub.add_argument("--open-window", metavar="DURATION", help="e.g. 5d, 12h")
+    sub.add_argument("--opens", action=argparse.BooleanOptionalAction, default=None,
+                     help="count opens too (--no-opens: clicks only)")
 
     # workflows
     workflows = group("workflows", "workflow templates, drafts, publishing, status",
@@ -537,6 +625,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(coupons, "stock", coupons_stock, "codes left in a pool")
     sub.add_argument("store")
     sub.add_argument("pool")
+
+    # reports
+    sub = groups.add_parser("reports", help="sent, opened, clicked, ordered, revenue per workflow and message",
+                            parents=common, formatter_class=formatter, description=
+                            "The store's email report per workflow and message: sent, delivered, opened and clicked\n"
+                            "(unique per email), ordered and revenue (attributed purchases), unsubscribed, bounced,\n"
+                            "complained, CTR (clicks / delivered), open rate, click-to-open. A row counts the emails\n"
+                            "SENT in the range, with everything that happened to them since.")
+    sub.set_defaults(handler=reports_show, needs_target=True)
+    sub.add_argument("store")
+    sub.add_argument("--from", metavar="YYYY-MM-DD", help="first send day (default: the 30 days up to --to)")
+    sub.add_argument("--to", metavar="YYYY-MM-DD", help="last send day (default: today)")
+    sub.add_argument("--workflow", metavar="ID", help="only this workflow")
+    sub.add_argument("--message", metavar="ID", help="only this message")
+    sub.add_argument("--csv", metavar="FILE", help="write CSV to FILE (- for standard output)")
     return parser
 
 
