@@ -1,0 +1,118 @@
+"""Reports: counters per send day, workflow and message, summed over a date range, with rates;
+and the `storeflows reports` output (table, CSV, JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from storeflows import reports, repository
+from storeflows.adapters import purchase_from_api
+from storeflows.errors import InvalidPayload
+from storeflows.records import Touch
+from storeflows_local.signing import purchase
+
+DAY_1, DAY_2, DAY_3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+
+
+def count(day: date, workflow: str, message: str, counter: str, times: int = 1) -> None:
+    for number in range(times):
+        assert repository.count_email_event(store_id="demo", workflow_id=workflow, message_id=message,
+                                            sent_on=day.isoformat(), ses_message_id=f"{day}-{workflow}-{message}-{number}",
+                                            flag=f"{counter}_at", at=datetime.now(timezone.utc), counter=counter)
+
+
+def order(day: date, workflow: str, message: str, order_id: str, total: str) -> None:
+    """A recorded order, attributed to an email of `day`."""
+    touch = Touch(at=datetime.now(timezone.utc), workflow_id=workflow, message_id=message, sent_on=day.isoformat(),
+                  ses_message_id="x")
+    assert repository.record_purchase("demo", f"api:{order_id}", purchase_from_api(purchase(order_id, "ana@example.com",
+                                                                                            total=total)))
+    assert repository.attribute_order("demo", "ana@example.com", order_id, total=Decimal(total), currency="EUR",
+                                      touch=touch)
+
+
+@pytest.fixture
+def figures(demo_store):
+    count(DAY_1, "wf-a", "thanks", "sent", 4)
+    count(DAY_1, "wf-a", "thanks", "delivered", 4)
+    count(DAY_1, "wf-a", "thanks", "opened", 2)
+    count(DAY_1, "wf-a", "thanks", "clicked", 1)
+    count(DAY_2, "wf-a", "thanks", "sent", 1)
+    count(DAY_2, "wf-a", "thanks", "delivered", 1)
+    count(DAY_2, "wf-b", "care", "sent", 2)
+    count(DAY_3, "wf-b", "care", "sent", 5)  # outside the range asked for below
+    order(DAY_1, "wf-a", "thanks", "A-1", "59.90")
+    order(DAY_2, "wf-a", "thanks", "A-2", "10.10")
+
+
+def test_a_range_sums_its_days_per_workflow_and_message(figures):
+    report = reports.build_report("demo", DAY_1, DAY_2)
+
+    rows = {(row.workflow_id, row.message_id): row for row in report.rows}
+    assert list(rows) == [("wf-a", "thanks"), ("wf-b", "care")]
+    thanks = rows["wf-a", "thanks"]
+    assert {name: thanks.counts[name] for name in ("sent", "delivered", "opened", "clicked", "ordered")} == {
+        "sent": 5, "delivered": 5, "opened": 2, "clicked": 1, "ordered": 2}
+    assert thanks.revenue == {"EUR": Decimal("70.00")}
+    assert (thanks.ctr, thanks.open_rate, thanks.click_to_open) == (0.2, 0.4, 0.5)
+    assert rows["wf-b", "care"].counts["sent"] == 2
+    assert rows["wf-b", "care"].ctr is None  # nothing delivered: no rate, not 0 %
+    assert report.total.counts["sent"] == 7
+
+
+def test_filters_by_workflow_and_message(figures):
+    assert [row.message_id for row in reports.build_report("demo", DAY_1, DAY_3, workflow_id="wf-b").rows] == ["care"]
+    assert reports.build_report("demo", DAY_1, DAY_3, message_id="thanks").total.counts["sent"] == 5
+    assert reports.build_report("demo", DAY_1, DAY_3, workflow_id="wf-a", message_id="care").rows == []
+
+
+@pytest.mark.parametrize(("first", "last", "problem"), [
+    ("2026-11-31", None, "yyyy-mm-dd"), ("2026-11-05", "2026-11-01", "after"), ("2020-01-01", "2026-01-01", "at most"),
+])
+def test_bad_ranges_are_refused_in_words(first, last, problem):
+    with pytest.raises(InvalidPayload, match=problem):
+        reports.date_range(first, last)
+
+
+def test_the_default_range_is_the_last_thirty_days():
+    assert reports.date_range(None, None, today=date(2026, 12, 1)) == (date(2026, 11, 2), date(2026, 12, 1))
+
+
+def show(capsys, **options) -> str:
+    from storeflows_cli.cli import reports_show
+
+    args = argparse.Namespace(store="demo", to=DAY_2.isoformat(), workflow=None, message=None, csv=None, json=False,
+                              **{"from": DAY_1.isoformat()})
+    for name, value in options.items():
+        setattr(args, name, value)
+    assert reports_show(args) == 0
+    return capsys.readouterr().out
+
+
+def test_the_cli_prints_a_table_with_a_total(figures, capsys):
+    lines = show(capsys).splitlines()
+
+    assert lines[0] == "store demo: emails sent 2026-11-01 to 2026-11-02 (each with everything that happened to it since)"
+    assert lines[1].split() == ["WORKFLOW", "MESSAGE", "SENT", "DELIVERED", "OPENED", "CLICKED", "ORDERED", "REVENUE",
+                                "UNSUBSCRIBED", "BOUNCED", "COMPLAINED", "CTR", "OPEN", "RATE", "CLICK-TO-OPEN"]
+    assert lines[2].split() == ["wf-a", "thanks", "5", "5", "2", "1", "2", "70.00", "EUR", "0", "0", "0", "20.0%",
+                                "40.0%", "50.0%"]
+    assert lines[3].split() == ["wf-b", "care", "2", "0", "0", "0", "0", "0", "0", "0", "0", "-", "-", "-"]
+    assert lines[4].split()[:3] == ["TOTAL", "7", "5"]
+
+
+def test_the_cli_writes_csv_and_json(figures, capsys):
+    rows = list(csv.DictReader(io.StringIO(show(capsys, csv="-"))))
+    assert [(row["workflow"], row["message"], row["sent"], row["revenue"]) for row in rows] == [
+        ("wf-a", "thanks", "5", "70.00 EUR"), ("wf-b", "care", "2", ""), ("TOTAL", "", "7", "70.00 EUR")]
+    assert rows[0]["from"] == "2026-11-01" and rows[0]["ctr"] == "0.2"
+
+    data = json.loads(show(capsys, json=True))
+    assert data["total"]["sent"] == 7 and data["rows"][0]["revenue"] == {"EUR": "70.00"}
