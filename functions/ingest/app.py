@@ -10,7 +10,7 @@ from storeflows.http import install_error_handlers, json_response, raw_body
 from storeflows.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
-install_error_handlers(app)
+install_error_handlers(app, refused_metric="WebhooksRejected")
 
 
 @app.post("/webhooks/shopify/<store_id>")

@@ -323,3 +323,18 @@ def test_an_impossible_store_id_is_404_not_a_server_error(ingest, shopify_reques
 
     assert_refused(response, 404, "unknown_store")
     assert aws.queued_bodies() == []
+
+
+def emf_records(captured: str) -> list[dict[str, Any]]:
+    """The CloudWatch embedded-metric records a function printed."""
+    return [json.loads(line) for line in captured.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_a_refused_webhook_is_counted_by_reason(ingest, shopify_request, aws, capsys):
+    capsys.readouterr()
+    ingest(shopify_request(store_id="no-such-store"))
+    ingest(shopify_request(headers={**SHOPIFY_HEADERS, "X-Shopify-Hmac-Sha256": "bad"}))
+
+    refused = [(record["reason"], record["WebhooksRejected"]) for record in emf_records(capsys.readouterr().out)
+               if "WebhooksRejected" in record]
+    assert refused == [("unknown_store", [1.0]), ("invalid_signature", [1.0])]

@@ -5,6 +5,7 @@ would; every decision (sent, or skipped and why) must be on the contact's record
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -228,3 +229,15 @@ def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(se
         subject="Hi {{ contact.first_name }}", html="<p>{{ contact.first_name }}</p>", text="Hi")}}))
     assert send(send_step("broken"))["status"] == "sent"
     assert len(aws.sent_emails()) == 1
+
+
+def test_a_skip_is_counted_by_its_reason(send, aws, capsys):
+    add_contact()
+    repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    capsys.readouterr()
+
+    send(send_step(MARKETING))
+
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [(record["reason"], record["EmailsSkipped"]) for record in records if "EmailsSkipped" in record] == [
+        ("unsubscribed", [1.0])]

@@ -309,6 +309,7 @@ def claim_code(store_id: str, pool_id: str, claim_key: str) -> str | None:
                        extra={"store_id": store_id, "coupon_pool": pool_id, "index": index})
         code = _plain(winner)["code"]
 
+    metrics.add_metric(name="CouponCodesClaimed", unit=MetricUnit.Count, value=1)
     remaining = int(pool["size"]) - int(pool["claimed"])
     if remaining <= int(pool.get("low_stock_threshold", 0)):
         logger.warning("coupon pool low", extra={"store_id": store_id, "coupon_pool": pool_id, "remaining": remaining})

@@ -176,8 +176,6 @@ def _count(sent: SentEmail, flag: str, counter: str, at: datetime) -> bool:
         store_id=sent.store_id, workflow_id=sent.workflow_id, message_id=sent.message_id, sent_on=sent.sent_on,
         ses_message_id=sent.ses_message_id, flag=flag, at=at, counter=counter,
     )
-    if counted:
-        metrics.add_metric(name="EmailEventsCounted", unit=MetricUnit.Count, value=1)
     return counted
 
 

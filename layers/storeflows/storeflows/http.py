@@ -15,7 +15,7 @@ from storeflows.errors import (
     UnknownStore,
     UnsupportedMediaType,
 )
-from storeflows.observability import MetricUnit, logger, metrics
+from storeflows.observability import count_by, logger
 
 _STATUS = {
     InvalidPayload: (400, "invalid_payload"),
@@ -37,7 +37,10 @@ def raw_body(app: APIGatewayHttpResolver) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
 
 
-def install_error_handlers(app: APIGatewayHttpResolver) -> None:
+def install_error_handlers(app: APIGatewayHttpResolver, *, refused_metric: str | None = None) -> None:
+    """Domain errors become their 4xx answer; `refused_metric` counts each by reason (the
+    error code)."""
+
     @app.exception_handler(StoreflowsError)
     def request_refused(error: StoreflowsError) -> Response:
         status_code, code = next(
@@ -47,5 +50,6 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
             # Not a request problem: let it surface as a failure the store will retry.
             raise error
         logger.info("request refused", extra={"status_code": status_code, "error": code, "path": app.current_event.path})
-        metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+        if refused_metric:
+            count_by(refused_metric, "reason", code)
         return json_response(status_code, {"error": code, "detail": error.detail})

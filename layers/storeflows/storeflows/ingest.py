@@ -81,7 +81,7 @@ def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type
     topic = headers.get("x-shopify-topic", "")
     if topic not in SHOPIFY_PURCHASE_TOPICS:
         logger.info("ignoring Shopify topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
-        return Receipt(event_id=event_id, status="ignored")
+        return _ignored(event_id)
     purchase = purchase_from_shopify(_parse_json(raw_body))
     return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="shopify", received_at=_now(), purchase=purchase,
                                attribution=store.attribution))
@@ -98,7 +98,7 @@ def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_
     if _is_woocommerce_ping(headers, content_type, raw_body):
         _woocommerce_secret(_known_store(store_id))  # a ping to a wrong URL gets its 404
         logger.info("WooCommerce webhook ping", extra={"store_id": store_id})
-        return Receipt(event_id="", status="ignored", ping=True)
+        return _ignored("", ping=True)
     store = _checked_store(store_id, content_type, raw_body)
     secret = _woocommerce_secret(store)
     verify_hmac_sha256_base64(secret, raw_body, headers.get("x-wc-webhook-signature"))
@@ -109,7 +109,7 @@ def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_
     topic = headers.get("x-wc-webhook-topic", "")
     if topic not in WOOCOMMERCE_ORDER_TOPICS:
         logger.info("ignoring WooCommerce topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
-        return Receipt(event_id=event_id, status="ignored")
+        return _ignored(event_id)
     order = _parse_json(raw_body)
     if not isinstance(order, dict):
         raise InvalidPayload("body must be a JSON object")
@@ -117,7 +117,7 @@ def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_
     if not (isinstance(status, str) and status in WOOCOMMERCE_PURCHASE_STATUSES):
         logger.info("ignoring unpaid WooCommerce order",
                     extra={"store_id": store_id, "event_id": event_id, "topic": topic, "order_status": str(status)[:32]})
-        return Receipt(event_id=event_id, status="ignored")
+        return _ignored(event_id)
     purchase = purchase_from_woocommerce(order)
     return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="woocommerce", received_at=_now(),
                                purchase=purchase, attribution=store.attribution))
@@ -182,8 +182,14 @@ def _parse_json(raw_body: bytes) -> Any:
 def _enqueue(event: StoreEvent) -> Receipt:
     client("sqs").send_message(QueueUrl=require("event_queue_url"), MessageBody=event.model_dump_json())
     logger.info("event accepted", extra={"store_id": event.store_id, "event_id": event.event_id})
-    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
     return Receipt(event_id=event.event_id, status="accepted")
+
+
+def _ignored(event_id: str, *, ping: bool = False) -> Receipt:
+    """Acknowledged and dropped: a topic or an order status that is not a purchase, a ping."""
+    metrics.add_metric(name="WebhooksIgnored", unit=MetricUnit.Count, value=1)
+    return Receipt(event_id=event_id, status="ignored", ping=ping)
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -5,10 +5,22 @@ POWERTOOLS_METRICS_NAMESPACE, set once in template.yaml's Globals. Log ids (stor
 order, workflow, message), never names, emails or message bodies."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-__all__ = ["logger", "tracer", "metrics", "MetricUnit"]
+
+def count_by(name: str, dimension: str, value: str) -> None:
+    """One count of `name` with a dimension of its own (reason=unsubscribed) besides the
+    service. Its own metric set, flushed at once: the invocation's other metrics keep theirs.
+    Each distinct value is a CloudWatch metric of its own (billed per metric-month), so
+    values come from short fixed lists (error codes, skip reasons), never from data."""
+    counted = EphemeralMetrics()
+    counted.add_dimension(name=dimension, value=value)
+    counted.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    counted.flush_metrics()
+
+
+__all__ = ["logger", "tracer", "metrics", "MetricUnit", "count_by"]

@@ -23,7 +23,7 @@ from storeflows.config import require
 from storeflows.errors import SendThrottled, UnknownStore
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
-from storeflows.observability import MetricUnit, logger, metrics
+from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Store, WhenExhausted
 from storeflows.rendering import render_message
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
@@ -199,5 +199,5 @@ def _skipped(request: SendRequest, reason: str | None) -> dict[str, Any]:
         extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
                "step": request.step, "reason": reason},
     )
-    metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
+    count_by("EmailsSkipped", "reason", reason or "unknown")
     return {"status": "skipped", "reason": reason}

@@ -1,0 +1,89 @@
+"""What DevOps watches: every metric on the dashboard and behind an alarm is one the code
+emits, every state machine and dead-letter queue has an alarm, and the SES reputation
+alarms sit at the thresholds SES and the mailbox providers enforce."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from storeflows_local.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+_EMITTED = re.compile(r"""(?:add_metric\(name=|count_by\(|refused_metric=)"(\w+)\"""")
+_SEARCHED = re.compile(r'MetricName="(\w+)"')
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template(ROOT, {"SenderIdentity": "example.com"})
+
+
+def emitted_metrics() -> set[str]:
+    sources = [*(ROOT / "layers" / "storeflows" / "storeflows").glob("*.py"), *(ROOT / "functions").glob("*/app.py")]
+    return {name for path in sources for name in _EMITTED.findall(path.read_text("utf-8"))}
+
+
+def dashboard(template: Template) -> dict:
+    (resource,) = template.of_type("AWS::CloudWatch::Dashboard").values()
+    body = resource["Properties"]["DashboardBody"]["Fn::Sub"]
+    tokens = set(re.findall(r"\$\{([^}]+)\}", body))
+    for token in tokens:
+        assert token.split(".")[0] in template.resources or token.startswith("AWS::"), f"unknown ${{{token}}}"
+    return json.loads(re.sub(r"\$\{[^}]+\}", "X", body))
+
+
+def test_the_dashboard_is_json_and_shows_only_metrics_the_code_emits(template):
+    widgets = dashboard(template)["widgets"]
+    shown = set()
+    for widget in widgets:
+        for metric in widget["properties"].get("metrics", []):
+            if isinstance(metric[0], dict):
+                shown.update(_SEARCHED.findall(metric[0]["expression"]))
+            elif metric[0] == "Storeflows":
+                shown.add(metric[1])
+    assert shown, "the dashboard shows no Storeflows metric"
+    assert shown <= emitted_metrics()
+    # The issue's list: webhooks received/rejected, runs, sends/skips, coupons.
+    assert {"WebhooksAccepted", "WebhooksRejected", "WorkflowRunsStarted", "EmailsSent", "EmailsSkipped",
+            "CouponCodesClaimed", "CouponPoolExhausted"} <= shown
+
+
+def test_the_dashboard_shows_every_alarm(template):
+    (alarm_widget,) = [widget for widget in dashboard(template)["widgets"] if widget["type"] == "alarm"]
+    (resource,) = template.of_type("AWS::CloudWatch::Dashboard").values()
+    shown = set(re.findall(r"\$\{(\w+)\.Arn\}", resource["Properties"]["DashboardBody"]["Fn::Sub"]))
+    assert len(alarm_widget["properties"]["alarms"]) == len(shown)
+    assert shown == set(template.of_type("AWS::CloudWatch::Alarm"))
+
+
+def alarms(template: Template) -> dict[str, dict]:
+    return {name: res["Properties"] for name, res in template.of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def test_every_state_machine_and_dead_letter_queue_has_an_alarm(template):
+    watched = {alarm["Dimensions"][0]["Value"].get("Ref") or alarm["Dimensions"][0]["Value"].get("Fn::GetAtt", [None])[0]
+               for alarm in alarms(template).values() if isinstance(alarm["Dimensions"][0]["Value"], dict)}
+    assert set(template.of_type("AWS::Serverless::StateMachine")) <= watched
+    dead_letter_queues = {name for name, res in template.of_type("AWS::SQS::Queue").items()
+                          if "RedrivePolicy" not in res["Properties"]}
+    assert dead_letter_queues == {"EventDeadLetterQueue", "TrackingDeadLetterQueue"}
+    assert dead_letter_queues <= watched
+
+
+@pytest.mark.parametrize(("metric", "threshold"), [("Reputation.BounceRate", 0.05), ("Reputation.ComplaintRate", 0.001)])
+def test_reputation_alarms_sit_at_the_ses_thresholds(template, metric, threshold):
+    (alarm,) = [alarm for alarm in alarms(template).values() if alarm["MetricName"] == metric]
+    assert (alarm["Namespace"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("AWS/SES", threshold,
+                                                                                     "GreaterThanThreshold")
+    assert alarm["Dimensions"] == [{"Name": "ses:configuration-set", "Value": {"Ref": "ConfigurationSet"}}]
+
+
+def test_every_alarm_notifies_the_alarm_topic_and_custom_ones_watch_emitted_metrics(template):
+    for name, alarm in alarms(template).items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        if alarm["Namespace"] == "Storeflows":
+            assert alarm["MetricName"] in emitted_metrics(), name
