@@ -20,7 +20,7 @@ DEMO_WORKFLOW_ID = "targeted-post-purchase"
 DEMO_SENDER = Sender(name="Demo Store", address="shop@storeflows.test", reply_to="care@storeflows.test")
 
 _ITEMS = """<ul>{% for item in order["items"] %}<li>{{ item.quantity }} × {{ item.name or item.sku }}</li>{% endfor %}</ul>"""
-_FOOTER = """<p style="font-size:small"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
+_FOOTER = """<p style="font-size:small"><a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
 
 DEMO_MESSAGES = {
     "first-purchase-thanks": (
