@@ -392,14 +392,18 @@ def reports_show(args) -> int:
         _emit(args, {"out": args.csv, "rows": len(data["rows"])},
               f"wrote {len(data['rows'])} row(s) and a total to {args.csv}")
         return 0
-    heading = f"store {args.store}: emails sent {data['from']} to {data['to']} (each with everything that happened to it since)"
-    rows = [_report_cells(row) for row in data["rows"]]
-    if not rows:
-        _emit(args, data, f"{heading}\nno emails sent in that range")
-        return 0
-    total = {**_report_cells(data["total"]), "workflow": "TOTAL", "message": ""}
-    _emit(args, data, f"{heading}\n{_table(rows + [total], _REPORT_COLUMNS)}")
+    _emit(args, data, format_report(data))
     return 0
+
+
+def format_report(data: dict[str, Any]) -> str:
+    """A report (reports.Report.as_dict()) as a heading and a table with a total."""
+    heading = f"store {data['store']}: emails sent {data['from']} to {data['to']} (each with everything that happened to it since)"
+    if not data["rows"]:
+        return f"{heading}\nno emails sent in that range"
+    rows = [_report_cells(row) for row in data["rows"]]
+    total = {**_report_cells(data["total"]), "workflow": "TOTAL", "message": ""}
+    return f"{heading}\n{_table(rows + [total], _REPORT_COLUMNS)}"
 
 
 def _write_report_csv(data: dict[str, Any], stream) -> None:

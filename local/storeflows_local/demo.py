@@ -3,20 +3,23 @@ happened.
 
 Purchases go through the signed event API exactly as a store would post them. Each waits
 for its workflow run to end before the next, as real purchases days apart would; Wait
-states pass at the stack's time scale. The default is the targeted post-purchase
-follow-up on the `demo` store (customer A buys three times, customer B once); every other
-template runs on a store of its own, `demo-<template>`."""
+states pass at the stack's time scale. Some customers click the email a purchase brought
+(as SES would report it), so their next purchase is attributed to it; each scenario ends
+with its store's email report. The default is the targeted post-purchase follow-up on the
+`demo` store (customer A buys three times, customer B once); every other template runs on
+a store of its own, `demo-<template>`."""
 
 from __future__ import annotations
 
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import requests
 
-from storeflows import repository
+from storeflows import reports, repository
 from storeflows.dispatch import run_name
 from storeflows.models import PurchaseEvent
 from storeflows.records import Message, Purpose, Sender, Store
@@ -34,7 +37,8 @@ from storeflows_local.demo_store import DEMO_SENDER, DEMO_STORE_ID, DEMO_WORKFLO
 from storeflows_local.gateway import outbox
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.stack import LocalStack
-from storeflows_local.waiting import wait_for_run
+from storeflows_cli.cli import format_report
+from storeflows_local.waiting import wait_for, wait_for_run
 
 DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "quantity": 1, "price": "129.90"}]
 SCARF = [{"sku": "SILK-SCARF", "name": "Silk scarf", "category": "accessories", "quantity": 1, "price": "35.50"}]
@@ -47,6 +51,8 @@ class Purchase:
     order_id: str
     total: str = "129.90"
     details: dict[str, Any] = field(default_factory=dict)
+    # The customer clicks the email this purchase brought, before buying again.
+    clicks: bool = False
 
 
 @dataclass
@@ -61,7 +67,7 @@ class Scenario:
 SCENARIOS = {
     "targeted_post_purchase": Scenario(
         "Targeted post-purchase follow-up: A buys three times, B once", None, {},
-        [Purchase("ana@example.com", "Ana", "A-1001", "129.90"), Purchase("ana@example.com", "Ana", "A-1002", "59.00"),
+        [Purchase("ana@example.com", "Ana", "A-1001", "129.90", clicks=True), Purchase("ana@example.com", "Ana", "A-1002", "59.00"),
          Purchase("ana@example.com", "Ana", "A-1003", "240.00"), Purchase("bruno@example.com", "Bruno", "B-2001", "35.50")],
         "TargetedPostPurchaseStateMachine",
     ),
@@ -152,6 +158,8 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
             print(f"     workflow run {execution['status'].lower()}")
         else:
             print("     not for this workflow (its condition does not match)")
+        if buy.clicks:
+            click_latest_email(stack, store_id, buy.email)
     emails = sorted({buy.email for buy in scenario.purchases})
     print("   Emails sent:")
     for message in outbox()[already_sent:]:
@@ -162,8 +170,29 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
         skipped = [f"{s['message_id']} ({s['reason']})" for s in contact["sends"] if s["status"] == "skipped"]
         print(f"     {email:<20} tags={sorted(contact['tags'])} score={contact['score']} orders={contact['orders_count']}"
               + (f" skipped={skipped}" if skipped else ""))
+    print_report(store_id)
     print()
     return 0
+
+
+def click_latest_email(stack: LocalStack, store_id: str, email: str) -> None:
+    """The customer clicks a link in the email their purchase brought; SES reports it."""
+    latest = outbox(recipient=email)[-1]
+    stack.ses_events.simulate(latest["id"], "click", link="https://shop.example/new-arrivals")
+    wait_for(lambda: repository.get_contact(store_id, email).last_click, what=f"the click of {email}")
+    print(f"     {email} clicks a link in {latest['subject']!r}")
+
+
+def print_report(store_id: str) -> None:
+    """The store's email report, once SES's events of every email sent have been counted."""
+    def settled():
+        report = reports.build_report(store_id, date.today(), date.today())
+        counts = report.total.counts
+        return report if counts["sent"] and counts["delivered"] + counts["bounced"] >= counts["sent"] else None
+
+    print("   Report (storeflows reports " + store_id + "):")
+    for line in format_report(wait_for(settled, what="the report to settle").as_dict()).splitlines():
+        print("     " + line)
 
 
 def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario: Scenario) -> None:

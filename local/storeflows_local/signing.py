@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -65,7 +66,7 @@ def purchase(order_id: str, email: str, *, first_name: str = "Ana", total: str =
     """A generic purchase event body as a store would send it."""
     return {
         "type": "purchase",
-        "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "occurred_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "order": {
             "id": order_id,
             "total": total,
