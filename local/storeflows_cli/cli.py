@@ -344,36 +344,6 @@ def contacts_show(args) -> int:
     return 0
 
 
-def contacts_export(args) -> int:
-    from storeflows import admin
-
-    filters = [name for name, given in (("--not-in-workflow", args.not_in_workflow), ("--tag", args.tag),
-                                        ("--min-score", args.min_score is not None), ("--consent-only", args.consent_only))
-               if given]
-    if args.email is not None:
-        if filters:
-            raise UsageError(f"{', '.join(filters)}: filters of the audience CSV, not of one contact's data "
-                             "(see: storeflows contacts export --help)")
-        _use_target(args)
-        export = admin.contact_data(args.store, args.email)
-        _write_json_export(args, export, f"{admin.held_items(export)} item(s) held about {export['email']} "
-                                         f"in store {args.store}")
-        return 0
-    if args.out is None:
-        raise UsageError("the audience CSV needs --out FILE.csv, or give an EMAIL for one contact's data as JSON "
-                         "(see: storeflows contacts export --help)")
-    _use_target(args)
-    contacts = admin.export_contacts(args.store, not_in_workflow=args.not_in_workflow, tags=args.tag or [],
-                                     min_score=args.min_score, consent_only=args.consent_only)
-    try:
-        with open(args.out, "w", newline="", encoding="utf-8") as stream:
-            count = admin.write_contacts_csv(contacts, stream)
-    except OSError as err:
-        raise CliError(f"cannot write {args.out}: {err.strerror}") from None
-    _emit(args, {"out": args.out, "contacts": count}, f"wrote {count} contact(s) to {args.out}")
-    return 0
-
-
 def _write_json_export(args, export: dict[str, Any], what: str) -> None:
     """An export to --out (and a line saying what was written), or itself to stdout."""
     text = json.dumps(export, indent=2, ensure_ascii=False) + "\n"
@@ -445,6 +415,36 @@ def contacts_data_requests(args) -> int:
     _write_json_export(args, export, f"the data held about {request.email} in store {args.store} "
                                      f"(data request {request.request_id}: {admin.held_items(export)} item(s))")
     admin.mark_data_request_answered(args.store, request.request_id)
+    return 0
+
+
+def contacts_export(args) -> int:
+    from storeflows import admin
+
+    filters = [name for name, given in (("--not-in-workflow", args.not_in_workflow), ("--tag", args.tag),
+                                        ("--min-score", args.min_score is not None), ("--consent-only", args.consent_only))
+               if given]
+    if args.email is not None:
+        if filters:
+            raise UsageError(f"{', '.join(filters)}: filters of the audience CSV, not of one contact's data "
+                             "(see: storeflows contacts export --help)")
+        _use_target(args)
+        export = admin.contact_data(args.store, args.email)
+        _write_json_export(args, export, f"{admin.held_items(export)} item(s) held about {export['email']} "
+                                         f"in store {args.store}")
+        return 0
+    if args.out is None:
+        raise UsageError("the audience CSV needs --out FILE.csv, or give an EMAIL for one contact's data as JSON "
+                         "(see: storeflows contacts export --help)")
+    _use_target(args)
+    contacts = admin.export_contacts(args.store, not_in_workflow=args.not_in_workflow, tags=args.tag or [],
+                                     min_score=args.min_score, consent_only=args.consent_only)
+    try:
+        with open(args.out, "w", newline="", encoding="utf-8") as stream:
+            count = admin.write_contacts_csv(contacts, stream)
+    except OSError as err:
+        raise CliError(f"cannot write {args.out}: {err.strerror}") from None
+    _emit(args, {"out": args.out, "contacts": count}, f"wrote {count} contact(s) to {args.out}")
     return 0
 
 

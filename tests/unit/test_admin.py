@@ -453,7 +453,11 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
     from storeflows import repository
 
     repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
-    repository.mark_unsubscribed("shop-1", "ana@example.com", "news")
+    from storeflows.subscriptions import unsubscribe
+    from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+
+    assert unsubscribe(make_unsubscribe_token(repository.get_store("shop-1").unsubscribe_key, UnsubscribeRequest(
+        store_id="shop-1", email="ana@example.com", message_id="news")))
 
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1, "no terminal, no --yes"

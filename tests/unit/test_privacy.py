@@ -10,9 +10,10 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from storeflows import keys, privacy, repository
+from storeflows import keys, privacy, repository, subscriptions
 from storeflows.models import Customer, DataRequest, Order, PurchaseEvent
 from storeflows.records import Purpose
+from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
 from storeflows.workflows import run_name
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -40,6 +41,12 @@ def purchase(order_id: str, *, email: str = ANA, consent: bool | None = True,
                   "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]},
         "customer": {"email": email, "first_name": "Ana", "language": "pl-PL", "accepts_marketing": consent},
     })
+
+
+def unsubscribe(demo_store, email: str = ANA) -> bool:
+    """The one-click link of a marketing email, followed."""
+    return subscriptions.unsubscribe(make_unsubscribe_token(
+        demo_store.unsubscribe_key, UnsubscribeRequest(store_id="demo", email=email, message_id="care-tips")))
 
 
 def everything_in_the_table(aws) -> list[dict]:
@@ -132,7 +139,7 @@ def execution(order_id: str, aws, demo_store) -> str:
 
 def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, ana_inside_a_run, demo_store):
     sfn = ana_inside_a_run
-    assert repository.mark_unsubscribed("demo", ANA, "care-tips")
+    assert unsubscribe(demo_store)
     privacy.record_data_request("demo", DataRequest(type="data_request", request_id="9999",
                                                     customer=Customer(email=ANA)), source="shopify:ev-1")
 
@@ -154,7 +161,7 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
 
 def test_an_address_unsubscribed_before_its_erasure_stays_unsubscribed_when_it_buys_again(aws, clock, demo_store):
     repository.record_purchase("demo", "e1", purchase("1001"))
-    repository.mark_unsubscribed("demo", ANA, "care-tips")
+    unsubscribe(demo_store)
     privacy.erase_contact("demo", ANA, via="test")
     clock.now = NOW + timedelta(days=30)
 
@@ -182,7 +189,7 @@ def test_after_an_erasure_only_consent_stated_later_allows_marketing(aws, clock,
 
 def test_a_consent_event_is_a_new_contacts_first_event_too(aws, clock, demo_store):
     repository.record_purchase("demo", "e1", purchase("1001"))
-    repository.mark_unsubscribed("demo", ANA, "care-tips")
+    unsubscribe(demo_store)
     privacy.erase_contact("demo", ANA, via="test")
 
     assert repository.record_consent("demo", ANA, marketing=True, source="newsletter form", at=NOW + timedelta(days=1))
@@ -196,7 +203,7 @@ def test_an_unsubscribe_link_used_after_the_erasure_is_kept_for_the_address(aws,
     repository.record_purchase("demo", "e1", purchase("1001"))
     privacy.erase_contact("demo", ANA, via="test")
 
-    assert repository.mark_unsubscribed("demo", ANA, "care-tips") is False, "no contact to mark"
+    assert unsubscribe(demo_store) is False, "no contact to mark"
     assert aws.items(keys.contact_pk("demo", ANA)) == [], "and none created"
     repository.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-11-22T10:00:00Z"))
     assert repository.get_contact("demo", ANA).may_receive(Purpose.MARKETING) == (False, "unsubscribed")
@@ -204,7 +211,7 @@ def test_an_unsubscribe_link_used_after_the_erasure_is_kept_for_the_address(aws,
 
 def test_erasing_again_deletes_what_arrived_since_and_keeps_the_first_unsubscribe(aws, clock, demo_store):
     repository.record_purchase("demo", "e1", purchase("1001"))
-    repository.mark_unsubscribed("demo", ANA, "care-tips")
+    unsubscribe(demo_store)
     first = privacy.erase_contact("demo", ANA, via="test").suppression
     clock.now = NOW + timedelta(days=2)
     repository.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-11-23T10:00:00Z"))

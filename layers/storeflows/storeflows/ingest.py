@@ -55,9 +55,9 @@ class StoreEvent(BaseModel):
     received_at: datetime
     purchase: PurchaseEvent | None = None
     consent: ConsentEvent | None = None
-    delivered: DeliveredEvent | None = None
     erasure: ErasureRequest | None = None
     data_request: DataRequest | None = None
+    delivered: DeliveredEvent | None = None
 
     @model_validator(mode="after")
     def _exactly_one_event(self) -> "StoreEvent":

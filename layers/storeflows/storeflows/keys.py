@@ -9,13 +9,13 @@
     CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
     CONTACT#<store>#<email>         ACTIVE#<workflow>#<order>            the contact is inside this run right now
     CONTACT#<store>#<email>         CAP#<workflow>                       last send, for "not more often than"
-    CONTACT#<store>#<email>         CONSENT#<stated at>#<source>         consent history: every statement received
-    SUPPRESSION#<store>             ADDRESS#<sha256 of the email>        what an erasure kept (no address)
-    STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
     SALES#<store>#<yyyy-mm-dd>      PRODUCT#<sku>                        units sold that day (best sellers)
     STORE#<store>                   COUPONPOOL#<pool>                    coupon pool: size, claimed, low-stock threshold
     COUPONPOOL#<store>#<pool>       CODE#<index, 9 digits>               one dynamic coupon code, in import order
     COUPONCLAIM#<store>#<pool>      CLAIM#<sha256 of the claim key>      which code one send got (a retry gets it again)
+    CONTACT#<store>#<email>         CONSENT#<stated at>#<source>         consent history: every statement received
+    SUPPRESSION#<store>             ADDRESS#<sha256 of the email>        what an erasure kept (no address)
+    STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
     IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
