@@ -384,4 +384,3 @@ def test_an_impossible_store_id_is_404_not_a_server_error(ingest, shopify_reques
 
     assert_refused(response, 404, "unknown_store")
     assert aws.queued_bodies() == []
-
