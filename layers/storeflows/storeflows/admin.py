@@ -755,7 +755,7 @@ def erase_contact(store_id: str, email: str) -> privacy.Erasure:
 
 
 def data_requests(store_id: str) -> list[DataRequestRecord]:
-    """The store's data requests, oldest first (answered ones too: when, is on each)."""
+    """The store's data requests, oldest first, answered ones included (answered_at says when)."""
     require_store(store_id)
     return sorted(repository.list_data_requests(store_id), key=lambda request: request.received_at)
 

@@ -89,7 +89,8 @@ def _erase_contact(event: StoreEvent) -> dict[str, Any]:
     logger.info("contact erased",
                 extra={"store_id": event.store_id, "event_id": event.event_id, "items_erased": erasure.items_count,
                        "runs_stopped": len(erasure.runs_stopped), "data_requests_erased": erasure.data_requests_erased})
-    metrics.add_metric(name="ContactsErased", unit=MetricUnit.Count, value=1 if erasure.items_count else 0)
+    if erasure.items_count:
+        metrics.add_metric(name="ContactsErased", unit=MetricUnit.Count, value=1)
     return {"event_id": event.event_id, "items_erased": erasure.items_count, "runs_stopped": len(erasure.runs_stopped)}
 
 
@@ -99,7 +100,8 @@ def _record_data_request(event: StoreEvent) -> dict[str, Any]:
     logger.info("data request kept",
                 extra={"store_id": event.store_id, "event_id": event.event_id, "data_request_id": request.request_id,
                        "newly_kept": kept})
-    metrics.add_metric(name="DataRequestsReceived", unit=MetricUnit.Count, value=1 if kept else 0)
+    if kept:
+        metrics.add_metric(name="DataRequestsReceived", unit=MetricUnit.Count, value=1)
     return {"event_id": event.event_id, "data_request_id": request.request_id, "newly_kept": kept}
 
 

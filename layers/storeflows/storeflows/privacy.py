@@ -104,13 +104,14 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     requests = _data_requests_of(store_id, email)
     if not items and not requests:
         return Erasure(suppression=previous)
+    orders = sorted({item["order_id"] for item in items if item["sk"].startswith(keys.ORDER_PREFIX)})
+    runs = _possible_runs(store_id, orders)  # before anything changes: a missing setting stops it here
     suppression = previous
     if items:
         profile = next((item for item in items if item["sk"] == keys.PROFILE_SK), {})
         suppression = Suppression.after_erasure(profile, previous, at=repository.now_iso(), via=via)
         repository.put_suppression(store_id, email, suppression)
-    orders = sorted({item["order_id"] for item in items if item["sk"].startswith(keys.ORDER_PREFIX)})
-    stopped = _stop_runs(store_id, orders)
+    stopped = _stop_runs(runs)
     for request in requests:
         repository.delete_data_request(store_id, request.request_id)
     erased = Counter(keys.item_kind(sort_key) for sort_key in repository.delete_contact(store_id, email))
@@ -118,24 +119,32 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
                    data_requests_erased=len(requests), suppression=suppression)
 
 
-def _stop_runs(store_id: str, order_ids: list[str]) -> list[dict[str, str]]:
-    """Stops the running executions of every workflow of the store for these orders. Runs are
-    named by (store, order, workflow), so their ARNs are known without listing executions."""
-    sfn = client("stepfunctions")
-    stopped = []
+def _possible_runs(store_id: str, order_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(workflow, order, execution ARN) of every run the store's workflows may have started for
+    these orders: runs are named by (store, order, workflow), so no listing is needed."""
+    runs = []
     for workflow in repository.list_workflows(store_id):
         state_machine = require(STATE_MACHINE_SETTING[workflow.template])
         for order_id in order_ids:
-            arn = execution_arn(state_machine, run_name(store_id, order_id, workflow.workflow_id))
-            try:
-                if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                    continue
-                sfn.stop_execution(executionArn=arn, error=STOP_ERROR, cause=STOP_CAUSE)
-            except ClientError as err:
-                if err.response["Error"]["Code"] == "ExecutionDoesNotExist":
-                    continue
-                raise
-            stopped.append({"workflow_id": workflow.workflow_id, "order_id": order_id})
+            name = run_name(store_id, order_id, workflow.workflow_id)
+            runs.append((workflow.workflow_id, order_id, execution_arn(state_machine, name)))
+    return runs
+
+
+def _stop_runs(runs: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """Stops those of the runs that are running; returns them (workflow_id, order_id)."""
+    sfn = client("stepfunctions")
+    stopped = []
+    for workflow_id, order_id, arn in runs:
+        try:
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                continue
+            sfn.stop_execution(executionArn=arn, error=STOP_ERROR, cause=STOP_CAUSE)
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                continue
+            raise
+        stopped.append({"workflow_id": workflow_id, "order_id": order_id})
     return stopped
 
 
