@@ -17,7 +17,7 @@ install_error_handlers(app, refused_metric="WebhooksRejected")
 @tracer.capture_method
 def shopify_webhook(store_id: str):
     event = app.current_event
-    receipt = ingest.accept_shopify_order(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
+    receipt = ingest.accept_shopify_webhook(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
     return json_response(202, {"status": receipt.status, "event_id": receipt.event_id})
 
 

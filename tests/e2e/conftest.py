@@ -108,6 +108,23 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture
+def storeflows(stack):
+    """storeflows(*ARGS, ok=True): the `storeflows` CLI as a subprocess, the way an operator runs
+    it, against the test's stack (its local.json, never `make dev`'s)."""
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "STOREFLOWS_"))}
+        env.update(PYTHONPATH=os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
+                   STOREFLOWS_LOCAL_FILE=stack.local_file)
+        result = subprocess.run([sys.executable, "-m", "storeflows_cli", *args], env=env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert (result.returncode == 0) == ok, f"storeflows {' '.join(args)}: {result.returncode}\n{result.stdout}{result.stderr}"
+        return result
+
+    return run
+
+
+@pytest.fixture
 def email() -> str:
     """A customer of their own for each test, so tests never see each other's mail."""
     return f"customer-{uuid.uuid4().hex[:10]}@example.com"

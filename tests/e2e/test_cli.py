@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -28,26 +26,15 @@ TARGETED = [str(EXAMPLES / "messages" / f"{name}.yaml")
 CARE = [str(EXAMPLES / "messages" / f"care-{name}.yaml") for name in ("thanks", "delivery-check", "tips", "cross-sell")]
 
 
-def storeflows(stack, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    """`storeflows ARGS` against the test's stack (its local.json, never `make dev`'s)."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "STOREFLOWS_"))}
-    env.update(PYTHONPATH=os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
-               STOREFLOWS_LOCAL_FILE=stack.local_file)
-    result = subprocess.run([sys.executable, "-m", "storeflows_cli", *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
-    assert (result.returncode == 0) == ok, f"storeflows {' '.join(args)}: {result.returncode}\n{result.stdout}{result.stderr}"
-    return result
-
-
 def as_json(result: subprocess.CompletedProcess):
     return json.loads(result.stdout)
 
 
-def test_a_marketer_configures_publishes_and_watches_a_store(stack, tmp_path):
+def test_a_marketer_configures_publishes_and_watches_a_store(stack, storeflows, tmp_path):
     store = f"cli-{uuid.uuid4().hex[:8]}"
     ana, bea = (f"{name}-{uuid.uuid4().hex[:8]}@example.com" for name in ("ana", "bea"))
 
-    created = as_json(storeflows(stack, "stores", "create", store, "--platform", "api", "--name", "CLI Shop", "--json"))
+    created = as_json(storeflows("stores", "create", store, "--platform", "api", "--name", "CLI Shop", "--json"))
     secret = created["secret"]
     assert secret.startswith("whsec_") and created["webhook_url"] == f"{stack.api_url}/events/{store}"
 
@@ -64,56 +51,56 @@ settings:
   cross_sell_message: care-cross-sell
   delivery: {{mode: fixed, wait: 365d}}
 """)
-    applied = as_json(storeflows(stack, "workflows", "apply", str(EXAMPLES / "workflows" / "targeted_post_purchase.yaml"),
+    applied = as_json(storeflows("workflows", "apply", str(EXAMPLES / "workflows" / "targeted_post_purchase.yaml"),
                                  str(care), "--store", store, "--json"))
     assert applied[0] == {"store": store, "workflow": "targeted-post-purchase", "template": "targeted_post_purchase",
                           "status": "draft", "version": 1, "previous_status": None}
-    refused = storeflows(stack, "workflows", "validate", store, "targeted-post-purchase", ok=False)
+    refused = storeflows("workflows", "validate", store, "targeted-post-purchase", ok=False)
     assert f"settings.first_purchase_message: no message 'first-purchase-thanks' in store {store}" in refused.stdout.splitlines()
     assert refused.stderr.startswith("storeflows: error: ") and refused.stderr.count("\n") == 1
 
-    storeflows(stack, "messages", "apply", *TARGETED, *CARE, "--store", store)
-    storeflows(stack, "workflows", "publish", store, "targeted-post-purchase")
+    storeflows("messages", "apply", *TARGETED, *CARE, "--store", store)
+    storeflows("workflows", "publish", store, "targeted-post-purchase")
     response = post_event(stack.api_url, store, secret, purchase("1001", ana, first_name="Ana", language="it-IT"))
     assert response.status_code == 202, response.text
     wait_for(lambda: [m["subject"] for m in stack.outbox(ana)] == ["Grazie per il tuo primo ordine, Ana!"],
              what="the Italian first-purchase thanks")
 
-    statuses = {row["workflow"]: row for row in as_json(storeflows(stack, "workflows", "status", store, "--json"))}
+    statuses = {row["workflow"]: row for row in as_json(storeflows("workflows", "status", store, "--json"))}
     assert statuses["targeted-post-purchase"]["status"] == "published" and statuses["care"]["status"] == "draft"
     assert statuses["targeted-post-purchase"]["version"] == 1 and statuses["targeted-post-purchase"]["in_flight"] in (0, 1)
-    shown = as_json(storeflows(stack, "contacts", "show", store, ana, "--json"))
+    shown = as_json(storeflows("contacts", "show", store, ana, "--json"))
     assert shown["orders_count"] == 1 and [order["order_id"] for order in shown["orders"]] == ["1001"]
 
     preview = tmp_path / "preview.html"
-    described = as_json(storeflows(stack, "messages", "preview", store, "first-purchase-thanks", "--email", ana,
+    described = as_json(storeflows("messages", "preview", store, "first-purchase-thanks", "--email", ana,
                                    "--language", "pl", "--out", str(preview), "--json"))
     assert described["subject"] == "Dziękujemy za pierwsze zamówienie, Ana!" and not described["sample_order"]
     assert "nr 1001" in preview.read_text("utf-8")
     qa = f"qa-{uuid.uuid4().hex[:8]}@example.com"
-    storeflows(stack, "messages", "test-send", store, "second-purchase-thanks", "--to", qa, "--email", ana)
+    storeflows("messages", "test-send", store, "second-purchase-thanks", "--to", qa, "--email", ana)
     wait_for(lambda: [m["subject"] for m in stack.outbox(qa)], what="the test send")
     (test_mail,) = stack.outbox(qa)
     assert test_mail["subject"] == "[TEST] Sei tornata/o! Grazie per il tuo secondo ordine, Ana"
 
     # Bea buys the dress once the care series is published: she is inside it, Ana is not.
-    storeflows(stack, "workflows", "publish", store, "care")
+    storeflows("workflows", "publish", store, "care")
     care_run = state_machine_arn("CareSeriesStateMachine").replace(":stateMachine:", ":execution:") + ":" + run_name(store, "2001", "care")
     try:
         assert post_event(stack.api_url, store, secret, purchase("2001", bea, first_name="Bea")).status_code == 202
         wait_for(lambda: (stack.contact(bea, store_id=store) or {}).get("in_workflows"), what="Bea inside the care series")
 
         everyone, outside = tmp_path / "everyone.csv", tmp_path / "outside.csv"
-        storeflows(stack, "contacts", "export", store, "--out", str(everyone))
-        exported = as_json(storeflows(stack, "contacts", "export", store, "--out", str(outside),
+        storeflows("contacts", "export", store, "--out", str(everyone))
+        exported = as_json(storeflows("contacts", "export", store, "--out", str(outside),
                                       "--not-in-workflow", "care", "--json"))
         assert exported["contacts"] == 1
         assert sorted(row["email"] for row in csv.DictReader(everyone.open())) == sorted([ana, bea])
         assert [row["email"] for row in csv.DictReader(outside.open())] == [ana]
 
-        (care_status,) = as_json(storeflows(stack, "workflows", "status", store, "care", "--json"))
+        (care_status,) = as_json(storeflows("workflows", "status", store, "care", "--json"))
         assert (care_status["status"], care_status["in_flight"]) == ("published", 1)
-        assert "in workflows now: care (order 2001)" in storeflows(stack, "contacts", "show", store, bea).stdout
+        assert "in workflows now: care (order 2001)" in storeflows("contacts", "show", store, bea).stdout
     finally:
         # Other tests wait for the care state machine to be idle.
         try:

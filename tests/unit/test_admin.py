@@ -405,3 +405,104 @@ def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
                                     coupon=coupon, variants={"en": MessageContent(subject="s", html=coupon_html, text="-")}))
     assert admin.preview_message("shop-1", "static", email="a@example.com").rendered.html == "<p>SPRING10</p>"
     assert admin.preview_message("shop-1", "dynamic", email="a@example.com").rendered.html == "<p>SAMPLE-COUPON-CODE</p>"
+
+
+# --- data protection through the command line (moto) ----------------------------------------------
+
+@pytest.fixture
+def cli_on_moto(cli, monkeypatch, store):
+    """The CLI with moto as its target: the `aws` fixture's environment is what a stack would give."""
+    from storeflows_cli import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_use_target", lambda args: None)
+    return cli
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_exports_one_contacts_data_as_json(cli_on_moto, capsys, tmp_path):
+    from storeflows import repository
+
+    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+
+    assert cli_on_moto(["contacts", "export", "shop-1", "Ana@Example.com"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["email"] == "ana@example.com" and printed["profile"]["orders_count"] == 1
+    assert set(printed["records"]) == {"consent", "order"}
+
+    out = tmp_path / "ana.json"
+    assert cli_on_moto(["contacts", "export", "shop-1", "ana@example.com", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote 3 item(s) held about ana@example.com in store shop-1 to {out}\n"
+    assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["contacts", "export", "shop-1"], "the audience CSV needs --out FILE.csv, or give an EMAIL for one contact's data as JSON"),
+    (["contacts", "export", "shop-1", "ana@example.com", "--tag", "vip", "--consent-only"],
+     "--tag, --consent-only: filters of the audience CSV, not of one contact's data"),
+])
+def test_cli_export_refuses_a_mixed_up_command_line_before_any_target(cli, capsys, argv, error):
+    assert cli(argv) == 2
+    assert capsys.readouterr().err == f"storeflows: error: {error} (see: storeflows contacts export --help)\n"
+
+
+def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, capsys, monkeypatch):
+    from storeflows import repository
+
+    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    from storeflows.subscriptions import unsubscribe
+    from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+
+    assert unsubscribe(make_unsubscribe_token(repository.get_store("shop-1").unsubscribe_key, UnsubscribeRequest(
+        store_id="shop-1", email="ana@example.com", message_id="news")))
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1, "no terminal, no --yes"
+    assert capsys.readouterr().err.endswith("storeflows: error: nothing erased: not confirmed (pass --yes when there "
+                                            "is no terminal to ask on)\n")
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1
+    assert "erase the 3 item(s) held about ana@example.com in store shop-1" in capsys.readouterr().err
+    assert repository.get_contact("shop-1", "ana@example.com") is not None
+
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "erased ana@example.com from store shop-1: 3 item(s) (consent 1, order 1, profile 1)",
+        "  runs stopped: none in flight",
+        "  kept: a suppression record under a hash of the address, unsubscribed before, which a new profile for it "
+        "inherits",
+    ]
+    assert repository.get_contact("shop-1", "ana@example.com") is None
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 1
+    assert "no contact ana@example.com in store shop-1 (erased 20" in capsys.readouterr().err
+
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["items_erased"], again["runs_stopped"]) == ({}, [])
+    assert set(again["kept"]) == {"erased_at", "erased_via", "unsubscribed_at"}
+
+
+def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
+    from storeflows import privacy, repository
+    from storeflows.models import Customer, DataRequest
+
+    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    privacy.record_data_request("shop-1", DataRequest(type="data_request", request_id="9999",
+                                                      customer=Customer(email="ana@example.com")), source="shopify:ev-1")
+
+    assert cli_on_moto(["contacts", "data-requests", "shop-1", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["request_id"], listed["email"], listed["answered_at"]) == ("9999", "ana@example.com", None)
+
+    out = tmp_path / "answer.json"
+    assert cli_on_moto(["contacts", "data-requests", "shop-1", "9999", "--out", str(out)]) == 0
+    assert "the data held about ana@example.com in store shop-1 (data request 9999: 4 item(s))" in capsys.readouterr().out
+    assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
+    assert repository.get_data_request("shop-1", "9999").answered_at is not None
+
+    assert cli_on_moto(["contacts", "data-requests", "shop-1", "1234"]) == 1
+    assert capsys.readouterr().err.startswith("storeflows: error: no data request '1234' in store shop-1")

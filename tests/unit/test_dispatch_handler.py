@@ -2,7 +2,9 @@
 
 One purchase is recorded on the contact once per order, and each published workflow whose
 trigger matches gets exactly one Step Functions run per order, however often the event is
-delivered and whichever Shopify topic (orders/create, orders/paid) delivers it."""
+delivered and whichever Shopify topic (orders/create, orders/paid) delivers it. Shopify's
+customers/redact erases the customer and stops their runs; customers/data_request is kept
+for the operator to answer."""
 
 from __future__ import annotations
 
@@ -13,13 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
-from storeflows import keys, repository
-from storeflows.adapters import purchase_from_api, purchase_from_shopify
+from storeflows import keys, privacy, repository
+from storeflows.adapters import data_request_from_shopify, erasure_from_shopify, purchase_from_api, purchase_from_shopify
 from storeflows.dispatch import run_name
 from storeflows.ingest import StoreEvent
 from storeflows.models import PurchaseEvent
+from storeflows.observability import logger
 from storeflows.records import Store
 from storeflows.workflows import PurchaseTrigger, Workflow, WorkflowStatus
 from storeflows_local.signing import purchase
@@ -232,3 +236,51 @@ def test_record_for_a_store_without_workflows_only_records_the_purchase(dispatch
     assert dispatch(sqs_event(("m-1", body))) == {"batchItemFailures": []}
     assert aws.executions() == []
     assert repository.get_contact("quiet-store", "q@example.com").orders_count == 1
+
+
+# --- Shopify compliance topics -------------------------------------------------------------------
+
+def compliance_event(event_id: str, fixture: str, email: str = SHOPIFY_EMAIL) -> str:
+    """The queue message body the ingest makes of a Shopify compliance webhook, for the customer
+    of the sample order (Shopify's samples name two spellings of John)."""
+    payload = json.loads((FIXTURES / fixture).read_text("utf-8"))
+    payload["customer"]["email"] = email
+    body = (erasure_from_shopify if fixture == "shopify_customers_redact.json" else data_request_from_shopify)(payload)
+    return StoreEvent(store_id="demo", event_id=event_id, source="shopify", received_at=datetime.now(timezone.utc),
+                      **{body.type: body}).model_dump_json()
+
+
+def test_a_redact_stops_the_customers_run_and_erases_them(dispatch, sqs_event, aws, demo_store, monkeypatch):
+    dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
+    (run,) = aws.executions()
+    logged = []
+    monkeypatch.setattr(logger, "info", lambda message, extra=None: logged.append((message, extra)))
+
+    response = dispatch(sqs_event(("m-2", compliance_event("shopify:redact-1", "shopify_customers_redact.json"))))
+
+    assert response == {"batchItemFailures": []}
+    arn = privacy.execution_arn(aws.state_machine_arn, run["name"])
+    assert boto3.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert aws.items(keys.contact_pk("demo", SHOPIFY_EMAIL)) == []
+    assert repository.get_suppression("demo", SHOPIFY_EMAIL).erased_via == "shopify:redact-1"
+    assert logged == [("contact erased", {"store_id": "demo", "event_id": "shopify:redact-1", "items_erased": 3,
+                                          "runs_stopped": 1, "data_requests_erased": 0})]
+    assert SHOPIFY_EMAIL not in json.dumps(aws.items(keys.IDEMPOTENCY_DISPATCH), default=str)
+
+
+def test_a_redact_for_a_customer_never_seen_is_a_harmless_no_op(dispatch, sqs_event, aws):
+    response = dispatch(sqs_event(("m-1", compliance_event("shopify:redact-1", "shopify_customers_redact.json"))))
+
+    assert response == {"batchItemFailures": []}
+    assert repository.get_suppression("demo", SHOPIFY_EMAIL) is None
+    assert aws.items(keys.contact_pk("demo", SHOPIFY_EMAIL)) == []
+
+
+def test_a_data_request_is_kept_once_for_the_operator(dispatch, sqs_event, aws):
+    body = compliance_event("shopify:request-1", "shopify_customers_data_request.json")
+    dispatch(sqs_event(("m-1", body)))
+    dispatch(sqs_event(("m-2", compliance_event("shopify:request-1-resent", "shopify_customers_data_request.json"))))
+
+    (request,) = repository.list_data_requests("demo")
+    assert (request.request_id, request.email, request.source) == ("9999", SHOPIFY_EMAIL, "shopify:request-1")
+    assert request.answered_at is None

@@ -241,6 +241,67 @@ def test_redelivered_shopify_request_is_accepted_again_with_the_same_event_id(in
     assert [body["event_id"] for body in aws.queued_bodies()] == [SHOPIFY_EVENT_ID, SHOPIFY_EVENT_ID]
 
 
+# --- Shopify compliance topics (customers/redact, customers/data_request) ----------------------
+
+REDACT_BODY = (FIXTURES / "shopify_customers_redact.json").read_bytes()
+DATA_REQUEST_BODY = (FIXTURES / "shopify_customers_data_request.json").read_bytes()
+
+
+@pytest.fixture
+def compliance_request(shopify_request, demo_store):
+    def build(topic: str, body: bytes, *, secret: str | None = None) -> dict[str, Any]:
+        headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": topic, "X-Shopify-Event-Id": "compliance-1"}
+        return shopify_request(headers=headers, body=body, secret=secret or demo_store.shopify_secret)
+
+    return build
+
+
+def test_customers_redact_is_queued_as_an_erasure_of_the_customer(ingest, compliance_request, aws):
+    response = ingest(compliance_request("customers/redact", REDACT_BODY))
+
+    assert accepted(response) == {"status": "accepted", "event_id": "shopify:compliance-1"}
+    (queued,) = aws.queued_bodies()
+    event = StoreEvent.model_validate(queued)
+    assert (event.store_id, event.source) == ("demo", "shopify")
+    assert event.erasure.customer.email == "john@example.com"
+    assert event.purchase is None and event.data_request is None
+
+
+def test_customers_data_request_is_queued_with_shopifys_ids(ingest, compliance_request, aws):
+    response = ingest(compliance_request("customers/data_request", DATA_REQUEST_BODY))
+
+    assert accepted(response)["status"] == "accepted"
+    (queued,) = aws.queued_bodies()
+    request = StoreEvent.model_validate(queued).data_request
+    assert (request.request_id, request.customer.email, request.platform_customer_id) == ("9999", "john@example.com",
+                                                                                         "191167")
+    assert request.orders_requested == ["299938", "280263", "220458"]
+
+
+@pytest.mark.parametrize("topic, body", [("customers/redact", REDACT_BODY), ("customers/data_request", DATA_REQUEST_BODY)])
+def test_a_compliance_webhook_signed_with_another_secret_is_401(ingest, compliance_request, aws, topic, body):
+    response = ingest(compliance_request(topic, body, secret="not-the-app-secret"))
+
+    assert_refused(response, 401, "invalid_signature")
+    assert aws.queued_bodies() == []
+
+
+@pytest.mark.parametrize("customer", [{"id": 191167, "phone": "555-625-1199"}, {"id": 191167, "email": "not an address"}])
+def test_a_redact_naming_no_email_address_is_acknowledged_and_ignored(ingest, compliance_request, aws, customer):
+    body = json.dumps({**json.loads(REDACT_BODY), "customer": customer}).encode()
+
+    assert accepted(ingest(compliance_request("customers/redact", body)))["status"] == "ignored"
+    assert aws.queued_bodies() == []
+
+
+def test_a_data_request_without_its_id_is_400(ingest, compliance_request, aws):
+    body = json.dumps({**json.loads(DATA_REQUEST_BODY), "data_request": {}}).encode()
+
+    assert "data_request.id" in assert_refused(ingest(compliance_request("customers/data_request", body)), 400,
+                                               "invalid_payload")
+    assert aws.queued_bodies() == []
+
+
 # --- Storeflows event API (Standard Webhooks) ----------------------------------------------------
 
 def test_api_event_with_a_valid_signature_is_queued_under_its_webhook_id(ingest, api_request, aws):

@@ -282,3 +282,35 @@ def test_outputs_expose_api_url_table_and_state_machine_arns(cfn: dict[str, Any]
     assert machines
     missing = [name for name in machines if name not in referenced]
     assert not missing, f"no output gives the ARN (Ref) of {missing}"
+
+
+EXECUTION_ARN = re.compile(
+    r"arn:\$\{AWS::Partition\}:states:\$\{AWS::Region\}:\$\{AWS::AccountId\}:execution:\$\{(\w+)\.Name\}:\*"
+)
+RUN_CONTROL = ("states:DescribeExecution", "states:StopExecution")
+
+
+def test_only_the_dispatcher_may_stop_runs_and_only_this_stacks(cfn: dict[str, Any]):
+    """Erasing a contact (customers/redact) stops their runs: the dispatcher's role may look
+    up and stop executions of this stack's five state machines, named one by one; no role may
+    stop anything else."""
+    grants: dict[str, list[dict[str, Any]]] = {}
+    for name, role in of_type(cfn, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            statements = policy["PolicyDocument"]["Statement"]
+            for statement in statements if isinstance(statements, list) else [statements]:
+                actions = statement.get("Action", [])
+                if set(actions if isinstance(actions, list) else [actions]) & set(RUN_CONTROL):
+                    grants.setdefault(name, []).append(statement)
+    assert list(grants) == ["DispatchFunctionRole"], grants
+    (statement,) = grants["DispatchFunctionRole"]
+    assert (statement["Effect"], sorted(statement["Action"])) == ("Allow", list(RUN_CONTROL))
+    machines = [EXECUTION_ARN.fullmatch(resource["Fn::Sub"]).group(1) for resource in statement["Resource"]]
+    assert sorted(machines) == sorted(of_type(cfn, "AWS::StepFunctions::StateMachine"))
+
+
+def test_execution_arn_check_refuses_a_wildcard_state_machine():
+    """Control: the pattern above does not accept executions of every state machine."""
+    assert EXECUTION_ARN.fullmatch("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:*") is None
+    assert EXECUTION_ARN.fullmatch(
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${CareSeriesStateMachine.Name}:*")

@@ -12,7 +12,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from storeflows.errors import InvalidPayload
-from storeflows.models import ConsentEvent, DeliveredEvent, PurchaseEvent, describe_validation_error
+from storeflows.models import (
+    ConsentEvent,
+    Customer,
+    DataRequest,
+    DeliveredEvent,
+    ErasureRequest,
+    PurchaseEvent,
+    describe_validation_error,
+)
 
 SUPPORTED_EVENT_TYPES = ("purchase", "consent", "delivered")
 _MAX_ECHOED_TYPE_LENGTH = 64
@@ -127,6 +135,44 @@ def purchase_from_shopify(order: Any) -> PurchaseEvent:
             ),
         }
     )
+
+
+def _shopify_privacy_customer(body: dict[str, Any]) -> Customer | None:
+    """The customer a compliance webhook names, by email; None without a usable address
+    (Storeflows keys everything by email, so it holds nothing about such a customer)."""
+    try:
+        return Customer.model_validate({"email": _object(body, "customer").get("email")})
+    except ValidationError:
+        return None
+
+
+def erasure_from_shopify(payload: Any) -> ErasureRequest | None:
+    """customers/redact: {shop_id, shop_domain, customer: {id, email, phone}, orders_to_redact}.
+    The whole contact is erased, not only the orders named (they are all the contact's)."""
+    customer = _shopify_privacy_customer(_require_object(payload))
+    return ErasureRequest(type="erasure", customer=customer) if customer else None
+
+
+def data_request_from_shopify(payload: Any) -> DataRequest | None:
+    """customers/data_request: {shop_id, shop_domain, orders_requested, customer: {id, email,
+    phone}, data_request: {id}}."""
+    body = _require_object(payload)
+    customer = _shopify_privacy_customer(body)
+    if customer is None:
+        return None
+    request_id = _object(body, "data_request").get("id")
+    if request_id is None:
+        raise InvalidPayload("data_request.id: Field required")
+    try:
+        return DataRequest.model_validate(_present(
+            type="data_request",
+            request_id=request_id,
+            customer=customer,
+            platform_customer_id=_object(body, "customer").get("id"),
+            orders_requested=body.get("orders_requested"),
+        ))
+    except ValidationError as err:
+        raise InvalidPayload(describe_validation_error(err)) from None
 
 
 def _woocommerce_price(value: Any) -> Any:

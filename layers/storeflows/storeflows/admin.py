@@ -1,6 +1,7 @@
 """What the `storeflows` admin CLI does, as domain code: workflow and message files, the
 checks before publishing, the lifecycle draft → published → paused, in-flight counts,
-stores and their secrets, previews, test sends and contact exports.
+stores and their secrets, previews, test sends, contact exports, and data protection (one
+contact's data exported or erased, data requests answered: storeflows.privacy).
 
 Operator tooling: no Lambda function imports this module. DynamoDB goes through
 repository.py. PyYAML is a developer dependency, not in the layer, so it is imported only
@@ -27,17 +28,24 @@ from typing import IO, Any, Union, get_args, get_origin, get_type_hints
 from jinja2 import Environment, TemplateSyntaxError
 from pydantic import BaseModel, ValidationError
 
-from storeflows import repository
+from storeflows import privacy, repository
 from storeflows.aws import client
 from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
-from storeflows.records import Attribution, Contact, Message, Purpose, Store, is_store_id
+from storeflows.records import Attribution, Contact, DataRequestRecord, Message, Purpose, Store, is_store_id
 from storeflows.rendering import RenderedMessage, render_message
 from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
-from storeflows.workflows import STATE_MACHINE_SETTING, MessageId, Workflow, WorkflowSettings, WorkflowStatus
+from storeflows.workflows import (
+    STATE_MACHINE_SETTING,
+    MessageId,
+    Workflow,
+    WorkflowSettings,
+    WorkflowStatus,
+    run_name,
+)
 
 
 class AdminError(StoreflowsError):
@@ -354,14 +362,8 @@ def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
     return []
 
 
-# dispatch and sending load Powertools and the X-Ray SDK (half a second), which most commands
-# never need: imported on first use.
-
-def _run_name(store_id: str, order_id: str, workflow_id: str) -> str:
-    from storeflows.dispatch import run_name
-
-    return run_name(store_id, order_id, workflow_id)
-
+# sending loads Powertools and the X-Ray SDK (half a second), which most commands never
+# need: imported on first use.
 
 def _message_context(*args: Any) -> dict[str, Any]:
     from storeflows.sending import message_context
@@ -428,18 +430,18 @@ def _set_status(workflow: Workflow, status: WorkflowStatus) -> Workflow:
 
 
 def run_name_prefix(store_id: str, workflow_id: str) -> str:
-    """What every run name of (store, workflow) starts with: dispatch.run_name's readable part."""
-    name = _run_name(store_id, "", workflow_id)
+    """What every run name of (store, workflow) starts with: run_name's readable part."""
+    name = run_name(store_id, "", workflow_id)
     return name[: name.rindex("-") + 1]
 
 
 def count_in_flight(workflow: Workflow) -> int:
     """Running executions of the template's state machine for this workflow: names made by
-    dispatch.run_name for it (the prefix, then the 40-character hash and nothing else).
+    run_name for it (the prefix, then the 40-character hash and nothing else).
     When the readable prefix was cut short, two workflows can share it, so each candidate's
     input is read to be sure."""
     sfn = client("stepfunctions")
-    full = _run_name(workflow.store_id, "", workflow.workflow_id)
+    full = run_name(workflow.store_id, "", workflow.workflow_id)
     prefix = run_name_prefix(workflow.store_id, workflow.workflow_id)
     hash_length = len(full) - len(prefix)
     ambiguous = len(prefix) - 1 < len(f"{workflow.store_id}-{workflow.workflow_id}")
@@ -677,7 +679,8 @@ def contact_summary(store_id: str, email: str) -> dict[str, Any]:
     email = email.strip().lower()
     contact = repository.get_contact(store_id, email)
     if contact is None:
-        raise AdminError(f"no contact {email} in store {store_id}")
+        erased = repository.get_suppression(store_id, email)
+        raise AdminError(f"no contact {email} in store {store_id}" + (f" (erased {erased.erased_at})" if erased else ""))
     may_market, why_not = contact.may_receive(Purpose.MARKETING)
     return {
         **contact.model_dump(mode="json"),
@@ -741,3 +744,49 @@ def write_contacts_csv(contacts: Iterable[Contact], stream: IO[str]) -> int:
         ])
         count += 1
     return count
+
+
+# --- data protection (storeflows.privacy) -------------------------------------------------------
+
+ERASED_VIA = "storeflows contacts delete"
+
+
+def contact_data(store_id: str, email: str) -> dict[str, Any]:
+    """Everything held about one contact (privacy.export_contact); the export says so when
+    nothing is held."""
+    require_store(store_id)
+    return privacy.export_contact(store_id, email.strip().lower())
+
+
+def held_items(export: dict[str, Any]) -> int:
+    """How many items an export shows: the profile, every record and data request."""
+    return ((export["profile"] is not None) + sum(len(items) for items in export["records"].values())
+            + len(export["data_requests"]))
+
+
+def erase_contact(store_id: str, email: str) -> privacy.Erasure:
+    """Stops the contact's runs in flight and erases their data, keeping only the suppression
+    record (privacy.erase_contact)."""
+    require_store(store_id)
+    return privacy.erase_contact(store_id, email.strip().lower(), via=ERASED_VIA)
+
+
+def data_requests(store_id: str) -> list[DataRequestRecord]:
+    """The store's data requests, oldest first, answered ones included (answered_at says when)."""
+    require_store(store_id)
+    return sorted(repository.list_data_requests(store_id), key=lambda request: request.received_at)
+
+
+def data_request_export(store_id: str, request_id: str) -> tuple[DataRequestRecord, dict[str, Any]]:
+    """The export answering one data request, made now. Mark it answered once it is handed on
+    (mark_data_request_answered)."""
+    require_store(store_id)
+    found = privacy.data_request_export(store_id, request_id)
+    if found is None:
+        raise AdminError(f"no data request {request_id!r} in store {store_id} (list them: storeflows contacts "
+                         f"data-requests {store_id})")
+    return found
+
+
+def mark_data_request_answered(store_id: str, request_id: str) -> None:
+    repository.mark_data_request_answered(store_id, request_id)

@@ -8,14 +8,12 @@ orders/create — and ExecutionAlreadyExists counts as done."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from storeflows import keys, repository
+from storeflows import keys, privacy, repository
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.ingest import StoreEvent
@@ -26,9 +24,8 @@ from storeflows.workflows import (
     OrderValueSettings,
     PurchaseFollowUpSettings,
     Workflow,
+    run_name,
 )
-
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def dispatch_event(event: StoreEvent) -> dict[str, Any]:
@@ -36,6 +33,10 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
         return _record_consent(event)
     if event.delivered is not None:
         return _record_delivery(event)
+    if event.erasure is not None:
+        return _erase_contact(event)
+    if event.data_request is not None:
+        return _record_data_request(event)
     purchase = event.purchase
     newly_recorded = repository.record_purchase(event.store_id, event.event_id, purchase)
     attributed_to = _attribute_purchase(event) if newly_recorded else None
@@ -101,6 +102,27 @@ def _record_delivery(event: StoreEvent) -> dict[str, Any]:
     return {"event_id": event.event_id, "order_known": stamped}
 
 
+def _erase_contact(event: StoreEvent) -> dict[str, Any]:
+    erasure = privacy.erase_contact(event.store_id, event.erasure.customer.email, via=event.event_id)
+    logger.info("contact erased",
+                extra={"store_id": event.store_id, "event_id": event.event_id, "items_erased": erasure.items_count,
+                       "runs_stopped": len(erasure.runs_stopped), "data_requests_erased": erasure.data_requests_erased})
+    if erasure.items_count:
+        metrics.add_metric(name="ContactsErased", unit=MetricUnit.Count, value=1)
+    return {"event_id": event.event_id, "items_erased": erasure.items_count, "runs_stopped": len(erasure.runs_stopped)}
+
+
+def _record_data_request(event: StoreEvent) -> dict[str, Any]:
+    request = event.data_request
+    kept = privacy.record_data_request(event.store_id, request, source=event.event_id)
+    logger.info("data request kept",
+                extra={"store_id": event.store_id, "event_id": event.event_id, "data_request_id": request.request_id,
+                       "newly_kept": kept})
+    if kept:
+        metrics.add_metric(name="DataRequestsReceived", unit=MetricUnit.Count, value=1)
+    return {"event_id": event.event_id, "data_request_id": request.request_id, "newly_kept": kept}
+
+
 def start_run(event: StoreEvent, workflow: Workflow) -> bool:
     """Starts the run; False when a run for this (store, order, workflow) already exists."""
     try:
@@ -114,13 +136,6 @@ def start_run(event: StoreEvent, workflow: Workflow) -> bool:
             return False
         raise
     return True
-
-
-def run_name(store_id: str, order_id: str, workflow_id: str) -> str:
-    """Deterministic, at most 80 legal characters: a readable prefix and a hash of the triple."""
-    digest = hashlib.sha256(f"{store_id}\x1f{order_id}\x1f{workflow_id}".encode()).hexdigest()[:40]
-    prefix = _NAME_UNSAFE.sub("_", f"{store_id}-{workflow_id}")[:38]
-    return f"{prefix}-{digest}"
 
 
 def run_input(event: StoreEvent, workflow: Workflow) -> dict[str, Any]:

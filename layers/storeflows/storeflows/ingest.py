@@ -17,11 +17,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, model_validator
 
 from storeflows import repository
-from storeflows.adapters import event_from_api, purchase_from_shopify, purchase_from_woocommerce
+from storeflows.adapters import (
+    data_request_from_shopify,
+    erasure_from_shopify,
+    event_from_api,
+    purchase_from_shopify,
+    purchase_from_woocommerce,
+)
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.errors import InvalidPayload, PayloadTooLarge, UnknownStore, UnsupportedMediaType
-from storeflows.models import ConsentEvent, DeliveredEvent, PurchaseEvent
+from storeflows.models import ConsentEvent, DataRequest, DeliveredEvent, ErasureRequest, PurchaseEvent
 from storeflows.observability import logger, metrics, MetricUnit
 from storeflows.records import Attribution, Store
 from storeflows.signatures import verify_hmac_sha256_base64, verify_standard_webhook
@@ -31,6 +37,8 @@ from storeflows.signatures import verify_hmac_sha256_base64, verify_standard_web
 MAX_BODY_BYTES = 256 * 1024
 
 SHOPIFY_PURCHASE_TOPICS = frozenset({"orders/create", "orders/paid"})
+# Shopify's mandatory compliance webhooks, each mapped onto its canonical event.
+SHOPIFY_PRIVACY_TOPICS = {"customers/redact": erasure_from_shopify, "customers/data_request": data_request_from_shopify}
 WOOCOMMERCE_ORDER_TOPICS = frozenset({"order.created", "order.updated"})
 # A WooCommerce order is a completed purchase once paid: pending, on-hold, failed,
 # cancelled and refunded orders are not.
@@ -47,6 +55,8 @@ class StoreEvent(BaseModel):
     received_at: datetime
     purchase: PurchaseEvent | None = None
     consent: ConsentEvent | None = None
+    erasure: ErasureRequest | None = None
+    data_request: DataRequest | None = None
     delivered: DeliveredEvent | None = None
     # The store's attribution windows when the purchase was accepted (the intake has just
     # read the store; the dispatcher need not read it again).
@@ -54,8 +64,9 @@ class StoreEvent(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one_event(self) -> "StoreEvent":
-        if sum(body is not None for body in (self.purchase, self.consent, self.delivered)) != 1:
-            raise ValueError("a store event carries exactly one of purchase, consent, delivered")
+        bodies = (self.purchase, self.consent, self.delivered, self.erasure, self.data_request)
+        if sum(body is not None for body in bodies) != 1:
+            raise ValueError("a store event carries exactly one of purchase, consent, delivered, erasure, data_request")
         return self
 
 
@@ -67,8 +78,10 @@ class Receipt:
     ping: bool = False
 
 
-def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
-    """POST /webhooks/shopify/{store_id}: orders/create and orders/paid."""
+def accept_shopify_webhook(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
+    """POST /webhooks/shopify/{store_id}: orders/create and orders/paid, and the compliance
+    topics customers/redact and customers/data_request (verified the same way). A compliance
+    webhook naming no email address is acknowledged and ignored: nothing is held about it."""
     headers = _lower(headers)
     store = _checked_store(store_id, content_type, raw_body)
     if not store.shopify_secret:
@@ -79,12 +92,16 @@ def accept_shopify_order(store_id: str, headers: Mapping[str, str], content_type
         raise InvalidPayload("missing X-Shopify-Event-Id (or X-Shopify-Webhook-Id) header")
     event_id = f"shopify:{delivery_id}"
     topic = headers.get("x-shopify-topic", "")
-    if topic not in SHOPIFY_PURCHASE_TOPICS:
+    body = None
+    if topic in SHOPIFY_PURCHASE_TOPICS:
+        body = purchase_from_shopify(_parse_json(raw_body))
+    elif topic in SHOPIFY_PRIVACY_TOPICS:
+        body = SHOPIFY_PRIVACY_TOPICS[topic](_parse_json(raw_body))
+    if body is None:
         logger.info("ignoring Shopify topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
         return _ignored(event_id)
-    purchase = purchase_from_shopify(_parse_json(raw_body))
-    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="shopify", received_at=_now(), purchase=purchase,
-                               attribution=store.attribution))
+    return _enqueue(StoreEvent(store_id=store_id, event_id=event_id, source="shopify", received_at=_now(),
+                               attribution=store.attribution, **{body.type: body}))
 
 
 def accept_woocommerce_order(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:

@@ -15,6 +15,9 @@
     STORE#<store>                   COUPONPOOL#<pool>                    coupon pool: size, claimed, low-stock threshold
     COUPONPOOL#<store>#<pool>       CODE#<index, 9 digits>               one dynamic coupon code, in import order
     COUPONCLAIM#<store>#<pool>      CLAIM#<sha256 of the claim key>      which code one send got (a retry gets it again)
+    CONTACT#<store>#<email>         CONSENT#<stated at>#<source>         consent history: every statement received
+    SUPPRESSION#<store>             ADDRESS#<sha256 of the email>        what an erasure kept (no address)
+    STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
     IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
@@ -31,6 +34,8 @@ MESSAGE_PREFIX = "MESSAGE#"
 ORDER_PREFIX = "ORDER#"
 SEND_PREFIX = "SEND#"
 ACTIVE_PREFIX = "ACTIVE#"
+CONSENT_PREFIX = "CONSENT#"
+DATA_REQUEST_PREFIX = "DATAREQUEST#"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
 
 IDEMPOTENCY_DISPATCH = "IDEMPOTENCY#dispatch"
@@ -75,6 +80,29 @@ def active_run_key(store_id: str, email: str, workflow_id: str, order_id: str) -
 
 def frequency_cap_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"CAP#{workflow_id}"}
+
+
+def consent_statement_key(store_id: str, email: str, stated_at: str, source: str) -> dict[str, str]:
+    """One consent statement: the same statement delivered twice has the same key."""
+    return {"pk": contact_pk(store_id, email), "sk": f"{CONSENT_PREFIX}{stated_at}#{source}"}
+
+
+def item_kind(sk: str) -> str:
+    """What a contact's item is, from its sort key: "ORDER#1001" -> "order", "PROFILE" -> "profile"."""
+    return sk.split("#", 1)[0].lower()
+
+
+def email_digest(email: str) -> str:
+    return hashlib.sha256(email.encode("utf-8")).hexdigest()
+
+
+def suppression_key(store_id: str, email: str) -> dict[str, str]:
+    """An erased address's suppression record: keyed by a hash, so it holds no address."""
+    return {"pk": f"SUPPRESSION#{store_id}", "sk": f"ADDRESS#{email_digest(email)}"}
+
+
+def data_request_key(store_id: str, request_id: str) -> dict[str, str]:
+    return {"pk": store_pk(store_id), "sk": f"{DATA_REQUEST_PREFIX}{request_id}"}
 
 
 def sales_pk(store_id: str, day: str) -> str:

@@ -196,6 +196,24 @@ class DeliveredEvent(_ValueObject):
     customer: Customer
 
 
+class ErasureRequest(_ValueObject):
+    """Erase everything held about a contact (Shopify's customers/redact): storeflows.privacy."""
+
+    type: Literal["erasure"]
+    customer: Customer
+
+
+class DataRequest(_ValueObject):
+    """A contact asks the store for the data held about them (Shopify's customers/data_request);
+    `request_id` is the platform's. Kept for the operator to answer (storeflows.privacy)."""
+
+    type: Literal["data_request"]
+    request_id: ExactId
+    customer: Customer
+    platform_customer_id: OptionalId = None
+    orders_requested: list[ExactId] = []
+
+
 StoreEventBody = Annotated[Union[PurchaseEvent, ConsentEvent, DeliveredEvent], Field(discriminator="type")]
 
 

@@ -178,3 +178,48 @@ class Contact(BaseModel):
             if self.consent is None or not self.consent.marketing:
                 return False, "no_marketing_consent"
         return True, None
+
+
+# What stops marketing to a contact (see Contact.may_receive): the profile fields an erasure
+# keeps, so that a later profile for the same address starts with them.
+MARKETING_BLOCKS = ("unsubscribed_at", "suppressed_reason")
+ERASURE_CONSENT_SOURCE = "erasure"
+
+
+class Suppression(BaseModel):
+    """What erasing a contact keeps, under a hash of the address (keys.suppression_key): when
+    and by what it was erased, and what stopped marketing to it before. Never the address."""
+
+    erased_at: str
+    erased_via: str
+    unsubscribed_at: str | None = None
+    suppressed_reason: str | None = None
+
+    @classmethod
+    def after_erasure(cls, profile: dict, previous: "Suppression | None", *, at: str, via: str) -> "Suppression":
+        """The record of an erasure now, keeping what blocked marketing in the erased profile or
+        in an earlier erasure of the same address."""
+        return cls(erased_at=at, erased_via=via, **{
+            field: profile.get(field) or (getattr(previous, field) if previous else None) for field in MARKETING_BLOCKS
+        })
+
+    def profile_fields(self) -> dict:
+        """What a new profile for the erased address starts with: the old unsubscribe or
+        suppression, and no marketing consent as of the erasure, so that only a consent
+        statement made after the erasure can allow marketing again (the newest statement wins)."""
+        fields = {field: getattr(self, field) for field in MARKETING_BLOCKS if getattr(self, field)}
+        fields["consent"] = {"marketing": False, "source": ERASURE_CONSENT_SOURCE, "updated_at": self.erased_at}
+        return fields
+
+
+class DataRequestRecord(BaseModel):
+    """A contact's request for the data held about them (Shopify customers/data_request), kept
+    until the operator answers it with `storeflows contacts data-requests`."""
+
+    request_id: str
+    email: str
+    source: str
+    received_at: str
+    platform_customer_id: str | None = None
+    orders_requested: list[str] = []
+    answered_at: str | None = None

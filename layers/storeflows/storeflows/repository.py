@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from storeflows import keys
 from storeflows.aws import client, dynamodb_table
 from storeflows.config import require
-from storeflows.errors import UnknownMessage
+from storeflows.errors import StoreflowsError, UnknownMessage
 from storeflows.models import PurchaseEvent
-from storeflows.records import Attribution, Contact, Message, Store, Touch, is_store_id
+from storeflows.records import Attribution, Contact, DataRequestRecord, Message, Store, Suppression, Touch, is_store_id
 from storeflows.workflows import Workflow
 
 
@@ -31,6 +31,11 @@ def _table():
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def now_iso() -> str:
+    """Now, in the one format stored timestamps use (they compare as strings)."""
+    return _utc_iso(_now())
 
 
 def _without_keys(item: dict[str, Any]) -> dict[str, Any]:
@@ -93,13 +98,18 @@ def get_message(store_id: str, message_id: str) -> Message:
 
 # --- contacts ---------------------------------------------------------------------------
 
+class ContactErasedMeanwhile(StoreflowsError):
+    """The contact's profile was erased between two writes of one event; the event is retried."""
+
+
 def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bool:
     """Adds the order to the contact's history and updates the profile, once per order.
 
     One transaction: the ORDER# item is written only if absent, and the profile update
     (counters, totals, latest name/language/country) happens with it or not at
     all. Returns False when the order was already recorded (orders/create followed by
-    orders/paid, or a redelivery), in which case nothing changes."""
+    orders/paid, or a redelivery), in which case nothing changes. A contact's first event
+    starts the profile first (_start_profile), then the transaction runs again."""
     customer, order = purchase.customer, purchase.order
     occurred = purchase.occurred_at or _now()
     occurred_at = _utc_iso(occurred)
@@ -122,9 +132,8 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     set_clauses += [
         "#score = if_not_exists(#score, :zero)",
         "#first_order_at = if_not_exists(#first_order_at, :last_order_at)",
-        "#created_at = if_not_exists(#created_at, :updated_at)",
     ]
-    names = {f"#{name}": name for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count", "total_spent"]}
+    names = {f"#{name}": name for name in [*profile_values, "score", "first_order_at", "orders_count", "total_spent"]}
     values = {f":{name}": value for name, value in profile_values.items()}
     values.update({":zero": 0, ":one": 1, ":total": order.total})
 
@@ -137,32 +146,35 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
         "occurred_at": occurred_at,
         "items": [_drop_none(item.model_dump()) for item in order.items],
     }
-    try:
-        client("dynamodb").transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table_name,
-                        "Item": _serialize(order_item),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": table_name,
-                        "Key": _serialize(keys.contact_key(store_id, customer.email)),
-                        "UpdateExpression": "SET " + ", ".join(set_clauses)
-                        + " ADD #orders_count :one, #total_spent :total",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": _serialize(values),
-                    }
-                },
-            ]
-        )
-    except ClientError as err:
-        if _order_already_recorded(err):
-            return False
-        raise
+    transaction = [
+        {
+            "Put": {
+                "TableName": table_name,
+                "Item": _serialize(order_item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        {
+            "Update": {
+                "TableName": table_name,
+                "Key": _serialize(keys.contact_key(store_id, customer.email)),
+                "UpdateExpression": "SET " + ", ".join(set_clauses) + " ADD #orders_count :one, #total_spent :total",
+                # A new profile is started on its own (it looks up its address's suppression),
+                # so that purchases of known contacts never pay for that lookup.
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _serialize(values),
+            }
+        },
+    ]
+    failed = _failed_items(transaction)
+    if failed == {1}:
+        _start_profile(store_id, customer.email)
+        failed = _failed_items(transaction)
+    if 0 in failed:
+        return False
+    if failed:
+        raise ContactErasedMeanwhile(f"a contact of store {store_id} was erased while order {order.id} was recorded")
     _count_sales(store_id, purchase)
     if customer.accepts_marketing is not None:
         record_consent(store_id, customer.email, marketing=customer.accepts_marketing, source=f"order:{order.id}",
@@ -174,31 +186,38 @@ def record_consent(store_id: str, email: str, *, marketing: bool, source: str, a
                    lifts_unsubscribe: bool = False) -> bool:
     """Sets the contact's marketing consent unless a newer record is already there, so the
     newest statement wins whatever order orders and consent events arrive in. Returns
-    False when this record was older and changed nothing.
+    False when this record was older and changed nothing. Every statement, applied or not,
+    is kept in the contact's consent history (CONSENT# items): what was stated, when, where.
 
     `lifts_unsubscribe`: an explicit "yes" (a consent event, not the checkbox state an order
     carries) made after the contact unsubscribed re-subscribes them."""
-    at_iso = _utc_iso(at)
+    statement = {"marketing": marketing, "source": source, "updated_at": _utc_iso(at)}
+    applied = _apply_consent(store_id, email, statement)
+    if applied is None:
+        _start_profile(store_id, email)
+        applied = _apply_consent(store_id, email, statement)
+    if applied is None:
+        raise ContactErasedMeanwhile(f"a contact of store {store_id} was erased while its consent was recorded")
+    _keep_consent_statement(store_id, email, statement, applied=applied)
+    if applied and marketing and lifts_unsubscribe:
+        _lift_unsubscribe(store_id, email, statement["updated_at"])
+    return applied
+
+
+def _apply_consent(store_id: str, email: str, statement: dict[str, Any]) -> bool | None:
+    """True: applied; False: a newer statement is on record; None: the contact has no profile."""
     try:
         _table().update_item(
             Key=keys.contact_key(store_id, email),
-            UpdateExpression="SET consent = :consent, store_id = :store, email = :email, "
-            "created_at = if_not_exists(created_at, :now), updated_at = :now",
-            ConditionExpression="attribute_not_exists(consent) OR consent.updated_at < :at",
-            ExpressionAttributeValues={
-                ":consent": {"marketing": marketing, "source": source, "updated_at": at_iso},
-                ":store": store_id,
-                ":email": email,
-                ":now": _utc_iso(_now()),
-                ":at": at_iso,
-            },
+            UpdateExpression="SET consent = :consent, updated_at = :now",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(consent) OR consent.updated_at < :at)",
+            ExpressionAttributeValues={":consent": statement, ":now": _utc_iso(_now()), ":at": statement["updated_at"]},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as err:
         if _condition_failed(err):
-            return False
+            return False if "Item" in err.response else None
         raise
-    if marketing and lifts_unsubscribe:
-        _lift_unsubscribe(store_id, email, at_iso)
     return True
 
 
@@ -215,6 +234,43 @@ def _lift_unsubscribe(store_id: str, email: str, at_iso: str) -> None:
             raise
 
 
+def _keep_consent_statement(store_id: str, email: str, statement: dict[str, Any], *, applied: bool) -> None:
+    """The first delivery of a statement is what the history keeps (a redelivery changes nothing)."""
+    try:
+        _table().put_item(
+            Item={
+                **keys.consent_statement_key(store_id, email, statement["updated_at"], statement["source"]),
+                "marketing": statement["marketing"],
+                "source": statement["source"],
+                "stated_at": statement["updated_at"],
+                "received_at": _utc_iso(_now()),
+                "applied": applied,
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as err:
+        if not _condition_failed(err):
+            raise
+
+
+def _start_profile(store_id: str, email: str) -> None:
+    """Creates the profile of a contact's first event. An address erased before starts from
+    what its erasure kept (records.Suppression.profile_fields): its old unsubscribe or
+    suppression, and no marketing consent as of the erasure. Only events of contacts without
+    a profile come here, so known contacts never pay for the lookup."""
+    now = _utc_iso(_now())
+    suppression = get_suppression(store_id, email)
+    try:
+        _table().put_item(
+            Item={**keys.contact_key(store_id, email), "store_id": store_id, "email": email, "created_at": now,
+                  "updated_at": now, **(suppression.profile_fields() if suppression else {})},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as err:
+        if not _condition_failed(err):  # another event of the same contact started it first
+            raise
+
+
 def _utc_iso(moment: datetime) -> str:
     """One fixed format (UTC, microseconds) so stored timestamps compare as strings."""
     if moment.tzinfo is None:
@@ -222,16 +278,19 @@ def _utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _order_already_recorded(err: ClientError) -> bool:
-    return _cancelled_by_condition(err, 0)
-
-
-def _cancelled_by_condition(err: ClientError, index: int) -> bool:
-    """A transaction cancelled because the condition of its item `index` failed."""
-    if err.response["Error"]["Code"] != "TransactionCanceledException":
-        return False
-    reasons = err.response.get("CancellationReasons") or []
-    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+def _failed_items(transaction: list[dict[str, Any]]) -> set[int]:
+    """Runs the transaction; the indexes of its items whose condition failed (empty: written)."""
+    try:
+        client("dynamodb").transact_write_items(TransactItems=transaction)
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = err.response.get("CancellationReasons") or []
+        failed = {index for index, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"}
+        if not failed:
+            raise
+        return failed
+    return set()
 
 
 def _condition_failed(err: ClientError) -> bool:
@@ -349,9 +408,10 @@ def unsubscribe_contact(store_id: str, email: str, *, via_message: str, at: date
                         counted_for: tuple[str, str] | None = None) -> bool:
     """Unsubscribes an existing contact from marketing. True only the first time (a repeated
     one-click POST changes nothing); False too when there is no such contact (a link for a
-    contact that was since erased). `counted_for` (workflow, sent on) is the report row of
-    the email they unsubscribed from: its unsubscribed counter goes up in the same
-    transaction, so an unsubscribe is counted exactly once."""
+    contact that was since erased: it is kept on the erasure's suppression record, so a later
+    profile for the address starts unsubscribed). `counted_for` (workflow, sent on) is the
+    report row of the email they unsubscribed from: its unsubscribed counter goes up in the
+    same transaction, so an unsubscribe is counted exactly once."""
     items = [{
         "Update": {
             "TableName": require("table_name"),
@@ -364,12 +424,9 @@ def unsubscribe_contact(store_id: str, email: str, *, via_message: str, at: date
     if counted_for is not None:
         workflow_id, sent_on = counted_for
         items.append(_count_in_report(store_id, sent_on, workflow_id, via_message, {"unsubscribed": 1}))
-    try:
-        client("dynamodb").transact_write_items(TransactItems=items)
-    except ClientError as err:
-        if _cancelled_by_condition(err, 0):
-            return False
-        raise
+    if _failed_items(items):
+        block_erased_address(store_id, email, unsubscribed_at=_utc_iso(at))
+        return False
     return True
 
 
@@ -387,7 +444,8 @@ def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, A
 
 
 def suppress_contact(store_id: str, email: str, reason: str, at: datetime) -> bool:
-    """Stops every email to the contact (a hard bounce or a complaint). True the first time."""
+    """Stops every email to the contact (a hard bounce or a complaint). True the first time;
+    for an erased address the suppression record keeps it instead."""
     try:
         _table().update_item(
             Key=keys.contact_key(store_id, email),
@@ -397,6 +455,7 @@ def suppress_contact(store_id: str, email: str, reason: str, at: datetime) -> bo
         )
     except ClientError as err:
         if _condition_failed(err):
+            block_erased_address(store_id, email, suppressed_reason=reason)
             return False
         raise
     return True
@@ -462,9 +521,91 @@ def record_send_decision(
 
 
 def contact_history(store_id: str, email: str) -> list[dict[str, Any]]:
-    """Every item of a contact's partition (profile, orders, sends), for operators and tests."""
+    """Every item of a contact's partition (profile, orders, sends, consent history, and any
+    kind added later), in sort-key order: what an export shows and an erasure deletes."""
     pages = _pages("query", KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)), ConsistentRead=True)
     return [item for page in pages for item in page]
+
+
+# --- data protection (storeflows.privacy) -----------------------------------------------------
+
+def delete_contact(store_id: str, email: str) -> list[str]:
+    """Deletes every item of the contact's partition, the profile last (an erasure cut short
+    leaves the contact findable, and erasing again finishes it). Returns their sort keys."""
+    sort_keys = [item["sk"] for item in contact_history(store_id, email)]
+    partition = keys.contact_pk(store_id, email)
+    with _table().batch_writer() as batch:
+        for sort_key in sort_keys:
+            if sort_key != keys.PROFILE_SK:
+                batch.delete_item(Key={"pk": partition, "sk": sort_key})
+    _table().delete_item(Key=keys.contact_key(store_id, email))
+    return sort_keys
+
+
+def get_suppression(store_id: str, email: str) -> Suppression | None:
+    item = _table().get_item(Key=keys.suppression_key(store_id, email), ConsistentRead=True).get("Item")
+    return Suppression.model_validate(_without_keys(item)) if item else None
+
+
+def put_suppression(store_id: str, email: str, suppression: Suppression) -> None:
+    _table().put_item(Item={**keys.suppression_key(store_id, email), **_drop_none(suppression.model_dump())})
+
+
+def block_erased_address(store_id: str, email: str, **blocks: str) -> bool:
+    """Adds what stops marketing (records.MARKETING_BLOCKS: an unsubscribe, a suppression) to an
+    erased address's suppression record, keeping what it had; False when the address was
+    never erased."""
+    names = sorted(blocks)
+    try:
+        _table().update_item(
+            Key=keys.suppression_key(store_id, email),
+            UpdateExpression="SET " + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in names),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={f"#{name}": name for name in names},
+            ExpressionAttributeValues={f":{name}": blocks[name] for name in names},
+        )
+    except ClientError as err:
+        if _condition_failed(err):
+            return False
+        raise
+    return True
+
+
+def put_data_request(store_id: str, request: DataRequestRecord) -> bool:
+    """Keeps a data request to answer; False when it is already kept (a redelivery)."""
+    try:
+        _table().put_item(
+            Item={**keys.data_request_key(store_id, request.request_id), **_drop_none(request.model_dump())},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as err:
+        if _condition_failed(err):
+            return False
+        raise
+    return True
+
+
+def list_data_requests(store_id: str) -> list[DataRequestRecord]:
+    condition = Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.DATA_REQUEST_PREFIX)
+    return [DataRequestRecord.model_validate(_without_keys(item)) for page in _query_pages(condition) for item in page]
+
+
+def get_data_request(store_id: str, request_id: str) -> DataRequestRecord | None:
+    item = _table().get_item(Key=keys.data_request_key(store_id, request_id), ConsistentRead=True).get("Item")
+    return DataRequestRecord.model_validate(_without_keys(item)) if item else None
+
+
+def mark_data_request_answered(store_id: str, request_id: str) -> None:
+    _table().update_item(
+        Key=keys.data_request_key(store_id, request_id),
+        UpdateExpression="SET answered_at = :now",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":now": _utc_iso(_now())},
+    )
+
+
+def delete_data_request(store_id: str, request_id: str) -> None:
+    _table().delete_item(Key=keys.data_request_key(store_id, request_id))
 
 
 # --- operator queries (the admin CLI) ---------------------------------------------------------
@@ -533,23 +674,16 @@ def count_email_event(*, store_id: str, workflow_id: str, message_id: str, sent_
         "Update": {
             "TableName": require("table_name"),
             "Key": _serialize(keys.email_tracking_key(ses_message_id)),
-            "UpdateExpression": "SET #flag = :at, store_id = :store, workflow_id = :workflow, "
+            "UpdateExpression": "SET #flag = :at, ses_message_id = :ses_id, store_id = :store, workflow_id = :workflow, "
             "message_id = :message, sent_on = :sent_on, #ttl = :expires",
             "ConditionExpression": "attribute_not_exists(#flag)",
             "ExpressionAttributeNames": {"#flag": flag, "#ttl": keys.EXPIRES_AT},
-            "ExpressionAttributeValues": _serialize({":at": _utc_iso(at), ":store": store_id, ":workflow": workflow_id,
-                                                     ":message": message_id, ":sent_on": sent_on, ":expires": expires}),
+            "ExpressionAttributeValues": _serialize({":at": _utc_iso(at), ":ses_id": ses_message_id, ":store": store_id,
+                                                     ":workflow": workflow_id, ":message": message_id,
+                                                     ":sent_on": sent_on, ":expires": expires}),
         }
     }
-    try:
-        client("dynamodb").transact_write_items(
-            TransactItems=[tracking, _count_in_report(store_id, sent_on, workflow_id, message_id, {counter: 1})]
-        )
-    except ClientError as err:
-        if _cancelled_by_condition(err, 0):
-            return False
-        raise
-    return True
+    return not _failed_items([tracking, _count_in_report(store_id, sent_on, workflow_id, message_id, {counter: 1})])
 
 
 def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal, currency: str, touch: Touch) -> bool:
@@ -567,15 +701,25 @@ def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal,
         }
     }
     counters = {"ordered": 1, f"{REVENUE_PREFIX}{currency}": total}
-    try:
-        client("dynamodb").transact_write_items(
-            TransactItems=[order, _count_in_report(store_id, touch.sent_on, touch.workflow_id, touch.message_id, counters)]
-        )
-    except ClientError as err:
-        if _cancelled_by_condition(err, 0):
-            return False
-        raise
-    return True
+    return not _failed_items([order, _count_in_report(store_id, touch.sent_on, touch.workflow_id, touch.message_id,
+                                                       counters)])
+
+
+def email_engagement(ses_message_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What is known of these emails since they were sent (delivered_at, opened_at,
+    clicked_at, ...), by SES message id: BatchGetItem, 100 keys a call."""
+    ids = list(dict.fromkeys(ses_message_ids))
+    table = require("table_name")
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 100):
+        request: dict[str, Any] = {table: {"Keys": [keys.email_tracking_key(ses_id) for ses_id in ids[start:start + 100]],
+                                           "ConsistentRead": True}}
+        while request:
+            response = _table().meta.client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                found[item["ses_message_id"]] = _without_keys(item)
+            request = response.get("UnprocessedKeys") or {}
+    return found
 
 
 REVENUE_PREFIX = "revenue_"  # one counter per currency: revenue_EUR, revenue_PLN

@@ -61,7 +61,9 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     message = repository.get_message(request.store_id, request.message_id)
     contact = repository.get_contact(request.store_id, request.email)
     if contact is None:
-        return _skipped(request, "unknown_contact")
+        # Nothing is recorded for a contact without a profile (never known, or erased): a run
+        # that outlived an erasure must not write the address back into the table.
+        return _skipped(request, "unknown_contact", record=False)
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
@@ -183,17 +185,18 @@ def _send_raw(raw: bytes, sender: str, recipient: str, request: SendRequest, sen
     return response["MessageId"]
 
 
-def _skipped(request: SendRequest, reason: str | None) -> dict[str, Any]:
-    repository.record_send_decision(
-        store_id=request.store_id,
-        email=request.email,
-        workflow_id=request.workflow_id,
-        order_id=request.order.id,
-        step=request.step,
-        message_id=request.message_id,
-        status="skipped",
-        reason=reason,
-    )
+def _skipped(request: SendRequest, reason: str | None, *, record: bool = True) -> dict[str, Any]:
+    if record:
+        repository.record_send_decision(
+            store_id=request.store_id,
+            email=request.email,
+            workflow_id=request.workflow_id,
+            order_id=request.order.id,
+            step=request.step,
+            message_id=request.message_id,
+            status="skipped",
+            reason=reason,
+        )
     logger.info(
         "message skipped",
         extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,

@@ -9,6 +9,7 @@ settings it started with even if the marketer edits the workflow meanwhile."""
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from decimal import Decimal
 from typing import Annotated, Literal, Union
@@ -255,3 +256,15 @@ STATE_MACHINE_SETTING = {
     "order_value": "order_value_state_machine_arn",
     "care_series": "care_series_state_machine_arn",
 }
+
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def run_name(store_id: str, order_id: str, workflow_id: str) -> str:
+    """The name of the one run of a workflow for an order (the dispatcher starts it, an erasure
+    stops it). Deterministic, at most 80 legal characters: a readable prefix and a hash of the
+    triple."""
+    digest = hashlib.sha256(f"{store_id}\x1f{order_id}\x1f{workflow_id}".encode()).hexdigest()[:40]
+    prefix = _NAME_UNSAFE.sub("_", f"{store_id}-{workflow_id}")[:38]
+    return f"{prefix}-{digest}"

@@ -1,0 +1,183 @@
+"""Data protection: everything Storeflows holds about one contact, exported or erased.
+
+A contact is one partition (keys.contact_pk), so both work on the whole partition, item by
+item, grouped by the kind its sort key names: a kind of item added later is exported and
+erased with the rest, without a change here.
+
+Erasing keeps one record, under a hash of the address (records.Suppression): when the
+address was erased, and whether it had unsubscribed or was suppressed (bounce, complaint)
+before. A profile created later for the same address (the person buys again) starts from it
+(repository._start_profile): an old unsubscribe or suppression comes back with it, so
+marketing the person had turned off stays off; otherwise the profile starts without
+marketing consent as of the erasure, and only consent stated after the erasure allows
+marketing again. Erasure is not an objection to marketing: a customer who asked to be
+forgotten and later buys again and opts in has given new consent.
+
+What is held outside the table is listed in the README ("Data protection"): Step Functions
+execution histories, messages on the event queues, point-in-time backups, SES's account-level
+suppression list. The CLI (storeflows.admin) and the dispatcher (Shopify's compliance
+webhooks) call the same functions here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from storeflows import keys, repository
+from storeflows.aws import client
+from storeflows.config import require
+from storeflows.models import DataRequest
+from storeflows.records import DataRequestRecord, Suppression
+from storeflows.workflows import STATE_MACHINE_SETTING, run_name
+
+STOP_ERROR = "Storeflows.ContactErased"
+STOP_CAUSE = "The contact was erased on request; its personal data is gone."
+
+
+def export_contact(store_id: str, email: str) -> dict[str, Any]:
+    """Everything held about the contact, as JSON-ready data: the profile, every other item
+    of the contact's partition grouped by kind (order, send, consent, ...) with each sent
+    email's engagement (delivered, opened, clicked, bounced...), the suppression record of an
+    earlier erasure, and the contact's data requests. Money and other decimals
+    with a fraction are exact strings; sets are sorted lists."""
+    profile, records = None, {}
+    history = repository.contact_history(store_id, email)
+    # What SES reported of each email sent (kept outside the partition, under its SES id).
+    engagement = repository.email_engagement([item["ses_message_id"] for item in history if "ses_message_id" in item])
+    for item in history:
+        if item["sk"] == keys.PROFILE_SK:
+            profile = _plain({name: value for name, value in item.items() if name not in ("pk", "sk")})
+        else:
+            record = {name: value for name, value in item.items() if name != "pk"}
+            if item.get("ses_message_id") in engagement:
+                record["engagement"] = {name: value for name, value in engagement[item["ses_message_id"]].items()
+                                        if name.endswith("_at") and name != keys.EXPIRES_AT}
+            records.setdefault(keys.item_kind(item["sk"]), []).append(_plain(record))
+    suppression = repository.get_suppression(store_id, email)
+    return {
+        "store_id": store_id,
+        "email": email,
+        "exported_at": repository.now_iso(),
+        "profile": profile,
+        "records": records,
+        "suppression": suppression.model_dump(exclude_none=True) if suppression else None,
+        "data_requests": [request.model_dump(exclude_none=True, exclude={"email"})
+                          for request in _data_requests_of(store_id, email)],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's values as JSON's: whole numbers as numbers, other decimals as exact text."""
+    if isinstance(value, dict):
+        return {name: _plain(item) for name, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(item) for item in value)
+    if isinstance(value, Decimal):
+        return int(value) if value.as_tuple().exponent >= 0 else str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What erase_contact did. `suppression` is what it kept (None: nothing was held)."""
+
+    items_erased: dict[str, int] = field(default_factory=dict)  # kind -> count
+    runs_stopped: list[dict[str, str]] = field(default_factory=list)  # workflow_id, order_id
+    data_requests_erased: int = 0
+    suppression: Suppression | None = None
+
+    @property
+    def items_count(self) -> int:
+        return sum(self.items_erased.values())
+
+
+def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
+    """Stops the contact's runs in flight and deletes every item of their partition and their
+    data requests, keeping only the suppression record. `via` says what asked (the CLI, a
+    Shopify event id). Idempotent: erasing again deletes what arrived since, nothing else.
+
+    The order makes every interruption safe to retry: the suppression record is written first
+    (an unsubscribe is never lost), runs are stopped before the items go (a run stopped later
+    could write to the partition again), and the profile is deleted last."""
+    items = repository.contact_history(store_id, email)
+    previous = repository.get_suppression(store_id, email)
+    requests = _data_requests_of(store_id, email)
+    if not items and not requests:
+        return Erasure(suppression=previous)
+    orders = sorted({item["order_id"] for item in items if item["sk"].startswith(keys.ORDER_PREFIX)})
+    runs = _possible_runs(store_id, orders)  # before anything changes: a missing setting stops it here
+    suppression = previous
+    if items:
+        profile = next((item for item in items if item["sk"] == keys.PROFILE_SK), {})
+        suppression = Suppression.after_erasure(profile, previous, at=repository.now_iso(), via=via)
+        repository.put_suppression(store_id, email, suppression)
+    stopped = _stop_runs(runs)
+    for request in requests:
+        repository.delete_data_request(store_id, request.request_id)
+    erased = Counter(keys.item_kind(sort_key) for sort_key in repository.delete_contact(store_id, email))
+    return Erasure(items_erased=dict(sorted(erased.items())), runs_stopped=stopped,
+                   data_requests_erased=len(requests), suppression=suppression)
+
+
+def _possible_runs(store_id: str, order_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(workflow, order, execution ARN) of every run the store's workflows may have started for
+    these orders: runs are named by (store, order, workflow), so no listing is needed."""
+    runs = []
+    for workflow in repository.list_workflows(store_id):
+        state_machine = require(STATE_MACHINE_SETTING[workflow.template])
+        for order_id in order_ids:
+            name = run_name(store_id, order_id, workflow.workflow_id)
+            runs.append((workflow.workflow_id, order_id, execution_arn(state_machine, name)))
+    return runs
+
+
+def _stop_runs(runs: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """Stops those of the runs that are running; returns them (workflow_id, order_id)."""
+    sfn = client("stepfunctions")
+    stopped = []
+    for workflow_id, order_id, arn in runs:
+        try:
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                continue
+            sfn.stop_execution(executionArn=arn, error=STOP_ERROR, cause=STOP_CAUSE)
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                continue
+            raise
+        stopped.append({"workflow_id": workflow_id, "order_id": order_id})
+    return stopped
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:…:stateMachine:<machine> + run name -> arn:…:execution:<machine>:<run name>."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
+# --- data requests -----------------------------------------------------------------------------
+
+def record_data_request(store_id: str, request: DataRequest, *, source: str) -> bool:
+    """Keeps the request for the operator to answer (data_request_export); the export is made
+    when it is answered, so no second copy of the data waits in the table (nor an item-size
+    limit), and it is current. False when the request was already kept."""
+    return repository.put_data_request(store_id, DataRequestRecord(
+        request_id=request.request_id, email=request.customer.email, source=source,
+        received_at=repository.now_iso(), platform_customer_id=request.platform_customer_id,
+        orders_requested=request.orders_requested,
+    ))
+
+
+def data_request_export(store_id: str, request_id: str) -> tuple[DataRequestRecord, dict[str, Any]] | None:
+    """A kept data request and the export that answers it, made now. None when there is no
+    such request (never received, or its contact was erased since)."""
+    request = repository.get_data_request(store_id, request_id)
+    return (request, export_contact(store_id, request.email)) if request else None
+
+
+def _data_requests_of(store_id: str, email: str) -> list[DataRequestRecord]:
+    return [request for request in repository.list_data_requests(store_id) if request.email == email]
