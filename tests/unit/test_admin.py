@@ -249,6 +249,34 @@ def test_unknown_stores_and_workflows_are_refused_in_words(aws):
     assert admin.store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
 
 
+def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkeypatch):
+    from storeflows import repository
+
+    first, first_secret = admin.create_store("shop-1", "shopify")
+    # The second create read the table before the first had written: it must still not overwrite.
+    monkeypatch.setattr(repository, "get_store", lambda store_id: None)
+    with pytest.raises(admin.AdminError, match="store shop-1 exists"):
+        admin.create_store("shop-1", "shopify", secret="second-secret")
+    monkeypatch.undo()
+    stored = repository.get_store("shop-1")
+    assert (stored.shopify_secret, stored.unsubscribe_key) == (first_secret, first.unsubscribe_key)
+
+
+def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
+    from storeflows import repository
+
+    admin.create_store("shop-1", "shopify", secret="s3cret")
+    before = repository.get_store("shop-1")
+    _, api_secret = admin.rotate_secret("shop-1", "api")
+    # The WooCommerce rotation read the store before the API rotation had written.
+    monkeypatch.setattr(repository, "get_store", lambda store_id: before)
+    _, woocommerce_secret = admin.rotate_secret("shop-1", "woocommerce")
+    monkeypatch.undo()
+    stored = repository.get_store("shop-1")
+    assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == ("s3cret", api_secret,
+                                                                                           woocommerce_secret)
+
+
 def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
     import boto3
 

@@ -517,11 +517,10 @@ def create_store(store_id: str, platform: str, *, secret: str | None = None, nam
     if problems:
         raise AdminError(problems[0])
     field = _secret_field(platform)
-    if repository.get_store(store_id) is not None:
-        raise AdminError(f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})")
     value = _platform_secret(platform, secret)
     store = Store(store_id=store_id, name=name, unsubscribe_key=generate_unsubscribe_key(), **{field: value})
-    repository.put_store(store)
+    if not repository.create_store(store):
+        raise AdminError(f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})")
     return store, value
 
 
@@ -529,10 +528,11 @@ def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) ->
     """Sets (or replaces) one platform's secret; requests signed with the old one are refused
     from now on, so update the store's side at the same time."""
     field = _secret_field(platform)
-    store = require_store(store_id)
+    require_store(store_id)
     value = _platform_secret(platform, secret)
-    updated = store.model_copy(update={field: value})
-    repository.put_store(updated)
+    updated = repository.set_store_secret(store_id, field, value)
+    if updated is None:
+        raise AdminError(f"store {store_id} was removed meanwhile")
     return updated, value
 
 

@@ -41,6 +41,10 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+def _condition_failed(err: ClientError) -> bool:
+    return err.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
 # --- stores -----------------------------------------------------------------------------
 
 def get_store(store_id: str) -> Store | None:
@@ -52,6 +56,38 @@ def get_store(store_id: str) -> Store | None:
 
 def put_store(store: Store) -> None:
     _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())})
+
+
+def create_store(store: Store) -> bool:
+    """Writes a new store; False, writing nothing, when the id is taken (so two creates at
+    once never overwrite each other's secrets)."""
+    try:
+        _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())},
+                          ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as err:
+        if _condition_failed(err):
+            return False
+        raise
+    return True
+
+
+def set_store_secret(store_id: str, field: str, secret: str) -> Store | None:
+    """Sets one secret of an existing store and leaves the rest as it is (two rotations of
+    different platforms at once both stay). None when there is no such store."""
+    try:
+        response = _table().update_item(
+            Key=keys.store_key(store_id),
+            UpdateExpression="SET #field = :secret",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#field": field},
+            ExpressionAttributeValues={":secret": secret},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as err:
+        if _condition_failed(err):
+            return None
+        raise
+    return Store.model_validate(_without_keys(response["Attributes"]))
 
 
 # --- workflows and messages ---------------------------------------------------------------
