@@ -5,6 +5,7 @@ console; conversion to and from the domain models happens here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -298,23 +299,62 @@ def _query_pages(condition):
     return _pages("query", KeyConditionExpression=condition)
 
 
-def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str, min_interval_seconds: int) -> bool:
+@dataclass(frozen=True)
+class SendSlot:
+    """A claimed "not more often than" slot of one workflow and contact, with what it held
+    before (None: it was free), so release_send_slot can put that back."""
+
+    store_id: str
+    email: str
+    workflow_id: str
+    send_key: str
+    previous_sent_at: int | None
+    previous_send: str | None
+
+
+def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str,
+                    min_interval_seconds: int) -> SendSlot | None:
     """"Not more often than once per <interval>" for one workflow and contact, atomically:
     of two purchases in the same second only one gets the slot. A retry of the same send
-    (same send_key) keeps its slot."""
+    (same send_key) keeps its slot. None when the slot is taken."""
     now = int(_now().timestamp())
     try:
-        _table().update_item(
+        response = _table().update_item(
             Key=keys.frequency_cap_key(store_id, email, workflow_id),
             UpdateExpression="SET last_sent_at = :now, last_send = :send",
             ConditionExpression="attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff OR last_send = :send",
             ExpressionAttributeValues={":now": now, ":cutoff": now - min_interval_seconds, ":send": send_key},
+            ReturnValues="UPDATED_OLD",
         )
     except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+        if _condition_failed(err):
+            return None
         raise
-    return True
+    previous = response.get("Attributes", {})
+    return SendSlot(store_id, email, workflow_id, send_key,
+                    int(previous["last_sent_at"]) if "last_sent_at" in previous else None, previous.get("last_send"))
+
+
+def release_send_slot(slot: SendSlot) -> None:
+    """Gives back a slot that its send claimed and then did not use (it sent nothing),
+    putting back what the slot held before, so the skip holds back none of the workflow's
+    later messages. Changes nothing once the slot is another send's."""
+    key = keys.frequency_cap_key(slot.store_id, slot.email, slot.workflow_id)
+    try:
+        if slot.previous_sent_at is None:
+            _table().delete_item(Key=key, ConditionExpression="last_send = :send",
+                                 ExpressionAttributeValues={":send": slot.send_key})
+        else:
+            _table().update_item(
+                Key=key,
+                UpdateExpression="SET last_sent_at = :previous_at, last_send = :previous_send",
+                ConditionExpression="last_send = :send",
+                ExpressionAttributeValues={":previous_at": slot.previous_sent_at, ":previous_send": slot.previous_send,
+                                           ":send": slot.send_key},
+            )
+    except ClientError as err:
+        if not _condition_failed(err):
+            raise
 
 
 def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime) -> bool:

@@ -4,9 +4,10 @@ The contact is re-read right before each send (a run may have waited days), so a
 unsubscribe, a suppression or withdrawn consent stops later marketing sends. Every
 decision — sent, or skipped and why — is recorded on the contact.
 
-A message's coupon is resolved only once the contact may receive it: a dynamic code is
-claimed for this very send (a retry gets the same code), so no code is used up on a
-contact who is skipped."""
+A message's coupon is resolved only once the contact may receive it (consent, suppression,
+frequency cap): a dynamic code is claimed for this very send (a retry gets the same code),
+so no code is used up on a contact who is skipped. A send skipped because its pool ran out
+gives its frequency-cap slot back, so it holds back none of the workflow's later messages."""
 
 from __future__ import annotations
 
@@ -65,12 +66,16 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
-    if request.frequency_cap_seconds and not repository.claim_send_slot(
-        request.store_id, request.email, request.workflow_id, request.send_key, request.frequency_cap_seconds
-    ):
-        return _skipped(request, "frequency_cap")
+    slot = None
+    if request.frequency_cap_seconds:
+        slot = repository.claim_send_slot(request.store_id, request.email, request.workflow_id, request.send_key,
+                                          request.frequency_cap_seconds)
+        if slot is None:
+            return _skipped(request, "frequency_cap")
     coupon_code, exhausted = _coupon_code(message, request)
     if exhausted:
+        if slot is not None:
+            repository.release_send_slot(slot)
         return _skipped(request, "coupon_pool_exhausted")
 
     language, content = message.content_for(contact.language)
