@@ -358,20 +358,9 @@ def contacts_export(args) -> int:
 
 # --- coupons ------------------------------------------------------------------------------------
 
-def _coupons():
-    try:
-        from storeflows import coupons
-    except ImportError:
-        raise CliError("coupons are not available in this build") from None
-    if not (hasattr(coupons, "import_codes") and hasattr(coupons, "pool_stock")):
-        raise CliError("coupons are not available in this build")
-    return coupons
-
-
 def coupons_import(args) -> int:
-    from storeflows import admin
+    from storeflows import admin, coupons
 
-    coupons = _coupons()
     admin.require_store(args.store)
     result = coupons.import_codes(args.store, args.pool, _read(args.file), args.column,
                                   low_stock_threshold=args.low_stock)
@@ -386,9 +375,8 @@ def coupons_import(args) -> int:
 
 
 def coupons_stock(args) -> int:
-    from storeflows import admin
+    from storeflows import admin, coupons
 
-    coupons = _coupons()
     admin.require_store(args.store)
     stock = coupons.pool_stock(args.store, args.pool)
     if stock is None:
@@ -523,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only contacts marketing may reach now: consent given, not unsubscribed, not suppressed")
 
     # coupons
-    coupons = group("coupons", "coupon code pools (when this build has coupons)")
+    coupons = group("coupons", "coupon code pools for dynamic coupons")
     sub = command(coupons, "import", coupons_import, "import codes from a CSV column into a pool",
               "Adds the codes of one CSV column to the pool (created on first import). Blank cells,\n"
               "codes repeated in the file and codes already in the pool are skipped, so importing a\n"

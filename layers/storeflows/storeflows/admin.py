@@ -33,11 +33,13 @@ from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
-from storeflows.records import Contact, Message, Purpose, Store, is_store_id
+from storeflows.records import Contact, DynamicCoupon, Message, Purpose, StaticCoupon, Store, is_store_id
 from storeflows.rendering import RenderedMessage, render_message
 from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
-from storeflows.workflows import STATE_MACHINE_SETTING, MessageId, Workflow, WorkflowSettings, WorkflowStatus
+from storeflows.workflows import (
+    STATE_MACHINE_SETTING, MessageId, OrderValueSettings, Workflow, WorkflowSettings, WorkflowStatus,
+)
 
 
 class AdminError(StoreflowsError):
@@ -83,9 +85,7 @@ def template_description(settings_class: type[BaseModel]) -> str:
 # --- files ----------------------------------------------------------------------------------
 
 WORKFLOW_FILE_FIELDS = ("store", "workflow", "template", "settings")
-MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants") + (
-    ("coupon",) if "coupon" in Message.model_fields else ()
-)
+MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants", "coupon")
 _LANGUAGE_KEY = re.compile(r"^[a-z]{2,3}$")
 _ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 _SYNTAX = Environment()
@@ -323,39 +323,27 @@ def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Mes
         if message.default_language not in message.variants:
             problems.append(f"{path}: message {message_id!r} has no variant in its fallback language {message.default_language!r}")
         problems += _coupon_problems(store_id, path, message)
-    if hasattr(settings_, "problems"):
+    if isinstance(settings_, OrderValueSettings):
         problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings_.problems()]
     return problems
 
 
 def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
-    """A message handing out dynamic coupons needs codes left in its pool (when this build
-    has coupons at all)."""
-    coupon = getattr(message, "coupon", None)
-    if coupon is None:
+    """A message handing out dynamic coupons needs codes left in its pool."""
+    if not isinstance(message.coupon, DynamicCoupon):
         return []
-    read = coupon.get if isinstance(coupon, dict) else lambda name: getattr(coupon, name, None)
-    kind = read("type")
-    if getattr(kind, "value", kind) != "dynamic":
-        return []
-    try:
-        from storeflows import coupons
-    except ImportError:
-        return []
-    if not hasattr(coupons, "pool_stock"):
-        return []
-    pool = read("pool")
-    stock = coupons.pool_stock(store_id, pool)
+    pool = message.coupon.pool
+    stock = _pool_stock(store_id, pool)
     if stock is None:
         return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which does not "
                 f"exist (storeflows coupons import {store_id} {pool} FILE.csv --column NAME)"]
-    if getattr(stock, "remaining", None) == 0:
+    if stock.remaining == 0:
         return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which has none left"]
     return []
 
 
-# dispatch and sending load Powertools and the X-Ray SDK (half a second), which most commands
-# never need: imported on first use.
+# dispatch, sending and coupons load Powertools and the X-Ray SDK (half a second), which most
+# commands never need: imported on first use.
 
 def _run_name(store_id: str, order_id: str, workflow_id: str) -> str:
     from storeflows.dispatch import run_name
@@ -367,6 +355,12 @@ def _message_context(*args: Any) -> dict[str, Any]:
     from storeflows.sending import message_context
 
     return message_context(*args)
+
+
+def _pool_stock(store_id: str, pool_id: str):
+    from storeflows.coupons import pool_stock
+
+    return pool_stock(store_id, pool_id)
 
 
 # --- lifecycle --------------------------------------------------------------------------------
@@ -467,7 +461,7 @@ def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[
     workflows = [require_workflow(store_id, workflow_id)] if workflow_id else repository.list_workflows(store_id)
     rows = []
     for workflow in sorted(workflows, key=lambda item: item.workflow_id):
-        known = bool(getattr(settings(), STATE_MACHINE_SETTING.get(workflow.template, ""), None))
+        known = bool(getattr(settings(), STATE_MACHINE_SETTING[workflow.template]))
         rows.append({
             "store": workflow.store_id,
             "workflow": workflow.workflow_id,
@@ -488,8 +482,6 @@ def _secret_field(platform: str) -> str:
     field = PLATFORM_SECRET_FIELDS.get(platform)
     if field is None:
         raise AdminError(f"unknown platform {platform!r}; one of: {', '.join(PLATFORM_SECRET_FIELDS)}")
-    if field not in Store.model_fields:
-        raise AdminError(f"{platform} is not available in this build")
     return field
 
 
@@ -507,7 +499,7 @@ def _platform_secret(platform: str, secret: str | None) -> str:
 
 
 def store_platforms(store: Store) -> list[str]:
-    return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if getattr(store, field, None)]
+    return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if getattr(store, field)]
 
 
 def create_store(store_id: str, platform: str, *, secret: str | None = None, name: str = "") -> tuple[Store, str]:
@@ -564,6 +556,7 @@ class Preview:
     unsubscribe_link: str | None
 
 
+SAMPLE_COUPON_CODE = "SAMPLE-COUPON-CODE"
 SAMPLE_ORDER = Order(
     id="SAMPLE-1001", total=Decimal("129.90"), currency="EUR",
     items=[{"sku": "SAMPLE-SKU", "name": "Sample product", "category": "sample", "quantity": 1, "price": "129.90"}],
@@ -592,10 +585,11 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
     if message.purpose is Purpose.MARKETING:
         link = unsubscribe_url(settings().public_api_url or "https://unsubscribe.invalid", "preview-only")
     # A dynamic coupon is not claimed for a preview: a stand-in code shows where it goes.
-    coupon = getattr(message, "coupon", None)
-    extra = () if coupon is None else ({"code": getattr(coupon, "code", None) or "SAMPLE-COUPON-CODE"},)
+    coupon = None
+    if message.coupon is not None:
+        coupon = {"code": message.coupon.code if isinstance(message.coupon, StaticCoupon) else SAMPLE_COUPON_CODE}
     try:
-        rendered = render_message(content, _message_context(store, contact, order, link, *extra))
+        rendered = render_message(content, _message_context(store, contact, order, link, coupon))
     except MessageRenderError as err:
         raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
     return Preview(message, rendered, used_language, contact, order, sample_contact, sample_order, link)
