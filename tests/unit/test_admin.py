@@ -46,10 +46,13 @@ def test_every_example_loads_and_is_ready_to_publish():
     messages = load_example_messages()
     workflows = {path.stem: admin.load_workflow_yaml(path.read_text("utf-8"), source=str(path))
                  for path in sorted((EXAMPLES / "workflows").glob("*.yaml"))}
+    (sender,) = [admin.load_sender_yaml(path.read_text("utf-8"), source=str(path))
+                 for path in sorted((EXAMPLES / "senders").glob("*.yaml"))]
     assert set(workflows) == set(admin.templates()), "one example per template, named after it"
     for name, workflow in workflows.items():
         assert workflow.template == name and workflow.store_id == "demo"
-        assert admin.validate_for_publish(workflow, messages) == [], name
+        assert admin.validate_for_publish(workflow, messages, [sender]) == [], name
+    assert {loaded.sender for loaded in messages.values()} == {sender.sender_id}, "one sender, defined once"
     for message_id in ("first-purchase-thanks", "second-purchase-thanks", "repeat-purchase-thanks"):
         assert set(messages[message_id].variants) == {"en", "pl", "it"}
     assert all(len(loaded.variants) >= 2 for loaded in messages.values())
@@ -406,8 +409,10 @@ def test_stack_outputs_become_the_layers_environment():
     assert stack_environment({
         "TableName": "t", "ApiUrl": "https://x", "ConfigurationSetName": "c", "EventQueueUrl": "q",
         "CareSeriesStateMachineArn": "arn:care", "TargetedPostPurchaseStateMachineArn": "arn:tpp", "ShopifyWebhookUrl": "-",
+        "SenderIdentity": "my-shop.com",
     }) == {"TABLE_NAME": "t", "PUBLIC_API_URL": "https://x", "SES_CONFIGURATION_SET": "c", "EVENT_QUEUE_URL": "q",
-           "CARE_SERIES_STATE_MACHINE_ARN": "arn:care", "TARGETED_POST_PURCHASE_STATE_MACHINE_ARN": "arn:tpp"}
+           "CARE_SERIES_STATE_MACHINE_ARN": "arn:care", "TARGETED_POST_PURCHASE_STATE_MACHINE_ARN": "arn:tpp",
+           "SENDER_IDENTITY": "my-shop.com"}
 
 
 def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_path):

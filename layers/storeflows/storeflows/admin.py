@@ -1,5 +1,5 @@
-"""What the `storeflows` admin CLI does, as domain code: workflow and message files, the
-checks before publishing, the lifecycle draft → published → paused, in-flight counts,
+"""What the `storeflows` admin CLI does, as domain code: workflow, message and sender files,
+the checks before publishing, the lifecycle draft → published → paused, in-flight counts,
 stores and their secrets, previews, test sends and contact exports.
 
 Operator tooling: no Lambda function imports this module. DynamoDB goes through
@@ -8,7 +8,7 @@ where a file is read.
 
 Publishing never changes a run in flight: the dispatcher snapshots a workflow's settings
 into each run's input. Messages are read when a run sends, so a message applied today is
-what every later send of every run uses."""
+what every later send of every run uses; so is a sender profile a message names."""
 
 from __future__ import annotations
 
@@ -30,10 +30,13 @@ from pydantic import BaseModel, ValidationError
 from storeflows import repository
 from storeflows.aws import client
 from storeflows.config import require, settings
-from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage
+from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage, UnknownSender
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
-from storeflows.records import Contact, DynamicCoupon, Message, Purpose, StaticCoupon, Store, is_store_id
+from storeflows.records import (
+    SENDER_ID_PATTERN, Contact, DynamicCoupon, Message, Purpose, Sender, SenderProfile, StaticCoupon, Store, is_store_id,
+    within_identity,
+)
 from storeflows.rendering import RenderedMessage, render_message
 from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
@@ -86,6 +89,7 @@ def template_description(settings_class: type[BaseModel]) -> str:
 
 WORKFLOW_FILE_FIELDS = ("store", "workflow", "template", "settings")
 MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants", "coupon")
+SENDER_FILE_FIELDS = ("store", "sender", "name", "address", "reply_to")
 _LANGUAGE_KEY = re.compile(r"^[a-z]{2,3}$")
 _ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 _SYNTAX = Environment()
@@ -224,19 +228,16 @@ def load_message_yaml(text: str, *, base_dir: Path, source: str = "message file"
     # The other fields are checked even when the variants are wrong (a stand-in variant then),
     # so one run lists every mistake.
     stand_in = {"subject": "x", "html": "x", "text": "x"}
-    sender = data.get("sender")
-    for name in ("address", "reply_to"):
-        address = sender.get(name) if isinstance(sender, dict) else None
-        if address is not None and not _ADDRESS.fullmatch(str(address)):
-            problems.append(f"sender.{name}: {address!r} is not an email address")
+    sender = _file_sender(data.get("sender"), problems)
     given = {name: data[field] for field, name in (("message", "message_id"), ("purpose", "purpose"),
-                                                   ("sender", "sender"), ("coupon", "coupon"))
+                                                   ("coupon", "coupon"))
              if data.get(field) is not None}
     try:
         message = Message(
             store_id=store_id if not problems else "x",
             default_language=fallback if not problems else "x",
             variants=variants if not problems else {"x": stand_in},
+            sender=sender if sender is not None else "x",
             **given,
         )
     except ValidationError as err:
@@ -248,6 +249,49 @@ def load_message_yaml(text: str, *, base_dir: Path, source: str = "message file"
     else:
         if not problems:
             return message
+    raise InvalidDefinition(source, problems)
+
+
+def _file_sender(value: Any, problems: list[str]) -> Sender | str | None:
+    """A message file's sender: a sender profile id, or name, address and reply_to inline.
+    None (with the reason added to `problems`) when it is neither."""
+    if isinstance(value, str) and SENDER_ID_PATTERN.fullmatch(value):
+        return value
+    if not isinstance(value, dict):
+        problems.append("sender: required (a sender profile id like shop-team, or name, address and reply_to)"
+                        if value is None else
+                        f"sender: {value!r} is neither a sender profile id (letters, digits, - and _) nor name, "
+                        "address and reply_to")
+        return None
+    found = _address_problems(value, "sender.")
+    try:
+        sender = Sender.model_validate(value)
+    except ValidationError as err:
+        found += [f"sender.{line}" for line in validation_problems(err)]
+    problems += found
+    return None if found else sender
+
+
+def _address_problems(fields: Mapping[str, Any], prefix: str = "") -> list[str]:
+    return [f"{prefix}{name}: {fields[name]!r} is not an email address" for name in ("address", "reply_to")
+            if fields.get(name) is not None and not _ADDRESS.fullmatch(str(fields[name]))]
+
+
+def load_sender_yaml(text: str, *, source: str = "sender file", store: str | None = None) -> SenderProfile:
+    """A sender file (store, sender, name, address, reply_to) as a SenderProfile; `store`
+    overrides the file's store. Raises InvalidDefinition listing every mistake."""
+    data = _yaml_mapping(text, source, SENDER_FILE_FIELDS)
+    store_id = store or data.get("store")
+    problems = _store_id_problems(store_id) + _address_problems(data)
+    try:
+        profile = SenderProfile(store_id=store_id if not problems else "x",
+                                **{("sender_id" if name == "sender" else name): value
+                                   for name, value in data.items() if name != "store" and value is not None})
+    except ValidationError as err:
+        problems += validation_problems(err, rename={"sender_id": "sender"})
+    else:
+        if not problems:
+            return profile
     raise InvalidDefinition(source, problems)
 
 
@@ -299,13 +343,15 @@ def _is_message_id(hint: Any) -> bool:
     return get_origin(hint) in (Union, types.UnionType) and any(arg == MessageId for arg in get_args(hint))
 
 
-def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Message] | Iterable[Message]) -> list[str]:
+def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Message] | Iterable[Message],
+                         senders_of_store: Iterable[SenderProfile] = ()) -> list[str]:
     """What stops this workflow from working, in words a marketer understands; empty when
     it can be published."""
     messages = (
         dict(messages_of_store) if isinstance(messages_of_store, Mapping)
         else {message.message_id: message for message in messages_of_store}
     )
+    senders = {profile.sender_id for profile in senders_of_store}
     store_id, settings_ = workflow.store_id, workflow.settings
     problems = []
     checked: set[str] = set()
@@ -322,6 +368,9 @@ def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Mes
         checked.add(message_id)
         if message.default_language not in message.variants:
             problems.append(f"{path}: message {message_id!r} has no variant in its fallback language {message.default_language!r}")
+        if isinstance(message.sender, str) and message.sender not in senders:
+            problems.append(f"{path}: message {message_id!r} is sent from sender profile {message.sender!r}, which store "
+                            f"{store_id} does not have (storeflows senders apply FILE.yaml)")
         problems += _coupon_problems(store_id, path, message)
     if isinstance(settings_, OrderValueSettings):
         problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings_.problems()]
@@ -396,7 +445,7 @@ def apply_workflow(workflow: Workflow) -> tuple[Workflow, Workflow | None]:
 
 def check_workflow(store_id: str, workflow_id: str) -> tuple[Workflow, list[str]]:
     workflow = require_workflow(store_id, workflow_id)
-    return workflow, validate_for_publish(workflow, repository.list_messages(store_id))
+    return workflow, validate_for_publish(workflow, repository.list_messages(store_id), repository.list_senders(store_id))
 
 
 def publish_workflow(store_id: str, workflow_id: str) -> Workflow:
@@ -530,10 +579,60 @@ def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) ->
 
 # --- messages -----------------------------------------------------------------------------------
 
+def sender_problems(sender: Sender, field: str) -> list[str]:
+    """SES sends only From the stack's verified identity (the SenderIdentity parameter)."""
+    identity = require("sender_identity")
+    if within_identity(sender.address, identity):
+        return []
+    return [f"{field}: {sender.address} does not belong to the SES identity {identity} this stack sends from"]
+
+
+def message_sender_problems(message: Message) -> list[str]:
+    """What stops the message's sender from working: a sender profile the store does not
+    have, or an inline From outside the SES identity."""
+    if isinstance(message.sender, Sender):
+        return sender_problems(message.sender, "sender.address")
+    if repository.get_sender(message.store_id, message.sender) is None:
+        return [f"sender: no sender profile {message.sender!r} in store {message.store_id} "
+                f"(storeflows senders apply FILE.yaml)"]
+    return []
+
+
+def apply_sender(profile: SenderProfile) -> tuple[SenderProfile, list[str]]:
+    """Saves the sender profile; returns it with the ids of the messages naming it (each of
+    their later sends comes from it, also in runs in flight)."""
+    require_store(profile.store_id)
+    problems = sender_problems(profile, "address")
+    if problems:
+        raise InvalidDefinition(f"sender {profile.sender_id}", problems)
+    repository.put_sender(profile)
+    return profile, _named_by(repository.list_messages(profile.store_id), profile.sender_id)
+
+
+def list_senders(store_id: str) -> list[dict[str, Any]]:
+    """The store's sender profiles and the messages naming each."""
+    require_store(store_id)
+    messages = repository.list_messages(store_id)
+    return [
+        {"store": store_id, "sender": profile.sender_id, "name": profile.name, "address": profile.address,
+         "reply_to": profile.reply_to,
+         "used_by": _named_by(messages, profile.sender_id)}
+        for profile in sorted(repository.list_senders(store_id), key=lambda profile: profile.sender_id)
+    ]
+
+
+def _named_by(messages: Iterable[Message], sender_id: str) -> list[str]:
+    return sorted(message.message_id for message in messages if message.sender == sender_id)
+
+
 def apply_message(message: Message) -> tuple[Message, list[str]]:
-    """Saves the message; returns it with the ids of the published workflows using it (their
-    runs, also those in flight, send the new content from now on)."""
+    """Saves the message, unless its sender cannot send (InvalidDefinition); returns it with
+    the ids of the published workflows using it (their runs, also those in flight, send the
+    new content from now on)."""
     require_store(message.store_id)
+    problems = message_sender_problems(message)
+    if problems:
+        raise InvalidDefinition(f"message {message.message_id}", problems)
     repository.put_message(message)
     users = [
         workflow.workflow_id
@@ -547,6 +646,7 @@ def apply_message(message: Message) -> tuple[Message, list[str]]:
 @dataclass(frozen=True)
 class Preview:
     message: Message
+    sender: Sender
     rendered: RenderedMessage
     language: str
     contact: Contact
@@ -574,6 +674,10 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
         message = repository.get_message(store_id, message_id)
     except UnknownMessage:
         raise AdminError(f"no message {message_id!r} in store {store_id}") from None
+    try:
+        sender = repository.message_sender(message)
+    except UnknownSender as err:
+        raise AdminError(f"{err.detail} (storeflows senders apply FILE.yaml)") from None
     email = email.strip().lower()
     contact = repository.get_contact(store_id, email)
     sample_contact = contact is None
@@ -592,7 +696,7 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
         rendered = render_message(content, _message_context(store, contact, order, link, coupon))
     except MessageRenderError as err:
         raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
-    return Preview(message, rendered, used_language, contact, order, sample_contact, sample_order, link)
+    return Preview(message, sender, rendered, used_language, contact, order, sample_contact, sample_order, link)
 
 
 def _order_for_preview(store_id: str, contact: Contact, order_id: str | None, *, known: bool) -> tuple[Order, bool]:
@@ -621,7 +725,7 @@ def send_test(store_id: str, message_id: str, *, to: str, email: str | None = No
     preview = preview_message(store_id, message_id, email=email or to, order_id=order_id, language=language)
     rendered = RenderedMessage(subject=f"[TEST] {preview.rendered.subject}", html=preview.rendered.html,
                                text=preview.rendered.text)
-    sender = preview.message.sender
+    sender = preview.sender
     try:
         raw = build_mime_message(
             sender_name=sender.name, sender_address=sender.address, to_address=to, reply_to=sender.reply_to,

@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from storeflows import keys
 from storeflows.aws import client, dynamodb_table
 from storeflows.config import require
-from storeflows.errors import UnknownMessage
+from storeflows.errors import UnknownMessage, UnknownSender
 from storeflows.models import PurchaseEvent
-from storeflows.records import Contact, Message, Store, is_store_id
+from storeflows.records import Contact, Message, Sender, SenderProfile, Store, is_store_id
 from storeflows.workflows import Workflow
 
 
@@ -116,6 +116,32 @@ def get_message(store_id: str, message_id: str) -> Message:
     if item is None:
         raise UnknownMessage(f"store {store_id} has no message {message_id}")
     return Message.model_validate(_without_keys(item))
+
+
+def put_sender(profile: SenderProfile) -> None:
+    item = _drop_none(profile.model_dump(mode="json"))
+    _table().put_item(Item={**keys.sender_key(profile.store_id, profile.sender_id), **item})
+
+
+def get_sender(store_id: str, sender_id: str) -> SenderProfile | None:
+    item = _table().get_item(Key=keys.sender_key(store_id, sender_id), ConsistentRead=True).get("Item")
+    return SenderProfile.model_validate(_without_keys(item)) if item else None
+
+
+def list_senders(store_id: str) -> list[SenderProfile]:
+    condition = Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.SENDER_PREFIX)
+    return [SenderProfile.model_validate(_without_keys(item)) for page in _query_pages(condition) for item in page]
+
+
+def message_sender(message: Message) -> Sender:
+    """Who the message is from: its inline sender, or its sender profile as it is now."""
+    if isinstance(message.sender, Sender):
+        return message.sender
+    profile = get_sender(message.store_id, message.sender)
+    if profile is None:
+        raise UnknownSender(f"message {message.message_id} names sender profile {message.sender}, "
+                            f"which store {message.store_id} does not have")
+    return Sender.model_validate(profile.model_dump(include=set(Sender.model_fields)))
 
 
 # --- contacts ---------------------------------------------------------------------------

@@ -7,7 +7,10 @@ decision — sent, or skipped and why — is recorded on the contact.
 A message's coupon is resolved only once the contact may receive it (consent, suppression,
 frequency cap): a dynamic code is claimed for this very send (a retry gets the same code),
 so no code is used up on a contact who is skipped. A send skipped because its pool ran out
-gives its frequency-cap slot back, so it holds back none of the workflow's later messages."""
+gives its frequency-cap slot back, so it holds back none of the workflow's later messages.
+
+The sender is read at every send too: a message naming a sender profile goes out as the
+profile is now."""
 
 from __future__ import annotations
 
@@ -66,6 +69,7 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
+    sender = repository.message_sender(message)
     slot = None
     if request.frequency_cap_seconds:
         slot = repository.claim_send_slot(request.store_id, request.email, request.workflow_id, request.send_key,
@@ -87,14 +91,14 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     coupon = {"code": coupon_code} if coupon_code is not None else None
     rendered = render_message(content, message_context(store, contact, request.order, link, coupon))
     raw = build_mime_message(
-        sender_name=message.sender.name,
-        sender_address=message.sender.address,
+        sender_name=sender.name,
+        sender_address=sender.address,
         to_address=contact.email,
-        reply_to=message.sender.reply_to,
+        reply_to=sender.reply_to,
         rendered=rendered,
         extra_headers=headers,
     )
-    ses_message_id = _send_raw(raw, message.sender.address, contact.email, request)
+    ses_message_id = _send_raw(raw, sender.address, contact.email, request)
     repository.record_send_decision(
         store_id=request.store_id,
         email=request.email,
