@@ -343,13 +343,15 @@ def messages_preview(args) -> int:
         raise CliError(f"cannot write {args.out}: {err.strerror}") from None
     data = {"out": args.out, "subject": preview.rendered.subject, "language": preview.language,
             "from": preview.sender.model_dump(), "contact": preview.contact.email, "order": preview.order.id,
-            "sample_contact": preview.sample_contact, "sample_order": preview.sample_order, "text": preview.rendered.text}
+            "sample_contact": preview.sample_contact, "sample_order": preview.sample_order, "text": preview.rendered.text,
+            "warnings": list(preview.warnings)}
     samples = [what for what, sample in (("contact", preview.sample_contact), ("order", preview.sample_order)) if sample]
     lines = [f"wrote {args.out}", f"from: {preview.sender.name} <{preview.sender.address}>",
              f"subject: {preview.rendered.subject}",
              f"language {preview.language}, contact {preview.contact.email}, order {preview.order.id}"]
     if samples:
         lines.append(f"sample data for the {' and '.join(samples)} (none on record)")
+    lines += [f"warning: {warning}" for warning in preview.warnings]
     _emit(args, data, "\n".join(lines))
     return 0
 

@@ -426,9 +426,22 @@ def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_p
 
 
 def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
-    coupon_html = "<p>{% if coupon %}{{ coupon.code }}{% endif %}</p>"
-    for message_id, coupon in (("static", {"type": "static", "code": "SPRING10"}), ("dynamic", {"type": "dynamic", "pool": "p"})):
+    from storeflows import coupons
+
+    coupons.import_codes("shop-1", "p", "code\nREAL-1\n", column="code")
+    guarded, bare = "<p>{% if coupon %}{{ coupon.code }}{% endif %}</p>", "<p>{{ coupon.code }}</p>"
+    for message_id, coupon, html in (("static", {"type": "static", "code": "SPRING10"}, guarded),
+                                     ("dynamic", {"type": "dynamic", "pool": "p"}, guarded),
+                                     ("bare", {"type": "dynamic", "pool": "p", "when_exhausted": "skip_message"}, bare),
+                                     ("risky", {"type": "dynamic", "pool": "p"}, bare)):
         admin.apply_message(Message(store_id="shop-1", message_id=message_id, purpose=Purpose.TRANSACTIONAL, sender=SENDER,
-                                    coupon=coupon, variants={"en": MessageContent(subject="s", html=coupon_html, text="-")}))
-    assert admin.preview_message("shop-1", "static", email="a@example.com").rendered.html == "<p>SPRING10</p>"
-    assert admin.preview_message("shop-1", "dynamic", email="a@example.com").rendered.html == "<p>SAMPLE-COUPON-CODE</p>"
+                                    coupon=coupon, variants={"en": MessageContent(subject="s", html=html, text="-")}))
+    previews = {message_id: admin.preview_message("shop-1", message_id, email="a@example.com")
+                for message_id in ("static", "dynamic", "bare", "risky")}
+    assert {message_id: preview.rendered.html for message_id, preview in previews.items()} == {
+        "static": "<p>SPRING10</p>", "dynamic": "<p>SAMPLE-COUPON-CODE</p>", "bare": "<p>SAMPLE-COUPON-CODE</p>",
+        "risky": "<p>SAMPLE-COUPON-CODE</p>"}
+    assert [message_id for message_id, preview in previews.items() if preview.warnings] == ["risky"]
+    assert previews["risky"].warnings[0].startswith("once pool p runs out, the en variant does not render and its "
+                                                    "sends fail (html: 'None' has no attribute 'code')")
+    assert coupons.pool_stock("shop-1", "p").claimed == 0

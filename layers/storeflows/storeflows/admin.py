@@ -34,8 +34,8 @@ from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessag
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
 from storeflows.records import (
-    SENDER_ID_PATTERN, Contact, DynamicCoupon, Message, Purpose, Sender, SenderProfile, StaticCoupon, Store, is_store_id,
-    within_identity,
+    SENDER_ID_PATTERN, Contact, DynamicCoupon, Message, Purpose, Sender, SenderProfile, StaticCoupon, Store,
+    WhenExhausted, is_store_id, within_identity,
 )
 from storeflows.rendering import RenderedMessage, render_message
 from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
@@ -654,6 +654,8 @@ class Preview:
     sample_contact: bool
     sample_order: bool
     unsubscribe_link: str | None
+    # What would go wrong in a real send, e.g. a template that needs a code its pool may not have.
+    warnings: tuple[str, ...] = ()
 
 
 SAMPLE_COUPON_CODE = "SAMPLE-COUPON-CODE"
@@ -668,7 +670,9 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
     """Renders a message as a send would for `email` and one of their recorded orders (the
     given one, else the latest), with sample data for what is not on record. The
     unsubscribe link of a marketing message is a placeholder that unsubscribes no one, and a
-    dynamic coupon shows a stand-in code (no code is taken from the pool)."""
+    dynamic coupon shows a stand-in code (no code is taken from the pool). A message that
+    sends without its coupon once the pool runs out is also rendered without one: if that
+    fails, a warning says so."""
     store = require_store(store_id)
     try:
         message = repository.get_message(store_id, message_id)
@@ -696,7 +700,15 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
         rendered = render_message(content, _message_context(store, contact, order, link, coupon))
     except MessageRenderError as err:
         raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
-    return Preview(message, sender, rendered, used_language, contact, order, sample_contact, sample_order, link)
+    warnings = []
+    if isinstance(message.coupon, DynamicCoupon) and message.coupon.when_exhausted is WhenExhausted.SEND_WITHOUT_COUPON:
+        try:
+            render_message(content, _message_context(store, contact, order, link, None))
+        except MessageRenderError as err:
+            warnings.append(f"once pool {message.coupon.pool} runs out, the {used_language} variant does not render "
+                            f"and its sends fail ({err.detail}): show the code inside {{% if coupon %}}…{{% endif %}}")
+    return Preview(message, sender, rendered, used_language, contact, order, sample_contact, sample_order, link,
+                   tuple(warnings))
 
 
 def _order_for_preview(store_id: str, contact: Contact, order_id: str | None, *, known: bool) -> tuple[Order, bool]:
