@@ -42,10 +42,6 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _condition_failed(err: ClientError) -> bool:
-    return err.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
 # --- stores -----------------------------------------------------------------------------
 
 def get_store(store_id: str) -> Store | None:
@@ -66,7 +62,7 @@ def create_store(store: Store) -> bool:
         _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())},
                           ConditionExpression="attribute_not_exists(pk)")
     except ClientError as err:
-        if _condition_failed(err):
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
     return True
@@ -85,7 +81,7 @@ def set_store_secret(store_id: str, field: str, secret: str) -> Store | None:
             ReturnValues="ALL_NEW",
         )
     except ClientError as err:
-        if _condition_failed(err):
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return None
         raise
     return Store.model_validate(_without_keys(response["Attributes"]))
@@ -353,7 +349,7 @@ def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str,
             ReturnValues="UPDATED_OLD",
         )
     except ClientError as err:
-        if _condition_failed(err):
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return None
         raise
     previous = response.get("Attributes", {})
@@ -379,7 +375,7 @@ def release_send_slot(slot: SendSlot) -> None:
                                            ":send": slot.send_key},
             )
     except ClientError as err:
-        if not _condition_failed(err):
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
 
 
