@@ -18,14 +18,15 @@ PROG = "storeflows"
 
 DESCRIPTION = """\
 Configure Storeflows: stores and their webhook secrets, workflows (a template + a store +
-settings), the messages they send, and the contacts they reach.
+settings), the messages they send and who sends them, and the contacts they reach.
 
 A workflow is saved as a draft (`workflows apply`), checked (`workflows validate`) and
 published (`workflows publish`); only published workflows start runs, paused ones start
 none. Runs in flight keep the settings they started with: the dispatcher snapshots the
 settings into each run's input, so applying, publishing or pausing never changes a run
 that has started. Messages are read when a run sends, so `messages apply` changes every
-later send, also of runs in flight.
+later send, also of runs in flight; so does `senders apply` for the messages naming a
+sender profile.
 
 Target: --stack NAME (or STOREFLOWS_STACK) reads a deployed stack's CloudFormation
 outputs with your AWS credentials (AWS_PROFILE, AWS_REGION as usual); --local uses the
@@ -35,6 +36,7 @@ EPILOG = """\
 examples:
   storeflows stores create my-shop --platform shopify
   storeflows workflows templates
+  storeflows senders apply examples/senders/*.yaml --store my-shop
   storeflows messages apply examples/messages/*.yaml --store my-shop
   storeflows workflows apply examples/workflows/targeted_post_purchase.yaml --store my-shop
   storeflows workflows validate my-shop targeted-post-purchase
@@ -188,10 +190,21 @@ def _load_files(args, loader: Callable[..., Any]) -> list[Any]:
             problems += [f"{path}: {line}" for line in err.problems]
         except CliError as err:
             problems.append(str(err))
+    _refuse(args, problems)
+    return loaded
+
+
+def _refuse(args, problems: list[str]) -> None:
+    """Ends an apply command, having saved nothing, when any of its files has a problem."""
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         _problems(args, problems, f"nothing applied: {count} in {len(args.files)} file(s)")
-    return loaded
+
+
+def _target_problems(args, loaded: list[Any], check: Callable[[Any], list[str]]) -> None:
+    """Problems only the target can see (a sender profile the store does not have, a From
+    outside the SES identity), for every file before anything is saved."""
+    _refuse(args, [f"{path}: {line}" for path, item in zip(args.files, loaded) for line in check(item)])
 
 
 def workflows_apply(args) -> int:
@@ -261,6 +274,40 @@ def workflows_status(args) -> int:
     return 0
 
 
+# --- senders ------------------------------------------------------------------------------------
+
+def senders_apply(args) -> int:
+    from storeflows import admin
+
+    profiles = _load_files(args, lambda text, path: admin.load_sender_yaml(text, source=str(path), store=args.store))
+    _use_target(args)  # after the files: their mistakes are reported without a stack
+    for store_id in {profile.store_id for profile in profiles}:
+        admin.require_store(store_id)  # before anything is saved
+    _target_problems(args, profiles, lambda profile: admin.sender_problems(profile, "address"))
+    results, lines = [], []
+    for profile in profiles:
+        saved, users = admin.apply_sender(profile)
+        results.append({"store": saved.store_id, "sender": saved.sender_id, "name": saved.name,
+                        "address": saved.address, "reply_to": saved.reply_to, "used_by": users})
+        lines.append(f"sender {saved.sender_id} of store {saved.store_id}: saved ({saved.name} <{saved.address}>"
+                     + (f", replies to {saved.reply_to}" if saved.reply_to else "") + ")")
+        if users:
+            lines.append(f"  named by messages {', '.join(users)}: their next sends come from it")
+    _emit(args, results, "\n".join(lines))
+    return 0
+
+
+def senders_list(args) -> int:
+    from storeflows import admin
+
+    rows = admin.list_senders(args.store)
+    text = _table([{**row, "used_by": ", ".join(row["used_by"]) or None} for row in rows],
+                  [("sender", "SENDER"), ("name", "NAME"), ("address", "FROM"), ("reply_to", "REPLY-TO"),
+                   ("used_by", "MESSAGES")]) if rows else f"store {args.store} has no sender profiles"
+    _emit(args, rows, text)
+    return 0
+
+
 # --- messages -----------------------------------------------------------------------------------
 
 def messages_apply(args) -> int:
@@ -271,6 +318,7 @@ def messages_apply(args) -> int:
     _use_target(args)  # after the files: their mistakes are reported without a stack
     for store_id in {message.store_id for message in messages}:
         admin.require_store(store_id)  # before anything is saved
+    _target_problems(args, messages, admin.message_sender_problems)
     results, lines = [], []
     for message in messages:
         saved, users = admin.apply_message(message)
@@ -296,13 +344,16 @@ def messages_preview(args) -> int:
     except OSError as err:
         raise CliError(f"cannot write {args.out}: {err.strerror}") from None
     data = {"out": args.out, "subject": preview.rendered.subject, "language": preview.language,
-            "contact": preview.contact.email, "order": preview.order.id, "sample_contact": preview.sample_contact,
-            "sample_order": preview.sample_order, "text": preview.rendered.text}
+            "from": preview.sender.model_dump(), "contact": preview.contact.email, "order": preview.order.id,
+            "sample_contact": preview.sample_contact, "sample_order": preview.sample_order, "text": preview.rendered.text,
+            "warnings": list(preview.warnings)}
     samples = [what for what, sample in (("contact", preview.sample_contact), ("order", preview.sample_order)) if sample]
-    lines = [f"wrote {args.out}", f"subject: {preview.rendered.subject}",
+    lines = [f"wrote {args.out}", f"from: {preview.sender.name} <{preview.sender.address}>",
+             f"subject: {preview.rendered.subject}",
              f"language {preview.language}, contact {preview.contact.email}, order {preview.order.id}"]
     if samples:
         lines.append(f"sample data for the {' and '.join(samples)} (none on record)")
+    lines += [f"warning: {warning}" for warning in preview.warnings]
     _emit(args, data, "\n".join(lines))
     return 0
 
@@ -531,20 +582,9 @@ def _duration(seconds: int) -> str:
 
 # --- coupons ------------------------------------------------------------------------------------
 
-def _coupons():
-    try:
-        from storeflows import coupons
-    except ImportError:
-        raise CliError("coupons are not available in this build") from None
-    if not (hasattr(coupons, "import_codes") and hasattr(coupons, "pool_stock")):
-        raise CliError("coupons are not available in this build")
-    return coupons
-
-
 def coupons_import(args) -> int:
-    from storeflows import admin
+    from storeflows import admin, coupons
 
-    coupons = _coupons()
     admin.require_store(args.store)
     result = coupons.import_codes(args.store, args.pool, _read(args.file), args.column,
                                   low_stock_threshold=args.low_stock)
@@ -559,9 +599,8 @@ def coupons_import(args) -> int:
 
 
 def coupons_stock(args) -> int:
-    from storeflows import admin
+    from storeflows import admin, coupons
 
-    coupons = _coupons()
     admin.require_store(args.store)
     stock = coupons.pool_stock(args.store, args.pool)
     if stock is None:
@@ -579,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter,
                      parents=[_common_options(suppress=False)])
     common = [_common_options(suppress=True)]
-    groups = parser.add_subparsers(dest="group", metavar="{stores,workflows,messages,contacts,coupons,reports}",
+    groups = parser.add_subparsers(dest="group", metavar="{stores,workflows,senders,messages,contacts,coupons,reports}",
                                    required=True)
 
     def group(name: str, help_: str, description: str = "") -> argparse._SubParsersAction:
@@ -590,6 +629,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, description=description or help_, parents=common,
                                   formatter_class=formatter)
         sub.set_defaults(handler=handler, needs_target=target)
+        return sub
+
+    def apply_command(commands, handler, help_: str, description: str):
+        # Files are checked before the target is chosen: their mistakes show without a stack.
+        sub = command(commands, "apply", handler, help_, description, target=False)
+        sub.add_argument("files", nargs="+", metavar="FILE.yaml")
+        sub.add_argument("--store", help="apply to this store instead of the one the file names")
         return sub
 
     # stores
@@ -630,16 +676,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "publish makes it start runs, pause stops it starting runs. Runs in flight keep the\n"
                       "settings they started with (the dispatcher snapshots them into each run's input).")
     command(workflows, "templates", workflows_templates, "the templates and what each does", target=False)
-    sub = command(workflows, "apply", workflows_apply, "save workflow files as drafts", target=False, description=
+    apply_command(workflows, workflows_apply, "save workflow files as drafts",
                   "Saves each workflow file as a draft with the next version number. A file holds\n"
                   "store, workflow (its id), template and settings; durations are written 10d, 12h, 30m.\n"
                   "Applying to a published workflow makes it a draft: it starts no runs until you publish\n"
                   "it again; its runs in flight go on with the settings they started with.\n"
                   "All files are checked first: if any has a problem, nothing is saved.")
-    sub.add_argument("files", nargs="+", metavar="FILE.yaml")
-    sub.add_argument("--store", help="apply to this store instead of the one the file names")
     for name, handler, help_ in (
-        ("validate", workflows_validate, "check a workflow: its messages exist, template-specific checks"),
+        ("validate", workflows_validate, "check a workflow: its messages and their senders exist, template-specific checks"),
         ("publish", workflows_publish, "validate, then publish: purchases start runs from now on"),
         ("pause", workflows_pause, "stop starting runs; runs in flight go on (publish resumes)"),
     ):
@@ -652,19 +696,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("store")
     sub.add_argument("workflow", nargs="?")
 
+    # senders
+    senders = group("senders", "sender profiles (name, from, reply-to), defined once, named by messages")
+    apply_command(senders, senders_apply, "save sender files",
+                  "Saves each sender file: store, sender (its id), name, address (the From, which must\n"
+                  "belong to the stack's SES identity) and reply_to. Messages name a profile with\n"
+                  "`sender: <id>`; every later send of them comes from the profile as it is then, also in\n"
+                  "runs in flight. All files are checked first: if any has a problem, nothing is saved.")
+    sub = command(senders, "list", senders_list, "the store's sender profiles and the messages naming each")
+    sub.add_argument("store")
+
     # messages
     messages = group("messages", "messages: apply, preview, test-send")
-    sub = command(messages, "apply", messages_apply, "save message files", target=False, description=
+    apply_command(messages, messages_apply, "save message files",
                   "Saves each message file: store, message (its id), purpose (transactional|marketing),\n"
-                  "sender {name, address, reply_to}, fallback_language, and variants per language\n"
+                  "sender (a sender profile's id, or {name, address, reply_to} inline; the From must\n"
+                  "belong to the stack's SES identity), fallback_language, and variants per language\n"
                   "(en: {subject, html_file or html, text_file or text}); files are relative to the YAML\n"
                   "file. Optional coupon: {type: static, code: SPRING10} or {type: dynamic, pool: P}\n"
                   "(a pool imported with `coupons import`; publishing checks it has codes left). Runs\n"
                   "read messages when they send: the new content is used from the next send on, also\n"
                   "by runs in flight. All files are checked first: if any has a problem, nothing is\n"
                   "saved.")
-    sub.add_argument("files", nargs="+", metavar="FILE.yaml")
-    sub.add_argument("--store", help="apply to this store instead of the one the file names")
 
     def render_options(sub):
         sub.add_argument("--order", metavar="ORDER_ID", help="one of the contact's recorded orders (default: the latest)")
@@ -735,7 +788,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", metavar="FILE.json")
 
     # coupons
-    coupons = group("coupons", "coupon code pools (when this build has coupons)")
+    coupons = group("coupons", "coupon code pools for dynamic coupons")
     sub = command(coupons, "import", coupons_import, "import codes from a CSV column into a pool",
               "Adds the codes of one CSV column to the pool (created on first import). Blank cells,\n"
               "codes repeated in the file and codes already in the pool are skipped, so importing a\n"

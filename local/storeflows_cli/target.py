@@ -26,8 +26,8 @@ def _snake(name: str) -> str:
 
 def stack_environment(outputs: dict[str, str]) -> dict[str, str]:
     """CloudFormation outputs -> environment: TableName -> TABLE_NAME, ApiUrl ->
-    PUBLIC_API_URL, ConfigurationSetName -> SES_CONFIGURATION_SET, every
-    <Template>StateMachineArn -> <TEMPLATE>_STATE_MACHINE_ARN."""
+    PUBLIC_API_URL, ConfigurationSetName -> SES_CONFIGURATION_SET, SenderIdentity ->
+    SENDER_IDENTITY, every <Template>StateMachineArn -> <TEMPLATE>_STATE_MACHINE_ARN."""
     environment = {}
     for key, value in outputs.items():
         setting = _OUTPUT_SETTINGS.get(key) or _snake(key)
@@ -67,6 +67,8 @@ def local_environment(info: dict) -> dict[str, str]:
     }
     if info.get("configuration_set"):
         environment["SES_CONFIGURATION_SET"] = info["configuration_set"]
+    if info.get("sender_identity"):
+        environment["SENDER_IDENTITY"] = info["sender_identity"]
     for template, arn in (info.get("state_machine_arns") or {}).items():
         if template in STATE_MACHINE_SETTING:
             environment[STATE_MACHINE_SETTING[template].upper()] = arn

@@ -22,7 +22,7 @@ import requests
 from storeflows import reports, repository
 from storeflows.dispatch import run_name
 from storeflows.models import PurchaseEvent
-from storeflows.records import Message, Purpose, Sender, Store
+from storeflows.records import Message, Purpose, Store
 from storeflows.rendering import MessageContent
 from storeflows.unsubscribe import generate_unsubscribe_key
 from storeflows.workflows import (
@@ -33,7 +33,7 @@ from storeflows.workflows import (
     Workflow,
     WorkflowStatus,
 )
-from storeflows_local.demo_store import DEMO_SENDER, DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets
+from storeflows_local.demo_store import DEMO_SENDER_ID, DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets, demo_sender_profile
 from storeflows_local.gateway import outbox
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.stack import LocalStack
@@ -198,9 +198,10 @@ def print_report(store_id: str) -> None:
 def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario: Scenario) -> None:
     repository.put_store(Store(store_id=store_id, name="Demo Store", webhook_secret=secrets.webhook_secret,
                                unsubscribe_key=generate_unsubscribe_key()))
+    repository.put_sender(demo_sender_profile(store_id))
     for message_id, (purpose, subject) in scenario.messages.items():
         repository.put_message(Message(
-            store_id=store_id, message_id=message_id, purpose=purpose, sender=DEMO_SENDER,
+            store_id=store_id, message_id=message_id, purpose=purpose, sender=DEMO_SENDER_ID,
             variants={"en": MessageContent(
                 subject=subject + ", {{ contact.first_name }}",
                 html="<p>Hi {{ contact.first_name }},</p><p>" + subject + ".</p>"

@@ -1,6 +1,6 @@
-"""The `demo` store every local stack starts with: secrets, three messages, and a
-published "targeted post-purchase follow-up" workflow, written through the same
-repository code the product uses."""
+"""The `demo` store every local stack starts with: secrets, a sender profile, three messages
+from it, and a published "targeted post-purchase follow-up" workflow, written through the
+same repository code the product uses."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from storeflows import repository
-from storeflows.records import Message, Purpose, Sender, Store
+from storeflows.records import Message, Purpose, Sender, SenderProfile, Store
 from storeflows.rendering import MessageContent
 from storeflows.signatures import generate_standard_webhooks_secret
 from storeflows.unsubscribe import generate_unsubscribe_key
@@ -18,6 +18,12 @@ from storeflows.workflows import TargetedPostPurchaseSettings, Workflow, Workflo
 DEMO_STORE_ID = "demo"
 DEMO_WORKFLOW_ID = "targeted-post-purchase"
 DEMO_SENDER = Sender(name="Demo Store", address="shop@storeflows.test", reply_to="care@storeflows.test")
+DEMO_SENDER_ID = "shop-team"
+
+
+def demo_sender_profile(store_id: str) -> SenderProfile:
+    """The sender profile the demo messages name (as examples/senders/shop-team.yaml)."""
+    return SenderProfile(store_id=store_id, sender_id=DEMO_SENDER_ID, **DEMO_SENDER.model_dump())
 
 _ITEMS = """<ul>{% for item in order["items"] %}<li>{{ item.quantity }} × {{ item.name or item.sku }}</li>{% endfor %}</ul>"""
 _FOOTER = """<p style="font-size:small"><a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
@@ -87,13 +93,14 @@ def create_demo_store(secrets_: DemoSecrets) -> None:
             unsubscribe_key=generate_unsubscribe_key(),
         )
     )
+    repository.put_sender(demo_sender_profile(DEMO_STORE_ID))
     for message_id, (purpose, content) in DEMO_MESSAGES.items():
         repository.put_message(
             Message(
                 store_id=DEMO_STORE_ID,
                 message_id=message_id,
                 purpose=purpose,
-                sender=DEMO_SENDER,
+                sender=DEMO_SENDER_ID,
                 default_language="en",
                 variants={"en": content},
             )

@@ -23,8 +23,8 @@ def local_file_path() -> Path:
 
 
 def describe(stack: Any) -> dict[str, Any]:
-    """What a client needs: URLs, the table, the configuration set and the state machines,
-    read from the environment the stack gave its functions."""
+    """What a client needs: URLs, the table, the configuration set, the SES identity and the
+    state machines, read from the environment the stack gave its functions."""
     from storeflows.workflows import STATE_MACHINE_SETTING
 
     return {
@@ -34,6 +34,7 @@ def describe(stack: Any) -> dict[str, Any]:
         "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "table_name": os.environ.get("TABLE_NAME"),
         "configuration_set": os.environ.get("SES_CONFIGURATION_SET"),
+        "sender_identity": stack.template.parameters["SenderIdentity"],
         "state_machine_arns": {
             template: os.environ[setting.upper()]
             for template, setting in STATE_MACHINE_SETTING.items()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import boto3
+import pytest
+import requests
+
+from storeflows import keys
 from storeflows.dispatch import run_name
+from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.workflows import CareSeriesSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet
@@ -71,3 +77,36 @@ def test_without_a_delivery_report_the_series_asks_after_the_timeout(stack, stor
     checks = [e for e in history["events"] if e["type"] == "TaskStateEntered"
               and e["stateEnteredEventDetails"]["name"] == "CheckOrderDelivered"]
     assert len(checks) == 3, "3 days checked once a day, then the series goes on"
+
+
+def test_an_unsubscribe_or_a_suppression_during_a_wait_stops_the_later_marketing_sends(stack, store_with_workflow,
+                                                                                          repository):
+    store = store_with_workflow(
+        CareSeriesSettings(trigger={"skus": ["VENISE-DRESS"]}, thank_you_message="thanks",
+                           delivery_check_message="all-well", care_tips_message="care-tips",
+                           cross_sell_message="cross-sell", delivery={"mode": "fixed", "wait": "8d"},
+                           tips_after="1d", cross_sell_after="1d"),
+        MESSAGES,
+    )
+    ana, bea = (f"{name}-{uuid.uuid4().hex[:8]}@example.com" for name in ("ana", "bea"))
+    for order_id, buyer in (("1", ana), ("2", bea)):
+        assert post_event(stack.api_url, store, stack.webhook_secret, purchase(order_id, buyer, items=DRESS)).status_code == 202
+    wait_for(lambda: subjects(stack, ana) == subjects(stack, bea) == ["thanks"], what="both thank-yous")
+
+    # While both wait for their parcels (8 days: 2 s), Ana unsubscribes and Bea's address
+    # is suppressed (as a hard bounce or a complaint marks it).
+    token = make_unsubscribe_token(repository.get_store(store).unsubscribe_key, UnsubscribeRequest(store, ana, "thanks"))
+    assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
+    boto3.resource("dynamodb").Table("storeflows-local-Table").update_item(
+        Key=keys.contact_key(store, bea), UpdateExpression="SET suppressed_reason = :reason",
+        ExpressionAttributeValues={":reason": "bounce"})
+
+    machine = state_machine_arn("CareSeriesStateMachine")
+    for order_id in ("1", "2"):
+        assert wait_for_run(machine, run_name(store, order_id, "wf"), timeout=30)["status"] == "SUCCEEDED"
+    assert subjects(stack, ana) == ["thanks", "all-well"], "transactional messages still reach Ana"
+    assert subjects(stack, bea) == ["thanks"], "a suppressed address gets nothing more"
+    for buyer, reason, skipped in ((ana, "unsubscribed", {"care-tips", "cross-sell"}),
+                                   (bea, "suppressed", {"all-well", "care-tips", "cross-sell"})):
+        sends = stack.contact(buyer, store_id=store)["sends"]
+        assert {s["message_id"]: s.get("reason") for s in sends if s["status"] == "skipped"} == dict.fromkeys(skipped, reason)

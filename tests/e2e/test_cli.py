@@ -24,6 +24,7 @@ EXAMPLES = ROOT / "examples"
 TARGETED = [str(EXAMPLES / "messages" / f"{name}.yaml")
             for name in ("first-purchase-thanks", "second-purchase-thanks", "repeat-purchase-thanks")]
 CARE = [str(EXAMPLES / "messages" / f"care-{name}.yaml") for name in ("thanks", "delivery-check", "tips", "cross-sell")]
+SENDER = str(EXAMPLES / "senders" / "shop-team.yaml")
 
 
 def as_json(result: subprocess.CompletedProcess):
@@ -59,7 +60,14 @@ settings:
     assert f"settings.first_purchase_message: no message 'first-purchase-thanks' in store {store}" in refused.stdout.splitlines()
     assert refused.stderr.startswith("storeflows: error: ") and refused.stderr.count("\n") == 1
 
+    refused = storeflows("messages", "apply", *TARGETED, "--store", store, ok=False)
+    assert refused.stdout.splitlines()[0] == (f"{TARGETED[0]}: sender: no sender profile 'shop-team' in store {store} "
+                                              "(storeflows senders apply FILE.yaml)")
+    assert refused.stderr == "storeflows: error: nothing applied: 3 problems in 3 file(s)\n"
+    storeflows("senders", "apply", SENDER, "--store", store)
     storeflows("messages", "apply", *TARGETED, *CARE, "--store", store)
+    (sender,) = as_json(storeflows("senders", "list", store, "--json"))
+    assert (sender["sender"], sender["address"], len(sender["used_by"])) == ("shop-team", "shop@storeflows.test", 7)
     storeflows("workflows", "publish", store, "targeted-post-purchase")
     response = post_event(stack.api_url, store, secret, purchase("1001", ana, first_name="Ana", language="it-IT"))
     assert response.status_code == 202, response.text
@@ -76,12 +84,20 @@ settings:
     described = as_json(storeflows("messages", "preview", store, "first-purchase-thanks", "--email", ana,
                                    "--language", "pl", "--out", str(preview), "--json"))
     assert described["subject"] == "Dziękujemy za pierwsze zamówienie, Ana!" and not described["sample_order"]
+    assert described["from"]["name"] == "Demo Store"
     assert "nr 1001" in preview.read_text("utf-8")
+
+    # The sender profile changes: so does the From of every later send.
+    renamed = tmp_path / "shop-team.yaml"
+    renamed.write_text(Path(SENDER).read_text("utf-8").replace("name: Demo Store", "name: CLI Shop team"), "utf-8")
+    applied = as_json(storeflows("senders", "apply", str(renamed), "--store", store, "--json"))
+    assert "second-purchase-thanks" in applied[0]["used_by"]
     qa = f"qa-{uuid.uuid4().hex[:8]}@example.com"
     storeflows("messages", "test-send", store, "second-purchase-thanks", "--to", qa, "--email", ana)
     wait_for(lambda: [m["subject"] for m in stack.outbox(qa)], what="the test send")
     (test_mail,) = stack.outbox(qa)
     assert test_mail["subject"] == "[TEST] Sei tornata/o! Grazie per il tuo secondo ordine, Ana"
+    assert test_mail["from"] == "CLI Shop team <shop@storeflows.test>"
 
     # Bea buys the dress once the care series is published: she is inside it, Ana is not.
     storeflows("workflows", "publish", store, "care")

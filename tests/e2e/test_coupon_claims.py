@@ -1,13 +1,18 @@
-"""Dynamic coupons end to end: concurrent claims against the local stack's DynamoDB, and a
-purchase whose workflow message carries a code from an imported pool."""
+"""Dynamic coupons end to end: 50 sends racing for 20 codes through the stack's send function,
+and workflow runs whose pool runs out, each behaviour as configured."""
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
+import boto3
 import pytest
+import requests
 
 from storeflows.dispatch import run_name
 from storeflows.workflows import ConsentConfirmationSettings
@@ -16,68 +21,89 @@ from storeflows_local.waiting import state_machine_arn, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
-ROUNDS = 3  # each: 50 claims racing for 20 codes
+CODE = re.compile(r"code: (\S+)")
+SETTINGS = ConsentConfirmationSettings(eu_consented_message="welcome", eu_without_consent_message="confirmation",
+                                       outside_eu_message="confirmation")
 
 
 @pytest.fixture
 def coupons(repository):
     """storeflows.coupons pointed at the local stack (the `repository` fixture resets the
-    cached clients)."""
+    cached clients), for imports and stock; the stack's send function claims the codes."""
     from storeflows import coupons as module
 
-    yield module
-    drop_metrics()
+    return module
 
 
-def drop_metrics() -> None:
-    """Claims here count metrics that no Lambda wrapper publishes; Powertools would flush
-    them itself at 100 values, and fail without a namespace in this process."""
-    from storeflows.observability import metrics
-
-    metrics.clear_metrics()
+def sent_codes(mails: list[dict]) -> list[str]:
+    return [match.group(1) for mail in mails for match in [CODE.search(mail["text"])] if match]
 
 
-def test_fifty_concurrent_claims_on_twenty_codes_hand_out_each_code_exactly_once(stack, coupons):
-    for _ in range(ROUNDS):
-        store, pool = f"shop-{uuid.uuid4().hex[:8]}", "race"
-        codes = [f"RACE-{uuid.uuid4().hex[:6]}-{n:02d}" for n in range(20)]
-        assert coupons.import_codes(store, pool, "code\n" + "\n".join(codes), column="code").size == 20
-        assert coupons.pool_stock(store, pool).remaining == 20  # also creates the shared client before the threads
-        start = threading.Barrier(50)
-        drop_metrics()
+def test_fifty_concurrent_sends_on_twenty_codes_hand_out_each_code_once_and_the_rest_as_configured(
+        stack, store_with_workflow, repository, coupons):
+    # Two messages draw on one pool: half the racers get one that is sent without the coupon
+    # when the pool has run out, half one that is skipped then.
+    store = store_with_workflow(SETTINGS, {"welcome": "transactional", "confirmation": "transactional"}, coupons={
+        "welcome": {"type": "dynamic", "pool": "race", "when_exhausted": "send_without_coupon"},
+        "confirmation": {"type": "dynamic", "pool": "race", "when_exhausted": "skip_message"}})
+    codes = [f"RACE-{uuid.uuid4().hex[:6]}-{n:02d}" for n in range(20)]
+    assert coupons.import_codes(store, "race", "code\n" + "\n".join(codes), column="code").size == 20
+    racers = {f"racer-{n:02d}-{uuid.uuid4().hex[:6]}@example.com": "welcome" if n % 2 else "confirmation"
+              for n in range(50)}
+    for racer in racers:  # a profile each: the send step re-reads the contact
+        repository.record_consent(store, racer, marketing=False, source="test", at=datetime.now(timezone.utc))
+    send_function = boto3.client("lambda")  # one client, shared by the threads (clients are thread-safe)
+    start = threading.Barrier(len(racers))
 
-        def claim(number: int) -> str | None:
-            start.wait(timeout=30)
-            return coupons.claim_code(store, pool, f"wf#order-{number}#SendThanks#customer-{number}@example.com")
+    def send(racer: str) -> dict:
+        """The send step of a run, as the state machine invokes it."""
+        start.wait(timeout=30)
+        response = send_function.invoke(FunctionName="SendMessageFunction", Payload=json.dumps({
+            "store_id": store, "workflow_id": "wf", "email": racer, "message_id": racers[racer], "step": "Send",
+            "order": {"id": racer.split("@")[0], "total": "10.00", "currency": "EUR", "items": []}}))
+        assert "FunctionError" not in response, response["Payload"].read()
+        return json.loads(response["Payload"].read())
 
-        with ThreadPoolExecutor(max_workers=50) as threads:
-            claimed = list(threads.map(claim, range(50)))
+    with ThreadPoolExecutor(max_workers=len(racers)) as threads:
+        results = dict(zip(racers, threads.map(send, racers)))
 
-        handed_out = [code for code in claimed if code is not None]
-        assert len(handed_out) == 20 and sorted(handed_out) == sorted(codes), "every code, each exactly once"
-        assert claimed.count(None) == 30, "the other 30 find the pool exhausted"
-        assert coupons.pool_stock(store, pool) == coupons.PoolStock(size=20, claimed=20, remaining=0,
-                                                                    low_stock_threshold=2)
+    mails = {mail["to"]: mail for mail in requests.get(f"{stack.api_url}/_local/outbox", timeout=10).json()
+             if mail["to"] in racers}
+    assert sorted(sent_codes(list(mails.values()))) == sorted(codes), "every code, each exactly once"
+    assert coupons.pool_stock(store, "race").remaining == 0
+    without_code = [racer for racer in racers if racer not in mails or not sent_codes([mails[racer]])]
+    assert len(without_code) == 30
+    for racer in without_code:
+        if racers[racer] == "welcome":
+            assert results[racer]["status"] == "sent" and racer in mails, "send_without_coupon: sent without a code"
+        else:
+            assert results[racer] == {"status": "skipped", "reason": "coupon_pool_exhausted"} and racer not in mails
 
 
-def test_a_purchase_gets_its_own_code_in_the_email(stack, store_with_workflow, coupons, email):
-    store = store_with_workflow(
-        ConsentConfirmationSettings(eu_consented_message="welcome", eu_without_consent_message="confirmation",
-                                    outside_eu_message="confirmation"),
-        {"welcome": "marketing", "confirmation": "transactional"},
-        coupons={"welcome": {"type": "dynamic", "pool": "welcome", "when_exhausted": "skip_message"}},
-    )
-    coupons.import_codes(store, "welcome", "id,voucher\n1,WELCOME-AAA\n2,WELCOME-BBB\n", column="voucher")
+def test_a_run_whose_pool_ran_out_sends_without_the_coupon_or_skips_as_configured(stack, store_with_workflow,
+                                                                                  coupons, email):
+    store = store_with_workflow(SETTINGS, {"welcome": "marketing", "confirmation": "transactional"}, coupons={
+        "welcome": {"type": "dynamic", "pool": "welcome", "when_exhausted": "skip_message"},
+        "confirmation": {"type": "dynamic", "pool": "thanks", "when_exhausted": "send_without_coupon"}})
+    coupons.import_codes(store, "welcome", "id,voucher\n1,WELCOME-AAA\n", column="voucher")
+    coupons.import_codes(store, "thanks", "code\nTHANKS-1\n", column="code")
+    buyers = {order_id: f"{order_id}-{email}" for order_id in ("eu-1", "eu-2", "us-1", "us-2")}
+    machine = state_machine_arn("ConsentConfirmationStateMachine")
 
-    for order_id, buyer in (("1", email), ("2", "second-" + email)):
-        answer = post_event(stack.api_url, store, stack.webhook_secret,
-                            purchase(order_id, buyer, country="PL", accepts_marketing=True))
-        assert answer.status_code == 202, answer.text
-        execution = wait_for_run(state_machine_arn("ConsentConfirmationStateMachine"), run_name(store, order_id, "wf"))
-        assert execution["status"] == "SUCCEEDED"
+    for first_or_second in ("1", "2"):  # the first buyer of each pool takes its only code
+        for region, country in (("eu", "PL"), ("us", "US")):
+            order_id = f"{region}-{first_or_second}"
+            answer = post_event(stack.api_url, store, stack.webhook_secret,
+                                purchase(order_id, buyers[order_id], country=country, accepts_marketing=True))
+            assert answer.status_code == 202, answer.text
+        for region in ("eu", "us"):
+            execution = wait_for_run(machine, run_name(store, f"{region}-{first_or_second}", "wf"))
+            assert execution["status"] == "SUCCEEDED"
 
-    (first,) = stack.outbox(email)
-    (second,) = stack.outbox("second-" + email)
-    assert first["subject"] == "welcome" and "code: WELCOME-AAA" in first["html"] and "code: WELCOME-AAA" in first["text"]
-    assert "code: WELCOME-BBB" in second["text"]
-    assert coupons.pool_stock(store, "welcome").remaining == 0
+    (welcome,) = stack.outbox(buyers["eu-1"])
+    assert welcome["subject"] == "welcome" and "code: WELCOME-AAA" in welcome["html"] and "code: WELCOME-AAA" in welcome["text"]
+    assert stack.outbox(buyers["eu-2"]) == [], "skip_message: no code left, no message"
+    (skipped,) = stack.contact(buyers["eu-2"], store_id=store)["sends"]
+    assert (skipped["status"], skipped["reason"]) == ("skipped", "coupon_pool_exhausted")
+    assert [sent_codes(stack.outbox(buyers[order_id])) for order_id in ("us-1", "us-2")] == [["THANKS-1"], []]
+    assert [m["subject"] for m in stack.outbox(buyers["us-2"])] == ["confirmation"], "send_without_coupon: sent anyway"

@@ -88,7 +88,7 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(stack, email, case, sta
     if case == "stale timestamp":
         timestamp -= 301
     elif case == "future timestamp":
-        timestamp += 301
+        timestamp += 330  # not 301: the request must still be 5 minutes early when it is checked, also on a busy machine
     elif case == "wrong secret":
         secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
     elif case == "malformed json":

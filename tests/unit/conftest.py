@@ -158,6 +158,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv("EVENT_QUEUE_URL", queue_url)
         monkeypatch.setenv("SES_CONFIGURATION_SET", CONFIGURATION_SET)
         monkeypatch.setenv("PUBLIC_API_URL", PUBLIC_API_URL)
+        monkeypatch.setenv("SENDER_IDENTITY", SENDER_IDENTITY)  # what the CLI reads from the stack's outputs
         monkeypatch.setenv("TARGETED_POST_PURCHASE_STATE_MACHINE_ARN", state_machine_arn)
         _reset_storeflows_state()
         try:

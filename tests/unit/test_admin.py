@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import types
 from pathlib import Path
 
@@ -47,10 +46,13 @@ def test_every_example_loads_and_is_ready_to_publish():
     messages = load_example_messages()
     workflows = {path.stem: admin.load_workflow_yaml(path.read_text("utf-8"), source=str(path))
                  for path in sorted((EXAMPLES / "workflows").glob("*.yaml"))}
+    (sender,) = [admin.load_sender_yaml(path.read_text("utf-8"), source=str(path))
+                 for path in sorted((EXAMPLES / "senders").glob("*.yaml"))]
     assert set(workflows) == set(admin.templates()), "one example per template, named after it"
     for name, workflow in workflows.items():
         assert workflow.template == name and workflow.store_id == "demo"
-        assert admin.validate_for_publish(workflow, messages) == [], name
+        assert admin.validate_for_publish(workflow, messages, [sender]) == [], name
+    assert {loaded.sender for loaded in messages.values()} == {sender.sender_id}, "one sender, defined once"
     for message_id in ("first-purchase-thanks", "second-purchase-thanks", "repeat-purchase-thanks"):
         assert set(messages[message_id].variants) == {"en", "pl", "it"}
     assert all(len(loaded.variants) >= 2 for loaded in messages.values())
@@ -157,15 +159,11 @@ def test_a_message_without_its_fallback_variant_is_reported():
     assert problems == ["settings.follow_up_message: message 'later' has no variant in its fallback language 'pl'"]
 
 
-@pytest.mark.skipif("coupon" not in Message.model_fields, reason="this build has no coupons on messages")
 def test_a_dynamic_coupon_pool_without_codes_is_reported(monkeypatch):
+    from storeflows import coupons
+
     stock = {"empty": types.SimpleNamespace(remaining=0), "full": types.SimpleNamespace(remaining=12), "gone": None}
-    try:
-        from storeflows import coupons
-    except ImportError:  # a build without the module: a stand-in
-        coupons = types.ModuleType("storeflows.coupons")
-        monkeypatch.setitem(sys.modules, "storeflows.coupons", coupons)
-    monkeypatch.setattr(coupons, "pool_stock", lambda store_id, pool: stock[pool], raising=False)
+    monkeypatch.setattr(coupons, "pool_stock", lambda store_id, pool: stock[pool])
     workflow = admin.load_workflow_yaml(FOLLOW_UP)
     problems = admin.validate_for_publish(workflow, [
         message("thanks", coupon={"type": "dynamic", "pool": "full"}),
@@ -247,6 +245,34 @@ def test_unknown_stores_and_workflows_are_refused_in_words(aws):
         admin.rotate_secret("shop-1", "api", secret="whsec_not-base64!")
     store, secret = admin.rotate_secret("shop-1", "api")
     assert admin.store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
+
+
+def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkeypatch):
+    from storeflows import repository
+
+    first, first_secret = admin.create_store("shop-1", "shopify")
+    # The second create read the table before the first had written: it must still not overwrite.
+    monkeypatch.setattr(repository, "get_store", lambda store_id: None)
+    with pytest.raises(admin.AdminError, match="store shop-1 exists"):
+        admin.create_store("shop-1", "shopify", secret="second-secret")
+    monkeypatch.undo()
+    stored = repository.get_store("shop-1")
+    assert (stored.shopify_secret, stored.unsubscribe_key) == (first_secret, first.unsubscribe_key)
+
+
+def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
+    from storeflows import repository
+
+    admin.create_store("shop-1", "shopify", secret="s3cret")
+    before = repository.get_store("shop-1")
+    _, api_secret = admin.rotate_secret("shop-1", "api")
+    # The WooCommerce rotation read the store before the API rotation had written.
+    monkeypatch.setattr(repository, "get_store", lambda store_id: before)
+    _, woocommerce_secret = admin.rotate_secret("shop-1", "woocommerce")
+    monkeypatch.undo()
+    stored = repository.get_store("shop-1")
+    assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == ("s3cret", api_secret,
+                                                                                           woocommerce_secret)
 
 
 def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
@@ -383,8 +409,10 @@ def test_stack_outputs_become_the_layers_environment():
     assert stack_environment({
         "TableName": "t", "ApiUrl": "https://x", "ConfigurationSetName": "c", "EventQueueUrl": "q",
         "CareSeriesStateMachineArn": "arn:care", "TargetedPostPurchaseStateMachineArn": "arn:tpp", "ShopifyWebhookUrl": "-",
+        "SenderIdentity": "my-shop.com",
     }) == {"TABLE_NAME": "t", "PUBLIC_API_URL": "https://x", "SES_CONFIGURATION_SET": "c", "EVENT_QUEUE_URL": "q",
-           "CARE_SERIES_STATE_MACHINE_ARN": "arn:care", "TARGETED_POST_PURCHASE_STATE_MACHINE_ARN": "arn:tpp"}
+           "CARE_SERIES_STATE_MACHINE_ARN": "arn:care", "TARGETED_POST_PURCHASE_STATE_MACHINE_ARN": "arn:tpp",
+           "SENDER_IDENTITY": "my-shop.com"}
 
 
 def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_path):
@@ -397,14 +425,26 @@ def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_p
     assert err == "storeflows: error: nothing applied: 2 problems in 2 file(s)\n"
 
 
-@pytest.mark.skipif("coupon" not in Message.model_fields, reason="this build has no coupons on messages")
 def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
-    coupon_html = "<p>{% if coupon %}{{ coupon.code }}{% endif %}</p>"
-    for message_id, coupon in (("static", {"type": "static", "code": "SPRING10"}), ("dynamic", {"type": "dynamic", "pool": "p"})):
+    from storeflows import coupons
+
+    coupons.import_codes("shop-1", "p", "code\nREAL-1\n", column="code")
+    guarded, bare = "<p>{% if coupon %}{{ coupon.code }}{% endif %}</p>", "<p>{{ coupon.code }}</p>"
+    for message_id, coupon, html in (("static", {"type": "static", "code": "SPRING10"}, guarded),
+                                     ("dynamic", {"type": "dynamic", "pool": "p"}, guarded),
+                                     ("bare", {"type": "dynamic", "pool": "p", "when_exhausted": "skip_message"}, bare),
+                                     ("risky", {"type": "dynamic", "pool": "p"}, bare)):
         admin.apply_message(Message(store_id="shop-1", message_id=message_id, purpose=Purpose.TRANSACTIONAL, sender=SENDER,
-                                    coupon=coupon, variants={"en": MessageContent(subject="s", html=coupon_html, text="-")}))
-    assert admin.preview_message("shop-1", "static", email="a@example.com").rendered.html == "<p>SPRING10</p>"
-    assert admin.preview_message("shop-1", "dynamic", email="a@example.com").rendered.html == "<p>SAMPLE-COUPON-CODE</p>"
+                                    coupon=coupon, variants={"en": MessageContent(subject="s", html=html, text="-")}))
+    previews = {message_id: admin.preview_message("shop-1", message_id, email="a@example.com")
+                for message_id in ("static", "dynamic", "bare", "risky")}
+    assert {message_id: preview.rendered.html for message_id, preview in previews.items()} == {
+        "static": "<p>SPRING10</p>", "dynamic": "<p>SAMPLE-COUPON-CODE</p>", "bare": "<p>SAMPLE-COUPON-CODE</p>",
+        "risky": "<p>SAMPLE-COUPON-CODE</p>"}
+    assert [message_id for message_id, preview in previews.items() if preview.warnings] == ["risky"]
+    assert previews["risky"].warnings[0].startswith("once pool p runs out, the en variant does not render and its "
+                                                    "sends fail (html: 'None' has no attribute 'code')")
+    assert coupons.pool_stock("shop-1", "p").claimed == 0
 
 
 # --- data protection through the command line (moto) ----------------------------------------------

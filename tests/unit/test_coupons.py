@@ -6,6 +6,7 @@ Concurrency is proven end to end in tests/e2e/test_coupons.py (50 threads, one p
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,10 +225,12 @@ def test_a_message_coupon_is_static_or_dynamic():
 def send(load_handler, demo_store, lambda_context):
     app = load_handler("send_message")
 
-    def invoke(message_id: str, *, email: str = EMAIL, step: str = "SendCoupon") -> dict[str, Any]:
+    def invoke(message_id: str, *, email: str = EMAIL, step: str = "SendCoupon", order_id: str = ORDER_ID,
+               frequency_cap_seconds: int = 0) -> dict[str, Any]:
         return app.lambda_handler({
             "store_id": STORE, "workflow_id": WORKFLOW_ID, "email": email, "message_id": message_id, "step": step,
-            "order": {"id": ORDER_ID, "total": "129.90", "currency": "EUR", "items": []},
+            "order": {"id": order_id, "total": "129.90", "currency": "EUR", "items": []},
+            "frequency_cap_seconds": frequency_cap_seconds,
         }, lambda_context)
 
     return invoke
@@ -333,6 +336,40 @@ def test_a_contact_who_may_not_get_the_message_uses_up_no_code(send, aws):
     result = send(coupon_message({"type": "dynamic", "pool": POOL, "when_exhausted": "skip_message"}))
 
     assert result == {"status": "skipped", "reason": "no_marketing_consent"}
+    assert coupons.pool_stock(STORE, POOL).claimed == 0
+    assert aws.items(keys.coupon_claims_pk(STORE, POOL)) == []
+
+
+WEEK = 7 * 86400
+
+
+@pytest.mark.parametrize("earlier_send", [None, "targeted-post-purchase#A-0999#SendCoupon"])
+def test_a_send_skipped_for_an_exhausted_pool_gives_its_frequency_cap_slot_back(send, aws, earlier_send):
+    add_contact()
+    coupons.import_codes(STORE, POOL, codes_csv(1), column="code")
+    coupons.claim_code(STORE, POOL, "someone-else")
+    coupon_message({"type": "dynamic", "pool": POOL, "when_exhausted": "skip_message"})
+    coupon_message(None, message_id="plain")
+    cap_key = keys.frequency_cap_key(STORE, EMAIL, WORKFLOW_ID)
+    if earlier_send:  # this workflow's last message to the contact, longer ago than the cap
+        aws.table().put_item(Item={**cap_key, "last_sent_at": int(time.time()) - WEEK - 60, "last_send": earlier_send})
+    before = aws.table().get_item(Key=cap_key).get("Item")
+
+    assert send("coupon", order_id="1", frequency_cap_seconds=WEEK) == {"status": "skipped",
+                                                                        "reason": "coupon_pool_exhausted"}
+    assert aws.table().get_item(Key=cap_key).get("Item") == before, "the slot holds what it held before"
+    assert send("plain", order_id="2", frequency_cap_seconds=WEEK)["status"] == "sent", "the next message goes"
+    assert send("plain", order_id="3", frequency_cap_seconds=WEEK) == {"status": "skipped", "reason": "frequency_cap"}
+
+
+def test_a_contact_the_frequency_cap_holds_back_uses_up_no_code(send, aws):
+    add_contact()
+    coupons.import_codes(STORE, POOL, codes_csv(2), column="code")
+    coupon_message(None, message_id="plain")
+    coupon_message({"type": "dynamic", "pool": POOL})
+
+    assert send("plain", order_id="1", frequency_cap_seconds=WEEK)["status"] == "sent"
+    assert send("coupon", order_id="2", frequency_cap_seconds=WEEK) == {"status": "skipped", "reason": "frequency_cap"}
     assert coupons.pool_stock(STORE, POOL).claimed == 0
     assert aws.items(keys.coupon_claims_pk(STORE, POOL)) == []
 

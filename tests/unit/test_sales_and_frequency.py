@@ -41,3 +41,11 @@ def test_the_send_slot_admits_one_send_per_period_and_keeps_a_retried_send(aws):
     assert repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400), "a retry keeps its slot"
     assert repository.claim_send_slot("demo", "ana@example.com", "other-wf", "other-wf#2#Send", 7 * 86400), \
         "each workflow has its own cap"
+
+
+def test_a_released_slot_is_free_again_unless_another_send_took_it_meanwhile(aws):
+    first = repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
+    repository.release_send_slot(first)
+    assert repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400), "free again"
+    repository.release_send_slot(first)  # the slot is the second send's now
+    assert not repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#3#Send", 7 * 86400)

@@ -1,5 +1,5 @@
-"""What the `storeflows` admin CLI does, as domain code: workflow and message files, the
-checks before publishing, the lifecycle draft → published → paused, in-flight counts,
+"""What the `storeflows` admin CLI does, as domain code: workflow, message and sender files,
+the checks before publishing, the lifecycle draft → published → paused, in-flight counts,
 stores and their secrets, previews, test sends, contact exports, and data protection (one
 contact's data exported or erased, data requests answered: storeflows.privacy).
 
@@ -9,7 +9,7 @@ where a file is read.
 
 Publishing never changes a run in flight: the dispatcher snapshots a workflow's settings
 into each run's input. Messages are read when a run sends, so a message applied today is
-what every later send of every run uses."""
+what every later send of every run uses; so is a sender profile a message names."""
 
 from __future__ import annotations
 
@@ -31,20 +31,18 @@ from pydantic import BaseModel, ValidationError
 from storeflows import privacy, repository
 from storeflows.aws import client
 from storeflows.config import require, settings
-from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage
+from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage, UnknownSender
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
-from storeflows.records import Attribution, Contact, DataRequestRecord, Message, Purpose, Store, is_store_id
+from storeflows.records import (
+    SENDER_ID_PATTERN, Attribution, Contact, DataRequestRecord, DynamicCoupon, Message, Purpose, Sender, SenderProfile,
+    StaticCoupon, Store, WhenExhausted, is_store_id, within_identity,
+)
 from storeflows.rendering import RenderedMessage, render_message
 from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
 from storeflows.workflows import (
-    STATE_MACHINE_SETTING,
-    MessageId,
-    Workflow,
-    WorkflowSettings,
-    WorkflowStatus,
-    run_name,
+    STATE_MACHINE_SETTING, MessageId, OrderValueSettings, Workflow, WorkflowSettings, WorkflowStatus, run_name,
 )
 
 
@@ -91,9 +89,8 @@ def template_description(settings_class: type[BaseModel]) -> str:
 # --- files ----------------------------------------------------------------------------------
 
 WORKFLOW_FILE_FIELDS = ("store", "workflow", "template", "settings")
-MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants") + (
-    ("coupon",) if "coupon" in Message.model_fields else ()
-)
+MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants", "coupon")
+SENDER_FILE_FIELDS = ("store", "sender", "name", "address", "reply_to")
 _LANGUAGE_KEY = re.compile(r"^[a-z]{2,3}$")
 _ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 _SYNTAX = Environment()
@@ -232,19 +229,16 @@ def load_message_yaml(text: str, *, base_dir: Path, source: str = "message file"
     # The other fields are checked even when the variants are wrong (a stand-in variant then),
     # so one run lists every mistake.
     stand_in = {"subject": "x", "html": "x", "text": "x"}
-    sender = data.get("sender")
-    for name in ("address", "reply_to"):
-        address = sender.get(name) if isinstance(sender, dict) else None
-        if address is not None and not _ADDRESS.fullmatch(str(address)):
-            problems.append(f"sender.{name}: {address!r} is not an email address")
+    sender = _file_sender(data.get("sender"), problems)
     given = {name: data[field] for field, name in (("message", "message_id"), ("purpose", "purpose"),
-                                                   ("sender", "sender"), ("coupon", "coupon"))
+                                                   ("coupon", "coupon"))
              if data.get(field) is not None}
     try:
         message = Message(
             store_id=store_id if not problems else "x",
             default_language=fallback if not problems else "x",
             variants=variants if not problems else {"x": stand_in},
+            sender=sender if sender is not None else "x",
             **given,
         )
     except ValidationError as err:
@@ -256,6 +250,49 @@ def load_message_yaml(text: str, *, base_dir: Path, source: str = "message file"
     else:
         if not problems:
             return message
+    raise InvalidDefinition(source, problems)
+
+
+def _file_sender(value: Any, problems: list[str]) -> Sender | str | None:
+    """A message file's sender: a sender profile id, or name, address and reply_to inline.
+    None (with the reason added to `problems`) when it is neither."""
+    if isinstance(value, str) and SENDER_ID_PATTERN.fullmatch(value):
+        return value
+    if not isinstance(value, dict):
+        problems.append("sender: required (a sender profile id like shop-team, or name, address and reply_to)"
+                        if value is None else
+                        f"sender: {value!r} is neither a sender profile id (letters, digits, - and _) nor name, "
+                        "address and reply_to")
+        return None
+    found = _address_problems(value, "sender.")
+    try:
+        sender = Sender.model_validate(value)
+    except ValidationError as err:
+        found += [f"sender.{line}" for line in validation_problems(err)]
+    problems += found
+    return None if found else sender
+
+
+def _address_problems(fields: Mapping[str, Any], prefix: str = "") -> list[str]:
+    return [f"{prefix}{name}: {fields[name]!r} is not an email address" for name in ("address", "reply_to")
+            if fields.get(name) is not None and not _ADDRESS.fullmatch(str(fields[name]))]
+
+
+def load_sender_yaml(text: str, *, source: str = "sender file", store: str | None = None) -> SenderProfile:
+    """A sender file (store, sender, name, address, reply_to) as a SenderProfile; `store`
+    overrides the file's store. Raises InvalidDefinition listing every mistake."""
+    data = _yaml_mapping(text, source, SENDER_FILE_FIELDS)
+    store_id = store or data.get("store")
+    problems = _store_id_problems(store_id) + _address_problems(data)
+    try:
+        profile = SenderProfile(store_id=store_id if not problems else "x",
+                                **{("sender_id" if name == "sender" else name): value
+                                   for name, value in data.items() if name != "store" and value is not None})
+    except ValidationError as err:
+        problems += validation_problems(err, rename={"sender_id": "sender"})
+    else:
+        if not problems:
+            return profile
     raise InvalidDefinition(source, problems)
 
 
@@ -307,13 +344,15 @@ def _is_message_id(hint: Any) -> bool:
     return get_origin(hint) in (Union, types.UnionType) and any(arg == MessageId for arg in get_args(hint))
 
 
-def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Message] | Iterable[Message]) -> list[str]:
+def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Message] | Iterable[Message],
+                         senders_of_store: Iterable[SenderProfile] = ()) -> list[str]:
     """What stops this workflow from working, in words a marketer understands; empty when
     it can be published."""
     messages = (
         dict(messages_of_store) if isinstance(messages_of_store, Mapping)
         else {message.message_id: message for message in messages_of_store}
     )
+    senders = {profile.sender_id for profile in senders_of_store}
     store_id, settings_ = workflow.store_id, workflow.settings
     problems = []
     checked: set[str] = set()
@@ -330,45 +369,42 @@ def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Mes
         checked.add(message_id)
         if message.default_language not in message.variants:
             problems.append(f"{path}: message {message_id!r} has no variant in its fallback language {message.default_language!r}")
+        if isinstance(message.sender, str) and message.sender not in senders:
+            problems.append(f"{path}: message {message_id!r} is sent from sender profile {message.sender!r}, which store "
+                            f"{store_id} does not have (storeflows senders apply FILE.yaml)")
         problems += _coupon_problems(store_id, path, message)
-    if hasattr(settings_, "problems"):
+    if isinstance(settings_, OrderValueSettings):
         problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings_.problems()]
     return problems
 
 
 def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
-    """A message handing out dynamic coupons needs codes left in its pool (when this build
-    has coupons at all)."""
-    coupon = getattr(message, "coupon", None)
-    if coupon is None:
+    """A message handing out dynamic coupons needs codes left in its pool."""
+    if not isinstance(message.coupon, DynamicCoupon):
         return []
-    read = coupon.get if isinstance(coupon, dict) else lambda name: getattr(coupon, name, None)
-    kind = read("type")
-    if getattr(kind, "value", kind) != "dynamic":
-        return []
-    try:
-        from storeflows import coupons
-    except ImportError:
-        return []
-    if not hasattr(coupons, "pool_stock"):
-        return []
-    pool = read("pool")
-    stock = coupons.pool_stock(store_id, pool)
+    pool = message.coupon.pool
+    stock = _pool_stock(store_id, pool)
     if stock is None:
         return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which does not "
                 f"exist (storeflows coupons import {store_id} {pool} FILE.csv --column NAME)"]
-    if getattr(stock, "remaining", None) == 0:
+    if stock.remaining == 0:
         return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which has none left"]
     return []
 
 
-# sending loads Powertools and the X-Ray SDK (half a second), which most commands never
-# need: imported on first use.
+# sending and coupons load Powertools and the X-Ray SDK (half a second), which most commands
+# never need: imported on first use.
 
 def _message_context(*args: Any) -> dict[str, Any]:
     from storeflows.sending import message_context
 
     return message_context(*args)
+
+
+def _pool_stock(store_id: str, pool_id: str):
+    from storeflows.coupons import pool_stock
+
+    return pool_stock(store_id, pool_id)
 
 
 # --- lifecycle --------------------------------------------------------------------------------
@@ -404,7 +440,7 @@ def apply_workflow(workflow: Workflow) -> tuple[Workflow, Workflow | None]:
 
 def check_workflow(store_id: str, workflow_id: str) -> tuple[Workflow, list[str]]:
     workflow = require_workflow(store_id, workflow_id)
-    return workflow, validate_for_publish(workflow, repository.list_messages(store_id))
+    return workflow, validate_for_publish(workflow, repository.list_messages(store_id), repository.list_senders(store_id))
 
 
 def publish_workflow(store_id: str, workflow_id: str) -> Workflow:
@@ -469,7 +505,7 @@ def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[
     workflows = [require_workflow(store_id, workflow_id)] if workflow_id else repository.list_workflows(store_id)
     rows = []
     for workflow in sorted(workflows, key=lambda item: item.workflow_id):
-        known = bool(getattr(settings(), STATE_MACHINE_SETTING.get(workflow.template, ""), None))
+        known = bool(getattr(settings(), STATE_MACHINE_SETTING[workflow.template]))
         rows.append({
             "store": workflow.store_id,
             "workflow": workflow.workflow_id,
@@ -490,8 +526,6 @@ def _secret_field(platform: str) -> str:
     field = PLATFORM_SECRET_FIELDS.get(platform)
     if field is None:
         raise AdminError(f"unknown platform {platform!r}; one of: {', '.join(PLATFORM_SECRET_FIELDS)}")
-    if field not in Store.model_fields:
-        raise AdminError(f"{platform} is not available in this build")
     return field
 
 
@@ -509,7 +543,7 @@ def _platform_secret(platform: str, secret: str | None) -> str:
 
 
 def store_platforms(store: Store) -> list[str]:
-    return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if getattr(store, field, None)]
+    return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if getattr(store, field)]
 
 
 def create_store(store_id: str, platform: str, *, secret: str | None = None, name: str = "") -> tuple[Store, str]:
@@ -519,11 +553,10 @@ def create_store(store_id: str, platform: str, *, secret: str | None = None, nam
     if problems:
         raise AdminError(problems[0])
     field = _secret_field(platform)
-    if repository.get_store(store_id) is not None:
-        raise AdminError(f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})")
     value = _platform_secret(platform, secret)
     store = Store(store_id=store_id, name=name, unsubscribe_key=generate_unsubscribe_key(), **{field: value})
-    repository.put_store(store)
+    if not repository.create_store(store):
+        raise AdminError(f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})")
     return store, value
 
 
@@ -531,10 +564,11 @@ def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) ->
     """Sets (or replaces) one platform's secret; requests signed with the old one are refused
     from now on, so update the store's side at the same time."""
     field = _secret_field(platform)
-    store = require_store(store_id)
+    require_store(store_id)
     value = _platform_secret(platform, secret)
-    updated = store.model_copy(update={field: value})
-    repository.put_store(updated)
+    updated = repository.set_store_secret(store_id, field, value)
+    if updated is None:
+        raise AdminError(f"store {store_id} was removed meanwhile")
     return updated, value
 
 
@@ -557,10 +591,60 @@ def set_attribution(store_id: str, *, click_window: str | None = None, open_wind
 
 # --- messages -----------------------------------------------------------------------------------
 
+def sender_problems(sender: Sender, field: str) -> list[str]:
+    """SES sends only From the stack's verified identity (the SenderIdentity parameter)."""
+    identity = require("sender_identity")
+    if within_identity(sender.address, identity):
+        return []
+    return [f"{field}: {sender.address} does not belong to the SES identity {identity} this stack sends from"]
+
+
+def message_sender_problems(message: Message) -> list[str]:
+    """What stops the message's sender from working: a sender profile the store does not
+    have, or an inline From outside the SES identity."""
+    if isinstance(message.sender, Sender):
+        return sender_problems(message.sender, "sender.address")
+    if repository.get_sender(message.store_id, message.sender) is None:
+        return [f"sender: no sender profile {message.sender!r} in store {message.store_id} "
+                f"(storeflows senders apply FILE.yaml)"]
+    return []
+
+
+def apply_sender(profile: SenderProfile) -> tuple[SenderProfile, list[str]]:
+    """Saves the sender profile; returns it with the ids of the messages naming it (each of
+    their later sends comes from it, also in runs in flight)."""
+    require_store(profile.store_id)
+    problems = sender_problems(profile, "address")
+    if problems:
+        raise InvalidDefinition(f"sender {profile.sender_id}", problems)
+    repository.put_sender(profile)
+    return profile, _named_by(repository.list_messages(profile.store_id), profile.sender_id)
+
+
+def list_senders(store_id: str) -> list[dict[str, Any]]:
+    """The store's sender profiles and the messages naming each."""
+    require_store(store_id)
+    messages = repository.list_messages(store_id)
+    return [
+        {"store": store_id, "sender": profile.sender_id, "name": profile.name, "address": profile.address,
+         "reply_to": profile.reply_to,
+         "used_by": _named_by(messages, profile.sender_id)}
+        for profile in sorted(repository.list_senders(store_id), key=lambda profile: profile.sender_id)
+    ]
+
+
+def _named_by(messages: Iterable[Message], sender_id: str) -> list[str]:
+    return sorted(message.message_id for message in messages if message.sender == sender_id)
+
+
 def apply_message(message: Message) -> tuple[Message, list[str]]:
-    """Saves the message; returns it with the ids of the published workflows using it (their
-    runs, also those in flight, send the new content from now on)."""
+    """Saves the message, unless its sender cannot send (InvalidDefinition); returns it with
+    the ids of the published workflows using it (their runs, also those in flight, send the
+    new content from now on)."""
     require_store(message.store_id)
+    problems = message_sender_problems(message)
+    if problems:
+        raise InvalidDefinition(f"message {message.message_id}", problems)
     repository.put_message(message)
     users = [
         workflow.workflow_id
@@ -574,6 +658,7 @@ def apply_message(message: Message) -> tuple[Message, list[str]]:
 @dataclass(frozen=True)
 class Preview:
     message: Message
+    sender: Sender
     rendered: RenderedMessage
     language: str
     contact: Contact
@@ -581,8 +666,11 @@ class Preview:
     sample_contact: bool
     sample_order: bool
     unsubscribe_link: str | None
+    # What would go wrong in a real send, e.g. a template that needs a code its pool may not have.
+    warnings: tuple[str, ...] = ()
 
 
+SAMPLE_COUPON_CODE = "SAMPLE-COUPON-CODE"
 SAMPLE_ORDER = Order(
     id="SAMPLE-1001", total=Decimal("129.90"), currency="EUR",
     items=[{"sku": "SAMPLE-SKU", "name": "Sample product", "category": "sample", "quantity": 1, "price": "129.90"}],
@@ -594,12 +682,18 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
     """Renders a message as a send would for `email` and one of their recorded orders (the
     given one, else the latest), with sample data for what is not on record. The
     unsubscribe link of a marketing message is a placeholder that unsubscribes no one, and a
-    dynamic coupon shows a stand-in code (no code is taken from the pool)."""
+    dynamic coupon shows a stand-in code (no code is taken from the pool). A message that
+    sends without its coupon once the pool runs out is also rendered without one: if that
+    fails, a warning says so."""
     store = require_store(store_id)
     try:
         message = repository.get_message(store_id, message_id)
     except UnknownMessage:
         raise AdminError(f"no message {message_id!r} in store {store_id}") from None
+    try:
+        sender = repository.message_sender(message)
+    except UnknownSender as err:
+        raise AdminError(f"{err.detail} (storeflows senders apply FILE.yaml)") from None
     email = email.strip().lower()
     contact = repository.get_contact(store_id, email)
     sample_contact = contact is None
@@ -611,13 +705,22 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
     if message.purpose is Purpose.MARKETING:
         link = unsubscribe_url(settings().public_api_url or "https://unsubscribe.invalid", "preview-only")
     # A dynamic coupon is not claimed for a preview: a stand-in code shows where it goes.
-    coupon = getattr(message, "coupon", None)
-    extra = () if coupon is None else ({"code": getattr(coupon, "code", None) or "SAMPLE-COUPON-CODE"},)
+    coupon = None
+    if message.coupon is not None:
+        coupon = {"code": message.coupon.code if isinstance(message.coupon, StaticCoupon) else SAMPLE_COUPON_CODE}
     try:
-        rendered = render_message(content, _message_context(store, contact, order, link, *extra))
+        rendered = render_message(content, _message_context(store, contact, order, link, coupon))
     except MessageRenderError as err:
         raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
-    return Preview(message, rendered, used_language, contact, order, sample_contact, sample_order, link)
+    warnings = []
+    if isinstance(message.coupon, DynamicCoupon) and message.coupon.when_exhausted is WhenExhausted.SEND_WITHOUT_COUPON:
+        try:
+            render_message(content, _message_context(store, contact, order, link, None))
+        except MessageRenderError as err:
+            warnings.append(f"once pool {message.coupon.pool} runs out, the {used_language} variant does not render "
+                            f"and its sends fail ({err.detail}): show the code inside {{% if coupon %}}…{{% endif %}}")
+    return Preview(message, sender, rendered, used_language, contact, order, sample_contact, sample_order, link,
+                   tuple(warnings))
 
 
 def _order_for_preview(store_id: str, contact: Contact, order_id: str | None, *, known: bool) -> tuple[Order, bool]:
@@ -646,7 +749,7 @@ def send_test(store_id: str, message_id: str, *, to: str, email: str | None = No
     preview = preview_message(store_id, message_id, email=email or to, order_id=order_id, language=language)
     rendered = RenderedMessage(subject=f"[TEST] {preview.rendered.subject}", html=preview.rendered.html,
                                text=preview.rendered.text)
-    sender = preview.message.sender
+    sender = preview.sender
     try:
         raw = build_mime_message(
             sender_name=sender.name, sender_address=sender.address, to_address=to, reply_to=sender.reply_to,

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     purchase_follow_up_state_machine_arn: str | None = None
     order_value_state_machine_arn: str | None = None
     care_series_state_machine_arn: str | None = None
+    # The SES identity (SenderIdentity parameter) every From must belong to; the admin CLI
+    # reads it from the stack's outputs. SES itself enforces it at send time.
+    sender_identity: str | None = None
 
 
 _ENV_NAMES = {field: field.upper() for field in Settings.model_fields}

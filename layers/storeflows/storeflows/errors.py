@@ -39,5 +39,10 @@ class UnknownMessage(StoreflowsError):
     """A workflow refers to a message id that the store does not have."""
 
 
+class UnknownSender(StoreflowsError):
+    """A message names a sender profile that the store does not have. A configuration
+    error: the send fails (and the run with it) rather than going out from someone else."""
+
+
 class SendThrottled(StoreflowsError):
     """SES refused the send for rate reasons; the workflow retries with backoff."""

@@ -4,6 +4,7 @@
     STORE#<store>                   STORE                                store: platform secrets, unsubscribe key
     STORE#<store>                   WORKFLOW#<workflow>                  workflow: template, status, settings
     STORE#<store>                   MESSAGE#<message>                    message: purpose, sender, language variants
+    STORE#<store>                   SENDER#<sender>                      sender profile: name, from, reply-to
     CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
     CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
     CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
@@ -31,6 +32,7 @@ STORE_SK = "STORE"
 PROFILE_SK = "PROFILE"
 WORKFLOW_PREFIX = "WORKFLOW#"
 MESSAGE_PREFIX = "MESSAGE#"
+SENDER_PREFIX = "SENDER#"
 ORDER_PREFIX = "ORDER#"
 SEND_PREFIX = "SEND#"
 ACTIVE_PREFIX = "ACTIVE#"
@@ -56,6 +58,10 @@ def workflow_key(store_id: str, workflow_id: str) -> dict[str, str]:
 
 def message_key(store_id: str, message_id: str) -> dict[str, str]:
     return {"pk": store_pk(store_id), "sk": f"{MESSAGE_PREFIX}{message_id}"}
+
+
+def sender_key(store_id: str, sender_id: str) -> dict[str, str]:
+    return {"pk": store_pk(store_id), "sk": f"{SENDER_PREFIX}{sender_id}"}
 
 
 def contact_pk(store_id: str, email: str) -> str:

@@ -76,11 +76,35 @@ class Purpose(str, enum.Enum):
 
 
 class Sender(BaseModel):
+    """Who a message is from: the From name and address, and where replies go."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str
     address: str
     reply_to: str | None = None
+
+
+SENDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+SenderId = Annotated[str, Field(pattern=SENDER_ID_PATTERN.pattern)]
+
+
+class SenderProfile(Sender):
+    """A sender defined once per store and named by its messages (`sender: shop-team`). It is
+    read at every send, so editing it changes every later send."""
+
+    store_id: str
+    sender_id: SenderId
+
+
+def within_identity(address: str, identity: str) -> bool:
+    """Whether SES may send From `address` under the verified `identity`: an address identity
+    covers itself, a domain identity every address of the domain and of its subdomains."""
+    address, identity = address.strip().lower(), identity.strip().lower()
+    if "@" in identity:
+        return address == identity
+    domain = address.rpartition("@")[2]
+    return domain == identity or domain.endswith(f".{identity}")
 
 
 COUPON_POOL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
@@ -124,7 +148,8 @@ class Message(BaseModel):
     store_id: str
     message_id: MessageId
     purpose: Purpose
-    sender: Sender
+    # Inline, or the id of one of the store's sender profiles (read at every send).
+    sender: Sender | SenderId
     default_language: str = "en"
     variants: dict[str, MessageContent]
     coupon: Coupon | None = None

@@ -5,6 +5,7 @@ console; conversion to and from the domain models happens here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -16,9 +17,11 @@ from botocore.exceptions import ClientError
 from storeflows import keys
 from storeflows.aws import client, dynamodb_table
 from storeflows.config import require
-from storeflows.errors import StoreflowsError, UnknownMessage
+from storeflows.errors import StoreflowsError, UnknownMessage, UnknownSender
 from storeflows.models import PurchaseEvent
-from storeflows.records import Attribution, Contact, DataRequestRecord, Message, Store, Suppression, Touch, is_store_id
+from storeflows.records import (
+    Attribution, Contact, DataRequestRecord, Message, Sender, SenderProfile, Store, Suppression, Touch, is_store_id,
+)
 from storeflows.workflows import Workflow
 
 
@@ -60,6 +63,38 @@ def put_store(store: Store) -> None:
     _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())})
 
 
+def create_store(store: Store) -> bool:
+    """Writes a new store; False, writing nothing, when the id is taken (so two creates at
+    once never overwrite each other's secrets)."""
+    try:
+        _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())},
+                          ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def set_store_secret(store_id: str, field: str, secret: str) -> Store | None:
+    """Sets one secret of an existing store and leaves the rest as it is (two rotations of
+    different platforms at once both stay). None when there is no such store."""
+    try:
+        response = _table().update_item(
+            Key=keys.store_key(store_id),
+            UpdateExpression="SET #field = :secret",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#field": field},
+            ExpressionAttributeValues={":secret": secret},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return Store.model_validate(_without_keys(response["Attributes"]))
+
+
 def set_store_attribution(store_id: str, attribution: Attribution) -> None:
     _table().update_item(
         Key=keys.store_key(store_id),
@@ -94,6 +129,32 @@ def get_message(store_id: str, message_id: str) -> Message:
     if item is None:
         raise UnknownMessage(f"store {store_id} has no message {message_id}")
     return Message.model_validate(_without_keys(item))
+
+
+def put_sender(profile: SenderProfile) -> None:
+    item = _drop_none(profile.model_dump(mode="json"))
+    _table().put_item(Item={**keys.sender_key(profile.store_id, profile.sender_id), **item})
+
+
+def get_sender(store_id: str, sender_id: str) -> SenderProfile | None:
+    item = _table().get_item(Key=keys.sender_key(store_id, sender_id), ConsistentRead=True).get("Item")
+    return SenderProfile.model_validate(_without_keys(item)) if item else None
+
+
+def list_senders(store_id: str) -> list[SenderProfile]:
+    condition = Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.SENDER_PREFIX)
+    return [SenderProfile.model_validate(_without_keys(item)) for page in _query_pages(condition) for item in page]
+
+
+def message_sender(message: Message) -> Sender:
+    """Who the message is from: its inline sender, or its sender profile as it is now."""
+    if isinstance(message.sender, Sender):
+        return message.sender
+    profile = get_sender(message.store_id, message.sender)
+    if profile is None:
+        raise UnknownSender(f"message {message.message_id} names sender profile {message.sender}, "
+                            f"which store {message.store_id} does not have")
+    return Sender.model_validate(profile.model_dump(include=set(Sender.model_fields)))
 
 
 # --- contacts ---------------------------------------------------------------------------
@@ -359,23 +420,62 @@ def _query_pages(condition):
     return _pages("query", KeyConditionExpression=condition)
 
 
-def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str, min_interval_seconds: int) -> bool:
+@dataclass(frozen=True)
+class SendSlot:
+    """A claimed "not more often than" slot of one workflow and contact, with what it held
+    before (None: it was free), so release_send_slot can put that back."""
+
+    store_id: str
+    email: str
+    workflow_id: str
+    send_key: str
+    previous_sent_at: int | None
+    previous_send: str | None
+
+
+def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str,
+                    min_interval_seconds: int) -> SendSlot | None:
     """"Not more often than once per <interval>" for one workflow and contact, atomically:
     of two purchases in the same second only one gets the slot. A retry of the same send
-    (same send_key) keeps its slot."""
+    (same send_key) keeps its slot. None when the slot is taken."""
     now = int(_now().timestamp())
     try:
-        _table().update_item(
+        response = _table().update_item(
             Key=keys.frequency_cap_key(store_id, email, workflow_id),
             UpdateExpression="SET last_sent_at = :now, last_send = :send",
             ConditionExpression="attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff OR last_send = :send",
             ExpressionAttributeValues={":now": now, ":cutoff": now - min_interval_seconds, ":send": send_key},
+            ReturnValues="UPDATED_OLD",
         )
     except ClientError as err:
         if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
-    return True
+    previous = response.get("Attributes", {})
+    return SendSlot(store_id, email, workflow_id, send_key,
+                    int(previous["last_sent_at"]) if "last_sent_at" in previous else None, previous.get("last_send"))
+
+
+def release_send_slot(slot: SendSlot) -> None:
+    """Gives back a slot that its send claimed and then did not use (it sent nothing),
+    putting back what the slot held before, so the skip holds back none of the workflow's
+    later messages. Changes nothing once the slot is another send's."""
+    key = keys.frequency_cap_key(slot.store_id, slot.email, slot.workflow_id)
+    try:
+        if slot.previous_sent_at is None:
+            _table().delete_item(Key=key, ConditionExpression="last_send = :send",
+                                 ExpressionAttributeValues={":send": slot.send_key})
+        else:
+            _table().update_item(
+                Key=key,
+                UpdateExpression="SET last_sent_at = :previous_at, last_send = :previous_send",
+                ConditionExpression="last_send = :send",
+                ExpressionAttributeValues={":previous_at": slot.previous_sent_at, ":previous_send": slot.previous_send,
+                                           ":send": slot.send_key},
+            )
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime) -> bool:

@@ -4,9 +4,13 @@ The contact is re-read right before each send (a run may have waited days), so a
 unsubscribe, a suppression or withdrawn consent stops later marketing sends. Every
 decision — sent, or skipped and why — is recorded on the contact.
 
-A message's coupon is resolved only once the contact may receive it: a dynamic code is
-claimed for this very send (a retry gets the same code), so no code is used up on a
-contact who is skipped."""
+A message's coupon is resolved only once the contact may receive it (consent, suppression,
+frequency cap): a dynamic code is claimed for this very send (a retry gets the same code),
+so no code is used up on a contact who is skipped. A send skipped because its pool ran out
+gives its frequency-cap slot back, so it holds back none of the workflow's later messages.
+
+The sender is read at every send too: a message naming a sender profile goes out as the
+profile is now."""
 
 from __future__ import annotations
 
@@ -67,12 +71,17 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
-    if request.frequency_cap_seconds and not repository.claim_send_slot(
-        request.store_id, request.email, request.workflow_id, request.send_key, request.frequency_cap_seconds
-    ):
-        return _skipped(request, "frequency_cap")
+    sender = repository.message_sender(message)
+    slot = None
+    if request.frequency_cap_seconds:
+        slot = repository.claim_send_slot(request.store_id, request.email, request.workflow_id, request.send_key,
+                                          request.frequency_cap_seconds)
+        if slot is None:
+            return _skipped(request, "frequency_cap")
     coupon_code, exhausted = _coupon_code(message, request)
     if exhausted:
+        if slot is not None:
+            repository.release_send_slot(slot)
         return _skipped(request, "coupon_pool_exhausted")
 
     language, content = message.content_for(contact.language)
@@ -84,16 +93,16 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     coupon = {"code": coupon_code} if coupon_code is not None else None
     rendered = render_message(content, message_context(store, contact, request.order, link, coupon))
     raw = build_mime_message(
-        sender_name=message.sender.name,
-        sender_address=message.sender.address,
+        sender_name=sender.name,
+        sender_address=sender.address,
         to_address=contact.email,
-        reply_to=message.sender.reply_to,
+        reply_to=sender.reply_to,
         rendered=rendered,
         extra_headers=headers,
     )
     # The report day of this email: its tags carry it, so every later event of it counts there.
     sent_on = datetime.now(timezone.utc).date()
-    ses_message_id = _send_raw(raw, message.sender.address, contact.email, request, sent_on)
+    ses_message_id = _send_raw(raw, sender.address, contact.email, request, sent_on)
     repository.record_send_decision(
         store_id=request.store_id,
         email=request.email,
