@@ -66,33 +66,23 @@ def put_store(store: Store) -> None:
 def create_store(store: Store) -> bool:
     """Writes a new store; False, writing nothing, when the id is taken (so two creates at
     once never overwrite each other's secrets)."""
-    try:
-        _table().put_item(Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())},
-                          ConditionExpression="attribute_not_exists(pk)")
-    except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _if_condition_holds(_table().put_item, Item={**keys.store_key(store.store_id), **_drop_none(store.model_dump())},
+                               ConditionExpression="attribute_not_exists(pk)") is not None
 
 
 def set_store_secret(store_id: str, field: str, secret: str) -> Store | None:
     """Sets one secret of an existing store and leaves the rest as it is (two rotations of
     different platforms at once both stay). None when there is no such store."""
-    try:
-        response = _table().update_item(
-            Key=keys.store_key(store_id),
-            UpdateExpression="SET #field = :secret",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#field": field},
-            ExpressionAttributeValues={":secret": secret},
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
-        raise
-    return Store.model_validate(_without_keys(response["Attributes"]))
+    response = _if_condition_holds(
+        _table().update_item,
+        Key=keys.store_key(store_id),
+        UpdateExpression="SET #field = :secret",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#field": field},
+        ExpressionAttributeValues={":secret": secret},
+        ReturnValues="ALL_NEW",
+    )
+    return None if response is None else Store.model_validate(_without_keys(response["Attributes"]))
 
 
 def set_store_attribution(store_id: str, attribution: Attribution) -> None:
@@ -283,35 +273,30 @@ def _apply_consent(store_id: str, email: str, statement: dict[str, Any]) -> bool
 
 
 def _lift_unsubscribe(store_id: str, email: str, at_iso: str) -> None:
-    try:
-        _table().update_item(
-            Key=keys.contact_key(store_id, email),
-            UpdateExpression="REMOVE unsubscribed_at, unsubscribed_via",
-            ConditionExpression="unsubscribed_at < :at",
-            ExpressionAttributeValues={":at": at_iso},
-        )
-    except ClientError as err:
-        if not _condition_failed(err):  # else: not unsubscribed, or unsubscribed later than this
-            raise
+    # Changes nothing when the contact is not unsubscribed, or unsubscribed later than this.
+    _if_condition_holds(
+        _table().update_item,
+        Key=keys.contact_key(store_id, email),
+        UpdateExpression="REMOVE unsubscribed_at, unsubscribed_via",
+        ConditionExpression="unsubscribed_at < :at",
+        ExpressionAttributeValues={":at": at_iso},
+    )
 
 
 def _keep_consent_statement(store_id: str, email: str, statement: dict[str, Any], *, applied: bool) -> None:
     """The first delivery of a statement is what the history keeps (a redelivery changes nothing)."""
-    try:
-        _table().put_item(
-            Item={
-                **keys.consent_statement_key(store_id, email, statement["updated_at"], statement["source"]),
-                "marketing": statement["marketing"],
-                "source": statement["source"],
-                "stated_at": statement["updated_at"],
-                "received_at": _utc_iso(_now()),
-                "applied": applied,
-            },
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as err:
-        if not _condition_failed(err):
-            raise
+    _if_condition_holds(
+        _table().put_item,
+        Item={
+            **keys.consent_statement_key(store_id, email, statement["updated_at"], statement["source"]),
+            "marketing": statement["marketing"],
+            "source": statement["source"],
+            "stated_at": statement["updated_at"],
+            "received_at": _utc_iso(_now()),
+            "applied": applied,
+        },
+        ConditionExpression="attribute_not_exists(pk)",
+    )
 
 
 def _start_profile(store_id: str, email: str) -> None:
@@ -321,15 +306,13 @@ def _start_profile(store_id: str, email: str) -> None:
     a profile come here, so known contacts never pay for the lookup."""
     now = _utc_iso(_now())
     suppression = get_suppression(store_id, email)
-    try:
-        _table().put_item(
-            Item={**keys.contact_key(store_id, email), "store_id": store_id, "email": email, "created_at": now,
-                  "updated_at": now, **(suppression.profile_fields() if suppression else {})},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as err:
-        if not _condition_failed(err):  # another event of the same contact started it first
-            raise
+    # Changes nothing when another event of the same contact started it first.
+    _if_condition_holds(
+        _table().put_item,
+        Item={**keys.contact_key(store_id, email), "store_id": store_id, "email": email, "created_at": now,
+              "updated_at": now, **(suppression.profile_fields() if suppression else {})},
+        ConditionExpression="attribute_not_exists(pk)",
+    )
 
 
 def _utc_iso(moment: datetime) -> str:
@@ -356,6 +339,17 @@ def _failed_items(transaction: list[dict[str, Any]]) -> set[int]:
 
 def _condition_failed(err: ClientError) -> bool:
     return err.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _if_condition_holds(write, **arguments: Any) -> dict[str, Any] | None:
+    """A conditional write (the table's put_item, update_item or delete_item): its response,
+    or None when its ConditionExpression did not hold and nothing was written."""
+    try:
+        return write(**arguments)
+    except ClientError as err:
+        if _condition_failed(err):
+            return None
+        raise
 
 
 def _serialize(values: dict[str, Any]) -> dict[str, Any]:
@@ -439,18 +433,16 @@ def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str,
     of two purchases in the same second only one gets the slot. A retry of the same send
     (same send_key) keeps its slot. None when the slot is taken."""
     now = int(_now().timestamp())
-    try:
-        response = _table().update_item(
-            Key=keys.frequency_cap_key(store_id, email, workflow_id),
-            UpdateExpression="SET last_sent_at = :now, last_send = :send",
-            ConditionExpression="attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff OR last_send = :send",
-            ExpressionAttributeValues={":now": now, ":cutoff": now - min_interval_seconds, ":send": send_key},
-            ReturnValues="UPDATED_OLD",
-        )
-    except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
-        raise
+    response = _if_condition_holds(
+        _table().update_item,
+        Key=keys.frequency_cap_key(store_id, email, workflow_id),
+        UpdateExpression="SET last_sent_at = :now, last_send = :send",
+        ConditionExpression="attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff OR last_send = :send",
+        ExpressionAttributeValues={":now": now, ":cutoff": now - min_interval_seconds, ":send": send_key},
+        ReturnValues="UPDATED_OLD",
+    )
+    if response is None:
+        return None
     previous = response.get("Attributes", {})
     return SendSlot(store_id, email, workflow_id, send_key,
                     int(previous["last_sent_at"]) if "last_sent_at" in previous else None, previous.get("last_send"))
@@ -461,38 +453,30 @@ def release_send_slot(slot: SendSlot) -> None:
     putting back what the slot held before, so the skip holds back none of the workflow's
     later messages. Changes nothing once the slot is another send's."""
     key = keys.frequency_cap_key(slot.store_id, slot.email, slot.workflow_id)
-    try:
-        if slot.previous_sent_at is None:
-            _table().delete_item(Key=key, ConditionExpression="last_send = :send",
-                                 ExpressionAttributeValues={":send": slot.send_key})
-        else:
-            _table().update_item(
-                Key=key,
-                UpdateExpression="SET last_sent_at = :previous_at, last_send = :previous_send",
-                ConditionExpression="last_send = :send",
-                ExpressionAttributeValues={":previous_at": slot.previous_sent_at, ":previous_send": slot.previous_send,
-                                           ":send": slot.send_key},
-            )
-    except ClientError as err:
-        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    if slot.previous_sent_at is None:
+        _if_condition_holds(_table().delete_item, Key=key, ConditionExpression="last_send = :send",
+                            ExpressionAttributeValues={":send": slot.send_key})
+    else:
+        _if_condition_holds(
+            _table().update_item,
+            Key=key,
+            UpdateExpression="SET last_sent_at = :previous_at, last_send = :previous_send",
+            ConditionExpression="last_send = :send",
+            ExpressionAttributeValues={":previous_at": slot.previous_sent_at, ":previous_send": slot.previous_send,
+                                       ":send": slot.send_key},
+        )
 
 
 def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime) -> bool:
     """Stamps the delivery on a recorded order (first report wins); a care series waiting for
     it moves on at its next check. False when the order is unknown."""
-    try:
-        _table().update_item(
-            Key=keys.order_key(store_id, email, order_id),
-            UpdateExpression="SET delivered_at = if_not_exists(delivered_at, :at)",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":at": _utc_iso(at)},
-        )
-    except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _if_condition_holds(
+        _table().update_item,
+        Key=keys.order_key(store_id, email, order_id),
+        UpdateExpression="SET delivered_at = if_not_exists(delivered_at, :at)",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":at": _utc_iso(at)},
+    ) is not None
 
 
 def active_runs(store_id: str, email: str) -> list[dict[str, str]]:
@@ -546,39 +530,31 @@ def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, A
 def suppress_contact(store_id: str, email: str, reason: str, at: datetime) -> bool:
     """Stops every email to the contact (a hard bounce or a complaint). True the first time;
     for an erased address the suppression record keeps it instead."""
-    try:
-        _table().update_item(
-            Key=keys.contact_key(store_id, email),
-            UpdateExpression="SET suppressed_reason = :reason, suppressed_at = :at",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(suppressed_reason)",
-            ExpressionAttributeValues={":reason": reason, ":at": _utc_iso(at)},
-        )
-    except ClientError as err:
-        if _condition_failed(err):
-            block_erased_address(store_id, email, suppressed_reason=reason)
-            return False
-        raise
-    return True
+    if _if_condition_holds(
+        _table().update_item,
+        Key=keys.contact_key(store_id, email),
+        UpdateExpression="SET suppressed_reason = :reason, suppressed_at = :at",
+        ConditionExpression="attribute_exists(pk) AND attribute_not_exists(suppressed_reason)",
+        ExpressionAttributeValues={":reason": reason, ":at": _utc_iso(at)},
+    ) is not None:
+        return True
+    block_erased_address(store_id, email, suppressed_reason=reason)
+    return False
 
 
 def record_touch(store_id: str, email: str, kind: str, touch: Touch) -> bool:
     """Keeps the contact's latest open or click (`kind`: "open" or "click"), whatever order
     SES delivers them in. False when a later one is on record or there is no such contact."""
     attribute = {"open": "last_open", "click": "last_click"}[kind]
-    try:
-        _table().update_item(
-            Key=keys.contact_key(store_id, email),
-            UpdateExpression="SET #touch = :touch",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#touch) OR #touch.#at < :at)",
-            ExpressionAttributeNames={"#touch": attribute, "#at": "at"},
-            ExpressionAttributeValues={":touch": {**touch.model_dump(mode="json"), "at": _utc_iso(touch.at)},
-                                       ":at": _utc_iso(touch.at)},
-        )
-    except ClientError as err:
-        if _condition_failed(err):
-            return False
-        raise
-    return True
+    return _if_condition_holds(
+        _table().update_item,
+        Key=keys.contact_key(store_id, email),
+        UpdateExpression="SET #touch = :touch",
+        ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#touch) OR #touch.#at < :at)",
+        ExpressionAttributeNames={"#touch": attribute, "#at": "at"},
+        ExpressionAttributeValues={":touch": {**touch.model_dump(mode="json"), "at": _utc_iso(touch.at)},
+                                   ":at": _utc_iso(touch.at)},
+    ) is not None
 
 
 def record_send_decision(
@@ -656,33 +632,23 @@ def block_erased_address(store_id: str, email: str, **blocks: str) -> bool:
     erased address's suppression record, keeping what it had; False when the address was
     never erased."""
     names = sorted(blocks)
-    try:
-        _table().update_item(
-            Key=keys.suppression_key(store_id, email),
-            UpdateExpression="SET " + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in names),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={f"#{name}": name for name in names},
-            ExpressionAttributeValues={f":{name}": blocks[name] for name in names},
-        )
-    except ClientError as err:
-        if _condition_failed(err):
-            return False
-        raise
-    return True
+    return _if_condition_holds(
+        _table().update_item,
+        Key=keys.suppression_key(store_id, email),
+        UpdateExpression="SET " + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in names),
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={f"#{name}": name for name in names},
+        ExpressionAttributeValues={f":{name}": blocks[name] for name in names},
+    ) is not None
 
 
 def put_data_request(store_id: str, request: DataRequestRecord) -> bool:
     """Keeps a data request to answer; False when it is already kept (a redelivery)."""
-    try:
-        _table().put_item(
-            Item={**keys.data_request_key(store_id, request.request_id), **_drop_none(request.model_dump())},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as err:
-        if _condition_failed(err):
-            return False
-        raise
-    return True
+    return _if_condition_holds(
+        _table().put_item,
+        Item={**keys.data_request_key(store_id, request.request_id), **_drop_none(request.model_dump())},
+        ConditionExpression="attribute_not_exists(pk)",
+    ) is not None
 
 
 def list_data_requests(store_id: str) -> list[DataRequestRecord]:
@@ -718,19 +684,14 @@ def get_workflow(store_id: str, workflow_id: str) -> Workflow | None:
 def set_workflow_status(store_id: str, workflow_id: str, status: str, *, version: int) -> bool:
     """Publishes, pauses or un-publishes exactly the version that was checked: False when the
     workflow is gone or another apply wrote a newer version meanwhile."""
-    try:
-        _table().update_item(
-            Key=keys.workflow_key(store_id, workflow_id),
-            UpdateExpression="SET #status = :status",
-            ConditionExpression="attribute_exists(pk) AND #version = :version",
-            ExpressionAttributeNames={"#status": "status", "#version": "version"},
-            ExpressionAttributeValues={":status": status, ":version": version},
-        )
-    except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _if_condition_holds(
+        _table().update_item,
+        Key=keys.workflow_key(store_id, workflow_id),
+        UpdateExpression="SET #status = :status",
+        ConditionExpression="attribute_exists(pk) AND #version = :version",
+        ExpressionAttributeNames={"#status": "status", "#version": "version"},
+        ExpressionAttributeValues={":status": status, ":version": version},
+    ) is not None
 
 
 def list_messages(store_id: str) -> list[Message]:
