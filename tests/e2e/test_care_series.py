@@ -8,7 +8,6 @@ import boto3
 import pytest
 import requests
 
-from storeflows import keys
 from storeflows.dispatch import run_name
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.workflows import CareSeriesSettings
@@ -71,8 +70,7 @@ def test_without_a_delivery_report_the_series_asks_after_the_timeout(stack, stor
     execution = wait_for_run(state_machine_arn("CareSeriesStateMachine"), run_name(store, "1", "wf"), timeout=40)
     assert execution["status"] == "SUCCEEDED"
     assert subjects(stack, email) == SERIES
-    import boto3
-
+    
     history = boto3.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
     checks = [e for e in history["events"] if e["type"] == "TaskStateEntered"
               and e["stateEnteredEventDetails"]["name"] == "CheckOrderDelivered"]
@@ -93,13 +91,13 @@ def test_an_unsubscribe_or_a_suppression_during_a_wait_stops_the_later_marketing
         assert post_event(stack.api_url, store, stack.webhook_secret, purchase(order_id, buyer, items=DRESS)).status_code == 202
     wait_for(lambda: subjects(stack, ana) == subjects(stack, bea) == ["thanks"], what="both thank-yous")
 
-    # While both wait for their parcels (8 days: 2 s), Ana unsubscribes and Bea's address
-    # is suppressed (as a hard bounce or a complaint marks it).
+    # While both wait for their parcels (8 days: 2 s), Ana unsubscribes and Bea's thank-you
+    # bounces for good (SES reports it; the tracking function suppresses her address).
     token = make_unsubscribe_token(repository.get_store(store).unsubscribe_key, UnsubscribeRequest(store, ana, "thanks"))
     assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
-    boto3.resource("dynamodb").Table("storeflows-local-Table").update_item(
-        Key=keys.contact_key(store, bea), UpdateExpression="SET suppressed_reason = :reason",
-        ExpressionAttributeValues={":reason": "bounce"})
+    (bea_thanks,) = stack.outbox(bea)
+    assert requests.post(f"{stack.api_url}/_local/ses/{bea_thanks['id']}/bounce", timeout=10).status_code == 202
+    wait_for(lambda: repository.get_contact(store, bea).suppressed_reason == "bounce", what="Bea's suppression")
 
     machine = state_machine_arn("CareSeriesStateMachine")
     for order_id in ("1", "2"):
