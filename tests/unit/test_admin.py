@@ -471,11 +471,11 @@ def test_cli_exports_one_contacts_data_as_json(cli_on_moto, capsys, tmp_path):
     assert cli_on_moto(["contacts", "export", "shop-1", "Ana@Example.com"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["email"] == "ana@example.com" and printed["profile"]["orders_count"] == 1
-    assert set(printed["records"]) == {"consent", "order"}
+    assert set(printed["records"]) == {"order"}  # its consent is on the order
 
     out = tmp_path / "ana.json"
     assert cli_on_moto(["contacts", "export", "shop-1", "ana@example.com", "--out", str(out)]) == 0
-    assert capsys.readouterr().out == f"wrote 3 item(s) held about ana@example.com in store shop-1 to {out}\n"
+    assert capsys.readouterr().out == f"wrote 2 item(s) held about ana@example.com in store shop-1 to {out}\n"
     assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
 
 
@@ -505,13 +505,13 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
                                             "is no terminal to ask on)\n")
     monkeypatch.setattr("sys.stdin", Terminal("n\n"))
     assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1
-    assert "erase the 3 item(s) held about ana@example.com in store shop-1" in capsys.readouterr().err
+    assert "erase the 2 item(s) held about ana@example.com in store shop-1" in capsys.readouterr().err
     assert repository.get_contact("shop-1", "ana@example.com") is not None
 
     monkeypatch.setattr("sys.stdin", Terminal("y\n"))
     assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "erased ana@example.com from store shop-1: 3 item(s) (consent 1, order 1, profile 1)",
+        "erased ana@example.com from store shop-1: 2 item(s) (order 1, profile 1)",
         "  runs stopped: none in flight",
         "  kept: a suppression record under a hash of the address, unsubscribed before, which a new profile for it "
         "inherits",
@@ -540,7 +540,7 @@ def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
 
     out = tmp_path / "answer.json"
     assert cli_on_moto(["contacts", "data-requests", "shop-1", "9999", "--out", str(out)]) == 0
-    assert "the data held about ana@example.com in store shop-1 (data request 9999: 4 item(s))" in capsys.readouterr().out
+    assert "the data held about ana@example.com in store shop-1 (data request 9999: 3 item(s))" in capsys.readouterr().out
     assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
     assert repository.get_data_request("shop-1", "9999").answered_at is not None
 

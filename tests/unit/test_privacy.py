@@ -84,17 +84,15 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
                         "updated_at": "2026-11-21T07:00:00.000000+00:00"},
         },
         "records": {
+            # The order's checkbox is on the order; consent events are CONSENT# items.
             "consent": [
-                {"sk": "CONSENT#2026-11-20T10:00:00.000000+00:00#order:1001", "marketing": True, "source": "order:1001",
-                 "stated_at": "2026-11-20T10:00:00.000000+00:00", "received_at": "2026-11-21T08:00:00.000000+00:00",
-                 "applied": True},
                 {"sk": "CONSENT#2026-11-21T07:00:00.000000+00:00#preference centre", "marketing": False,
                  "source": "preference centre", "stated_at": "2026-11-21T07:00:00.000000+00:00",
                  "received_at": "2026-11-21T08:00:00.000000+00:00", "applied": True},
             ],
             "loyalty": [{"sk": "LOYALTY#2026", "tier": "gold"}],
             "order": [{"sk": "ORDER#1001", "order_id": "1001", "event_id": "e1", "total": "129.90", "currency": "EUR",
-                       "occurred_at": "2026-11-20T10:00:00.000000+00:00",
+                       "occurred_at": "2026-11-20T10:00:00.000000+00:00", "marketing_consent": True,
                        "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]}],
             "send": [{"sk": "SEND#wf#1001#thanks", "workflow_id": "wf", "order_id": "1001", "step": "thanks",
                       "message_id": "thanks", "status": "sent", "ses_message_id": "ses-1", "language": "pl",
@@ -155,7 +153,7 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
     assert erasure.runs_stopped == [{"workflow_id": demo_store.workflow_id, "order_id": "1001"}]
     assert sfn.describe_execution(executionArn=execution("1001", aws, demo_store))["status"] == "ABORTED"
     assert sfn.describe_execution(executionArn=execution("2001", aws, demo_store))["status"] == "RUNNING", "Bea's run"
-    assert erasure.items_erased == {"active": 1, "consent": 2, "order": 2, "profile": 1}
+    assert erasure.items_erased == {"active": 1, "order": 2, "profile": 1}
     assert erasure.data_requests_erased == 1
     assert aws.items(keys.contact_pk("demo", ANA)) == []
     assert repository.get_contact("demo", "bea@example.com").orders_count == 1
@@ -225,7 +223,7 @@ def test_erasing_again_deletes_what_arrived_since_and_keeps_the_first_unsubscrib
 
     again = privacy.erase_contact("demo", ANA, via="shopify:ev-2")
 
-    assert again.items_erased == {"consent": 1, "order": 1, "profile": 1}
+    assert again.items_erased == {"order": 1, "profile": 1}
     assert again.suppression.unsubscribed_at == first.unsubscribed_at
     assert (again.suppression.erased_via, again.suppression.erased_at[:10]) == ("shopify:ev-2", "2026-11-23")
     assert repository.get_suppression("demo", ANA) == again.suppression

@@ -157,10 +157,13 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     """Adds the order to the contact's history and updates the profile, once per order.
 
     One transaction: the ORDER# item is written only if absent, and the profile update
-    (counters, totals, latest name/language/country) happens with it or not at
-    all. Returns False when the order was already recorded (orders/create followed by
-    orders/paid, or a redelivery), in which case nothing changes. A contact's first event
-    starts the profile first (_start_profile), then the transaction runs again."""
+    (counters, totals, latest name/language/country; created on a first purchase) happens
+    with it or not at all. Returns False when the order was already recorded (orders/create
+    followed by orders/paid, or a redelivery), in which case nothing changes. The same
+    transaction checks that the address was never erased; one that was starts its profile
+    from the erasure's suppression record first (_start_profile), then the order is recorded
+    without that check. The consent the order carries is kept on the ORDER# item: that is its
+    place in the contact's consent history."""
     customer, order = purchase.customer, purchase.order
     occurred = purchase.occurred_at or _now()
     occurred_at = _utc_iso(occurred)
@@ -183,8 +186,10 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     set_clauses += [
         "#score = if_not_exists(#score, :zero)",
         "#first_order_at = if_not_exists(#first_order_at, :last_order_at)",
+        "#created_at = if_not_exists(#created_at, :updated_at)",
     ]
-    names = {f"#{name}": name for name in [*profile_values, "score", "first_order_at", "orders_count", "total_spent"]}
+    names = {f"#{name}": name for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count",
+                                           "total_spent"]}
     values = {f":{name}": value for name, value in profile_values.items()}
     values.update({":zero": 0, ":one": 1, ":total": order.total})
 
@@ -196,6 +201,7 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
         "currency": order.currency,
         "occurred_at": occurred_at,
         "items": [_drop_none(item.model_dump()) for item in order.items],
+        **_drop_none({"marketing_consent": customer.accepts_marketing}),
     }
     transaction = [
         {
@@ -210,35 +216,38 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
                 "TableName": table_name,
                 "Key": _serialize(keys.contact_key(store_id, customer.email)),
                 "UpdateExpression": "SET " + ", ".join(set_clauses) + " ADD #orders_count :one, #total_spent :total",
-                # A new profile is started on its own (it looks up its address's suppression),
-                # so that purchases of known contacts never pay for that lookup.
-                "ConditionExpression": "attribute_exists(pk)",
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": _serialize(values),
             }
         },
     ]
-    failed = _failed_items(transaction)
-    if failed == {1}:
+    never_erased = {
+        "ConditionCheck": {
+            "TableName": table_name,
+            "Key": _serialize(keys.suppression_key(store_id, customer.email)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    failed = _failed_items([*transaction, never_erased])
+    if failed == {2}:
         _start_profile(store_id, customer.email)
         failed = _failed_items(transaction)
     if 0 in failed:
         return False
-    if failed:
-        raise ContactErasedMeanwhile(f"a contact of store {store_id} was erased while order {order.id} was recorded")
     _count_sales(store_id, purchase)
     if customer.accepts_marketing is not None:
         record_consent(store_id, customer.email, marketing=customer.accepts_marketing, source=f"order:{order.id}",
-                       at=occurred)
+                       at=occurred, history=False)
     return True
 
 
 def record_consent(store_id: str, email: str, *, marketing: bool, source: str, at: datetime,
-                   lifts_unsubscribe: bool = False) -> bool:
+                   lifts_unsubscribe: bool = False, history: bool = True) -> bool:
     """Sets the contact's marketing consent unless a newer record is already there, so the
     newest statement wins whatever order orders and consent events arrive in. Returns
     False when this record was older and changed nothing. Every statement, applied or not,
-    is kept in the contact's consent history (CONSENT# items): what was stated, when, where.
+    is kept in the contact's consent history as a CONSENT# item (what was stated, when,
+    where), unless `history` is False: an order's checkbox is kept on its ORDER# item.
 
     `lifts_unsubscribe`: an explicit "yes" (a consent event, not the checkbox state an order
     carries) made after the contact unsubscribed re-subscribes them."""
@@ -249,7 +258,8 @@ def record_consent(store_id: str, email: str, *, marketing: bool, source: str, a
         applied = _apply_consent(store_id, email, statement)
     if applied is None:
         raise ContactErasedMeanwhile(f"a contact of store {store_id} was erased while its consent was recorded")
-    _keep_consent_statement(store_id, email, statement, applied=applied)
+    if history:
+        _keep_consent_statement(store_id, email, statement, applied=applied)
     if applied and marketing and lifts_unsubscribe:
         _lift_unsubscribe(store_id, email, statement["updated_at"])
     return applied
