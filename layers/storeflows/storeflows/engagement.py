@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -50,7 +51,7 @@ _COUNTED = {
 # and undetermined ones are counted apart and suppress nothing.
 _HARD_BOUNCE = ("bounced_at", "bounced")
 _SOFT_BOUNCE = ("soft_bounced_at", "soft_bounced")
-_TAG_UNSAFE_STEP = str.maketrans({ch: "_" for ch in "?!#$%&*+,./:;<=>@[]^`{|}~ '\"()\\"})
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def contact_fingerprint(email: str) -> str:
@@ -65,7 +66,7 @@ def message_tags(*, store_id: str, workflow_id: str, message_id: str, step: str,
         {"Name": STORE_TAG, "Value": store_id},
         {"Name": WORKFLOW_TAG, "Value": workflow_id},
         {"Name": MESSAGE_TAG, "Value": message_id},
-        {"Name": STEP_TAG, "Value": step.translate(_TAG_UNSAFE_STEP)[:256]},
+        {"Name": STEP_TAG, "Value": _TAG_UNSAFE.sub("_", step)[:256]},
         {"Name": SENT_ON_TAG, "Value": sent_on.isoformat()},
         {"Name": CONTACT_TAG, "Value": contact_fingerprint(email)},
     ]
