@@ -21,7 +21,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from storeflows_local.engine import InProcessLambdas, LambdaContext, patch_moto
+from storeflows_local.engine import InProcessLambdas, LambdaContext, one_invocation_at_a_time, patch_moto
 from storeflows_local.template import ACCOUNT_ID, REGION, FunctionSpec, Route, Template, TemplateError
 
 log = logging.getLogger("storeflows.local")
@@ -178,7 +178,7 @@ class LocalStack:
             if str(layer_dir) not in sys.path:
                 sys.path.insert(0, str(layer_dir))
         for spec in specs:
-            handler = self._import_handler(spec)
+            handler = one_invocation_at_a_time(self._import_handler(spec))
             self.handlers[spec.logical_id] = handler
             self.lambdas.register(spec.logical_id, spec.arn, handler, spec.timeout)
             self.routes.extend(HttpRoute(route, spec) for route in spec.routes)
