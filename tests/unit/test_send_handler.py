@@ -14,8 +14,7 @@ from storeflows import keys, repository
 from storeflows.adapters import purchase_from_api
 from storeflows.errors import MessageRenderError
 from storeflows.mail import parse_mime_message
-from storeflows.records import Message, Purpose
-from storeflows.rendering import MessageContent
+from storeflows.records import Message, MessageContent, Purpose
 from storeflows.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
