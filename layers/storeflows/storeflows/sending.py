@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from storeflows import coupons, repository
 from storeflows.aws import client
 from storeflows.config import require
-from storeflows.errors import SendThrottled, UnknownStore
+from storeflows.errors import SendThrottled, UnknownMessage, UnknownStore
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
 from storeflows.observability import MetricUnit, logger, metrics
@@ -55,11 +55,11 @@ class SendRequest(BaseModel):
 
 
 def send_workflow_message(request: SendRequest) -> dict[str, Any]:
-    store = repository.get_store(request.store_id)
+    store, message, contact = repository.get_send_context(request.store_id, request.message_id, request.email)
     if store is None:
         raise UnknownStore(f"no store {request.store_id}")
-    message = repository.get_message(request.store_id, request.message_id)
-    contact = repository.get_contact(request.store_id, request.email)
+    if message is None:
+        raise UnknownMessage(f"store {request.store_id} has no message {request.message_id}")
     if contact is None:
         return _skipped(request, "unknown_contact")
     allowed, reason = contact.may_receive(message.purpose)
