@@ -19,8 +19,7 @@ import requests
 from storeflows import repository
 from storeflows.dispatch import run_name
 from storeflows.models import PurchaseEvent
-from storeflows.records import Message, Purpose, Sender, Store
-from storeflows.rendering import MessageContent
+from storeflows.records import Message, MessageContent, Purpose, Sender, Store
 from storeflows.unsubscribe import generate_unsubscribe_key
 from storeflows.workflows import (
     CareSeriesSettings,
@@ -169,6 +168,12 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
 def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario: Scenario) -> None:
     repository.put_store(Store(store_id=store_id, name="Demo Store", webhook_secret=secrets.webhook_secret,
                                unsubscribe_key=generate_unsubscribe_key()))
+    add_workflow(store_id, workflow_id, scenario)
+
+
+def add_workflow(store_id: str, workflow_id: str, scenario: Scenario, settings: Any = None) -> None:
+    """The scenario's messages and its workflow, published, on an existing store (`settings`
+    replaces the scenario's own)."""
     for message_id, (purpose, subject) in scenario.messages.items():
         repository.put_message(Message(
             store_id=store_id, message_id=message_id, purpose=purpose, sender=DEMO_SENDER,
@@ -180,4 +185,4 @@ def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario
                 text="Hi {{ contact.first_name }}, " + subject + ".")},
         ))
     repository.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id, status=WorkflowStatus.PUBLISHED,
-                                     settings=scenario.settings))
+                                     settings=settings or scenario.settings))

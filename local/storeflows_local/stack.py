@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,15 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from storeflows_local.engine import InProcessLambdas, LambdaContext, one_invocation_at_a_time, patch_moto
+from storeflows_local.engine import Handler, InProcessLambdas, LambdaContext, one_invocation_at_a_time, patch_moto
 from storeflows_local.template import ACCOUNT_ID, REGION, FunctionSpec, Route, Template, TemplateError
 
 log = logging.getLogger("storeflows.local")
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_SENDER_IDENTITY = "storeflows.test"
+# The threads that play Lambda's SQS event source mapping are named after it.
+POLLER_THREAD_PREFIX = "poll-"
 
 SUPPORTED_TYPES = {
     "AWS::Serverless::LayerVersion",
@@ -40,6 +43,10 @@ SUPPORTED_TYPES = {
 }
 
 
+# (logical id, handler) -> the handler to run instead, e.g. one that also measures it.
+Instrument = Callable[[str, Handler], Handler]
+
+
 @dataclass
 class HttpRoute:
     route: Route
@@ -47,7 +54,8 @@ class HttpRoute:
 
 
 class LocalStack:
-    def __init__(self, *, api_url: str, time_scale: float = 1.0, parameters: dict[str, str] | None = None):
+    def __init__(self, *, api_url: str, time_scale: float = 1.0, parameters: dict[str, str] | None = None,
+                 instrument: Instrument | None = None):
         self.api_url = api_url.rstrip("/")
         self.time_scale = time_scale
         self.template = Template(ROOT, {"SenderIdentity": LOCAL_SENDER_IDENTITY, **(parameters or {})})
@@ -59,15 +67,23 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._server: ThreadedMotoServer | None = None
         self._patches = None
+        # Wraps every handler, whichever way it is reached (HTTP API, SQS poller, Step Functions).
+        self._instrument = instrument
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._start_moto()
         self._patches = patch_moto(self.lambdas, self.time_scale)
+        self.build()
+        self._start_pollers()
+
+    def build(self) -> None:
+        """The template's resources and functions, against whichever moto is active: the
+        server `start` runs, or `mock_aws` in this process (the bench times handlers so,
+        without HTTP)."""
         self._create_resources()
         self._load_functions()
-        self._start_pollers()
 
     def stop(self) -> None:
         self._stop.set()
@@ -178,7 +194,10 @@ class LocalStack:
             if str(layer_dir) not in sys.path:
                 sys.path.insert(0, str(layer_dir))
         for spec in specs:
-            handler = one_invocation_at_a_time(self._import_handler(spec))
+            handler = self._import_handler(spec)
+            if self._instrument is not None:
+                handler = self._instrument(spec.logical_id, handler)
+            handler = one_invocation_at_a_time(handler)
             self.handlers[spec.logical_id] = handler
             self.lambdas.register(spec.logical_id, spec.arn, handler, spec.timeout)
             self.routes.extend(HttpRoute(route, spec) for route in spec.routes)
@@ -196,7 +215,7 @@ class LocalStack:
         return getattr(module, spec.handler)
 
     def invoke(self, logical_id: str, event: dict) -> Any:
-        spec = next(spec for spec in self.template.functions() if spec.logical_id == logical_id)
+        spec = self.template.function(logical_id)
         return self.handlers[logical_id](event, LambdaContext(spec.logical_id, spec.arn, spec.timeout))
 
     # --- SQS event source mapping -----------------------------------------------------------
@@ -207,7 +226,7 @@ class LocalStack:
                 queue_arn = self.template.resolve(queue)
                 queue_url = next(p["Ref"] for p in self.template.physical.values() if p.get("Arn") == queue_arn)
                 thread = threading.Thread(
-                    target=self._poll, args=(spec, queue_url, queue_arn), name=f"poll-{spec.logical_id}", daemon=True
+                    target=self._poll, args=(spec, queue_url, queue_arn), name=f"{POLLER_THREAD_PREFIX}{spec.logical_id}", daemon=True
                 )
                 thread.start()
                 self._threads.append(thread)
