@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,8 +33,6 @@ from collections import Counter
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-
-from packaging.requirements import Requirement
 
 from storeflows_local.template import Template
 
@@ -115,7 +114,8 @@ def _install_layer_requirements(template: Template, target: Path) -> None:
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        distribution = metadata.distribution(Requirement(line).name)
+        # Lines are `name==version` or `name[extras]==version` (test_build checks the pins).
+        distribution = metadata.distribution(re.split(r"[\[=]", line, maxsplit=1)[0])
         for file in distribution.files or []:
             if file.parts[0] == "..":  # console scripts, outside site-packages
                 continue
