@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/storeflows:$(CURDIR)/local
 
-.PHONY: dev demo test lint validate unit e2e clean
+.PHONY: dev demo bench test lint validate unit e2e clean
 
 $(STAMP): requirements-dev.txt layers/storeflows/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ dev: $(STAMP)  ## the local stack on http://127.0.0.1:$${PORT:-3000}
 
 demo: $(STAMP)  ## local stack + scripted purchases + report; TEMPLATE=<name>|all
 	STOREFLOWS_DEMO_TEMPLATE=$(TEMPLATE) $(BIN)/python -m storeflows_local demo --port 0
+
+bench: $(STAMP)  ## calls, cost and cold start per purchase (README "Cost and performance"); N=<purchases>
+	$(BIN)/python -m storeflows_bench $(if $(N),--purchases $(N))
 
 lint: $(STAMP)  ## cfn-lint on template.yaml
 	$(BIN)/cfn-lint template.yaml

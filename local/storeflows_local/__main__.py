@@ -25,8 +25,9 @@ DEFAULT_TIME_SCALE = 86400.0
 
 
 @contextmanager
-def running_stack(port: int, time_scale: float, quiet: bool) -> Iterator[tuple[object, object]]:
-    """Binds the API port first (functions need their public URL), then starts the stack."""
+def running_stack(port: int, time_scale: float, quiet: bool, instrument=None) -> Iterator[tuple[object, object]]:
+    """Binds the API port first (functions need their public URL), then starts the stack.
+    `instrument` wraps every handler (see stack.Instrument); the bench measures with it."""
     if quiet:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -38,7 +39,8 @@ def running_stack(port: int, time_scale: float, quiet: bool) -> Iterator[tuple[o
     server = make_server("127.0.0.1", port, app=lambda environ, start: [], threaded=True)
     api_url = f"http://127.0.0.1:{server.server_port}"
     # Quiet: the functions log at WARNING, through the template's own LogLevel parameter.
-    stack = LocalStack(api_url=api_url, time_scale=time_scale, parameters={"LogLevel": "WARNING"} if quiet else None)
+    stack = LocalStack(api_url=api_url, time_scale=time_scale, parameters={"LogLevel": "WARNING"} if quiet else None,
+                       instrument=instrument)
     stack.start()
     secrets = demo_secrets()
     create_demo_store(secrets)

@@ -22,8 +22,7 @@ import requests
 from storeflows import reports, repository
 from storeflows.dispatch import run_name
 from storeflows.models import PurchaseEvent
-from storeflows.records import Message, Purpose, Store
-from storeflows.rendering import MessageContent
+from storeflows.records import Message, MessageContent, Purpose, Store
 from storeflows.unsubscribe import generate_unsubscribe_key
 from storeflows.workflows import (
     CareSeriesSettings,
@@ -199,6 +198,12 @@ def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario
     repository.put_store(Store(store_id=store_id, name="Demo Store", webhook_secret=secrets.webhook_secret,
                                unsubscribe_key=generate_unsubscribe_key()))
     repository.put_sender(demo_sender_profile(store_id))
+    add_workflow(store_id, workflow_id, scenario)
+
+
+def add_workflow(store_id: str, workflow_id: str, scenario: Scenario, settings: Any = None) -> None:
+    """The scenario's messages and its workflow, published, on an existing store (`settings`
+    replaces the scenario's own)."""
     for message_id, (purpose, subject) in scenario.messages.items():
         repository.put_message(Message(
             store_id=store_id, message_id=message_id, purpose=purpose, sender=DEMO_SENDER_ID,
@@ -210,4 +215,4 @@ def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario
                 text="Hi {{ contact.first_name }}, " + subject + ".")},
         ))
     repository.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id, status=WorkflowStatus.PUBLISHED,
-                                     settings=scenario.settings))
+                                     settings=settings or scenario.settings))

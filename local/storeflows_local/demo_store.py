@@ -9,8 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from storeflows import repository
-from storeflows.records import Message, Purpose, Sender, SenderProfile, Store
-from storeflows.rendering import MessageContent
+from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, Store
 from storeflows.signatures import generate_standard_webhooks_secret
 from storeflows.unsubscribe import generate_unsubscribe_key
 from storeflows.workflows import TargetedPostPurchaseSettings, Workflow, WorkflowStatus

@@ -61,7 +61,7 @@ class Gateway:
         for http_route in self.stack.routes:
             match = http_route.route.pattern.match(request.path)
             if match and http_route.route.method == request.method:
-                event = _http_api_event(request, http_route.route.method, http_route.route.path, match.groupdict())
+                event = http_api_event(request, http_route.route.method, http_route.route.path, match.groupdict())
                 spec = http_route.function
                 result = self.stack.handlers[spec.logical_id](event, LambdaContext(spec.logical_id, spec.arn, spec.timeout))
                 return _http_api_response(result)
@@ -141,7 +141,8 @@ iframe{{width:100%;height:22rem;border:1px solid #ddd}}</style></head>
 {items or "<p>No email sent yet.</p>"}</body></html>"""
 
 
-def _http_api_event(request: Request, method: str, path_template: str, path_parameters: dict[str, str]) -> dict:
+def http_api_event(request: Request, method: str, path_template: str, path_parameters: dict[str, str]) -> dict:
+    """The payload 2.0 event API Gateway would hand the route's function for `request`."""
     body_bytes = request.get_data()
     content_type = request.headers.get("content-type", "")
     is_text = content_type.startswith(_TEXT_TYPES)

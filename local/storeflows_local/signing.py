@@ -16,6 +16,13 @@ from storeflows.signatures import sign_hmac_sha256_base64, sign_standard_webhook
 def post_event(api_url: str, store_id: str, secret: str, payload: dict[str, Any], *, webhook_id: str | None = None,
                timestamp: int | None = None) -> requests.Response:
     """POST /events/{store_id}, signed per Standard Webhooks."""
+    headers, body = signed_event(secret, payload, webhook_id=webhook_id, timestamp=timestamp)
+    return requests.post(f"{api_url}/events/{store_id}", data=body, headers=headers, timeout=30)
+
+
+def signed_event(secret: str, payload: dict[str, Any], *, webhook_id: str | None = None,
+                 timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
+    """The headers and body of an event API request, signed per Standard Webhooks."""
     body = json.dumps(payload).encode()
     webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
     timestamp = int(time.time()) if timestamp is None else timestamp
@@ -25,7 +32,7 @@ def post_event(api_url: str, store_id: str, secret: str, payload: dict[str, Any]
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign_standard_webhook(secret, webhook_id, timestamp, body),
     }
-    return requests.post(f"{api_url}/events/{store_id}", data=body, headers=headers, timeout=30)
+    return headers, body
 
 
 def post_shopify(api_url: str, store_id: str, secret: str, body: bytes, *, topic: str = "orders/create",

@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from storeflows_local.engine import InProcessLambdas, LambdaContext, patch_moto
+from storeflows_local.engine import Handler, InProcessLambdas, LambdaContext, one_invocation_at_a_time, patch_moto
 from storeflows_local.ses_events import EVENT_TYPES, Destination, SesEventPublisher
 from storeflows_local.template import ACCOUNT_ID, REGION, FunctionSpec, Route, Template, TemplateError
 
@@ -33,6 +34,8 @@ log = logging.getLogger("storeflows.local")
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_SENDER_IDENTITY = "storeflows.test"
+# The threads that play Lambda's SQS event source mapping are named after it.
+POLLER_THREAD_PREFIX = "poll-"
 
 SUPPORTED_TYPES = {
     "AWS::Serverless::LayerVersion",
@@ -49,6 +52,10 @@ SUPPORTED_TYPES = {
 ASYNC_RETRY_DELAY_SECONDS = 0.5
 
 
+# (logical id, handler) -> the handler to run instead, e.g. one that also measures it.
+Instrument = Callable[[str, Handler], Handler]
+
+
 @dataclass
 class HttpRoute:
     route: Route
@@ -56,7 +63,8 @@ class HttpRoute:
 
 
 class LocalStack:
-    def __init__(self, *, api_url: str, time_scale: float = 1.0, parameters: dict[str, str] | None = None):
+    def __init__(self, *, api_url: str, time_scale: float = 1.0, parameters: dict[str, str] | None = None,
+                 instrument: Instrument | None = None):
         self.api_url = api_url.rstrip("/")
         self.time_scale = time_scale
         self.template = Template(ROOT, {"SenderIdentity": LOCAL_SENDER_IDENTITY, **(parameters or {})})
@@ -71,6 +79,8 @@ class LocalStack:
         self.ses_events: SesEventPublisher | None = None
         # Lambda's queue of asynchronous invocations (SNS deliveries).
         self._async_invocations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="async-invoke")
+        # Wraps every handler, whichever way it is reached (HTTP API, SQS poller, Step Functions).
+        self._instrument = instrument
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -78,10 +88,16 @@ class LocalStack:
         self._start_moto()
         self._patches = patch_moto(self.lambdas, self.time_scale, on_email_sent=self._email_sent,
                                    on_sns_to_lambda=self._invoke_async)
+        self.build()
+        self._start_pollers()
+
+    def build(self) -> None:
+        """The template's resources and functions, against whichever moto is active: the
+        server `start` runs, or `mock_aws` in this process (the bench times handlers so,
+        without HTTP)."""
         self._create_resources()
         self._load_functions()
         self._subscribe_functions()
-        self._start_pollers()
 
     def stop(self) -> None:
         self._stop.set()
@@ -220,6 +236,9 @@ class LocalStack:
                 sys.path.insert(0, str(layer_dir))
         for spec in specs:
             handler = self._import_handler(spec)
+            if self._instrument is not None:
+                handler = self._instrument(spec.logical_id, handler)
+            handler = one_invocation_at_a_time(handler)
             self.handlers[spec.logical_id] = handler
             self.lambdas.register(spec.logical_id, spec.arn, handler, spec.timeout)
             self.routes.extend(HttpRoute(route, spec) for route in spec.routes)
@@ -263,7 +282,7 @@ class LocalStack:
         self._async_invocations.submit(run)
 
     def invoke(self, logical_id: str, event: dict) -> Any:
-        spec = next(spec for spec in self.template.functions() if spec.logical_id == logical_id)
+        spec = self.template.function(logical_id)
         return self.handlers[logical_id](event, LambdaContext(spec.logical_id, spec.arn, spec.timeout))
 
     # --- SQS event source mapping -----------------------------------------------------------
@@ -274,7 +293,7 @@ class LocalStack:
                 queue_arn = self.template.resolve(queue)
                 queue_url = next(p["Ref"] for p in self.template.physical.values() if p.get("Arn") == queue_arn)
                 thread = threading.Thread(
-                    target=self._poll, args=(spec, queue_url, queue_arn), name=f"poll-{spec.logical_id}", daemon=True
+                    target=self._poll, args=(spec, queue_url, queue_arn), name=f"{POLLER_THREAD_PREFIX}{spec.logical_id}", daemon=True
                 )
                 thread.start()
                 self._threads.append(thread)

@@ -151,6 +151,21 @@ class Template:
             specs.append(spec)
         return specs
 
+    def function(self, logical_id: str) -> FunctionSpec:
+        return next(spec for spec in self.functions() if spec.logical_id == logical_id)
+
+    def placeholder_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """A function's environment as the template gives it, for running its code outside a
+        stack: literals and parameter defaults kept (e.g. POWERTOOLS_LOG_LEVEL -> INFO),
+        references to resources, which only exist once deployed, made placeholder strings."""
+        environment = {}
+        for name, value in spec.environment.items():
+            try:
+                environment[name] = str(self.resolve(value))
+            except TemplateError:
+                environment[name] = f"dummy-{name.lower()}"
+        return environment
+
     def state_machine_definition(self, logical_id: str) -> str:
         """The ASL file with its DefinitionSubstitutions applied; unknown tokens fail."""
         props = self.resources[logical_id]["Properties"]

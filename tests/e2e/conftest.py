@@ -147,8 +147,7 @@ def store_with_workflow(stack, repository):
     """A store of its own with one published workflow and simple messages whose subject is
     the message id, so a test reads which message went out. `coupons` gives messages a
     coupon (message id -> records.Message.coupon); their body then shows "code: <code>"."""
-    from storeflows.records import Message, Purpose, Sender, Store
-    from storeflows.rendering import MessageContent
+    from storeflows.records import Message, MessageContent, Purpose, Sender, Store
     from storeflows.workflows import Workflow, WorkflowStatus
 
     def create(settings, purposes: dict[str, str], workflow_id: str = "wf", coupons: dict | None = None) -> str:

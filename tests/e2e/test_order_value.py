@@ -24,8 +24,7 @@ BLOCKS = ("<h2>You bought</h2>{% for item in order['items'] %}<p>{{ item.name }}
 
 @pytest.fixture
 def value_store(stack, repository):
-    from storeflows.records import Message, Purpose, Sender, Store
-    from storeflows.rendering import MessageContent
+    from storeflows.records import Message, MessageContent, Purpose, Sender, Store
     from storeflows.workflows import Workflow, WorkflowStatus
 
     def create(**settings) -> str:

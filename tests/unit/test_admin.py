@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from storeflows import admin
-from storeflows.records import Message, Purpose, Sender
-from storeflows.rendering import MessageContent
+from storeflows.records import Message, MessageContent, Purpose, Sender
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

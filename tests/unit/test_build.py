@@ -66,22 +66,6 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True)
 
 
-def _dummy_environment(logical_id: str) -> dict[str, str]:
-    """Globals + the function's Environment, literal values kept, references made dummy strings."""
-    properties = FUNCTIONS[logical_id]["Properties"]
-    variables = {
-        **GLOBALS.get("Environment", {}).get("Variables", {}),
-        **properties.get("Environment", {}).get("Variables", {}),
-    }
-    environment = {}
-    for name, value in variables.items():
-        try:  # literals and parameters with defaults (e.g. POWERTOOLS_LOG_LEVEL -> INFO)
-            environment[name] = str(TEMPLATE.resolve(value))
-        except TemplateError:  # references to resources that only exist once deployed
-            environment[name] = f"dummy-{name.lower()}"
-    return environment
-
-
 @pytest.fixture(scope="module")
 def built_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The layer as sam build lays it out: ContentUri under python/ (Lambda's /opt/python)."""
@@ -119,7 +103,7 @@ def test_handler_imports_from_a_lambda_like_build(logical_id: str, built_layer: 
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
-        **_dummy_environment(logical_id),
+        **TEMPLATE.placeholder_environment(TEMPLATE.function(logical_id)),
         "TABLE_NAME": "x",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -18,8 +18,7 @@ from storeflows.adapters import purchase_from_api
 from storeflows.errors import MessageRenderError
 from storeflows.mail import parse_mime_message
 from storeflows.observability import metrics
-from storeflows.records import Message, Purpose
-from storeflows.rendering import MessageContent
+from storeflows.records import Message, MessageContent, Purpose
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
 from storeflows_local.template import Template

@@ -3,7 +3,8 @@ from decimal import Decimal
 import pytest
 
 from storeflows.errors import MessageRenderError
-from storeflows.rendering import MessageContent, RenderedMessage, render_message
+from storeflows.records import MessageContent
+from storeflows.rendering import RenderedMessage, render_message
 
 
 def render(subject: str = "s", html: str = "h", text: str = "t", **context) -> RenderedMessage:

@@ -16,8 +16,7 @@ from storeflows import keys, repository
 from storeflows.adapters import purchase_from_api
 from storeflows.errors import MessageRenderError
 from storeflows.mail import parse_mime_message
-from storeflows.records import Message, Purpose
-from storeflows.rendering import MessageContent
+from storeflows.records import Message, MessageContent, Purpose
 from storeflows.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
@@ -171,6 +170,45 @@ def test_suppressed_contact_gets_nothing(send, aws, message_id):
 def test_unknown_contact_is_skipped(send, aws):
     assert send(send_step(MARKETING, email="nobody@example.com")) == {"status": "skipped", "reason": "unknown_contact"}
     assert aws.sent_emails() == []
+
+
+def test_a_message_edited_after_the_run_started_goes_out_as_edited(send, aws, demo_store):
+    """The send reads the message (with the store and the contact) strongly consistent, at
+    send time: what the marketer applied last is what goes out."""
+    add_contact()
+    message = repository.get_message("demo", TRANSACTIONAL)
+    repository.put_message(message.model_copy(update={"variants": {"en": MessageContent(
+        subject="Edited subject", html="<p>edited</p>", text="edited")}}))
+
+    assert send(send_step(TRANSACTIONAL))["status"] == "sent"
+
+    _, mail = only_email(aws)
+    assert mail["subject"] == "Edited subject"
+
+
+def test_a_send_whose_read_dynamodb_leaves_partly_unprocessed_still_reaches_the_contact(send, aws, monkeypatch):
+    """BatchGetItem may leave keys unprocessed under throttling; those are read on their own."""
+    add_contact()
+    dynamodb = repository.client("dynamodb")
+
+    class ContactLeftUnprocessed:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(dynamodb, name)
+
+        def batch_get_item(self, RequestItems):
+            ((table, request),) = RequestItems.items()
+            contact = [key for key in request["Keys"] if key["sk"]["S"] == keys.PROFILE_SK]
+            rest = [key for key in request["Keys"] if key not in contact]
+            answer = dynamodb.batch_get_item(RequestItems={table: {**request, "Keys": rest}})
+            answer["UnprocessedKeys"] = {table: {"Keys": contact, "ConsistentRead": True}}
+            return answer
+
+    monkeypatch.setattr(repository, "client", lambda service: ContactLeftUnprocessed())
+
+    assert send(send_step(TRANSACTIONAL))["status"] == "sent"
+    sent, mail = only_email(aws)
+    assert EMAIL in sent.destinations
+    assert mail["to"] == EMAIL
 
 
 def test_same_step_invoked_twice_sends_once(send, aws):

@@ -9,7 +9,7 @@ from storeflows import admin, keys, repository
 from storeflows.errors import UnknownSender
 from storeflows.mail import parse_mime_message
 from storeflows.records import Message, Purpose, Sender, SenderProfile, within_identity
-from storeflows.rendering import MessageContent
+from storeflows.records import MessageContent
 from storeflows.workflows import PurchaseFollowUpSettings, Workflow
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

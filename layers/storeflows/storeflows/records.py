@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from storeflows.rendering import MessageContent
 from storeflows.workflows import Duration, MessageId
 
 
@@ -139,6 +139,16 @@ class DynamicCoupon(BaseModel):
 
 
 Coupon = Annotated[Union[StaticCoupon, DynamicCoupon], Field(discriminator="type")]
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    """One language variant of a message, as the marketer wrote it (Jinja2 source, rendered
+    by rendering.py: only the functions that send import Jinja2)."""
+
+    subject: str
+    html: str
+    text: str
 
 
 class Message(BaseModel):

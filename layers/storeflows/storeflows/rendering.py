@@ -20,6 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from storeflows.errors import MessageRenderError
 from storeflows.mail import sanitize_header_value
+from storeflows.records import MessageContent
 
 Part = Literal["subject", "html", "text"]
 
@@ -28,15 +29,6 @@ SUBJECT_MAX_LENGTH = 250
 
 _ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "HUF"})
 _TEMPLATE_CACHE_SIZE = 256
-
-
-@dataclass(frozen=True)
-class MessageContent:
-    """One language variant of a message, as the marketer wrote it (Jinja2 source)."""
-
-    subject: str
-    html: str
-    text: str
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from storeflows import keys
@@ -26,6 +26,7 @@ from storeflows.workflows import Workflow
 
 
 _SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 
 def _table():
@@ -369,6 +370,39 @@ def _serialize(values: dict[str, Any]) -> dict[str, Any]:
 def get_contact(store_id: str, email: str) -> Contact | None:
     item = _table().get_item(Key=keys.contact_key(store_id, email), ConsistentRead=True).get("Item")
     return Contact.model_validate(_without_keys(item)) if item else None
+
+
+def get_send_context(store_id: str, message_id: str, email: str) -> tuple[Store | None, Message | None, Contact | None]:
+    """What a send needs, read together: the store (name, unsubscribe key), the message and
+    the contact, all strongly consistent (a consent or a message edited since the run
+    started counts). One BatchGetItem instead of three reads; anything it leaves
+    unprocessed (throttling) is read on its own."""
+    if not is_store_id(store_id):
+        return None, None, None
+    wanted = [keys.store_key(store_id), keys.message_key(store_id, message_id), keys.contact_key(store_id, email)]
+    table_name = require("table_name")
+    response = client("dynamodb").batch_get_item(
+        RequestItems={table_name: {"Keys": [_serialize(key) for key in wanted], "ConsistentRead": True}}
+    )
+    found = {}
+    for item in response["Responses"].get(table_name, []):
+        plain = _deserialize(item)
+        found[(plain["pk"], plain["sk"])] = plain
+    for key in response.get("UnprocessedKeys", {}).get(table_name, {}).get("Keys", []):
+        plain_key = _deserialize(key)
+        item = _table().get_item(Key=plain_key, ConsistentRead=True).get("Item")
+        if item:
+            found[(plain_key["pk"], plain_key["sk"])] = item
+    store, message, contact = (found.get((key["pk"], key["sk"])) for key in wanted)
+    return (
+        Store.model_validate(_without_keys(store)) if store else None,
+        Message.model_validate(_without_keys(message)) if message else None,
+        Contact.model_validate(_without_keys(contact)) if contact else None,
+    )
+
+
+def _deserialize(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _DESERIALIZER.deserialize(value) for name, value in values.items()}
 
 
 # Sales counters feed the BESTSELLERS block. They are written after the order transaction,

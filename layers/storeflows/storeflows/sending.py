@@ -24,7 +24,7 @@ from storeflows import coupons, repository
 from storeflows.engagement import message_tags
 from storeflows.aws import client
 from storeflows.config import require
-from storeflows.errors import SendThrottled, UnknownStore
+from storeflows.errors import SendThrottled, UnknownMessage, UnknownStore
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
 from storeflows.observability import MetricUnit, count_by, logger, metrics
@@ -59,11 +59,11 @@ class SendRequest(BaseModel):
 
 
 def send_workflow_message(request: SendRequest) -> dict[str, Any]:
-    store = repository.get_store(request.store_id)
+    store, message, contact = repository.get_send_context(request.store_id, request.message_id, request.email)
     if store is None:
         raise UnknownStore(f"no store {request.store_id}")
-    message = repository.get_message(request.store_id, request.message_id)
-    contact = repository.get_contact(request.store_id, request.email)
+    if message is None:
+        raise UnknownMessage(f"store {request.store_id} has no message {request.message_id}")
     if contact is None:
         # Nothing is recorded for a contact without a profile (never known, or erased): a run
         # that outlived an erasure must not write the address back into the table.

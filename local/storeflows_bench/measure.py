@@ -1,0 +1,184 @@
+"""From a replay to figures per purchase (the intake: ingest + dispatch) and per workflow
+run of each template: AWS calls by service and operation, Lambda invocations and billed
+GB-seconds, state transitions, DynamoDB capacity units, emails, log bytes, traces.
+
+Attribution: the ingest and dispatch invocations are the intake, except the dispatcher's
+StartExecution calls, one per run, which belong to the runs. A Lambda step belongs to the
+run whose history scheduled it (matched on its exact payload). The state machines' own
+service integrations are read from each run's history; the botocore hooks must have seen
+the same number of them."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from storeflows_bench import minimum
+from storeflows_bench.calls import STATE_MACHINE, Call, Invocation, is_product
+from storeflows_bench.costs import DYNAMODB_ITEM_OVERHEAD_BYTES
+from storeflows_bench.dynamodb import capacity
+from storeflows_bench.replay import Replay, Run, canonical
+
+INTAKE = "intake"
+INTAKE_FUNCTIONS = ("IngestFunction", "DispatchFunction")
+START = ("stepfunctions", "StartExecution")
+# What the history names a task's resource -> the API call it makes.
+TASK_CALLS = {"lambda:invoke": ("lambda", "Invoke")}
+
+
+@dataclass
+class Tally:
+    """What a number of purchases (the intake) or runs (a template) added up to."""
+
+    units: int = 0
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    minimum_calls: int = 0
+    invocations: Counter[str] = field(default_factory=Counter)
+    lambda_gb_seconds: float = 0.0
+    transitions: int = 0
+    read_units: float = 0.0
+    write_units: float = 0.0
+    emails: int = 0
+    log_bytes: int = 0
+    log_events: int = 0
+    traces: int = 0
+    paths: Counter[str] = field(default_factory=Counter)  # the state each run ended in
+
+    def per_unit(self, value: float) -> float:
+        return value / self.units if self.units else 0.0
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+def tally(replay: Replay) -> dict[str, Tally]:
+    sizes = replay.item_sizes
+    tallies: dict[str, Tally] = {INTAKE: Tally(units=replay.purchases)}
+    owner_of_payload: dict[tuple[str, str], str] = {}
+    for run in replay.runs:
+        template = tallies.setdefault(run.template, Tally())
+        _add_run(template, run, sizes)
+        for function, payload, _ in run.lambda_tasks:
+            owner_of_payload[(function, payload)] = run.template
+    for invocation in replay.ledger.invocations:
+        if invocation.function in INTAKE_FUNCTIONS:
+            owner = INTAKE
+        else:
+            owner = owner_of_payload.get((invocation.function, canonical(invocation.event)))
+            if owner is None:
+                raise RuntimeError(f"an invocation of {invocation.function} that no run scheduled")
+        _add_invocation(tallies[owner], invocation, sizes, replay.memory_mb[invocation.function])
+    _move_starts_to_runs(tallies, replay.runs)
+    tallies[INTAKE].minimum_calls = sum(
+        minimum.intake(skus=len({item["sku"] for item in event["purchase"]["order"]["items"]}),
+                       carries_consent=event["purchase"]["customer"].get("accepts_marketing") is not None)
+        for event in _dispatched_events(replay.ledger.invocations)
+    )
+    tallies[INTAKE].traces = sum(1 for i in replay.ledger.invocations if i.function in INTAKE_FUNCTIONS)
+    _check_state_machine_calls(replay)
+    return tallies
+
+
+def _add_run(tally_: Tally, run: Run, sizes) -> None:
+    tally_.units += 1
+    tally_.transitions += run.transitions
+    tally_.traces += 1  # one trace per execution; the Lambda steps join it
+    tally_.paths[run.states[-1]] += 1
+    for resource, count in run.tasks.items():
+        service, operation = TASK_CALLS.get(resource) or _dynamodb_call(resource)
+        tally_.calls[(service, operation)] += count
+    for operation, request in run.dynamodb_requests:
+        reads, writes = capacity(operation, request, sizes)
+        tally_.read_units += reads
+        tally_.write_units += writes
+    dynamodb_tasks = sum(n for resource, n in run.tasks.items() if resource.startswith("dynamodb:"))
+    tally_.minimum_calls += minimum.run(dynamodb_tasks, run.lambda_tasks)
+
+
+def _dynamodb_call(resource: str) -> tuple[str, str]:
+    service, action = resource.split(":")
+    if service != "dynamodb":
+        raise ValueError(f"the bench does not know the integration {resource}")
+    return service, action[0].upper() + action[1:]
+
+
+def _add_invocation(tally_: Tally, invocation: Invocation, sizes, memory_mb: int) -> None:
+    tally_.invocations[invocation.function] += 1
+    # Lambda bills duration rounded up to the millisecond, at the configured memory.
+    tally_.lambda_gb_seconds += math.ceil(invocation.seconds * 1000) / 1000 * memory_mb / 1024
+    tally_.log_bytes += invocation.log_bytes
+    tally_.log_events += invocation.log_events
+    for call in invocation.calls:
+        if not is_product(call.source):
+            continue
+        tally_.calls[(call.service, call.operation)] += 1
+        if call.service == "sesv2" and call.operation == "SendEmail":
+            tally_.emails += 1
+        if call.service == "dynamodb":
+            reads, writes = _capacity(call, sizes)
+            tally_.read_units += reads
+            tally_.write_units += writes
+
+
+def _capacity(call: Call, sizes) -> tuple[float, float]:
+    return capacity(call.operation, call.request or {}, sizes, call.returned_item_sizes)
+
+
+def _move_starts_to_runs(tallies: dict[str, Tally], runs: list[Run]) -> None:
+    """One StartExecution per run belongs to the run; any surplus (a redelivery finding its
+    runs started) stays with the intake."""
+    intake = tallies[INTAKE]
+    for template, runs_of_template in Counter(run.template for run in runs).items():
+        intake.calls[START] -= runs_of_template
+        tallies[template].calls[START] += runs_of_template
+    if intake.calls[START] < 0:
+        raise RuntimeError("fewer StartExecution calls than runs")
+    intake.calls += Counter()  # drops the zero entry
+
+
+def _dispatched_events(invocations: list[Invocation]) -> list[dict[str, Any]]:
+    """Each purchase the dispatcher recorded, once (a redelivery is the same event)."""
+    events = {}
+    for invocation in invocations:
+        if invocation.function == "DispatchFunction":
+            for record in invocation.event["Records"]:
+                event = json.loads(record["body"])
+                events[event["event_id"]] = event
+    return [event for event in events.values() if event.get("purchase")]
+
+
+def _check_state_machine_calls(replay: Replay) -> None:
+    seen = sum(1 for call in replay.ledger.calls if call.source == STATE_MACHINE)
+    scheduled = sum(sum(run.tasks.values()) for run in replay.runs)
+    if seen != scheduled:
+        raise RuntimeError(f"the hooks saw {seen} state machine calls, the histories scheduled {scheduled}")
+
+
+def per_function(replay: Replay) -> dict[str, Tally]:
+    """Each function's invocations on their own (the send step's cost per email, say)."""
+    tallies: dict[str, Tally] = {}
+    for invocation in replay.ledger.invocations:
+        function = tallies.setdefault(invocation.function, Tally())
+        function.units += 1
+        _add_invocation(function, invocation, replay.item_sizes, replay.memory_mb[invocation.function])
+    return tallies
+
+
+def stored_bytes(replay: Replay) -> dict[str, float]:
+    """What the table holds per contact and per order, DynamoDB's 100 bytes per item
+    included, for the storage estimate: profiles; what is kept for good per order (orders,
+    send records, series markers, sales counters); what expires (idempotency records)."""
+    stored = {key: size + DYNAMODB_ITEM_OVERHEAD_BYTES for key, size in replay.item_sizes.items()}
+    profiles = [size for (pk, sk), size in stored.items() if sk == "PROFILE"]
+    expiring = sum(size for (pk, sk), size in stored.items() if pk.startswith("IDEMPOTENCY#"))
+    kept = sum(size for (pk, sk), size in stored.items()
+               if sk != "PROFILE" and not pk.startswith(("IDEMPOTENCY#", "STORE#")))
+    return {
+        "profile_bytes": sum(profiles) / len(profiles),
+        "kept_bytes_per_order": kept / replay.purchases,
+        "expiring_bytes_per_order": expiring / replay.purchases,
+    }

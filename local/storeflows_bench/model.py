@@ -1,0 +1,145 @@
+"""The reference store's monthly bill (at 1x, 10x and 100x) and the cost of 1,000 orders,
+built from what the replay measured: usage per order (the intake), per run of each
+template, and per send step; plus the stack's fixed monthly costs and its storage.
+
+The reference store: 10,000 contacts, 3,000 orders a month, each order entering two
+workflows (the targeted post-purchase follow-up, the seed's ten elements, and the costliest
+run of the other four templates, to stay on the safe side), and 50,000 emails a month. The
+workflows send fewer than that; the rest (campaigns) are costed as send steps, postage
+apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storeflows_bench import costs
+from storeflows_bench.costs import Bill, Prices, Usage
+from storeflows_bench.measure import INTAKE, Tally
+
+TARGETED = "targeted_post_purchase"
+SEND_FUNCTION = "SendMessageFunction"
+INTAKE_INVOCATIONS = {"IngestFunction": 1.0, "DispatchFunction": 1.0 / costs.EVENTS_PER_BATCH}
+SCALES = (1, 10, 100)
+
+
+@dataclass(frozen=True)
+class ReferenceStore:
+    contacts: int = 10_000
+    orders_per_month: int = 3_000
+    emails_per_month: int = 50_000
+
+
+REFERENCE = ReferenceStore()
+
+
+@dataclass
+class Figures:
+    """Measured usage per unit, ready to scale."""
+
+    intake: Usage  # per order
+    runs: dict[str, Usage]  # per run
+    run_invocations: dict[str, dict[str, float]]  # template -> function -> invocations per run
+    emails_per_run: dict[str, float]
+    send_step: Usage  # per send step (one email)
+    init_seconds: dict[str, float]  # function -> cold-start import time
+    memory_mb: dict[str, int]
+    fixed: Usage  # per month
+    stored: dict[str, float]  # measure.stored_bytes
+
+
+def figures(tallies: dict[str, Tally], functions: dict[str, Tally], *, init_seconds: dict[str, float],
+            memory_mb: dict[str, int], fixed: Usage, stored: dict[str, float]) -> Figures:
+    intake = tallies[INTAKE]
+    intake_usage = _usage(intake, invocations=sum(INTAKE_INVOCATIONS.values()))
+    intake_usage.update({
+        "api_gateway_http_request": 1,
+        "lambda_request": sum(INTAKE_INVOCATIONS.values()),
+        "sqs_request": intake.per_unit(intake.calls[("sqs", "SendMessage")])
+        + costs.ESM_REQUESTS_PER_BATCH / costs.EVENTS_PER_BATCH,
+        "xray_trace_recorded": sum(INTAKE_INVOCATIONS.values()),  # a trace per API request, per batch
+    })
+    templates = {name: tally for name, tally in tallies.items() if name != INTAKE}
+    runs = {}
+    for name, tally in templates.items():
+        invocations = tally.per_unit(sum(tally.invocations.values()))
+        runs[name] = _usage(tally, invocations=invocations)
+        runs[name].update({
+            "step_functions_standard_transition": tally.per_unit(tally.transitions),
+            "lambda_request": invocations,
+            "xray_trace_recorded": 1,  # the execution's trace; its Lambda steps join it
+        })
+    send = functions[SEND_FUNCTION]
+    send_step = _usage(send, invocations=1)
+    send_step["lambda_request"] = 1
+    return Figures(
+        intake=intake_usage,
+        runs=runs,
+        run_invocations={name: {f: t.per_unit(n) for f, n in t.invocations.items()} for name, t in templates.items()},
+        emails_per_run={name: tally.per_unit(tally.emails) for name, tally in templates.items()},
+        send_step=send_step,
+        init_seconds=init_seconds,
+        memory_mb=memory_mb,
+        fixed=fixed,
+        stored=stored,
+    )
+
+
+def _usage(tally: Tally, *, invocations: float) -> Usage:
+    """The terms every unit has: compute, DynamoDB, logs."""
+    logs = costs.log_gb(tally.per_unit(tally.log_bytes), tally.per_unit(tally.log_events), invocations)
+    return Usage({
+        "lambda_arm_gb_second": tally.per_unit(tally.lambda_gb_seconds),
+        "dynamodb_read_request_unit": tally.per_unit(tally.read_units),
+        "dynamodb_write_request_unit": tally.per_unit(tally.write_units),
+        "cloudwatch_logs_ingestion_gb": logs,
+        "cloudwatch_logs_storage_gb_month": logs,
+    })
+
+
+def second_workflow(fig: Figures, prices: Prices) -> str:
+    """The reference store's second workflow: the costliest run of the other templates."""
+    others = [name for name in fig.runs if name != TARGETED]
+    return max(others, key=lambda name: sum(line.usd for line in costs.price(fig.runs[name], prices)))
+
+
+def _orders_usage(fig: Figures, orders: float, workflows: list[str]) -> tuple[Usage, dict[str, float], float]:
+    """Usage, invocations per function and emails of `orders` orders entering `workflows`."""
+    usage = fig.intake.times(orders)
+    invocations = {function: per_order * orders for function, per_order in INTAKE_INVOCATIONS.items()}
+    emails = 0.0
+    for workflow in workflows:
+        usage = usage.plus(fig.runs[workflow].times(orders))
+        for function, per_run in fig.run_invocations[workflow].items():
+            invocations[function] = invocations.get(function, 0) + per_run * orders
+        emails += fig.emails_per_run[workflow] * orders
+    return usage, invocations, emails
+
+
+def monthly_bill(fig: Figures, workflows: list[str], scale: float, prices: Prices) -> Bill:
+    orders = REFERENCE.orders_per_month * scale
+    usage, invocations, workflow_emails = _orders_usage(fig, orders, workflows)
+    emails = REFERENCE.emails_per_month * scale
+    other_sends = max(0.0, emails - workflow_emails)
+    usage = usage.plus(fig.send_step.times(other_sends))
+    invocations[SEND_FUNCTION] = invocations.get(SEND_FUNCTION, 0) + other_sends
+    usage = usage.plus(fig.fixed).plus(costs.storage(
+        contacts=REFERENCE.contacts * scale, orders_per_month=orders, profile_bytes=fig.stored["profile_bytes"],
+        kept_bytes_per_order=fig.stored["kept_bytes_per_order"],
+        expiring_bytes_per_order=fig.stored["expiring_bytes_per_order"]))
+    usage["lambda_arm_gb_second"] += costs.init_gb_seconds(invocations, fig.init_seconds, fig.memory_mb)
+    return Bill(lines=costs.price(usage, prices), postage=costs.postage(emails, prices), notes=[
+        f"{orders:,.0f} orders entering {' and '.join(workflows)}; {workflow_emails:,.0f} workflow emails, "
+        f"{other_sends:,.0f} other sends costed as send steps",
+    ])
+
+
+def per_thousand_orders(fig: Figures, workflow: str, prices: Prices) -> Bill:
+    """1,000 orders through the intake and `workflow`, no fixed costs, postage apart; cold
+    starts as often as at the reference store's pace."""
+    usage, invocations, emails = _orders_usage(fig, 1000, [workflow])
+    monthly = REFERENCE.orders_per_month / 1000
+    usage["lambda_arm_gb_second"] += sum(
+        count * costs.cold_start_share(count * monthly) * fig.init_seconds[function] * fig.memory_mb[function] / 1024
+        for function, count in invocations.items()
+    )
+    return Bill(lines=costs.price(usage, prices), postage=costs.postage(emails, prices))

@@ -1,0 +1,301 @@
+"""Part 1 of the bench: purchases through the HTTP API of a local stack, every template
+published, and everything the product did for them.
+
+One store (the local stack's `demo` store) has all five templates published: the targeted
+post-purchase follow-up runs for every order, and each of the other four for orders of one
+product category (SECOND_WORKFLOW_BY_CATEGORY), so every order enters two workflows, as the
+reference store's orders do, and each template is measured on about a quarter of them.
+
+A contact's purchases are posted one after another, each once the targeted run of the
+previous one has ended (so the second purchase finds the first-purchase tag, as days apart
+would); contacts are served by WORKERS threads at once; at the end the bench waits until no
+run is running. Waits pass at TIME_SCALE. At the end the
+bench reads every execution's history and scans the table for item sizes (the local stack's
+own calls, not counted as the product's)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from storeflows_bench import workload
+from storeflows_bench.calls import Ledger, recording
+
+# Twenty workflow days per real second: the longest run (the care series, 13 days of waits)
+# lasts under a second.
+TIME_SCALE = 20 * 86400.0
+WORKERS = 8
+TARGETED = "targeted_post_purchase"
+RUN_TIMEOUT_SECONDS = 120
+POLL_SECONDS = 0.5
+
+SECOND_WORKFLOW_BY_CATEGORY = {
+    "dresses": "care_series",  # its own trigger: the dress's SKU
+    "accessories": "purchase_follow_up",
+    "bags": "order_value",
+    "shoes": "consent_confirmation",
+}
+
+
+@dataclass
+class Run:
+    """One execution, read from its history."""
+
+    template: str
+    status: str
+    states: list[str]  # every state entered, in order
+    retries: int  # task attempts beyond the first, each billed as a transition
+    tasks: Counter[str] = field(default_factory=Counter)  # "dynamodb:updateItem" -> scheduled
+    # Lambda tasks that succeeded: (function name, canonical JSON payload, the step's answer)
+    lambda_tasks: list[tuple[str, str, Any]] = field(default_factory=list)
+    # DynamoDB tasks: (operation, the request as sent)
+    dynamodb_requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def transitions(self) -> int:
+        """What Step Functions bills: every state entered, plus every retry."""
+        return len(self.states) + self.retries
+
+
+@dataclass
+class Replay:
+    purchases: int
+    contacts: int
+    seed: int
+    mix: dict[str, int]
+    seconds: float
+    ledger: Ledger
+    runs: list[Run]
+    item_sizes: dict[tuple[str, str], int]
+    custom_metrics: set[tuple[str, str, tuple[tuple[str, str], ...]]]
+    memory_mb: dict[str, int]
+    python: str = sys.version.split()[0]
+
+
+class LogSink:
+    """Stands in for stdout while the functions run: counts each invocation's log bytes and
+    events (what CloudWatch Logs would ingest) and notes the custom metrics in their EMF
+    records; prints nothing."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._lock = threading.Lock()
+        self.custom_metrics: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+
+    def write(self, text: str) -> int:
+        invocation = self._ledger.current_invocation()
+        if invocation is not None:
+            invocation.log_bytes += len(text.encode())
+            invocation.log_events += text.count("\n")
+        if '"_aws"' in text:
+            self._note_metrics(json.loads(text))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def _note_metrics(self, record: dict[str, Any]) -> None:
+        for directive in record["_aws"]["CloudWatchMetrics"]:
+            for dimensions in directive["Dimensions"]:
+                identity = tuple((name, str(record[name])) for name in dimensions)
+                with self._lock:
+                    self.custom_metrics.update(
+                        (directive["Namespace"], metric["Name"], identity) for metric in directive["Metrics"]
+                    )
+
+
+def replay(purchases: int, contacts: int, seed: int, *, progress=None) -> Replay:
+    chains = workload.plan(purchases, contacts, seed)
+    ledger = Ledger()
+    sink = LogSink(ledger)
+    with _stack(ledger, sink) as (stack, secrets):
+        workflows = _publish_every_template()
+        machines = {template: os.environ[setting.upper()] for template, setting in _state_machine_settings().items()}
+        # One client for every waiting thread: a client costs more than the waits.
+        sfn = boto3.client("stepfunctions")
+        started = time.perf_counter()
+        done = itertools.count(1)
+
+        def buy(chain: list[workload.Purchase]) -> None:
+            for purchase in chain:
+                _buy(stack.api_url, secrets.webhook_secret, sfn, workflows, machines, purchase)
+                finished = next(done)
+                if progress is not None and finished % 50 == 0:
+                    progress(f"  {finished}/{purchases} purchases, {time.perf_counter() - started:.0f} s")
+
+        # Long chains first, so the last minutes are not one contact buying alone.
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(buy, sorted(chains, key=len, reverse=True)))
+        _wait_until_every_run_ended(sfn, machines)
+        seconds = time.perf_counter() - started
+        runs = _runs(sfn, machines)
+        sizes = _item_sizes(os.environ["TABLE_NAME"])
+        memory = {spec.logical_id: _memory_mb(stack.template, spec.logical_id) for spec in stack.template.functions()}
+    _check_complete(ledger, runs, purchases)
+    return Replay(purchases=purchases, contacts=contacts, seed=seed, mix=workload.mix(chains), seconds=seconds,
+                  ledger=ledger, runs=runs, item_sizes=sizes, custom_metrics=sink.custom_metrics, memory_mb=memory)
+
+
+@contextmanager
+def _stack(ledger: Ledger, sink: LogSink) -> Iterator[tuple[Any, Any]]:
+    """The local stack with the template's own log level (INFO) and metrics on, every
+    handler instrumented, and every botocore client watched from the start."""
+    from storeflows_local.__main__ import running_stack
+
+    with redirect_stdout(sink), recording(ledger), \
+            running_stack(0, TIME_SCALE, quiet=False, instrument=ledger.instrument) as (stack, secrets):
+        yield stack, secrets
+
+
+def _state_machine_settings() -> dict[str, str]:
+    from storeflows.workflows import STATE_MACHINE_SETTING
+
+    return STATE_MACHINE_SETTING
+
+
+def _publish_every_template() -> list[Any]:
+    """The demo store's targeted post-purchase workflow, plus the demo's scenario of each
+    other template, triggered by one product category each."""
+    from storeflows import repository
+    from storeflows.workflows import OrderValueSettings, PurchaseTrigger
+    from storeflows_local.demo import SCENARIOS, add_workflow
+    from storeflows_local.demo_store import DEMO_STORE_ID
+
+    for category, template in SECOND_WORKFLOW_BY_CATEGORY.items():
+        scenario = SCENARIOS[template]
+        settings = scenario.settings
+        if template != "care_series":
+            settings = settings.model_copy(update={"trigger": PurchaseTrigger(categories=[category])})
+        if isinstance(settings, OrderValueSettings):
+            # The frequency cap runs on the wall clock: shorten it like the Waits.
+            settings = settings.model_copy(update={
+                "not_more_often_than": max(1, round(settings.not_more_often_than / TIME_SCALE))})
+        add_workflow(DEMO_STORE_ID, template.replace("_", "-"), scenario, settings)
+    return repository.list_workflows(DEMO_STORE_ID)
+
+
+def _buy(api_url: str, secret: str, sfn: Any, workflows: list[Any], machines: dict[str, str],
+         purchase: workload.Purchase) -> None:
+    from storeflows.dispatch import run_name
+    from storeflows.models import PurchaseEvent
+    from storeflows_local.demo_store import DEMO_STORE_ID
+    from storeflows_local.signing import post_event
+    from storeflows_local.signing import purchase as purchase_body
+
+    customer = purchase.customer
+    body = purchase_body(purchase.order_id, customer.email, first_name=customer.first_name, total=purchase.total,
+                         language=customer.language, country=customer.country,
+                         accepts_marketing=customer.accepts_marketing, items=purchase.items())
+    response = post_event(api_url, DEMO_STORE_ID, secret, body)
+    if response.status_code != 202:
+        raise RuntimeError(f"purchase {purchase.order_id}: {response.status_code} {response.text}")
+    event = PurchaseEvent.model_validate(body)
+    # The next purchase must find this one's tags: wait for the targeted run only (the other
+    # runs write nothing a later run reads, and waiting costs the stack CPU).
+    (targeted,) = [w for w in workflows if w.template == TARGETED and w.runs_for(event)]
+    execution = machines[TARGETED].replace(":stateMachine:", ":execution:")
+    _wait_until_ended(sfn, f"{execution}:{run_name(DEMO_STORE_ID, purchase.order_id, targeted.workflow_id)}")
+
+
+def _wait_until_ended(sfn: Any, execution_arn: str) -> None:
+    from storeflows_local.waiting import TERMINAL, wait_for
+
+    def ended() -> bool:
+        try:
+            return sfn.describe_execution(executionArn=execution_arn)["status"] in TERMINAL
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return False
+
+    wait_for(ended, timeout=RUN_TIMEOUT_SECONDS, interval=POLL_SECONDS, what=execution_arn)
+
+
+def _wait_until_every_run_ended(sfn: Any, machines: dict[str, str]) -> None:
+    from storeflows_local.waiting import wait_for
+
+    def none_running() -> bool:
+        return not any(sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]
+                       for machine in machines.values())
+
+    wait_for(none_running, timeout=RUN_TIMEOUT_SECONDS, interval=POLL_SECONDS, what="every run to end")
+
+
+def _runs(sfn: Any, machines: dict[str, str]) -> list[Run]:
+    runs = []
+    for template, machine in machines.items():
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
+            for execution in page["executions"]:
+                events = [event for history in sfn.get_paginator("get_execution_history").paginate(
+                    executionArn=execution["executionArn"]) for event in history["events"]]
+                runs.append(parse_history(template, execution["status"], events))
+    return runs
+
+
+def parse_history(template: str, status: str, events: list[dict[str, Any]]) -> Run:
+    run = Run(template=template, status=status, states=[], retries=0)
+    by_id = {event["id"]: event for event in events}
+    scheduled_in_state = 0
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            run.states.append(event["stateEnteredEventDetails"]["name"])
+            scheduled_in_state = 0
+        elif kind == "TaskScheduled":
+            details = event["taskScheduledEventDetails"]
+            run.tasks[f"{details['resourceType']}:{details['resource']}"] += 1
+            scheduled_in_state += 1
+            run.retries += scheduled_in_state > 1
+            if details["resourceType"] == "dynamodb":
+                operation = details["resource"][0].upper() + details["resource"][1:]
+                run.dynamodb_requests.append((operation, json.loads(details["parameters"])))
+        elif kind == "TaskSucceeded" and event["taskSucceededEventDetails"]["resourceType"] == "lambda":
+            # TaskSucceeded follows TaskStarted, which follows its TaskScheduled.
+            scheduled = by_id[by_id[event["previousEventId"]]["previousEventId"]]
+            parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
+            answer = json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]
+            run.lambda_tasks.append(
+                (parameters["FunctionName"].rsplit(":", 1)[-1], canonical(parameters["Payload"]), answer))
+    return run
+
+
+def canonical(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def _item_sizes(table: str) -> dict[tuple[str, str], int]:
+    from storeflows_bench.dynamodb import item_size
+
+    sizes = {}
+    for page in boto3.client("dynamodb").get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            sizes[(item["pk"]["S"], item["sk"]["S"])] = item_size(item)
+    return sizes
+
+
+def _memory_mb(template: Any, logical_id: str) -> int:
+    properties = template.resources[logical_id]["Properties"]
+    globals_ = template.document.get("Globals", {}).get("Function", {})
+    return int(properties.get("MemorySize", globals_.get("MemorySize", 128)))
+
+
+def _check_complete(ledger: Ledger, runs: list[Run], purchases: int) -> None:
+    """Every purchase was accepted, dispatched and its runs ended well; otherwise the
+    figures would describe something else."""
+    ingested = sum(1 for i in ledger.invocations if i.function == "IngestFunction")
+    dispatched = sum(len(i.event["Records"]) for i in ledger.invocations if i.function == "DispatchFunction")
+    failed = [run for run in runs if run.status != "SUCCEEDED"]
+    expected_runs = 2 * purchases
+    if ingested != purchases or dispatched < purchases or failed or len(runs) != expected_runs:
+        raise RuntimeError(f"incomplete replay: {ingested} ingested, {dispatched} dispatched, "
+                           f"{len(runs)} runs (expected {expected_runs}), {len(failed)} not succeeded")
