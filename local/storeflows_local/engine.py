@@ -28,13 +28,20 @@
    its own Environment, not in the parsed program; the program's components name their
    slots in that Environment lazily (`heap_key`), so those names are made once, up front,
    before concurrent executions could race to make two.
+7. DynamoDB transactions: to roll a failed transaction back, moto deep-copies every table it
+   names, once per item, so with one table holding everything each transaction cost more
+   as the table grew (every purchase and every SES event is a transaction). Here tables are
+   not copied; the items a transaction names are saved first and put back if it fails,
+   which is the same rollback (patch 3 makes every DynamoDB request run alone).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
+import queue
 import threading
 import traceback
 import uuid
@@ -48,6 +55,8 @@ from unittest import mock
 
 import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.sesv2.responses import SESV2Response
 from moto.sns.models import Subscription
@@ -84,21 +93,49 @@ class LambdaContext:
 Handler = Callable[[dict, Any], Any]
 
 
-def one_invocation_at_a_time(handler: Handler) -> Handler:
-    """Lambda runs one invocation at a time in each execution environment, and handlers are
-    written for that: Powertools' HTTP resolver and batch processor keep the current event on
-    module-level objects. Run concurrently in one process, two webhooks read each other's
-    body (seen: 2 of 20 concurrent purchases became copies of others). The local stack has
-    one environment per function, so a function's invocations wait for each other, while
-    different functions run side by side."""
-    lock = threading.Lock()
+class ExecutionEnvironments:
+    """A function's execution environments, as Lambda keeps them: each runs one invocation
+    at a time, and when all are busy another is started, up to `limit`. Handlers are written
+    for that: Powertools' HTTP resolver and batch processor keep the current event on
+    module-level objects (run concurrently in one module, two webhooks read each other's
+    body: 2 of 20 concurrent purchases became copies of others). Here an environment is a
+    fresh import of the handler's module, with module-level objects of its own, made by
+    `start(number)`; an invocation takes a free one (the warmest first), or starts one, or
+    waits for one."""
 
-    @functools.wraps(handler)
-    def one_at_a_time(event: dict, context: Any) -> Any:
-        with lock:
+    def __init__(self, start: Callable[[int], Handler], limit: int) -> None:
+        self._start = start
+        self._limit = limit
+        self._free: queue.LifoQueue[Handler] = queue.LifoQueue()
+        self._started = 0
+        self._starting = threading.Lock()
+        self._free.put(self._started_one())  # the first now: a broken handler fails the stack's start
+
+    def __call__(self, event: dict, context: Any) -> Any:
+        handler = self._take()
+        try:
             return handler(event, context)
+        finally:
+            self._free.put(handler)
 
-    return one_at_a_time
+    @property
+    def started(self) -> int:
+        return self._started
+
+    def _take(self) -> Handler:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._starting:
+            may_start = self._started < self._limit
+            if may_start:
+                return self._started_one()
+        return self._free.get()
+
+    def _started_one(self) -> Handler:
+        self._started += 1
+        return self._start(self._started)
 
 
 class InProcessLambdas:
@@ -224,6 +261,48 @@ def sns_lambda_event(topic_arn: str, subscription_arn: str, message_id: str, mes
     }]}
 
 
+class _NoTableCopies:
+    """Stands in for the `copy` module inside moto's DynamoDB backend: a Table is not copied
+    (see _rolled_back_item_by_item), anything else is, as before."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _rolled_back_item_by_item(transact_write_items: Callable) -> Callable:
+    @functools.wraps(transact_write_items)
+    def transact(backend, transact_items):
+        saved = [entry for entry in map(lambda item: _saved_item(backend, item), transact_items) if entry]
+        try:
+            return transact_write_items(backend, transact_items)
+        except Exception:
+            for table_name, key, attributes in reversed(saved):
+                if attributes is None:
+                    backend.delete_item(table_name, key)
+                else:
+                    backend.put_item(table_name, attributes)
+            raise
+
+    return transact
+
+
+def _saved_item(backend, transact_item: dict) -> tuple[str, dict, dict | None] | None:
+    """(table, key, the item's attributes now or None) for one item of a transaction."""
+    _, operation = next(iter(transact_item.items()))
+    table = backend.tables.get(operation.get("TableName"))
+    if table is None:
+        return None
+    key = operation.get("Key") or {
+        name: operation["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name
+    }
+    try:
+        current = backend.get_item(table.name, key)
+    except Exception:  # noqa: BLE001 - a malformed key: moto refuses the transaction before any write
+        return None
+    return table.name, key, None if current is None else copy.deepcopy(current.to_json()["Attributes"])
+
+
 def patch_moto(lambdas: InProcessLambdas, time_scale: float, *,
                on_email_sent: Callable[[dict, str], None] | None = None,
                on_sns_to_lambda: Callable[[str, dict], None] | None = None) -> ExitStack:
@@ -269,4 +348,7 @@ def patch_moto(lambdas: InProcessLambdas, time_scale: float, *,
         mock.patch.object(DynamoHandler, "call_action", _one_dynamodb_request_at_a_time(DynamoHandler.call_action))
     )
     _speed_up_step_functions(stack)
+    stack.enter_context(mock.patch.object(dynamodb_models, "copy", _NoTableCopies))
+    stack.enter_context(mock.patch.object(dynamodb_models.DynamoDBBackend, "transact_write_items",
+                                          _rolled_back_item_by_item(dynamodb_models.DynamoDBBackend.transact_write_items)))
     return stack

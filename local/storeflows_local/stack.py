@@ -9,6 +9,7 @@ retried (EventInvokeConfig) and then parked in the function's DeadLetterQueue.""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -26,7 +27,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from storeflows_local.engine import Handler, InProcessLambdas, LambdaContext, one_invocation_at_a_time, patch_moto
+from storeflows_local.engine import ExecutionEnvironments, Handler, InProcessLambdas, LambdaContext, patch_moto
 from storeflows_local.ses_events import EVENT_TYPES, Destination, SesEventPublisher
 from storeflows_local.template import ACCOUNT_ID, REGION, FunctionSpec, Route, Template, TemplateError
 
@@ -50,6 +51,9 @@ SUPPORTED_TYPES = {
 }
 # Lambda retries an asynchronous invocation after about a minute, then two; locally, soon.
 ASYNC_RETRY_DELAY_SECONDS = 0.5
+# Concurrent invocations of one function, each in an environment of its own (Lambda's
+# default account limit is 1,000; on a laptop a few are as fast as many).
+ENVIRONMENTS_PER_FUNCTION = 4
 
 
 # (logical id, handler) -> the handler to run instead, e.g. one that also measures it.
@@ -235,18 +239,21 @@ class LocalStack:
             if str(layer_dir) not in sys.path:
                 sys.path.insert(0, str(layer_dir))
         for spec in specs:
-            handler = self._import_handler(spec)
-            if self._instrument is not None:
-                handler = self._instrument(spec.logical_id, handler)
-            handler = one_invocation_at_a_time(handler)
+            handler = ExecutionEnvironments(functools.partial(self._start_environment, spec), ENVIRONMENTS_PER_FUNCTION)
             self.handlers[spec.logical_id] = handler
             self.lambdas.register(spec.logical_id, spec.arn, handler, spec.timeout)
             self.routes.extend(HttpRoute(route, spec) for route in spec.routes)
 
+    def _start_environment(self, spec: FunctionSpec, number: int) -> Handler:
+        handler = self._import_handler(spec, number)
+        return handler if self._instrument is None else self._instrument(spec.logical_id, handler)
+
     @staticmethod
-    def _import_handler(spec: FunctionSpec):
+    def _import_handler(spec: FunctionSpec, number: int):
+        """The handler of the function's environment `number`: its module imported afresh, as
+        Lambda's init phase does (the layer's modules are shared, as a warm cache)."""
         path = spec.code_dir / f"{spec.module.replace('.', '/')}.py"
-        module_name = f"storeflows_function_{spec.logical_id}"
+        module_name = f"storeflows_function_{spec.logical_id}_{number}"
         module_spec = importlib.util.spec_from_file_location(module_name, path)
         if module_spec is None or module_spec.loader is None:
             raise TemplateError(f"{spec.logical_id}: cannot import {path}")

@@ -1,6 +1,7 @@
-"""The local stack runs each function as one Lambda execution environment would: one
+"""The local stack runs each function as Lambda does: every execution environment handles one
 invocation at a time (handlers keep the current event on module-level Powertools objects),
-while different functions run side by side."""
+and another environment, with module-level objects of its own, is started when all are busy,
+up to a limit."""
 
 from __future__ import annotations
 
@@ -8,38 +9,60 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from storeflows_local.engine import one_invocation_at_a_time
+from storeflows_local.engine import ExecutionEnvironments
 
 
-def test_invocations_of_one_function_never_overlap():
-    active, peak = 0, 0
+def environments(limit: int):
+    """Environments whose handler says which environment ran it, and records overlaps."""
+    state = {"active": {}, "overlap": False, "peak": 0}
     guard = threading.Lock()
 
-    def handler(event, context):
-        nonlocal active, peak
-        with guard:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.005)  # long enough for the other threads to arrive
-        with guard:
-            active -= 1
-        return event["n"]
+    def start(number: int):
+        module_state = {"current_event": None}  # what Powertools keeps per module
 
-    function = one_invocation_at_a_time(handler)
+        def handler(event, context):
+            with guard:
+                state["overlap"] |= state["active"].get(number, 0) > 0
+                state["active"][number] = state["active"].get(number, 0) + 1
+                state["peak"] = max(state["peak"], sum(state["active"].values()))
+            module_state["current_event"] = event
+            time.sleep(0.005)  # long enough for the other threads to arrive
+            answer = (number, module_state["current_event"]["n"])
+            with guard:
+                state["active"][number] -= 1
+            return answer
+
+        return handler
+
+    return ExecutionEnvironments(start, limit), state
+
+
+def test_an_environment_runs_one_invocation_at_a_time_and_each_gets_its_own_answer():
+    function, state = environments(limit=3)
     with ThreadPoolExecutor(max_workers=8) as threads:
-        results = list(threads.map(lambda n: function({"n": n}, None), range(24)))
+        results = list(threads.map(lambda n: function({"n": n}, None), range(40)))
 
-    assert results == list(range(24)), "every invocation ran and returned its own answer"
-    assert peak == 1
+    assert [n for _, n in results] == list(range(40)), "no invocation read another's event"
+    assert not state["overlap"]
+    assert {number for number, _ in results} <= {1, 2, 3}
+    assert function.started == 3 and state["peak"] <= 3, "never more environments than the limit"
 
 
-def test_two_functions_run_at_the_same_time():
-    """A waits for something only B does: if they shared one lock, A would time out."""
+def test_invocations_one_after_another_reuse_the_warm_environment():
+    function, _ = environments(limit=3)
+    assert [function({"n": n}, None)[0] for n in range(5)] == [1] * 5
+    assert function.started == 1
+
+
+def test_an_invocation_waits_for_a_free_environment_at_the_limit():
+    """A waits for something only B does: with one environment B could never run beside A,
+    so B must wait until A is done (and A times out)."""
     b_ran = threading.Event()
-    first = one_invocation_at_a_time(lambda event, context: b_ran.wait(timeout=5))
-    second = one_invocation_at_a_time(lambda event, context: b_ran.set())
+    function = ExecutionEnvironments(lambda number: lambda event, context: event["run"](), limit=1)
 
     with ThreadPoolExecutor(max_workers=2) as threads:
-        waiting = threads.submit(first, {}, None)
-        threads.submit(second, {}, None).result(timeout=5)
-        assert waiting.result(timeout=5) is True
+        waiting = threads.submit(function, {"run": lambda: b_ran.wait(timeout=0.3)}, None)
+        time.sleep(0.05)
+        second = threads.submit(function, {"run": b_ran.set}, None)
+        assert waiting.result(timeout=5) is False
+        second.result(timeout=5)
