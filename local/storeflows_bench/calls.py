@@ -9,9 +9,11 @@ each call with its source:
 - the state machine: the client was created by moto's Step Functions engine, which makes
   the ASL's service integrations (DynamoDB, Lambda invoke) through boto3, as AWS would;
 - the event source mapping: the SQS poller's own receives and deletes (Lambda's, in AWS);
+- SES event publishing: the SNS publishes of the configuration set's engagement events
+  (SES makes them, the topic's owner is billed for them);
 - the local stack: everything else (creating resources, the bench reading histories).
 
-Only the first two are the product's calls. `before-send` counts HTTP attempts as well, so
+The first two and the third are the product's calls. `before-send` counts HTTP attempts as well, so
 a retry (billed in AWS) would show as attempts above calls."""
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from unittest import mock
 import botocore.session
 
 from storeflows_bench.dynamodb import RETURNS_ITEMS, item_size
+from storeflows_local.ses_events import PUBLISHER_THREAD
 from storeflows_local.stack import POLLER_THREAD_PREFIX
 
 STATE_MACHINE = "state machine"
 EVENT_SOURCE_MAPPING = "event source mapping"
+SES_EVENT_PUBLISHING = "SES event publishing"
 LOCAL_STACK = "local stack"
 FUNCTION_PREFIX = "function:"
 _STEP_FUNCTIONS_ENGINE = "moto.stepfunctions.parser"
@@ -48,12 +52,15 @@ def classify(*, created_by_state_machine: bool, function: str | None, thread_nam
         return FUNCTION_PREFIX + function
     if thread_name.startswith(POLLER_THREAD_PREFIX):
         return EVENT_SOURCE_MAPPING
+    if thread_name == PUBLISHER_THREAD:
+        return SES_EVENT_PUBLISHING
     return LOCAL_STACK
 
 
 def is_product(source: str) -> bool:
-    """Calls AWS would bill to the product's own design: its functions and state machines."""
-    return source == STATE_MACHINE or source.startswith(FUNCTION_PREFIX)
+    """Calls AWS would bill to the product's own design: its functions, its state machines,
+    and the engagement events its configuration set publishes."""
+    return source in (STATE_MACHINE, SES_EVENT_PUBLISHING) or source.startswith(FUNCTION_PREFIX)
 
 
 @dataclass

@@ -1,6 +1,8 @@
-"""From a replay to figures per purchase (the intake: ingest + dispatch) and per workflow
-run of each template: AWS calls by service and operation, Lambda invocations and billed
-GB-seconds, state transitions, DynamoDB capacity units, emails, log bytes, traces.
+"""From a replay to figures per purchase (the intake: ingest + dispatch), per workflow run of
+each template and per email sent (engagement: the SES events of the email, their SNS
+publishes and the tracking function): AWS calls by service and operation, Lambda
+invocations and billed GB-seconds, state transitions, DynamoDB capacity units, emails, log
+bytes, traces.
 
 Attribution: the ingest and dispatch invocations are the intake, except the dispatcher's
 StartExecution calls, one per run, which belong to the runs. A Lambda step belongs to the
@@ -17,13 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storeflows_bench import minimum
-from storeflows_bench.calls import STATE_MACHINE, Call, Invocation, is_product
+from storeflows_bench.calls import SES_EVENT_PUBLISHING, STATE_MACHINE, Call, Invocation, is_product
 from storeflows_bench.costs import DYNAMODB_ITEM_OVERHEAD_BYTES
 from storeflows_bench.dynamodb import capacity
 from storeflows_bench.replay import Replay, Run, canonical
 
 INTAKE = "intake"
 INTAKE_FUNCTIONS = ("IngestFunction", "DispatchFunction")
+ENGAGEMENT = "engagement"
+TRACKING_FUNCTION = "TrackEngagementFunction"
 START = ("stepfunctions", "StartExecution")
 # What the history names a task's resource -> the API call it makes.
 TASK_CALLS = {"lambda:invoke": ("lambda", "Invoke")}
@@ -57,7 +61,7 @@ class Tally:
 
 def tally(replay: Replay) -> dict[str, Tally]:
     sizes = replay.item_sizes
-    tallies: dict[str, Tally] = {INTAKE: Tally(units=replay.purchases)}
+    tallies: dict[str, Tally] = {INTAKE: Tally(units=replay.purchases), ENGAGEMENT: Tally()}
     owner_of_payload: dict[tuple[str, str], str] = {}
     for run in replay.runs:
         template = tallies.setdefault(run.template, Tally())
@@ -67,6 +71,8 @@ def tally(replay: Replay) -> dict[str, Tally]:
     for invocation in replay.ledger.invocations:
         if invocation.function in INTAKE_FUNCTIONS:
             owner = INTAKE
+        elif invocation.function == TRACKING_FUNCTION:
+            owner = ENGAGEMENT
         else:
             owner = owner_of_payload.get((invocation.function, canonical(invocation.event)))
             if owner is None:
@@ -79,8 +85,25 @@ def tally(replay: Replay) -> dict[str, Tally]:
         for event in _dispatched_events(replay.ledger.invocations)
     )
     tallies[INTAKE].traces = sum(1 for i in replay.ledger.invocations if i.function in INTAKE_FUNCTIONS)
+    _add_engagement(tallies[ENGAGEMENT], replay, emails=sum(t.emails for t in workflow_tallies(tallies).values()))
     _check_state_machine_calls(replay)
     return tallies
+
+
+def workflow_tallies(tallies: dict[str, Tally]) -> dict[str, Tally]:
+    """The templates' tallies (per run), without the intake's and engagement's."""
+    return {name: tally for name, tally in tallies.items() if name not in (INTAKE, ENGAGEMENT)}
+
+
+def _add_engagement(engagement: Tally, replay: Replay, *, emails: int) -> None:
+    """Per email sent: the SNS publishes of its SES events (the tracking function's
+    invocations and calls are added with the other invocations)."""
+    engagement.units = emails
+    published = [call for call in replay.ledger.calls if call.source == SES_EVENT_PUBLISHING]
+    for call in published:
+        engagement.calls[(call.service, call.operation)] += 1
+    engagement.minimum_calls = minimum.ENGAGEMENT_EVENT * len(published)
+    engagement.traces = engagement.invocations[TRACKING_FUNCTION]
 
 
 def _add_run(tally_: Tally, run: Run, sizes) -> None:
@@ -170,15 +193,9 @@ def per_function(replay: Replay) -> dict[str, Tally]:
 
 def stored_bytes(replay: Replay) -> dict[str, float]:
     """What the table holds per contact and per order, DynamoDB's 100 bytes per item
-    included, for the storage estimate: profiles; what is kept for good per order (orders,
-    send records, series markers, sales counters); what expires (idempotency records)."""
+    included, for the storage estimate: profiles, and what each order leaves (orders, send
+    records, engagement flags, series markers, sales counters, report rows)."""
     stored = {key: size + DYNAMODB_ITEM_OVERHEAD_BYTES for key, size in replay.item_sizes.items()}
     profiles = [size for (pk, sk), size in stored.items() if sk == "PROFILE"]
-    expiring = sum(size for (pk, sk), size in stored.items() if pk.startswith("IDEMPOTENCY#"))
-    kept = sum(size for (pk, sk), size in stored.items()
-               if sk != "PROFILE" and not pk.startswith(("IDEMPOTENCY#", "STORE#")))
-    return {
-        "profile_bytes": sum(profiles) / len(profiles),
-        "kept_bytes_per_order": kept / replay.purchases,
-        "expiring_bytes_per_order": expiring / replay.purchases,
-    }
+    kept = sum(size for (pk, sk), size in stored.items() if sk != "PROFILE" and not pk.startswith("STORE#"))
+    return {"profile_bytes": sum(profiles) / len(profiles), "kept_bytes_per_order": kept / replay.purchases}

@@ -1,6 +1,8 @@
 """The reference store's monthly bill (at 1x, 10x and 100x) and the cost of 1,000 orders,
 built from what the replay measured: usage per order (the intake), per run of each
-template, and per send step; plus the stack's fixed monthly costs and its storage.
+template, per send step and per email's engagement (its SES events, as the replay saw them:
+Send and Delivery; opens and clicks each add one more event of the same cost); plus the
+stack's fixed monthly costs and its storage.
 
 The reference store: 10,000 contacts, 3,000 orders a month, each order entering two
 workflows (the targeted post-purchase follow-up, the seed's ten elements, and the costliest
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from storeflows_bench import costs
 from storeflows_bench.costs import Bill, Prices, Usage
-from storeflows_bench.measure import INTAKE, Tally
+from storeflows_bench.measure import ENGAGEMENT, INTAKE, TRACKING_FUNCTION, Tally, workflow_tallies
 
 TARGETED = "targeted_post_purchase"
 SEND_FUNCTION = "SendMessageFunction"
@@ -41,6 +43,8 @@ class Figures:
     run_invocations: dict[str, dict[str, float]]  # template -> function -> invocations per run
     emails_per_run: dict[str, float]
     send_step: Usage  # per send step (one email)
+    engagement: Usage  # per email: its SES events, published and tracked
+    engagement_invocations: float  # of the tracking function, per email
     init_seconds: dict[str, float]  # function -> cold-start import time
     memory_mb: dict[str, int]
     fixed: Usage  # per month
@@ -58,7 +62,7 @@ def figures(tallies: dict[str, Tally], functions: dict[str, Tally], *, init_seco
         + costs.ESM_REQUESTS_PER_BATCH / costs.EVENTS_PER_BATCH,
         "xray_trace_recorded": sum(INTAKE_INVOCATIONS.values()),  # a trace per API request, per batch
     })
-    templates = {name: tally for name, tally in tallies.items() if name != INTAKE}
+    templates = workflow_tallies(tallies)
     runs = {}
     for name, tally in templates.items():
         invocations = tally.per_unit(sum(tally.invocations.values()))
@@ -71,12 +75,22 @@ def figures(tallies: dict[str, Tally], functions: dict[str, Tally], *, init_seco
     send = functions[SEND_FUNCTION]
     send_step = _usage(send, invocations=1)
     send_step["lambda_request"] = 1
+    tracked = tallies[ENGAGEMENT]
+    tracking_invocations = tracked.per_unit(tracked.invocations[TRACKING_FUNCTION])
+    engagement = _usage(tracked, invocations=tracking_invocations)
+    engagement.update({
+        "sns_publish": tracked.per_unit(tracked.calls[("sns", "Publish")]),
+        "lambda_request": tracking_invocations,
+        "xray_trace_recorded": tracking_invocations,
+    })
     return Figures(
         intake=intake_usage,
         runs=runs,
         run_invocations={name: {f: t.per_unit(n) for f, n in t.invocations.items()} for name, t in templates.items()},
         emails_per_run={name: tally.per_unit(tally.emails) for name, tally in templates.items()},
         send_step=send_step,
+        engagement=engagement,
+        engagement_invocations=tracking_invocations,
         init_seconds=init_seconds,
         memory_mb=memory_mb,
         fixed=fixed,
@@ -120,12 +134,12 @@ def monthly_bill(fig: Figures, workflows: list[str], scale: float, prices: Price
     usage, invocations, workflow_emails = _orders_usage(fig, orders, workflows)
     emails = REFERENCE.emails_per_month * scale
     other_sends = max(0.0, emails - workflow_emails)
-    usage = usage.plus(fig.send_step.times(other_sends))
+    usage = usage.plus(fig.send_step.times(other_sends)).plus(fig.engagement.times(emails))
     invocations[SEND_FUNCTION] = invocations.get(SEND_FUNCTION, 0) + other_sends
+    invocations[TRACKING_FUNCTION] = fig.engagement_invocations * emails
     usage = usage.plus(fig.fixed).plus(costs.storage(
         contacts=REFERENCE.contacts * scale, orders_per_month=orders, profile_bytes=fig.stored["profile_bytes"],
-        kept_bytes_per_order=fig.stored["kept_bytes_per_order"],
-        expiring_bytes_per_order=fig.stored["expiring_bytes_per_order"]))
+        kept_bytes_per_order=fig.stored["kept_bytes_per_order"]))
     usage["lambda_arm_gb_second"] += costs.init_gb_seconds(invocations, fig.init_seconds, fig.memory_mb)
     return Bill(lines=costs.price(usage, prices), postage=costs.postage(emails, prices), notes=[
         f"{orders:,.0f} orders entering {' and '.join(workflows)}; {workflow_emails:,.0f} workflow emails, "
@@ -137,6 +151,8 @@ def per_thousand_orders(fig: Figures, workflow: str, prices: Prices) -> Bill:
     """1,000 orders through the intake and `workflow`, no fixed costs, postage apart; cold
     starts as often as at the reference store's pace."""
     usage, invocations, emails = _orders_usage(fig, 1000, [workflow])
+    usage = usage.plus(fig.engagement.times(emails))
+    invocations[TRACKING_FUNCTION] = fig.engagement_invocations * emails
     monthly = REFERENCE.orders_per_month / 1000
     usage["lambda_arm_gb_second"] += sum(
         count * costs.cold_start_share(count * monthly) * fig.init_seconds[function] * fig.memory_mb[function] / 1024

@@ -11,7 +11,7 @@ from typing import Any
 from storeflows_bench import costs, model
 from storeflows_bench.coldstart import ColdStart, as_json
 from storeflows_bench.costs import Bill, Prices
-from storeflows_bench.measure import INTAKE, Tally
+from storeflows_bench.measure import ENGAGEMENT, INTAKE, Tally, workflow_tallies
 from storeflows_bench.replay import Replay
 
 TARGET_PER_1000_ORDERS = 0.25
@@ -28,6 +28,7 @@ LABELS = {
     "cloudwatch_alarm_month": "alarms", "cloudwatch_dashboard_month": "dashboards",
     "cloudwatch_logs_ingestion_gb": "log ingestion", "cloudwatch_logs_storage_gb_month": "log storage",
     "xray_trace_recorded": "X-Ray traces", "kms_request": "KMS requests", "ses_email": "SES postage",
+    "sns_publish": "SNS publishes",
 }
 
 
@@ -67,7 +68,8 @@ def _operations(tally: Tally) -> dict[str, float]:
 def results(*, replay: Replay, tallies: dict[str, Tally], fig: model.Figures, prices: Prices, cold: ColdStart,
             handler_time: dict[str, Any], bench_seconds: float, root: Path, date: str) -> dict[str, Any]:
     intake = tallies[INTAKE]
-    templates = {name: tally for name, tally in tallies.items() if name != INTAKE}
+    engagement = tallies[ENGAGEMENT]
+    templates = workflow_tallies(tallies)
     runs_per_purchase = sum(t.units for t in templates.values()) / replay.purchases
     calls_per_purchase = sum(t.total_calls for t in tallies.values()) / replay.purchases
     minimum_per_purchase = sum(t.minimum_calls for t in tallies.values()) / replay.purchases
@@ -117,6 +119,15 @@ def results(*, replay: Replay, tallies: dict[str, Tally], fig: model.Figures, pr
                 "minimum": round(intake.per_unit(intake.minimum_calls), 2),
                 "by_operation": _operations(intake),
                 "lambda_invocations": {f: round(intake.per_unit(n), 3) for f, n in sorted(intake.invocations.items())},
+            },
+            "engagement_per_email": {
+                "emails": engagement.units,
+                "measured": round(engagement.per_unit(engagement.total_calls), 2),
+                "minimum": round(engagement.per_unit(engagement.minimum_calls), 2),
+                "ses_events": round(engagement.per_unit(engagement.calls[("sns", "Publish")]), 2),
+                "lambda_invocations": round(engagement.per_unit(sum(engagement.invocations.values())), 2),
+                "by_operation": _operations(engagement),
+                "cost_per_email_usd": round(sum(line.usd for line in costs.price(fig.engagement, prices)), 8),
             },
             "per_run": {
                 name: {
@@ -168,7 +179,7 @@ def table(doc: dict[str, Any]) -> str:
         f"{w['purchases']} purchases over {w['contacts']} contacts (seed {w['seed']}; first {w['mix']['first']}, "
         f"second {w['mix']['second']}, repeat {w['mix']['repeat']}), {w['workflows_per_order']} workflows per order",
         "",
-        "1. AWS calls (the product's: functions and state machines)        measured  minimum",
+        "1. AWS calls (the product's: functions, state machines, SES events)  measured  minimum",
         f"   per purchase, all included                                       {purchase['measured']:8.2f} {purchase['minimum']:8.2f}"
         f"   (target <= minimum + {purchase['runs']:.0f} runs = {purchase['minimum'] + purchase['runs']:.2f})",
         f"   intake (ingest + dispatch), per purchase                        "
@@ -178,6 +189,10 @@ def table(doc: dict[str, Any]) -> str:
         lines.append(f"   {name + ', per run (' + str(run['runs']) + ')':<64} {run['measured']:8.2f} {run['minimum']:8.2f}"
                      f"   transitions {run['state_transitions']:5.2f}  Lambda {run['lambda_invocations']:4.2f}"
                      f"  emails {run['emails']:4.2f}  ${run['cost_per_run_usd']:.6f}")
+    engaged = calls["engagement_per_email"]
+    lines.append(f"   {'engagement, per email (' + str(engaged['emails']) + ')':<64} {engaged['measured']:8.2f} "
+                 f"{engaged['minimum']:8.2f}   SES events {engaged['ses_events']:4.2f}  Lambda "
+                 f"{engaged['lambda_invocations']:4.2f}  ${engaged['cost_per_email_usd']:.6f}")
     lines.append(f"   per purchase: {purchase['lambda_invocations']} Lambda invocations, "
                  f"{purchase['state_transitions']} state transitions, retried attempts {calls['retried_attempts']}")
     lines.append("   by operation, per purchase: " + ", ".join(f"{k} {v:.2f}" for k, v in purchase["by_operation"].items()))

@@ -36,6 +36,8 @@ EVENT_TYPES = {
     "deliveryDelay": "DeliveryDelay", "subscription": "Subscription",
 }
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
+# The thread that publishes, as SES would (the bench counts its SNS publishes: AWS bills them).
+PUBLISHER_THREAD = "ses-events"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class SesEventPublisher:
         self.destinations = destinations  # configuration set name -> its event destinations
         self._mails: dict[str, SentMail] = {}
         self._queue: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue()
-        self._worker = threading.Thread(target=self._publish_forever, name="ses-events", daemon=True)
+        self._worker = threading.Thread(target=self._publish_forever, name=PUBLISHER_THREAD, daemon=True)
         self._worker.start()
 
     def stop(self) -> None:
