@@ -180,12 +180,9 @@ def fixed_monthly(*, custom_metrics: int, alarms: int, dashboards: int) -> Usage
     })
 
 
-def storage(*, contacts: float, orders_per_month: float, profile_bytes: float, kept_bytes_per_order: float,
-            expiring_bytes_per_order: float) -> Usage:
-    """The table after MONTHS_OF_HISTORY months: profiles, kept order and send items, and a
-    month of items that expire (idempotency records live 7 and 30 days). Bytes include
-    DynamoDB's overhead per item."""
-    size = (contacts * profile_bytes
-            + MONTHS_OF_HISTORY * orders_per_month * kept_bytes_per_order
-            + orders_per_month * expiring_bytes_per_order)
+def storage(*, contacts: float, orders_per_month: float, profile_bytes: float, kept_bytes_per_order: float) -> Usage:
+    """The table after MONTHS_OF_HISTORY months: profiles and what each order leaves (order,
+    send and engagement items, sales counters; the ones that expire live 400 days, longer
+    than that history). Bytes include DynamoDB's overhead per item."""
+    size = contacts * profile_bytes + MONTHS_OF_HISTORY * orders_per_month * kept_bytes_per_order
     return Usage({"dynamodb_storage_gb_month": size / GB, "dynamodb_pitr_gb_month": size / GB})

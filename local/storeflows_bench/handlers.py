@@ -4,8 +4,8 @@ the code's own cost and a regression shows.
 
 The resources and handlers are the local stack's, built from template.yaml; the store is
 the demo store. Ingest gets signed event API purchases, as API Gateway would hand them
-over; the send step gets one message per event (a new step each time, so the idempotency
-layer never short-cuts), alternating a transactional and a marketing message. The first
+over; the send step gets one message per event (a new step each time, so no event is
+answered from an earlier decision), alternating a transactional and a marketing message. The first
 WARM_UP events of each (clients and caches being created) are timed apart. Runs as its
 own process (`python -m storeflows_bench.handlers EVENTS`): moto's in-process mock and the
 replay's server must not meet."""

@@ -6,8 +6,13 @@ Derivation, one call per thing that must happen, and reads of one moment from on
 counted as one call (a BatchGetItem can fetch them together):
 
 intake, per purchase
-  ingest    1 read of the store (its signing secret) + 1 SQS SendMessage
-  dispatch  1 TransactWriteItems (order item + profile, only if the order is new)
+  ingest    1 read of the store (its signing secret and attribution windows) + 1 SQS SendMessage
+  dispatch  1 TransactWriteItems (order item + profile, only if the order is new, and a check
+              that the address was never erased)
+            + 1 consistent read of the contact, for the touch the purchase is attributed to
+              (the transaction cannot return it; an order that is attributed adds its own
+              TransactWriteItems, the order stamped once with its report row: the bench
+              clicks nothing, so none is)
             + 1 Query of the store's workflows
             + 1 UpdateItem of consent, when the order carries it (conditional on being newer,
               so it cannot join the transaction: a failed condition would cancel the order)
@@ -17,17 +22,23 @@ per workflow run
   start     1 StartExecution
   DynamoDB task (tag, score, series marker, delivery check)   1 call, the integration itself
   segment check   1 Lambda Invoke + 1 consistent read of the contact
-  send step       1 Lambda Invoke + 1 consistent read (store, message and contact together)
+  send step       1 Lambda Invoke + 1 consistent read (store, message, contact and the
+                  step's decision record, if a retried attempt left one, together)
+                  + 1 read of the sender profile the message names (known only once the
+                  message is read; changing a profile changes every later send)
                   + 1 conditional write claiming the send (never twice) + 1 SES SendEmail
-                  + 1 write recording the decision; a skipped send needs no claim and no
-                  SES call (recording a skip twice changes nothing); a frequency-capped
-                  workflow adds 1 conditional write of the contact's last send
+                  + 1 write of the decision, completing the claim; a send skipped for
+                  consent, unsubscribe or suppression needs only its record (conditional:
+                  the first decision of a step stands); a frequency-capped workflow adds 1
+                  conditional write of the contact's last send
+per email, engagement
+  each SES event  1 SNS Publish (SES's, billed to the topic's owner) + 1 TransactWriteItems
+                  (the email's flag and its report row's counter, once: the tracking function
+                  is invoked by SNS, not by a call of ours)
 
-Not counted as needed: a separate idempotency record per dispatched event (the order's
-conditional write and the deterministic run names already make a redelivery change
-nothing), and the idempotency layer's second write per send (the decision record could
-complete the claim). The product keeps both on purpose (Powertools idempotency, as its
-developers' guide asks); the bench reports what they cost."""
+Nothing else: a redelivered event is made harmless by the order's conditional write, the
+conditional consent update and the deterministic run names, so the dispatcher keeps no
+idempotency record of its own; the send step's claim is its decision record."""
 
 from __future__ import annotations
 
@@ -35,15 +46,19 @@ import json
 from typing import Any
 
 INGEST = 2
-DISPATCH = 2
+DISPATCH = 3  # the transaction, the contact read for attribution, the workflows query
 CONSENT_UPDATE = 1
 PER_SKU = 1
 START_EXECUTION = 1
 DYNAMODB_TASK = 1
 SEGMENT_CHECK = 2
-SEND_SENT = 5
-SEND_SKIPPED = 3
+SEND_SENT = 6
+SEND_SKIPPED = 3  # invoke, read, record
+SENDER_PROFILE = 1
 FREQUENCY_CAP = 1
+ENGAGEMENT_EVENT = 2
+# Skips decided before the sender profile is read: the contact may not receive the message.
+_SKIPPED_BEFORE_THE_SENDER = {"no_marketing_consent", "unsubscribed", "suppressed", "unknown_contact"}
 
 SEGMENTS_FUNCTION = "EvaluateSegmentsFunction"
 SEND_FUNCTION = "SendMessageFunction"
@@ -55,9 +70,11 @@ def intake(*, skus: int, carries_consent: bool) -> int:
 
 def send_step(payload: dict[str, Any], answer: dict[str, Any]) -> int:
     sent = answer["status"] == "sent"
+    if not sent and answer.get("reason") in _SKIPPED_BEFORE_THE_SENDER:
+        return SEND_SKIPPED
     # The cap's write happens once the contact may receive the message at all.
-    capped = payload.get("frequency_cap_seconds", 0) > 0 and (sent or answer.get("reason") == "frequency_cap")
-    return (SEND_SENT if sent else SEND_SKIPPED) + (FREQUENCY_CAP if capped else 0)
+    capped = payload.get("frequency_cap_seconds", 0) > 0
+    return (SEND_SENT if sent else SEND_SKIPPED + SENDER_PROFILE) + (FREQUENCY_CAP if capped else 0)
 
 
 def run(dynamodb_tasks: int, lambda_tasks: list[tuple[str, str, Any]]) -> int:

@@ -108,7 +108,7 @@ def _reset_storeflows_state() -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto with the table, event queue, SES identity and configuration set and a state
     machine, and the environment template.yaml gives the functions."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -57,7 +57,8 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
     repository.record_purchase("demo", "e1", purchase("1001"))
     repository.record_consent("demo", ANA, marketing=False, source="preference centre",
                               at=datetime(2026, 11, 21, 7, 0, tzinfo=timezone.utc))
-    repository.record_send_decision(store_id="demo", email=ANA, workflow_id="wf", order_id="1001", step="thanks",
+    repository.record_send_decision(keys.send_log_key("demo", ANA, "wf", "1001", "thanks"), workflow_id="wf",
+                                    order_id="1001", step="thanks",
                                     message_id="thanks", status="sent", ses_message_id="ses-1", language="pl")
     # What SES reported of that email, kept outside the partition under its SES id.
     opened = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
@@ -96,7 +97,7 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
                        "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]}],
             "send": [{"sk": "SEND#wf#1001#thanks", "workflow_id": "wf", "order_id": "1001", "step": "thanks",
                       "message_id": "thanks", "status": "sent", "ses_message_id": "ses-1", "language": "pl",
-                      "decided_at": "2026-11-21T08:00:00+00:00",
+                      "decided_at": "2026-11-21T08:00:00.000000+00:00",
                       "engagement": {"delivered_at": "2026-11-21T09:00:00.000000+00:00",
                                      "opened_at": "2026-11-21T09:00:00.000000+00:00"}}],
         },
@@ -246,7 +247,8 @@ def test_a_send_for_an_erased_contact_writes_nothing(aws, clock, demo_store):
 
     result = send_workflow_message(SendRequest(store_id="demo", workflow_id="wf", email=ANA, step="thanks",
                                                message_id="first-purchase-thanks",
-                                               order=Order(id="1001", total="129.90", currency="EUR")))
+                                               order=Order(id="1001", total="129.90", currency="EUR")),
+                                   attempt_ends_at=datetime.now(timezone.utc) + timedelta(minutes=1))
 
     assert result == {"status": "skipped", "reason": "unknown_contact"}
     assert aws.items(keys.contact_pk("demo", ANA)) == []

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from storeflows import keys, repository
+from storeflows import keys, repository, sending
 from storeflows.adapters import purchase_from_api
-from storeflows.errors import MessageRenderError
+from storeflows.errors import MessageRenderError, SendInProgress, SendThrottled
 from storeflows.mail import parse_mime_message
 from storeflows.records import Message, MessageContent, Purpose
 from storeflows.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
@@ -230,6 +231,66 @@ def test_a_different_step_is_a_different_email(send, aws):
     send(send_step(MARKETING, step="SendRepeatPurchaseThanks"))
 
     assert len(aws.sent_emails()) == 2
+
+
+def test_a_retry_after_the_contact_unsubscribed_still_answers_sent(send, aws):
+    """Step Functions retries a step whose answer it lost; the email already went out."""
+    add_contact()
+    first = send(send_step(MARKETING))
+    repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+
+    again = send(send_step(MARKETING))
+
+    assert again == first and first["status"] == "sent"
+    (record,) = send_records()
+    assert (record["status"], record["ses_message_id"]) == ("sent", first["ses_message_id"])
+
+
+def claim_left_by_an_attempt(*, ends_in: timedelta) -> None:
+    """What an attempt leaves when it dies between claiming its send and recording it."""
+    assert repository.claim_send(keys.send_log_key("demo", EMAIL, WORKFLOW_ID, ORDER_ID, "SendSecondPurchaseThanks"),
+                                 message_id=MARKETING, attempt_ends_at=datetime.now(timezone.utc) + ends_in)
+
+
+def test_a_send_claimed_by_an_attempt_still_running_is_retried_later_not_sent(send, aws):
+    add_contact()
+    claim_left_by_an_attempt(ends_in=timedelta(minutes=1))
+
+    with pytest.raises(SendInProgress):
+        send(send_step(MARKETING))
+
+    assert aws.sent_emails() == []
+    assert [record["status"] for record in send_records()] == ["sending"]
+
+
+def test_a_send_whose_attempt_died_after_claiming_is_never_sent_again(send, aws):
+    add_contact()
+    claim_left_by_an_attempt(ends_in=-timedelta(seconds=1))
+
+    result = send(send_step(MARKETING))
+
+    assert result == {"status": "skipped", "reason": "send_outcome_unknown"}
+    assert aws.sent_emails() == []
+    (record,) = send_records()
+    assert (record["status"], record["reason"]) == ("skipped", "send_outcome_unknown")
+
+
+def test_a_throttled_send_gives_its_claim_back_so_the_retry_sends(send, aws, monkeypatch):
+    add_contact()
+    real_client = sending.client
+
+    class ThrottledSES:
+        def send_email(self, **_):
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
+
+    monkeypatch.setattr(sending, "client", lambda service: ThrottledSES() if service == "sesv2" else real_client(service))
+    with pytest.raises(SendThrottled):
+        send(send_step(MARKETING))
+    assert send_records() == []
+
+    monkeypatch.setattr(sending, "client", real_client)
+    assert send(send_step(MARKETING))["status"] == "sent"
+    assert len(aws.sent_emails()) == 1
 
 
 def test_customer_markup_in_a_name_is_escaped_in_html(send, aws):

@@ -46,3 +46,8 @@ class UnknownSender(StoreflowsError):
 
 class SendThrottled(StoreflowsError):
     """SES refused the send for rate reasons; the workflow retries with backoff."""
+
+
+class SendInProgress(StoreflowsError):
+    """Another attempt of the same send step holds its claim and may still be sending; the
+    workflow retries shortly, and the retry answers with that attempt's decision."""

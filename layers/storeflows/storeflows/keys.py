@@ -7,7 +7,7 @@
     STORE#<store>                   SENDER#<sender>                      sender profile: name, from, reply-to
     CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
     CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
-    CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision log (sent / skipped + reason)
+    CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision (sending / sent / skipped + reason)
     CONTACT#<store>#<email>         ACTIVE#<workflow>#<order>            the contact is inside this run right now
     CONTACT#<store>#<email>         CAP#<workflow>                       last send, for "not more often than"
     EMAIL#<ses message id>          EMAIL                                one sent email's engagement (no address; expires)
@@ -19,7 +19,6 @@
     CONTACT#<store>#<email>         CONSENT#<stated at>#<source>         consent history: every statement received
     SUPPRESSION#<store>             ADDRESS#<sha256 of the email>        what an erasure kept (no address)
     STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
-    IDEMPOTENCY#<function>          <hash of the idempotency key>        Powertools idempotency records (expire)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key."""
@@ -39,9 +38,6 @@ ACTIVE_PREFIX = "ACTIVE#"
 CONSENT_PREFIX = "CONSENT#"
 DATA_REQUEST_PREFIX = "DATAREQUEST#"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
-
-IDEMPOTENCY_DISPATCH = "IDEMPOTENCY#dispatch"
-IDEMPOTENCY_SEND = "IDEMPOTENCY#send"
 
 
 def store_pk(store_id: str) -> str:

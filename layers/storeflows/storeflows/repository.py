@@ -372,14 +372,16 @@ def get_contact(store_id: str, email: str) -> Contact | None:
     return Contact.model_validate(_without_keys(item)) if item else None
 
 
-def get_send_context(store_id: str, message_id: str, email: str) -> tuple[Store | None, Message | None, Contact | None]:
-    """What a send needs, read together: the store (name, unsubscribe key), the message and
-    the contact, all strongly consistent (a consent or a message edited since the run
-    started counts). One BatchGetItem instead of three reads; anything it leaves
-    unprocessed (throttling) is read on its own."""
+def get_send_context(store_id: str, message_id: str, email: str, decision_key: dict[str, str]) -> SendContext:
+    """What a send needs, read together: the store (name, unsubscribe key), the message, the
+    contact and the send's decision record, if an earlier attempt left one, all strongly
+    consistent (a consent or a message edited since the run started counts). One
+    BatchGetItem instead of four reads; anything it leaves unprocessed (throttling) is read
+    on its own."""
     if not is_store_id(store_id):
-        return None, None, None
-    wanted = [keys.store_key(store_id), keys.message_key(store_id, message_id), keys.contact_key(store_id, email)]
+        return SendContext(None, None, None, None)
+    wanted = [keys.store_key(store_id), keys.message_key(store_id, message_id), keys.contact_key(store_id, email),
+              decision_key]
     table_name = require("table_name")
     response = client("dynamodb").batch_get_item(
         RequestItems={table_name: {"Keys": [_serialize(key) for key in wanted], "ConsistentRead": True}}
@@ -393,11 +395,12 @@ def get_send_context(store_id: str, message_id: str, email: str) -> tuple[Store 
         item = _table().get_item(Key=plain_key, ConsistentRead=True).get("Item")
         if item:
             found[(plain_key["pk"], plain_key["sk"])] = item
-    store, message, contact = (found.get((key["pk"], key["sk"])) for key in wanted)
-    return (
+    store, message, contact, decision = (found.get((key["pk"], key["sk"])) for key in wanted)
+    return SendContext(
         Store.model_validate(_without_keys(store)) if store else None,
         Message.model_validate(_without_keys(message)) if message else None,
         Contact.model_validate(_without_keys(contact)) if contact else None,
+        _without_keys(decision) if decision else None,
     )
 
 
@@ -456,6 +459,17 @@ def _pages(operation: str, **arguments: Any):
 
 def _query_pages(condition):
     return _pages("query", KeyConditionExpression=condition)
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """What one send step reads before it decides; None where the item does not exist."""
+
+    store: Store | None
+    message: Message | None
+    contact: Contact | None
+    # The step's decision record, when an earlier attempt of it left one.
+    decision: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -601,10 +615,34 @@ def record_touch(store_id: str, email: str, kind: str, touch: Touch) -> bool:
     ) is not None
 
 
+# A send decision record's status while its email is being sent: the claim that makes a
+# second attempt of the same step send nothing.
+SENDING = "sending"
+
+
+def claim_send(decision_key: dict[str, str], *, message_id: str, attempt_ends_at: datetime) -> bool:
+    """Claims one send just before SES is called: its decision record, written with status
+    "sending" only where no decision exists yet. False when one does (another attempt of the
+    same step got there first). `attempt_ends_at` is when this attempt is certain to have
+    ended (its Lambda timeout): a claim older than that belongs to an attempt that died."""
+    return _if_condition_holds(
+        _table().put_item,
+        Item={**decision_key, "message_id": message_id, "status": SENDING,
+              "attempt_ends_at": _utc_iso(attempt_ends_at), "decided_at": _utc_iso(_now())},
+        ConditionExpression="attribute_not_exists(pk)",
+    ) is not None
+
+
+def release_send_claim(decision_key: dict[str, str]) -> None:
+    """Gives the claim back when the attempt failed before SES took the email, so a retry
+    may send it."""
+    _if_condition_holds(_table().delete_item, Key=decision_key, ConditionExpression="#status = :sending",
+                        ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":sending": SENDING})
+
+
 def record_send_decision(
+    decision_key: dict[str, str],
     *,
-    store_id: str,
-    email: str,
     workflow_id: str,
     order_id: str,
     step: str,
@@ -615,12 +653,17 @@ def record_send_decision(
     language: str | None = None,
     coupon_code: str | None = None,
     sent_on: str | None = None,
-) -> None:
+    completes_claim: bool = False,
+) -> bool:
     """The per-contact record of every send decision: what went out (with the coupon code it
-    carried, if any), or why it did not."""
-    _table().put_item(
+    carried, if any), or why it did not. The first decision of a step stands: a skip is
+    written only where there is no decision yet, and a send completes its own claim. False
+    when the record was not written for that reason."""
+    condition = "#status = :sending" if completes_claim else "attribute_not_exists(pk)"
+    return _if_condition_holds(
+        _table().put_item,
         Item={
-            **keys.send_log_key(store_id, email, workflow_id, order_id, step),
+            **decision_key,
             **_drop_none(
                 {
                     "workflow_id": workflow_id,
@@ -633,11 +676,14 @@ def record_send_decision(
                     "language": language,
                     "coupon_code": coupon_code,
                     "sent_on": sent_on,
-                    "decided_at": _now().isoformat(),
+                    "decided_at": _utc_iso(_now()),
                 }
             ),
-        }
-    )
+        },
+        ConditionExpression=condition,
+        **({"ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":sending": SENDING}}
+           if completes_claim else {}),
+    ) is not None
 
 
 def contact_history(store_id: str, email: str) -> list[dict[str, Any]]:

@@ -10,7 +10,13 @@ so no code is used up on a contact who is skipped. A send skipped because its po
 gives its frequency-cap slot back, so it holds back none of the workflow's later messages.
 
 The sender is read at every send too: a message naming a sender profile goes out as the
-profile is now."""
+profile is now.
+
+No email goes out twice for one step of one run, however often Step Functions retries it:
+the step's decision record is read with the rest, and a step that has one answers with it;
+a send claims that record (status "sending") before SES is called and completes it after.
+An attempt that died between the two may or may not have handed the email to SES; the
+step then records it as skipped ("send_outcome_unknown") rather than risk a duplicate."""
 
 from __future__ import annotations
 
@@ -20,11 +26,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from storeflows import coupons, repository
+from storeflows import coupons, keys, repository
 from storeflows.engagement import message_tags
 from storeflows.aws import client
 from storeflows.config import require
-from storeflows.errors import SendThrottled, UnknownMessage, UnknownStore
+from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, UnknownStore
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
 from storeflows.observability import MetricUnit, count_by, logger, metrics
@@ -53,13 +59,21 @@ class SendRequest(BaseModel):
         return f"{self.workflow_id}#{self.order.id}#{self.step}"
 
     @property
+    def decision_key(self) -> dict[str, str]:
+        return keys.send_log_key(self.store_id, self.email, self.workflow_id, self.order.id, self.step)
+
+    @property
     def coupon_claim_key(self) -> str:
         """One send to one contact: the unit a dynamic coupon code is claimed for."""
         return f"{self.send_key}#{self.email}"
 
 
-def send_workflow_message(request: SendRequest) -> dict[str, Any]:
-    store, message, contact = repository.get_send_context(request.store_id, request.message_id, request.email)
+def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
+    """`attempt_ends_at`: when this attempt is certain to be over (its Lambda timeout)."""
+    context = repository.get_send_context(request.store_id, request.message_id, request.email, request.decision_key)
+    if context.decision is not None:
+        return _earlier_decision(request, context.decision)
+    store, message, contact = context.store, context.message, context.contact
     if store is None:
         raise UnknownStore(f"no store {request.store_id}")
     if message is None:
@@ -102,10 +116,15 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
     )
     # The report day of this email: its tags carry it, so every later event of it counts there.
     sent_on = datetime.now(timezone.utc).date()
-    ses_message_id = _send_raw(raw, sender.address, contact.email, request, sent_on)
+    if not repository.claim_send(request.decision_key, message_id=request.message_id, attempt_ends_at=attempt_ends_at):
+        raise SendInProgress(f"another attempt of step {request.step} claimed this send")
+    try:
+        ses_message_id = _send_raw(raw, sender.address, contact.email, request, sent_on)
+    except Exception:
+        repository.release_send_claim(request.decision_key)
+        raise
     repository.record_send_decision(
-        store_id=request.store_id,
-        email=request.email,
+        request.decision_key,
         workflow_id=request.workflow_id,
         order_id=request.order.id,
         step=request.step,
@@ -115,6 +134,7 @@ def send_workflow_message(request: SendRequest) -> dict[str, Any]:
         language=language,
         coupon_code=coupon_code,
         sent_on=sent_on.isoformat(),
+        completes_claim=True,
     )
     logger.info(
         "message sent",
@@ -194,18 +214,36 @@ def _send_raw(raw: bytes, sender: str, recipient: str, request: SendRequest, sen
     return response["MessageId"]
 
 
-def _skipped(request: SendRequest, reason: str | None, *, record: bool = True) -> dict[str, Any]:
-    if record:
-        repository.record_send_decision(
-            store_id=request.store_id,
-            email=request.email,
-            workflow_id=request.workflow_id,
-            order_id=request.order.id,
-            step=request.step,
-            message_id=request.message_id,
-            status="skipped",
-            reason=reason,
-        )
+def _earlier_decision(request: SendRequest, decision: dict[str, Any]) -> dict[str, Any]:
+    """The answer of a step that an earlier attempt decided (Step Functions retried it)."""
+    if decision["status"] == "sent":
+        return {"status": "sent", "ses_message_id": decision["ses_message_id"], "language": decision.get("language")}
+    if decision["status"] != repository.SENDING:
+        return {"status": decision["status"], "reason": decision.get("reason")}
+    if datetime.now(timezone.utc) < datetime.fromisoformat(decision["attempt_ends_at"]):
+        raise SendInProgress(f"an earlier attempt of step {request.step} may still be sending")
+    logger.warning(
+        "an earlier attempt died while sending; not sending again",
+        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
+               "step": request.step},
+    )
+    return _skipped(request, "send_outcome_unknown", completes_claim=True)
+
+
+def _skipped(request: SendRequest, reason: str | None, *, record: bool = True,
+             completes_claim: bool = False) -> dict[str, Any]:
+    if record and not repository.record_send_decision(
+        request.decision_key,
+        workflow_id=request.workflow_id,
+        order_id=request.order.id,
+        step=request.step,
+        message_id=request.message_id,
+        status="skipped",
+        reason=reason,
+        completes_claim=completes_claim,
+    ):
+        # A concurrent attempt of the same step decided first; the retry answers with that.
+        raise SendInProgress(f"another attempt of step {request.step} decided meanwhile")
     logger.info(
         "message skipped",
         extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
