@@ -61,7 +61,9 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
         },
     )
     metrics.add_metric(name="WorkflowRunsStarted", unit=MetricUnit.Count, value=len(started))
-    metrics.add_metric(name="WorkflowRunsDeduplicated", unit=MetricUnit.Count, value=len(already_running))
+    # Each metric published in a month is billed for it: this one only when it happens.
+    if already_running:
+        metrics.add_metric(name="WorkflowRunsDeduplicated", unit=MetricUnit.Count, value=len(already_running))
     return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "runs_started": started}
 
 
