@@ -11,14 +11,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storeflows.dispatch import dispatch_event
 from storeflows.ingest import StoreEvent
-from storeflows.observability import logger, metrics, tracer
+from storeflows.observability import error_summary, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict:
-    return dispatch_event(StoreEvent.model_validate_json(record.body))
+    try:
+        return dispatch_event(StoreEvent.model_validate_json(record.body))
+    except Exception as error:
+        # The batch processor keeps the failure to itself; the operator needs it to fix the cause.
+        logger.error("event failed, left on the queue",
+                     extra={"sqs_message_id": record.message_id,
+                            "receive_count": record.attributes.approximate_receive_count, **error_summary(error)})
+        raise
 
 
 @logger.inject_lambda_context

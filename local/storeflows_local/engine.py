@@ -96,16 +96,21 @@ Handler = Callable[[dict, Any], Any]
 class ExecutionEnvironments:
     """A function's execution environments, as Lambda keeps them: each runs one invocation
     at a time, and when all are busy another is started, up to `limit`. Handlers are written
-    for that: Powertools' HTTP resolver and batch processor keep the current event on
-    module-level objects (run concurrently in one module, two webhooks read each other's
-    body: 2 of 20 concurrent purchases became copies of others). Here an environment is a
-    fresh import of the handler's module, with module-level objects of its own, made by
-    `start(number)`; an invocation takes a free one (the warmest first), or starts one, or
-    waits for one."""
+    for that: the batch processor keeps the current batch on a module-level object. Here an
+    environment is a fresh import of the handler's module, with module-level objects of its
+    own, made by `start(number)`; an invocation takes a free one (the warmest first), or
+    starts one, or waits for one.
 
-    def __init__(self, start: Callable[[int], Handler], limit: int) -> None:
+    What the package keeps on a class is shared by every environment of this process:
+    Powertools' HTTP resolvers keep the request being resolved on BaseRouter itself (two
+    concurrent webhooks read each other's body: 2 of 8 purchases became copies of others).
+    Functions behind such a resolver pass one `turns` lock between them, and run one
+    invocation at a time, whatever the function."""
+
+    def __init__(self, start: Callable[[int], Handler], limit: int, turns: threading.Lock | None = None) -> None:
         self._start = start
         self._limit = limit
+        self._turns = turns
         self._free: queue.LifoQueue[Handler] = queue.LifoQueue()
         self._started = 0
         self._starting = threading.Lock()
@@ -114,7 +119,10 @@ class ExecutionEnvironments:
     def __call__(self, event: dict, context: Any) -> Any:
         handler = self._take()
         try:
-            return handler(event, context)
+            if self._turns is None:
+                return handler(event, context)
+            with self._turns:
+                return handler(event, context)
         finally:
             self._free.put(handler)
 

@@ -238,8 +238,11 @@ class LocalStack:
         for layer_dir in self.template.layer_dirs():
             if str(layer_dir) not in sys.path:
                 sys.path.insert(0, str(layer_dir))
+        # The functions behind the HTTP API use Powertools' resolver (see ExecutionEnvironments).
+        http_turns = threading.Lock()
         for spec in specs:
-            handler = ExecutionEnvironments(functools.partial(self._start_environment, spec), ENVIRONMENTS_PER_FUNCTION)
+            handler = ExecutionEnvironments(functools.partial(self._start_environment, spec), ENVIRONMENTS_PER_FUNCTION,
+                                            turns=http_turns if spec.routes else None)
             self.handlers[spec.logical_id] = handler
             self.lambdas.register(spec.logical_id, spec.arn, handler, spec.timeout)
             self.routes.extend(HttpRoute(route, spec) for route in spec.routes)

@@ -68,6 +68,22 @@ def test_duplicate_deliveries_send_once_even_when_concurrent(stack, email):
     assert contact["orders_count"] == 1 and contact["tags"] == ["first_purchase_customer"]
 
 
+def test_concurrent_purchases_of_different_customers_each_arrive_as_sent(stack, email):
+    """Each webhook is answered from its own body, however many arrive at once."""
+    buyers = [f"{n}-{email}" for n in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda buyer: post_event(stack.api_url, "demo", stack.webhook_secret,
+                                                         purchase(f"{buyer}-1", buyer)), buyers))
+    assert [a.status_code for a in answers] == [202] * 8
+    assert len({a.json()["event_id"] for a in answers}) == 8
+    for buyer in buyers:
+        wait_for_run(stack.state_machine_arn, run_name("demo", f"{buyer}-1", WORKFLOW))
+    wait_until_quiet(stack.event_queue_url, stack.state_machine_arn)
+    for buyer in buyers:
+        assert stack.contact(buyer)["orders_count"] == 1, buyer
+        assert len(stack.outbox(buyer)) == 1, buyer
+
+
 @pytest.mark.parametrize(
     ("case", "status", "error"),
     [

@@ -215,14 +215,21 @@ def test_every_matching_published_workflow_gets_a_run(dispatch, sqs_event, aws):
         ),
     ],
 )
-def test_malformed_record_fails_alone(dispatch, sqs_event, aws, bad_body):
+def test_malformed_record_fails_alone(dispatch, sqs_event, aws, bad_body, monkeypatch):
     good_body = store_event("shopify:evt-1", shopify_purchase())
+    logged = []
+    monkeypatch.setattr(logger, "error", lambda message, extra=None: logged.append((message, extra)))
 
     response = dispatch(sqs_event(("bad-1", bad_body), ("good-1", good_body)))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
     assert len(aws.executions()) == 1
     assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+    ((message, failure),) = logged
+    assert (message, failure["sqs_message_id"]) == ("event failed, left on the queue", "bad-1")
+    assert failure["error_type"] == "ValidationError" and failure["invalid_fields"], "the operator needs the cause"
+    assert all(data not in json.dumps(failure) for data in ("not json at all", "b@example.com", "carrier-pigeon")), \
+        "never the data it failed on"
 
 
 def test_record_for_a_store_without_workflows_only_records_the_purchase(dispatch, sqs_event, aws):

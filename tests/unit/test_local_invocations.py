@@ -66,3 +66,24 @@ def test_an_invocation_waits_for_a_free_environment_at_the_limit():
         second = threads.submit(function, {"run": b_ran.set}, None)
         assert waiting.result(timeout=5) is False
         second.result(timeout=5)
+
+
+def test_functions_sharing_class_level_state_take_turns_across_all_their_environments():
+    """Powertools' HTTP resolvers keep the request on a class, one per process: functions
+    behind the HTTP API pass one lock, so no two of their invocations overlap anywhere."""
+    shared = {"current_event": None}  # BaseRouter.current_event
+    turns = threading.Lock()
+
+    def start(number: int):
+        def handler(event, context):
+            shared["current_event"] = event
+            time.sleep(0.005)
+            return shared["current_event"]["n"]
+
+        return handler
+
+    ingest, unsubscribe = (ExecutionEnvironments(start, 3, turns=turns) for _ in range(2))
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        answers = list(threads.map(lambda n: (ingest if n % 2 else unsubscribe)({"n": n}, None), range(24)))
+
+    assert answers == list(range(24)), "no invocation read another's request"

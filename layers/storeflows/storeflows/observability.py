@@ -4,8 +4,13 @@ Service name and metrics namespace come from POWERTOOLS_SERVICE_NAME and
 POWERTOOLS_METRICS_NAMESPACE, set once in template.yaml's Globals. Log ids (store, event,
 order, workflow, message), never names, emails or message bodies."""
 
+import traceback
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 logger = Logger()
 tracer = Tracer()
@@ -23,4 +28,18 @@ def count_by(name: str, dimension: str, value: str) -> None:
     counted.flush_metrics()
 
 
-__all__ = ["logger", "tracer", "metrics", "MetricUnit", "count_by"]
+def error_summary(error: Exception) -> dict[str, Any]:
+    """What an operator needs of a failure, for the log, without the data it failed on:
+    exception messages quote inputs (pydantic's quote the offending value, an email say),
+    so only the type, the AWS error code or the fields that failed validation, and where."""
+    summary: dict[str, Any] = {"error_type": type(error).__name__}
+    if isinstance(error, ValidationError):
+        summary["invalid_fields"] = [{"field": ".".join(map(str, e["loc"])), "error": e["type"]} for e in error.errors()]
+    elif isinstance(error, ClientError):
+        summary["error_code"] = error.response.get("Error", {}).get("Code")
+    summary["raised_at"] = [f"{frame.filename}:{frame.lineno} {frame.name}"
+                            for frame in traceback.extract_tb(error.__traceback__)]
+    return summary
+
+
+__all__ = ["logger", "tracer", "metrics", "MetricUnit", "count_by", "error_summary"]
