@@ -123,19 +123,8 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
     except Exception:
         repository.release_send_claim(request.decision_key)
         raise
-    repository.record_send_decision(
-        request.decision_key,
-        workflow_id=request.workflow_id,
-        order_id=request.order.id,
-        step=request.step,
-        message_id=request.message_id,
-        status="sent",
-        ses_message_id=ses_message_id,
-        language=language,
-        coupon_code=coupon_code,
-        sent_on=sent_on.isoformat(),
-        completes_claim=True,
-    )
+    _record_decision(request, status="sent", ses_message_id=ses_message_id, language=language,
+                     coupon_code=coupon_code, sent_on=sent_on.isoformat(), completes_claim=True)
     logger.info(
         "message sent",
         extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
@@ -230,18 +219,15 @@ def _earlier_decision(request: SendRequest, decision: dict[str, Any]) -> dict[st
     return _skipped(request, "send_outcome_unknown", completes_claim=True)
 
 
+def _record_decision(request: SendRequest, **decision: Any) -> bool:
+    return repository.record_send_decision(request.decision_key, workflow_id=request.workflow_id,
+                                           order_id=request.order.id, step=request.step,
+                                           message_id=request.message_id, **decision)
+
+
 def _skipped(request: SendRequest, reason: str | None, *, record: bool = True,
              completes_claim: bool = False) -> dict[str, Any]:
-    if record and not repository.record_send_decision(
-        request.decision_key,
-        workflow_id=request.workflow_id,
-        order_id=request.order.id,
-        step=request.step,
-        message_id=request.message_id,
-        status="skipped",
-        reason=reason,
-        completes_claim=completes_claim,
-    ):
+    if record and not _record_decision(request, status="skipped", reason=reason, completes_claim=completes_claim):
         # A concurrent attempt of the same step decided first; the retry answers with that.
         raise SendInProgress(f"another attempt of step {request.step} decided meanwhile")
     logger.info(
