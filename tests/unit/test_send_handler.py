@@ -304,8 +304,8 @@ def test_customer_markup_in_a_name_is_escaped_in_html(send, aws):
     assert "Welcome, <script>alert(1)</script>!" in mail["text"]
 
 
-def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(send, aws):
-    add_contact()
+def put_broken_message() -> Message:
+    """A message whose template names a variable that does not exist."""
     broken = Message(
         store_id="demo",
         message_id="broken",
@@ -315,6 +315,12 @@ def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(se
                                        text="Hi")},
     )
     repository.put_message(broken)
+    return broken
+
+
+def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(send, aws):
+    add_contact()
+    broken = put_broken_message()
 
     with pytest.raises(MessageRenderError) as raised:
         send(send_step("broken"))
@@ -328,6 +334,19 @@ def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(se
         subject="Hi {{ contact.first_name }}", html="<p>{{ contact.first_name }}</p>", text="Hi")}}))
     assert send(send_step("broken"))["status"] == "sent"
     assert len(aws.sent_emails()) == 1
+
+
+def test_a_send_that_fails_before_ses_took_it_gives_its_frequency_cap_slot_back(send, aws):
+    add_contact()
+    put_broken_message()
+    once_a_day = {"frequency_cap_seconds": 86400}
+
+    with pytest.raises(MessageRenderError):
+        send({**send_step("broken", step="SendBroken"), **once_a_day})
+
+    assert send({**send_step(MARKETING), **once_a_day})["status"] == "sent", "nothing went out, so nothing is capped"
+    assert send({**send_step(MARKETING, step="SendAnother"), **once_a_day}) == {
+        "status": "skipped", "reason": "frequency_cap"}
 
 
 def test_a_skip_is_counted_by_its_reason(send, aws, capsys):

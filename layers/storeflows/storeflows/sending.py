@@ -6,8 +6,9 @@ decision — sent, or skipped and why — is recorded on the contact.
 
 A message's coupon is resolved only once the contact may receive it (consent, suppression,
 frequency cap): a dynamic code is claimed for this very send (a retry gets the same code),
-so no code is used up on a contact who is skipped. A send skipped because its pool ran out
-gives its frequency-cap slot back, so it holds back none of the workflow's later messages.
+so no code is used up on a contact who is skipped. A send skipped because its pool ran out,
+or failing before SES took the email (a template error, say), gives its frequency-cap slot
+back, so it holds back none of the workflow's later messages.
 
 The sender is read at every send too: a message naming a sender profile goes out as the
 profile is now.
@@ -34,7 +35,7 @@ from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, Unk
 from storeflows.mail import build_mime_message, unsubscribe_headers
 from storeflows.models import Order
 from storeflows.observability import MetricUnit, count_by, logger, metrics
-from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Store, WhenExhausted
+from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
 from storeflows.rendering import render_message
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 
@@ -92,12 +93,34 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
                                           request.frequency_cap_seconds)
         if slot is None:
             return _skipped(request, "frequency_cap")
-    coupon_code, exhausted = _coupon_code(message, request)
+    try:
+        coupon_code, exhausted = _coupon_code(message, request)
+        if not exhausted:
+            language, raw = _compose(request, store, message, contact, sender, coupon_code)
+            # The report day of this email: its tags carry it, so every later event of it counts there.
+            sent_on = datetime.now(timezone.utc).date()
+            ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
+    except Exception:
+        # Nothing went out: the slot must not hold back the workflow's later messages.
+        _give_back(slot)
+        raise
     if exhausted:
-        if slot is not None:
-            repository.release_send_slot(slot)
+        _give_back(slot)
         return _skipped(request, "coupon_pool_exhausted")
+    _record_decision(request, status="sent", ses_message_id=ses_message_id, language=language,
+                     coupon_code=coupon_code, sent_on=sent_on.isoformat(), completes_claim=True)
+    logger.info(
+        "message sent",
+        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
+               "step": request.step, "ses_message_id": ses_message_id},
+    )
+    metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
+    return {"status": "sent", "ses_message_id": ses_message_id, "language": language}
 
+
+def _compose(request: SendRequest, store: Store, message: Message, contact: Contact, sender: Sender,
+             coupon_code: str | None) -> tuple[str, bytes]:
+    """The email in the contact's language, rendered and as MIME: (language, raw message)."""
     language, content = message.content_for(contact.language)
     link = None
     headers: dict[str, str] = {}
@@ -114,24 +137,25 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         rendered=rendered,
         extra_headers=headers,
     )
-    # The report day of this email: its tags carry it, so every later event of it counts there.
-    sent_on = datetime.now(timezone.utc).date()
+    return language, raw
+
+
+def _claim_and_send(request: SendRequest, raw: bytes, sender: str, recipient: str, sent_on: date,
+                    attempt_ends_at: datetime) -> str:
+    """Hands the email to SES under the step's claim; the SES message id. The claim is given
+    back when SES did not take the email, so a retry may send it."""
     if not repository.claim_send(request.decision_key, message_id=request.message_id, attempt_ends_at=attempt_ends_at):
         raise SendInProgress(f"another attempt of step {request.step} claimed this send")
     try:
-        ses_message_id = _send_raw(raw, sender.address, contact.email, request, sent_on)
+        return _send_raw(raw, sender, recipient, request, sent_on)
     except Exception:
         repository.release_send_claim(request.decision_key)
         raise
-    _record_decision(request, status="sent", ses_message_id=ses_message_id, language=language,
-                     coupon_code=coupon_code, sent_on=sent_on.isoformat(), completes_claim=True)
-    logger.info(
-        "message sent",
-        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
-               "step": request.step, "ses_message_id": ses_message_id},
-    )
-    metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
-    return {"status": "sent", "ses_message_id": ses_message_id, "language": language}
+
+
+def _give_back(slot: repository.SendSlot | None) -> None:
+    if slot is not None:
+        repository.release_send_slot(slot)
 
 
 def message_context(store: Store, contact: Contact, order: Order, unsubscribe_link: str | None,
