@@ -297,6 +297,15 @@ def senders_apply(args) -> int:
     return 0
 
 
+def senders_delete(args) -> int:
+    from storeflows import admin
+
+    admin.delete_sender(args.store, args.sender)
+    _emit(args, {"store": args.store, "sender": args.sender, "deleted": True},
+          f"sender {args.sender} of store {args.store}: deleted")
+    return 0
+
+
 def senders_list(args) -> int:
     from storeflows import admin
 
@@ -705,6 +714,11 @@ def build_parser() -> argparse.ArgumentParser:
                   "runs in flight. All files are checked first: if any has a problem, nothing is saved.")
     sub = command(senders, "list", senders_list, "the store's sender profiles and the messages naming each")
     sub.add_argument("store")
+    sub = command(senders, "delete", senders_delete, "delete a sender profile that no message names",
+                  "Deletes the profile. Refused while a message names it (every send of that message\n"
+                  "would fail): the refusal lists them; apply them with another sender first.")
+    sub.add_argument("store")
+    sub.add_argument("sender")
 
     # messages
     messages = group("messages", "messages: apply, preview, test-send")

@@ -98,6 +98,9 @@ settings:
     (test_mail,) = stack.outbox(qa)
     assert test_mail["subject"] == "[TEST] Sei tornata/o! Grazie per il tuo secondo ordine, Ana"
     assert test_mail["from"] == "CLI Shop team <shop@storeflows.test>"
+    refused = storeflows("senders", "delete", store, "shop-team", ok=False)
+    assert refused.stderr.startswith("storeflows: error: sender shop-team is named by messages ")
+    assert refused.stderr.count("\n") == 1
 
     # Bea buys the dress once the care series is published: she is inside it, Ana is not.
     storeflows("workflows", "publish", store, "care")

@@ -111,6 +111,21 @@ def test_applying_a_profile_names_the_messages_it_changes_and_listing_shows_them
                                             "used_by": ["thanks"]}]
 
 
+def test_a_profile_no_message_names_can_be_deleted_one_in_use_cannot(store):
+    admin.apply_sender(profile())
+    admin.apply_message(message("thanks", store_id="shop-1"))
+
+    with pytest.raises(admin.AdminError, match="sender shop-team is named by messages thanks of store shop-1"):
+        admin.delete_sender("shop-1", "shop-team")
+    assert repository.get_sender("shop-1", "shop-team") is not None, "a refused delete changes nothing"
+
+    admin.apply_message(message("thanks", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1"))
+    admin.delete_sender("shop-1", "shop-team")
+    assert repository.get_sender("shop-1", "shop-team") is None
+    with pytest.raises(admin.AdminError, match="store shop-1 has no sender profile shop-team"):
+        admin.delete_sender("shop-1", "shop-team")
+
+
 def test_a_from_outside_the_ses_identity_or_an_unknown_profile_is_refused_and_nothing_saved(store, aws):
     with pytest.raises(admin.InvalidDefinition) as raised:
         admin.apply_sender(profile(address="shop@gmail.com"))

@@ -621,6 +621,18 @@ def apply_sender(profile: SenderProfile) -> tuple[SenderProfile, list[str]]:
     return profile, _named_by(repository.list_messages(profile.store_id), profile.sender_id)
 
 
+def delete_sender(store_id: str, sender_id: str) -> None:
+    """Deletes a sender profile no message names: a message naming a missing profile would
+    fail every send of it (UnknownSender), so one still in use is refused, with its users."""
+    require_store(store_id)
+    users = _named_by(repository.list_messages(store_id), sender_id)
+    if users:
+        raise AdminError(f"sender {sender_id} is named by messages {', '.join(users)} of store {store_id}: point them "
+                         f"at another sender first (storeflows messages apply FILE.yaml)")
+    if not repository.delete_sender(store_id, sender_id):
+        raise AdminError(f"store {store_id} has no sender profile {sender_id}")
+
+
 def list_senders(store_id: str) -> list[dict[str, Any]]:
     """The store's sender profiles and the messages naming each."""
     require_store(store_id)

@@ -132,6 +132,12 @@ def get_sender(store_id: str, sender_id: str) -> SenderProfile | None:
     return SenderProfile.model_validate(_without_keys(item)) if item else None
 
 
+def delete_sender(store_id: str, sender_id: str) -> bool:
+    """False when the store has no such profile."""
+    return _if_condition_holds(_table().delete_item, Key=keys.sender_key(store_id, sender_id),
+                               ConditionExpression="attribute_exists(pk)") is not None
+
+
 def list_senders(store_id: str) -> list[SenderProfile]:
     condition = Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.SENDER_PREFIX)
     return [SenderProfile.model_validate(_without_keys(item)) for page in _query_pages(condition) for item in page]
