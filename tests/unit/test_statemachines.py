@@ -208,3 +208,23 @@ def test_no_orphan_definitions():
     }
     orphans = [asl.name for asl in ASL_FILES if asl.resolve() not in used]
     assert not orphans, f"not referenced by template.yaml: {orphans}"
+
+
+def _states(states: dict[str, Any]):
+    for name, state in states.items():
+        yield name, state
+        for branch in [*state.get("Branches", []), *filter(None, [state.get("Iterator"), state.get("ItemProcessor")])]:
+            yield from _states(branch["States"])
+
+
+@pytest.mark.parametrize("asl", ASL_FILES, ids=lambda path: path.stem)
+def test_every_send_step_retries_what_the_send_function_asks_to_retry(asl: Path):
+    """SendThrottled (SES's rate limits) and SendInProgress (another attempt of the step
+    holds its claim) are the send function's "try again shortly"; without a retrier the run
+    would fail on them."""
+    sends = {name: state for name, state in _states(json.loads(asl.read_text())["States"])
+             if state.get("Parameters", {}).get("FunctionName") == "${SendMessageFunctionArn}"}
+    assert sends, f"{asl.name} sends nothing"
+    for name, state in sends.items():
+        retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
+        assert {"SendThrottled", "SendInProgress"} <= retried, f"{asl.name}: {name} retries only {sorted(retried)}"
