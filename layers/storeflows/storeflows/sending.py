@@ -100,6 +100,8 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
             # The report day of this email: its tags carry it, so every later event of it counts there.
             sent_on = datetime.now(timezone.utc).date()
             ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
+    except SendInProgress:
+        raise  # the other attempt of this very send holds the slot too, and may send
     except Exception:
         # Nothing went out: the slot must not hold back the workflow's later messages.
         _give_back(slot)
