@@ -275,6 +275,20 @@ def test_a_send_whose_attempt_died_after_claiming_is_never_sent_again(send, aws)
     assert (record["status"], record["reason"]) == ("skipped", "send_outcome_unknown")
 
 
+def test_an_attempt_that_loses_the_claim_race_leaves_the_shared_slot_to_the_winner(send, aws, monkeypatch):
+    """Two attempts of one step read no decision; the other one claims the send first."""
+    add_contact()
+    once_a_day = {"frequency_cap_seconds": 86400}
+    real_claim = repository.claim_send
+    monkeypatch.setattr(repository, "claim_send", lambda *args, **kwargs: False)
+    with pytest.raises(SendInProgress):
+        send({**send_step(MARKETING), **once_a_day})
+
+    monkeypatch.setattr(repository, "claim_send", real_claim)
+    assert send({**send_step(MARKETING, step="SendAnother"), **once_a_day}) == {
+        "status": "skipped", "reason": "frequency_cap"}, "the winner's send still holds the slot"
+
+
 def test_a_throttled_send_gives_its_claim_back_so_the_retry_sends(send, aws, monkeypatch):
     add_contact()
     real_client = sending.client
