@@ -167,7 +167,8 @@ def test_state_machines_are_standard(cfn: dict[str, Any]):
 
 def test_table_is_recoverable_on_demand_and_expires_items(cfn: dict[str, Any], template: Template):
     """The functions' table (TABLE_NAME) has point-in-time recovery, on-demand billing, and TTL
-    on the attribute the code writes (storeflows.keys.EXPIRES_AT), so idempotency records expire."""
+    on the attribute the code writes (storeflows.keys.EXPIRES_AT), so sales counters and email
+    engagement flags expire."""
     name = referenced_id(template.document["Globals"]["Function"]["Environment"]["Variables"]["TABLE_NAME"])
     tables = of_type(cfn, "AWS::DynamoDB::Table")
     assert name in tables, f"TABLE_NAME does not refer to a DynamoDB table of this stack: {name}"
