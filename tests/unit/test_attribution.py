@@ -15,7 +15,6 @@ from storeflows.ingest import StoreEvent
 from storeflows.records import Attribution, Contact, Touch
 from storeflows_local.signing import purchase
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 EMAIL = "ana@example.com"
 CLICKED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)

@@ -23,7 +23,6 @@ from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
 from storeflows_local.template import Template
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "demo"

@@ -28,7 +28,6 @@ from storeflows.records import Store
 from storeflows.workflows import PurchaseTrigger, Workflow, WorkflowStatus
 from storeflows_local.signing import purchase
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHOPIFY_ORDER_ID = "820982911946154508"

@@ -17,7 +17,6 @@ from storeflows.ingest import MAX_BODY_BYTES, StoreEvent
 from storeflows.signatures import sign_hmac_sha256_base64, sign_standard_webhook
 from storeflows_local.signing import purchase
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHOPIFY_BODY = (FIXTURES / "shopify_orders_create.json").read_bytes()
@@ -375,7 +374,6 @@ def test_redelivered_api_event_is_accepted_again(ingest, api_request, aws):
 
     assert accepted(first) == accepted(second) == {"status": "accepted", "event_id": "api:msg_retry"}
     assert [body["event_id"] for body in aws.queued_bodies()] == ["api:msg_retry", "api:msg_retry"]
-
 
 
 def test_an_impossible_store_id_is_404_not_a_server_error(ingest, shopify_request, aws):

@@ -16,7 +16,6 @@ from storeflows.records import Purpose
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
 from storeflows.workflows import run_name
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 ANA = "ana@example.com"
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)

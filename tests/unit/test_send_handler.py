@@ -22,7 +22,6 @@ from storeflows.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 EMAIL = "ana@example.com"
 ORDER_ID = "A-1001"

@@ -12,7 +12,6 @@ from storeflows.records import Message, Purpose, Sender, SenderProfile, within_i
 from storeflows.records import MessageContent
 from storeflows.workflows import PurchaseFollowUpSettings, Workflow
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 SENDER_FILE = "store: demo\nsender: shop-team\nname: Demo Store\naddress: shop@storeflows.test\nreply_to: care@storeflows.test\n"
 

@@ -19,7 +19,6 @@ from storeflows.engagement import contact_fingerprint, message_tags
 from storeflows.records import Purpose
 from storeflows_local.signing import purchase
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SAMPLES = ["ses_send", "ses_delivery", "ses_open", "ses_click", "ses_bounce", "ses_complaint", "ses_reject",

@@ -16,7 +16,6 @@ from storeflows.mail import parse_mime_message
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
 from storeflows_local.signing import purchase
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 EMAIL = "ana@example.com"
 MESSAGE_ID = "second-purchase-thanks"

@@ -11,7 +11,6 @@ import pytest
 
 from storeflows.signatures import sign_hmac_sha256_base64
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BODY = (FIXTURES / "woocommerce_order_created.json").read_bytes()

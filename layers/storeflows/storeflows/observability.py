@@ -5,12 +5,17 @@ POWERTOOLS_METRICS_NAMESPACE, set once in template.yaml's Globals. Log ids (stor
 order, workflow, message), never names, emails or message bodies."""
 
 import traceback
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
+
+# An invocation that counts nothing is normal here (a skipped send counts on a metric set of
+# its own, see count_by; an SES Send event counts nothing): not worth a warning in the logs.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 logger = Logger()
 # AWS calls are all we trace; patching every library X-Ray knows (its default) imports and
