@@ -137,11 +137,21 @@ def test_redelivered_record_changes_nothing(dispatch, sqs_event, aws):
         "no counter, profile field or best-seller count may move on a redelivery"
 
 
-def test_orders_paid_after_orders_create_does_not_start_a_second_run(dispatch, sqs_event, aws, demo_store):
+def emitted_metrics(out: str) -> set[str]:
+    """The metric names in the EMF records printed since the last read."""
+    return {metric["Name"] for line in out.splitlines() if line.startswith('{"_aws"')
+            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"] for metric in directive["Metrics"]}
+
+
+def test_orders_paid_after_orders_create_does_not_start_a_second_run(dispatch, sqs_event, aws, demo_store, capsys):
     dispatch(sqs_event(("m-create", store_event("shopify:create-event", shopify_purchase()))))
+    first = emitted_metrics(capsys.readouterr().out)
 
     response = dispatch(sqs_event(("m-paid", store_event("shopify:paid-event", shopify_purchase()))))
 
+    assert "WorkflowRunsStarted" in first and "WorkflowRunsDeduplicated" not in first, \
+        "a metric published only when it happens (each is billed per month)"
+    assert "WorkflowRunsDeduplicated" in emitted_metrics(capsys.readouterr().out)
     assert response == {"batchItemFailures": []}
     assert [run["name"] for run in aws.executions()] == [run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id)]
     contact = repository.get_contact("demo", SHOPIFY_EMAIL)

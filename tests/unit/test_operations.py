@@ -87,3 +87,21 @@ def test_every_alarm_notifies_the_alarm_topic_and_custom_ones_watch_emitted_metr
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
         if alarm["Namespace"] == "Storeflows":
             assert alarm["MetricName"] in emitted_metrics(), name
+
+
+def test_a_failure_is_logged_by_its_kind_and_place_never_by_the_data_it_failed_on():
+    from botocore.exceptions import ClientError
+
+    from storeflows.observability import error_summary
+
+    def fail():
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "key CONTACT#demo#ana@example.com"}},
+                          "UpdateItem")
+
+    try:
+        fail()
+    except ClientError as error:
+        summary = error_summary(error)
+    assert (summary["error_type"], summary["error_code"]) == ("ClientError", "ValidationException")
+    assert summary["raised_at"][-1].endswith(" fail")
+    assert "ana@example.com" not in json.dumps(summary)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from storeflows import keys
@@ -26,7 +26,6 @@ from storeflows.workflows import Workflow
 
 
 _SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
 
 
 def _table():
@@ -382,25 +381,12 @@ def get_send_context(store_id: str, message_id: str, email: str, decision_key: d
     """What a send needs, read together: the store (name, unsubscribe key), the message, the
     contact and the send's decision record, if an earlier attempt left one, all strongly
     consistent (a consent or a message edited since the run started counts). One
-    BatchGetItem instead of four reads; anything it leaves unprocessed (throttling) is read
-    on its own."""
+    BatchGetItem instead of four reads."""
     if not is_store_id(store_id):
         return SendContext(None, None, None, None)
     wanted = [keys.store_key(store_id), keys.message_key(store_id, message_id), keys.contact_key(store_id, email),
               decision_key]
-    table_name = require("table_name")
-    response = client("dynamodb").batch_get_item(
-        RequestItems={table_name: {"Keys": [_serialize(key) for key in wanted], "ConsistentRead": True}}
-    )
-    found = {}
-    for item in response["Responses"].get(table_name, []):
-        plain = _deserialize(item)
-        found[(plain["pk"], plain["sk"])] = plain
-    for key in response.get("UnprocessedKeys", {}).get(table_name, {}).get("Keys", []):
-        plain_key = _deserialize(key)
-        item = _table().get_item(Key=plain_key, ConsistentRead=True).get("Item")
-        if item:
-            found[(plain_key["pk"], plain_key["sk"])] = item
+    found = _read_together(wanted)
     store, message, contact, decision = (found.get((key["pk"], key["sk"])) for key in wanted)
     return SendContext(
         Store.model_validate(_without_keys(store)) if store else None,
@@ -410,8 +396,20 @@ def get_send_context(store_id: str, message_id: str, email: str, decision_key: d
     )
 
 
-def _deserialize(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _DESERIALIZER.deserialize(value) for name, value in values.items()}
+def _read_together(wanted: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The items at these keys that exist, by (pk, sk), strongly consistent: BatchGetItem, 100
+    keys a call, again for whatever it leaves unprocessed (throttling)."""
+    table = require("table_name")
+    distinct = list({(key["pk"], key["sk"]): key for key in wanted}.values())
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(distinct), 100):
+        request: dict[str, Any] = {table: {"Keys": distinct[start:start + 100], "ConsistentRead": True}}
+        while request:
+            response = _table().meta.client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                found[(item["pk"], item["sk"])] = item
+            request = response.get("UnprocessedKeys") or {}
+    return found
 
 
 # Sales counters feed the BESTSELLERS block. They are written after the order transaction,
@@ -624,6 +622,8 @@ def record_touch(store_id: str, email: str, kind: str, touch: Touch) -> bool:
 # A send decision record's status while its email is being sent: the claim that makes a
 # second attempt of the same step send nothing.
 SENDING = "sending"
+_WHILE_SENDING = {"ConditionExpression": "#status = :sending", "ExpressionAttributeNames": {"#status": "status"},
+                  "ExpressionAttributeValues": {":sending": SENDING}}
 
 
 def claim_send(decision_key: dict[str, str], *, message_id: str, attempt_ends_at: datetime) -> bool:
@@ -642,8 +642,7 @@ def claim_send(decision_key: dict[str, str], *, message_id: str, attempt_ends_at
 def release_send_claim(decision_key: dict[str, str]) -> None:
     """Gives the claim back when the attempt failed before SES took the email, so a retry
     may send it."""
-    _if_condition_holds(_table().delete_item, Key=decision_key, ConditionExpression="#status = :sending",
-                        ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":sending": SENDING})
+    _if_condition_holds(_table().delete_item, Key=decision_key, **_WHILE_SENDING)
 
 
 def record_send_decision(
@@ -665,7 +664,7 @@ def record_send_decision(
     carried, if any), or why it did not. The first decision of a step stands: a skip is
     written only where there is no decision yet, and a send completes its own claim. False
     when the record was not written for that reason."""
-    condition = "#status = :sending" if completes_claim else "attribute_not_exists(pk)"
+    condition = _WHILE_SENDING if completes_claim else {"ConditionExpression": "attribute_not_exists(pk)"}
     return _if_condition_holds(
         _table().put_item,
         Item={
@@ -686,9 +685,7 @@ def record_send_decision(
                 }
             ),
         },
-        ConditionExpression=condition,
-        **({"ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":sending": SENDING}}
-           if completes_claim else {}),
+        **condition,
     ) is not None
 
 
@@ -864,19 +861,9 @@ def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal,
 
 def email_engagement(ses_message_ids: list[str]) -> dict[str, dict[str, Any]]:
     """What is known of these emails since they were sent (delivered_at, opened_at,
-    clicked_at, ...), by SES message id: BatchGetItem, 100 keys a call."""
-    ids = list(dict.fromkeys(ses_message_ids))
-    table = require("table_name")
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 100):
-        request: dict[str, Any] = {table: {"Keys": [keys.email_tracking_key(ses_id) for ses_id in ids[start:start + 100]],
-                                           "ConsistentRead": True}}
-        while request:
-            response = _table().meta.client.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table, []):
-                found[item["ses_message_id"]] = _without_keys(item)
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    clicked_at, ...), by SES message id."""
+    found = _read_together([keys.email_tracking_key(ses_id) for ses_id in ses_message_ids])
+    return {item["ses_message_id"]: _without_keys(item) for item in found.values()}
 
 
 REVENUE_PREFIX = "revenue_"  # one counter per currency: revenue_EUR, revenue_PLN

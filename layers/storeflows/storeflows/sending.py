@@ -95,20 +95,20 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
             return _skipped(request, "frequency_cap")
     try:
         coupon_code, exhausted = _coupon_code(message, request)
-        if not exhausted:
-            language, raw = _compose(request, store, message, contact, sender, coupon_code)
-            # The report day of this email: its tags carry it, so every later event of it counts there.
-            sent_on = datetime.now(timezone.utc).date()
-            ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
+        if exhausted:
+            _give_back(slot)
+            return _skipped(request, "coupon_pool_exhausted")
+        language, raw = _compose(request, store, message, contact, sender, coupon_code)
+        # The report day of this email: its tags carry it, so every later event of it counts there.
+        sent_on = datetime.now(timezone.utc).date()
+        ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
     except SendInProgress:
         raise  # the other attempt of this very send holds the slot too, and may send
     except Exception:
-        # Nothing went out: the slot must not hold back the workflow's later messages.
+        # Nothing went out: the slot must not hold back the workflow's later messages
+        # (giving back a slot already given back changes nothing).
         _give_back(slot)
         raise
-    if exhausted:
-        _give_back(slot)
-        return _skipped(request, "coupon_pool_exhausted")
     _record_decision(request, status="sent", ses_message_id=ses_message_id, language=language,
                      coupon_code=coupon_code, sent_on=sent_on.isoformat(), completes_claim=True)
     logger.info(
