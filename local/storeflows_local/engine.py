@@ -37,6 +37,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -107,7 +108,8 @@ class ExecutionEnvironments:
     Functions behind such a resolver pass one `turns` lock between them, and run one
     invocation at a time, whatever the function."""
 
-    def __init__(self, start: Callable[[int], Handler], limit: int, turns: threading.Lock | None = None) -> None:
+    def __init__(self, start: Callable[[int], Handler], limit: int,
+                 turns: threading.Lock | contextlib.nullcontext = contextlib.nullcontext()) -> None:
         self._start = start
         self._limit = limit
         self._turns = turns
@@ -119,8 +121,6 @@ class ExecutionEnvironments:
     def __call__(self, event: dict, context: Any) -> Any:
         handler = self._take()
         try:
-            if self._turns is None:
-                return handler(event, context)
             with self._turns:
                 return handler(event, context)
         finally:

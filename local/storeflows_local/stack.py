@@ -9,6 +9,7 @@ retried (EventInvokeConfig) and then parked in the function's DeadLetterQueue.""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import json
@@ -242,7 +243,7 @@ class LocalStack:
         http_turns = threading.Lock()
         for spec in specs:
             handler = ExecutionEnvironments(functools.partial(self._start_environment, spec), ENVIRONMENTS_PER_FUNCTION,
-                                            turns=http_turns if spec.routes else None)
+                                            turns=http_turns if spec.routes else contextlib.nullcontext())
             self.handlers[spec.logical_id] = handler
             self.lambdas.register(spec.logical_id, spec.arn, handler, spec.timeout)
             self.routes.extend(HttpRoute(route, spec) for route in spec.routes)
