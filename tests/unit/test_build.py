@@ -339,3 +339,17 @@ def test_every_function_folder_is_deployed_by_exactly_one_function():
     assert not wrong, f"function folders not used by exactly one function: {wrong}"
     outside = [str(path) for path in users if path.parent != (ROOT / "functions").resolve()]
     assert not outside, f"CodeUri outside functions/: {outside}"
+
+
+def test_the_tracer_patches_botocore_alone():
+    """As deployed (LAMBDA_TASK_ROOT set, tracing on), X-Ray patches only the AWS SDK: its
+    default patches every library it knows, importing them at each cold start."""
+    probe = ("import sys, storeflows.observability\n"
+             "from aws_xray_sdk.core import patcher\n"
+             "print(sorted(patcher._PATCHED_MODULES), 'sqlite3' in sys.modules)")
+    environment = {**os.environ, "LAMBDA_TASK_ROOT": str(ROOT), "AWS_REGION": "us-east-1",
+                   "PYTHONPATH": str(ROOT / "layers" / "storeflows")}
+    environment.pop("POWERTOOLS_TRACE_DISABLED", None)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment,
+                            check=True, timeout=60)
+    assert result.stdout.split("\n")[0] == "['botocore'] False"
