@@ -5,7 +5,8 @@ never for the public."""
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from storeflows import repository, reports
+from storeflows import reports
+from storeflows.storage import stores
 from storeflows.errors import UnknownStore
 from storeflows.http import install_error_handlers, json_response
 from storeflows.observability import logger, metrics, tracer
@@ -19,7 +20,7 @@ install_error_handlers(app)
 def store_report(store_id: str):
     query = app.current_event.get_query_string_value
     first_day, last_day = reports.date_range(query("from"), query("to"))
-    if repository.get_store(store_id) is None:
+    if stores.get_store(store_id) is None:
         raise UnknownStore(f"no store {store_id}")
     report = reports.build_report(store_id, first_day, last_day, workflow_id=query("workflow"),
                                   message_id=query("message"))

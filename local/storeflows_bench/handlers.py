@@ -86,7 +86,7 @@ def _ingest_event(secret: str, number: int) -> dict[str, Any]:
 
 def _send_events(events: int) -> list[dict[str, Any]]:
     """Payloads as the state machines send them, to 50 contacts who bought (with consent)."""
-    from storeflows import repository
+    from storeflows.storage import orders as order_store
     from storeflows.models import PurchaseEvent
     from storeflows_local.demo_store import DEMO_STORE_ID, DEMO_WORKFLOW_ID
     from storeflows_local.signing import purchase
@@ -94,7 +94,7 @@ def _send_events(events: int) -> list[dict[str, Any]]:
     orders = []
     for contact in range(50):
         body = purchase(f"S-{contact}", f"buyer-{contact}@bench.example", accepts_marketing=True)
-        repository.record_purchase(DEMO_STORE_ID, f"bench:{contact}", PurchaseEvent.model_validate(body))
+        order_store.record_purchase(DEMO_STORE_ID, f"bench:{contact}", PurchaseEvent.model_validate(body))
         orders.append(body)
     return [
         {"store_id": DEMO_STORE_ID, "workflow_id": DEMO_WORKFLOW_ID, "email": orders[n % 50]["customer"]["email"],

@@ -168,7 +168,7 @@ def _state_machine_settings() -> dict[str, str]:
 def _publish_every_template() -> list[Any]:
     """The demo store's targeted post-purchase workflow, plus the demo's scenario of each
     other template, triggered by one product category each."""
-    from storeflows import repository
+    from storeflows.storage import workflows
     from storeflows.workflows import OrderValueSettings, PurchaseTrigger
     from storeflows_local.demo import SCENARIOS, add_workflow
     from storeflows_local.demo_store import DEMO_STORE_ID
@@ -183,7 +183,7 @@ def _publish_every_template() -> list[Any]:
             settings = settings.model_copy(update={
                 "not_more_often_than": max(1, round(settings.not_more_often_than / TIME_SCALE))})
         add_workflow(DEMO_STORE_ID, template.replace("_", "-"), scenario, settings)
-    return repository.list_workflows(DEMO_STORE_ID)
+    return workflows.list_workflows(DEMO_STORE_ID)
 
 
 def _buy(api_url: str, secret: str, sfn: Any, workflows: list[Any], machines: dict[str, str],

@@ -160,10 +160,11 @@ def stores_rotate_secret(args) -> int:
 
 
 def stores_list(args) -> int:
-    from storeflows import admin, repository
+    from storeflows import admin
+    from storeflows.storage import stores
 
     rows = [{"store": store.store_id, "name": store.name, "platforms": ", ".join(admin.store_platforms(store))}
-            for store in sorted(repository.list_stores(), key=lambda store: store.store_id)]
+            for store in sorted(stores.list_stores(), key=lambda store: store.store_id)]
     _emit(args, rows, _table(rows, [("store", "STORE"), ("name", "NAME"), ("platforms", "PLATFORMS")]) if rows
           else "no stores yet: storeflows stores create <id> --platform ...")
     return 0
@@ -593,11 +594,12 @@ def _duration(seconds: int) -> str:
 
 def coupons_import(args) -> int:
     from storeflows import admin, coupons
+    from storeflows.storage import coupons as pools
 
     admin.require_store(args.store)
     result = coupons.import_codes(args.store, args.pool, _read(args.file), args.column,
                                   low_stock_threshold=args.low_stock)
-    stock = coupons.pool_stock(args.store, args.pool)
+    stock = pools.pool_stock(args.store, args.pool)
     data = {"store": args.store, "pool": args.pool, **_plain(result), "stock": _plain(stock)}
     text = (f"pool {args.pool} of store {args.store}: {result.added} code(s) added, "
             f"{result.skipped_duplicates} duplicate(s) skipped, {result.size} in the pool")
@@ -608,10 +610,11 @@ def coupons_import(args) -> int:
 
 
 def coupons_stock(args) -> int:
-    from storeflows import admin, coupons
+    from storeflows import admin
+    from storeflows.storage import coupons as pools
 
     admin.require_store(args.store)
-    stock = coupons.pool_stock(args.store, args.pool)
+    stock = pools.pool_stock(args.store, args.pool)
     if stock is None:
         raise CliError(f"store {args.store} has no coupon pool {args.pool!r} (import codes with: storeflows coupons import)")
     _emit(args, {"store": args.store, "pool": args.pool, **_plain(stock)},

@@ -19,7 +19,8 @@ from typing import Any
 
 import requests
 
-from storeflows import reports, repository
+from storeflows import reports
+from storeflows.storage import contacts, messages, stores, workflows
 from storeflows.dispatch import run_name
 from storeflows.models import PurchaseEvent
 from storeflows.records import Message, MessageContent, Purpose, Store
@@ -142,7 +143,7 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
         create_store(store_id, workflow_id, secrets, scenario)
     machine = stack.template.physical[scenario.state_machine]["Arn"]
     already_sent = len(outbox())
-    workflow = next(w for w in repository.list_workflows(store_id) if w.workflow_id == workflow_id)
+    workflow = next(w for w in workflows.list_workflows(store_id) if w.workflow_id == workflow_id)
     print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
     for buy in scenario.purchases:
         details = {"language": "en-GB", "country": "PL", "total": buy.total, **buy.details}
@@ -178,7 +179,7 @@ def click_latest_email(stack: LocalStack, store_id: str, email: str) -> None:
     """The customer clicks a link in the email their purchase brought; SES reports it."""
     latest = outbox(recipient=email)[-1]
     stack.ses_events.simulate(latest["id"], "click", link="https://shop.example/new-arrivals")
-    wait_for(lambda: repository.get_contact(store_id, email).last_click, what=f"the click of {email}")
+    wait_for(lambda: contacts.get_contact(store_id, email).last_click, what=f"the click of {email}")
     print(f"     {email} clicks a link in {latest['subject']!r}")
 
 
@@ -195,9 +196,9 @@ def print_report(store_id: str) -> None:
 
 
 def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario: Scenario) -> None:
-    repository.put_store(Store(store_id=store_id, name="Demo Store", webhook_secret=secrets.webhook_secret,
+    stores.put_store(Store(store_id=store_id, name="Demo Store", webhook_secret=secrets.webhook_secret,
                                unsubscribe_key=generate_unsubscribe_key()))
-    repository.put_sender(demo_sender_profile(store_id))
+    messages.put_sender(demo_sender_profile(store_id))
     add_workflow(store_id, workflow_id, scenario)
 
 
@@ -205,7 +206,7 @@ def add_workflow(store_id: str, workflow_id: str, scenario: Scenario, settings: 
     """The scenario's messages and its workflow, published, on an existing store (`settings`
     replaces the scenario's own)."""
     for message_id, (purpose, subject) in scenario.messages.items():
-        repository.put_message(Message(
+        messages.put_message(Message(
             store_id=store_id, message_id=message_id, purpose=purpose, sender=DEMO_SENDER_ID,
             variants={"en": MessageContent(
                 subject=subject + ", {{ contact.first_name }}",
@@ -214,5 +215,5 @@ def add_workflow(store_id: str, workflow_id: str, scenario: Scenario, settings: 
                 "{% if unsubscribe_url %}<p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>{% endif %}",
                 text="Hi {{ contact.first_name }}, " + subject + ".")},
         ))
-    repository.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id, status=WorkflowStatus.PUBLISHED,
+    workflows.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id, status=WorkflowStatus.PUBLISHED,
                                      settings=settings or scenario.settings))

@@ -1,6 +1,6 @@
 """The `demo` store every local stack starts with: secrets, a sender profile, three messages
 from it, and a published "targeted post-purchase follow-up" workflow, written through the
-same repository code the product uses."""
+same storage code the product uses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from storeflows import repository
+from storeflows.storage import messages, stores, workflows
 from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, Store
 from storeflows.signatures import generate_standard_webhooks_secret
 from storeflows.unsubscribe import generate_unsubscribe_key
@@ -82,7 +82,7 @@ def demo_secrets() -> DemoSecrets:
 
 
 def create_demo_store(secrets_: DemoSecrets) -> None:
-    repository.put_store(
+    stores.put_store(
         Store(
             store_id=DEMO_STORE_ID,
             name="Demo Store",
@@ -92,9 +92,9 @@ def create_demo_store(secrets_: DemoSecrets) -> None:
             unsubscribe_key=generate_unsubscribe_key(),
         )
     )
-    repository.put_sender(demo_sender_profile(DEMO_STORE_ID))
+    messages.put_sender(demo_sender_profile(DEMO_STORE_ID))
     for message_id, (purpose, content) in DEMO_MESSAGES.items():
-        repository.put_message(
+        messages.put_message(
             Message(
                 store_id=DEMO_STORE_ID,
                 message_id=message_id,
@@ -104,7 +104,7 @@ def create_demo_store(secrets_: DemoSecrets) -> None:
                 variants={"en": content},
             )
         )
-    repository.put_workflow(
+    workflows.put_workflow(
         Workflow(
             store_id=DEMO_STORE_ID,
             workflow_id=DEMO_WORKFLOW_ID,

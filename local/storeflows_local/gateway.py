@@ -92,17 +92,17 @@ class Gateway:
                         content_type="application/json")
 
     def _contact(self, store_id: str, email: str) -> Response:
-        from storeflows import repository  # the layer is importable once the stack has started
+        from storeflows.storage import contacts, sends  # the layer is importable once the stack has started
 
-        contact = repository.get_contact(store_id, email.strip().lower())
+        contact = contacts.get_contact(store_id, email.strip().lower())
         if contact is None:
             raise NotFound(f"no contact {email} in store {store_id}")
-        history = repository.contact_history(store_id, contact.email)
+        history = contacts.contact_history(store_id, contact.email)
         body = contact.model_dump(mode="json")
         body["tags"] = sorted(contact.tags)
         body["orders"] = [_plain(item) for item in history if item["sk"].startswith("ORDER#")]
         body["sends"] = [_plain(item) for item in history if item["sk"].startswith("SEND#")]
-        body["in_workflows"] = repository.active_runs(store_id, contact.email)
+        body["in_workflows"] = sends.active_runs(store_id, contact.email)
         return _json(body)
 
 

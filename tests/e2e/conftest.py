@@ -131,19 +131,23 @@ def email() -> str:
 
 
 @pytest.fixture
-def repository(stack):
-    """The product's own repository module, pointed at the local stack's DynamoDB."""
-    from storeflows import aws, config
-    from storeflows import repository as repo
+def storage(stack):
+    """The product's own storage package (storage.stores, storage.contacts, ...), pointed at
+    the local stack's DynamoDB."""
+    import importlib
+
+    from storeflows import aws, config, storage as package
 
     config.settings.cache_clear()
     aws.client.cache_clear()
     aws.dynamodb_table.cache_clear()
-    return repo
+    for module in ("stores", "workflows", "messages", "contacts", "orders", "sends", "reports", "privacy", "coupons"):
+        importlib.import_module(f"storeflows.storage.{module}")
+    return package
 
 
 @pytest.fixture
-def store_with_workflow(stack, repository):
+def store_with_workflow(stack, storage):
     """A store of its own with one published workflow and simple messages whose subject is
     the message id, so a test reads which message went out. `coupons` gives messages a
     coupon (message id -> records.Message.coupon); their body then shows "code: <code>"."""
@@ -152,19 +156,19 @@ def store_with_workflow(stack, repository):
 
     def create(settings, purposes: dict[str, str], workflow_id: str = "wf", coupons: dict | None = None) -> str:
         store_id = f"shop-{uuid.uuid4().hex[:8]}"
-        repository.put_store(Store(store_id=store_id, name="Test Shop", webhook_secret=stack.webhook_secret,
+        storage.stores.put_store(Store(store_id=store_id, name="Test Shop", webhook_secret=stack.webhook_secret,
                                    unsubscribe_key=uuid.uuid4().hex))
         for message_id, purpose in purposes.items():
             coupon = (coupons or {}).get(message_id)
             block = "{% if coupon %} code: {{ coupon.code }}{% endif %}" if coupon else ""
-            repository.put_message(Message(
+            storage.messages.put_message(Message(
                 store_id=store_id, message_id=message_id, purpose=Purpose(purpose),
                 sender=Sender(name="Test Shop", address="shop@storeflows.test"),
                 variants={"en": MessageContent(subject=message_id, html="<p>{{ contact.first_name }}" + block + "</p>",
                                                text="{{ contact.first_name }}" + block)},
                 coupon=coupon,
             ))
-        repository.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id,
+        storage.workflows.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id,
                                          status=WorkflowStatus.PUBLISHED, settings=settings))
         return store_id
 

@@ -79,7 +79,7 @@ def test_without_a_delivery_report_the_series_asks_after_the_timeout(stack, stor
 
 
 def test_an_unsubscribe_or_a_suppression_during_a_wait_stops_the_later_marketing_sends(stack, store_with_workflow,
-                                                                                          repository):
+                                                                                          storage):
     store = store_with_workflow(
         CareSeriesSettings(trigger={"skus": ["VENISE-DRESS"]}, thank_you_message="thanks",
                            delivery_check_message="all-well", care_tips_message="care-tips",
@@ -94,9 +94,9 @@ def test_an_unsubscribe_or_a_suppression_during_a_wait_stops_the_later_marketing
 
     # While both wait for their parcels (8 days: 2 s), Ana unsubscribes and Bea's address is
     # suppressed, as a hard bounce marks it (the SES path to it: test_engagement_and_reports).
-    token = make_unsubscribe_token(repository.get_store(store).unsubscribe_key, UnsubscribeRequest(store, ana, "thanks"))
+    token = make_unsubscribe_token(storage.stores.get_store(store).unsubscribe_key, UnsubscribeRequest(store, ana, "thanks"))
     assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
-    assert repository.suppress_contact(store, bea, "bounce", datetime.now(timezone.utc))
+    assert storage.contacts.suppress_contact(store, bea, "bounce", datetime.now(timezone.utc))
 
     machine = state_machine_arn("CareSeriesStateMachine")
     for order_id in ("1", "2"):

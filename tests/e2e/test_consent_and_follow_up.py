@@ -78,12 +78,12 @@ def test_thanks_now_tags_by_purchase_and_follows_up_after_the_wait(stack, follow
     assert sent["specials"] >= sent["thanks"]
 
 
-def test_an_unsubscribe_during_the_wait_stops_the_follow_up(stack, follow_up_store, email, repository):
+def test_an_unsubscribe_during_the_wait_stops_the_follow_up(stack, follow_up_store, email, storage):
     from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 
     name = buy(stack, follow_up_store, email, "1")
     wait_for(lambda: stack.outbox(email), what="the thank-you")
-    store = repository.get_store(follow_up_store)
+    store = storage.stores.get_store(follow_up_store)
     token = make_unsubscribe_token(store.unsubscribe_key, UnsubscribeRequest(follow_up_store, email, "thanks"))
     assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
     assert wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)["status"] == "SUCCEEDED"
@@ -92,7 +92,7 @@ def test_an_unsubscribe_during_the_wait_stops_the_follow_up(stack, follow_up_sto
     assert sends["specials"]["status"] == "skipped" and sends["specials"]["reason"] == "unsubscribed"
 
 
-def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_workflow, email, repository):
+def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_workflow, email, storage):
     from storeflows.workflows import Workflow, WorkflowStatus
 
     store = store_with_workflow(
@@ -102,7 +102,7 @@ def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_wo
     name = buy(stack, store, email, "1")
     wait_for(lambda: stack.outbox(email), what="the thank-you")
     # The marketer edits and pauses the workflow while the run waits.
-    repository.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PAUSED, version=2,
+    storage.workflows.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PAUSED, version=2,
                                      settings=PurchaseFollowUpSettings(thank_you_message="thanks",
                                                                        follow_up_message="other")))
     assert wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)["status"] == "SUCCEEDED"

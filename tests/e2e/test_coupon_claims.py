@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from storeflows.dispatch import run_name
+from storeflows.storage import coupons as pools
 from storeflows.workflows import ConsentConfirmationSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for_run
@@ -27,8 +28,8 @@ SETTINGS = ConsentConfirmationSettings(eu_consented_message="welcome", eu_withou
 
 
 @pytest.fixture
-def coupons(repository):
-    """storeflows.coupons pointed at the local stack (the `repository` fixture resets the
+def coupons(storage):
+    """storeflows.coupons pointed at the local stack (the `storage` fixture resets the
     cached clients), for imports and stock; the stack's send function claims the codes."""
     from storeflows import coupons as module
 
@@ -40,7 +41,7 @@ def sent_codes(mails: list[dict]) -> list[str]:
 
 
 def test_fifty_concurrent_sends_on_twenty_codes_hand_out_each_code_once_and_the_rest_as_configured(
-        stack, store_with_workflow, repository, coupons):
+        stack, store_with_workflow, storage, coupons):
     # Two messages draw on one pool: half the racers get one that is sent without the coupon
     # when the pool has run out, half one that is skipped then.
     store = store_with_workflow(SETTINGS, {"welcome": "transactional", "confirmation": "transactional"}, coupons={
@@ -51,7 +52,7 @@ def test_fifty_concurrent_sends_on_twenty_codes_hand_out_each_code_once_and_the_
     racers = {f"racer-{n:02d}-{uuid.uuid4().hex[:6]}@example.com": "welcome" if n % 2 else "confirmation"
               for n in range(50)}
     for racer in racers:  # a profile each: the send step re-reads the contact
-        repository.record_consent(store, racer, marketing=False, source="test", at=datetime.now(timezone.utc))
+        storage.contacts.record_consent(store, racer, marketing=False, source="test", at=datetime.now(timezone.utc))
     send_function = boto3.client("lambda")  # one client, shared by the threads (clients are thread-safe)
     start = threading.Barrier(len(racers))
 
@@ -70,7 +71,7 @@ def test_fifty_concurrent_sends_on_twenty_codes_hand_out_each_code_once_and_the_
     mails = {mail["to"]: mail for mail in requests.get(f"{stack.api_url}/_local/outbox", timeout=10).json()
              if mail["to"] in racers}
     assert sorted(sent_codes(list(mails.values()))) == sorted(codes), "every code, each exactly once"
-    assert coupons.pool_stock(store, "race").remaining == 0
+    assert pools.pool_stock(store, "race").remaining == 0
     without_code = [racer for racer in racers if racer not in mails or not sent_codes([mails[racer]])]
     assert len(without_code) == 30
     for racer in without_code:

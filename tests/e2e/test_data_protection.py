@@ -11,7 +11,7 @@ import boto3
 import pytest
 import requests
 
-from storeflows import keys
+from storeflows.storage import keys
 from storeflows.dispatch import run_name
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.workflows import CareSeriesSettings
@@ -36,13 +36,13 @@ def subjects(stack, email: str) -> list[str]:
 
 
 def test_an_erased_contact_gets_nothing_more_and_an_address_that_had_unsubscribed_stays_so(
-    stack, store_with_workflow, repository, storeflows, email
+    stack, store_with_workflow, storage, storeflows, email
 ):
     store = store_with_workflow(SERIES, MESSAGES)
     care = state_machine_arn("CareSeriesStateMachine")
     assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=DRESS)).status_code == 202
     wait_for(lambda: subjects(stack, email) == ["thanks"], what="the thank-you")
-    token = make_unsubscribe_token(repository.get_store(store).unsubscribe_key,
+    token = make_unsubscribe_token(storage.stores.get_store(store).unsubscribe_key,
                                    UnsubscribeRequest(store_id=store, email=email, message_id="care-tips"))
     assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
 

@@ -57,7 +57,7 @@ def settled(stack, store: str, **expected: int) -> dict:
                              else None)(report(stack, store)), what=f"report counters {expected}")
 
 
-def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, repository):
+def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, storage):
     run = uuid.uuid4().hex[:8]
     ana, bruno, carla = (f"{name}-{run}@example.com" for name in ("ana", "bruno", "carla"))
     bouncing, complaining = f"bounce+{run}@simulator.amazonses.com", f"complaint+{run}@simulator.amazonses.com"
@@ -68,14 +68,14 @@ def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, repository)
     simulate(stack, first, "open")
     simulate(stack, first, "open")
     simulate(stack, first, "click")
-    wait_for(lambda: repository.get_contact(shop, ana).last_click, what="Ana's click")
+    wait_for(lambda: storage.contacts.get_contact(shop, ana).last_click, what="Ana's click")
     buy(stack, shop, ana, "A-2", total="59.90", days_from_now=2)
 
     # Bruno clicks without an open (images blocked), buys again six days later: too late.
     buy(stack, shop, bruno, "B-1")
     (bruno_first,) = emailed(stack, bruno)
     simulate(stack, bruno_first, "click")
-    wait_for(lambda: repository.get_contact(shop, bruno).last_click, what="Bruno's click")
+    wait_for(lambda: storage.contacts.get_contact(shop, bruno).last_click, what="Bruno's click")
     buy(stack, shop, bruno, "B-2", total="120.00", days_from_now=6)
 
     # Carla unsubscribes with the one-click link of her email, twice.
@@ -104,12 +104,12 @@ def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, repository)
     assert body["total"]["sent"] == 7
 
     # Bounces and complaints suppress in our own records; the later purchases sent nothing.
-    assert repository.get_contact(shop, bouncing).suppressed_reason == "bounce"
-    assert repository.get_contact(shop, complaining).suppressed_reason == "complaint"
+    assert storage.contacts.get_contact(shop, bouncing).suppressed_reason == "bounce"
+    assert storage.contacts.get_contact(shop, complaining).suppressed_reason == "complaint"
     assert len(stack.outbox(bouncing)) == len(stack.outbox(complaining)) == 1
     skipped = [send for send in stack.contact(complaining, shop)["sends"] if send["status"] == "skipped"]
     assert [(send["order_id"], send["reason"]) for send in skipped] == [("Y-2", "suppressed")]
-    assert repository.get_contact(shop, carla).unsubscribed_at is not None
+    assert storage.contacts.get_contact(shop, carla).unsubscribed_at is not None
 
 
 def test_the_report_api_refuses_bad_ranges_and_unknown_stores(stack, shop):

@@ -23,7 +23,7 @@ BLOCKS = ("<h2>You bought</h2>{% for item in order['items'] %}<p>{{ item.name }}
 
 
 @pytest.fixture
-def value_store(stack, repository):
+def value_store(stack, storage):
     from storeflows.records import Message, MessageContent, Purpose, Sender, Store
     from storeflows.workflows import Workflow, WorkflowStatus
 
@@ -31,15 +31,15 @@ def value_store(stack, repository):
         import uuid
 
         store_id = f"value-{uuid.uuid4().hex[:8]}"
-        repository.put_store(Store(store_id=store_id, webhook_secret=stack.webhook_secret, unsubscribe_key=uuid.uuid4().hex))
+        storage.stores.put_store(Store(store_id=store_id, webhook_secret=stack.webhook_secret, unsubscribe_key=uuid.uuid4().hex))
         for tier in ("small", "medium", "large", "vip"):
-            repository.put_message(Message(
+            storage.messages.put_message(Message(
                 store_id=store_id, message_id=tier, purpose=Purpose.MARKETING,
                 sender=Sender(name="Shop", address="shop@storeflows.test"), default_language="en",
                 variants={"en": MessageContent(subject=f"{tier}: thank you", html=BLOCKS, text="thanks"),
                           "pl": MessageContent(subject=f"{tier}: dziękujemy", html=BLOCKS, text="dzięki")},
             ))
-        repository.put_workflow(Workflow(store_id=store_id, workflow_id="wf", status=WorkflowStatus.PUBLISHED,
+        storage.workflows.put_workflow(Workflow(store_id=store_id, workflow_id="wf", status=WorkflowStatus.PUBLISHED,
                                          settings=OrderValueSettings(tiers=TIERS, **settings)))
         return store_id
 
@@ -109,11 +109,11 @@ def test_purchased_and_bestsellers_blocks(stack, value_store, email):
     assert html.index("best:Tee") < html.index("best:Cap"), "best first"
 
 
-def test_an_order_in_a_gap_between_tiers_starts_no_run(stack, repository, value_store, email):
+def test_an_order_in_a_gap_between_tiers_starts_no_run(stack, storage, value_store, email):
     from storeflows.workflows import Workflow, WorkflowStatus
 
     store = value_store()
-    repository.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PUBLISHED,
+    storage.workflows.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PUBLISHED,
                                      settings=OrderValueSettings(tiers=[{"min_total": "100", "message": "vip"}])))
     post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, total="50.00"))
     wait_for(lambda: stack.contact(email, store_id=store), what="the purchase to be recorded")

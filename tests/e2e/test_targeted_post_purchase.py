@@ -100,12 +100,12 @@ def test_a_customer_without_marketing_consent_gets_only_the_transactional_thanks
     assert reasons == {"first-purchase-thanks": None, "second-purchase-thanks": "no_marketing_consent"}
 
 
-def test_a_draft_workflow_does_not_run(stack, email, repository):
+def test_a_draft_workflow_does_not_run(stack, email, storage):
     from storeflows.records import Store
     from storeflows.workflows import TargetedPostPurchaseSettings, Workflow, WorkflowStatus
 
-    repository.put_store(Store(store_id="draft-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
-    repository.put_workflow(Workflow(
+    storage.stores.put_store(Store(store_id="draft-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
+    storage.workflows.put_workflow(Workflow(
         store_id="draft-shop", workflow_id=WORKFLOW, status=WorkflowStatus.DRAFT,
         settings=TargetedPostPurchaseSettings(first_purchase_message="m1", second_purchase_message="m2",
                                               repeat_purchase_message="m3"),
@@ -122,12 +122,12 @@ def test_a_draft_workflow_does_not_run(stack, email, repository):
     assert stack.contact(email, store_id="draft-shop")["orders_count"] == 1, "the purchase itself is still recorded"
 
 
-def test_a_product_filter_limits_the_workflow_to_matching_purchases(stack, email, repository):
+def test_a_product_filter_limits_the_workflow_to_matching_purchases(stack, email, storage):
     from storeflows.records import Store
     from storeflows.workflows import PurchaseTrigger, TargetedPostPurchaseSettings, Workflow, WorkflowStatus
 
-    repository.put_store(Store(store_id="dress-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
-    repository.put_workflow(Workflow(
+    storage.stores.put_store(Store(store_id="dress-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
+    storage.workflows.put_workflow(Workflow(
         store_id="dress-shop", workflow_id=WORKFLOW, status=WorkflowStatus.PUBLISHED,
         settings=TargetedPostPurchaseSettings(trigger=PurchaseTrigger(categories=["dresses"]),
                                               first_purchase_message="m1", second_purchase_message="m2",

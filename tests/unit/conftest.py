@@ -319,7 +319,7 @@ class SeededStore:
 def demo_store(aws: Aws) -> SeededStore:
     """The local stack's `demo` store (three messages, a published targeted post-purchase
     workflow), with the Shopify secret of the fixture request."""
-    from storeflows import repository
+    from storeflows.storage import stores
     from storeflows.signatures import generate_standard_webhooks_secret
     from storeflows_local.demo_store import DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets, create_demo_store
 
@@ -331,7 +331,7 @@ def demo_store(aws: Aws) -> SeededStore:
             generated=False,
         )
     )
-    store = repository.get_store(DEMO_STORE_ID)
+    store = stores.get_store(DEMO_STORE_ID)
     assert store is not None and store.webhook_secret and store.shopify_secret
     return SeededStore(
         store_id=store.store_id,

@@ -159,10 +159,10 @@ def test_a_message_without_its_fallback_variant_is_reported():
 
 
 def test_a_dynamic_coupon_pool_without_codes_is_reported(monkeypatch):
-    from storeflows import coupons
+    from storeflows.storage import coupons as pools
 
     stock = {"empty": types.SimpleNamespace(remaining=0), "full": types.SimpleNamespace(remaining=12), "gone": None}
-    monkeypatch.setattr(coupons, "pool_stock", lambda store_id, pool: stock[pool])
+    monkeypatch.setattr(pools, "pool_stock", lambda store_id, pool: stock[pool])
     workflow = admin.load_workflow_yaml(FOLLOW_UP)
     problems = admin.validate_for_publish(workflow, [
         message("thanks", coupon={"type": "dynamic", "pool": "full"}),
@@ -204,7 +204,7 @@ def store(aws):
 
 
 def test_lifecycle_draft_published_paused_and_a_new_version(store):
-    from storeflows import repository
+    from storeflows.storage import workflows
 
     saved, previous = admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     assert previous is None and (saved.status.value, saved.version) == ("draft", 1)
@@ -212,22 +212,22 @@ def test_lifecycle_draft_published_paused_and_a_new_version(store):
         admin.publish_workflow("shop-1", "wf")
     assert refused.value.problems == ["settings.thank_you_message: no message 'thanks' in store shop-1",
                                       "settings.follow_up_message: no message 'later' in store shop-1"]
-    assert repository.get_workflow("shop-1", "wf").status.value == "draft"
+    assert workflows.get_workflow("shop-1", "wf").status.value == "draft"
 
     for message_id in ("thanks", "later"):
         admin.apply_message(message(message_id, store_id="shop-1"))
     assert admin.publish_workflow("shop-1", "wf").status.value == "published"
-    assert repository.get_workflow("shop-1", "wf").status.value == "published"
+    assert workflows.get_workflow("shop-1", "wf").status.value == "published"
     assert admin.apply_message(message("later", store_id="shop-1"))[1] == ["wf"], "published users are named"
 
     assert admin.pause_workflow("shop-1", "wf").status.value == "paused"
-    assert repository.get_workflow("shop-1", "wf").status.value == "paused"
+    assert workflows.get_workflow("shop-1", "wf").status.value == "paused"
 
     saved, previous = admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     assert previous.status.value == "paused" and (saved.status.value, saved.version) == ("draft", 2)
     with pytest.raises(admin.AdminError, match="is a draft"):
         admin.pause_workflow("shop-1", "wf")
-    assert not repository.set_workflow_status("shop-1", "wf", "published", version=1), "a stale version is refused"
+    assert not workflows.set_workflow_status("shop-1", "wf", "published", version=1), "a stale version is refused"
     assert admin.workflow_status("shop-1") == [{"store": "shop-1", "workflow": "wf", "template": "purchase_follow_up",
                                                 "status": "draft", "version": 2, "in_flight": None}]
 
@@ -247,29 +247,29 @@ def test_unknown_stores_and_workflows_are_refused_in_words(aws):
 
 
 def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkeypatch):
-    from storeflows import repository
+    from storeflows.storage import stores
 
     first, first_secret = admin.create_store("shop-1", "shopify")
     # The second create read the table before the first had written: it must still not overwrite.
-    monkeypatch.setattr(repository, "get_store", lambda store_id: None)
+    monkeypatch.setattr(stores, "get_store", lambda store_id: None)
     with pytest.raises(admin.AdminError, match="store shop-1 exists"):
         admin.create_store("shop-1", "shopify", secret="second-secret")
     monkeypatch.undo()
-    stored = repository.get_store("shop-1")
+    stored = stores.get_store("shop-1")
     assert (stored.shopify_secret, stored.unsubscribe_key) == (first_secret, first.unsubscribe_key)
 
 
 def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
-    from storeflows import repository
+    from storeflows.storage import stores
 
     admin.create_store("shop-1", "shopify", secret="s3cret")
-    before = repository.get_store("shop-1")
+    before = stores.get_store("shop-1")
     _, api_secret = admin.rotate_secret("shop-1", "api")
     # The WooCommerce rotation read the store before the API rotation had written.
-    monkeypatch.setattr(repository, "get_store", lambda store_id: before)
+    monkeypatch.setattr(stores, "get_store", lambda store_id: before)
     _, woocommerce_secret = admin.rotate_secret("shop-1", "woocommerce")
     monkeypatch.undo()
-    stored = repository.get_store("shop-1")
+    stored = stores.get_store("shop-1")
     assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == ("s3cret", api_secret,
                                                                                            woocommerce_secret)
 
@@ -310,13 +310,13 @@ def _purchase(email: str, order_id: str, *, language: str = "pl-PL", consent: bo
 
 
 def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
-    from storeflows import keys, repository
+    from storeflows.storage import keys, orders
 
     admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
-    repository.record_purchase("shop-1", "e1", _purchase("in@example.com", "1"))
-    repository.record_purchase("shop-1", "e2", _purchase("out@example.com", "2"))
-    repository.record_purchase("shop-1", "e3", _purchase("no-consent@example.com", "3", consent=False))
-    repository.record_purchase("other", "e4", _purchase("elsewhere@example.com", "4"))
+    orders.record_purchase("shop-1", "e1", _purchase("in@example.com", "1"))
+    orders.record_purchase("shop-1", "e2", _purchase("out@example.com", "2"))
+    orders.record_purchase("shop-1", "e3", _purchase("no-consent@example.com", "3", consent=False))
+    orders.record_purchase("other", "e4", _purchase("elsewhere@example.com", "4"))
     aws.table().put_item(Item={**keys.active_run_key("shop-1", "in@example.com", "wf", "1"), "workflow_id": "wf", "order_id": "1"})
     aws.table().update_item(Key=keys.contact_key("shop-1", "out@example.com"),
                             UpdateExpression="SET score = :s ADD tags :t", ExpressionAttributeValues={":s": 20, ":t": {"vip"}})
@@ -336,14 +336,14 @@ def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
 
 
 def test_preview_renders_for_the_contact_and_their_order_or_sample_data(store, aws):
-    from storeflows import repository
+    from storeflows.storage import orders
 
     multilingual = Message(store_id="shop-1", message_id="hello", purpose=Purpose.MARKETING, sender=SENDER, variants={
         "en": MessageContent(subject="Hi {{ contact.first_name }}", html="<p>{{ order.id }} {{ unsubscribe_url }}</p>", text="-"),
         "pl": MessageContent(subject="Cześć {{ contact.first_name }}", html="<p>{{ order.id }}</p>", text="-"),
     })
     admin.apply_message(multilingual)
-    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
 
     preview = admin.preview_message("shop-1", "hello", email="ana@example.com")
     assert (preview.rendered.subject, preview.rendered.html, preview.language) == ("Cześć Ana", "<p>1001</p>", "pl")
@@ -359,17 +359,17 @@ def test_preview_renders_for_the_contact_and_their_order_or_sample_data(store, a
 
 
 def test_a_test_send_goes_through_ses_and_is_recorded_on_no_contact(store, aws):
-    from storeflows import repository
+    from storeflows.storage import contacts, orders
     from storeflows.mail import parse_mime_message
 
     admin.apply_message(message("thanks", store_id="shop-1"))
-    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
     result = admin.send_test("shop-1", "thanks", to="qa@storeflows.test", email="ana@example.com")
     (sent,) = aws.sent_emails()
     parsed = parse_mime_message(sent.raw_data)
     assert parsed["subject"] == result["subject"] == "[TEST] thanks Ana"
     assert parsed["to"] == "qa@storeflows.test" and parsed["text"].strip() == "1001"
-    assert not [item for item in repository.contact_history("shop-1", "ana@example.com") if item["sk"].startswith("SEND#")]
+    assert not [item for item in contacts.contact_history("shop-1", "ana@example.com") if item["sk"].startswith("SEND#")]
 
 
 # --- the command line, without a stack ----------------------------------------------------------------
@@ -426,6 +426,7 @@ def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_p
 
 def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
     from storeflows import coupons
+    from storeflows.storage import coupons as pools
 
     coupons.import_codes("shop-1", "p", "code\nREAL-1\n", column="code")
     guarded, bare = "<p>{% if coupon %}{{ coupon.code }}{% endif %}</p>", "<p>{{ coupon.code }}</p>"
@@ -443,7 +444,7 @@ def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
     assert [message_id for message_id, preview in previews.items() if preview.warnings] == ["risky"]
     assert previews["risky"].warnings[0].startswith("once pool p runs out, the en variant does not render and its "
                                                     "sends fail (html: 'None' has no attribute 'code')")
-    assert coupons.pool_stock("shop-1", "p").claimed == 0
+    assert pools.pool_stock("shop-1", "p").claimed == 0
 
 
 # --- data protection through the command line (moto) ----------------------------------------------
@@ -463,9 +464,9 @@ class Terminal(io.StringIO):
 
 
 def test_cli_exports_one_contacts_data_as_json(cli_on_moto, capsys, tmp_path):
-    from storeflows import repository
+    from storeflows.storage import orders
 
-    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
 
     assert cli_on_moto(["contacts", "export", "shop-1", "Ana@Example.com"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -489,13 +490,13 @@ def test_cli_export_refuses_a_mixed_up_command_line_before_any_target(cli, capsy
 
 
 def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, capsys, monkeypatch):
-    from storeflows import repository
+    from storeflows.storage import contacts, orders, stores
 
-    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
     from storeflows.subscriptions import unsubscribe
     from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
 
-    assert unsubscribe(make_unsubscribe_token(repository.get_store("shop-1").unsubscribe_key, UnsubscribeRequest(
+    assert unsubscribe(make_unsubscribe_token(stores.get_store("shop-1").unsubscribe_key, UnsubscribeRequest(
         store_id="shop-1", email="ana@example.com", message_id="news")))
 
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
@@ -505,7 +506,7 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
     monkeypatch.setattr("sys.stdin", Terminal("n\n"))
     assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1
     assert "erase the 2 item(s) held about ana@example.com in store shop-1" in capsys.readouterr().err
-    assert repository.get_contact("shop-1", "ana@example.com") is not None
+    assert contacts.get_contact("shop-1", "ana@example.com") is not None
 
     monkeypatch.setattr("sys.stdin", Terminal("y\n"))
     assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 0
@@ -515,7 +516,7 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
         "  kept: a suppression record under a hash of the address, unsubscribed before, which a new profile for it "
         "inherits",
     ]
-    assert repository.get_contact("shop-1", "ana@example.com") is None
+    assert contacts.get_contact("shop-1", "ana@example.com") is None
     assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 1
     assert "no contact ana@example.com in store shop-1 (erased 20" in capsys.readouterr().err
 
@@ -526,10 +527,12 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
 
 
 def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
-    from storeflows import privacy, repository
+    from storeflows import privacy
     from storeflows.models import Customer, DataRequest
+    from storeflows.storage import orders
+    from storeflows.storage import privacy as privacy_store
 
-    repository.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
     privacy.record_data_request("shop-1", DataRequest(type="data_request", request_id="9999",
                                                       customer=Customer(email="ana@example.com")), source="shopify:ev-1")
 
@@ -541,7 +544,7 @@ def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
     assert cli_on_moto(["contacts", "data-requests", "shop-1", "9999", "--out", str(out)]) == 0
     assert "the data held about ana@example.com in store shop-1 (data request 9999: 3 item(s))" in capsys.readouterr().out
     assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
-    assert repository.get_data_request("shop-1", "9999").answered_at is not None
+    assert privacy_store.get_data_request("shop-1", "9999").answered_at is not None
 
     assert cli_on_moto(["contacts", "data-requests", "shop-1", "1234"]) == 1
     assert capsys.readouterr().err.startswith("storeflows: error: no data request '1234' in store shop-1")

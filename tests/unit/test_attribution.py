@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from storeflows import reports, repository
+from storeflows import reports
+from storeflows.storage import contacts
 from storeflows.adapters import purchase_from_api
 from storeflows.ingest import StoreEvent
 from storeflows.records import Attribution, Contact, Touch
@@ -90,7 +91,7 @@ def clicked(dispatch) -> Touch:
     """A contact (their first order) who then clicked the second-purchase thanks."""
     dispatch("A-1", CLICKED_AT - timedelta(days=1))
     click = touch(CLICKED_AT)
-    assert repository.record_touch("demo", EMAIL, "click", click)
+    assert contacts.record_touch("demo", EMAIL, "click", click)
     return click
 
 
@@ -99,7 +100,7 @@ def report_total():
 
 
 def order_item(order_id: str) -> dict:
-    return next(item for item in repository.contact_history("demo", EMAIL) if item["sk"] == f"ORDER#{order_id}")
+    return next(item for item in contacts.contact_history("demo", EMAIL) if item["sk"] == f"ORDER#{order_id}")
 
 
 def test_a_purchase_after_a_click_is_ordered_revenue_of_that_message(dispatch, clicked):

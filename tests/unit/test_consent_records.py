@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from storeflows import repository
+from storeflows.storage import contacts, orders
 from storeflows.models import PurchaseEvent
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
@@ -19,52 +19,52 @@ def order(order_id: str, at: datetime, accepts_marketing: bool) -> PurchaseEvent
 
 
 def consent():
-    return repository.get_contact("demo", "ana@example.com").consent
+    return contacts.get_contact("demo", "ana@example.com").consent
 
 
 def test_an_older_order_processed_late_does_not_restore_withdrawn_consent(aws):
-    repository.record_purchase("demo", "e2", order("2", T0 + timedelta(days=1), accepts_marketing=False))
-    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
+    orders.record_purchase("demo", "e2", order("2", T0 + timedelta(days=1), accepts_marketing=False))
+    orders.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
     assert consent().marketing is False
     assert consent().source == "order:2"
 
 
 def test_a_newer_consent_event_overrides_an_order_and_an_older_one_does_not(aws):
-    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=False))
-    assert repository.record_consent("demo", "ana@example.com", marketing=True, source="form", at=T0 + timedelta(hours=1))
+    orders.record_purchase("demo", "e1", order("1", T0, accepts_marketing=False))
+    assert contacts.record_consent("demo", "ana@example.com", marketing=True, source="form", at=T0 + timedelta(hours=1))
     assert consent().marketing is True
-    assert not repository.record_consent("demo", "ana@example.com", marketing=False, source="old import",
+    assert not contacts.record_consent("demo", "ana@example.com", marketing=False, source="old import",
                                          at=T0 - timedelta(days=30))
     assert consent().marketing is True and consent().source == "form"
 
 
 def test_timestamps_with_other_offsets_compare_by_the_instant(aws):
     warsaw = timezone(timedelta(hours=1))
-    repository.record_consent("demo", "ana@example.com", marketing=True, source="a", at=datetime(2026, 11, 20, 11, 30, tzinfo=warsaw))
+    contacts.record_consent("demo", "ana@example.com", marketing=True, source="a", at=datetime(2026, 11, 20, 11, 30, tzinfo=warsaw))
     # 10:45 UTC is later than 11:30+01:00 (10:30 UTC), though its wall-clock reading is earlier.
-    assert repository.record_consent("demo", "ana@example.com", marketing=False, source="b", at=datetime(2026, 11, 20, 10, 45, tzinfo=timezone.utc))
+    assert contacts.record_consent("demo", "ana@example.com", marketing=False, source="b", at=datetime(2026, 11, 20, 10, 45, tzinfo=timezone.utc))
     assert consent().source == "b"
 
 
 def test_a_consent_event_for_an_unknown_customer_creates_the_contact(aws):
-    repository.record_consent("demo", "new@example.com", marketing=True, source="newsletter form", at=T0)
-    contact = repository.get_contact("demo", "new@example.com")
+    contacts.record_consent("demo", "new@example.com", marketing=True, source="newsletter form", at=T0)
+    contact = contacts.get_contact("demo", "new@example.com")
     assert contact.consent.marketing is True and contact.orders_count == 0
 
 
 def unsubscribe(at: datetime) -> None:
-    assert repository.unsubscribe_contact("demo", "ana@example.com", via_message="newsletter", at=at)
+    assert contacts.unsubscribe_contact("demo", "ana@example.com", via_message="newsletter", at=at)
 
 
 def unsubscribed_at():
-    return repository.get_contact("demo", "ana@example.com").unsubscribed_at
+    return contacts.get_contact("demo", "ana@example.com").unsubscribed_at
 
 
 def test_a_newer_explicit_consent_statement_re_subscribes(aws):
-    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
+    orders.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
     unsubscribe(T0 + timedelta(days=1))
 
-    assert repository.record_consent("demo", "ana@example.com", marketing=True, source="preference centre",
+    assert contacts.record_consent("demo", "ana@example.com", marketing=True, source="preference centre",
                                      at=T0 + timedelta(days=2), lifts_unsubscribe=True)
 
     assert unsubscribed_at() is None
@@ -74,19 +74,19 @@ def test_a_newer_explicit_consent_statement_re_subscribes(aws):
 def test_an_order_checkbox_never_re_subscribes(aws):
     """A store keeps its own "accepts marketing" flag, which knows nothing of our unsubscribe
     link: a later order saying yes must not undo the unsubscribe."""
-    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
+    orders.record_purchase("demo", "e1", order("1", T0, accepts_marketing=True))
     unsubscribe(T0 + timedelta(days=1))
 
-    repository.record_purchase("demo", "e2", order("2", T0 + timedelta(days=2), accepts_marketing=True))
+    orders.record_purchase("demo", "e2", order("2", T0 + timedelta(days=2), accepts_marketing=True))
 
     assert unsubscribed_at() is not None
 
 
 def test_a_consent_statement_older_than_the_unsubscribe_changes_nothing(aws):
-    repository.record_purchase("demo", "e1", order("1", T0, accepts_marketing=False))
+    orders.record_purchase("demo", "e1", order("1", T0, accepts_marketing=False))
     unsubscribe(T0 + timedelta(days=3))
 
-    repository.record_consent("demo", "ana@example.com", marketing=True, source="import", at=T0 + timedelta(days=2),
+    contacts.record_consent("demo", "ana@example.com", marketing=True, source="import", at=T0 + timedelta(days=2),
                               lifts_unsubscribe=True)
 
     assert unsubscribed_at() is not None

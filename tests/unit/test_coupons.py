@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from storeflows import coupons, keys, repository
+from storeflows import coupons
+from storeflows.storage import coupons as pools
+
+from storeflows.storage import keys
+from storeflows.storage import contacts, messages, orders
 from storeflows.adapters import purchase_from_api
 from storeflows.errors import MessageRenderError
 from storeflows.mail import parse_mime_message
@@ -56,7 +60,7 @@ def test_import_reads_the_chosen_column_strips_and_skips_blanks_and_repeats(aws)
     assert result == coupons.ImportResult(added=3, skipped_duplicates=1, size=3)
     assert pool_codes(aws) == [("CODE#000000000", "SPRING-001"), ("CODE#000000001", "SPRING-002"),
                                ("CODE#000000002", "SPRING-003")]
-    assert coupons.pool_stock(STORE, POOL) == coupons.PoolStock(size=3, claimed=0, remaining=3, low_stock_threshold=1)
+    assert pools.pool_stock(STORE, POOL) == pools.PoolStock(size=3, claimed=0, remaining=3, low_stock_threshold=1)
 
 
 def test_import_takes_rows_already_read_and_a_spreadsheet_header(aws):
@@ -71,7 +75,7 @@ def test_a_missing_column_is_refused_naming_the_columns_there_are(aws):
         coupons.import_codes(STORE, POOL, CSV, column="code")
 
     assert raised.value.detail == "the CSV file has no column 'code'; its columns: 'email', 'voucher', 'note'"
-    assert coupons.pool_stock(STORE, POOL) is None, "a refused import creates nothing"
+    assert pools.pool_stock(STORE, POOL) is None, "a refused import creates nothing"
 
 
 def test_an_empty_file_and_bad_ids_are_refused(aws):
@@ -91,17 +95,17 @@ def test_reimport_appends_after_the_codes_there_are_and_skips_those_already_in(a
     assert again == coupons.ImportResult(added=0, skipped_duplicates=3, size=3)
     assert more == coupons.ImportResult(added=2, skipped_duplicates=1, size=5)
     assert [code for _, code in pool_codes(aws)] == ["C000", "C001", "C002", "D000", "D001"]
-    assert coupons.pool_stock(STORE, POOL) == coupons.PoolStock(size=5, claimed=1, remaining=4, low_stock_threshold=1)
+    assert pools.pool_stock(STORE, POOL) == pools.PoolStock(size=5, claimed=1, remaining=4, low_stock_threshold=1)
     assert [coupons.claim_code(STORE, POOL, f"send-{n}") for n in range(2, 7)] == ["C001", "C002", "D000", "D001", None]
 
 
 def test_the_low_stock_threshold_defaults_to_a_tenth_of_the_first_import(aws):
     coupons.import_codes(STORE, POOL, codes_csv(25), column="code")
     coupons.import_codes(STORE, POOL, codes_csv(100, prefix="D"), column="code")
-    assert coupons.pool_stock(STORE, POOL).low_stock_threshold == 3
+    assert pools.pool_stock(STORE, POOL).low_stock_threshold == 3
 
     coupons.import_codes(STORE, POOL, "code\n", column="code", low_stock_threshold=40)
-    assert coupons.pool_stock(STORE, POOL) == coupons.PoolStock(size=125, claimed=0, remaining=125,
+    assert pools.pool_stock(STORE, POOL) == pools.PoolStock(size=125, claimed=0, remaining=125,
                                                                 low_stock_threshold=40)
 
 
@@ -113,7 +117,7 @@ def test_two_imports_into_one_pool_at_once_are_refused_until_the_hold_lapses(aws
 
     with pytest.raises(coupons.CouponImportError, match="another import"):
         coupons.import_codes(STORE, POOL, codes_csv(3, prefix="D"), column="code")
-    assert coupons.pool_stock(STORE, POOL).size == 2
+    assert pools.pool_stock(STORE, POOL).size == 2
 
     aws.table().update_item(Key=pool_key, UpdateExpression="SET import_started_at = :at",
                             ExpressionAttributeValues={":at": "2000-01-01T00:00:00.000000+00:00"})
@@ -130,7 +134,7 @@ def test_claims_hand_out_the_codes_in_import_order_each_once_then_none(aws):
     claimed = [coupons.claim_code(STORE, POOL, f"wf#order-{n}#step#{EMAIL}") for n in range(5)]
 
     assert claimed == ["C000", "C001", "C002", None, None]
-    assert coupons.pool_stock(STORE, POOL) == coupons.PoolStock(size=3, claimed=3, remaining=0, low_stock_threshold=0)
+    assert pools.pool_stock(STORE, POOL) == pools.PoolStock(size=3, claimed=3, remaining=0, low_stock_threshold=0)
 
 
 def test_the_same_send_claiming_again_gets_the_same_code_and_uses_up_nothing(aws):
@@ -141,7 +145,7 @@ def test_the_same_send_claiming_again_gets_the_same_code_and_uses_up_nothing(aws
     again = coupons.claim_code(STORE, POOL, key)
 
     assert first == again == "C000"
-    assert coupons.pool_stock(STORE, POOL).claimed == 1
+    assert pools.pool_stock(STORE, POOL).claimed == 1
     (claim,) = aws.items(keys.coupon_claims_pk(STORE, POOL))
     assert EMAIL not in json.dumps(claim, default=str), "the claim partition holds no email address"
     assert (claim["code"], claim["index"]) == ("C000", 0)
@@ -150,7 +154,7 @@ def test_the_same_send_claiming_again_gets_the_same_code_and_uses_up_nothing(aws
 def test_a_lost_race_for_the_same_send_returns_the_winners_code(aws, monkeypatch):
     coupons.import_codes(STORE, POOL, codes_csv(3), column="code")
     key = "wf#1001#SendThanks#" + EMAIL
-    real_client = coupons.client
+    real_client = pools.client
 
     class OtherAttemptWinsFirst:
         """The claim-record lookup misses, then another attempt of the same send records C002."""
@@ -170,16 +174,16 @@ def test_a_lost_race_for_the_same_send_returns_the_winners_code(aws, monkeypatch
             return getattr(self.inner, name)
 
     racing = OtherAttemptWinsFirst()
-    monkeypatch.setattr(coupons, "client", lambda service: racing)
+    monkeypatch.setattr(pools, "client", lambda service: racing)
 
     assert coupons.claim_code(STORE, POOL, key) == "C002"
-    assert coupons.pool_stock(STORE, POOL).claimed == 1, "the loser's code stays unused, never handed out"
+    assert pools.pool_stock(STORE, POOL).claimed == 1, "the loser's code stays unused, never handed out"
 
 
 def test_claiming_from_a_pool_that_was_never_imported_is_an_error(aws):
     with pytest.raises(coupons.UnknownCouponPool):
         coupons.claim_code(STORE, "nope", "wf#1#step#" + EMAIL)
-    assert coupons.pool_stock(STORE, "nope") is None
+    assert pools.pool_stock(STORE, "nope") is None
 
 
 def test_low_stock_is_counted_from_the_threshold_on_and_exhaustion_counts_too(aws):
@@ -236,11 +240,11 @@ def send(load_handler, demo_store, lambda_context):
 
 def add_contact(email: str = EMAIL, *, accepts_marketing: bool = True) -> None:
     event = purchase_from_api(purchase(ORDER_ID, email, accepts_marketing=accepts_marketing, language="en-GB"))
-    assert repository.record_purchase(STORE, f"api:seed-{email}", event)
+    assert orders.record_purchase(STORE, f"api:seed-{email}", event)
 
 
 def coupon_message(coupon: dict[str, Any] | None, *, message_id: str = "coupon", html: str | None = None) -> str:
-    repository.put_message(Message(
+    messages.put_message(Message(
         store_id=STORE, message_id=message_id, purpose=Purpose.MARKETING, sender=DEMO_SENDER, coupon=coupon,
         variants={"en": MessageContent(subject="A gift for you", html=html or f"<p>Thanks! {COUPON_BLOCK}</p>",
                                        text=f"Thanks! {COUPON_BLOCK}")},
@@ -253,7 +257,7 @@ def mails(aws) -> list[dict[str, Any]]:
 
 
 def send_record(email: str = EMAIL, step: str = "SendCoupon") -> dict[str, Any]:
-    return next(item for item in repository.contact_history(STORE, email)
+    return next(item for item in contacts.contact_history(STORE, email)
                 if item["sk"] == keys.send_log_key(STORE, email, WORKFLOW_ID, ORDER_ID, step)["sk"])
 
 
@@ -272,7 +276,7 @@ def test_a_dynamic_coupon_code_is_rendered_into_the_email_and_recorded(send, aws
     assert "Your code: C000" in mail["html"] and "Your code: C000" in mail["text"]
     record = send_record()
     assert (record["status"], record["coupon_code"]) == ("sent", "C000")
-    assert coupons.pool_stock(STORE, POOL).claimed == 1
+    assert pools.pool_stock(STORE, POOL).claimed == 1
 
 
 def test_a_static_coupon_goes_to_everyone(send, aws):
@@ -298,7 +302,7 @@ def test_a_send_retried_after_a_failure_carries_the_code_it_claimed_first(send, 
     send(message)
 
     assert "C000" in mails(aws)[0]["html"]
-    assert coupons.pool_stock(STORE, POOL).claimed == 1
+    assert pools.pool_stock(STORE, POOL).claimed == 1
 
 
 def test_an_exhausted_pool_sends_without_the_coupon_block_when_so_configured(send, aws):
@@ -334,7 +338,7 @@ def test_a_contact_who_may_not_get_the_message_uses_up_no_code(send, aws):
     result = send(coupon_message({"type": "dynamic", "pool": POOL, "when_exhausted": "skip_message"}))
 
     assert result == {"status": "skipped", "reason": "no_marketing_consent"}
-    assert coupons.pool_stock(STORE, POOL).claimed == 0
+    assert pools.pool_stock(STORE, POOL).claimed == 0
     assert aws.items(keys.coupon_claims_pk(STORE, POOL)) == []
 
 
@@ -368,7 +372,7 @@ def test_a_contact_the_frequency_cap_holds_back_uses_up_no_code(send, aws):
 
     assert send("plain", order_id="1", frequency_cap_seconds=WEEK)["status"] == "sent"
     assert send("coupon", order_id="2", frequency_cap_seconds=WEEK) == {"status": "skipped", "reason": "frequency_cap"}
-    assert coupons.pool_stock(STORE, POOL).claimed == 0
+    assert pools.pool_stock(STORE, POOL).claimed == 0
     assert aws.items(keys.coupon_claims_pk(STORE, POOL)) == []
 
 

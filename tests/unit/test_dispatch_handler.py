@@ -18,7 +18,11 @@ from typing import Any
 import boto3
 import pytest
 
-from storeflows import keys, privacy, repository
+from storeflows import privacy
+
+from storeflows.storage import keys
+from storeflows.storage import contacts, stores, workflows
+from storeflows.storage import privacy as privacy_store
 from storeflows.adapters import data_request_from_shopify, erasure_from_shopify, purchase_from_api, purchase_from_shopify
 from storeflows.dispatch import run_name
 from storeflows.ingest import StoreEvent
@@ -93,7 +97,7 @@ def dispatch(load_handler, demo_store, lambda_context):
 
 def demo_workflow(**changes: Any) -> Workflow:
     """The demo store's workflow with some settings or status changed."""
-    (workflow,) = repository.list_workflows("demo")
+    (workflow,) = workflows.list_workflows("demo")
     settings = workflow.settings.model_copy(update=changes.pop("settings", {}))
     return workflow.model_copy(update={"settings": settings, **changes})
 
@@ -113,13 +117,13 @@ def test_purchase_starts_one_run_and_is_recorded_on_the_contact(dispatch, sqs_ev
     assert run["input"]["settings"]["first_purchase_message"] == "first-purchase-thanks"
     assert run["input"]["contact_key"] == keys.as_attribute_values(keys.contact_key("demo", SHOPIFY_EMAIL))
 
-    contact = repository.get_contact("demo", SHOPIFY_EMAIL)
+    contact = contacts.get_contact("demo", SHOPIFY_EMAIL)
     assert contact is not None
     assert contact.orders_count == 1
     assert contact.total_spent == Decimal("404.95")
     assert (contact.first_name, contact.last_name) == ("John", "Smith")
     assert contact.consent is not None and contact.consent.marketing is True
-    orders = [item for item in repository.contact_history("demo", SHOPIFY_EMAIL) if item["sk"].startswith("ORDER#")]
+    orders = [item for item in contacts.contact_history("demo", SHOPIFY_EMAIL) if item["sk"].startswith("ORDER#")]
     assert [(item["order_id"], item["total"]) for item in orders] == [(SHOPIFY_ORDER_ID, Decimal("404.95"))]
 
 
@@ -132,7 +136,7 @@ def test_redelivered_record_changes_nothing(dispatch, sqs_event, aws):
 
     assert first == second == {"batchItemFailures": []}
     assert len(aws.executions()) == 1
-    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+    assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
     assert aws.table().scan(ConsistentRead=True)["Items"] == table_after_first, \
         "no counter, profile field or best-seller count may move on a redelivery"
 
@@ -154,7 +158,7 @@ def test_orders_paid_after_orders_create_does_not_start_a_second_run(dispatch, s
     assert "WorkflowRunsDeduplicated" in emitted_metrics(capsys.readouterr().out)
     assert response == {"batchItemFailures": []}
     assert [run["name"] for run in aws.executions()] == [run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id)]
-    contact = repository.get_contact("demo", SHOPIFY_EMAIL)
+    contact = contacts.get_contact("demo", SHOPIFY_EMAIL)
     assert contact.orders_count == 1
     assert contact.total_spent == Decimal("404.95")
 
@@ -168,20 +172,20 @@ def test_next_order_of_the_same_customer_gets_its_own_run(dispatch, sqs_event, a
     assert sorted(run["name"] for run in aws.executions()) == sorted(
         [run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id), run_name("demo", "A-2", demo_store.workflow_id)]
     )
-    contact = repository.get_contact("demo", SHOPIFY_EMAIL)
+    contact = contacts.get_contact("demo", SHOPIFY_EMAIL)
     assert contact.orders_count == 2
     assert contact.total_spent == Decimal("534.85")
 
 
 @pytest.mark.parametrize("status", [WorkflowStatus.DRAFT, WorkflowStatus.PAUSED])
 def test_unpublished_workflow_starts_no_run_but_the_purchase_is_recorded(dispatch, sqs_event, aws, status):
-    repository.put_workflow(demo_workflow(status=status))
+    workflows.put_workflow(demo_workflow(status=status))
 
     response = dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
 
     assert response == {"batchItemFailures": []}
     assert aws.executions() == []
-    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+    assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
 
 
 @pytest.mark.parametrize(
@@ -193,17 +197,17 @@ def test_unpublished_workflow_starts_no_run_but_the_purchase_is_recorded(dispatc
     ],
 )
 def test_product_filter_decides_whether_the_workflow_runs(dispatch, sqs_event, aws, trigger, runs):
-    repository.put_workflow(demo_workflow(settings={"trigger": trigger}))
+    workflows.put_workflow(demo_workflow(settings={"trigger": trigger}))
 
     dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
 
     assert len(aws.executions()) == runs
-    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+    assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
 
 
 def test_every_matching_published_workflow_gets_a_run(dispatch, sqs_event, aws):
     second = demo_workflow(workflow_id="second-workflow")
-    repository.put_workflow(second)
+    workflows.put_workflow(second)
 
     dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
 
@@ -233,7 +237,7 @@ def test_malformed_record_fails_alone(dispatch, sqs_event, aws, bad_body, monkey
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
     assert len(aws.executions()) == 1
-    assert repository.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
+    assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
     ((message, failure),) = logged
     assert (message, failure["sqs_message_id"]) == ("event failed, left on the queue", "bad-1")
     assert failure["error_type"] == "ValidationError" and failure["invalid_fields"], "the operator needs the cause"
@@ -242,12 +246,12 @@ def test_malformed_record_fails_alone(dispatch, sqs_event, aws, bad_body, monkey
 
 
 def test_record_for_a_store_without_workflows_only_records_the_purchase(dispatch, sqs_event, aws):
-    repository.put_store(Store(store_id="quiet-store", unsubscribe_key="k" * 43))
+    stores.put_store(Store(store_id="quiet-store", unsubscribe_key="k" * 43))
     body = store_event(f"api:{uuid.uuid4().hex}", purchase_from_api(purchase("Q-1", "q@example.com")), store_id="quiet-store")
 
     assert dispatch(sqs_event(("m-1", body))) == {"batchItemFailures": []}
     assert aws.executions() == []
-    assert repository.get_contact("quiet-store", "q@example.com").orders_count == 1
+    assert contacts.get_contact("quiet-store", "q@example.com").orders_count == 1
 
 
 # --- Shopify compliance topics -------------------------------------------------------------------
@@ -274,7 +278,7 @@ def test_a_redact_stops_the_customers_run_and_erases_them(dispatch, sqs_event, a
     arn = privacy.execution_arn(aws.state_machine_arn, run["name"])
     assert boto3.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
     assert aws.items(keys.contact_pk("demo", SHOPIFY_EMAIL)) == []
-    assert repository.get_suppression("demo", SHOPIFY_EMAIL).erased_via == "shopify:redact-1"
+    assert privacy_store.get_suppression("demo", SHOPIFY_EMAIL).erased_via == "shopify:redact-1"
     assert logged == [("contact erased", {"store_id": "demo", "event_id": "shopify:redact-1", "items_erased": 2,
                                           "runs_stopped": 1, "data_requests_erased": 0})]
     assert SHOPIFY_EMAIL not in json.dumps(aws.table().scan()["Items"], default=str)
@@ -284,7 +288,7 @@ def test_a_redact_for_a_customer_never_seen_is_a_harmless_no_op(dispatch, sqs_ev
     response = dispatch(sqs_event(("m-1", compliance_event("shopify:redact-1", "shopify_customers_redact.json"))))
 
     assert response == {"batchItemFailures": []}
-    assert repository.get_suppression("demo", SHOPIFY_EMAIL) is None
+    assert privacy_store.get_suppression("demo", SHOPIFY_EMAIL) is None
     assert aws.items(keys.contact_pk("demo", SHOPIFY_EMAIL)) == []
 
 
@@ -293,6 +297,6 @@ def test_a_data_request_is_kept_once_for_the_operator(dispatch, sqs_event, aws):
     dispatch(sqs_event(("m-1", body)))
     dispatch(sqs_event(("m-2", compliance_event("shopify:request-1-resent", "shopify_customers_data_request.json"))))
 
-    (request,) = repository.list_data_requests("demo")
+    (request,) = privacy_store.list_data_requests("demo")
     assert (request.request_id, request.email, request.source) == ("9999", SHOPIFY_EMAIL, "shopify:request-1")
     assert request.answered_at is None

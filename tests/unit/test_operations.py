@@ -23,7 +23,7 @@ def template() -> Template:
 
 
 def emitted_metrics() -> set[str]:
-    sources = [*(ROOT / "layers" / "storeflows" / "storeflows").glob("*.py"), *(ROOT / "functions").glob("*/app.py")]
+    sources = [*(ROOT / "layers" / "storeflows" / "storeflows").rglob("*.py"), *(ROOT / "functions").glob("*/app.py")]
     return {name for path in sources for name in _EMITTED.findall(path.read_text("utf-8"))}
 
 

@@ -10,7 +10,11 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from storeflows import keys, privacy, repository, subscriptions
+from storeflows import privacy, subscriptions
+
+from storeflows.storage import keys
+from storeflows.storage import contacts, dynamodb, orders, reports, sends
+from storeflows.storage import privacy as privacy_store
 from storeflows.models import Customer, DataRequest, Order, PurchaseEvent
 from storeflows.records import Purpose
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
@@ -23,12 +27,12 @@ NOW = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def clock(monkeypatch):
-    """repository's clock, fixed at NOW; move it with clock.now = ..."""
+    """The storage clock, fixed at NOW; move it with clock.now = ..."""
 
     class Clock:
         now = NOW
 
-    monkeypatch.setattr(repository, "_now", lambda: Clock.now)
+    monkeypatch.setattr(dynamodb, "now", lambda: Clock.now)
     return Clock
 
 
@@ -53,21 +57,21 @@ def everything_in_the_table(aws) -> list[dict]:
 
 
 def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, demo_store):
-    repository.record_purchase("demo", "e1", purchase("1001"))
-    repository.record_consent("demo", ANA, marketing=False, source="preference centre",
+    orders.record_purchase("demo", "e1", purchase("1001"))
+    contacts.record_consent("demo", ANA, marketing=False, source="preference centre",
                               at=datetime(2026, 11, 21, 7, 0, tzinfo=timezone.utc))
-    repository.record_send_decision(keys.send_log_key("demo", ANA, "wf", "1001", "thanks"), workflow_id="wf",
+    sends.record_send_decision(keys.send_log_key("demo", ANA, "wf", "1001", "thanks"), workflow_id="wf",
                                     order_id="1001", step="thanks",
                                     message_id="thanks", status="sent", ses_message_id="ses-1", language="pl")
     # What SES reported of that email, kept outside the partition under its SES id.
     opened = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
     for flag, counter in (("delivered_at", "delivered"), ("opened_at", "opened")):
-        assert repository.count_email_event(store_id="demo", workflow_id="wf", message_id="thanks",
+        assert reports.count_email_event(store_id="demo", workflow_id="wf", message_id="thanks",
                                             sent_on="2026-11-21", ses_message_id="ses-1", flag=flag, at=opened,
                                             counter=counter)
     # A kind of item this module has never heard of (added by a later change).
     aws.table().put_item(Item={"pk": keys.contact_pk("demo", ANA), "sk": "LOYALTY#2026", "tier": "gold"})
-    repository.record_purchase("demo", "e2", purchase("2001", email="bea@example.com"))
+    orders.record_purchase("demo", "e2", purchase("2001", email="bea@example.com"))
 
     export = privacy.export_contact("demo", ANA)
 
@@ -108,7 +112,7 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
 
 def test_the_consent_history_keeps_every_statement_applied_or_not_once(aws, clock, demo_store):
     def state(marketing: bool, hour: int, source: str) -> bool:
-        return repository.record_consent("demo", ANA, marketing=marketing, source=source,
+        return contacts.record_consent("demo", ANA, marketing=marketing, source=source,
                                          at=datetime(2026, 11, 21, hour, tzinfo=timezone.utc))
 
     assert state(True, 9, "newsletter form") is True
@@ -120,7 +124,7 @@ def test_the_consent_history_keeps_every_statement_applied_or_not_once(aws, cloc
         ("2026-11-21T08", "import", False, False),
         ("2026-11-21T09", "newsletter form", True, True),
     ]
-    assert repository.get_contact("demo", ANA).consent.source == "newsletter form"
+    assert contacts.get_contact("demo", ANA).consent.source == "newsletter form"
 
 
 @pytest.fixture
@@ -129,7 +133,7 @@ def ana_inside_a_run(aws, clock, demo_store):
     Bea, another customer, is inside a run of her own."""
     sfn = boto3.client("stepfunctions")
     for email, order_id in ((ANA, "1001"), (ANA, "1002"), ("bea@example.com", "2001")):
-        repository.record_purchase("demo", f"e-{order_id}", purchase(order_id, email=email))
+        orders.record_purchase("demo", f"e-{order_id}", purchase(order_id, email=email))
         sfn.start_execution(stateMachineArn=aws.state_machine_arn, input="{}",
                             name=run_name("demo", order_id, demo_store.workflow_id))
     sfn.stop_execution(executionArn=execution("1002", aws, demo_store))
@@ -156,7 +160,7 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
     assert erasure.items_erased == {"active": 1, "order": 2, "profile": 1}
     assert erasure.data_requests_erased == 1
     assert aws.items(keys.contact_pk("demo", ANA)) == []
-    assert repository.get_contact("demo", "bea@example.com").orders_count == 1
+    assert contacts.get_contact("demo", "bea@example.com").orders_count == 1
     assert "ana@" not in json.dumps(everything_in_the_table(aws), default=str), "the address is gone everywhere"
     (kept,) = aws.items(f"SUPPRESSION#demo")
     assert kept["sk"] == f"ADDRESS#{keys.email_digest(ANA)}"
@@ -165,68 +169,68 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
 
 
 def test_an_address_unsubscribed_before_its_erasure_stays_unsubscribed_when_it_buys_again(aws, clock, demo_store):
-    repository.record_purchase("demo", "e1", purchase("1001"))
+    orders.record_purchase("demo", "e1", purchase("1001"))
     unsubscribe(demo_store)
     privacy.erase_contact("demo", ANA, via="test")
     clock.now = NOW + timedelta(days=30)
 
-    assert repository.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-12-21T10:00:00Z"))
+    assert orders.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-12-21T10:00:00Z"))
 
-    contact = repository.get_contact("demo", ANA)
+    contact = contacts.get_contact("demo", ANA)
     assert contact.orders_count == 1 and contact.consent.marketing is True
     assert contact.may_receive(Purpose.MARKETING) == (False, "unsubscribed")
     assert contact.may_receive(Purpose.TRANSACTIONAL) == (True, None)
 
 
 def test_after_an_erasure_only_consent_stated_later_allows_marketing(aws, clock, demo_store):
-    repository.record_purchase("demo", "e1", purchase("1001"))
+    orders.record_purchase("demo", "e1", purchase("1001"))
     privacy.erase_contact("demo", ANA, via="test")
     clock.now = NOW + timedelta(hours=1)
 
     # A late redelivery of the old order: its consent predates the erasure.
-    repository.record_purchase("demo", "e1", purchase("1001"))
-    assert repository.get_contact("demo", ANA).may_receive(Purpose.MARKETING) == (False, "no_marketing_consent")
-    assert repository.get_contact("demo", ANA).consent.source == "erasure"
+    orders.record_purchase("demo", "e1", purchase("1001"))
+    assert contacts.get_contact("demo", ANA).may_receive(Purpose.MARKETING) == (False, "no_marketing_consent")
+    assert contacts.get_contact("demo", ANA).consent.source == "erasure"
 
-    repository.record_purchase("demo", "e3", purchase("1003", occurred_at="2026-11-21T08:30:00Z"))
-    assert repository.get_contact("demo", ANA).may_receive(Purpose.MARKETING) == (True, None)
+    orders.record_purchase("demo", "e3", purchase("1003", occurred_at="2026-11-21T08:30:00Z"))
+    assert contacts.get_contact("demo", ANA).may_receive(Purpose.MARKETING) == (True, None)
 
 
 def test_a_consent_event_is_a_new_contacts_first_event_too(aws, clock, demo_store):
-    repository.record_purchase("demo", "e1", purchase("1001"))
+    orders.record_purchase("demo", "e1", purchase("1001"))
     unsubscribe(demo_store)
     privacy.erase_contact("demo", ANA, via="test")
 
-    assert repository.record_consent("demo", ANA, marketing=True, source="newsletter form", at=NOW + timedelta(days=1))
+    assert contacts.record_consent("demo", ANA, marketing=True, source="newsletter form", at=NOW + timedelta(days=1))
 
-    contact = repository.get_contact("demo", ANA)
+    contact = contacts.get_contact("demo", ANA)
     assert contact.consent.marketing is True
     assert contact.may_receive(Purpose.MARKETING) == (False, "unsubscribed")
 
 
 def test_an_unsubscribe_link_used_after_the_erasure_is_kept_for_the_address(aws, clock, demo_store):
-    repository.record_purchase("demo", "e1", purchase("1001"))
+    orders.record_purchase("demo", "e1", purchase("1001"))
     privacy.erase_contact("demo", ANA, via="test")
 
     assert unsubscribe(demo_store) is False, "no contact to mark"
     assert aws.items(keys.contact_pk("demo", ANA)) == [], "and none created"
-    repository.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-11-22T10:00:00Z"))
-    assert repository.get_contact("demo", ANA).may_receive(Purpose.MARKETING) == (False, "unsubscribed")
+    orders.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-11-22T10:00:00Z"))
+    assert contacts.get_contact("demo", ANA).may_receive(Purpose.MARKETING) == (False, "unsubscribed")
 
 
 def test_erasing_again_deletes_what_arrived_since_and_keeps_the_first_unsubscribe(aws, clock, demo_store):
-    repository.record_purchase("demo", "e1", purchase("1001"))
+    orders.record_purchase("demo", "e1", purchase("1001"))
     unsubscribe(demo_store)
     first = privacy.erase_contact("demo", ANA, via="test").suppression
     clock.now = NOW + timedelta(days=2)
-    repository.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-11-23T10:00:00Z"))
+    orders.record_purchase("demo", "e2", purchase("1002", occurred_at="2026-11-23T10:00:00Z"))
 
     again = privacy.erase_contact("demo", ANA, via="shopify:ev-2")
 
     assert again.items_erased == {"order": 1, "profile": 1}
     assert again.suppression.unsubscribed_at == first.unsubscribed_at
     assert (again.suppression.erased_via, again.suppression.erased_at[:10]) == ("shopify:ev-2", "2026-11-23")
-    assert repository.get_suppression("demo", ANA) == again.suppression
+    assert privacy_store.get_suppression("demo", ANA) == again.suppression
 
 
 def test_erasing_a_contact_never_seen_changes_nothing(aws, demo_store):
@@ -241,7 +245,7 @@ def test_erasing_a_contact_never_seen_changes_nothing(aws, demo_store):
 def test_a_send_for_an_erased_contact_writes_nothing(aws, clock, demo_store):
     from storeflows.sending import SendRequest, send_workflow_message
 
-    repository.record_purchase("demo", "e1", purchase("1001"))
+    orders.record_purchase("demo", "e1", purchase("1001"))
     privacy.erase_contact("demo", ANA, via="test")
 
     result = send_workflow_message(SendRequest(store_id="demo", workflow_id="wf", email=ANA, step="thanks",
@@ -259,7 +263,7 @@ def test_a_data_request_is_answered_with_the_export_made_then(aws, clock, demo_s
                           platform_customer_id="191167", orders_requested=["1001"])
     assert privacy.record_data_request("demo", request, source="shopify:ev-1") is True
     assert privacy.record_data_request("demo", request, source="shopify:ev-1") is False, "kept once"
-    repository.record_purchase("demo", "e1", purchase("1001"))
+    orders.record_purchase("demo", "e1", purchase("1001"))
 
     kept, export = privacy.data_request_export("demo", "9999")
 

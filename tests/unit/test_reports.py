@@ -12,7 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from storeflows import reports, repository
+from storeflows import reports
+from storeflows.storage import orders
+from storeflows.storage import reports as report_store
 from storeflows.adapters import purchase_from_api
 from storeflows.errors import InvalidPayload
 from storeflows.records import Touch
@@ -23,7 +25,7 @@ DAY_1, DAY_2, DAY_3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 
 def count(day: date, workflow: str, message: str, counter: str, times: int = 1) -> None:
     for number in range(times):
-        assert repository.count_email_event(store_id="demo", workflow_id=workflow, message_id=message,
+        assert report_store.count_email_event(store_id="demo", workflow_id=workflow, message_id=message,
                                             sent_on=day.isoformat(), ses_message_id=f"{day}-{workflow}-{message}-{number}",
                                             flag=f"{counter}_at", at=datetime.now(timezone.utc), counter=counter)
 
@@ -32,9 +34,9 @@ def order(day: date, workflow: str, message: str, order_id: str, total: str) -> 
     """A recorded order, attributed to an email of `day`."""
     touch = Touch(at=datetime.now(timezone.utc), workflow_id=workflow, message_id=message, sent_on=day.isoformat(),
                   ses_message_id="x")
-    assert repository.record_purchase("demo", f"api:{order_id}", purchase_from_api(purchase(order_id, "ana@example.com",
+    assert orders.record_purchase("demo", f"api:{order_id}", purchase_from_api(purchase(order_id, "ana@example.com",
                                                                                             total=total)))
-    assert repository.attribute_order("demo", "ana@example.com", order_id, total=Decimal(total), currency="EUR",
+    assert orders.attribute_order("demo", "ana@example.com", order_id, total=Decimal(total), currency="EUR",
                                       touch=touch)
 
 

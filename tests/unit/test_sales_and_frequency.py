@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from storeflows import repository
+from storeflows.storage import orders, sends
 from storeflows.models import PurchaseEvent
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 
 def buy(order_id: str, at: datetime, *items: tuple[str, int]) -> None:
-    repository.record_purchase("demo", f"e{order_id}", PurchaseEvent.model_validate({
+    orders.record_purchase("demo", f"e{order_id}", PurchaseEvent.model_validate({
         "type": "purchase", "occurred_at": at.isoformat(),
         "order": {"id": order_id, "total": "1", "currency": "EUR",
                   "items": [{"sku": sku, "name": sku.title(), "quantity": quantity} for sku, quantity in items]},
@@ -23,29 +23,29 @@ def test_best_sellers_rank_units_over_the_window_and_leave_out_given_skus(aws):
     buy("1", NOW, ("MUG", 3), ("TEE", 1))
     buy("2", NOW - timedelta(days=2), ("TEE", 4))
     buy("3", NOW - timedelta(days=40), ("CAP", 50))
-    ranking = repository.best_sellers("demo", days=30, count=5, today=NOW)
+    ranking = orders.best_sellers("demo", days=30, count=5, today=NOW)
     assert [(p["sku"], p["units"]) for p in ranking] == [("TEE", 5), ("MUG", 3)], "CAP sold outside the window"
-    assert [p["sku"] for p in repository.best_sellers("demo", days=30, count=5, excluding={"TEE"}, today=NOW)] == ["MUG"]
-    assert [p["sku"] for p in repository.best_sellers("demo", days=60, count=1, today=NOW)] == ["CAP"]
+    assert [p["sku"] for p in orders.best_sellers("demo", days=30, count=5, excluding={"TEE"}, today=NOW)] == ["MUG"]
+    assert [p["sku"] for p in orders.best_sellers("demo", days=60, count=1, today=NOW)] == ["CAP"]
 
 
 def test_a_redelivered_order_is_counted_once(aws):
     buy("1", NOW, ("MUG", 3))
     buy("1", NOW, ("MUG", 3))
-    assert repository.best_sellers("demo", days=1, count=1, today=NOW)[0]["units"] == 3
+    assert orders.best_sellers("demo", days=1, count=1, today=NOW)[0]["units"] == 3
 
 
 def test_the_send_slot_admits_one_send_per_period_and_keeps_a_retried_send(aws):
-    assert repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
-    assert not repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400)
-    assert repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400), "a retry keeps its slot"
-    assert repository.claim_send_slot("demo", "ana@example.com", "other-wf", "other-wf#2#Send", 7 * 86400), \
+    assert sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
+    assert not sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400)
+    assert sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400), "a retry keeps its slot"
+    assert sends.claim_send_slot("demo", "ana@example.com", "other-wf", "other-wf#2#Send", 7 * 86400), \
         "each workflow has its own cap"
 
 
 def test_a_released_slot_is_free_again_unless_another_send_took_it_meanwhile(aws):
-    first = repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
-    repository.release_send_slot(first)
-    assert repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400), "free again"
-    repository.release_send_slot(first)  # the slot is the second send's now
-    assert not repository.claim_send_slot("demo", "ana@example.com", "wf", "wf#3#Send", 7 * 86400)
+    first = sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
+    sends.release_send_slot(first)
+    assert sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400), "free again"
+    sends.release_send_slot(first)  # the slot is the second send's now
+    assert not sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#3#Send", 7 * 86400)

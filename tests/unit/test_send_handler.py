@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from storeflows import keys, repository, sending
+from storeflows import sending
+
+from storeflows.storage import keys
+from storeflows.storage import contacts, dynamodb, messages, orders, sends
 from storeflows.adapters import purchase_from_api
 from storeflows.errors import MessageRenderError, SendInProgress, SendThrottled
 from storeflows.mail import parse_mime_message
@@ -46,7 +49,7 @@ def add_contact(email: str = EMAIL, *, first_name: str = "Ana", accepts_marketin
     event = purchase_from_api(
         purchase(ORDER_ID, email, first_name=first_name, accepts_marketing=accepts_marketing, language="en-GB")
     )
-    assert repository.record_purchase("demo", f"api:seed-{email}", event)
+    assert orders.record_purchase("demo", f"api:seed-{email}", event)
 
 
 def send_step(message_id: str, *, email: str = EMAIL, step: str = "SendSecondPurchaseThanks") -> dict[str, Any]:
@@ -63,7 +66,7 @@ def send_step(message_id: str, *, email: str = EMAIL, step: str = "SendSecondPur
 
 
 def send_records(email: str = EMAIL) -> list[dict[str, Any]]:
-    return [item for item in repository.contact_history("demo", email) if item["sk"].startswith(keys.SEND_PREFIX)]
+    return [item for item in contacts.contact_history("demo", email) if item["sk"].startswith(keys.SEND_PREFIX)]
 
 
 def only_email(aws) -> tuple[Any, dict[str, Any]]:
@@ -119,7 +122,7 @@ def test_transactional_message_has_no_unsubscribe_headers(send, aws):
 
 def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, aws):
     add_contact()
-    assert repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    assert contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
 
     result = send(send_step(MARKETING))
 
@@ -132,7 +135,7 @@ def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, a
 
 def test_unsubscribed_contact_still_gets_transactional_messages(send, aws):
     add_contact()
-    repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
 
     assert send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))["status"] == "sent"
     assert len(aws.sent_emails()) == 1
@@ -176,8 +179,8 @@ def test_a_message_edited_after_the_run_started_goes_out_as_edited(send, aws, de
     """The send reads the message (with the store and the contact) strongly consistent, at
     send time: what the marketer applied last is what goes out."""
     add_contact()
-    message = repository.get_message("demo", TRANSACTIONAL)
-    repository.put_message(message.model_copy(update={"variants": {"en": MessageContent(
+    message = messages.get_message("demo", TRANSACTIONAL)
+    messages.put_message(message.model_copy(update={"variants": {"en": MessageContent(
         subject="Edited subject", html="<p>edited</p>", text="edited")}}))
 
     assert send(send_step(TRANSACTIONAL))["status"] == "sent"
@@ -189,8 +192,8 @@ def test_a_message_edited_after_the_run_started_goes_out_as_edited(send, aws, de
 def test_a_send_whose_read_dynamodb_leaves_partly_unprocessed_still_reaches_the_contact(send, aws, monkeypatch):
     """BatchGetItem may leave keys unprocessed under throttling; those are asked for again."""
     add_contact()
-    dynamodb = repository._table().meta.client  # the one the send step reads with
-    real_batch_get = dynamodb.batch_get_item
+    low_level = dynamodb.table().meta.client  # the one the send step reads with
+    real_batch_get = low_level.batch_get_item
     asked: list[int] = []
 
     def contact_left_unprocessed_once(RequestItems):
@@ -204,7 +207,7 @@ def test_a_send_whose_read_dynamodb_leaves_partly_unprocessed_still_reaches_the_
         answer["UnprocessedKeys"] = {table: {"Keys": contact, "ConsistentRead": True}}
         return answer
 
-    monkeypatch.setattr(dynamodb, "batch_get_item", contact_left_unprocessed_once)
+    monkeypatch.setattr(low_level, "batch_get_item", contact_left_unprocessed_once)
 
     assert send(send_step(TRANSACTIONAL))["status"] == "sent"
     assert asked == [4, 1], "one read of store, message, contact and decision; the contact again"
@@ -238,7 +241,7 @@ def test_a_retry_after_the_contact_unsubscribed_still_answers_sent(send, aws):
     """Step Functions retries a step whose answer it lost; the email already went out."""
     add_contact()
     first = send(send_step(MARKETING))
-    repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
 
     again = send(send_step(MARKETING))
 
@@ -249,7 +252,7 @@ def test_a_retry_after_the_contact_unsubscribed_still_answers_sent(send, aws):
 
 def claim_left_by_an_attempt(*, ends_in: timedelta) -> None:
     """What an attempt leaves when it dies between claiming its send and recording it."""
-    assert repository.claim_send(keys.send_log_key("demo", EMAIL, WORKFLOW_ID, ORDER_ID, "SendSecondPurchaseThanks"),
+    assert sends.claim_send(keys.send_log_key("demo", EMAIL, WORKFLOW_ID, ORDER_ID, "SendSecondPurchaseThanks"),
                                  message_id=MARKETING, attempt_ends_at=datetime.now(timezone.utc) + ends_in)
 
 
@@ -280,12 +283,12 @@ def test_an_attempt_that_loses_the_claim_race_leaves_the_shared_slot_to_the_winn
     """Two attempts of one step read no decision; the other one claims the send first."""
     add_contact()
     once_a_day = {"frequency_cap_seconds": 86400}
-    real_claim = repository.claim_send
-    monkeypatch.setattr(repository, "claim_send", lambda *args, **kwargs: False)
+    real_claim = sends.claim_send
+    monkeypatch.setattr(sends, "claim_send", lambda *args, **kwargs: False)
     with pytest.raises(SendInProgress):
         send({**send_step(MARKETING), **once_a_day})
 
-    monkeypatch.setattr(repository, "claim_send", real_claim)
+    monkeypatch.setattr(sends, "claim_send", real_claim)
     assert send({**send_step(MARKETING, step="SendAnother"), **once_a_day}) == {
         "status": "skipped", "reason": "frequency_cap"}, "the winner's send still holds the slot"
 
@@ -329,7 +332,7 @@ def put_broken_message() -> Message:
         variants={"en": MessageContent(subject="Hi {{ contact.first_name }}", html="<p>{{ contact.nick_name }}</p>",
                                        text="Hi")},
     )
-    repository.put_message(broken)
+    messages.put_message(broken)
     return broken
 
 
@@ -345,7 +348,7 @@ def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(se
     assert [record for record in send_records() if record["status"] == "sent"] == []
 
     # A failed attempt is not remembered as done: once the template is fixed, a redrive sends.
-    repository.put_message(broken.model_copy(update={"variants": {"en": MessageContent(
+    messages.put_message(broken.model_copy(update={"variants": {"en": MessageContent(
         subject="Hi {{ contact.first_name }}", html="<p>{{ contact.first_name }}</p>", text="Hi")}}))
     assert send(send_step("broken"))["status"] == "sent"
     assert len(aws.sent_emails()) == 1
@@ -366,7 +369,7 @@ def test_a_send_that_fails_before_ses_took_it_gives_its_frequency_cap_slot_back(
 
 def test_a_skip_is_counted_by_its_reason(send, aws, capsys):
     add_contact()
-    repository.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
     capsys.readouterr()
 
     send(send_step(MARKETING))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from storeflows import admin, keys, repository
+from storeflows import admin
+
+from storeflows.storage import keys
+from storeflows.storage import messages, orders
 from storeflows.errors import UnknownSender
 from storeflows.mail import parse_mime_message
 from storeflows.records import Message, Purpose, Sender, SenderProfile, within_identity
@@ -104,7 +107,7 @@ def test_applying_a_profile_names_the_messages_it_changes_and_listing_shows_them
     admin.apply_message(message("thanks", store_id="shop-1"))
 
     saved, users = admin.apply_sender(profile(name="Shop One team"))
-    assert users == ["thanks"] and repository.get_sender("shop-1", "shop-team") == saved
+    assert users == ["thanks"] and messages.get_sender("shop-1", "shop-team") == saved
     assert admin.list_senders("shop-1") == [{"store": "shop-1", "sender": "shop-team", "name": "Shop One team",
                                             "address": "shop@storeflows.test", "reply_to": "care@storeflows.test",
                                             "used_by": ["thanks"]}]
@@ -116,11 +119,11 @@ def test_a_profile_no_message_names_can_be_deleted_one_in_use_cannot(store):
 
     with pytest.raises(admin.AdminError, match="sender shop-team is named by messages thanks of store shop-1"):
         admin.delete_sender("shop-1", "shop-team")
-    assert repository.get_sender("shop-1", "shop-team") is not None, "a refused delete changes nothing"
+    assert messages.get_sender("shop-1", "shop-team") is not None, "a refused delete changes nothing"
 
     admin.apply_message(message("thanks", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1"))
     admin.delete_sender("shop-1", "shop-team")
-    assert repository.get_sender("shop-1", "shop-team") is None
+    assert messages.get_sender("shop-1", "shop-team") is None
     with pytest.raises(admin.AdminError, match="store shop-1 has no sender profile shop-team"):
         admin.delete_sender("shop-1", "shop-team")
 
@@ -153,7 +156,7 @@ def test_preview_and_test_send_come_from_the_profile_as_it_is_now(store, aws):
 
 
 def test_a_preview_of_a_message_whose_profile_is_gone_says_so(store, aws):
-    repository.put_message(message("thanks", sender="gone", store_id="shop-1"))
+    messages.put_message(message("thanks", sender="gone", store_id="shop-1"))
     with pytest.raises(admin.AdminError, match="names sender profile gone, which store shop-1 does not have"):
         admin.preview_message("shop-1", "thanks", email="ana@example.com")
 
@@ -166,7 +169,7 @@ def send(load_handler, demo_store, lambda_context):
     from storeflows.adapters import purchase_from_api
     from storeflows_local.signing import purchase
 
-    assert repository.record_purchase("demo", "api:seed", purchase_from_api(purchase("A-1", "ana@example.com")))
+    assert orders.record_purchase("demo", "api:seed", purchase_from_api(purchase("A-1", "ana@example.com")))
     app = load_handler("send_message")
 
     def invoke(message_id: str, step: str) -> dict:
@@ -180,7 +183,7 @@ def send(load_handler, demo_store, lambda_context):
 
 def test_every_send_comes_from_the_profile_as_it_is_at_that_send(send, aws):
     send("first-purchase-thanks", "SendFirst")
-    repository.put_sender(profile(name="Demo care team", address="care@storeflows.test", store_id="demo"))
+    messages.put_sender(profile(name="Demo care team", address="care@storeflows.test", store_id="demo"))
     send("first-purchase-thanks", "SendSecond")
 
     senders = [parse_mime_message(sent.raw_data)["from"] for sent in aws.sent_emails()]
@@ -188,7 +191,7 @@ def test_every_send_comes_from_the_profile_as_it_is_at_that_send(send, aws):
 
 
 def test_a_send_whose_profile_is_gone_fails_and_sends_nothing(send, aws):
-    repository.put_message(message("orphan", sender="gone"))
+    messages.put_message(message("orphan", sender="gone"))
 
     with pytest.raises(UnknownSender):
         send("orphan", "SendOrphan")

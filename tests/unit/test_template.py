@@ -17,7 +17,7 @@ from cfnlint.api import lint, lint_file
 from samtranslator.public.translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
-from storeflows import keys
+from storeflows.storage import keys
 from storeflows_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from storeflows import reports, repository
+from storeflows import reports
+from storeflows.storage import contacts as contact_store, orders
 from storeflows.adapters import purchase_from_api
 from storeflows.engagement import contact_fingerprint, message_tags
 from storeflows.records import Purpose
@@ -62,7 +63,7 @@ def contacts(demo_store) -> list[str]:
     """The samples' recipients, as contacts of the demo store with marketing consent."""
     emails = sorted({sample(name)["mail"]["destination"][0] for name in SAMPLES})
     for number, email in enumerate(emails):
-        assert repository.record_purchase("demo", f"api:seed-{number}", purchase_from_api(purchase(f"S-{number}", email)))
+        assert orders.record_purchase("demo", f"api:seed-{number}", purchase_from_api(purchase(f"S-{number}", email)))
     return emails
 
 
@@ -81,11 +82,11 @@ def test_every_sample_delivered_twice_in_any_order_counts_exactly_once(track, co
     assert sorted(outcome["status"] for outcome in outcomes).count("duplicate") == len(SAMPLES)
     (row,) = reports.build_report("demo", SENT_ON, SENT_ON).rows
     assert (row.workflow_id, row.message_id) == (WORKFLOW, MESSAGE)
-    recipient = repository.get_contact("demo", "recipient@example.com")
+    recipient = contact_store.get_contact("demo", "recipient@example.com")
     assert recipient.suppressed_reason in ("bounce", "complaint")  # whichever arrived first; both suppress
     assert recipient.unsubscribed_at is not None  # the Subscription sample's "unsubscribe all"
     assert recipient.last_open is not None and recipient.last_click is not None
-    assert repository.get_contact("demo", "sender@example.com").suppressed_reason is None  # a Reject suppresses no one
+    assert contact_store.get_contact("demo", "sender@example.com").suppressed_reason is None  # a Reject suppresses no one
 
 
 def test_a_click_without_an_open_counts_as_an_open_once(track, contacts):
@@ -117,13 +118,13 @@ def test_only_a_permanent_bounce_suppresses_the_contact(track, contacts, bounce_
 
     assert outcome["counter"] == counter
     assert report_counts()[counter] == 1
-    assert repository.get_contact("demo", "recipient@example.com").suppressed_reason == suppressed
+    assert contact_store.get_contact("demo", "recipient@example.com").suppressed_reason == suppressed
 
 
 def test_a_complaint_suppresses_the_contact_in_our_own_record(track, contacts):
     track(as_sent_by_storeflows(sample("ses_complaint")))
 
-    contact = repository.get_contact("demo", "recipient@example.com")
+    contact = contact_store.get_contact("demo", "recipient@example.com")
     assert contact.suppressed_reason == "complaint"
     assert contact.may_receive(Purpose.TRANSACTIONAL) == (False, "suppressed")
 
@@ -134,7 +135,7 @@ def test_emails_this_stack_did_not_send_are_ignored(track, contacts, name):
 
     assert outcome["status"] == "ignored"
     assert report_counts() == dict.fromkeys(EXPECTED_COUNTS, 0)
-    assert repository.get_contact("demo", "recipient@example.com").suppressed_reason is None
+    assert contact_store.get_contact("demo", "recipient@example.com").suppressed_reason is None
 
 
 def test_tags_that_do_not_match_the_recipient_are_ignored(track, contacts):
@@ -142,7 +143,7 @@ def test_tags_that_do_not_match_the_recipient_are_ignored(track, contacts):
     record["mail"]["tags"]["contact"] = [contact_fingerprint("someone-else@example.com")]
 
     assert track(record)["status"] == "ignored"
-    assert repository.get_contact("demo", "recipient@example.com").suppressed_reason is None
+    assert contact_store.get_contact("demo", "recipient@example.com").suppressed_reason is None
 
 
 def test_test_sends_are_never_counted(track, contacts):
@@ -170,7 +171,7 @@ def test_events_of_an_erased_contact_recreate_no_profile(track, demo_store):
     track(as_sent_by_storeflows(sample("ses_complaint")))
     track(as_sent_by_storeflows(sample("ses_click")))
 
-    assert repository.get_contact("demo", "recipient@example.com") is None
+    assert contact_store.get_contact("demo", "recipient@example.com") is None
     assert report_counts()["complained"] == 1  # the aggregate still counts; it holds no address
 
 
@@ -181,6 +182,6 @@ def test_the_latest_touch_wins_whatever_the_arrival_order(track, contacts):
     track(later)
     track(earlier)
 
-    touch = repository.get_contact("demo", "recipient@example.com").last_click
+    touch = contact_store.get_contact("demo", "recipient@example.com").last_click
     assert touch.at.isoformat().startswith("2017-08-09T23:51:25.570")
     assert (touch.workflow_id, touch.message_id, touch.sent_on) == (WORKFLOW, MESSAGE, SENT_ON.isoformat())

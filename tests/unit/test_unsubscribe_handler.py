@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from storeflows import reports, repository
+from storeflows import reports
+from storeflows.storage import contacts, orders
 from storeflows.adapters import purchase_from_api
 from storeflows.mail import parse_mime_message
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
@@ -24,7 +25,7 @@ MESSAGE_ID = "second-purchase-thanks"
 @pytest.fixture
 def contact(demo_store) -> str:
     event = purchase_from_api(purchase("A-1001", EMAIL, accepts_marketing=True))
-    assert repository.record_purchase("demo", "api:seed", event)
+    assert orders.record_purchase("demo", "api:seed", event)
     return EMAIL
 
 
@@ -58,7 +59,7 @@ def unsubscribe(load_handler, demo_store, lambda_context, make_http_event):
 
 
 def unsubscribed_at(email: str = EMAIL):
-    contact = repository.get_contact("demo", email)
+    contact = contacts.get_contact("demo", email)
     assert contact is not None
     return contact.unsubscribed_at
 
@@ -86,7 +87,7 @@ def test_post_unsubscribes_the_contact(unsubscribe, contact, token):
     assert response["statusCode"] == 200
     assert "You are unsubscribed" in response["body"]
     assert unsubscribed_at() is not None
-    profile = next(item for item in repository.contact_history("demo", EMAIL) if item["sk"] == "PROFILE")
+    profile = next(item for item in contacts.contact_history("demo", EMAIL) if item["sk"] == "PROFILE")
     assert profile["unsubscribed_via"] == MESSAGE_ID
 
 
@@ -153,7 +154,7 @@ def test_post_with_a_token_for_another_contact_leaves_this_one_alone(unsubscribe
 
     assert unsubscribe("POST", other)["statusCode"] == 200  # nothing to tell a stranger
     assert unsubscribed_at() is None
-    assert repository.get_contact("demo", "eve@example.com") is None  # no contact invented
+    assert contacts.get_contact("demo", "eve@example.com") is None  # no contact invented
 
 
 def test_second_post_keeps_the_first_unsubscribe_time(unsubscribe, contact, token):

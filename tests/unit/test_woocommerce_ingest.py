@@ -108,10 +108,10 @@ def test_a_signed_form_body_is_not_a_ping(post, aws, read_json):
 
 
 def test_a_store_without_woocommerce_is_404_for_orders_and_pings(post, aws, read_json):
-    from storeflows import repository
+    from storeflows.storage import stores
     from storeflows.records import Store
 
-    repository.put_store(Store(store_id="shopify-only", shopify_secret="s", unsubscribe_key="k"))
+    stores.put_store(Store(store_id="shopify-only", shopify_secret="s", unsubscribe_key="k"))
     for body, headers in ((BODY, HEADERS), (PING, PING_HEADERS)):
         answer = post(body=body, headers=headers, store_id="shopify-only")
         assert answer["statusCode"] == 404 and read_json(answer)["error"] == "unknown_store"

@@ -4,7 +4,7 @@ stores and their secrets, previews, test sends, contact exports, and data protec
 contact's data exported or erased, data requests answered: storeflows.privacy).
 
 Operator tooling: no Lambda function imports this module. DynamoDB goes through
-repository.py. PyYAML is a developer dependency, not in the layer, so it is imported only
+storeflows.storage. PyYAML is a developer dependency, not in the layer, so it is imported only
 where a file is read.
 
 Publishing never changes a run in flight: the dispatcher snapshots a workflow's settings
@@ -28,7 +28,10 @@ from typing import IO, Any, Union, get_args, get_origin, get_type_hints
 from jinja2 import Environment, TemplateSyntaxError
 from pydantic import BaseModel, ValidationError
 
-from storeflows import privacy, repository
+from storeflows import privacy
+from storeflows.storage import contacts, messages, sends, stores, workflows
+from storeflows.storage import coupons as pools
+from storeflows.storage import privacy as privacy_store
 from storeflows.aws import client
 from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage, UnknownSender
@@ -383,7 +386,7 @@ def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
     if not isinstance(message.coupon, DynamicCoupon):
         return []
     pool = message.coupon.pool
-    stock = _pool_stock(store_id, pool)
+    stock = pools.pool_stock(store_id, pool)
     if stock is None:
         return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which does not "
                 f"exist (storeflows coupons import {store_id} {pool} FILE.csv --column NAME)"]
@@ -392,8 +395,8 @@ def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
     return []
 
 
-# sending and coupons load Powertools and the X-Ray SDK (half a second), which most commands
-# never need: imported on first use.
+# sending loads Powertools and the X-Ray SDK (half a second), which most commands never need:
+# imported on first use.
 
 def _message_context(*args: Any) -> dict[str, Any]:
     from storeflows.sending import message_context
@@ -401,16 +404,10 @@ def _message_context(*args: Any) -> dict[str, Any]:
     return message_context(*args)
 
 
-def _pool_stock(store_id: str, pool_id: str):
-    from storeflows.coupons import pool_stock
-
-    return pool_stock(store_id, pool_id)
-
-
 # --- lifecycle --------------------------------------------------------------------------------
 
 def require_store(store_id: str) -> Store:
-    store = repository.get_store(store_id) if is_store_id(store_id) else None
+    store = stores.get_store(store_id) if is_store_id(store_id) else None
     if store is None:
         raise AdminError(f"no store {store_id!r} (create it with: storeflows stores create {store_id} --platform ...)")
     return store
@@ -418,7 +415,7 @@ def require_store(store_id: str) -> Store:
 
 def require_workflow(store_id: str, workflow_id: str) -> Workflow:
     require_store(store_id)
-    workflow = repository.get_workflow(store_id, workflow_id)
+    workflow = workflows.get_workflow(store_id, workflow_id)
     if workflow is None:
         raise AdminError(f"no workflow {workflow_id!r} in store {store_id}")
     return workflow
@@ -429,18 +426,18 @@ def apply_workflow(workflow: Workflow) -> tuple[Workflow, Workflow | None]:
     published workflow becomes a draft and starts no runs until published again; its runs
     in flight keep the settings they started with."""
     require_store(workflow.store_id)
-    previous = repository.get_workflow(workflow.store_id, workflow.workflow_id)
+    previous = workflows.get_workflow(workflow.store_id, workflow.workflow_id)
     saved = workflow.model_copy(update={
         "status": WorkflowStatus.DRAFT,
         "version": previous.version + 1 if previous else 1,
     })
-    repository.put_workflow(saved)
+    workflows.put_workflow(saved)
     return saved, previous
 
 
 def check_workflow(store_id: str, workflow_id: str) -> tuple[Workflow, list[str]]:
     workflow = require_workflow(store_id, workflow_id)
-    return workflow, validate_for_publish(workflow, repository.list_messages(store_id), repository.list_senders(store_id))
+    return workflow, validate_for_publish(workflow, messages.list_messages(store_id), messages.list_senders(store_id))
 
 
 def publish_workflow(store_id: str, workflow_id: str) -> Workflow:
@@ -460,7 +457,7 @@ def pause_workflow(store_id: str, workflow_id: str) -> Workflow:
 
 
 def _set_status(workflow: Workflow, status: WorkflowStatus) -> Workflow:
-    if not repository.set_workflow_status(workflow.store_id, workflow.workflow_id, status.value, version=workflow.version):
+    if not workflows.set_workflow_status(workflow.store_id, workflow.workflow_id, status.value, version=workflow.version):
         raise AdminError(f"workflow {workflow.workflow_id} changed meanwhile (another apply?): check it and try again")
     return workflow.model_copy(update={"status": status})
 
@@ -502,9 +499,9 @@ def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[
     """Status, version, template and runs in flight (None when the template's state machine
     is not known to this environment) of one or every workflow of a store."""
     require_store(store_id)
-    workflows = [require_workflow(store_id, workflow_id)] if workflow_id else repository.list_workflows(store_id)
+    found = [require_workflow(store_id, workflow_id)] if workflow_id else workflows.list_workflows(store_id)
     rows = []
-    for workflow in sorted(workflows, key=lambda item: item.workflow_id):
+    for workflow in sorted(found, key=lambda item: item.workflow_id):
         known = bool(getattr(settings(), STATE_MACHINE_SETTING[workflow.template]))
         rows.append({
             "store": workflow.store_id,
@@ -555,7 +552,7 @@ def create_store(store_id: str, platform: str, *, secret: str | None = None, nam
     field = _secret_field(platform)
     value = _platform_secret(platform, secret)
     store = Store(store_id=store_id, name=name, unsubscribe_key=generate_unsubscribe_key(), **{field: value})
-    if not repository.create_store(store):
+    if not stores.create_store(store):
         raise AdminError(f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})")
     return store, value
 
@@ -566,7 +563,7 @@ def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) ->
     field = _secret_field(platform)
     require_store(store_id)
     value = _platform_secret(platform, secret)
-    updated = repository.set_store_secret(store_id, field, value)
+    updated = stores.set_store_secret(store_id, field, value)
     if updated is None:
         raise AdminError(f"store {store_id} was removed meanwhile")
     return updated, value
@@ -585,7 +582,7 @@ def set_attribution(store_id: str, *, click_window: str | None = None, open_wind
         attribution = Attribution.model_validate({**store.attribution.model_dump(), **changes})
     except ValidationError as err:
         raise AdminError("; ".join(validation_problems(err))) from None
-    repository.set_store_attribution(store_id, attribution)
+    stores.set_store_attribution(store_id, attribution)
     return store.model_copy(update={"attribution": attribution})
 
 
@@ -604,7 +601,7 @@ def message_sender_problems(message: Message) -> list[str]:
     have, or an inline From outside the SES identity."""
     if isinstance(message.sender, Sender):
         return sender_problems(message.sender, "sender.address")
-    if repository.get_sender(message.store_id, message.sender) is None:
+    if messages.get_sender(message.store_id, message.sender) is None:
         return [f"sender: no sender profile {message.sender!r} in store {message.store_id} "
                 f"(storeflows senders apply FILE.yaml)"]
     return []
@@ -617,31 +614,31 @@ def apply_sender(profile: SenderProfile) -> tuple[SenderProfile, list[str]]:
     problems = sender_problems(profile, "address")
     if problems:
         raise InvalidDefinition(f"sender {profile.sender_id}", problems)
-    repository.put_sender(profile)
-    return profile, _named_by(repository.list_messages(profile.store_id), profile.sender_id)
+    messages.put_sender(profile)
+    return profile, _named_by(messages.list_messages(profile.store_id), profile.sender_id)
 
 
 def delete_sender(store_id: str, sender_id: str) -> None:
     """Deletes a sender profile no message names: a message naming a missing profile would
     fail every send of it (UnknownSender), so one still in use is refused, with its users."""
     require_store(store_id)
-    users = _named_by(repository.list_messages(store_id), sender_id)
+    users = _named_by(messages.list_messages(store_id), sender_id)
     if users:
         raise AdminError(f"sender {sender_id} is named by messages {', '.join(users)} of store {store_id}: point them "
                          f"at another sender first (storeflows messages apply FILE.yaml)")
-    if not repository.delete_sender(store_id, sender_id):
+    if not messages.delete_sender(store_id, sender_id):
         raise AdminError(f"store {store_id} has no sender profile {sender_id}")
 
 
 def list_senders(store_id: str) -> list[dict[str, Any]]:
     """The store's sender profiles and the messages naming each."""
     require_store(store_id)
-    messages = repository.list_messages(store_id)
+    store_messages = messages.list_messages(store_id)
     return [
         {"store": store_id, "sender": profile.sender_id, "name": profile.name, "address": profile.address,
          "reply_to": profile.reply_to,
-         "used_by": _named_by(messages, profile.sender_id)}
-        for profile in sorted(repository.list_senders(store_id), key=lambda profile: profile.sender_id)
+         "used_by": _named_by(store_messages, profile.sender_id)}
+        for profile in sorted(messages.list_senders(store_id), key=lambda profile: profile.sender_id)
     ]
 
 
@@ -657,10 +654,10 @@ def apply_message(message: Message) -> tuple[Message, list[str]]:
     problems = message_sender_problems(message)
     if problems:
         raise InvalidDefinition(f"message {message.message_id}", problems)
-    repository.put_message(message)
+    messages.put_message(message)
     users = [
         workflow.workflow_id
-        for workflow in repository.list_workflows(message.store_id)
+        for workflow in workflows.list_workflows(message.store_id)
         if workflow.status is WorkflowStatus.PUBLISHED
         and any(message_id == message.message_id for _, message_id in message_references(workflow.settings))
     ]
@@ -699,15 +696,15 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
     fails, a warning says so."""
     store = require_store(store_id)
     try:
-        message = repository.get_message(store_id, message_id)
+        message = messages.get_message(store_id, message_id)
     except UnknownMessage:
         raise AdminError(f"no message {message_id!r} in store {store_id}") from None
     try:
-        sender = repository.message_sender(message)
+        sender = messages.message_sender(message)
     except UnknownSender as err:
         raise AdminError(f"{err.detail} (storeflows senders apply FILE.yaml)") from None
     email = email.strip().lower()
-    contact = repository.get_contact(store_id, email)
+    contact = contacts.get_contact(store_id, email)
     sample_contact = contact is None
     if contact is None:
         contact = Contact(store_id=store_id, email=email, first_name="Alex", last_name="Sample", language=language)
@@ -785,16 +782,16 @@ def send_test(store_id: str, message_id: str, *, to: str, email: str | None = No
 # --- contacts -----------------------------------------------------------------------------------
 
 def recorded_orders(store_id: str, email: str) -> list[dict[str, Any]]:
-    return [item for item in repository.contact_history(store_id, email) if item["sk"].startswith("ORDER#")]
+    return [item for item in contacts.contact_history(store_id, email) if item["sk"].startswith("ORDER#")]
 
 
 def contact_summary(store_id: str, email: str) -> dict[str, Any]:
     """Profile, tags, score, consent, orders and the workflows the contact is in right now."""
     require_store(store_id)
     email = email.strip().lower()
-    contact = repository.get_contact(store_id, email)
+    contact = contacts.get_contact(store_id, email)
     if contact is None:
-        erased = repository.get_suppression(store_id, email)
+        erased = privacy_store.get_suppression(store_id, email)
         raise AdminError(f"no contact {email} in store {store_id}" + (f" (erased {erased.erased_at})" if erased else ""))
     may_market, why_not = contact.may_receive(Purpose.MARKETING)
     return {
@@ -807,19 +804,19 @@ def contact_summary(store_id: str, email: str) -> dict[str, Any]:
              "occurred_at": item.get("occurred_at"), "delivered_at": item.get("delivered_at")}
             for item in sorted(recorded_orders(store_id, email), key=lambda item: item.get("occurred_at", ""))
         ],
-        "in_workflows": repository.active_runs(store_id, email),
+        "in_workflows": sends.active_runs(store_id, email),
     }
 
 
 def export_contacts(store_id: str, *, not_in_workflow: str | None = None, tags: Iterable[str] = (),
                     min_score: int | None = None, consent_only: bool = False) -> Iterator[Contact]:
     """The store's contacts that match every filter. Scans the whole table (see
-    repository.scan_contacts) plus one Query per contact when `not_in_workflow` is given."""
+    contacts.scan_contacts) plus one Query per contact when `not_in_workflow` is given."""
     require_store(store_id)
     if not_in_workflow is not None:
         require_workflow(store_id, not_in_workflow)
     wanted = set(tags)
-    for contact in repository.scan_contacts(store_id):
+    for contact in contacts.scan_contacts(store_id):
         if not wanted <= contact.tags:
             continue
         if min_score is not None and contact.score < min_score:
@@ -827,7 +824,7 @@ def export_contacts(store_id: str, *, not_in_workflow: str | None = None, tags: 
         if consent_only and not contact.may_receive(Purpose.MARKETING)[0]:
             continue
         if not_in_workflow is not None and any(
-            run["workflow_id"] == not_in_workflow for run in repository.active_runs(store_id, contact.email)
+            run["workflow_id"] == not_in_workflow for run in sends.active_runs(store_id, contact.email)
         ):
             continue
         yield contact
@@ -889,7 +886,7 @@ def erase_contact(store_id: str, email: str) -> privacy.Erasure:
 def data_requests(store_id: str) -> list[DataRequestRecord]:
     """The store's data requests, oldest first, answered ones included (answered_at says when)."""
     require_store(store_id)
-    return sorted(repository.list_data_requests(store_id), key=lambda request: request.received_at)
+    return sorted(privacy_store.list_data_requests(store_id), key=lambda request: request.received_at)
 
 
 def data_request_export(store_id: str, request_id: str) -> tuple[DataRequestRecord, dict[str, Any]]:
@@ -904,4 +901,4 @@ def data_request_export(store_id: str, request_id: str) -> tuple[DataRequestReco
 
 
 def mark_data_request_answered(store_id: str, request_id: str) -> None:
-    repository.mark_data_request_answered(store_id, request_id)
+    privacy_store.mark_data_request_answered(store_id, request_id)

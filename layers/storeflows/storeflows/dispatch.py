@@ -13,7 +13,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from storeflows import keys, privacy, repository
+from storeflows import privacy
+
+from storeflows.storage import keys
+from storeflows.storage import contacts, orders, workflows
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.ingest import StoreEvent
@@ -38,10 +41,10 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     if event.data_request is not None:
         return _record_data_request(event)
     purchase = event.purchase
-    newly_recorded = repository.record_purchase(event.store_id, event.event_id, purchase)
+    newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
     attributed_to = _attribute_purchase(event) if newly_recorded else None
     started, already_running = [], []
-    for workflow in repository.list_workflows(event.store_id):
+    for workflow in workflows.list_workflows(event.store_id):
         if not workflow.runs_for(purchase):
             continue
         if start_run(event, workflow):
@@ -71,9 +74,9 @@ def _attribute_purchase(event: StoreEvent) -> str | None:
     """Credits the purchase to the Storeflows email the contact last opened or clicked
     within the store's windows; returns that message's id, or None."""
     purchase = event.purchase
-    contact = repository.get_contact(event.store_id, purchase.customer.email)
+    contact = contacts.get_contact(event.store_id, purchase.customer.email)
     touch = event.attribution.touch_for(contact, purchase.occurred_at or event.received_at) if contact else None
-    if touch is None or not repository.attribute_order(
+    if touch is None or not orders.attribute_order(
         event.store_id, purchase.customer.email, purchase.order.id, total=purchase.order.total,
         currency=purchase.order.currency, touch=touch,
     ):
@@ -85,7 +88,7 @@ def _attribute_purchase(event: StoreEvent) -> str | None:
 def _record_consent(event: StoreEvent) -> dict[str, Any]:
     consent = event.consent
     # An explicit consent statement (unlike the checkbox an order carries) may re-subscribe.
-    applied = repository.record_consent(
+    applied = contacts.record_consent(
         event.store_id, consent.customer.email, marketing=consent.marketing, source=consent.source,
         at=consent.occurred_at or event.received_at, lifts_unsubscribe=True,
     )
@@ -95,7 +98,7 @@ def _record_consent(event: StoreEvent) -> dict[str, Any]:
 
 def _record_delivery(event: StoreEvent) -> dict[str, Any]:
     delivered = event.delivered
-    stamped = repository.mark_order_delivered(
+    stamped = orders.mark_order_delivered(
         event.store_id, delivered.customer.email, delivered.order.id, delivered.occurred_at or event.received_at
     )
     logger.info("delivery recorded",

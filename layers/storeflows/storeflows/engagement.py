@@ -6,7 +6,7 @@ send step puts on every email (`message_tags`) and the reading of those tags fro
 (`sent_email`), so an event maps back to its store, workflow, message, report day and contact.
 
 Counting is idempotent and order-independent: each kind of event counts at most once per
-email (repository.count_email_event sets the email's flag and adds to its report row in one
+email (storage.reports.count_email_event sets the email's flag and adds to its report row in one
 transaction), so SNS redeliveries and SES's at-least-once publishing change nothing, and an
 Open that arrives before its Delivery still counts. Opens and clicks are unique per email.
 A click also counts as an open when no open was seen (mail clients that block images send no
@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from storeflows import repository
+from storeflows.storage import contacts, reports
 from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.records import Touch
 from storeflows.subscriptions import unsubscribe_from_email
@@ -161,10 +161,10 @@ def _record(event: _Event, sent: SentEmail) -> dict[str, Any]:
         # Every open and click (not only the first) may be the last touch before a purchase.
         touch = Touch(at=at, workflow_id=sent.workflow_id, message_id=sent.message_id, sent_on=sent.sent_on,
                       ses_message_id=sent.ses_message_id)
-        repository.record_touch(sent.store_id, sent.email, kind.lower(), touch)
+        contacts.record_touch(sent.store_id, sent.email, kind.lower(), touch)
     if counter in ("bounced", "complained"):
         reason = "bounce" if counter == "bounced" else "complaint"
-        if repository.suppress_contact(sent.store_id, sent.email, reason, at):
+        if contacts.suppress_contact(sent.store_id, sent.email, reason, at):
             outcome["suppressed"] = reason
             logger.info("contact suppressed", extra={"store_id": sent.store_id, "reason": reason,
                                                      "ses_message_id": sent.ses_message_id})
@@ -173,7 +173,7 @@ def _record(event: _Event, sent: SentEmail) -> dict[str, Any]:
 
 
 def _count(sent: SentEmail, flag: str, counter: str, at: datetime) -> bool:
-    counted = repository.count_email_event(
+    counted = reports.count_email_event(
         store_id=sent.store_id, workflow_id=sent.workflow_id, message_id=sent.message_id, sent_on=sent.sent_on,
         ses_message_id=sent.ses_message_id, flag=flag, at=at, counter=counter,
     )

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, model_validator
 
-from storeflows import repository
+from storeflows.storage import stores
 from storeflows.adapters import (
     data_request_from_shopify,
     erasure_from_shopify,
@@ -182,7 +182,7 @@ def _checked_store(store_id: str, content_type: str | None, raw_body: bytes) -> 
 
 
 def _known_store(store_id: str) -> Store:
-    store = repository.get_store(store_id)
+    store = stores.get_store(store_id)
     if store is None:
         raise UnknownStore(f"no store {store_id}")
     return store

@@ -7,7 +7,7 @@ erased with the rest, without a change here.
 Erasing keeps one record, under a hash of the address (records.Suppression): when the
 address was erased, and whether it had unsubscribed or was suppressed (bounce, complaint)
 before. A profile created later for the same address (the person buys again) starts from it
-(repository._start_profile): an old unsubscribe or suppression comes back with it, so
+(contacts.start_profile): an old unsubscribe or suppression comes back with it, so
 marketing the person had turned off stays off; otherwise the profile starts without
 marketing consent as of the erasure, and only consent stated after the erasure allows
 marketing again. Erasure is not an objection to marketing: a customer who asked to be
@@ -27,7 +27,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from storeflows import keys, repository
+from storeflows.storage import keys
+from storeflows.storage import contacts, dynamodb, reports, workflows
+from storeflows.storage import privacy as privacy_store
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.models import DataRequest
@@ -45,9 +47,9 @@ def export_contact(store_id: str, email: str) -> dict[str, Any]:
     earlier erasure, and the contact's data requests. Money and other decimals
     with a fraction are exact strings; sets are sorted lists."""
     profile, records = None, {}
-    history = repository.contact_history(store_id, email)
+    history = contacts.contact_history(store_id, email)
     # What SES reported of each email sent (kept outside the partition, under its SES id).
-    engagement = repository.email_engagement([item["ses_message_id"] for item in history if "ses_message_id" in item])
+    engagement = reports.email_engagement([item["ses_message_id"] for item in history if "ses_message_id" in item])
     for item in history:
         if item["sk"] == keys.PROFILE_SK:
             profile = _plain({name: value for name, value in item.items() if name not in ("pk", "sk")})
@@ -57,11 +59,11 @@ def export_contact(store_id: str, email: str) -> dict[str, Any]:
                 record["engagement"] = {name: value for name, value in engagement[item["ses_message_id"]].items()
                                         if name.endswith("_at") and name != keys.EXPIRES_AT}
             records.setdefault(keys.item_kind(item["sk"]), []).append(_plain(record))
-    suppression = repository.get_suppression(store_id, email)
+    suppression = privacy_store.get_suppression(store_id, email)
     return {
         "store_id": store_id,
         "email": email,
-        "exported_at": repository.now_iso(),
+        "exported_at": dynamodb.now_iso(),
         "profile": profile,
         "records": records,
         "suppression": suppression.model_dump(exclude_none=True) if suppression else None,
@@ -105,8 +107,8 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     The order makes every interruption safe to retry: the suppression record is written first
     (an unsubscribe is never lost), runs are stopped before the items go (a run stopped later
     could write to the partition again), and the profile is deleted last."""
-    items = repository.contact_history(store_id, email)
-    previous = repository.get_suppression(store_id, email)
+    items = contacts.contact_history(store_id, email)
+    previous = privacy_store.get_suppression(store_id, email)
     requests = _data_requests_of(store_id, email)
     if not items and not requests:
         return Erasure(suppression=previous)
@@ -115,12 +117,12 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     suppression = previous
     if items:
         profile = next((item for item in items if item["sk"] == keys.PROFILE_SK), {})
-        suppression = Suppression.after_erasure(profile, previous, at=repository.now_iso(), via=via)
-        repository.put_suppression(store_id, email, suppression)
+        suppression = Suppression.after_erasure(profile, previous, at=dynamodb.now_iso(), via=via)
+        privacy_store.put_suppression(store_id, email, suppression)
     stopped = _stop_runs(runs)
     for request in requests:
-        repository.delete_data_request(store_id, request.request_id)
-    erased = Counter(keys.item_kind(sort_key) for sort_key in repository.delete_contact(store_id, email))
+        privacy_store.delete_data_request(store_id, request.request_id)
+    erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
     return Erasure(items_erased=dict(sorted(erased.items())), runs_stopped=stopped,
                    data_requests_erased=len(requests), suppression=suppression)
 
@@ -129,7 +131,7 @@ def _possible_runs(store_id: str, order_ids: list[str]) -> list[tuple[str, str, 
     """(workflow, order, execution ARN) of every run the store's workflows may have started for
     these orders: runs are named by (store, order, workflow), so no listing is needed."""
     runs = []
-    for workflow in repository.list_workflows(store_id):
+    for workflow in workflows.list_workflows(store_id):
         state_machine = require(STATE_MACHINE_SETTING[workflow.template])
         for order_id in order_ids:
             name = run_name(store_id, order_id, workflow.workflow_id)
@@ -165,9 +167,9 @@ def record_data_request(store_id: str, request: DataRequest, *, source: str) -> 
     """Keeps the request for the operator to answer (data_request_export); the export is made
     when it is answered, so no second copy of the data waits in the table (nor an item-size
     limit), and it is current. False when the request was already kept."""
-    return repository.put_data_request(store_id, DataRequestRecord(
+    return privacy_store.put_data_request(store_id, DataRequestRecord(
         request_id=request.request_id, email=request.customer.email, source=source,
-        received_at=repository.now_iso(), platform_customer_id=request.platform_customer_id,
+        received_at=dynamodb.now_iso(), platform_customer_id=request.platform_customer_id,
         orders_requested=request.orders_requested,
     ))
 
@@ -175,9 +177,9 @@ def record_data_request(store_id: str, request: DataRequest, *, source: str) -> 
 def data_request_export(store_id: str, request_id: str) -> tuple[DataRequestRecord, dict[str, Any]] | None:
     """A kept data request and the export that answers it, made now. None when there is no
     such request (never received, or its contact was erased since)."""
-    request = repository.get_data_request(store_id, request_id)
+    request = privacy_store.get_data_request(store_id, request_id)
     return (request, export_contact(store_id, request.email)) if request else None
 
 
 def _data_requests_of(store_id: str, email: str) -> list[DataRequestRecord]:
-    return [request for request in repository.list_data_requests(store_id) if request.email == email]
+    return [request for request in privacy_store.list_data_requests(store_id) if request.email == email]

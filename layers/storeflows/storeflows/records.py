@@ -1,5 +1,5 @@
 """Stores, messages and contacts as the domain sees them (not as DynamoDB stores them:
-repository.py converts)."""
+storeflows.storage converts)."""
 
 from __future__ import annotations
 

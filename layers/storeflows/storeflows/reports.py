@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from storeflows import repository
+from storeflows.storage import reports as report_store
 from storeflows.errors import InvalidPayload
 
 COUNTERS = ("sent", "delivered", "opened", "clicked", "ordered", "unsubscribed", "bounced", "complained",
@@ -38,8 +38,8 @@ class ReportRow:
         for name in COUNTERS:
             self.counts[name] += int(item.get(name, 0))
         for name, value in item.items():
-            if name.startswith(repository.REVENUE_PREFIX):
-                currency = name.removeprefix(repository.REVENUE_PREFIX)
+            if name.startswith(report_store.REVENUE_PREFIX):
+                currency = name.removeprefix(report_store.REVENUE_PREFIX)
                 self.revenue[currency] = self.revenue.get(currency, Decimal(0)) + Decimal(value)
 
     def merge(self, other: "ReportRow") -> None:
@@ -111,7 +111,7 @@ def build_report(store_id: str, first_day: date, last_day: date, *, workflow_id:
     """The store's figures per workflow and message, for the emails sent from first_day to
     last_day, optionally for one workflow and/or message only."""
     rows: dict[tuple[str, str], ReportRow] = {}
-    for item in repository.report_rows(store_id, first_day.isoformat(), last_day.isoformat()):
+    for item in report_store.report_rows(store_id, first_day.isoformat(), last_day.isoformat()):
         if workflow_id is not None and item["workflow_id"] != workflow_id:
             continue
         if message_id is not None and item["message_id"] != message_id:

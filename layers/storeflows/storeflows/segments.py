@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from storeflows import repository
+from storeflows.storage import contacts
 from storeflows.records import Contact
 
 
@@ -62,5 +62,5 @@ _SEGMENTS = TypeAdapter(dict[str, SegmentDefinition])
 def evaluate_segments(store_id: str, email: str, definitions: dict) -> dict[str, bool]:
     """Membership of one contact in each named segment, read consistently right now."""
     segments = _SEGMENTS.validate_python(definitions)
-    contact = repository.get_contact(store_id, email)
+    contact = contacts.get_contact(store_id, email)
     return {name: segment.contains(contact) for name, segment in segments.items()}

@@ -27,7 +27,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from storeflows import coupons, keys, repository
+from storeflows import coupons
+
+from storeflows.storage import keys
+from storeflows.storage import messages, orders, sends
 from storeflows.engagement import message_tags
 from storeflows.aws import client
 from storeflows.config import require
@@ -71,7 +74,7 @@ class SendRequest(BaseModel):
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
     """`attempt_ends_at`: when this attempt is certain to be over (its Lambda timeout)."""
-    context = repository.get_send_context(request.store_id, request.message_id, request.email, request.decision_key)
+    context = sends.get_send_context(request.store_id, request.message_id, request.email, request.decision_key)
     if context.decision is not None:
         return _earlier_decision(request, context.decision)
     store, message, contact = context.store, context.message, context.contact
@@ -86,10 +89,10 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
-    sender = repository.message_sender(message)
+    sender = messages.message_sender(message)
     slot = None
     if request.frequency_cap_seconds:
-        slot = repository.claim_send_slot(request.store_id, request.email, request.workflow_id, request.send_key,
+        slot = sends.claim_send_slot(request.store_id, request.email, request.workflow_id, request.send_key,
                                           request.frequency_cap_seconds)
         if slot is None:
             return _skipped(request, "frequency_cap")
@@ -146,18 +149,18 @@ def _claim_and_send(request: SendRequest, raw: bytes, sender: str, recipient: st
                     attempt_ends_at: datetime) -> str:
     """Hands the email to SES under the step's claim; the SES message id. The claim is given
     back when SES did not take the email, so a retry may send it."""
-    if not repository.claim_send(request.decision_key, message_id=request.message_id, attempt_ends_at=attempt_ends_at):
+    if not sends.claim_send(request.decision_key, message_id=request.message_id, attempt_ends_at=attempt_ends_at):
         raise SendInProgress(f"another attempt of step {request.step} claimed this send")
     try:
         return _send_raw(raw, sender, recipient, request, sent_on)
     except Exception:
-        repository.release_send_claim(request.decision_key)
+        sends.release_send_claim(request.decision_key)
         raise
 
 
-def _give_back(slot: repository.SendSlot | None) -> None:
+def _give_back(slot: sends.SendSlot | None) -> None:
     if slot is not None:
-        repository.release_send_slot(slot)
+        sends.release_send_slot(slot)
 
 
 def message_context(store: Store, contact: Contact, order: Order, unsubscribe_link: str | None,
@@ -182,7 +185,7 @@ def message_context(store: Store, contact: Contact, order: Order, unsubscribe_li
         "coupon": coupon,
         # The BESTSELLERS block: {% for product in bestsellers(3, days=30) %}; computed only
         # when a template asks, without what this customer just bought.
-        "bestsellers": lambda count=3, days=30: repository.best_sellers(
+        "bestsellers": lambda count=3, days=30: orders.best_sellers(
             store.store_id, days=min(int(days), 366), count=min(int(count), 20),
             excluding={item.sku for item in order.items if item.sku},
         ),
@@ -233,7 +236,7 @@ def _earlier_decision(request: SendRequest, decision: dict[str, Any]) -> dict[st
     """The answer of a step that an earlier attempt decided (Step Functions retried it)."""
     if decision["status"] == "sent":
         return {"status": "sent", "ses_message_id": decision["ses_message_id"], "language": decision.get("language")}
-    if decision["status"] != repository.SENDING:
+    if decision["status"] != sends.SENDING:
         return {"status": decision["status"], "reason": decision.get("reason")}
     if datetime.now(timezone.utc) < datetime.fromisoformat(decision["attempt_ends_at"]):
         raise SendInProgress(f"an earlier attempt of step {request.step} may still be sending")
@@ -246,7 +249,7 @@ def _earlier_decision(request: SendRequest, decision: dict[str, Any]) -> dict[st
 
 
 def _record_decision(request: SendRequest, **decision: Any) -> bool:
-    return repository.record_send_decision(request.decision_key, workflow_id=request.workflow_id,
+    return sends.record_send_decision(request.decision_key, workflow_id=request.workflow_id,
                                            order_id=request.order.id, step=request.step,
                                            message_id=request.message_id, **decision)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from storeflows import repository
+from storeflows.storage import contacts, sends, stores
 from storeflows.errors import InvalidSignature
 from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.unsubscribe import read_unsubscribe_store_id, verify_unsubscribe_token
@@ -17,7 +17,7 @@ def unsubscribe(token: str) -> bool:
     foreign token all change nothing, and the caller answers all of them alike, so the
     answer never tells whether an address is on file."""
     try:
-        store = repository.get_store(read_unsubscribe_store_id(token))
+        store = stores.get_store(read_unsubscribe_store_id(token))
         if store is None:
             raise InvalidSignature("link names an unknown store")
         request = verify_unsubscribe_token(store.unsubscribe_key, token)
@@ -34,10 +34,10 @@ def unsubscribe_from_email(store_id: str, email: str, message_id: str, *, at: da
     row (workflow, sent on) is `counted_for`, or else that of the contact's latest email of
     this message (a link names its message, not the one send)."""
     if counted_for is None:
-        sent = repository.latest_email_sent(store_id, email, message_id)
+        sent = sends.latest_email_sent(store_id, email, message_id)
         if sent is not None and sent.get("sent_on"):
             counted_for = (sent["workflow_id"], sent["sent_on"])
-    changed = repository.unsubscribe_contact(store_id, email, via_message=message_id, at=at, counted_for=counted_for)
+    changed = contacts.unsubscribe_contact(store_id, email, via_message=message_id, at=at, counted_for=counted_for)
     logger.info("unsubscribe", extra={"store_id": store_id, "message_id": message_id, "changed": changed})
     if changed:
         metrics.add_metric(name="Unsubscribes", unit=MetricUnit.Count, value=1)

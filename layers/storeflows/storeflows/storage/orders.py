@@ -1,0 +1,174 @@
+"""Orders and sales: the purchase history of a contact (ORDER#<order>), deliveries, the
+attribution of an order to an email, and the daily sales counters behind BESTSELLERS."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from storeflows.models import PurchaseEvent
+from storeflows.records import Touch
+from storeflows.storage import contacts, keys, reports
+from storeflows.storage import dynamodb as db
+
+
+def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bool:
+    """Adds the order to the contact's history and updates the profile, once per order.
+
+    One transaction: the ORDER# item is written only if absent, and the profile update
+    (counters, totals, latest name/language/country; created on a first purchase) happens
+    with it or not at all. Returns False when the order was already recorded (orders/create
+    followed by orders/paid, or a redelivery), in which case nothing changes. The same
+    transaction checks that the address was never erased; one that was starts its profile
+    from the erasure's suppression record first (contacts.start_profile), then the order is recorded
+    without that check. The consent the order carries is kept on the ORDER# item: that is its
+    place in the contact's consent history."""
+    customer, order = purchase.customer, purchase.order
+    occurred = purchase.occurred_at or db.now()
+    occurred_at = db.utc_iso(occurred)
+    now = db.utc_iso(db.now())
+    table_name = db.table_name()
+
+    profile_values: dict[str, Any] = db.drop_none(
+        {
+            "store_id": store_id,
+            "email": customer.email,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "language": customer.language,
+            "country": customer.country,
+            "last_order_at": occurred_at,
+            "updated_at": now,
+        }
+    )
+    set_clauses = [f"#{name} = :{name}" for name in profile_values]
+    set_clauses += [
+        "#score = if_not_exists(#score, :zero)",
+        "#first_order_at = if_not_exists(#first_order_at, :last_order_at)",
+        "#created_at = if_not_exists(#created_at, :updated_at)",
+    ]
+    names = {f"#{name}": name for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count",
+                                           "total_spent"]}
+    values = {f":{name}": value for name, value in profile_values.items()}
+    values.update({":zero": 0, ":one": 1, ":total": order.total})
+
+    order_item = {
+        **keys.order_key(store_id, customer.email, order.id),
+        "order_id": order.id,
+        "event_id": event_id,
+        "total": order.total,
+        "currency": order.currency,
+        "occurred_at": occurred_at,
+        "items": [db.drop_none(item.model_dump()) for item in order.items],
+        **db.drop_none({"marketing_consent": customer.accepts_marketing}),
+    }
+    transaction = [
+        {
+            "Put": {
+                "TableName": table_name,
+                "Item": db.serialize(order_item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        {
+            "Update": {
+                "TableName": table_name,
+                "Key": db.serialize(keys.contact_key(store_id, customer.email)),
+                "UpdateExpression": "SET " + ", ".join(set_clauses) + " ADD #orders_count :one, #total_spent :total",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": db.serialize(values),
+            }
+        },
+    ]
+    never_erased = {
+        "ConditionCheck": {
+            "TableName": table_name,
+            "Key": db.serialize(keys.suppression_key(store_id, customer.email)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    failed = db.failed_items([*transaction, never_erased])
+    if failed == {2}:
+        contacts.start_profile(store_id, customer.email)
+        failed = db.failed_items(transaction)
+    if 0 in failed:
+        return False
+    _count_sales(store_id, purchase)
+    if customer.accepts_marketing is not None:
+        contacts.record_consent(store_id, customer.email, marketing=customer.accepts_marketing, source=f"order:{order.id}",
+                       at=occurred, history=False)
+    return True
+
+
+# Sales counters feed the BESTSELLERS block. They are written after the order transaction,
+# not in it: a crash in between loses one order's units from a ranking, never an order.
+SALES_TTL_DAYS = 400
+
+
+def _count_sales(store_id: str, purchase: PurchaseEvent) -> None:
+    occurred = purchase.occurred_at or db.now()
+    day = occurred.astimezone(timezone.utc).date().isoformat()
+    expires = int(occurred.timestamp()) + SALES_TTL_DAYS * 86400
+    for item in purchase.order.items:
+        if not item.sku:
+            continue
+        db.table().update_item(
+            Key=keys.sales_key(store_id, day, item.sku),
+            UpdateExpression="ADD units :quantity SET sku = :sku, #name = :name, #ttl = :expires",
+            ExpressionAttributeNames={"#name": "name", "#ttl": keys.EXPIRES_AT},
+            ExpressionAttributeValues={":quantity": item.quantity, ":sku": item.sku,
+                                       ":name": item.name or item.sku, ":expires": expires},
+        )
+
+
+def best_sellers(store_id: str, *, days: int, count: int, excluding: set[str] = frozenset(),
+                 today: datetime | None = None) -> list[dict[str, Any]]:
+    """The store's most sold products over the last `days` days (by units), best first."""
+    end = (today or db.now()).astimezone(timezone.utc).date()
+    units: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for offset in range(days):
+        day = (end - timedelta(days=offset)).isoformat()
+        for page in db.query_pages(Key("pk").eq(keys.sales_pk(store_id, day))):
+            for item in page:
+                if item["sku"] in excluding:
+                    continue
+                units[item["sku"]] = units.get(item["sku"], 0) + int(item["units"])
+                names.setdefault(item["sku"], item.get("name", item["sku"]))
+    ranked = sorted(units, key=lambda sku: (-units[sku], sku))[:count]
+    return [{"sku": sku, "name": names[sku], "units": units[sku]} for sku in ranked]
+
+
+def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime) -> bool:
+    """Stamps the delivery on a recorded order (first report wins); a care series waiting for
+    it moves on at its next check. False when the order is unknown."""
+    return db.if_condition_holds(
+        db.table().update_item,
+        Key=keys.order_key(store_id, email, order_id),
+        UpdateExpression="SET delivered_at = if_not_exists(delivered_at, :at)",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":at": db.utc_iso(at)},
+    ) is not None
+
+
+def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal, currency: str, touch: Touch) -> bool:
+    """Credits a recorded order to the email the contact last touched: stamps the order and
+    adds it (one order, its total in revenue_<currency>) to that email's report row, in one
+    transaction. False when the order was attributed already."""
+    order = {
+        "Update": {
+            "TableName": db.table_name(),
+            "Key": db.serialize(keys.order_key(store_id, email, order_id)),
+            "UpdateExpression": "SET attributed_to = :touch",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(attributed_to)",
+            "ExpressionAttributeValues": db.serialize({":touch": {**touch.model_dump(mode="json"),
+                                                                "at": db.utc_iso(touch.at)}}),
+        }
+    }
+    counters = {"ordered": 1, f"{reports.REVENUE_PREFIX}{currency}": total}
+    return not db.failed_items([order, reports.count_in_report(store_id, touch.sent_on, touch.workflow_id, touch.message_id,
+                                                       counters)])
+

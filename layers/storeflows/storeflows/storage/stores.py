@@ -1,0 +1,58 @@
+"""Stores: their secrets, unsubscribe key and attribution windows (STORE#<store>/STORE)."""
+
+from __future__ import annotations
+
+from boto3.dynamodb.conditions import Attr
+
+from storeflows.records import Attribution, Store, is_store_id
+from storeflows.storage import dynamodb as db
+from storeflows.storage import keys
+
+
+def get_store(store_id: str) -> Store | None:
+    if not is_store_id(store_id):
+        return None
+    item = db.table().get_item(Key=keys.store_key(store_id)).get("Item")
+    return Store.model_validate(db.without_keys(item)) if item else None
+
+
+def put_store(store: Store) -> None:
+    db.table().put_item(Item={**keys.store_key(store.store_id), **db.drop_none(store.model_dump())})
+
+
+def create_store(store: Store) -> bool:
+    """Writes a new store; False, writing nothing, when the id is taken (so two creates at
+    once never overwrite each other's secrets)."""
+    return db.if_condition_holds(db.table().put_item, Item={**keys.store_key(store.store_id), **db.drop_none(store.model_dump())},
+                               ConditionExpression="attribute_not_exists(pk)") is not None
+
+
+def set_store_secret(store_id: str, field: str, secret: str) -> Store | None:
+    """Sets one secret of an existing store and leaves the rest as it is (two rotations of
+    different platforms at once both stay). None when there is no such store."""
+    response = db.if_condition_holds(
+        db.table().update_item,
+        Key=keys.store_key(store_id),
+        UpdateExpression="SET #field = :secret",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#field": field},
+        ExpressionAttributeValues={":secret": secret},
+        ReturnValues="ALL_NEW",
+    )
+    return None if response is None else Store.model_validate(db.without_keys(response["Attributes"]))
+
+
+def set_store_attribution(store_id: str, attribution: Attribution) -> None:
+    db.table().update_item(
+        Key=keys.store_key(store_id),
+        UpdateExpression="SET attribution = :attribution",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":attribution": attribution.model_dump()},
+    )
+
+
+def list_stores() -> list[Store]:
+    """Every store. A Scan of the whole table (filtered): for operators, never on a hot path."""
+    condition = Attr("sk").eq(keys.STORE_SK) & Attr("pk").begins_with(keys.store_pk(""))
+    return [Store.model_validate(db.without_keys(item)) for page in db.scan_pages(condition) for item in page]
+
