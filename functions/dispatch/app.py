@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storeflows.dispatch import dispatch_event
-from storeflows.ingest import StoreEvent
+from storeflows.events import StoreEvent
 from storeflows.observability import error_summary, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)

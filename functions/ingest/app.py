@@ -5,8 +5,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from storeflows import ingest
 from storeflows.http import install_error_handlers, json_response, raw_body
+from storeflows.intake import api, shopify, woocommerce
 from storeflows.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
@@ -17,7 +17,7 @@ install_error_handlers(app, refused_metric="WebhooksRejected")
 @tracer.capture_method
 def shopify_webhook(store_id: str):
     event = app.current_event
-    receipt = ingest.accept_shopify_webhook(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
+    receipt = shopify.accept_webhook(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
     return json_response(202, {"status": receipt.status, "event_id": receipt.event_id})
 
 
@@ -25,7 +25,7 @@ def shopify_webhook(store_id: str):
 @tracer.capture_method
 def woocommerce_webhook(store_id: str):
     event = app.current_event
-    receipt = ingest.accept_woocommerce_order(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
+    receipt = woocommerce.accept_order(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
     # WooCommerce refuses to activate a webhook whose ping gets anything but 200.
     return json_response(200 if receipt.ping else 202, {"status": receipt.status, "event_id": receipt.event_id})
 
@@ -34,7 +34,7 @@ def woocommerce_webhook(store_id: str):
 @tracer.capture_method
 def store_event(store_id: str):
     event = app.current_event
-    receipt = ingest.accept_api_event(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
+    receipt = api.accept_event(store_id, event.headers, event.headers.get("content-type"), raw_body(app))
     return json_response(202, {"status": receipt.status, "event_id": receipt.event_id})
 
 

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storeflows.observability import logger, metrics, tracer
-from storeflows.sending import SendRequest, send_workflow_message
+from storeflows.messaging.requests import SendRequest
+from storeflows.sending import send_workflow_message
 
 
 @logger.inject_lambda_context

@@ -87,7 +87,7 @@ def _ingest_event(secret: str, number: int) -> dict[str, Any]:
 def _send_events(events: int) -> list[dict[str, Any]]:
     """Payloads as the state machines send them, to 50 contacts who bought (with consent)."""
     from storeflows.storage import orders as order_store
-    from storeflows.models import PurchaseEvent
+    from storeflows.events.purchase import PurchaseEvent
     from storeflows_local.demo_store import DEMO_STORE_ID, DEMO_WORKFLOW_ID
     from storeflows_local.signing import purchase
 
@@ -97,8 +97,9 @@ def _send_events(events: int) -> list[dict[str, Any]]:
         order_store.record_purchase(DEMO_STORE_ID, f"bench:{contact}", PurchaseEvent.model_validate(body))
         orders.append(body)
     return [
-        {"store_id": DEMO_STORE_ID, "workflow_id": DEMO_WORKFLOW_ID, "email": orders[n % 50]["customer"]["email"],
-         "order": orders[n % 50]["order"], "step": f"BenchSend{n}",
+        {"run": {"store_id": DEMO_STORE_ID, "workflow_id": DEMO_WORKFLOW_ID, "email": orders[n % 50]["customer"]["email"],
+                 "subject": {"type": "order", "order": orders[n % 50]["order"]}},
+         "step": f"BenchSend{n}",
          "message_id": "first-purchase-thanks" if n % 2 else "second-purchase-thanks"}
         for n in range(events)
     ]

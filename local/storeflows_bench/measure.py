@@ -80,8 +80,8 @@ def tally(replay: Replay) -> dict[str, Tally]:
         _add_invocation(tallies[owner], invocation, sizes, replay.memory_mb[invocation.function])
     _move_starts_to_runs(tallies, replay.runs)
     tallies[INTAKE].minimum_calls = sum(
-        minimum.intake(skus=len({item["sku"] for item in event["purchase"]["order"]["items"]}),
-                       carries_consent=event["purchase"]["customer"].get("accepts_marketing") is not None)
+        minimum.intake(skus=len({item["sku"] for item in event["event"]["order"]["items"]}),
+                       carries_consent=event["event"]["customer"].get("accepts_marketing") is not None)
         for event in _dispatched_events(replay.ledger.invocations)
     )
     tallies[INTAKE].traces = sum(1 for i in replay.ledger.invocations if i.function in INTAKE_FUNCTIONS)

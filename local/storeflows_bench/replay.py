@@ -122,7 +122,7 @@ def replay(purchases: int, contacts: int, seed: int, *, progress=None) -> Replay
     sink = LogSink(ledger)
     with _stack(ledger, sink) as (stack, secrets):
         workflows = _publish_every_template()
-        machines = {template: os.environ[setting.upper()] for template, setting in _state_machine_settings().items()}
+        machines = _state_machines()
         # One client for every waiting thread: a client costs more than the waits.
         sfn = boto3.client("stepfunctions")
         started = time.perf_counter()
@@ -159,17 +159,19 @@ def _stack(ledger: Ledger, sink: LogSink) -> Iterator[tuple[Any, Any]]:
         yield stack, secrets
 
 
-def _state_machine_settings() -> dict[str, str]:
-    from storeflows.workflows import STATE_MACHINE_SETTING
+def _state_machines() -> dict[str, str]:
+    """Template -> its state machine's ARN."""
+    from storeflows.workflows.runs import state_machine_arn
+    from storeflows.workflows.templates import TEMPLATES
 
-    return STATE_MACHINE_SETTING
+    return {template: state_machine_arn(template) for template in TEMPLATES}
 
 
 def _publish_every_template() -> list[Any]:
     """The demo store's targeted post-purchase workflow, plus the demo's scenario of each
     other template, triggered by one product category each."""
     from storeflows.storage import workflows
-    from storeflows.workflows import OrderValueSettings, PurchaseTrigger
+    from storeflows.workflows.triggers import PurchaseTrigger
     from storeflows_local.demo import SCENARIOS, add_workflow
     from storeflows_local.demo_store import DEMO_STORE_ID
 
@@ -178,18 +180,18 @@ def _publish_every_template() -> list[Any]:
         settings = scenario.settings
         if template != "care_series":
             settings = settings.model_copy(update={"trigger": PurchaseTrigger(categories=[category])})
-        if isinstance(settings, OrderValueSettings):
+        if settings.frequency_cap_setting:
             # The frequency cap runs on the wall clock: shorten it like the Waits.
             settings = settings.model_copy(update={
-                "not_more_often_than": max(1, round(settings.not_more_often_than / TIME_SCALE))})
+                settings.frequency_cap_setting: max(1, round(settings.frequency_cap_seconds() / TIME_SCALE))})
         add_workflow(DEMO_STORE_ID, template.replace("_", "-"), scenario, settings)
     return workflows.list_workflows(DEMO_STORE_ID)
 
 
 def _buy(api_url: str, secret: str, sfn: Any, workflows: list[Any], machines: dict[str, str],
          purchase: workload.Purchase) -> None:
-    from storeflows.dispatch import run_name
-    from storeflows.models import PurchaseEvent
+    from storeflows.workflows.runs import run_name
+    from storeflows.events.purchase import PurchaseEvent
     from storeflows_local.demo_store import DEMO_STORE_ID
     from storeflows_local.signing import post_event
     from storeflows_local.signing import purchase as purchase_body

@@ -382,6 +382,7 @@ def messages_test_send(args) -> int:
 
 def contacts_show(args) -> int:
     from storeflows import admin
+    from storeflows.events.subjects import describe_key
 
     summary = admin.contact_summary(args.store, args.email)
     consent = summary.get("consent") or {}
@@ -399,7 +400,7 @@ def contacts_show(args) -> int:
     lines += [f"    {order['order_id']}  {order['total']} {order['currency']}  {order['occurred_at']}"
               for order in summary["orders"]]
     runs = summary["in_workflows"]
-    lines.append("  in workflows now: " + (", ".join(f"{run['workflow_id']} (order {run['order_id']})" for run in runs)
+    lines.append("  in workflows now: " + (", ".join(f"{run['workflow_id']} ({describe_key(run['subject'])})" for run in runs)
                                            if runs else "none"))
     _emit(args, summary, "\n".join(lines))
     return 0
@@ -433,6 +434,7 @@ def _counts(counted: dict[str, int]) -> str:
 
 def contacts_delete(args) -> int:
     from storeflows import admin
+    from storeflows.events.subjects import describe_key
 
     export = admin.contact_data(args.store, args.email)
     email, held = export["email"], admin.held_items(export)
@@ -449,7 +451,7 @@ def contacts_delete(args) -> int:
             f" (erased before, {kept.erased_at})" if kept else "")
         _emit(args, data, text)
         return 0
-    runs = ", ".join(f"{run['workflow_id']} (order {run['order_id']})" for run in erasure.runs_stopped)
+    runs = ", ".join(f"{run['workflow_id']} ({describe_key(run['subject'])})" for run in erasure.runs_stopped)
     lines = [f"erased {email} from store {args.store}: {erasure.items_count} item(s) ({_counts(erasure.items_erased)})"
              + (f", {erasure.data_requests_erased} data request(s)" if erasure.data_requests_erased else ""),
              f"  runs stopped: {runs or 'none in flight'}"]

@@ -8,7 +8,6 @@ import os
 import re
 
 from storeflows.config import Settings
-from storeflows.workflows import STATE_MACHINE_SETTING
 from storeflows_local.local_file import local_file_path, process_alive, read_local_file
 
 
@@ -27,7 +26,8 @@ def _snake(name: str) -> str:
 def stack_environment(outputs: dict[str, str]) -> dict[str, str]:
     """CloudFormation outputs -> environment: TableName -> TABLE_NAME, ApiUrl ->
     PUBLIC_API_URL, ConfigurationSetName -> SES_CONFIGURATION_SET, SenderIdentity ->
-    SENDER_IDENTITY, every <Template>StateMachineArn -> <TEMPLATE>_STATE_MACHINE_ARN."""
+    SENDER_IDENTITY, StateMachineArnPrefix -> STATE_MACHINE_ARN_PREFIX (and the outputs
+    that name no setting are left out)."""
     environment = {}
     for key, value in outputs.items():
         setting = _OUTPUT_SETTINGS.get(key) or _snake(key)
@@ -69,9 +69,8 @@ def local_environment(info: dict) -> dict[str, str]:
         environment["SES_CONFIGURATION_SET"] = info["configuration_set"]
     if info.get("sender_identity"):
         environment["SENDER_IDENTITY"] = info["sender_identity"]
-    for template, arn in (info.get("state_machine_arns") or {}).items():
-        if template in STATE_MACHINE_SETTING:
-            environment[STATE_MACHINE_SETTING[template].upper()] = arn
+    if info.get("state_machine_arn_prefix"):
+        environment["STATE_MACHINE_ARN_PREFIX"] = info["state_machine_arn_prefix"]
     return environment
 
 

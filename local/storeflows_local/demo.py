@@ -21,18 +21,15 @@ import requests
 
 from storeflows import reports
 from storeflows.storage import contacts, messages, stores, workflows
-from storeflows.dispatch import run_name
-from storeflows.models import PurchaseEvent
+from storeflows.workflows import runs
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Message, MessageContent, Purpose, Store
 from storeflows.unsubscribe import generate_unsubscribe_key
-from storeflows.workflows import (
-    CareSeriesSettings,
-    ConsentConfirmationSettings,
-    OrderValueSettings,
-    PurchaseFollowUpSettings,
-    Workflow,
-    WorkflowStatus,
-)
+from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.workflows.templates.care_series import CareSeriesSettings
+from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
+from storeflows.workflows.templates.order_value import OrderValueSettings
+from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 from storeflows_local.demo_store import DEMO_SENDER_ID, DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets, demo_sender_profile
 from storeflows_local.gateway import outbox
 from storeflows_local.signing import post_event, purchase
@@ -61,7 +58,6 @@ class Scenario:
     settings: Any  # None: the demo store's own published workflow
     messages: dict[str, tuple[Purpose, str]]
     purchases: list[Purchase]
-    state_machine: str
 
 
 SCENARIOS = {
@@ -69,7 +65,6 @@ SCENARIOS = {
         "Targeted post-purchase follow-up: A buys three times, B once", None, {},
         [Purchase("ana@example.com", "Ana", "A-1001", "129.90", clicks=True), Purchase("ana@example.com", "Ana", "A-1002", "59.00"),
          Purchase("ana@example.com", "Ana", "A-1003", "240.00"), Purchase("bruno@example.com", "Bruno", "B-2001", "35.50")],
-        "TargetedPostPurchaseStateMachine",
     ),
     "consent_confirmation": Scenario(
         "Consent-based purchase confirmation: EU with consent, EU without, outside the EU",
@@ -81,7 +76,6 @@ SCENARIOS = {
         [Purchase("ola@example.com", "Ola", "C-1", details={"country": "PL", "accepts_marketing": True}),
          Purchase("jan@example.com", "Jan", "C-2", details={"country": "CZ", "accepts_marketing": False}),
          Purchase("joe@example.com", "Joe", "C-3", details={"country": "US", "accepts_marketing": True})],
-        "ConsentConfirmationStateMachine",
     ),
     "purchase_follow_up": Scenario(
         "Follow-up after purchase: thanks, bought:<category> tags, the follow-up 10 days later",
@@ -89,7 +83,6 @@ SCENARIOS = {
         {"thanks": (Purpose.TRANSACTIONAL, "Thank you for your order"),
          "specials": (Purpose.MARKETING, "This week's specials, picked for you")},
         [Purchase("ana@example.com", "Ana", "F-1", details={"items": DRESS + SCARF, "total": "165.40"})],
-        "PurchaseFollowUpStateMachine",
     ),
     "order_value": Scenario(
         "Post-purchase by order value: 0-200, 200-500, 500-1000, 1000+",
@@ -105,7 +98,6 @@ SCENARIOS = {
         [Purchase("ana@example.com", "Ana", "V-1", "89.00"), Purchase("bruno@example.com", "Bruno", "V-2", "320.00"),
          Purchase("carla@example.com", "Carla", "V-3", "1450.00"),
          Purchase("carla@example.com", "Carla", "V-4", "60.00")],
-        "OrderValueStateMachine",
     ),
     "care_series": Scenario(
         "Post-purchase care series for the Venise dress (a scarf order does not qualify)",
@@ -118,7 +110,6 @@ SCENARIOS = {
          "care-cross-sell": (Purpose.MARKETING, "A scarf that goes with your dress")},
         [Purchase("ana@example.com", "Ana", "S-1", details={"items": DRESS}),
          Purchase("bruno@example.com", "Bruno", "S-2", "35.50", details={"items": SCARF})],
-        "CareSeriesStateMachine",
     ),
 }
 
@@ -141,7 +132,7 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
     store_id, workflow_id = (DEMO_STORE_ID, DEMO_WORKFLOW_ID) if scenario.settings is None else (f"demo-{name.replace('_', '-')}", name.replace("_", "-"))
     if scenario.settings is not None:
         create_store(store_id, workflow_id, secrets, scenario)
-    machine = stack.template.physical[scenario.state_machine]["Arn"]
+    machine = runs.state_machine_arn(name)
     already_sent = len(outbox())
     workflow = next(w for w in workflows.list_workflows(store_id) if w.workflow_id == workflow_id)
     print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
@@ -154,7 +145,7 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
             print(f"   unexpected answer: {response.text}", file=sys.stderr)
             return 1
         if workflow.runs_for(PurchaseEvent.model_validate(body)):
-            execution = wait_for_run(machine, run_name(store_id, buy.order_id, workflow_id), timeout=60)
+            execution = wait_for_run(machine, runs.run_name(store_id, buy.order_id, workflow_id), timeout=60)
             print(f"     workflow run {execution['status'].lower()}")
         else:
             print("     not for this workflow (its condition does not match)")

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from storeflows.storage import messages, stores, workflows
 from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, Store
-from storeflows.signatures import generate_standard_webhooks_secret
+from storeflows.intake.signatures import generate_standard_webhooks_secret
 from storeflows.unsubscribe import generate_unsubscribe_key
-from storeflows.workflows import TargetedPostPurchaseSettings, Workflow, WorkflowStatus
+from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 
 DEMO_STORE_ID = "demo"
 DEMO_WORKFLOW_ID = "targeted-post-purchase"

@@ -24,9 +24,7 @@ def local_file_path() -> Path:
 
 def describe(stack: Any) -> dict[str, Any]:
     """What a client needs: URLs, the table, the configuration set, the SES identity and the
-    state machines, read from the environment the stack gave its functions."""
-    from storeflows.workflows import STATE_MACHINE_SETTING
-
+    state machines' common ARN prefix, read from the environment the stack gave its functions."""
     return {
         "pid": os.getpid(),
         "api_url": stack.api_url,
@@ -35,11 +33,7 @@ def describe(stack: Any) -> dict[str, Any]:
         "table_name": os.environ.get("TABLE_NAME"),
         "configuration_set": os.environ.get("SES_CONFIGURATION_SET"),
         "sender_identity": stack.template.parameters["SenderIdentity"],
-        "state_machine_arns": {
-            template: os.environ[setting.upper()]
-            for template, setting in STATE_MACHINE_SETTING.items()
-            if os.environ.get(setting.upper())
-        },
+        "state_machine_arn_prefix": os.environ.get("STATE_MACHINE_ARN_PREFIX"),
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from storeflows.signatures import sign_hmac_sha256_base64, sign_standard_webhook
+from storeflows.intake.signatures import sign_hmac_sha256_base64, sign_standard_webhook
 
 
 def post_event(api_url: str, store_id: str, secret: str, payload: dict[str, Any], *, webhook_id: str | None = None,

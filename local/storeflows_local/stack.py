@@ -166,14 +166,16 @@ class LocalStack:
         for spec in t.functions():
             t.physical[spec.logical_id] = {"Ref": spec.logical_id, "Arn": spec.arn}
         sfn = boto3.client("stepfunctions")
-        for logical_id in t.of_type("AWS::Serverless::StateMachine"):
+        for logical_id, res in t.of_type("AWS::Serverless::StateMachine").items():
+            # Named as the template names it (<stack>_<template>): the dispatcher finds it so.
+            name = t.resolve(res["Properties"].get("Name")) or t.physical_name(logical_id)
             arn = sfn.create_state_machine(
-                name=t.physical_name(logical_id),
+                name=name,
                 definition=t.state_machine_definition(logical_id),
                 roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",
                 type="STANDARD",
             )["stateMachineArn"]
-            t.physical[logical_id] = {"Ref": arn, "Name": t.physical_name(logical_id), "Arn": arn}
+            t.physical[logical_id] = {"Ref": arn, "Name": name, "Arn": arn}
 
     def _ses_event_destinations(self) -> dict[str, list[Destination]]:
         """Configuration set -> where SES publishes its events (SNS destinations only)."""

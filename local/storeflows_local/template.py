@@ -32,7 +32,7 @@ _TOKEN = re.compile(r"\$\{([^}]+)\}")
 
 # Resource types with no local counterpart: they only matter in a real account.
 CLOUD_ONLY_TYPES = frozenset(
-    {"AWS::Logs::LogGroup", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CloudWatch::Alarm",
+    {"AWS::Logs::LogGroup", "AWS::IAM::ManagedPolicy", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CloudWatch::Alarm",
      "AWS::CloudWatch::Dashboard"}
 )
 

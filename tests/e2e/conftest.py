@@ -90,7 +90,7 @@ def stack(tmp_path_factory):
             api_url=ready["api_url"],
             aws_endpoint_url=ready["aws_endpoint_url"],
             time_scale=ready["time_scale"],
-            state_machine_arn=next(m["stateMachineArn"] for m in machines if m["name"].endswith("TargetedPostPurchaseStateMachine")),
+            state_machine_arn=next(m["stateMachineArn"] for m in machines if m["name"].endswith("_targeted_post_purchase")),
             event_queue_url=queue_url,
             local_file=env["STOREFLOWS_LOCAL_FILE"],
         )

@@ -9,9 +9,9 @@ import boto3
 import pytest
 import requests
 
-from storeflows.dispatch import run_name
+from storeflows.workflows.runs import run_name
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
-from storeflows.workflows import CareSeriesSettings
+from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet
 
@@ -39,8 +39,8 @@ def test_buyers_of_the_product_get_the_whole_series_and_are_marked_inside_it_mea
     store = store_with_workflow(settings(), MESSAGES)
     assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=DRESS)).status_code == 202
     wait_for(lambda: subjects(stack, email) == ["thanks"], what="the thank-you")
-    assert stack.contact(email, store_id=store)["in_workflows"] == [{"workflow_id": "wf", "order_id": "1"}]
-    execution = wait_for_run(state_machine_arn("CareSeriesStateMachine"), run_name(store, "1", "wf"), timeout=40)
+    assert stack.contact(email, store_id=store)["in_workflows"] == [{"workflow_id": "wf", "subject": "1"}]
+    execution = wait_for_run(state_machine_arn("_care_series"), run_name(store, "1", "wf"), timeout=40)
     assert execution["status"] == "SUCCEEDED"
     assert subjects(stack, email) == SERIES
     assert stack.contact(email, store_id=store)["in_workflows"] == [], "out of the series once it ends"
@@ -50,7 +50,7 @@ def test_a_purchase_without_the_product_does_not_enter_the_series(stack, store_w
     store = store_with_workflow(settings(), MESSAGES)
     assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=SHOES)).status_code == 202
     wait_for(lambda: stack.contact(email, store_id=store), what="the purchase to be recorded")
-    wait_until_quiet(stack.event_queue_url, state_machine_arn("CareSeriesStateMachine"))
+    wait_until_quiet(stack.event_queue_url, state_machine_arn("_care_series"))
     assert subjects(stack, email) == []
     assert stack.contact(email, store_id=store)["in_workflows"] == []
 
@@ -68,7 +68,7 @@ def test_a_reported_delivery_moves_the_series_on_before_the_timeout(stack, store
 def test_without_a_delivery_report_the_series_asks_after_the_timeout(stack, store_with_workflow, email):
     store = store_with_workflow(settings(mode="event", check_every="1d", timeout="3d"), MESSAGES)
     assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=DRESS)).status_code == 202
-    execution = wait_for_run(state_machine_arn("CareSeriesStateMachine"), run_name(store, "1", "wf"), timeout=40)
+    execution = wait_for_run(state_machine_arn("_care_series"), run_name(store, "1", "wf"), timeout=40)
     assert execution["status"] == "SUCCEEDED"
     assert subjects(stack, email) == SERIES
     
@@ -98,7 +98,7 @@ def test_an_unsubscribe_or_a_suppression_during_a_wait_stops_the_later_marketing
     assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
     assert storage.contacts.suppress_contact(store, bea, "bounce", datetime.now(timezone.utc))
 
-    machine = state_machine_arn("CareSeriesStateMachine")
+    machine = state_machine_arn("_care_series")
     for order_id in ("1", "2"):
         assert wait_for_run(machine, run_name(store, order_id, "wf"), timeout=30)["status"] == "SUCCEEDED"
     assert subjects(stack, ana) == ["thanks", "all-well"], "transactional messages still reach Ana"

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from storeflows.dispatch import run_name
+from storeflows.workflows.runs import run_name
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for
 
@@ -104,7 +104,7 @@ settings:
 
     # Bea buys the dress once the care series is published: she is inside it, Ana is not.
     storeflows("workflows", "publish", store, "care")
-    care_run = state_machine_arn("CareSeriesStateMachine").replace(":stateMachine:", ":execution:") + ":" + run_name(store, "2001", "care")
+    care_run = state_machine_arn("_care_series").replace(":stateMachine:", ":execution:") + ":" + run_name(store, "2001", "care")
     try:
         assert post_event(stack.api_url, store, secret, purchase("2001", bea, first_name="Bea")).status_code == 202
         wait_for(lambda: (stack.contact(bea, store_id=store) or {}).get("in_workflows"), what="Bea inside the care series")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from storeflows.dispatch import run_name
-from storeflows.workflows import ConsentConfirmationSettings, PurchaseFollowUpSettings
+from storeflows.workflows.runs import run_name
+from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
+from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
 
@@ -40,7 +41,7 @@ def confirmation_store(store_with_workflow):
 )
 def test_each_group_gets_its_own_confirmation(stack, confirmation_store, email, country, consent, expected):
     name = buy(stack, confirmation_store, email, "1", country=country, accepts_marketing=consent)
-    assert wait_for_run(state_machine_arn("ConsentConfirmationStateMachine"), name)["status"] == "SUCCEEDED"
+    assert wait_for_run(state_machine_arn("_consent_confirmation"), name)["status"] == "SUCCEEDED"
     assert [m["subject"] for m in stack.outbox(email)] == expected
 
 
@@ -50,7 +51,7 @@ def test_the_eea_option_treats_norway_like_the_eu(stack, store_with_workflow, em
                                     eu_without_consent_message="eu-transactional", outside_eu_message="outside-eu"),
         {"eu-consented": "marketing", "eu-transactional": "transactional", "outside-eu": "transactional"},
     )
-    wait_for_run(state_machine_arn("ConsentConfirmationStateMachine"),
+    wait_for_run(state_machine_arn("_consent_confirmation"),
                  buy(stack, store, email, "1", country="NO", accepts_marketing=False))
     assert [m["subject"] for m in stack.outbox(email)] == ["eu-transactional"]
 
@@ -71,7 +72,7 @@ def test_thanks_now_tags_by_purchase_and_follows_up_after_the_wait(stack, follow
     wait_for(lambda: [m["subject"] for m in stack.outbox(email)] == ["thanks"], what="the thank-you")
     contact = stack.contact(email, store_id=follow_up_store)
     assert contact["tags"] == ["bought:accessories", "bought:summer-dresses", "dress_owner"]
-    execution = wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)
+    execution = wait_for_run(state_machine_arn("_purchase_follow_up"), name, timeout=30)
     assert execution["status"] == "SUCCEEDED"
     assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
     sent = {m["subject"]: m["sent_at"] for m in stack.outbox(email)}
@@ -86,7 +87,7 @@ def test_an_unsubscribe_during_the_wait_stops_the_follow_up(stack, follow_up_sto
     store = storage.stores.get_store(follow_up_store)
     token = make_unsubscribe_token(store.unsubscribe_key, UnsubscribeRequest(follow_up_store, email, "thanks"))
     assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
-    assert wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)["status"] == "SUCCEEDED"
+    assert wait_for_run(state_machine_arn("_purchase_follow_up"), name, timeout=30)["status"] == "SUCCEEDED"
     assert [m["subject"] for m in stack.outbox(email)] == ["thanks"]
     sends = {s["message_id"]: s for s in stack.contact(email, store_id=follow_up_store)["sends"]}
     assert sends["specials"]["status"] == "skipped" and sends["specials"]["reason"] == "unsubscribed"
@@ -105,14 +106,14 @@ def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_wo
     storage.workflows.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PAUSED, version=2,
                                      settings=PurchaseFollowUpSettings(thank_you_message="thanks",
                                                                        follow_up_message="other")))
-    assert wait_for_run(state_machine_arn("PurchaseFollowUpStateMachine"), name, timeout=30)["status"] == "SUCCEEDED"
+    assert wait_for_run(state_machine_arn("_purchase_follow_up"), name, timeout=30)["status"] == "SUCCEEDED"
     assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
     # ...but a new purchase no longer starts a run.
     buy(stack, store, email, "2")
     wait_for(lambda: stack.contact(email, store_id=store)["orders_count"] == 2, what="the second purchase")
     from storeflows_local.waiting import wait_until_quiet
 
-    wait_until_quiet(stack.event_queue_url, state_machine_arn("PurchaseFollowUpStateMachine"))
+    wait_until_quiet(stack.event_queue_url, state_machine_arn("_purchase_follow_up"))
     assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
 
 
@@ -122,7 +123,7 @@ def test_consent_events_decide_the_next_confirmation_newest_first(stack, confirm
                  "customer": {"email": email}}
         assert post_event(stack.api_url, confirmation_store, stack.webhook_secret, event).status_code == 202
 
-    machine = state_machine_arn("ConsentConfirmationStateMachine")
+    machine = state_machine_arn("_consent_confirmation")
     wait_for_run(machine, buy(stack, confirmation_store, email, "1", country="PL", accepts_marketing=False))
     consent(True, "2099-01-01T00:00:00Z")   # the customer opts in (dated in the future: newest)
     consent(False, "2020-01-01T00:00:00Z")  # a stale record arriving late changes nothing

@@ -14,9 +14,9 @@ import boto3
 import pytest
 import requests
 
-from storeflows.dispatch import run_name
+from storeflows.workflows.runs import run_name
 from storeflows.storage import coupons as pools
-from storeflows.workflows import ConsentConfirmationSettings
+from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for_run
 
@@ -59,9 +59,10 @@ def test_fifty_concurrent_sends_on_twenty_codes_hand_out_each_code_once_and_the_
     def send(racer: str) -> dict:
         """The send step of a run, as the state machine invokes it."""
         start.wait(timeout=30)
+        order = {"id": racer.split("@")[0], "total": "10.00", "currency": "EUR", "items": []}
         response = send_function.invoke(FunctionName="SendMessageFunction", Payload=json.dumps({
-            "store_id": store, "workflow_id": "wf", "email": racer, "message_id": racers[racer], "step": "Send",
-            "order": {"id": racer.split("@")[0], "total": "10.00", "currency": "EUR", "items": []}}))
+            "run": {"store_id": store, "workflow_id": "wf", "email": racer, "subject": {"type": "order", "order": order}},
+            "message_id": racers[racer], "step": "Send"}))
         assert "FunctionError" not in response, response["Payload"].read()
         return json.loads(response["Payload"].read())
 
@@ -89,7 +90,7 @@ def test_a_run_whose_pool_ran_out_sends_without_the_coupon_or_skips_as_configure
     coupons.import_codes(store, "welcome", "id,voucher\n1,WELCOME-AAA\n", column="voucher")
     coupons.import_codes(store, "thanks", "code\nTHANKS-1\n", column="code")
     buyers = {order_id: f"{order_id}-{email}" for order_id in ("eu-1", "eu-2", "us-1", "us-2")}
-    machine = state_machine_arn("ConsentConfirmationStateMachine")
+    machine = state_machine_arn("_consent_confirmation")
 
     for first_or_second in ("1", "2"):  # the first buyer of each pool takes its only code
         for region, country in (("eu", "PL"), ("us", "US")):

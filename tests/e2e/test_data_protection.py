@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from storeflows.storage import keys
-from storeflows.dispatch import run_name
+from storeflows.workflows.runs import run_name
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
-from storeflows.workflows import CareSeriesSettings
+from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
 
@@ -39,7 +39,7 @@ def test_an_erased_contact_gets_nothing_more_and_an_address_that_had_unsubscribe
     stack, store_with_workflow, storage, storeflows, email
 ):
     store = store_with_workflow(SERIES, MESSAGES)
-    care = state_machine_arn("CareSeriesStateMachine")
+    care = state_machine_arn("_care_series")
     assert post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, items=DRESS)).status_code == 202
     wait_for(lambda: subjects(stack, email) == ["thanks"], what="the thank-you")
     token = make_unsubscribe_token(storage.stores.get_store(store).unsubscribe_key,
@@ -48,7 +48,7 @@ def test_an_erased_contact_gets_nothing_more_and_an_address_that_had_unsubscribe
 
     report = json.loads(storeflows("contacts", "delete", store, email, "--yes", "--json").stdout)
 
-    assert report["runs_stopped"] == [{"workflow_id": "wf", "order_id": "1"}]
+    assert report["runs_stopped"] == [{"workflow_id": "wf", "subject": "1"}]
     assert report["items_erased"] == {"active": 1, "order": 1, "profile": 1, "send": 1}
     first_run = boto3.client("stepfunctions").describe_execution(
         executionArn=care.replace(":stateMachine:", ":execution:") + ":" + run_name(store, "1", "wf"))

@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import requests
 
-from storeflows.dispatch import run_name
-from storeflows.workflows import OrderValueSettings
+from storeflows.workflows.runs import run_name
+from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
 
@@ -31,7 +31,7 @@ def buy(stack, store: str, email: str, order_id: str, *, total: str = "40.00", d
     body = purchase(order_id, email, total=total, language="en-GB")
     body["occurred_at"] = (datetime.now(timezone.utc) + timedelta(days=days_from_now)).isoformat()
     assert post_event(stack.api_url, store, stack.webhook_secret, body).status_code == 202
-    wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, order_id, WORKFLOW))
+    wait_for_run(state_machine_arn("_order_value"), run_name(store, order_id, WORKFLOW))
 
 
 def emailed(stack, email: str, count: int = 1) -> list[dict]:
@@ -108,7 +108,7 @@ def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, storage):
     assert storage.contacts.get_contact(shop, complaining).suppressed_reason == "complaint"
     assert len(stack.outbox(bouncing)) == len(stack.outbox(complaining)) == 1
     skipped = [send for send in stack.contact(complaining, shop)["sends"] if send["status"] == "skipped"]
-    assert [(send["order_id"], send["reason"]) for send in skipped] == [("Y-2", "suppressed")]
+    assert [(send["subject"], send["reason"]) for send in skipped] == [("Y-2", "suppressed")]
     assert storage.contacts.get_contact(shop, carla).unsubscribed_at is not None
 
 

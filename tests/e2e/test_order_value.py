@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from storeflows.dispatch import run_name
-from storeflows.workflows import OrderValueSettings
+from storeflows.workflows.runs import run_name
+from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet
 
@@ -55,7 +55,7 @@ def subjects(stack, email):
 def test_each_value_tier_gets_its_own_message(stack, value_store, email, total, tier):
     store = value_store()
     post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, total=total, language="en-US"))
-    wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, "1", "wf"))
+    wait_for_run(state_machine_arn("_order_value"), run_name(store, "1", "wf"))
     assert subjects(stack, email) == [f"{tier}: thank you"]
 
 
@@ -63,8 +63,8 @@ def test_the_language_variant_follows_the_browser_language_with_a_fallback(stack
     store = value_store()
     post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, language="pl-PL", country="DE"))
     post_event(stack.api_url, store, stack.webhook_secret, purchase("2", "x" + email, language="it-IT", country="PL"))
-    wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, "1", "wf"))
-    wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, "2", "wf"))
+    wait_for_run(state_machine_arn("_order_value"), run_name(store, "1", "wf"))
+    wait_for_run(state_machine_arn("_order_value"), run_name(store, "2", "wf"))
     assert subjects(stack, email) == ["small: dziękujemy"], "Polish browser in Germany reads Polish"
     assert subjects(stack, "x" + email) == ["small: thank you"], "no Italian variant: the English fallback"
 
@@ -73,7 +73,7 @@ def test_the_delay_after_purchase_holds_the_message_back(stack, value_store, ema
     store = value_store(delay_after_purchase="12d")
     started = time.monotonic()
     post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, language="en"))
-    wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, "1", "wf"))
+    wait_for_run(state_machine_arn("_order_value"), run_name(store, "1", "wf"))
     assert time.monotonic() - started >= 2.5, "12 days at four days per second"
     assert subjects(stack, email) == ["small: thank you"]
 
@@ -85,7 +85,7 @@ def test_not_more_often_than_lets_one_of_two_simultaneous_purchases_through(stac
                                                             purchase(order_id, email)), ["1", "2"]))
     assert [a.status_code for a in answers] == [202, 202]
     for order_id in ("1", "2"):
-        wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, order_id, "wf"))
+        wait_for_run(state_machine_arn("_order_value"), run_name(store, order_id, "wf"))
     assert len(stack.outbox(email)) == 1
     reasons = [s.get("reason") for s in stack.contact(email, store_id=store)["sends"]]
     assert sorted(reasons, key=str) == [None, "frequency_cap"], "one sent, one skipped by the cap"
@@ -98,10 +98,10 @@ def test_purchased_and_bestsellers_blocks(stack, value_store, email):
                {"sku": "TEE", "name": "Tee", "quantity": 2, "price": "10"},
                {"sku": "CAP", "name": "Cap", "quantity": 1, "price": "10"}]
     post_event(stack.api_url, store, stack.webhook_secret, purchase("0", shopper, items=popular, total="55.00"))
-    wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, "0", "wf"))
+    wait_for_run(state_machine_arn("_order_value"), run_name(store, "0", "wf"))
     post_event(stack.api_url, store, stack.webhook_secret,
                purchase("1", email, items=[{"sku": "MUG", "name": "Mug", "quantity": 1, "price": "5"}], total="5.00"))
-    wait_for_run(state_machine_arn("OrderValueStateMachine"), run_name(store, "1", "wf"))
+    wait_for_run(state_machine_arn("_order_value"), run_name(store, "1", "wf"))
     html = stack.outbox(email)[0]["html"]
     assert "<p>Mug</p>" in html, "PURCHASED: what this customer just bought"
     assert "best:Tee" in html and "best:Cap" in html
@@ -117,5 +117,5 @@ def test_an_order_in_a_gap_between_tiers_starts_no_run(stack, storage, value_sto
                                      settings=OrderValueSettings(tiers=[{"min_total": "100", "message": "vip"}])))
     post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, total="50.00"))
     wait_for(lambda: stack.contact(email, store_id=store), what="the purchase to be recorded")
-    wait_until_quiet(stack.event_queue_url, state_machine_arn("OrderValueStateMachine"))
+    wait_until_quiet(stack.event_queue_url, state_machine_arn("_order_value"))
     assert stack.outbox(email) == []

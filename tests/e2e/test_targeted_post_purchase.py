@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from storeflows.dispatch import run_name
+from storeflows.workflows.runs import run_name
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import wait_for, wait_for_run, wait_until_quiet
 
@@ -102,7 +102,8 @@ def test_a_customer_without_marketing_consent_gets_only_the_transactional_thanks
 
 def test_a_draft_workflow_does_not_run(stack, email, storage):
     from storeflows.records import Store
-    from storeflows.workflows import TargetedPostPurchaseSettings, Workflow, WorkflowStatus
+    from storeflows.workflows import Workflow, WorkflowStatus
+    from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 
     storage.stores.put_store(Store(store_id="draft-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
     storage.workflows.put_workflow(Workflow(
@@ -124,7 +125,9 @@ def test_a_draft_workflow_does_not_run(stack, email, storage):
 
 def test_a_product_filter_limits_the_workflow_to_matching_purchases(stack, email, storage):
     from storeflows.records import Store
-    from storeflows.workflows import PurchaseTrigger, TargetedPostPurchaseSettings, Workflow, WorkflowStatus
+    from storeflows.workflows import Workflow, WorkflowStatus
+    from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
+    from storeflows.workflows.triggers import PurchaseTrigger
 
     storage.stores.put_store(Store(store_id="dress-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
     storage.workflows.put_workflow(Workflow(

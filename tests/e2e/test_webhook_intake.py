@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from storeflows.dispatch import run_name
-from storeflows.signatures import sign_standard_webhook
+from storeflows.workflows.runs import run_name
+from storeflows.intake.signatures import sign_standard_webhook
 from storeflows_local.signing import post_event, post_shopify, purchase
-from storeflows_local.waiting import wait_for, wait_for_run, wait_until_quiet
+from storeflows_local.waiting import wait_for_run, wait_until_quiet
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 WORKFLOW = "targeted-post-purchase"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from storeflows.dispatch import run_name
+from storeflows.workflows.runs import run_name
 from storeflows_local.signing import post_woocommerce
 from storeflows_local.waiting import wait_for_run, wait_until_quiet
 

@@ -31,7 +31,7 @@ QUEUE_NAME = "storeflows-test-events"
 CONFIGURATION_SET = "storeflows-test"
 SENDER_IDENTITY = "storeflows.test"
 PUBLIC_API_URL = "https://api.example.test"
-STATE_MACHINE_NAME = "storeflows-test-targeted-post-purchase"
+STATE_MACHINE_PREFIX = "storeflows-test_"  # the stack names them <stack>_<template>
 
 _PASS_DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 _module_numbers = itertools.count()
@@ -107,7 +107,10 @@ def _reset_storeflows_state() -> None:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto with the table, event queue, SES identity and configuration set and a state
-    machine, and the environment template.yaml gives the functions."""
+    machine per template (each one Pass state), and the environment template.yaml gives the
+    functions."""
+    from storeflows.workflows.templates import TEMPLATES
+
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -147,19 +150,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         sesv2 = boto3.client("sesv2", region_name=REGION)
         sesv2.create_email_identity(EmailIdentity=SENDER_IDENTITY)
         sesv2.create_configuration_set(ConfigurationSetName=CONFIGURATION_SET)
-        state_machine_arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name=STATE_MACHINE_NAME,
-            definition=_PASS_DEFINITION,
-            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/storeflows-test",
-            type="STANDARD",
-        )["stateMachineArn"]
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        state_machines = {
+            template: sfn.create_state_machine(
+                name=f"{STATE_MACHINE_PREFIX}{template}",
+                definition=_PASS_DEFINITION,
+                roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/storeflows-test",
+                type="STANDARD",
+            )["stateMachineArn"]
+            for template in TEMPLATES
+        }
+        state_machine_arn = state_machines["targeted_post_purchase"]
 
         monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
         monkeypatch.setenv("EVENT_QUEUE_URL", queue_url)
         monkeypatch.setenv("SES_CONFIGURATION_SET", CONFIGURATION_SET)
         monkeypatch.setenv("PUBLIC_API_URL", PUBLIC_API_URL)
         monkeypatch.setenv("SENDER_IDENTITY", SENDER_IDENTITY)  # what the CLI reads from the stack's outputs
-        monkeypatch.setenv("TARGETED_POST_PURCHASE_STATE_MACHINE_ARN", state_machine_arn)
+        monkeypatch.setenv("STATE_MACHINE_ARN_PREFIX", state_machine_arn.removesuffix("targeted_post_purchase"))
         _reset_storeflows_state()
         try:
             yield Aws(
@@ -320,7 +328,7 @@ def demo_store(aws: Aws) -> SeededStore:
     """The local stack's `demo` store (three messages, a published targeted post-purchase
     workflow), with the Shopify secret of the fixture request."""
     from storeflows.storage import stores
-    from storeflows.signatures import generate_standard_webhooks_secret
+    from storeflows.intake.signatures import generate_standard_webhooks_secret
     from storeflows_local.demo_store import DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets, create_demo_store
 
     create_demo_store(

@@ -229,7 +229,7 @@ def test_lifecycle_draft_published_paused_and_a_new_version(store):
         admin.pause_workflow("shop-1", "wf")
     assert not workflows.set_workflow_status("shop-1", "wf", "published", version=1), "a stale version is refused"
     assert admin.workflow_status("shop-1") == [{"store": "shop-1", "workflow": "wf", "template": "purchase_follow_up",
-                                                "status": "draft", "version": 2, "in_flight": None}]
+                                                "status": "draft", "version": 2, "in_flight": 0}]
 
 
 def test_unknown_stores_and_workflows_are_refused_in_words(aws):
@@ -277,7 +277,8 @@ def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
 def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
     import boto3
 
-    from storeflows.dispatch import run_name
+    from storeflows.workflows import runs
+    from storeflows.workflows.runs import run_name
 
     workflow, _ = admin.apply_workflow(admin.load_workflow_yaml(workflow_file(
         "targeted_post_purchase", "  first_purchase_message: a\n  second_purchase_message: b\n"
@@ -285,21 +286,21 @@ def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
     sfn = boto3.client("stepfunctions")
     for order_id, workflow_id in (("1", "wf"), ("2", "wf"), ("3", "wf-other")):
         sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=run_name("shop-1", order_id, workflow_id), input="{}")
-    assert admin.run_name_prefix("shop-1", "wf") == "shop-1-wf-"
-    assert admin.count_in_flight(workflow) == 2, "not wf-other's runs, though they share the prefix"
+    assert runs.run_name_prefix("shop-1", "wf") == "shop-1-wf-"
+    assert runs.count_in_flight(workflow) == 2, "not wf-other's runs, though they share the prefix"
     assert admin.workflow_status("shop-1", "wf")[0]["in_flight"] == 2
 
     # Long ids: the readable prefix is cut at 38 characters, so runs are told apart by their input.
     long_a, long_b = "care-series-for-the-venise-dress-a", "care-series-for-the-venise-dress-b"
-    assert admin.run_name_prefix("shop-1", long_a) == admin.run_name_prefix("shop-1", long_b)
+    assert runs.run_name_prefix("shop-1", long_a) == runs.run_name_prefix("shop-1", long_b)
     for order_id, workflow_id in (("1", long_a), ("2", long_b), ("3", long_b)):
         sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=run_name("shop-1", order_id, workflow_id),
                             input=json.dumps({"store_id": "shop-1", "workflow_id": workflow_id}))
-    assert admin.count_in_flight(workflow.model_copy(update={"workflow_id": long_b})) == 2
+    assert runs.count_in_flight(workflow.model_copy(update={"workflow_id": long_b})) == 2
 
 
 def _purchase(email: str, order_id: str, *, language: str = "pl-PL", consent: bool = True):
-    from storeflows.models import PurchaseEvent
+    from storeflows.events.purchase import PurchaseEvent
 
     return PurchaseEvent.model_validate({
         "type": "purchase", "occurred_at": "2026-11-20T10:00:00Z",
@@ -317,6 +318,7 @@ def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
     orders.record_purchase("shop-1", "e2", _purchase("out@example.com", "2"))
     orders.record_purchase("shop-1", "e3", _purchase("no-consent@example.com", "3", consent=False))
     orders.record_purchase("other", "e4", _purchase("elsewhere@example.com", "4"))
+    # Written as runs before subjects wrote it (order_id, not subject): still read.
     aws.table().put_item(Item={**keys.active_run_key("shop-1", "in@example.com", "wf", "1"), "workflow_id": "wf", "order_id": "1"})
     aws.table().update_item(Key=keys.contact_key("shop-1", "out@example.com"),
                             UpdateExpression="SET score = :s ADD tags :t", ExpressionAttributeValues={":s": 20, ":t": {"vip"}})
@@ -331,7 +333,7 @@ def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
     with pytest.raises(admin.AdminError, match="no workflow 'nope'"):
         emails(not_in_workflow="nope")
     summary = admin.contact_summary("shop-1", "IN@example.com")
-    assert summary["in_workflows"] == [{"workflow_id": "wf", "order_id": "1"}]
+    assert summary["in_workflows"] == [{"workflow_id": "wf", "subject": "1"}]
     assert [order["order_id"] for order in summary["orders"]] == ["1"] and summary["marketing_allowed"] is True
 
 
@@ -407,11 +409,10 @@ def test_stack_outputs_become_the_layers_environment():
 
     assert stack_environment({
         "TableName": "t", "ApiUrl": "https://x", "ConfigurationSetName": "c", "EventQueueUrl": "q",
-        "CareSeriesStateMachineArn": "arn:care", "TargetedPostPurchaseStateMachineArn": "arn:tpp", "ShopifyWebhookUrl": "-",
-        "SenderIdentity": "my-shop.com",
+        "StateMachineArnPrefix": "arn:aws:states:eu-west-1:1:stateMachine:shop_", "CareSeriesStateMachineArn": "arn:care",
+        "ShopifyWebhookUrl": "-", "SenderIdentity": "my-shop.com",
     }) == {"TABLE_NAME": "t", "PUBLIC_API_URL": "https://x", "SES_CONFIGURATION_SET": "c", "EVENT_QUEUE_URL": "q",
-           "CARE_SERIES_STATE_MACHINE_ARN": "arn:care", "TARGETED_POST_PURCHASE_STATE_MACHINE_ARN": "arn:tpp",
-           "SENDER_IDENTITY": "my-shop.com"}
+           "STATE_MACHINE_ARN_PREFIX": "arn:aws:states:eu-west-1:1:stateMachine:shop_", "SENDER_IDENTITY": "my-shop.com"}
 
 
 def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_path):
@@ -528,7 +529,8 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
 
 def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
     from storeflows import privacy
-    from storeflows.models import Customer, DataRequest
+    from storeflows.events.common import Customer
+    from storeflows.events.privacy import DataRequest
     from storeflows.storage import orders
     from storeflows.storage import privacy as privacy_store
 

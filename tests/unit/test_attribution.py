@@ -11,8 +11,8 @@ import pytest
 
 from storeflows import reports
 from storeflows.storage import contacts
-from storeflows.adapters import purchase_from_api
-from storeflows.ingest import StoreEvent
+from storeflows.events.purchase import PurchaseEvent
+from storeflows.events import StoreEvent
 from storeflows.records import Attribution, Contact, Touch
 from storeflows_local.signing import purchase
 
@@ -76,7 +76,7 @@ def dispatch(load_handler, demo_store, lambda_context):
         body = purchase(order_id, EMAIL, total=total, currency=currency)
         body["occurred_at"] = at.isoformat()
         event = StoreEvent(store_id="demo", event_id=event_id or f"api:{order_id}", source="api",
-                           received_at=datetime.now(timezone.utc), purchase=purchase_from_api(body),
+                           received_at=datetime.now(timezone.utc), event=PurchaseEvent.model_validate(body),
                            attribution=attribution)
         record = {"messageId": event.event_id, "receiptHandle": "h", "body": event.model_dump_json(), "attributes": {},
                   "messageAttributes": {}, "md5OfBody": "0" * 32, "eventSource": "aws:sqs",

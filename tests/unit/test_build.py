@@ -19,13 +19,12 @@ import sys
 import sysconfig
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from storeflows_local.template import Template, TemplateError
+from storeflows_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMETERS = {"SenderIdentity": "example.com"}

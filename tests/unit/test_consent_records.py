@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from storeflows.storage import contacts, orders
-from storeflows.models import PurchaseEvent
+from storeflows.events.purchase import PurchaseEvent
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 

@@ -18,7 +18,7 @@ from storeflows.storage import coupons as pools
 
 from storeflows.storage import keys
 from storeflows.storage import contacts, messages, orders
-from storeflows.adapters import purchase_from_api
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import MessageRenderError
 from storeflows.mail import parse_mime_message
 from storeflows.observability import metrics
@@ -229,17 +229,18 @@ def send(load_handler, demo_store, lambda_context):
 
     def invoke(message_id: str, *, email: str = EMAIL, step: str = "SendCoupon", order_id: str = ORDER_ID,
                frequency_cap_seconds: int = 0) -> dict[str, Any]:
+        order = {"id": order_id, "total": "129.90", "currency": "EUR", "items": []}
         return app.lambda_handler({
-            "store_id": STORE, "workflow_id": WORKFLOW_ID, "email": email, "message_id": message_id, "step": step,
-            "order": {"id": order_id, "total": "129.90", "currency": "EUR", "items": []},
-            "frequency_cap_seconds": frequency_cap_seconds,
+            "run": {"store_id": STORE, "workflow_id": WORKFLOW_ID, "email": email,
+                    "subject": {"type": "order", "order": order}, "frequency_cap_seconds": frequency_cap_seconds},
+            "message_id": message_id, "step": step,
         }, lambda_context)
 
     return invoke
 
 
 def add_contact(email: str = EMAIL, *, accepts_marketing: bool = True) -> None:
-    event = purchase_from_api(purchase(ORDER_ID, email, accepts_marketing=accepts_marketing, language="en-GB"))
+    event = PurchaseEvent.model_validate(purchase(ORDER_ID, email, accepts_marketing=accepts_marketing, language="en-GB"))
     assert orders.record_purchase(STORE, f"api:seed-{email}", event)
 
 

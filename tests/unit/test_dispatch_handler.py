@@ -23,13 +23,15 @@ from storeflows import privacy
 from storeflows.storage import keys
 from storeflows.storage import contacts, stores, workflows
 from storeflows.storage import privacy as privacy_store
-from storeflows.adapters import data_request_from_shopify, erasure_from_shopify, purchase_from_api, purchase_from_shopify
-from storeflows.dispatch import run_name
-from storeflows.ingest import StoreEvent
-from storeflows.models import PurchaseEvent
+from storeflows.events.purchase import PurchaseEvent
+from storeflows.intake.shopify import data_request_from_shopify, erasure_from_shopify, purchase_from_shopify
+from storeflows.workflows import runs
+from storeflows.workflows.runs import run_name
+from storeflows.events import StoreEvent
 from storeflows.observability import logger
 from storeflows.records import Store
-from storeflows.workflows import PurchaseTrigger, Workflow, WorkflowStatus
+from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.workflows.triggers import PurchaseTrigger
 from storeflows_local.signing import purchase
 
 
@@ -50,7 +52,7 @@ def store_event(event_id: str, purchase_event: PurchaseEvent, *, store_id: str =
     source = "shopify" if event_id.startswith("shopify:") else "api"
     return StoreEvent(
         store_id=store_id, event_id=event_id, source=source, received_at=datetime.now(timezone.utc),
-        purchase=purchase_event,
+        event=purchase_event,
     ).model_dump_json()
 
 
@@ -112,8 +114,10 @@ def test_purchase_starts_one_run_and_is_recorded_on_the_contact(dispatch, sqs_ev
     assert run["name"] == run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id)
     assert run["input"]["email"] == SHOPIFY_EMAIL
     assert run["input"]["event_id"] == event_id
-    assert run["input"]["order"]["id"] == SHOPIFY_ORDER_ID
-    assert run["input"]["order"]["total"] == "404.95"
+    assert run["input"]["subject_key"] == SHOPIFY_ORDER_ID
+    assert run["input"]["send"]["subject"]["order"]["id"] == SHOPIFY_ORDER_ID
+    assert run["input"]["send"]["subject"]["order"]["total"] == "404.95"
+    assert (run["input"]["send"]["store_id"], run["input"]["send"]["email"]) == ("demo", SHOPIFY_EMAIL)
     assert run["input"]["settings"]["first_purchase_message"] == "first-purchase-thanks"
     assert run["input"]["contact_key"] == keys.as_attribute_values(keys.contact_key("demo", SHOPIFY_EMAIL))
 
@@ -164,7 +168,7 @@ def test_orders_paid_after_orders_create_does_not_start_a_second_run(dispatch, s
 
 
 def test_next_order_of_the_same_customer_gets_its_own_run(dispatch, sqs_event, aws, demo_store):
-    second_order = purchase_from_api(purchase("A-2", SHOPIFY_EMAIL, total="129.90"))
+    second_order = PurchaseEvent.model_validate(purchase("A-2", SHOPIFY_EMAIL, total="129.90"))
 
     dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
     dispatch(sqs_event(("m-2", store_event("api:msg-2", second_order))))
@@ -222,7 +226,7 @@ def test_every_matching_published_workflow_gets_a_run(dispatch, sqs_event, aws):
         pytest.param("not json at all", id="not-json"),
         pytest.param(json.dumps({"store_id": "demo", "event_id": "x"}), id="missing-fields"),
         pytest.param(
-            json.dumps({**json.loads(store_event("api:x", purchase_from_api(purchase("B-1", "b@example.com")))),
+            json.dumps({**json.loads(store_event("api:x", PurchaseEvent.model_validate(purchase("B-1", "b@example.com")))),
                         "source": "carrier-pigeon"}),
             id="unknown-source",
         ),
@@ -247,7 +251,7 @@ def test_malformed_record_fails_alone(dispatch, sqs_event, aws, bad_body, monkey
 
 def test_record_for_a_store_without_workflows_only_records_the_purchase(dispatch, sqs_event, aws):
     stores.put_store(Store(store_id="quiet-store", unsubscribe_key="k" * 43))
-    body = store_event(f"api:{uuid.uuid4().hex}", purchase_from_api(purchase("Q-1", "q@example.com")), store_id="quiet-store")
+    body = store_event(f"api:{uuid.uuid4().hex}", PurchaseEvent.model_validate(purchase("Q-1", "q@example.com")), store_id="quiet-store")
 
     assert dispatch(sqs_event(("m-1", body))) == {"batchItemFailures": []}
     assert aws.executions() == []
@@ -263,7 +267,7 @@ def compliance_event(event_id: str, fixture: str, email: str = SHOPIFY_EMAIL) ->
     payload["customer"]["email"] = email
     body = (erasure_from_shopify if fixture == "shopify_customers_redact.json" else data_request_from_shopify)(payload)
     return StoreEvent(store_id="demo", event_id=event_id, source="shopify", received_at=datetime.now(timezone.utc),
-                      **{body.type: body}).model_dump_json()
+                      event=body).model_dump_json()
 
 
 def test_a_redact_stops_the_customers_run_and_erases_them(dispatch, sqs_event, aws, demo_store, monkeypatch):
@@ -275,7 +279,7 @@ def test_a_redact_stops_the_customers_run_and_erases_them(dispatch, sqs_event, a
     response = dispatch(sqs_event(("m-2", compliance_event("shopify:redact-1", "shopify_customers_redact.json"))))
 
     assert response == {"batchItemFailures": []}
-    arn = privacy.execution_arn(aws.state_machine_arn, run["name"])
+    arn = runs.execution_arn(aws.state_machine_arn, run["name"])
     assert boto3.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
     assert aws.items(keys.contact_pk("demo", SHOPIFY_EMAIL)) == []
     assert privacy_store.get_suppression("demo", SHOPIFY_EMAIL).erased_via == "shopify:redact-1"

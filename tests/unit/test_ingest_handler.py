@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from storeflows.ingest import MAX_BODY_BYTES, StoreEvent
-from storeflows.signatures import sign_hmac_sha256_base64, sign_standard_webhook
+from storeflows.events import StoreEvent
+from storeflows.intake.common import MAX_BODY_BYTES
+from storeflows.intake.signatures import sign_hmac_sha256_base64, sign_standard_webhook
 from storeflows_local.signing import purchase
 
 
@@ -119,10 +120,10 @@ def test_shopify_sample_order_is_queued_as_one_canonical_event(ingest, shopify_r
     event = StoreEvent.model_validate(queued[0])
     assert (event.store_id, event.event_id, event.source) == ("demo", SHOPIFY_EVENT_ID, "shopify")
     # Exact id text and money on the wire, not a float's approximation.
-    assert queued[0]["purchase"]["order"]["id"] == SHOPIFY_ORDER_ID
-    assert queued[0]["purchase"]["order"]["total"] == "404.95"
-    assert queued[0]["purchase"]["customer"]["email"] == "jon@example.com"
-    assert [item.sku for item in event.purchase.order.items][:2] == ["SKU2006-001", "LENS-PROTECT-2YR"]
+    assert queued[0]["event"]["order"]["id"] == SHOPIFY_ORDER_ID
+    assert queued[0]["event"]["order"]["total"] == "404.95"
+    assert queued[0]["event"]["customer"]["email"] == "jon@example.com"
+    assert [item.sku for item in event.event.order.items][:2] == ["SKU2006-001", "LENS-PROTECT-2YR"]
 
 
 @pytest.mark.parametrize(
@@ -139,7 +140,7 @@ def test_shopify_header_case_and_body_encoding_do_not_matter(ingest, shopify_req
 
     assert accepted(response)["status"] == "accepted"
     queued = aws.queued_bodies()
-    assert [body["purchase"]["order"]["id"] for body in queued] == [SHOPIFY_ORDER_ID]
+    assert [body["event"]["order"]["id"] for body in queued] == [SHOPIFY_ORDER_ID]
 
 
 @pytest.mark.parametrize(
@@ -228,7 +229,7 @@ def test_orders_paid_is_a_purchase_topic_too(ingest, shopify_request, aws):
     headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": "orders/paid", "X-Shopify-Event-Id": "paid-event-1"}
 
     assert accepted(ingest(shopify_request(headers=headers))) == {"status": "accepted", "event_id": "shopify:paid-event-1"}
-    assert [body["purchase"]["order"]["id"] for body in aws.queued_bodies()] == [SHOPIFY_ORDER_ID]
+    assert [body["event"]["order"]["id"] for body in aws.queued_bodies()] == [SHOPIFY_ORDER_ID]
 
 
 def test_redelivered_shopify_request_is_accepted_again_with_the_same_event_id(ingest, shopify_request, aws):
@@ -262,8 +263,8 @@ def test_customers_redact_is_queued_as_an_erasure_of_the_customer(ingest, compli
     (queued,) = aws.queued_bodies()
     event = StoreEvent.model_validate(queued)
     assert (event.store_id, event.source) == ("demo", "shopify")
-    assert event.erasure.customer.email == "john@example.com"
-    assert event.purchase is None and event.data_request is None
+    assert event.event.type == "erasure"
+    assert event.event.customer.email == "john@example.com"
 
 
 def test_customers_data_request_is_queued_with_shopifys_ids(ingest, compliance_request, aws):
@@ -271,7 +272,7 @@ def test_customers_data_request_is_queued_with_shopifys_ids(ingest, compliance_r
 
     assert accepted(response)["status"] == "accepted"
     (queued,) = aws.queued_bodies()
-    request = StoreEvent.model_validate(queued).data_request
+    request = StoreEvent.model_validate(queued).event
     assert (request.request_id, request.customer.email, request.platform_customer_id) == ("9999", "john@example.com",
                                                                                          "191167")
     assert request.orders_requested == ["299938", "280263", "220458"]
@@ -310,9 +311,9 @@ def test_api_event_with_a_valid_signature_is_queued_under_its_webhook_id(ingest,
     (queued,) = aws.queued_bodies()
     assert queued["event_id"] == "api:msg_2b3c"
     assert queued["source"] == "api"
-    assert queued["purchase"]["order"]["id"] == "A-1001"
-    assert queued["purchase"]["order"]["total"] == "129.90"
-    assert queued["purchase"]["customer"]["email"] == "ana@example.com"
+    assert queued["event"]["order"]["id"] == "A-1001"
+    assert queued["event"]["order"]["total"] == "129.90"
+    assert queued["event"]["customer"]["email"] == "ana@example.com"
 
 
 @pytest.mark.parametrize("age_seconds, expected", [(6 * 60, "too old"), (-6 * 60, "too new")])

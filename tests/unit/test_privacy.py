@@ -15,10 +15,13 @@ from storeflows import privacy, subscriptions
 from storeflows.storage import keys
 from storeflows.storage import contacts, dynamodb, orders, reports, sends
 from storeflows.storage import privacy as privacy_store
-from storeflows.models import Customer, DataRequest, Order, PurchaseEvent
+from storeflows.events.common import Customer, Order
+from storeflows.events.privacy import DataRequest
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Purpose
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
-from storeflows.workflows import run_name
+from storeflows.workflows import runs
+from storeflows.workflows.runs import run_name
 
 
 ANA = "ana@example.com"
@@ -61,8 +64,8 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
     contacts.record_consent("demo", ANA, marketing=False, source="preference centre",
                               at=datetime(2026, 11, 21, 7, 0, tzinfo=timezone.utc))
     sends.record_send_decision(keys.send_log_key("demo", ANA, "wf", "1001", "thanks"), workflow_id="wf",
-                                    order_id="1001", step="thanks",
-                                    message_id="thanks", status="sent", ses_message_id="ses-1", language="pl")
+                               subject="1001", step="thanks",
+                               message_id="thanks", status="sent", ses_message_id="ses-1", language="pl")
     # What SES reported of that email, kept outside the partition under its SES id.
     opened = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
     for flag, counter in (("delivered_at", "delivered"), ("opened_at", "opened")):
@@ -98,7 +101,7 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
             "order": [{"sk": "ORDER#1001", "order_id": "1001", "event_id": "e1", "total": "129.90", "currency": "EUR",
                        "occurred_at": "2026-11-20T10:00:00.000000+00:00", "marketing_consent": True,
                        "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]}],
-            "send": [{"sk": "SEND#wf#1001#thanks", "workflow_id": "wf", "order_id": "1001", "step": "thanks",
+            "send": [{"sk": "SEND#wf#1001#thanks", "workflow_id": "wf", "subject": "1001", "step": "thanks",
                       "message_id": "thanks", "status": "sent", "ses_message_id": "ses-1", "language": "pl",
                       "decided_at": "2026-11-21T08:00:00.000000+00:00",
                       "engagement": {"delivered_at": "2026-11-21T09:00:00.000000+00:00",
@@ -138,12 +141,12 @@ def ana_inside_a_run(aws, clock, demo_store):
                             name=run_name("demo", order_id, demo_store.workflow_id))
     sfn.stop_execution(executionArn=execution("1002", aws, demo_store))
     aws.table().put_item(Item={**keys.active_run_key("demo", ANA, demo_store.workflow_id, "1001"),
-                               "workflow_id": demo_store.workflow_id, "order_id": "1001"})
+                               "workflow_id": demo_store.workflow_id, "subject": "1001"})
     return sfn
 
 
 def execution(order_id: str, aws, demo_store) -> str:
-    return privacy.execution_arn(aws.state_machine_arn, run_name("demo", order_id, demo_store.workflow_id))
+    return runs.execution_arn(aws.state_machine_arn, run_name("demo", order_id, demo_store.workflow_id))
 
 
 def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, ana_inside_a_run, demo_store):
@@ -154,7 +157,7 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
 
     erasure = privacy.erase_contact("demo", ANA, via="storeflows contacts delete")
 
-    assert erasure.runs_stopped == [{"workflow_id": demo_store.workflow_id, "order_id": "1001"}]
+    assert erasure.runs_stopped == [{"workflow_id": demo_store.workflow_id, "subject": "1001"}]
     assert sfn.describe_execution(executionArn=execution("1001", aws, demo_store))["status"] == "ABORTED"
     assert sfn.describe_execution(executionArn=execution("2001", aws, demo_store))["status"] == "RUNNING", "Bea's run"
     assert erasure.items_erased == {"active": 1, "order": 2, "profile": 1}
@@ -243,14 +246,16 @@ def test_erasing_a_contact_never_seen_changes_nothing(aws, demo_store):
 
 
 def test_a_send_for_an_erased_contact_writes_nothing(aws, clock, demo_store):
-    from storeflows.sending import SendRequest, send_workflow_message
+    from storeflows.messaging.requests import SendRequest, SendRun
+    from storeflows.sending import send_workflow_message
+    from storeflows.events.subjects import OrderSubject
 
     orders.record_purchase("demo", "e1", purchase("1001"))
     privacy.erase_contact("demo", ANA, via="test")
 
-    result = send_workflow_message(SendRequest(store_id="demo", workflow_id="wf", email=ANA, step="thanks",
-                                               message_id="first-purchase-thanks",
-                                               order=Order(id="1001", total="129.90", currency="EUR")),
+    run = SendRun(store_id="demo", workflow_id="wf", email=ANA,
+                  subject=OrderSubject(order=Order(id="1001", total="129.90", currency="EUR")))
+    result = send_workflow_message(SendRequest(run=run, step="thanks", message_id="first-purchase-thanks"),
                                    attempt_ends_at=datetime.now(timezone.utc) + timedelta(minutes=1))
 
     assert result == {"status": "skipped", "reason": "unknown_contact"}

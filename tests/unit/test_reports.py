@@ -15,7 +15,7 @@ import pytest
 from storeflows import reports
 from storeflows.storage import orders
 from storeflows.storage import reports as report_store
-from storeflows.adapters import purchase_from_api
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import InvalidPayload
 from storeflows.records import Touch
 from storeflows_local.signing import purchase
@@ -34,7 +34,7 @@ def order(day: date, workflow: str, message: str, order_id: str, total: str) -> 
     """A recorded order, attributed to an email of `day`."""
     touch = Touch(at=datetime.now(timezone.utc), workflow_id=workflow, message_id=message, sent_on=day.isoformat(),
                   ses_message_id="x")
-    assert orders.record_purchase("demo", f"api:{order_id}", purchase_from_api(purchase(order_id, "ana@example.com",
+    assert orders.record_purchase("demo", f"api:{order_id}", PurchaseEvent.model_validate(purchase(order_id, "ana@example.com",
                                                                                             total=total)))
     assert orders.attribute_order("demo", "ana@example.com", order_id, total=Decimal(total), currency="EUR",
                                       touch=touch)

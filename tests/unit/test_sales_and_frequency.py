@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from storeflows.storage import orders, sends
-from storeflows.models import PurchaseEvent
+from storeflows.events.purchase import PurchaseEvent
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

@@ -17,7 +17,7 @@ from storeflows import sending
 
 from storeflows.storage import keys
 from storeflows.storage import contacts, dynamodb, messages, orders, sends
-from storeflows.adapters import purchase_from_api
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import MessageRenderError, SendInProgress, SendThrottled
 from storeflows.mail import parse_mime_message
 from storeflows.records import Message, MessageContent, Purpose
@@ -46,20 +46,21 @@ def send(load_handler, demo_store, lambda_context):
 
 def add_contact(email: str = EMAIL, *, first_name: str = "Ana", accepts_marketing: bool = True) -> None:
     """A contact as a purchase creates it (the dispatcher's code path)."""
-    event = purchase_from_api(
+    event = PurchaseEvent.model_validate(
         purchase(ORDER_ID, email, first_name=first_name, accepts_marketing=accepts_marketing, language="en-GB")
     )
     assert orders.record_purchase("demo", f"api:seed-{email}", event)
 
 
-def send_step(message_id: str, *, email: str = EMAIL, step: str = "SendSecondPurchaseThanks") -> dict[str, Any]:
-    """The payload the state machine's send task passes (see the ASL)."""
+def send_step(message_id: str, *, email: str = EMAIL, step: str = "SendSecondPurchaseThanks",
+              frequency_cap_seconds: int = 0) -> dict[str, Any]:
+    """The payload the state machine's send task passes (see the ASL): the run input's `send`,
+    the message and the state's name."""
+    order = {"id": ORDER_ID, "total": "129.90", "currency": "EUR",
+             "items": [{"sku": "VENISE-DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]}
     return {
-        "store_id": "demo",
-        "workflow_id": WORKFLOW_ID,
-        "email": email,
-        "order": {"id": ORDER_ID, "total": "129.90", "currency": "EUR",
-                  "items": [{"sku": "VENISE-DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]},
+        "run": {"store_id": "demo", "workflow_id": WORKFLOW_ID, "email": email,
+                "subject": {"type": "order", "order": order}, "frequency_cap_seconds": frequency_cap_seconds},
         "message_id": message_id,
         "step": step,
     }
@@ -282,14 +283,14 @@ def test_a_send_whose_attempt_died_after_claiming_is_never_sent_again(send, aws)
 def test_an_attempt_that_loses_the_claim_race_leaves_the_shared_slot_to_the_winner(send, aws, monkeypatch):
     """Two attempts of one step read no decision; the other one claims the send first."""
     add_contact()
-    once_a_day = {"frequency_cap_seconds": 86400}
+    once_a_day = 86400
     real_claim = sends.claim_send
     monkeypatch.setattr(sends, "claim_send", lambda *args, **kwargs: False)
     with pytest.raises(SendInProgress):
-        send({**send_step(MARKETING), **once_a_day})
+        send(send_step(MARKETING, frequency_cap_seconds=once_a_day))
 
     monkeypatch.setattr(sends, "claim_send", real_claim)
-    assert send({**send_step(MARKETING, step="SendAnother"), **once_a_day}) == {
+    assert send(send_step(MARKETING, step="SendAnother", frequency_cap_seconds=once_a_day)) == {
         "status": "skipped", "reason": "frequency_cap"}, "the winner's send still holds the slot"
 
 
@@ -357,13 +358,13 @@ def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(se
 def test_a_send_that_fails_before_ses_took_it_gives_its_frequency_cap_slot_back(send, aws):
     add_contact()
     put_broken_message()
-    once_a_day = {"frequency_cap_seconds": 86400}
+    once_a_day = 86400
 
     with pytest.raises(MessageRenderError):
-        send({**send_step("broken", step="SendBroken"), **once_a_day})
+        send(send_step("broken", step="SendBroken", frequency_cap_seconds=once_a_day))
 
-    assert send({**send_step(MARKETING), **once_a_day})["status"] == "sent", "nothing went out, so nothing is capped"
-    assert send({**send_step(MARKETING, step="SendAnother"), **once_a_day}) == {
+    assert send(send_step(MARKETING, frequency_cap_seconds=once_a_day))["status"] == "sent", "nothing went out, so nothing is capped"
+    assert send(send_step(MARKETING, step="SendAnother", frequency_cap_seconds=once_a_day)) == {
         "status": "skipped", "reason": "frequency_cap"}
 
 

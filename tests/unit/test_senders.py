@@ -13,7 +13,8 @@ from storeflows.errors import UnknownSender
 from storeflows.mail import parse_mime_message
 from storeflows.records import Message, Purpose, Sender, SenderProfile, within_identity
 from storeflows.records import MessageContent
-from storeflows.workflows import PurchaseFollowUpSettings, Workflow
+from storeflows.workflows import Workflow
+from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 
 
 SENDER_FILE = "store: demo\nsender: shop-team\nname: Demo Store\naddress: shop@storeflows.test\nreply_to: care@storeflows.test\n"
@@ -166,17 +167,17 @@ def test_a_preview_of_a_message_whose_profile_is_gone_says_so(store, aws):
 @pytest.fixture
 def send(load_handler, demo_store, lambda_context):
     """The send function for the demo store, whose messages name its `shop-team` profile."""
-    from storeflows.adapters import purchase_from_api
+    from storeflows.events.purchase import PurchaseEvent
     from storeflows_local.signing import purchase
 
-    assert orders.record_purchase("demo", "api:seed", purchase_from_api(purchase("A-1", "ana@example.com")))
+    assert orders.record_purchase("demo", "api:seed", PurchaseEvent.model_validate(purchase("A-1", "ana@example.com")))
     app = load_handler("send_message")
 
     def invoke(message_id: str, step: str) -> dict:
-        return app.lambda_handler({"store_id": "demo", "workflow_id": "wf", "email": "ana@example.com",
-                                   "message_id": message_id, "step": step,
-                                   "order": {"id": "A-1", "total": "10.00", "currency": "EUR", "items": []}},
-                                  lambda_context)
+        order = {"id": "A-1", "total": "10.00", "currency": "EUR", "items": []}
+        return app.lambda_handler({"run": {"store_id": "demo", "workflow_id": "wf", "email": "ana@example.com",
+                                           "subject": {"type": "order", "order": order}},
+                                   "message_id": message_id, "step": step}, lambda_context)
 
     return invoke
 

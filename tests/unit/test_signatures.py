@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from storeflows.errors import InvalidSignature
-from storeflows.signatures import (
-    STANDARD_WEBHOOKS_TOLERANCE_SECONDS,
-    generate_standard_webhooks_secret,
-    sign_hmac_sha256_base64,
-    sign_standard_webhook,
-    verify_hmac_sha256_base64,
-    verify_standard_webhook,
+from storeflows.intake.signatures import (
+    STANDARD_WEBHOOKS_TOLERANCE_SECONDS, generate_standard_webhooks_secret, sign_hmac_sha256_base64, sign_standard_webhook, verify_hmac_sha256_base64, verify_standard_webhook,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -67,7 +67,9 @@ class _Engine:
     def run(self, score_points: int = 10) -> tuple[str, list[str]]:
         execution = self.sfn.start_execution(stateMachineArn=self.machine, name=f"run-{time.time_ns()}", input=json.dumps({
             "store_id": "shop", "workflow_id": "wf", "event_id": "api:1", "email": "ana@example.com",
-            "order": {"id": "1001", "total": "10.00", "currency": "EUR", "items": []},
+            "subject_key": "1001",
+            "send": {"store_id": "shop", "workflow_id": "wf", "email": "ana@example.com",
+                     "subject": {"type": "order", "order": {"id": "1001", "total": "10.00", "currency": "EUR", "items": []}}},
             "settings": {"first_purchase_tag": "first_purchase_customer", "repeat_customer_tag": "repeat_customer",
                          "first_purchase_message": "first", "second_purchase_message": "second",
                          "repeat_purchase_message": "repeat", "score_points": score_points},
@@ -78,6 +80,7 @@ class _Engine:
             assert time.monotonic() < deadline, "run did not end"
             time.sleep(0.05)
         events = self.sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+        self.failure = next((e["executionFailedEventDetails"] for e in events if e["type"] == "ExecutionFailed"), None)
         return status, [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
 
     def contact(self) -> dict:
@@ -125,10 +128,11 @@ def test_zero_points_removes_the_scoring_element(engine):
 
 
 
-def test_a_failing_scoring_step_ends_in_the_failed_state(engine):
+def test_a_failing_scoring_step_fails_the_run_with_its_own_error(engine):
     # A score stored as text makes the update fail for a reason no retry can fix.
     engine.dynamodb.put_item(TableName=TABLE, Item={**CONTACT_KEY, "score": {"S": "corrupted"}})
     engine.customer_in(first_purchase=False, repeat=True)
     status, states = engine.run()
     assert status == "FAILED"
-    assert states[-2:] == ["AddPurchaseScore", "WorkflowFailed"]
+    assert states[-1] == "AddPurchaseScore"
+    assert engine.failure["error"].startswith("DynamoDB."), engine.failure

@@ -267,8 +267,11 @@ def test_wildcard_check_catches_broad_grants():
 def test_roles_attach_only_narrow_aws_managed_policies(cfn: dict[str, Any]):
     """No role gets a broad AWS-managed policy (e.g. AdministratorAccess), which the
     wildcard check cannot see inside."""
+    own = set(of_type(cfn, "AWS::IAM::ManagedPolicy"))  # their documents are checked above
     for name, role in of_type(cfn, "AWS::IAM::Role").items():
-        extra = set(role["Properties"].get("ManagedPolicyArns", [])) - ALLOWED_MANAGED_POLICIES
+        attached = role["Properties"].get("ManagedPolicyArns", [])
+        extra = {arn for arn in attached if not (isinstance(arn, dict) and arn.get("Ref") in own)}
+        extra -= ALLOWED_MANAGED_POLICIES
         assert not extra, f"{name} attaches {sorted(map(str, extra))}"
 
 
@@ -285,33 +288,54 @@ def test_outputs_expose_api_url_table_and_state_machine_arns(cfn: dict[str, Any]
     assert not missing, f"no output gives the ARN (Ref) of {missing}"
 
 
-EXECUTION_ARN = re.compile(
-    r"arn:\$\{AWS::Partition\}:states:\$\{AWS::Region\}:\$\{AWS::AccountId\}:execution:\$\{(\w+)\.Name\}:\*"
-)
+# This stack's state machines and their executions: every name starts with "<stack>_", and a
+# stack name cannot contain "_", so no other stack's state machine matches.
+THIS_STACKS_MACHINES = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}_*"
+THIS_STACKS_EXECUTIONS = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}_*:*"
 RUN_CONTROL = ("states:DescribeExecution", "states:StopExecution")
 
 
-def test_only_the_dispatcher_may_stop_runs_and_only_this_stacks(cfn: dict[str, Any]):
-    """Erasing a contact (customers/redact) stops their runs: the dispatcher's role may look
-    up and stop executions of this stack's five state machines, named one by one; no role may
-    stop anything else."""
+def grants_of(cfn: dict[str, Any], actions: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """Role -> its Allow statements that grant any of `actions`."""
     grants: dict[str, list[dict[str, Any]]] = {}
     for name, role in of_type(cfn, "AWS::IAM::Role").items():
         for policy in role["Properties"].get("Policies", []):
             statements = policy["PolicyDocument"]["Statement"]
             for statement in statements if isinstance(statements, list) else [statements]:
-                actions = statement.get("Action", [])
-                if set(actions if isinstance(actions, list) else [actions]) & set(RUN_CONTROL):
+                granted = statement.get("Action", [])
+                if set(granted if isinstance(granted, list) else [granted]) & set(actions):
                     grants.setdefault(name, []).append(statement)
-    assert list(grants) == ["DispatchFunctionRole"], grants
-    (statement,) = grants["DispatchFunctionRole"]
-    assert (statement["Effect"], sorted(statement["Action"])) == ("Allow", list(RUN_CONTROL))
-    machines = [EXECUTION_ARN.fullmatch(resource["Fn::Sub"]).group(1) for resource in statement["Resource"]]
-    assert sorted(machines) == sorted(of_type(cfn, "AWS::StepFunctions::StateMachine"))
+    return grants
 
 
-def test_execution_arn_check_refuses_a_wildcard_state_machine():
-    """Control: the pattern above does not accept executions of every state machine."""
-    assert EXECUTION_ARN.fullmatch("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:*") is None
-    assert EXECUTION_ARN.fullmatch(
-        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${CareSeriesStateMachine.Name}:*")
+def test_every_state_machine_is_named_for_its_template_under_the_stack(cfn: dict[str, Any], template: Template):
+    """<stack>_<template>: the dispatcher finds a template's state machine by name, and the
+    grants below cover exactly this stack's."""
+    from storeflows.workflows.templates import TEMPLATES
+
+    machines = of_type(template.document, "AWS::Serverless::StateMachine")
+    names = {resource["Properties"]["Name"]["Fn::Sub"]: resource["Properties"]["DefinitionUri"]
+             for resource in machines.values()}
+    assert names == {f"${{AWS::StackName}}_{name}": f"statemachines/{name}.asl.json" for name in TEMPLATES}
+
+
+def test_only_the_dispatcher_may_start_and_stop_runs_and_only_this_stacks(cfn: dict[str, Any]):
+    """The dispatcher starts runs, and an erasure (customers/redact) stops the contact's runs:
+    its role may start this stack's state machines and look up and stop their executions;
+    no role may stop anything else."""
+    starts = grants_of(cfn, ("states:StartExecution",))
+    assert list(starts) == ["DispatchFunctionRole"], starts
+    (statement,) = starts["DispatchFunctionRole"]
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
+        "Allow", ["states:StartExecution"], {"Fn::Sub": THIS_STACKS_MACHINES})
+    stops = grants_of(cfn, RUN_CONTROL)
+    assert list(stops) == ["DispatchFunctionRole"], stops
+    (statement,) = stops["DispatchFunctionRole"]
+    assert (statement["Effect"], sorted(statement["Action"]), statement["Resource"]) == (
+        "Allow", list(RUN_CONTROL), {"Fn::Sub": THIS_STACKS_EXECUTIONS})
+
+
+def test_the_dispatcher_finds_state_machines_by_the_names_they_are_given(cfn: dict[str, Any], template: Template):
+    (dispatch,) = [spec for spec in template.functions() if spec.logical_id == "DispatchFunction"]
+    prefix = dispatch.environment["STATE_MACHINE_ARN_PREFIX"]["Fn::Sub"]
+    assert prefix + "*" == THIS_STACKS_MACHINES

@@ -15,7 +15,7 @@ import pytest
 
 from storeflows import reports
 from storeflows.storage import contacts as contact_store, orders
-from storeflows.adapters import purchase_from_api
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.engagement import contact_fingerprint, message_tags
 from storeflows.records import Purpose
 from storeflows_local.signing import purchase
@@ -63,7 +63,7 @@ def contacts(demo_store) -> list[str]:
     """The samples' recipients, as contacts of the demo store with marketing consent."""
     emails = sorted({sample(name)["mail"]["destination"][0] for name in SAMPLES})
     for number, email in enumerate(emails):
-        assert orders.record_purchase("demo", f"api:seed-{number}", purchase_from_api(purchase(f"S-{number}", email)))
+        assert orders.record_purchase("demo", f"api:seed-{number}", PurchaseEvent.model_validate(purchase(f"S-{number}", email)))
     return emails
 
 

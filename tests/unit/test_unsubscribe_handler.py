@@ -12,7 +12,7 @@ import pytest
 
 from storeflows import reports
 from storeflows.storage import contacts, orders
-from storeflows.adapters import purchase_from_api
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.mail import parse_mime_message
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
 from storeflows_local.signing import purchase
@@ -24,7 +24,7 @@ MESSAGE_ID = "second-purchase-thanks"
 
 @pytest.fixture
 def contact(demo_store) -> str:
-    event = purchase_from_api(purchase("A-1001", EMAIL, accepts_marketing=True))
+    event = PurchaseEvent.model_validate(purchase("A-1001", EMAIL, accepts_marketing=True))
     assert orders.record_purchase("demo", "api:seed", event)
     return EMAIL
 
@@ -172,8 +172,9 @@ def test_link_in_a_sent_marketing_email_stops_further_marketing(load_handler, un
                                                               lambda_context):
     """The whole loop: the List-Unsubscribe URL of a real send, POSTed, blocks the next send."""
     send = load_handler("send_message").lambda_handler
-    step = {"store_id": "demo", "workflow_id": "targeted-post-purchase", "email": EMAIL, "message_id": MESSAGE_ID,
-            "order": {"id": "A-1001", "total": "129.90", "currency": "EUR"}}
+    step = {"run": {"store_id": "demo", "workflow_id": "targeted-post-purchase", "email": EMAIL,
+                    "subject": {"type": "order", "order": {"id": "A-1001", "total": "129.90", "currency": "EUR"}}},
+            "message_id": MESSAGE_ID}
     assert send({**step, "step": "SendSecondPurchaseThanks"}, lambda_context)["status"] == "sent"
     (sent,) = aws.sent_emails()
     link = parse_mime_message(sent.raw_data)["headers"]["List-Unsubscribe"].strip("<>")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from storeflows.signatures import sign_hmac_sha256_base64
+from storeflows.intake.signatures import sign_hmac_sha256_base64
 
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -53,9 +53,9 @@ def test_the_sample_order_is_verified_and_queued(post, aws, read_json):
     [queued] = aws.queued_bodies()
     assert queued["source"] == "woocommerce"
     assert queued["event_id"] == "woocommerce:0b7c2f1e9a4d6b3c5e8f7a2d1c0b9e8f"
-    assert queued["purchase"]["order"]["id"] == "727"
-    assert queued["purchase"]["order"]["total"] == "29.35"
-    assert queued["purchase"]["customer"]["email"] == "john.doe@example.com"
+    assert queued["event"]["order"]["id"] == "727"
+    assert queued["event"]["order"]["total"] == "29.35"
+    assert queued["event"]["customer"]["email"] == "john.doe@example.com"
 
 
 def test_an_order_update_that_completes_the_order_is_a_purchase(post, aws, read_json):
@@ -66,7 +66,7 @@ def test_an_order_update_that_completes_the_order_is_a_purchase(post, aws, read_
     assert answer["statusCode"] == 202 and read_json(answer)["status"] == "accepted"
     [queued] = aws.queued_bodies()
     assert queued["event_id"] == "woocommerce:second-delivery"
-    assert queued["purchase"]["order"]["id"] == "727"
+    assert queued["event"]["order"]["id"] == "727"
 
 
 def test_a_wrong_signature_is_401_and_nothing_queued(post, aws, read_json):

@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from storeflows.models import PurchaseEvent
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Consent, Contact
 from storeflows.segments import HasMarketingConsent, InEU
-from storeflows.workflows import PurchaseFollowUpSettings, Workflow, WorkflowSettings
+from storeflows.workflows import Workflow
+from storeflows.workflows.templates import WorkflowSettings
+from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 
 SETTINGS = TypeAdapter(WorkflowSettings)
 
@@ -89,7 +91,7 @@ def test_marketing_consent_segment():
 
 
 def test_a_care_series_needs_a_product_condition_and_counts_its_delivery_checks():
-    from storeflows.workflows import CareSeriesSettings
+    from storeflows.workflows.templates.care_series import CareSeriesSettings
 
     messages = {"thank_you_message": "a", "delivery_check_message": "b", "care_tips_message": "c",
                 "cross_sell_message": "d"}
@@ -104,7 +106,7 @@ def test_a_care_series_needs_a_product_condition_and_counts_its_delivery_checks(
 
 
 def value_settings(*tiers):
-    from storeflows.workflows import OrderValueSettings
+    from storeflows.workflows.templates.order_value import OrderValueSettings
 
     return OrderValueSettings(tiers=[{"min_total": lo, "max_total": hi, "message": f"m{i}"}
                                      for i, (lo, hi) in enumerate(tiers)])

@@ -14,39 +14,37 @@ what every later send of every run uses; so is a sender profile a message names.
 from __future__ import annotations
 
 import csv
-import inspect
-import json
 import re
 import secrets
-import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Union, get_args, get_origin, get_type_hints
+from typing import IO, Any
 
 from jinja2 import Environment, TemplateSyntaxError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from storeflows import privacy
 from storeflows.storage import contacts, messages, sends, stores, workflows
-from storeflows.storage import coupons as pools
 from storeflows.storage import privacy as privacy_store
 from storeflows.aws import client
 from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage, UnknownSender
 from storeflows.mail import build_mime_message, unsubscribe_headers
-from storeflows.models import Order
+from storeflows.events.common import Order
 from storeflows.records import (
     SENDER_ID_PATTERN, Attribution, Contact, DataRequestRecord, DynamicCoupon, Message, Purpose, Sender, SenderProfile,
     StaticCoupon, Store, WhenExhausted, is_store_id, within_identity,
 )
 from storeflows.rendering import RenderedMessage, render_message
-from storeflows.signatures import generate_standard_webhooks_secret, sign_standard_webhook
+from storeflows.events.subjects import OrderSubject
+from storeflows.intake.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
-from storeflows.workflows import (
-    STATE_MACHINE_SETTING, MessageId, OrderValueSettings, Workflow, WorkflowSettings, WorkflowStatus, run_name,
-)
+from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.workflows.publishing import message_references, validate_for_publish
+from storeflows.workflows.runs import count_in_flight, state_machines_known
+from storeflows.workflows.templates import TEMPLATES, TemplateSettings
 
 
 class AdminError(StoreflowsError):
@@ -73,20 +71,13 @@ class PublishRefused(AdminError):
 
 # --- templates ------------------------------------------------------------------------------
 
-def templates() -> dict[str, type[BaseModel]]:
-    """Template name -> settings class, from the WorkflowSettings union (new templates appear
-    here as soon as workflows.py has them)."""
-    union = get_args(WorkflowSettings)[0]
-    return {cls.model_fields["template"].default: cls for cls in get_args(union)}
+def templates() -> dict[str, type[TemplateSettings]]:
+    """Template name -> settings class (the registry, storeflows.workflows.templates)."""
+    return dict(TEMPLATES)
 
 
-def template_description(settings_class: type[BaseModel]) -> str:
-    """The first paragraph of the settings class docstring, on one line, without the
-    "Template 3 (seed 000):" reference to the specification."""
-    doc = inspect.cleandoc(settings_class.__doc__ or "")
-    paragraph = " ".join(doc.split("\n\n")[0].split())
-    text = re.sub(r"^Template \d+ \([^)]*\):\s*", "", paragraph)
-    return text[:1].upper() + text[1:]
+def template_description(settings_class: type[TemplateSettings]) -> str:
+    return settings_class.description
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -307,94 +298,6 @@ def _store_id_problems(store_id: Any) -> list[str]:
     return []
 
 
-# --- checks before publishing ---------------------------------------------------------------
-
-# Settings whose message must be transactional for the template to make sense.
-_TRANSACTIONAL_ONLY = {
-    "consent_confirmation": {
-        "eu_without_consent_message": "customers without marketing consent would get nothing",
-    },
-}
-
-
-def message_references(model: BaseModel, path: str = "settings") -> list[tuple[str, str]]:
-    """Every (field path, message id) a settings model refers to: each field typed
-    MessageId, however deep (tiers.0.message), found from the type hints."""
-    found: list[tuple[str, str]] = []
-    hints = get_type_hints(type(model), include_extras=True)
-    for name in type(model).model_fields:
-        found += _references_in(getattr(model, name), hints.get(name), f"{path}.{name}")
-    return found
-
-
-def _references_in(value: Any, hint: Any, path: str) -> list[tuple[str, str]]:
-    if isinstance(value, BaseModel):
-        return message_references(value, path)
-    if isinstance(value, str):
-        return [(path, value)] if _is_message_id(hint) else []
-    if isinstance(value, (list, tuple)):
-        inner = (get_args(hint) or [None])[0]
-        return [ref for index, item in enumerate(value) for ref in _references_in(item, inner, f"{path}.{index}")]
-    if isinstance(value, dict):
-        inner = get_args(hint)[1] if len(get_args(hint)) == 2 else None
-        return [ref for key, item in value.items() for ref in _references_in(item, inner, f"{path}.{key}")]
-    return []
-
-
-def _is_message_id(hint: Any) -> bool:
-    if hint == MessageId:
-        return True
-    return get_origin(hint) in (Union, types.UnionType) and any(arg == MessageId for arg in get_args(hint))
-
-
-def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Message] | Iterable[Message],
-                         senders_of_store: Iterable[SenderProfile] = ()) -> list[str]:
-    """What stops this workflow from working, in words a marketer understands; empty when
-    it can be published."""
-    messages = (
-        dict(messages_of_store) if isinstance(messages_of_store, Mapping)
-        else {message.message_id: message for message in messages_of_store}
-    )
-    senders = {profile.sender_id for profile in senders_of_store}
-    store_id, settings_ = workflow.store_id, workflow.settings
-    problems = []
-    checked: set[str] = set()
-    for path, message_id in message_references(settings_):
-        message = messages.get(message_id)
-        if message is None:
-            problems.append(f"{path}: no message {message_id!r} in store {store_id}")
-            continue
-        reason = _TRANSACTIONAL_ONLY.get(settings_.template, {}).get(path.removeprefix("settings."))
-        if reason and message.purpose is not Purpose.TRANSACTIONAL:
-            problems.append(f"{path}: message {message_id!r} is {message.purpose.value}; {reason} (make it transactional)")
-        if message_id in checked:
-            continue
-        checked.add(message_id)
-        if message.default_language not in message.variants:
-            problems.append(f"{path}: message {message_id!r} has no variant in its fallback language {message.default_language!r}")
-        if isinstance(message.sender, str) and message.sender not in senders:
-            problems.append(f"{path}: message {message_id!r} is sent from sender profile {message.sender!r}, which store "
-                            f"{store_id} does not have (storeflows senders apply FILE.yaml)")
-        problems += _coupon_problems(store_id, path, message)
-    if isinstance(settings_, OrderValueSettings):
-        problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings_.problems()]
-    return problems
-
-
-def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
-    """A message handing out dynamic coupons needs codes left in its pool."""
-    if not isinstance(message.coupon, DynamicCoupon):
-        return []
-    pool = message.coupon.pool
-    stock = pools.pool_stock(store_id, pool)
-    if stock is None:
-        return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which does not "
-                f"exist (storeflows coupons import {store_id} {pool} FILE.csv --column NAME)"]
-    if stock.remaining == 0:
-        return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which has none left"]
-    return []
-
-
 # sending loads Powertools and the X-Ray SDK (half a second), which most commands never need:
 # imported on first use.
 
@@ -462,39 +365,6 @@ def _set_status(workflow: Workflow, status: WorkflowStatus) -> Workflow:
     return workflow.model_copy(update={"status": status})
 
 
-def run_name_prefix(store_id: str, workflow_id: str) -> str:
-    """What every run name of (store, workflow) starts with: run_name's readable part."""
-    name = run_name(store_id, "", workflow_id)
-    return name[: name.rindex("-") + 1]
-
-
-def count_in_flight(workflow: Workflow) -> int:
-    """Running executions of the template's state machine for this workflow: names made by
-    run_name for it (the prefix, then the 40-character hash and nothing else).
-    When the readable prefix was cut short, two workflows can share it, so each candidate's
-    input is read to be sure."""
-    sfn = client("stepfunctions")
-    full = run_name(workflow.store_id, "", workflow.workflow_id)
-    prefix = run_name_prefix(workflow.store_id, workflow.workflow_id)
-    hash_length = len(full) - len(prefix)
-    ambiguous = len(prefix) - 1 < len(f"{workflow.store_id}-{workflow.workflow_id}")
-    pages = sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=require(STATE_MACHINE_SETTING[workflow.template]), statusFilter="RUNNING"
-    )
-    count = 0
-    for page in pages:
-        for execution in page["executions"]:
-            name = execution["name"]
-            if not (name.startswith(prefix) and len(name) == len(prefix) + hash_length and "-" not in name[len(prefix):]):
-                continue
-            if ambiguous:
-                started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}")
-                if (started.get("store_id"), started.get("workflow_id")) != (workflow.store_id, workflow.workflow_id):
-                    continue
-            count += 1
-    return count
-
-
 def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[str, Any]]:
     """Status, version, template and runs in flight (None when the template's state machine
     is not known to this environment) of one or every workflow of a store."""
@@ -502,14 +372,13 @@ def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[
     found = [require_workflow(store_id, workflow_id)] if workflow_id else workflows.list_workflows(store_id)
     rows = []
     for workflow in sorted(found, key=lambda item: item.workflow_id):
-        known = bool(getattr(settings(), STATE_MACHINE_SETTING[workflow.template]))
         rows.append({
             "store": workflow.store_id,
             "workflow": workflow.workflow_id,
             "template": workflow.template,
             "status": workflow.status.value,
             "version": workflow.version,
-            "in_flight": count_in_flight(workflow) if known else None,
+            "in_flight": count_in_flight(workflow) if state_machines_known() else None,
         })
     return rows
 
@@ -718,13 +587,13 @@ def preview_message(store_id: str, message_id: str, *, email: str, order_id: str
     if message.coupon is not None:
         coupon = {"code": message.coupon.code if isinstance(message.coupon, StaticCoupon) else SAMPLE_COUPON_CODE}
     try:
-        rendered = render_message(content, _message_context(store, contact, order, link, coupon))
+        rendered = render_message(content, _message_context(store, contact, OrderSubject(order=order), link, coupon))
     except MessageRenderError as err:
         raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
     warnings = []
     if isinstance(message.coupon, DynamicCoupon) and message.coupon.when_exhausted is WhenExhausted.SEND_WITHOUT_COUPON:
         try:
-            render_message(content, _message_context(store, contact, order, link, None))
+            render_message(content, _message_context(store, contact, OrderSubject(order=order), link, None))
         except MessageRenderError as err:
             warnings.append(f"once pool {message.coupon.pool} runs out, the {used_language} variant does not render "
                             f"and its sends fail ({err.detail}): show the code inside {{% if coupon %}}…{{% endif %}}")

@@ -21,11 +21,8 @@ class Settings(BaseModel):
     event_queue_url: str | None = None
     ses_configuration_set: str | None = None
     public_api_url: str | None = None
-    targeted_post_purchase_state_machine_arn: str | None = None
-    consent_confirmation_state_machine_arn: str | None = None
-    purchase_follow_up_state_machine_arn: str | None = None
-    order_value_state_machine_arn: str | None = None
-    care_series_state_machine_arn: str | None = None
+    # Every template's state machine is this + the template's name (storeflows.workflows.runs).
+    state_machine_arn_prefix: str | None = None
     # The SES identity (SenderIdentity parameter) every From must belong to; the admin CLI
     # reads it from the stack's outputs. SES itself enforces it at send time.
     sender_identity: str | None = None

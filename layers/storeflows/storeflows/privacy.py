@@ -25,16 +25,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from storeflows.storage import keys
-from storeflows.storage import contacts, dynamodb, reports, workflows
-from storeflows.storage import privacy as privacy_store
-from storeflows.aws import client
-from storeflows.config import require
-from storeflows.models import DataRequest
+from storeflows.events.privacy import DataRequest
 from storeflows.records import DataRequestRecord, Suppression
-from storeflows.workflows import STATE_MACHINE_SETTING, run_name
+from storeflows.storage import contacts, dynamodb, keys, reports, sends, workflows
+from storeflows.storage import privacy as privacy_store
+from storeflows.workflows import runs
 
 STOP_ERROR = "Storeflows.ContactErased"
 STOP_CAUSE = "The contact was erased on request; its personal data is gone."
@@ -90,7 +85,7 @@ class Erasure:
     """What erase_contact did. `suppression` is what it kept (None: nothing was held)."""
 
     items_erased: dict[str, int] = field(default_factory=dict)  # kind -> count
-    runs_stopped: list[dict[str, str]] = field(default_factory=list)  # workflow_id, order_id
+    runs_stopped: list[dict[str, str]] = field(default_factory=list)  # workflow_id, subject
     data_requests_erased: int = 0
     suppression: Suppression | None = None
 
@@ -112,53 +107,20 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     requests = _data_requests_of(store_id, email)
     if not items and not requests:
         return Erasure(suppression=previous)
-    orders = sorted({item["order_id"] for item in items if item["sk"].startswith(keys.ORDER_PREFIX)})
-    runs = _possible_runs(store_id, orders)  # before anything changes: a missing setting stops it here
+    subjects = {key for key in map(sends.run_subject_key, items) if key is not None}
+    # Before anything changes: a missing setting stops the erasure here.
+    possible = runs.possible_runs(store_id, workflows.list_workflows(store_id), subjects)
     suppression = previous
     if items:
         profile = next((item for item in items if item["sk"] == keys.PROFILE_SK), {})
         suppression = Suppression.after_erasure(profile, previous, at=dynamodb.now_iso(), via=via)
         privacy_store.put_suppression(store_id, email, suppression)
-    stopped = _stop_runs(runs)
+    stopped = runs.stop_runs(possible, error=STOP_ERROR, cause=STOP_CAUSE)
     for request in requests:
         privacy_store.delete_data_request(store_id, request.request_id)
     erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
     return Erasure(items_erased=dict(sorted(erased.items())), runs_stopped=stopped,
                    data_requests_erased=len(requests), suppression=suppression)
-
-
-def _possible_runs(store_id: str, order_ids: list[str]) -> list[tuple[str, str, str]]:
-    """(workflow, order, execution ARN) of every run the store's workflows may have started for
-    these orders: runs are named by (store, order, workflow), so no listing is needed."""
-    runs = []
-    for workflow in workflows.list_workflows(store_id):
-        state_machine = require(STATE_MACHINE_SETTING[workflow.template])
-        for order_id in order_ids:
-            name = run_name(store_id, order_id, workflow.workflow_id)
-            runs.append((workflow.workflow_id, order_id, execution_arn(state_machine, name)))
-    return runs
-
-
-def _stop_runs(runs: list[tuple[str, str, str]]) -> list[dict[str, str]]:
-    """Stops those of the runs that are running; returns them (workflow_id, order_id)."""
-    sfn = client("stepfunctions")
-    stopped = []
-    for workflow_id, order_id, arn in runs:
-        try:
-            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                continue
-            sfn.stop_execution(executionArn=arn, error=STOP_ERROR, cause=STOP_CAUSE)
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ExecutionDoesNotExist":
-                continue
-            raise
-        stopped.append({"workflow_id": workflow_id, "order_id": order_id})
-    return stopped
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    """arn:…:stateMachine:<machine> + run name -> arn:…:execution:<machine>:<run name>."""
-    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
 
 # --- data requests -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from storeflows.workflows import Duration, MessageId
+from storeflows.fields import Duration, MessageId
 
 
 STORE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")

@@ -25,51 +25,24 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from storeflows import coupons
 
-from storeflows.storage import keys
 from storeflows.storage import messages, orders, sends
 from storeflows.engagement import message_tags
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, UnknownStore
 from storeflows.mail import build_mime_message, unsubscribe_headers
-from storeflows.models import Order
 from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
 from storeflows.rendering import render_message
+from storeflows.events.subjects import RunSubject
 from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+from storeflows.messaging.requests import SendRequest
 
 # SES answers these when the account's sending rate or quota is exceeded: worth retrying.
 _THROTTLING_CODES = frozenset({"TooManyRequestsException", "LimitExceededException", "ThrottlingException"})
-
-
-class SendRequest(BaseModel):
-    """What a workflow's send step passes in."""
-
-    store_id: str
-    workflow_id: str
-    email: str
-    message_id: str
-    step: str
-    order: Order
-    # "Not more often than once per <seconds>" for this workflow and contact; 0: no limit.
-    frequency_cap_seconds: int = 0
-
-    @property
-    def send_key(self) -> str:
-        return f"{self.workflow_id}#{self.order.id}#{self.step}"
-
-    @property
-    def decision_key(self) -> dict[str, str]:
-        return keys.send_log_key(self.store_id, self.email, self.workflow_id, self.order.id, self.step)
-
-    @property
-    def coupon_claim_key(self) -> str:
-        """One send to one contact: the unit a dynamic coupon code is claimed for."""
-        return f"{self.send_key}#{self.email}"
 
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
@@ -91,9 +64,9 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         return _skipped(request, reason)
     sender = messages.message_sender(message)
     slot = None
-    if request.frequency_cap_seconds:
+    if request.run.frequency_cap_seconds:
         slot = sends.claim_send_slot(request.store_id, request.email, request.workflow_id, request.send_key,
-                                          request.frequency_cap_seconds)
+                                     request.run.frequency_cap_seconds)
         if slot is None:
             return _skipped(request, "frequency_cap")
     try:
@@ -133,7 +106,7 @@ def _compose(request: SendRequest, store: Store, message: Message, contact: Cont
         link = _unsubscribe_link(store, request)
         headers.update(unsubscribe_headers(link))
     coupon = {"code": coupon_code} if coupon_code is not None else None
-    rendered = render_message(content, message_context(store, contact, request.order, link, coupon))
+    rendered = render_message(content, message_context(store, contact, request.run.subject, link, coupon))
     raw = build_mime_message(
         sender_name=sender.name,
         sender_address=sender.address,
@@ -163,9 +136,12 @@ def _give_back(slot: sends.SendSlot | None) -> None:
         sends.release_send_slot(slot)
 
 
-def message_context(store: Store, contact: Contact, order: Order, unsubscribe_link: str | None,
+def message_context(store: Store, contact: Contact, subject: RunSubject | None, unsubscribe_link: str | None,
                     coupon: dict[str, str] | None = None) -> dict[str, Any]:
-    """What a message template sees. Documented in the README; keep the two in step."""
+    """What a message template sees: the store, the contact and what the run is about (an
+    order's `order`; nothing more for a run about an event). Documented in the README; keep
+    the two in step."""
+    purchased = subject.purchased_skus() if subject is not None else set()
     return {
         "store": {"id": store.store_id, "name": store.name or store.store_id},
         "contact": {
@@ -178,7 +154,7 @@ def message_context(store: Store, contact: Contact, order: Order, unsubscribe_li
             "score": contact.score,
             "orders_count": contact.orders_count,
         },
-        "order": order.model_dump(),
+        **(subject.message_context() if subject is not None else {}),
         "unsubscribe_url": unsubscribe_link,
         # {"code": ...}, or None: no coupon on the message, or its pool ran out
         # ({% if coupon %}Your code: {{ coupon.code }}{% endif %}).
@@ -186,8 +162,7 @@ def message_context(store: Store, contact: Contact, order: Order, unsubscribe_li
         # The BESTSELLERS block: {% for product in bestsellers(3, days=30) %}; computed only
         # when a template asks, without what this customer just bought.
         "bestsellers": lambda count=3, days=30: orders.best_sellers(
-            store.store_id, days=min(int(days), 366), count=min(int(count), 20),
-            excluding={item.sku for item in order.items if item.sku},
+            store.store_id, days=min(int(days), 366), count=min(int(count), 20), excluding=purchased,
         ),
     }
 
@@ -250,8 +225,8 @@ def _earlier_decision(request: SendRequest, decision: dict[str, Any]) -> dict[st
 
 def _record_decision(request: SendRequest, **decision: Any) -> bool:
     return sends.record_send_decision(request.decision_key, workflow_id=request.workflow_id,
-                                           order_id=request.order.id, step=request.step,
-                                           message_id=request.message_id, **decision)
+                                      subject=request.run.subject.key, step=request.step,
+                                      message_id=request.message_id, **decision)
 
 
 def _skipped(request: SendRequest, reason: str | None, *, record: bool = True,

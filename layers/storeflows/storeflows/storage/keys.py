@@ -7,8 +7,8 @@
     STORE#<store>                   SENDER#<sender>                      sender profile: name, from, reply-to
     CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
     CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
-    CONTACT#<store>#<email>         SEND#<workflow>#<order>#<step>       send decision (sending / sent / skipped + reason)
-    CONTACT#<store>#<email>         ACTIVE#<workflow>#<order>            the contact is inside this run right now
+    CONTACT#<store>#<email>         SEND#<workflow>#<subject>#<step>     send decision (sending / sent / skipped + reason)
+    CONTACT#<store>#<email>         ACTIVE#<workflow>#<subject>          the contact is inside this run right now
     CONTACT#<store>#<email>         CAP#<workflow>                       last send, for "not more often than"
     EMAIL#<ses message id>          EMAIL                                one sent email's engagement (no address; expires)
     REPORT#<store>                  DAY#<sent on>#<workflow>#<message>   report counters of the emails sent that day
@@ -21,7 +21,12 @@
     STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
-contact's whole history is one Query. Nothing outside this module builds a key."""
+contact's whole history is one Query. Nothing outside this module builds a key.
+
+<subject> is a run's subject key (storeflows.events.subjects): for an order, its bare id, as these
+keys had it before runs had subjects. Every item of a contact that names a run carries the
+subject key in its `subject` attribute (older SEND# and ACTIVE# items: `order_id`), and
+ORDER# items are their order's subject: that is how an erasure finds the runs to stop."""
 
 from __future__ import annotations
 
@@ -72,12 +77,12 @@ def order_key(store_id: str, email: str, order_id: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"{ORDER_PREFIX}{order_id}"}
 
 
-def send_log_key(store_id: str, email: str, workflow_id: str, order_id: str, step: str) -> dict[str, str]:
-    return {"pk": contact_pk(store_id, email), "sk": f"{SEND_PREFIX}{workflow_id}#{order_id}#{step}"}
+def send_log_key(store_id: str, email: str, workflow_id: str, subject_key: str, step: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"{SEND_PREFIX}{workflow_id}#{subject_key}#{step}"}
 
 
-def active_run_key(store_id: str, email: str, workflow_id: str, order_id: str) -> dict[str, str]:
-    return {"pk": contact_pk(store_id, email), "sk": f"{ACTIVE_PREFIX}{workflow_id}#{order_id}"}
+def active_run_key(store_id: str, email: str, workflow_id: str, subject_key: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"{ACTIVE_PREFIX}{workflow_id}#{subject_key}"}
 
 
 def frequency_cap_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
@@ -177,7 +182,7 @@ def coupon_claims_pk(store_id: str, pool_id: str) -> str:
 
 
 def coupon_claim_key(store_id: str, pool_id: str, claim_key: str) -> dict[str, str]:
-    """The claim key names one send (workflow, order, step, email); it is hashed so the pool's
+    """The claim key names one send (workflow, subject, step, email); it is hashed so the pool's
     claim partition holds no email address (erasing a contact stays one partition)."""
     digest = hashlib.sha256(claim_key.encode("utf-8")).hexdigest()
     return {"pk": coupon_claims_pk(store_id, pool_id), "sk": f"{COUPON_CLAIM_PREFIX}{digest}"}

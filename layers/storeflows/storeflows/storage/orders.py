@@ -9,7 +9,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from storeflows.models import PurchaseEvent
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Touch
 from storeflows.storage import contacts, keys, reports
 from storeflows.storage import dynamodb as db

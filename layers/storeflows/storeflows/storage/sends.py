@@ -129,7 +129,7 @@ def record_send_decision(
     decision_key: dict[str, str],
     *,
     workflow_id: str,
-    order_id: str,
+    subject: str,
     step: str,
     message_id: str,
     status: str,
@@ -152,7 +152,7 @@ def record_send_decision(
             **db.drop_none(
                 {
                     "workflow_id": workflow_id,
-                    "order_id": order_id,
+                    "subject": subject,
                     "step": step,
                     "message_id": message_id,
                     "status": status,
@@ -183,10 +183,16 @@ def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, A
 
 
 def active_runs(store_id: str, email: str) -> list[dict[str, str]]:
-    """The workflow runs the contact is inside right now (workflow and order ids)."""
+    """The workflow runs the contact is inside right now (workflow ids and subject keys)."""
     response = db.table().query(
         KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.ACTIVE_PREFIX),
         ConsistentRead=True,
     )
-    return [{"workflow_id": item["workflow_id"], "order_id": item["order_id"]} for item in response["Items"]]
+    return [{"workflow_id": item["workflow_id"], "subject": run_subject_key(item)} for item in response["Items"]]
+
+
+def run_subject_key(item: dict[str, Any]) -> str | None:
+    """The subject key of the run an item of a contact names (its `subject`; `order_id` on
+    items written before runs had subjects, and on ORDER# items), or None."""
+    return item.get("subject") or item.get("order_id")
 

@@ -1,4 +1,6 @@
-"""Canonical purchase event that every source (our API, Shopify, WooCommerce) is mapped to.
+"""What every canonical event is made of: customers, orders and their line items, and the
+field types that check and normalise them, whichever source (our API, Shopify, WooCommerce)
+an event came from.
 
 Money is Decimal end to end: the ingest parses JSON with parse_float=Decimal, so a float
 reaching these models means precision may already be lost and is refused. Ids are kept as
@@ -9,7 +11,7 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -129,11 +131,11 @@ Country = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(
 Currency = Annotated[str, AfterValidator(_normalise_currency)]
 
 
-class _ValueObject(BaseModel):
+class ValueObject(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class LineItem(_ValueObject):
+class LineItem(ValueObject):
     sku: OptionalText = None
     name: OptionalText = None
     category: OptionalText = None
@@ -142,14 +144,14 @@ class LineItem(_ValueObject):
     price: Money | None = None
 
 
-class Order(_ValueObject):
+class Order(ValueObject):
     id: ExactId
     total: Money
     currency: Currency
     items: list[LineItem] = []
 
 
-class Customer(_ValueObject):
+class Customer(ValueObject):
     email: Email
     first_name: PersonName = None
     last_name: PersonName = None
@@ -165,56 +167,11 @@ class Customer(_ValueObject):
         return self.language.split("-", 1)[0].lower()
 
 
-class PurchaseEvent(_ValueObject):
-    type: Literal["purchase"]
-    occurred_at: Annotated[datetime | None, AfterValidator(_assume_utc)] = None
-    order: Order
-    customer: Customer
+OccurredAt = Annotated[datetime | None, AfterValidator(_assume_utc)]
 
 
-class ConsentEvent(_ValueObject):
-    """An explicit consent statement (a newsletter form, a preference centre, an import).
-    The newest statement per contact wins, whatever order they arrive in."""
-
-    type: Literal["consent"]
-    occurred_at: Annotated[datetime | None, AfterValidator(_assume_utc)] = None
-    customer: Customer
-    marketing: bool
-    source: Annotated[str, Field(min_length=1, max_length=64)] = "api"
-
-
-class OrderReference(_ValueObject):
+class OrderReference(ValueObject):
     id: ExactId
-
-
-class DeliveredEvent(_ValueObject):
-    """The store reports an order delivered; a care series waiting for it moves on."""
-
-    type: Literal["delivered"]
-    occurred_at: Annotated[datetime | None, AfterValidator(_assume_utc)] = None
-    order: OrderReference
-    customer: Customer
-
-
-class ErasureRequest(_ValueObject):
-    """Erase everything held about a contact (Shopify's customers/redact): storeflows.privacy."""
-
-    type: Literal["erasure"]
-    customer: Customer
-
-
-class DataRequest(_ValueObject):
-    """A contact asks the store for the data held about them (Shopify's customers/data_request);
-    `request_id` is the platform's. Kept for the operator to answer (storeflows.privacy)."""
-
-    type: Literal["data_request"]
-    request_id: ExactId
-    customer: Customer
-    platform_customer_id: OptionalId = None
-    orders_requested: list[ExactId] = []
-
-
-StoreEventBody = Annotated[Union[PurchaseEvent, ConsentEvent, DeliveredEvent], Field(discriminator="type")]
 
 
 def describe_validation_error(err: ValidationError) -> str:

@@ -1,0 +1,31 @@
+"""Field types shared by workflow settings, messages and stores: durations as marketers write
+them, and the ids that end up in DynamoDB keys, run names and SES tags."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: object) -> object:
+    """"10d", "12h", "30m", "45s" or a number of seconds; the rest is pydantic's to refuse."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 10d, 12h, 30m or 45s")
+        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+# Stored and handed to Wait states as whole seconds; written by marketers as "10d".
+Duration = Annotated[int, BeforeValidator(_seconds), Field(ge=0, le=365 * 86400)]
+
+TagName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:.\-]+$")]
+# Message and workflow ids are tag-safe (SES allows [A-Za-z0-9_-] in tag values).
+MessageId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+WorkflowId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]

@@ -1,0 +1,55 @@
+"""What a workflow's send step is asked to do. The dispatcher builds a run's part once, into
+the run input (`$.send`); each send state adds the message and its own name.
+
+Kept apart from the send pipeline, so the dispatcher that builds it never imports Jinja2."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from storeflows.storage import keys
+from storeflows.events.subjects import RunSubject
+
+
+class SendRun(BaseModel):
+    """What every send step of one run hands the send function."""
+
+    store_id: str
+    workflow_id: str
+    email: str
+    subject: RunSubject
+    # "Not more often than once per <seconds>" for this workflow and contact; 0: no limit.
+    frequency_cap_seconds: int = 0
+
+
+class SendRequest(BaseModel):
+    """One send step: its run, the message and the step's own name."""
+
+    run: SendRun
+    message_id: str
+    step: str
+
+    @property
+    def store_id(self) -> str:
+        return self.run.store_id
+
+    @property
+    def workflow_id(self) -> str:
+        return self.run.workflow_id
+
+    @property
+    def email(self) -> str:
+        return self.run.email
+
+    @property
+    def send_key(self) -> str:
+        return f"{self.run.workflow_id}#{self.run.subject.key}#{self.step}"
+
+    @property
+    def decision_key(self) -> dict[str, str]:
+        return keys.send_log_key(self.store_id, self.email, self.workflow_id, self.run.subject.key, self.step)
+
+    @property
+    def coupon_claim_key(self) -> str:
+        """One send to one contact: the unit a dynamic coupon code is claimed for."""
+        return f"{self.send_key}#{self.email}"

@@ -1,0 +1,144 @@
+"""Workflow runs: the one module that talks to Step Functions.
+
+A run is (store, workflow, subject). Its name is derived from that triple, so Step Functions
+itself refuses a second run of a workflow for one subject — a redelivered event, or Shopify's
+orders/paid after orders/create — and ExecutionAlreadyExists counts as done. Each template's
+state machine is named `<stack>_<template>`: the functions know the common prefix
+(STATE_MACHINE_ARN_PREFIX), never a template's ARN."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+from storeflows.aws import client
+from storeflows.config import require, settings
+from storeflows.events import StoreEvent
+from storeflows.messaging.requests import SendRun
+from storeflows.storage import keys
+from storeflows.events.subjects import RunSubject
+from storeflows.workflows import Workflow
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def run_name(store_id: str, subject_key: str, workflow_id: str) -> str:
+    """The name of the one run of a workflow for a subject (the dispatcher starts it, an
+    erasure stops it). Deterministic, at most 80 legal characters: a readable prefix and a
+    hash of the triple."""
+    digest = hashlib.sha256(f"{store_id}\x1f{subject_key}\x1f{workflow_id}".encode()).hexdigest()[:40]
+    prefix = _NAME_UNSAFE.sub("_", f"{store_id}-{workflow_id}")[:38]
+    return f"{prefix}-{digest}"
+
+
+def run_name_prefix(store_id: str, workflow_id: str) -> str:
+    """What every run name of (store, workflow) starts with: run_name's readable part."""
+    name = run_name(store_id, "", workflow_id)
+    return name[: name.rindex("-") + 1]
+
+
+def state_machine_arn(template: str) -> str:
+    return require("state_machine_arn_prefix") + template
+
+
+def state_machines_known() -> bool:
+    """Whether this environment knows the state machines (the CLI without a stack does not)."""
+    return settings().state_machine_arn_prefix is not None
+
+
+def execution_arn(state_machine: str, name: str) -> str:
+    """arn:…:stateMachine:<machine> + run name -> arn:…:execution:<machine>:<run name>."""
+    return f"{state_machine.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
+def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject) -> dict[str, Any]:
+    """Everything a run needs, snapshotted at start; the ASL never builds a key itself."""
+    email = event.event.customer.email
+    send = SendRun(store_id=event.store_id, workflow_id=workflow.workflow_id, email=email, subject=subject,
+                   frequency_cap_seconds=workflow.settings.frequency_cap_seconds())
+    return {
+        "store_id": event.store_id,
+        "workflow_id": workflow.workflow_id,
+        "workflow_version": workflow.version,
+        "event_id": event.event_id,
+        "email": email,
+        "subject_key": subject.key,
+        "settings": workflow.settings.model_dump(mode="json"),
+        "contact_key": keys.as_attribute_values(keys.contact_key(event.store_id, email)),
+        "send": send.model_dump(mode="json"),
+        **workflow.settings.run_inputs(event.store_id, email, workflow.workflow_id, subject.key, event.event),
+    }
+
+
+def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject) -> bool:
+    """Starts the run; False when a run for this (store, workflow, subject) already exists."""
+    try:
+        client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn(workflow.template),
+            name=run_name(event.store_id, subject.key, workflow.workflow_id),
+            input=json.dumps(run_input(event, workflow, subject)),
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            return False
+        raise
+    return True
+
+
+def possible_runs(store_id: str, workflows: Iterable[Workflow], subject_keys: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(workflow, subject, execution ARN) of every run these workflows may have started for
+    these subjects: runs are named by (store, subject, workflow), so no listing is needed."""
+    subject_keys = sorted(set(subject_keys))
+    return [
+        (workflow.workflow_id, subject_key,
+         execution_arn(state_machine_arn(workflow.template), run_name(store_id, subject_key, workflow.workflow_id)))
+        for workflow in workflows for subject_key in subject_keys
+    ]
+
+
+def stop_runs(runs: Iterable[tuple[str, str, str]], *, error: str, cause: str) -> list[dict[str, str]]:
+    """Stops those of the runs that are running; returns them (workflow_id, subject)."""
+    sfn = client("stepfunctions")
+    stopped = []
+    for workflow_id, subject_key, arn in runs:
+        try:
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                continue
+            sfn.stop_execution(executionArn=arn, error=error, cause=cause)
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                continue
+            raise
+        stopped.append({"workflow_id": workflow_id, "subject": subject_key})
+    return stopped
+
+
+def count_in_flight(workflow: Workflow) -> int:
+    """Running executions of the template's state machine for this workflow: names made by
+    run_name for it (the prefix, then the 40-character hash and nothing else).
+    When the readable prefix was cut short, two workflows can share it, so each candidate's
+    input is read to be sure."""
+    sfn = client("stepfunctions")
+    full = run_name(workflow.store_id, "", workflow.workflow_id)
+    prefix = run_name_prefix(workflow.store_id, workflow.workflow_id)
+    hash_length = len(full) - len(prefix)
+    ambiguous = len(prefix) - 1 < len(f"{workflow.store_id}-{workflow.workflow_id}")
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine_arn(workflow.template), statusFilter="RUNNING"
+    )
+    count = 0
+    for page in pages:
+        for execution in page["executions"]:
+            name = execution["name"]
+            if not (name.startswith(prefix) and len(name) == len(prefix) + hash_length and "-" not in name[len(prefix):]):
+                continue
+            if ambiguous:
+                started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}")
+                if (started.get("store_id"), started.get("workflow_id")) != (workflow.store_id, workflow.workflow_id):
+                    continue
+            count += 1
+    return count

@@ -1,0 +1,41 @@
+"""The registry of workflow templates: one line per template module.
+
+`WorkflowSettings` is their union on `template` (as Dittofeed's JourneyDefinition), so each
+template validates exactly the settings it uses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union, get_args
+
+from pydantic import Field
+
+from storeflows.workflows.templates.base import TemplateSettings
+from storeflows.workflows.templates.care_series import CareSeriesSettings
+from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
+from storeflows.workflows.templates.order_value import OrderValueSettings
+from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
+from storeflows.workflows.triggers import trigger_classes
+
+WorkflowSettings = Annotated[
+    Union[
+        TargetedPostPurchaseSettings,
+        ConsentConfirmationSettings,
+        PurchaseFollowUpSettings,
+        OrderValueSettings,
+        CareSeriesSettings,
+    ],
+    Field(discriminator="template"),
+]
+
+# Template name -> settings class, in the order above.
+TEMPLATES: dict[str, type[TemplateSettings]] = {
+    cls.model_fields["template"].default: cls for cls in get_args(get_args(WorkflowSettings)[0])
+}
+
+# The event types that can start a run of some template: the dispatcher reads the store's
+# workflows only for these (a consent or delivered event starts nothing today).
+EVENTS_STARTING_RUNS: frozenset[str] = frozenset().union(*(
+    trigger.starts_on  # type: ignore[attr-defined]
+    for cls in TEMPLATES.values() for trigger in trigger_classes(cls.model_fields["trigger"].annotation)
+))

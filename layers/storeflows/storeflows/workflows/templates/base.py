@@ -1,0 +1,53 @@
+"""What every workflow template is: its settings class carries all a template knows.
+
+A template is one module in this package with one settings class (a subclass of
+TemplateSettings), one line in the registry (templates/__init__.py), one state machine,
+`statemachines/<template>.asl.json`, and its block in template.yaml: the state machine,
+named `${AWS::StackName}_<template>` (so the dispatcher finds it by name), its alarm and its
+output. Nothing else names a template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from storeflows.events import EventBody
+from storeflows.workflows.triggers import Trigger
+
+
+class TemplateSettings(BaseModel):
+    """The settings a marketer gives a template, and the template's behaviour around them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # What `storeflows workflows templates` shows: one sentence a marketer understands.
+    description: ClassVar[str]
+    # Settings whose message must be transactional, and what goes wrong when it is not.
+    transactional_only: ClassVar[Mapping[str, str]] = {}
+    # The setting (a Duration) that is "not more often than once per <duration>" for this
+    # workflow's sends to one contact, if the template has one; the send step enforces it.
+    frequency_cap_setting: ClassVar[str | None] = None
+
+    template: str
+    trigger: Trigger
+
+    def runs_for(self, event: EventBody) -> bool:
+        """Whether an event starts a run of this template (its trigger matches)."""
+        return self.trigger.matches(event)
+
+    def run_inputs(self, store_id: str, email: str, workflow_id: str, subject_key: str,
+                   event: EventBody) -> dict[str, Any]:
+        """What the template's state machine needs beyond the common run input, derived
+        before the run starts (ASL cannot compute it)."""
+        return {}
+
+    def frequency_cap_seconds(self) -> int:
+        """The frequency cap in seconds (0: no limit)."""
+        return int(getattr(self, self.frequency_cap_setting)) if self.frequency_cap_setting else 0
+
+    def problems(self) -> list[str]:
+        """The template's own mistakes in its settings, in words a marketer understands
+        ("field: what is wrong"); checked before publishing."""
+        return []

@@ -1,0 +1,114 @@
+"""What starts a workflow's runs: a union on `type`, so each template names the triggers it
+takes and the dispatcher asks any of them the same question (`matches`).
+
+A trigger written without a type is a purchase trigger: `trigger: {skus: [...]}` in the
+workflow files from before triggers had types still reads as it always did."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, field_validator
+
+from storeflows.events import EventBody
+from storeflows.events.purchase import PurchaseEvent
+
+
+class PurchaseTrigger(BaseModel):
+    """A completed purchase, optionally only when it contains a given product or category."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The event types that can match it (the dispatcher asks only for these).
+    starts_on: ClassVar[frozenset[str]] = frozenset({"purchase"})
+
+    type: Literal["purchase"] = "purchase"
+    skus: list[str] = []
+    categories: list[str] = []
+
+    def matches(self, event: EventBody) -> bool:
+        if not isinstance(event, PurchaseEvent):
+            return False
+        if not self.skus and not self.categories:
+            return True
+        return any(
+            (item.sku is not None and item.sku in self.skus)
+            or (item.category is not None and item.category in self.categories)
+            for item in event.order.items
+        )
+
+
+class EventTrigger(BaseModel):
+    """Any other event the store reports about a contact, by its type: one run per event
+    (subjects.EventSubject), a redelivery finding its run started."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["event"] = "event"
+    # Privacy requests never start runs; purchases have PurchaseTrigger, with its filters.
+    event: Literal["consent", "delivered"]
+
+    starts_on: ClassVar[frozenset[str]] = frozenset({"consent", "delivered"})
+
+    def matches(self, event: EventBody) -> bool:
+        return event.type == self.event
+
+
+class ScheduleTrigger(BaseModel):
+    """Once a day at a time of the store's day (`at`, in `timezone`): no event matches it; the
+    scheduler starts the runs due then, for the contacts the template selects."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_on: ClassVar[frozenset[str]] = frozenset()
+
+    type: Literal["schedule"] = "schedule"
+    at: time = time(9, 0)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone like Europe/Warsaw or UTC") from None
+        return value
+
+    def matches(self, event: EventBody) -> bool:
+        return False
+
+    def next_run_after(self, moment: datetime) -> datetime:
+        """The first time after `moment` this trigger is due, as an aware datetime in its zone
+        (a local time a clock change skips falls on the hour after it, as zoneinfo folds it)."""
+        zone = ZoneInfo(self.timezone)
+        local = moment.astimezone(zone)
+        due = datetime.combine(local.date(), self.at, tzinfo=zone)
+        if due <= local:
+            due = datetime.combine(local.date() + timedelta(days=1), self.at, tzinfo=zone)
+        return due
+
+
+def _trigger_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "purchase"))
+    return str(getattr(value, "type", "purchase"))
+
+
+Trigger = Annotated[
+    Union[
+        Annotated[PurchaseTrigger, Tag("purchase")],
+        Annotated[EventTrigger, Tag("event")],
+        Annotated[ScheduleTrigger, Tag("schedule")],
+    ],
+    Discriminator(_trigger_type),
+]
+
+
+def trigger_classes(annotation: Any) -> list[type[BaseModel]]:
+    """The trigger classes a settings field annotated `annotation` takes (one, or a union's)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [found for argument in get_args(annotation) for found in trigger_classes(argument)]
