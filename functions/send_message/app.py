@@ -2,7 +2,7 @@
 
 A Lambda because rendering (Jinja2 sandbox) and the consent decision are code. A Step
 Functions retry of the same step never sends the same email twice: the step's decision
-record is its claim (storeflows.sending)."""
+record is its claim (storeflows.messaging.sending)."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storeflows.observability import logger, metrics, tracer
 from storeflows.messaging.requests import SendRequest
-from storeflows.sending import send_workflow_message
+from storeflows.messaging.sending import send_workflow_message
 
 
 @logger.inject_lambda_context

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storeflows.http import install_error_handlers
 from storeflows.observability import logger, metrics, tracer
-from storeflows.subscriptions import unsubscribe
+from storeflows.messaging.unsubscribe import unsubscribe
 
 app = APIGatewayHttpResolver()
 install_error_handlers(app)

@@ -108,7 +108,7 @@ class Gateway:
 
 def outbox(recipient: str | None = None) -> list[dict[str, Any]]:
     """Every message SES accepted, oldest first, parsed from the raw MIME that was sent."""
-    from storeflows.mail import parse_mime_message
+    from storeflows.messaging.mail import parse_mime_message
 
     messages = []
     for sent in list(ses_backends[ACCOUNT_ID][REGION].sent_messages):

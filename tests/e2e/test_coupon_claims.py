@@ -29,9 +29,9 @@ SETTINGS = ConsentConfirmationSettings(eu_consented_message="welcome", eu_withou
 
 @pytest.fixture
 def coupons(storage):
-    """storeflows.coupons pointed at the local stack (the `storage` fixture resets the
+    """storeflows.messaging.coupons pointed at the local stack (the `storage` fixture resets the
     cached clients), for imports and stock; the stack's send function claims the codes."""
-    from storeflows import coupons as module
+    from storeflows.messaging import coupons as module
 
     return module
 

@@ -362,7 +362,7 @@ def test_preview_renders_for_the_contact_and_their_order_or_sample_data(store, a
 
 def test_a_test_send_goes_through_ses_and_is_recorded_on_no_contact(store, aws):
     from storeflows.storage import contacts, orders
-    from storeflows.mail import parse_mime_message
+    from storeflows.messaging.mail import parse_mime_message
 
     admin.apply_message(message("thanks", store_id="shop-1"))
     orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
@@ -426,7 +426,7 @@ def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_p
 
 
 def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
-    from storeflows import coupons
+    from storeflows.messaging import coupons
     from storeflows.storage import coupons as pools
 
     coupons.import_codes("shop-1", "p", "code\nREAL-1\n", column="code")
@@ -494,8 +494,8 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
     from storeflows.storage import contacts, orders, stores
 
     orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
-    from storeflows.subscriptions import unsubscribe
-    from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+    from storeflows.messaging.unsubscribe import unsubscribe
+    from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
 
     assert unsubscribe(make_unsubscribe_token(stores.get_store("shop-1").unsubscribe_key, UnsubscribeRequest(
         store_id="shop-1", email="ana@example.com", message_id="news")))

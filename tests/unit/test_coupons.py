@@ -1,4 +1,4 @@
-"""Coupons (storeflows.coupons) against moto: importing codes from a CSV column, claiming
+"""Coupons (storeflows.messaging.coupons) against moto: importing codes from a CSV column, claiming
 each at most once, running out, the low-stock metric; and the send step handing them out.
 
 Concurrency is proven end to end in tests/e2e/test_coupons.py (50 threads, one pool)."""
@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from storeflows import coupons
+from storeflows.messaging import coupons
 from storeflows.storage import coupons as pools
 
 from storeflows.storage import keys
 from storeflows.storage import contacts, messages, orders
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import MessageRenderError
-from storeflows.mail import parse_mime_message
+from storeflows.messaging.mail import parse_mime_message
 from storeflows.observability import metrics
 from storeflows.records import Message, MessageContent, Purpose
 from storeflows_local.demo_store import DEMO_SENDER

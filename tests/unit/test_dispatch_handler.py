@@ -18,7 +18,6 @@ from typing import Any
 import boto3
 import pytest
 
-from storeflows import privacy
 
 from storeflows.storage import keys
 from storeflows.storage import contacts, stores, workflows

@@ -1,12 +1,12 @@
 import pytest
 
-from storeflows.mail import (
+from storeflows.messaging.mail import (
     build_mime_message,
     parse_mime_message,
     sanitize_header_value,
     unsubscribe_headers,
 )
-from storeflows.rendering import RenderedMessage
+from storeflows.messaging.rendering import RenderedMessage
 
 UNSUBSCRIBE_URL = "https://api.example.com/unsubscribe?token=" + "A" * 200 + ".sig_-"
 

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from storeflows import privacy, subscriptions
+from storeflows import privacy
+from storeflows.messaging import unsubscribe as subscriptions
 
 from storeflows.storage import keys
 from storeflows.storage import contacts, dynamodb, orders, reports, sends
@@ -19,7 +20,7 @@ from storeflows.events.common import Customer, Order
 from storeflows.events.privacy import DataRequest
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Purpose
-from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
 from storeflows.workflows import runs
 from storeflows.workflows.runs import run_name
 
@@ -247,7 +248,7 @@ def test_erasing_a_contact_never_seen_changes_nothing(aws, demo_store):
 
 def test_a_send_for_an_erased_contact_writes_nothing(aws, clock, demo_store):
     from storeflows.messaging.requests import SendRequest, SendRun
-    from storeflows.sending import send_workflow_message
+    from storeflows.messaging.sending import send_workflow_message
     from storeflows.events.subjects import OrderSubject
 
     orders.record_purchase("demo", "e1", purchase("1001"))

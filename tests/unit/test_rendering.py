@@ -4,7 +4,7 @@ import pytest
 
 from storeflows.errors import MessageRenderError
 from storeflows.records import MessageContent
-from storeflows.rendering import RenderedMessage, render_message
+from storeflows.messaging.rendering import RenderedMessage, render_message
 
 
 def render(subject: str = "s", html: str = "h", text: str = "t", **context) -> RenderedMessage:

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from storeflows import sending
+from storeflows.messaging import ses
 
 from storeflows.storage import keys
 from storeflows.storage import contacts, dynamodb, messages, orders, sends
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import MessageRenderError, SendInProgress, SendThrottled
-from storeflows.mail import parse_mime_message
+from storeflows.messaging.mail import parse_mime_message
 from storeflows.records import Message, MessageContent, Purpose
-from storeflows.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
+from storeflows.messaging.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
 
@@ -296,18 +296,18 @@ def test_an_attempt_that_loses_the_claim_race_leaves_the_shared_slot_to_the_winn
 
 def test_a_throttled_send_gives_its_claim_back_so_the_retry_sends(send, aws, monkeypatch):
     add_contact()
-    real_client = sending.client
+    real_client = ses.client
 
     class ThrottledSES:
         def send_email(self, **_):
             raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
 
-    monkeypatch.setattr(sending, "client", lambda service: ThrottledSES() if service == "sesv2" else real_client(service))
+    monkeypatch.setattr(ses, "client", lambda service: ThrottledSES() if service == "sesv2" else real_client(service))
     with pytest.raises(SendThrottled):
         send(send_step(MARKETING))
     assert send_records() == []
 
-    monkeypatch.setattr(sending, "client", real_client)
+    monkeypatch.setattr(ses, "client", real_client)
     assert send(send_step(MARKETING))["status"] == "sent"
     assert len(aws.sent_emails()) == 1
 

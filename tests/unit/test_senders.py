@@ -10,7 +10,7 @@ from storeflows import admin
 from storeflows.storage import keys
 from storeflows.storage import messages, orders
 from storeflows.errors import UnknownSender
-from storeflows.mail import parse_mime_message
+from storeflows.messaging.mail import parse_mime_message
 from storeflows.records import Message, Purpose, Sender, SenderProfile, within_identity
 from storeflows.records import MessageContent
 from storeflows.workflows import Workflow

@@ -16,7 +16,7 @@ import pytest
 from storeflows import reports
 from storeflows.storage import contacts as contact_store, orders
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.engagement import contact_fingerprint, message_tags
+from storeflows.messaging.ses import contact_fingerprint, message_tags
 from storeflows.records import Purpose
 from storeflows_local.signing import purchase
 

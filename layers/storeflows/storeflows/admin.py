@@ -28,19 +28,19 @@ from pydantic import ValidationError
 from storeflows import privacy
 from storeflows.storage import contacts, messages, sends, stores, workflows
 from storeflows.storage import privacy as privacy_store
-from storeflows.aws import client
 from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, StoreflowsError, UnknownMessage, UnknownSender
-from storeflows.mail import build_mime_message, unsubscribe_headers
+from storeflows.messaging import ses
+from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
 from storeflows.events.common import Order
 from storeflows.records import (
     SENDER_ID_PATTERN, Attribution, Contact, DataRequestRecord, DynamicCoupon, Message, Purpose, Sender, SenderProfile,
     StaticCoupon, Store, WhenExhausted, is_store_id, within_identity,
 )
-from storeflows.rendering import RenderedMessage, render_message
+from storeflows.messaging.rendering import RenderedMessage, render_message
 from storeflows.events.subjects import OrderSubject
 from storeflows.intake.signatures import generate_standard_webhooks_secret, sign_standard_webhook
-from storeflows.unsubscribe import generate_unsubscribe_key, unsubscribe_url
+from storeflows.messaging.unsubscribe import generate_unsubscribe_key, unsubscribe_url
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.publishing import message_references, validate_for_publish
 from storeflows.workflows.runs import count_in_flight, state_machines_known
@@ -302,7 +302,7 @@ def _store_id_problems(store_id: Any) -> list[str]:
 # imported on first use.
 
 def _message_context(*args: Any) -> dict[str, Any]:
-    from storeflows.sending import message_context
+    from storeflows.messaging.sending import message_context
 
     return message_context(*args)
 
@@ -636,15 +636,9 @@ def send_test(store_id: str, message_id: str, *, to: str, email: str | None = No
         )
     except ValueError as err:
         raise AdminError(f"cannot build the message: {err}") from None
-    response = client("sesv2").send_email(
-        FromEmailAddress=sender.address,
-        Destination={"ToAddresses": [to]},
-        Content={"Raw": {"Data": raw}},
-        ConfigurationSetName=require("ses_configuration_set"),
-        EmailTags=[{"Name": "store_id", "Value": store_id}, {"Name": "message_id", "Value": message_id},
-                   {"Name": "test", "Value": "true"}],
-    )
-    return {"ses_message_id": response["MessageId"], "to": to, "subject": rendered.subject, "language": preview.language,
+    ses_message_id = ses.send_raw(raw, sender=sender.address, recipient=to,
+                                  tags=ses.tags_of_test_send(store_id=store_id, message_id=message_id))
+    return {"ses_message_id": ses_message_id, "to": to, "subject": rendered.subject, "language": preview.language,
             "sample_contact": preview.sample_contact, "sample_order": preview.sample_order}
 
 

@@ -1,9 +1,9 @@
 """SES engagement events: what happened to each email after it was sent.
 
 The configuration set publishes every event type to an SNS topic; the tracking function
-hands each SNS message here. Both ends of the contract live in this module: the tags the
-send step puts on every email (`message_tags`) and the reading of those tags from an event
-(`sent_email`), so an event maps back to its store, workflow, message, report day and contact.
+hands each SNS message here. The tags every email carries (messaging.ses) are read back from
+each event (`sent_email`), so an event maps back to its store, workflow, message, report day
+and contact.
 
 Counting is idempotent and order-independent: each kind of event counts at most once per
 email (storage.reports.count_email_event sets the email's flag and adds to its report row in one
@@ -16,9 +16,7 @@ without error."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,13 +26,10 @@ from pydantic import BaseModel, ValidationError
 from storeflows.storage import contacts, reports
 from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.records import Touch
-from storeflows.subscriptions import unsubscribe_from_email
-
-# Tag names on every workflow email (SES allows [A-Za-z0-9_-] in names and values).
-STORE_TAG, WORKFLOW_TAG, MESSAGE_TAG, STEP_TAG = "store_id", "workflow_id", "message_id", "step"
-SENT_ON_TAG = "sent_on"  # the report day: every event of the email counts in that day's row
-CONTACT_TAG = "contact"  # a fingerprint of the address: tags never carry an address
-TEST_TAG = "test"  # `storeflows messages test-send`: never counted
+from storeflows.messaging.ses import (
+    CONTACT_TAG, MESSAGE_TAG, SENT_ON_TAG, STORE_TAG, TEST_TAG, WORKFLOW_TAG, contact_fingerprint,
+)
+from storeflows.messaging.unsubscribe import unsubscribe_from_email
 
 # Event type -> (the email's flag, the report counter it adds to).
 _COUNTED = {
@@ -51,25 +46,6 @@ _COUNTED = {
 # and undetermined ones are counted apart and suppress nothing.
 _HARD_BOUNCE = ("bounced_at", "bounced")
 _SOFT_BOUNCE = ("soft_bounced_at", "soft_bounced")
-_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def contact_fingerprint(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:32]
-
-
-def message_tags(*, store_id: str, workflow_id: str, message_id: str, step: str, sent_on: date,
-                 email: str) -> list[dict[str, str]]:
-    """The EmailTags of one workflow email. Store, workflow and message ids are tag-safe by
-    their patterns; a step is a state name, made safe here."""
-    return [
-        {"Name": STORE_TAG, "Value": store_id},
-        {"Name": WORKFLOW_TAG, "Value": workflow_id},
-        {"Name": MESSAGE_TAG, "Value": message_id},
-        {"Name": STEP_TAG, "Value": _TAG_UNSAFE.sub("_", step)[:256]},
-        {"Name": SENT_ON_TAG, "Value": sent_on.isoformat()},
-        {"Name": CONTACT_TAG, "Value": contact_fingerprint(email)},
-    ]
 
 
 @dataclass(frozen=True)

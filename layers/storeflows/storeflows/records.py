@@ -128,7 +128,7 @@ class WhenExhausted(str, enum.Enum):
 
 
 class DynamicCoupon(BaseModel):
-    """A unique code per recipient from an imported pool (storeflows.coupons):
+    """A unique code per recipient from an imported pool (storeflows.messaging.coupons):
     {"type": "dynamic", "pool": "spring-2026", "when_exhausted": "skip_message"}."""
 
     model_config = ConfigDict(extra="forbid")

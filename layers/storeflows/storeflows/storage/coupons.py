@@ -6,7 +6,7 @@
 
 Claims use the low-level client, which is thread-safe: concurrent sends claim at once. The
 policy around them (what an import refuses, what a claim logs and counts) is
-storeflows.coupons'."""
+storeflows.messaging.coupons'."""
 
 from __future__ import annotations
 

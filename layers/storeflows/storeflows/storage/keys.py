@@ -151,7 +151,7 @@ def as_attribute_values(key: dict[str, str]) -> dict[str, dict[str, str]]:
     return {name: {"S": value} for name, value in key.items()}
 
 
-# --- coupons (storeflows.coupons) ------------------------------------------------------------
+# --- coupons (storeflows.messaging.coupons) ------------------------------------------------------------
 
 COUPON_POOL_PREFIX = "COUPONPOOL#"
 COUPON_CODE_PREFIX = "CODE#"

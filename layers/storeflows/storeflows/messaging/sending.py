@@ -24,25 +24,21 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
 
-from storeflows import coupons
+from storeflows.messaging import coupons
 
 from storeflows.storage import messages, orders, sends
-from storeflows.engagement import message_tags
-from storeflows.aws import client
 from storeflows.config import require
-from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, UnknownStore
-from storeflows.mail import build_mime_message, unsubscribe_headers
+from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
+from storeflows.messaging import ses
+from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
 from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
-from storeflows.rendering import render_message
+from storeflows.messaging.rendering import render_message
 from storeflows.events.subjects import RunSubject
-from storeflows.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.messaging.requests import SendRequest
 
-# SES answers these when the account's sending rate or quota is exceeded: worth retrying.
-_THROTTLING_CODES = frozenset({"TooManyRequestsException", "LimitExceededException", "ThrottlingException"})
 
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
@@ -125,7 +121,9 @@ def _claim_and_send(request: SendRequest, raw: bytes, sender: str, recipient: st
     if not sends.claim_send(request.decision_key, message_id=request.message_id, attempt_ends_at=attempt_ends_at):
         raise SendInProgress(f"another attempt of step {request.step} claimed this send")
     try:
-        return _send_raw(raw, sender, recipient, request, sent_on)
+        return ses.send_raw(raw, sender=sender, recipient=recipient, tags=ses.message_tags(
+            store_id=request.store_id, workflow_id=request.workflow_id, message_id=request.message_id,
+            step=request.step, sent_on=sent_on, email=recipient))
     except Exception:
         sends.release_send_claim(request.decision_key)
         raise
@@ -186,25 +184,6 @@ def _unsubscribe_link(store: Store, request: SendRequest) -> str:
         store.unsubscribe_key, UnsubscribeRequest(store_id=store.store_id, email=request.email, message_id=request.message_id)
     )
     return unsubscribe_url(require("public_api_url"), token)
-
-
-def _send_raw(raw: bytes, sender: str, recipient: str, request: SendRequest, sent_on: date) -> str:
-    try:
-        response = client("sesv2").send_email(
-            FromEmailAddress=sender,
-            Destination={"ToAddresses": [recipient]},
-            Content={"Raw": {"Data": raw}},
-            ConfigurationSetName=require("ses_configuration_set"),
-            # Tags come back on every SES event (delivery, open, click, bounce), mapping it to its run.
-            EmailTags=message_tags(store_id=request.store_id, workflow_id=request.workflow_id,
-                                   message_id=request.message_id, step=request.step, sent_on=sent_on,
-                                   email=recipient),
-        )
-    except ClientError as err:
-        if err.response["Error"]["Code"] in _THROTTLING_CODES:
-            raise SendThrottled(err.response["Error"]["Code"]) from err
-        raise
-    return response["MessageId"]
 
 
 def _earlier_decision(request: SendRequest, decision: dict[str, Any]) -> dict[str, Any]:

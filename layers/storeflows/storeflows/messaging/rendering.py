@@ -19,7 +19,7 @@ from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from storeflows.errors import MessageRenderError
-from storeflows.mail import sanitize_header_value
+from storeflows.messaging.mail import sanitize_header_value
 from storeflows.records import MessageContent
 
 Part = Literal["subject", "html", "text"]

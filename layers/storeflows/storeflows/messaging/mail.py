@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     # Only for annotations: rendering imports sanitize_header_value from here.
-    from storeflows.rendering import RenderedMessage
+    from storeflows.messaging.rendering import RenderedMessage
 
 _MAX_LINE_LENGTH = 998  # RFC 5322 section 2.1.1, excluding CRLF
 _LIST_UNSUBSCRIBE_PREFIX = "List-Unsubscribe: <"
