@@ -171,7 +171,7 @@ def _dispatched_events(invocations: list[Invocation]) -> list[dict[str, Any]]:
             for record in invocation.event["Records"]:
                 event = json.loads(record["body"])
                 events[event["event_id"]] = event
-    return [event for event in events.values() if event.get("purchase")]
+    return [event for event in events.values() if event["event"]["type"] == "purchase"]
 
 
 def _check_state_machine_calls(replay: Replay) -> None:

@@ -73,7 +73,7 @@ def send_step(payload: dict[str, Any], answer: dict[str, Any]) -> int:
     if not sent and answer.get("reason") in _SKIPPED_BEFORE_THE_SENDER:
         return SEND_SKIPPED
     # The cap's write happens once the contact may receive the message at all.
-    capped = payload.get("frequency_cap_seconds", 0) > 0
+    capped = payload["run"].get("frequency_cap_seconds", 0) > 0
     return (SEND_SENT if sent else SEND_SKIPPED + SENDER_PROFILE) + (FREQUENCY_CAP if capped else 0)
 
 

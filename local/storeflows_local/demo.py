@@ -24,7 +24,7 @@ from storeflows.storage import contacts, messages, stores, workflows
 from storeflows.workflows import runs
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Message, MessageContent, Purpose, Store
-from storeflows.messaging.unsubscribe import generate_unsubscribe_key
+from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from storeflows.storage import messages, stores, workflows
 from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, Store
 from storeflows.intake.signatures import generate_standard_webhooks_secret
-from storeflows.messaging.unsubscribe import generate_unsubscribe_key
+from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from storeflows.workflows.runs import run_name
-from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet

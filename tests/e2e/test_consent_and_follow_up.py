@@ -80,7 +80,7 @@ def test_thanks_now_tags_by_purchase_and_follows_up_after_the_wait(stack, follow
 
 
 def test_an_unsubscribe_during_the_wait_stops_the_follow_up(stack, follow_up_store, email, storage):
-    from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+    from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 
     name = buy(stack, follow_up_store, email, "1")
     wait_for(lambda: stack.outbox(email), what="the thank-you")

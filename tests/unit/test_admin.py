@@ -495,7 +495,7 @@ def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, ca
 
     orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
     from storeflows.messaging.unsubscribe import unsubscribe
-    from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+    from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token
 
     assert unsubscribe(make_unsubscribe_token(stores.get_store("shop-1").unsubscribe_key, UnsubscribeRequest(
         store_id="shop-1", email="ana@example.com", message_id="news")))

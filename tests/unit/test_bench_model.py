@@ -78,10 +78,10 @@ def test_each_call_belongs_to_who_made_it(created_by_state_machine, function, th
 
 
 def test_the_minimum_of_a_send_depends_on_what_it_did():
-    assert minimum.send_step({}, {"status": "sent"}) == 6
-    assert minimum.send_step({}, {"status": "skipped", "reason": "no_marketing_consent"}) == 3
-    assert minimum.send_step({}, {"status": "skipped", "reason": "coupon_pool_exhausted"}) == 4  # the sender was read
-    capped = {"frequency_cap_seconds": 604800}
+    assert minimum.send_step({"run": {}}, {"status": "sent"}) == 6
+    assert minimum.send_step({"run": {}}, {"status": "skipped", "reason": "no_marketing_consent"}) == 3
+    assert minimum.send_step({"run": {}}, {"status": "skipped", "reason": "coupon_pool_exhausted"}) == 4  # the sender was read
+    capped = {"run": {"frequency_cap_seconds": 604800}}
     assert minimum.send_step(capped, {"status": "sent"}) == 7
     assert minimum.send_step(capped, {"status": "skipped", "reason": "frequency_cap"}) == 5
     assert minimum.send_step(capped, {"status": "skipped", "reason": "unsubscribed"}) == 3

@@ -20,7 +20,7 @@ from storeflows.events.common import Customer, Order
 from storeflows.events.privacy import DataRequest
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Purpose
-from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token
 from storeflows.workflows import runs
 from storeflows.workflows.runs import run_name
 

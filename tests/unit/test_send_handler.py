@@ -21,7 +21,7 @@ from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import MessageRenderError, SendInProgress, SendThrottled
 from storeflows.messaging.mail import parse_mime_message
 from storeflows.records import Message, MessageContent, Purpose
-from storeflows.messaging.unsubscribe import UnsubscribeRequest, verify_unsubscribe_token
+from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, verify_unsubscribe_token
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
 

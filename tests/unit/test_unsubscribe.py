@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from storeflows.errors import InvalidSignature
-from storeflows.messaging.unsubscribe import (
+from storeflows.messaging.unsubscribe_links import (
     UnsubscribeRequest,
     generate_unsubscribe_key,
     make_unsubscribe_token,

@@ -14,7 +14,7 @@ from storeflows import reports
 from storeflows.storage import contacts, orders
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.messaging.mail import parse_mime_message
-from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token
+from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token
 from storeflows_local.signing import purchase
 
 

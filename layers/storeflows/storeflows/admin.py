@@ -40,7 +40,7 @@ from storeflows.records import (
 from storeflows.messaging.rendering import RenderedMessage, render_message
 from storeflows.events.subjects import OrderSubject
 from storeflows.intake.signatures import generate_standard_webhooks_secret, sign_standard_webhook
-from storeflows.messaging.unsubscribe import generate_unsubscribe_key, unsubscribe_url
+from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key, unsubscribe_url
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.publishing import message_references, validate_for_publish
 from storeflows.workflows.runs import count_in_flight, state_machines_known

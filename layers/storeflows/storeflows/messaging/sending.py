@@ -36,7 +36,7 @@ from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
 from storeflows.messaging.rendering import render_message
 from storeflows.events.subjects import RunSubject
-from storeflows.messaging.unsubscribe import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.messaging.requests import SendRequest
 
 
