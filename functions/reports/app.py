@@ -3,11 +3,10 @@ email report as JSON. The route is IAM-authorised (SigV4): for operators and the
 never for the public."""
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storeflows import reports
-from storeflows.storage import stores
-from storeflows.errors import UnknownStore
 from storeflows.http import install_error_handlers, json_response
 from storeflows.observability import logger, metrics, tracer
 
@@ -19,15 +18,12 @@ install_error_handlers(app)
 @tracer.capture_method
 def store_report(store_id: str):
     query = app.current_event.get_query_string_value
-    first_day, last_day = reports.date_range(query("from"), query("to"))
-    if stores.get_store(store_id) is None:
-        raise UnknownStore(f"no store {store_id}")
-    report = reports.build_report(store_id, first_day, last_day, workflow_id=query("workflow"),
+    report = reports.store_report(store_id, query("from"), query("to"), workflow_id=query("workflow"),
                                   message_id=query("message"))
     return json_response(200, report.as_dict())
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -16,8 +16,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from storeflows.errors import InvalidPayload, UnknownStore
 from storeflows.storage import reports as report_store
-from storeflows.errors import InvalidPayload
+from storeflows.storage import stores
 
 COUNTERS = ("sent", "delivered", "opened", "clicked", "ordered", "unsubscribed", "bounced", "complained",
             "soft_bounced", "rejected", "delivery_delayed", "rendering_failed")
@@ -122,3 +123,13 @@ def build_report(store_id: str, first_day: date, last_day: date, *, workflow_id:
     for row in rows.values():
         total.merge(row)
     return Report(store_id, first_day, last_day, [rows[key] for key in sorted(rows)], total)
+
+
+def store_report(store_id: str, first: str | None, last: str | None, *, workflow_id: str | None = None,
+                 message_id: str | None = None) -> Report:
+    """GET /reports/{store_id}: the report for the days given as text (date_range), of a store
+    that exists (UnknownStore otherwise)."""
+    first_day, last_day = date_range(first, last)
+    if stores.get_store(store_id) is None:
+        raise UnknownStore(f"no store {store_id}")
+    return build_report(store_id, first_day, last_day, workflow_id=workflow_id, message_id=message_id)
