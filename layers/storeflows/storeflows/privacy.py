@@ -41,7 +41,8 @@ def export_contact(store_id: str, email: str) -> dict[str, Any]:
     email's engagement (delivered, opened, clicked, bounced...), the suppression record of an
     earlier erasure, and the contact's data requests. Money and other decimals
     with a fraction are exact strings; sets are sorted lists."""
-    profile, records = None, {}
+    profile: dict[str, Any] | None = None
+    records: dict[str, list[Any]] = {}
     history = contacts.contact_history(store_id, email)
     # What SES reported of each email sent (kept outside the partition, under its SES id).
     engagement = reports.email_engagement([item["ses_message_id"] for item in history if "ses_message_id" in item])
@@ -76,7 +77,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(_plain(item) for item in value)
     if isinstance(value, Decimal):
-        return int(value) if value.as_tuple().exponent >= 0 else str(value)
+        exponent = value.as_tuple().exponent  # "n", "N" or "F" for NaN and infinity
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else str(value)
     return value
 
 

@@ -16,7 +16,7 @@ from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
 from email.policy import Policy
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -77,15 +77,15 @@ class _OneLineHeader(UnstructuredHeader):
     """
 
     def fold(self, *, policy: Policy) -> str:
-        line = f"{self.name}: {self}"
+        line = f"{self.name}: {self}"  # type: ignore[attr-defined]  # typeshed lacks BaseHeader.name
         if line.isascii() and len(line) <= _MAX_LINE_LENGTH:
             return line + policy.linesep
-        return super().fold(policy=policy)
+        return super().fold(policy=policy)  # type: ignore[misc]  # typeshed lacks BaseHeader.fold
 
 
 def _header_registry() -> HeaderRegistry:
     registry = HeaderRegistry()
-    registry.map_to_type("list-unsubscribe", _OneLineHeader)
+    registry.map_to_type("list-unsubscribe", _OneLineHeader)  # type: ignore[arg-type]  # a header class, as the stock ones
     return registry
 
 
@@ -133,7 +133,7 @@ def build_mime_message(
         part = MIMEPart(policy=_POLICY)
         # quoted-printable keeps the message 7-bit clean for any relay and stays readable.
         part.set_content(body, subtype=subtype, charset="utf-8", cte="quoted-printable")
-        msg.attach(part)
+        msg.attach(part)  # type: ignore[arg-type]  # a MIMEPart: an EmailMessage would add MIME-Version
     return msg.as_bytes()
 
 
@@ -161,9 +161,9 @@ def parse_mime_message(raw: bytes | str) -> dict[str, Any]:
     """
     # policy.default makes the parser produce EmailMessage (get_body, decoded headers).
     if isinstance(raw, bytes):
-        msg = cast(EmailMessage, email.message_from_bytes(raw, policy=email.policy.default))
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
     else:
-        msg = cast(EmailMessage, email.message_from_string(raw, policy=email.policy.default))
+        msg = email.message_from_string(raw, policy=email.policy.default)
     reply_to = msg["Reply-To"]
     return {
         "from": str(msg.get("From", "")),

@@ -42,7 +42,7 @@ def record_consent(store_id: str, email: str, *, marketing: bool, source: str, a
 
     `lifts_unsubscribe`: an explicit "yes" (a consent event, not the checkbox state an order
     carries) made after the contact unsubscribed re-subscribes them."""
-    statement = {"marketing": marketing, "source": source, "updated_at": db.utc_iso(at)}
+    statement: dict[str, Any] = {"marketing": marketing, "source": source, "updated_at": db.utc_iso(at)}
     applied = _apply_consent(store_id, email, statement)
     if applied is None:
         start_profile(store_id, email)

@@ -3,6 +3,7 @@ attribution of an order to an email, and the daily sales counters behind BESTSEL
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -124,7 +125,7 @@ def _count_sales(store_id: str, purchase: PurchaseEvent) -> None:
         )
 
 
-def best_sellers(store_id: str, *, days: int, count: int, excluding: set[str] = frozenset(),
+def best_sellers(store_id: str, *, days: int, count: int, excluding: AbstractSet[str] = frozenset(),
                  today: datetime | None = None) -> list[dict[str, Any]]:
     """The store's most sold products over the last `days` days (by units), best first."""
     end = (today or db.now()).astimezone(timezone.utc).date()
@@ -168,7 +169,7 @@ def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal,
                                                                 "at": db.utc_iso(touch.at)}}),
         }
     }
-    counters = {"ordered": 1, f"{reports.REVENUE_PREFIX}{currency}": total}
+    counters: dict[str, int | Decimal] = {"ordered": 1, f"{reports.REVENUE_PREFIX}{currency}": total}
     return not db.failed_items([order, reports.count_in_report(store_id, touch.sent_on, touch.workflow_id, touch.message_id,
                                                        counters)])
 

@@ -182,7 +182,7 @@ def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, A
     return max(sent, key=lambda item: item.get("decided_at", ""), default=None)
 
 
-def active_runs(store_id: str, email: str) -> list[dict[str, str]]:
+def active_runs(store_id: str, email: str) -> list[dict[str, str | None]]:
     """The workflow runs the contact is inside right now (workflow ids and subject keys)."""
     response = db.table().query(
         KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.ACTIVE_PREFIX),
