@@ -172,6 +172,24 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
     assert kept["erased_via"] == "storeflows contacts delete"
 
 
+def test_an_erasure_finds_runs_by_the_subject_its_items_name_not_only_by_order(aws, clock, demo_store):
+    """A run about something else than an order (here an event) leaves its subject on the
+    contact's items (a send decision): the erasure stops that run too."""
+    orders.record_purchase("demo", "e1", purchase("1001"))
+    subject = "event:api:consent-1"
+    sends.record_send_decision(keys.send_log_key("demo", ANA, demo_store.workflow_id, subject, "SendWelcome"),
+                               workflow_id=demo_store.workflow_id, subject=subject, step="SendWelcome",
+                               message_id="welcome", status="skipped", reason="no_marketing_consent")
+    sfn = boto3.client("stepfunctions")
+    name = run_name("demo", subject, demo_store.workflow_id)
+    sfn.start_execution(stateMachineArn=aws.state_machine_arn, input="{}", name=name)
+
+    erasure = privacy.erase_contact("demo", ANA, via="test")
+
+    assert erasure.runs_stopped == [{"workflow_id": demo_store.workflow_id, "subject": subject}]
+    assert sfn.describe_execution(executionArn=runs.execution_arn(aws.state_machine_arn, name))["status"] == "ABORTED"
+
+
 def test_an_address_unsubscribed_before_its_erasure_stays_unsubscribed_when_it_buys_again(aws, clock, demo_store):
     orders.record_purchase("demo", "e1", purchase("1001"))
     unsubscribe(demo_store)

@@ -1,0 +1,161 @@
+"""What a run is about and what starts it: subjects, triggers, the template registry and the
+run input the dispatcher builds, without AWS."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, time, timezone
+from typing import get_args
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from storeflows.events import API_EVENT_TYPES, EVENT_TYPES, EventBody, StoreEvent, type_name
+from storeflows.events.consent import ConsentEvent
+from storeflows.events.purchase import PurchaseEvent
+from storeflows.events.subjects import EventSubject, OrderSubject, RunSubject, describe_key
+from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.workflows.runs import run_input, run_name
+from storeflows.workflows.templates import EVENTS_STARTING_RUNS, TEMPLATES, WorkflowSettings
+from storeflows.workflows.templates.base import TemplateSettings
+from storeflows.workflows.triggers import EventTrigger, PurchaseTrigger, ScheduleTrigger, Trigger
+
+TRIGGER = TypeAdapter(Trigger)
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+
+
+def purchase(order_id: str = "1001", *items: dict) -> PurchaseEvent:
+    return PurchaseEvent.model_validate({
+        "type": "purchase",
+        "order": {"id": order_id, "total": "49.90", "currency": "EUR", "items": list(items)},
+        "customer": {"email": "ana@example.com"},
+    })
+
+
+def consent() -> ConsentEvent:
+    return ConsentEvent.model_validate({"type": "consent", "marketing": True, "customer": {"email": "ana@example.com"}})
+
+
+def store_event(body: EventBody, event_id: str = "api:e1") -> StoreEvent:
+    return StoreEvent(store_id="shop", event_id=event_id, source="api", received_at=NOW, event=body)
+
+
+# --- subjects --------------------------------------------------------------------------------
+
+def test_an_orders_run_keeps_the_name_and_keys_runs_had_before_subjects():
+    """Run names hashed (store, order, workflow), SEND# keys held the bare order id: a subject
+    of an order keys as its bare id, so runs and records made before stay found."""
+    subject = purchase("1001").run_subject("api:e1")
+    assert subject == OrderSubject(order=purchase("1001").order)
+    assert subject.key == "1001"
+    assert run_name("shop", subject.key, "wf") == "shop-wf-" + hashlib.sha256(b"shop\x1f1001\x1fwf").hexdigest()[:40]
+
+
+def test_a_run_about_an_event_is_keyed_by_the_event_so_a_redelivery_finds_it():
+    subject = consent().run_subject("api:e7")
+    assert subject == EventSubject(event_type="consent", event_id="api:e7")
+    assert subject.key == "event:api:e7"
+    assert subject.message_context() == {} and subject.purchased_skus() == set()
+
+
+def test_subjects_travel_as_a_union_on_their_type():
+    adapter = TypeAdapter(RunSubject)
+    for subject in (purchase().run_subject("e"), consent().run_subject("e")):
+        assert adapter.validate_python(subject.model_dump(mode="json")) == subject
+
+
+def test_what_a_template_sees_of_an_order_and_what_bestsellers_leave_out():
+    subject = purchase("7", {"sku": "DRESS", "name": "Dress", "price": "49.90"}, {"name": "Gift wrap"}).run_subject("e")
+    assert subject.message_context()["order"]["id"] == "7"
+    assert subject.purchased_skus() == {"DRESS"}
+
+
+@pytest.mark.parametrize(("key", "words"), [("1001", "order 1001"), ("event:api:x", "event api:x"),
+                                            ("A:1", "order A:1")])
+def test_a_subject_key_in_words(key, words):
+    assert describe_key(key) == words
+
+
+def test_privacy_requests_never_start_a_run():
+    from storeflows.events.privacy import ErasureRequest
+
+    assert ErasureRequest(type="erasure", customer={"email": "ana@example.com"}).run_subject("e") is None
+
+
+# --- events ----------------------------------------------------------------------------------
+
+def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy_ones():
+    names = [type_name(cls) for cls in EVENT_TYPES]
+    assert names == ["purchase", "consent", "delivered", "erasure", "data_request"]
+    assert sorted(API_EVENT_TYPES) == ["consent", "delivered", "purchase"]
+
+
+def test_the_queue_message_carries_its_event_under_one_field_parsed_by_type():
+    event = store_event(consent())
+    parsed = StoreEvent.model_validate_json(event.model_dump_json())
+    assert isinstance(parsed.event, ConsentEvent) and parsed.event.marketing is True
+
+
+# --- triggers --------------------------------------------------------------------------------
+
+def test_a_trigger_written_without_a_type_is_a_purchase_trigger_as_before():
+    assert TRIGGER.validate_python({"skus": ["DRESS"]}) == PurchaseTrigger(skus=["DRESS"])
+    assert TRIGGER.validate_python({}) == PurchaseTrigger()
+
+
+def test_a_purchase_trigger_matches_purchases_of_its_products_only():
+    dress = PurchaseTrigger(skus=["DRESS"])
+    assert dress.matches(purchase("1", {"sku": "DRESS"}))
+    assert not dress.matches(purchase("1", {"sku": "SCARF"}))
+    assert PurchaseTrigger(categories=["shoes"]).matches(purchase("1", {"category": "shoes"}))
+    assert PurchaseTrigger().matches(purchase()) and not PurchaseTrigger().matches(consent())
+
+
+def test_an_event_trigger_matches_its_event_type_and_never_a_privacy_request():
+    trigger = TRIGGER.validate_python({"type": "event", "event": "consent"})
+    assert isinstance(trigger, EventTrigger)
+    assert trigger.matches(consent()) and not trigger.matches(purchase())
+    with pytest.raises(ValidationError):
+        TRIGGER.validate_python({"type": "event", "event": "erasure"})
+
+
+def test_a_schedule_trigger_matches_no_event_and_is_next_due_at_its_local_time():
+    trigger = TRIGGER.validate_python({"type": "schedule", "at": "09:30", "timezone": "Europe/Warsaw"})
+    assert isinstance(trigger, ScheduleTrigger) and trigger.at == time(9, 30)
+    assert not trigger.matches(purchase())
+    # 12:00 UTC is 13:00 in Warsaw: today's 09:30 has passed, so tomorrow's.
+    assert trigger.next_run_after(NOW).isoformat() == "2026-12-04T09:30:00+01:00"
+    assert trigger.next_run_after(datetime(2026, 12, 3, 7, 0, tzinfo=timezone.utc)).isoformat() == \
+        "2026-12-03T09:30:00+01:00"
+    with pytest.raises(ValidationError, match="not a time zone"):
+        TRIGGER.validate_python({"type": "schedule", "timezone": "Mars/Olympus"})
+
+
+def test_only_the_event_types_some_template_takes_make_the_dispatcher_read_workflows():
+    """Every template today starts on purchases: a consent or a delivered event costs no
+    read of the store's workflows."""
+    assert EVENTS_STARTING_RUNS == {"purchase"}
+
+
+# --- templates -------------------------------------------------------------------------------
+
+def test_the_registry_and_the_settings_union_list_the_same_templates():
+    union = get_args(get_args(WorkflowSettings)[0])
+    assert list(TEMPLATES.values()) == list(union)
+    for name, cls in TEMPLATES.items():
+        assert issubclass(cls, TemplateSettings)
+        assert cls.model_fields["template"].default == name
+        assert cls.description and not cls.description.startswith("Template ")
+
+
+def test_the_run_input_carries_one_ready_made_send_request_and_the_subject_key():
+    workflow = Workflow(store_id="shop", workflow_id="value", status=WorkflowStatus.PUBLISHED, settings={
+        "template": "order_value", "tiers": [{"min_total": "0", "message": "thanks"}], "not_more_often_than": "7d"})
+    event = store_event(purchase("1001"))
+    started = run_input(event, workflow, event.event.run_subject(event.event_id))
+    assert started["subject_key"] == "1001"
+    assert started["send"] == {"store_id": "shop", "workflow_id": "value", "email": "ana@example.com",
+                               "subject": {"type": "order", "order": purchase("1001").order.model_dump(mode="json")},
+                               "frequency_cap_seconds": 7 * 86400}
+    assert started["tier_message"] == "thanks"
+    assert "order" not in started, "the order travels once, inside the send request"
