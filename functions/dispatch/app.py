@@ -23,9 +23,14 @@ def record_handler(record: SQSRecord) -> dict:
         return dispatch_event(StoreEvent.model_validate_json(record.body))
     except Exception as error:
         # The batch processor keeps the failure to itself; the operator needs it to fix the cause.
-        logger.error("event failed, left on the queue",
-                     extra={"sqs_message_id": record.message_id,
-                            "receive_count": record.attributes.approximate_receive_count, **error_summary(error)})
+        logger.error(
+            "event failed, left on the queue",
+            extra={
+                "sqs_message_id": record.message_id,
+                "receive_count": record.attributes.approximate_receive_count,
+                **error_summary(error),
+            },
+        )
         raise
 
 

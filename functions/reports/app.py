@@ -18,8 +18,9 @@ install_error_handlers(app)
 @tracer.capture_method
 def store_report(store_id: str):
     query = app.current_event.get_query_string_value
-    report = reports.store_report(store_id, query("from"), query("to"), workflow_id=query("workflow"),
-                                  message_id=query("message"))
+    report = reports.store_report(
+        store_id, query("from"), query("to"), workflow_id=query("workflow"), message_id=query("message")
+    )
     return json_response(200, report.as_dict())
 
 

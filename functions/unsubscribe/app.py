@@ -8,13 +8,13 @@ neither."""
 
 import html
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storeflows.http import install_error_handlers
-from storeflows.observability import logger, metrics, tracer
 from storeflows.messaging.unsubscribe import unsubscribe
+from storeflows.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
 install_error_handlers(app)
@@ -24,8 +24,9 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta name="robots" 
 
 
 def _page(heading: str, body: str) -> Response:
-    return Response(200, content_types.TEXT_HTML, _PAGE.format(heading=heading, body=body),
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        200, content_types.TEXT_HTML, _PAGE.format(heading=heading, body=body), headers={"Cache-Control": "no-store"}
+    )
 
 
 @app.get("/unsubscribe")

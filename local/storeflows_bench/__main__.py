@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from storeflows_bench import coldstart, costs, measure, model, replay, report
@@ -24,8 +24,9 @@ CONTACTS_PER_PURCHASE = 0.3  # 1,000 purchases over 300 contacts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="storeflows_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="storeflows_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--purchases", type=int, default=DEFAULT_PURCHASES)
     parser.add_argument("--contacts", type=int, help="default: 30%% of the purchases")
     parser.add_argument("--seed", type=int, default=1)
@@ -43,8 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     cold = coldstart.measure(args.cold_runs, progress=progress)
     # Two cores: the replay (one process, bound by its GIL) on one, the handler timing on the other.
     progress(f"handler time: {args.handler_events} events each, in a process of its own")
-    timing = subprocess.Popen([sys.executable, "-m", "storeflows_bench.handlers", str(args.handler_events)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    timing = subprocess.Popen(
+        [sys.executable, "-m", "storeflows_bench.handlers", str(args.handler_events)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
     progress(f"replay: {args.purchases} purchases over {contacts} contacts")
     replayed = replay.replay(args.purchases, contacts, args.seed, progress=progress)
     out, err = timing.communicate()
@@ -55,15 +61,30 @@ def main(argv: list[str] | None = None) -> int:
 
     tallies = measure.tally(replayed)
     template = Template(ROOT, {"SenderIdentity": "example.com"})
-    fixed = costs.fixed_monthly(custom_metrics=len(replayed.custom_metrics),
-                                alarms=len(template.of_type("AWS::CloudWatch::Alarm")),
-                                dashboards=len(template.of_type("AWS::CloudWatch::Dashboard")))
-    fig = model.figures(tallies, measure.per_function(replayed),
-                        init_seconds={name: ms / 1000 for name, ms in cold.source_ms.items()},
-                        memory_mb=replayed.memory_mb, fixed=fixed, stored=measure.stored_bytes(replayed))
-    doc = report.results(replay=replayed, tallies=tallies, fig=fig, prices=costs.load_prices(), cold=cold,
-                         handler_time=handler_time, bench_seconds=time.perf_counter() - started, root=ROOT,
-                         date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    fixed = costs.fixed_monthly(
+        custom_metrics=len(replayed.custom_metrics),
+        alarms=len(template.of_type("AWS::CloudWatch::Alarm")),
+        dashboards=len(template.of_type("AWS::CloudWatch::Dashboard")),
+    )
+    fig = model.figures(
+        tallies,
+        measure.per_function(replayed),
+        init_seconds={name: ms / 1000 for name, ms in cold.source_ms.items()},
+        memory_mb=replayed.memory_mb,
+        fixed=fixed,
+        stored=measure.stored_bytes(replayed),
+    )
+    doc = report.results(
+        replay=replayed,
+        tallies=tallies,
+        fig=fig,
+        prices=costs.load_prices(),
+        cold=cold,
+        handler_time=handler_time,
+        bench_seconds=time.perf_counter() - started,
+        root=ROOT,
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(report.table(doc))
     print(f"\nThe same figures: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 from unittest import mock
 
@@ -167,7 +168,9 @@ class Ledger:
     def count(self, *, product_only: bool = True) -> Counter[tuple[str, str, str]]:
         """(source, service, operation) -> number of calls."""
         with self._lock:
-            return Counter((c.source, c.service, c.operation) for c in self.calls if is_product(c.source) or not product_only)
+            return Counter(
+                (c.source, c.service, c.operation) for c in self.calls if is_product(c.source) or not product_only
+            )
 
     def retried_attempts(self) -> int:
         """HTTP attempts beyond one per call, over the product's calls."""
@@ -178,7 +181,7 @@ class Ledger:
 
 
 def _created_by_step_functions_engine() -> bool:
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         if frame.f_globals.get("__name__", "").startswith(_STEP_FUNCTIONS_ENGINE):
             return True

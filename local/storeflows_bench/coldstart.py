@@ -95,10 +95,12 @@ def measure(runs: int, *, progress=None) -> ColdStart:
             for round_number in range(runs):
                 if progress is not None:
                     progress(f"  cold start round {round_number + 1}/{runs}")
-                for target, (ms, files) in zip(targets, interpreters.map(_import, targets)):
+                for target, (ms, files) in zip(targets, interpreters.map(_import, targets), strict=True):
                     ours[target.name] = files
                     timings.setdefault(target.name, []).append(ms)
-            heaviest = dict(zip((target.name for target in functions), interpreters.map(_heaviest_imports, functions)))
+            heaviest = dict(
+                zip((target.name for target in functions), interpreters.map(_heaviest_imports, functions), strict=True)
+            )
         compile_ms = {target.name: _compile_ms(ours[target.name], runs) for target in functions}
     median = {name: statistics.median(values) for name, values in timings.items()}
     return ColdStart(
@@ -123,7 +125,7 @@ def _install_layer_requirements(template: Template, target: Path) -> None:
         for file in distribution.files or []:
             if file.parts[0] == "..":  # console scripts, outside site-packages
                 continue
-            source = Path(distribution.locate_file(file))
+            source = Path(str(distribution.locate_file(file)))
             if source.is_file():
                 (target / file).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target / file)
@@ -139,8 +141,14 @@ def _build(template: Template, directory: Path, dependencies: Path) -> list[Targ
     for spec in template.functions():
         function_dir = directory / spec.logical_id
         _copy(spec.code_dir, function_dir)
-        targets.append(Target(spec.logical_id, spec.module, [str(function_dir), str(layer_python), str(dependencies)],
-                              _environment(spec, template, function_dir)))
+        targets.append(
+            Target(
+                spec.logical_id,
+                spec.module,
+                [str(function_dir), str(layer_python), str(dependencies)],
+                _environment(spec, template, function_dir),
+            )
+        )
     return targets
 
 
@@ -160,7 +168,7 @@ def _environment(spec, template: Template | None = None, task_root: Path | None 
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    if spec is not None:
+    if spec is not None and template is not None:
         environment.update(template.placeholder_environment(spec))
         environment.update(LAMBDA_TASK_ROOT=str(task_root), AWS_LAMBDA_FUNCTION_NAME=spec.logical_id)
     return environment
@@ -173,8 +181,15 @@ def _command(target: Target, *options: str) -> list[str]:
 
 def _import(target: Target) -> tuple[float, list[str]]:
     """(milliseconds, the files of ours it imported)."""
-    result = subprocess.run(_command(target), capture_output=True, text=True, env=target.environment,
-                            cwd=tempfile.gettempdir(), timeout=120, check=False)
+    result = subprocess.run(
+        _command(target),
+        capture_output=True,
+        text=True,
+        env=target.environment,
+        cwd=tempfile.gettempdir(),
+        timeout=120,
+        check=False,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"importing {target.module} for {target.name} failed:\n{result.stderr}")
     answer = json.loads(result.stdout.strip().splitlines()[-1])
@@ -195,8 +210,15 @@ def _compile_ms(files: list[str], runs: int) -> float:
 
 def _heaviest_imports(target: Target, count: int = 5) -> list[tuple[str, float]]:
     """Import time by top-level package (own time of every module under it), dearest first."""
-    result = subprocess.run(_command(target, "-X", "importtime"), capture_output=True, text=True,
-                            env=target.environment, cwd=tempfile.gettempdir(), timeout=120, check=True)
+    result = subprocess.run(
+        _command(target, "-X", "importtime"),
+        capture_output=True,
+        text=True,
+        env=target.environment,
+        cwd=tempfile.gettempdir(),
+        timeout=120,
+        check=True,
+    )
     by_package: Counter[str] = Counter()
     own_imports = result.stderr.split(START_MARK, 1)[1]
     for line in own_imports.splitlines():

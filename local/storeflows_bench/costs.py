@@ -85,7 +85,8 @@ def load_prices(path: Path = PRICES_FILE) -> Prices:
     document = json.loads(path.read_text())
     aws = {name: Price(**entry) for name, entry in document["aws"].items()}
     saas = {name: SaasPrice(**entry) for name, entry in document["saas"].items()}
-    for name, entry in [*aws.items(), *saas.items()]:
+    entries: list[tuple[str, Price | SaasPrice]] = [*aws.items(), *saas.items()]
+    for name, entry in entries:
         amount = entry.usd if isinstance(entry, Price) else entry.usd_month
         if not amount > 0 or (isinstance(entry, Price) and not entry.per > 0):
             raise PriceFileError(f"{name}: the price must be positive")
@@ -102,10 +103,10 @@ class Usage(dict):
     def __missing__(self, name: str) -> float:
         return 0.0
 
-    def times(self, factor: float) -> "Usage":
+    def times(self, factor: float) -> Usage:
         return Usage({name: quantity * factor for name, quantity in self.items()})
 
-    def plus(self, other: Mapping[str, float]) -> "Usage":
+    def plus(self, other: Mapping[str, float]) -> Usage:
         return Usage({name: self.get(name, 0) + other.get(name, 0) for name in {*self, *other}})
 
 
@@ -138,8 +139,11 @@ class Bill:
 
 def price(usage: Mapping[str, float], prices: Prices) -> list[Line]:
     """One line per priced term, dearest first; SES postage is priced with `postage`."""
-    lines = [Line(name, quantity, prices.aws[name].unit, prices.aws[name].cost(quantity))
-             for name, quantity in usage.items() if name != "ses_email" and quantity]
+    lines = [
+        Line(name, quantity, prices.aws[name].unit, prices.aws[name].cost(quantity))
+        for name, quantity in usage.items()
+        if name != "ses_email" and quantity
+    ]
     return sorted(lines, key=lambda line: -line.usd)
 
 
@@ -160,8 +164,9 @@ def cold_start_share(invocations_per_month: float) -> float:
     return math.exp(-invocations_per_month / SECONDS_PER_MONTH * IDLE_ENVIRONMENT_SECONDS)
 
 
-def init_gb_seconds(invocations_per_month: Mapping[str, float], init_seconds: Mapping[str, float],
-                    memory_mb: Mapping[str, int]) -> float:
+def init_gb_seconds(
+    invocations_per_month: Mapping[str, float], init_seconds: Mapping[str, float], memory_mb: Mapping[str, int]
+) -> float:
     """The INIT phase, billed since 2025-08-01: cold starts x init time x memory."""
     return sum(
         count * cold_start_share(count) * init_seconds[function] * memory_mb[function] / 1024
@@ -171,13 +176,15 @@ def init_gb_seconds(invocations_per_month: Mapping[str, float], init_seconds: Ma
 
 def fixed_monthly(*, custom_metrics: int, alarms: int, dashboards: int) -> Usage:
     """What the stack costs a month before its first order."""
-    return Usage({
-        "cloudwatch_custom_metric_month": custom_metrics,
-        "cloudwatch_alarm_month": alarms,
-        "cloudwatch_dashboard_month": dashboards,
-        "sqs_request": ESM_POLLERS * SECONDS_PER_MONTH / ESM_LONG_POLL_SECONDS,
-        "kms_request": KMS_PRINCIPALS * KMS_REQUESTS_PER_PRINCIPAL_HOUR * SECONDS_PER_MONTH / 3600,
-    })
+    return Usage(
+        {
+            "cloudwatch_custom_metric_month": custom_metrics,
+            "cloudwatch_alarm_month": alarms,
+            "cloudwatch_dashboard_month": dashboards,
+            "sqs_request": ESM_POLLERS * SECONDS_PER_MONTH / ESM_LONG_POLL_SECONDS,
+            "kms_request": KMS_PRINCIPALS * KMS_REQUESTS_PER_PRINCIPAL_HOUR * SECONDS_PER_MONTH / 3600,
+        }
+    )
 
 
 def storage(*, contacts: float, orders_per_month: float, profile_bytes: float, kept_bytes_per_order: float) -> Usage:

@@ -29,7 +29,7 @@ Sizes = Mapping[tuple[str, str], int]
 
 def value_size(value: dict[str, Any]) -> int:
     """Bytes of one low-level attribute value ({"S": ...}, {"N": ...}, {"L": [...]}, ...)."""
-    (kind, content), = value.items()
+    ((kind, content),) = value.items()
     if kind == "S":
         return len(content.encode())
     if kind == "N":
@@ -52,8 +52,9 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + value_size(value) for name, value in item.items())
 
 
-def capacity(operation: str, request: dict[str, Any], sizes: Sizes,
-             returned_item_sizes: list[int] | None = None) -> tuple[float, float]:
+def capacity(
+    operation: str, request: dict[str, Any], sizes: Sizes, returned_item_sizes: list[int] | None = None
+) -> tuple[float, float]:
     """(RRU, WRU) of one call."""
     if operation == "GetItem":
         return _read(_stored(request["Key"], sizes), request.get("ConsistentRead", False)), 0.0
@@ -72,7 +73,7 @@ def capacity(operation: str, request: dict[str, Any], sizes: Sizes,
 
 
 def _transact_item_size(action: dict[str, Any], sizes: Sizes) -> int:
-    (kind, body), = action.items()
+    ((kind, body),) = action.items()
     if kind == "Put":
         return max(item_size(body["Item"]), _stored(_key_of(body["Item"]), sizes))
     return _stored(body["Key"], sizes) or WRITE_UNIT_BYTES

@@ -24,8 +24,13 @@ WARM_UP = 5
 
 
 def measure(events: int) -> dict[str, Any]:
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-                      AWS_REGION="us-east-1", POWERTOOLS_TRACE_DISABLED="true")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        POWERTOOLS_TRACE_DISABLED="true",
+    )
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
     from moto import mock_aws
@@ -80,14 +85,14 @@ def _ingest_event(secret: str, number: int) -> dict[str, Any]:
 
     headers, body = signed_event(secret, purchase(f"H-{number}", f"customer-{number % 50}@bench.example"))
     path = f"/events/{DEMO_STORE_ID}"
-    request = EnvironBuilder(path=path, method="POST", headers=headers, data=body).get_request()
+    request = EnvironBuilder(path=path, method="POST", headers=list(headers.items()), data=body).get_request()
     return http_api_event(request, "POST", "/events/{store_id}", {"store_id": DEMO_STORE_ID})
 
 
 def _send_events(events: int) -> list[dict[str, Any]]:
     """Payloads as the state machines send them, to 50 contacts who bought (with consent)."""
-    from storeflows.storage import orders as order_store
     from storeflows.events.purchase import PurchaseEvent
+    from storeflows.storage import orders as order_store
     from storeflows_local.demo_store import DEMO_STORE_ID, DEMO_WORKFLOW_ID
     from storeflows_local.signing import purchase
 
@@ -97,10 +102,16 @@ def _send_events(events: int) -> list[dict[str, Any]]:
         order_store.record_purchase(DEMO_STORE_ID, f"bench:{contact}", PurchaseEvent.model_validate(body))
         orders.append(body)
     return [
-        {"run": {"store_id": DEMO_STORE_ID, "workflow_id": DEMO_WORKFLOW_ID, "email": orders[n % 50]["customer"]["email"],
-                 "subject": {"type": "order", "order": orders[n % 50]["order"]}},
-         "step": f"BenchSend{n}",
-         "message_id": "first-purchase-thanks" if n % 2 else "second-purchase-thanks"}
+        {
+            "run": {
+                "store_id": DEMO_STORE_ID,
+                "workflow_id": DEMO_WORKFLOW_ID,
+                "email": orders[n % 50]["customer"]["email"],
+                "subject": {"type": "order", "order": orders[n % 50]["order"]},
+            },
+            "step": f"BenchSend{n}",
+            "message_id": "first-purchase-thanks" if n % 2 else "second-purchase-thanks",
+        }
         for n in range(events)
     ]
 

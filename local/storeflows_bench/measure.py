@@ -74,14 +74,17 @@ def tally(replay: Replay) -> dict[str, Tally]:
         elif invocation.function == TRACKING_FUNCTION:
             owner = ENGAGEMENT
         else:
-            owner = owner_of_payload.get((invocation.function, canonical(invocation.event)))
-            if owner is None:
+            scheduled = owner_of_payload.get((invocation.function, canonical(invocation.event)))
+            if scheduled is None:
                 raise RuntimeError(f"an invocation of {invocation.function} that no run scheduled")
+            owner = scheduled
         _add_invocation(tallies[owner], invocation, sizes, replay.memory_mb[invocation.function])
     _move_starts_to_runs(tallies, replay.runs)
     tallies[INTAKE].minimum_calls = sum(
-        minimum.intake(skus=len({item["sku"] for item in event["event"]["order"]["items"]}),
-                       carries_consent=event["event"]["customer"].get("accepts_marketing") is not None)
+        minimum.intake(
+            skus=len({item["sku"] for item in event["event"]["order"]["items"]}),
+            carries_consent=event["event"]["customer"].get("accepts_marketing") is not None,
+        )
         for event in _dispatched_events(replay.ledger.invocations)
     )
     tallies[INTAKE].traces = sum(1 for i in replay.ledger.invocations if i.function in INTAKE_FUNCTIONS)

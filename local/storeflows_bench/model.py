@@ -51,38 +51,51 @@ class Figures:
     stored: dict[str, float]  # measure.stored_bytes
 
 
-def figures(tallies: dict[str, Tally], functions: dict[str, Tally], *, init_seconds: dict[str, float],
-            memory_mb: dict[str, int], fixed: Usage, stored: dict[str, float]) -> Figures:
+def figures(
+    tallies: dict[str, Tally],
+    functions: dict[str, Tally],
+    *,
+    init_seconds: dict[str, float],
+    memory_mb: dict[str, int],
+    fixed: Usage,
+    stored: dict[str, float],
+) -> Figures:
     intake = tallies[INTAKE]
     intake_usage = _usage(intake, invocations=sum(INTAKE_INVOCATIONS.values()))
-    intake_usage.update({
-        "api_gateway_http_request": 1,
-        "lambda_request": sum(INTAKE_INVOCATIONS.values()),
-        "sqs_request": intake.per_unit(intake.calls[("sqs", "SendMessage")])
-        + costs.ESM_REQUESTS_PER_BATCH / costs.EVENTS_PER_BATCH,
-        "xray_trace_recorded": sum(INTAKE_INVOCATIONS.values()),  # a trace per API request, per batch
-    })
+    intake_usage.update(
+        {
+            "api_gateway_http_request": 1,
+            "lambda_request": sum(INTAKE_INVOCATIONS.values()),
+            "sqs_request": intake.per_unit(intake.calls[("sqs", "SendMessage")])
+            + costs.ESM_REQUESTS_PER_BATCH / costs.EVENTS_PER_BATCH,
+            "xray_trace_recorded": sum(INTAKE_INVOCATIONS.values()),  # a trace per API request, per batch
+        }
+    )
     templates = workflow_tallies(tallies)
     runs = {}
     for name, tally in templates.items():
         invocations = tally.per_unit(sum(tally.invocations.values()))
         runs[name] = _usage(tally, invocations=invocations)
-        runs[name].update({
-            "step_functions_standard_transition": tally.per_unit(tally.transitions),
-            "lambda_request": invocations,
-            "xray_trace_recorded": 1,  # the execution's trace; its Lambda steps join it
-        })
+        runs[name].update(
+            {
+                "step_functions_standard_transition": tally.per_unit(tally.transitions),
+                "lambda_request": invocations,
+                "xray_trace_recorded": 1,  # the execution's trace; its Lambda steps join it
+            }
+        )
     send = functions[SEND_FUNCTION]
     send_step = _usage(send, invocations=1)
     send_step["lambda_request"] = 1
     tracked = tallies[ENGAGEMENT]
     tracking_invocations = tracked.per_unit(tracked.invocations[TRACKING_FUNCTION])
     engagement = _usage(tracked, invocations=tracking_invocations)
-    engagement.update({
-        "sns_publish": tracked.per_unit(tracked.calls[("sns", "Publish")]),
-        "lambda_request": tracking_invocations,
-        "xray_trace_recorded": tracking_invocations,
-    })
+    engagement.update(
+        {
+            "sns_publish": tracked.per_unit(tracked.calls[("sns", "Publish")]),
+            "lambda_request": tracking_invocations,
+            "xray_trace_recorded": tracking_invocations,
+        }
+    )
     return Figures(
         intake=intake_usage,
         runs=runs,
@@ -101,13 +114,15 @@ def figures(tallies: dict[str, Tally], functions: dict[str, Tally], *, init_seco
 def _usage(tally: Tally, *, invocations: float) -> Usage:
     """The terms every unit has: compute, DynamoDB, logs."""
     logs = costs.log_gb(tally.per_unit(tally.log_bytes), tally.per_unit(tally.log_events), invocations)
-    return Usage({
-        "lambda_arm_gb_second": tally.per_unit(tally.lambda_gb_seconds),
-        "dynamodb_read_request_unit": tally.per_unit(tally.read_units),
-        "dynamodb_write_request_unit": tally.per_unit(tally.write_units),
-        "cloudwatch_logs_ingestion_gb": logs,
-        "cloudwatch_logs_storage_gb_month": logs,
-    })
+    return Usage(
+        {
+            "lambda_arm_gb_second": tally.per_unit(tally.lambda_gb_seconds),
+            "dynamodb_read_request_unit": tally.per_unit(tally.read_units),
+            "dynamodb_write_request_unit": tally.per_unit(tally.write_units),
+            "cloudwatch_logs_ingestion_gb": logs,
+            "cloudwatch_logs_storage_gb_month": logs,
+        }
+    )
 
 
 def second_workflow(fig: Figures, prices: Prices) -> str:
@@ -137,14 +152,23 @@ def monthly_bill(fig: Figures, workflows: list[str], scale: float, prices: Price
     usage = usage.plus(fig.send_step.times(other_sends)).plus(fig.engagement.times(emails))
     invocations[SEND_FUNCTION] = invocations.get(SEND_FUNCTION, 0) + other_sends
     invocations[TRACKING_FUNCTION] = fig.engagement_invocations * emails
-    usage = usage.plus(fig.fixed).plus(costs.storage(
-        contacts=REFERENCE.contacts * scale, orders_per_month=orders, profile_bytes=fig.stored["profile_bytes"],
-        kept_bytes_per_order=fig.stored["kept_bytes_per_order"]))
+    usage = usage.plus(fig.fixed).plus(
+        costs.storage(
+            contacts=REFERENCE.contacts * scale,
+            orders_per_month=orders,
+            profile_bytes=fig.stored["profile_bytes"],
+            kept_bytes_per_order=fig.stored["kept_bytes_per_order"],
+        )
+    )
     usage["lambda_arm_gb_second"] += costs.init_gb_seconds(invocations, fig.init_seconds, fig.memory_mb)
-    return Bill(lines=costs.price(usage, prices), postage=costs.postage(emails, prices), notes=[
-        f"{orders:,.0f} orders entering {' and '.join(workflows)}; {workflow_emails:,.0f} workflow emails, "
-        f"{other_sends:,.0f} other sends costed as send steps",
-    ])
+    return Bill(
+        lines=costs.price(usage, prices),
+        postage=costs.postage(emails, prices),
+        notes=[
+            f"{orders:,.0f} orders entering {' and '.join(workflows)}; {workflow_emails:,.0f} workflow emails, "
+            f"{other_sends:,.0f} other sends costed as send steps",
+        ],
+    )
 
 
 def per_thousand_orders(fig: Figures, workflow: str, prices: Prices) -> Bill:

@@ -144,8 +144,18 @@ def replay(purchases: int, contacts: int, seed: int, *, progress=None) -> Replay
         sizes = _item_sizes(os.environ["TABLE_NAME"])
         memory = {spec.logical_id: _memory_mb(stack.template, spec.logical_id) for spec in stack.template.functions()}
     _check_complete(ledger, runs, purchases)
-    return Replay(purchases=purchases, contacts=contacts, seed=seed, mix=workload.mix(chains), seconds=seconds,
-                  ledger=ledger, runs=runs, item_sizes=sizes, custom_metrics=sink.custom_metrics, memory_mb=memory)
+    return Replay(
+        purchases=purchases,
+        contacts=contacts,
+        seed=seed,
+        mix=workload.mix(chains),
+        seconds=seconds,
+        ledger=ledger,
+        runs=runs,
+        item_sizes=sizes,
+        custom_metrics=sink.custom_metrics,
+        memory_mb=memory,
+    )
 
 
 @contextmanager
@@ -154,8 +164,11 @@ def _stack(ledger: Ledger, sink: LogSink) -> Iterator[tuple[Any, Any]]:
     handler instrumented, and every botocore client watched from the start."""
     from storeflows_local.__main__ import running_stack
 
-    with redirect_stdout(sink), recording(ledger), \
-            running_stack(0, TIME_SCALE, quiet=False, instrument=ledger.instrument) as (stack, secrets):
+    with (
+        redirect_stdout(sink),
+        recording(ledger),
+        running_stack(0, TIME_SCALE, quiet=False, instrument=ledger.instrument) as (stack, secrets),
+    ):
         yield stack, secrets
 
 
@@ -182,24 +195,33 @@ def _publish_every_template() -> list[Any]:
             settings = settings.model_copy(update={"trigger": PurchaseTrigger(categories=[category])})
         if settings.frequency_cap_setting:
             # The frequency cap runs on the wall clock: shorten it like the Waits.
-            settings = settings.model_copy(update={
-                settings.frequency_cap_setting: max(1, round(settings.frequency_cap_seconds() / TIME_SCALE))})
+            settings = settings.model_copy(
+                update={settings.frequency_cap_setting: max(1, round(settings.frequency_cap_seconds() / TIME_SCALE))}
+            )
         add_workflow(DEMO_STORE_ID, template.replace("_", "-"), scenario, settings)
     return workflows.list_workflows(DEMO_STORE_ID)
 
 
-def _buy(api_url: str, secret: str, sfn: Any, workflows: list[Any], machines: dict[str, str],
-         purchase: workload.Purchase) -> None:
-    from storeflows.workflows.runs import run_name
+def _buy(
+    api_url: str, secret: str, sfn: Any, workflows: list[Any], machines: dict[str, str], purchase: workload.Purchase
+) -> None:
     from storeflows.events.purchase import PurchaseEvent
+    from storeflows.workflows.runs import run_name
     from storeflows_local.demo_store import DEMO_STORE_ID
     from storeflows_local.signing import post_event
     from storeflows_local.signing import purchase as purchase_body
 
     customer = purchase.customer
-    body = purchase_body(purchase.order_id, customer.email, first_name=customer.first_name, total=purchase.total,
-                         language=customer.language, country=customer.country,
-                         accepts_marketing=customer.accepts_marketing, items=purchase.items())
+    body = purchase_body(
+        purchase.order_id,
+        customer.email,
+        first_name=customer.first_name,
+        total=purchase.total,
+        language=customer.language,
+        country=customer.country,
+        accepts_marketing=customer.accepts_marketing,
+        items=purchase.items(),
+    )
     response = post_event(api_url, DEMO_STORE_ID, secret, body)
     if response.status_code != 202:
         raise RuntimeError(f"purchase {purchase.order_id}: {response.status_code} {response.text}")
@@ -227,8 +249,10 @@ def _wait_until_every_run_ended(sfn: Any, machines: dict[str, str]) -> None:
     from storeflows_local.waiting import wait_for
 
     def none_running() -> bool:
-        return not any(sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]
-                       for machine in machines.values())
+        return not any(
+            sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]
+            for machine in machines.values()
+        )
 
     wait_for(none_running, timeout=RUN_TIMEOUT_SECONDS, interval=POLL_SECONDS, what="every run to end")
 
@@ -238,8 +262,13 @@ def _runs(sfn: Any, machines: dict[str, str]) -> list[Run]:
     for template, machine in machines.items():
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
             for execution in page["executions"]:
-                events = [event for history in sfn.get_paginator("get_execution_history").paginate(
-                    executionArn=execution["executionArn"]) for event in history["events"]]
+                events = [
+                    event
+                    for history in sfn.get_paginator("get_execution_history").paginate(
+                        executionArn=execution["executionArn"]
+                    )
+                    for event in history["events"]
+                ]
                 runs.append(parse_history(template, execution["status"], events))
     return runs
 
@@ -267,7 +296,8 @@ def parse_history(template: str, status: str, events: list[dict[str, Any]]) -> R
             parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
             answer = json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]
             run.lambda_tasks.append(
-                (parameters["FunctionName"].rsplit(":", 1)[-1], canonical(parameters["Payload"]), answer))
+                (parameters["FunctionName"].rsplit(":", 1)[-1], canonical(parameters["Payload"]), answer)
+            )
     return run
 
 
@@ -299,5 +329,7 @@ def _check_complete(ledger: Ledger, runs: list[Run], purchases: int) -> None:
     failed = [run for run in runs if run.status != "SUCCEEDED"]
     expected_runs = 2 * purchases
     if ingested != purchases or dispatched < purchases or failed or len(runs) != expected_runs:
-        raise RuntimeError(f"incomplete replay: {ingested} ingested, {dispatched} dispatched, "
-                           f"{len(runs)} runs (expected {expected_runs}), {len(failed)} not succeeded")
+        raise RuntimeError(
+            f"incomplete replay: {ingested} ingested, {dispatched} dispatched, "
+            f"{len(runs)} runs (expected {expected_runs}), {len(failed)} not succeeded"
+        )

@@ -27,8 +27,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "shoes": {"sku": "SUEDE-LOAFER", "name": "Suede loafer", "price": "89.00"},
 }
 # Where contacts live (EU, EEA-only and elsewhere) and the language they read.
-COUNTRIES = [("PL", "pl-PL"), ("DE", "de-DE"), ("IT", "it-IT"), ("CZ", "cs-CZ"), ("FR", "fr-FR"),
-             ("NO", "nb-NO"), ("US", "en-US"), ("GB", "en-GB")]
+COUNTRIES = [
+    ("PL", "pl-PL"),
+    ("DE", "de-DE"),
+    ("IT", "it-IT"),
+    ("CZ", "cs-CZ"),
+    ("FR", "fr-FR"),
+    ("NO", "nb-NO"),
+    ("US", "en-US"),
+    ("GB", "en-GB"),
+]
 COUNTRY_WEIGHTS = [20, 15, 15, 10, 10, 5, 15, 10]
 MARKETING_CONSENT_SHARE = 0.7
 
@@ -56,8 +64,15 @@ class Purchase:
 
     def items(self) -> list[dict[str, Any]]:
         product = CATALOGUE[self.category]
-        return [{"sku": product["sku"], "name": product["name"], "category": self.category,
-                 "quantity": self.quantity, "price": product["price"]}]
+        return [
+            {
+                "sku": product["sku"],
+                "name": product["name"],
+                "category": self.category,
+                "quantity": self.quantity,
+                "price": product["price"],
+            }
+        ]
 
 
 def purchase_counts(purchases: int, contacts: int, rng: random.Random) -> list[int]:
@@ -85,14 +100,25 @@ def plan(purchases: int, contacts: int, seed: int) -> list[list[Purchase]]:
     chains = []
     for index, count in enumerate(purchase_counts(purchases, contacts, rng)):
         country, language = rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0]
-        customer = Customer(email=f"customer-{index:04d}@bench.example", first_name=f"Customer{index}",
-                            country=country, language=language,
-                            accepts_marketing=rng.random() < MARKETING_CONSENT_SHARE)
-        chains.append([
-            Purchase(customer=customer, order_id=f"B-{index:04d}-{number}", number=number,
-                     category=rng.choice(list(CATALOGUE)), quantity=rng.choice([1, 1, 1, 2, 3, 5]))
-            for number in range(1, count + 1)
-        ])
+        customer = Customer(
+            email=f"customer-{index:04d}@bench.example",
+            first_name=f"Customer{index}",
+            country=country,
+            language=language,
+            accepts_marketing=rng.random() < MARKETING_CONSENT_SHARE,
+        )
+        chains.append(
+            [
+                Purchase(
+                    customer=customer,
+                    order_id=f"B-{index:04d}-{number}",
+                    number=number,
+                    category=rng.choice(list(CATALOGUE)),
+                    quantity=rng.choice([1, 1, 1, 2, 3, 5]),
+                )
+                for number in range(1, count + 1)
+            ]
+        )
     return chains
 
 
@@ -100,5 +126,9 @@ def mix(chains: list[list[Purchase]]) -> dict[str, int]:
     """First, second and repeat (third or later) purchases, and orders per category."""
     numbers = Counter(min(p.number, 3) for chain in chains for p in chain)
     categories = Counter(p.category for chain in chains for p in chain)
-    return {"first": numbers[1], "second": numbers[2], "repeat": numbers[3],
-            **{f"category_{name}": categories[name] for name in CATALOGUE}}
+    return {
+        "first": numbers[1],
+        "second": numbers[2],
+        "repeat": numbers[3],
+        **{f"category_{name}": categories[name] for name in CATALOGUE},
+    }

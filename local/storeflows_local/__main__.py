@@ -12,12 +12,17 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 from werkzeug.serving import make_server
 
 from storeflows_local.local_file import published
+
+if TYPE_CHECKING:
+    from storeflows_local.demo_store import DemoSecrets
+    from storeflows_local.stack import LocalStack
 
 DEFAULT_PORT = 3000
 # Workflow seconds per real second: one day of waiting passes in one second.
@@ -25,7 +30,9 @@ DEFAULT_TIME_SCALE = 86400.0
 
 
 @contextmanager
-def running_stack(port: int, time_scale: float, quiet: bool, instrument=None) -> Iterator[tuple[object, object]]:
+def running_stack(
+    port: int, time_scale: float, quiet: bool, instrument=None
+) -> Iterator[tuple[LocalStack, DemoSecrets]]:
     """Binds the API port first (functions need their public URL), then starts the stack.
     `instrument` wraps every handler (see stack.Instrument); the bench measures with it."""
     if quiet:
@@ -39,8 +46,12 @@ def running_stack(port: int, time_scale: float, quiet: bool, instrument=None) ->
     server = make_server("127.0.0.1", port, app=lambda environ, start: [], threaded=True)
     api_url = f"http://127.0.0.1:{server.server_port}"
     # Quiet: the functions log at WARNING, through the template's own LogLevel parameter.
-    stack = LocalStack(api_url=api_url, time_scale=time_scale, parameters={"LogLevel": "WARNING"} if quiet else None,
-                       instrument=instrument)
+    stack = LocalStack(
+        api_url=api_url,
+        time_scale=time_scale,
+        parameters={"LogLevel": "WARNING"} if quiet else None,
+        instrument=instrument,
+    )
     stack.start()
     secrets = demo_secrets()
     create_demo_store(secrets)
@@ -59,8 +70,10 @@ def serve(port: int, time_scale: float) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # .storeflows/local.json tells the storeflows CLI where this stack is, while it runs.
-    with running_stack(port, time_scale, quiet=os.environ.get("STOREFLOWS_VERBOSE") != "1") as (stack, secrets), \
-            published(stack):
+    with (
+        running_stack(port, time_scale, quiet=os.environ.get("STOREFLOWS_VERBOSE") != "1") as (stack, secrets),
+        published(stack),
+    ):
         ready = {
             "api_url": stack.api_url,
             "aws_endpoint_url": stack.endpoint_url,
@@ -70,6 +83,7 @@ def serve(port: int, time_scale: float) -> int:
             "demo_webhook_secret": secrets.webhook_secret,
             "demo_woocommerce_secret": secrets.woocommerce_secret,
         }
+        fixed = "  (generated; set STOREFLOWS_DEMO_SHOPIFY_SECRET / _WOOCOMMERCE_SECRET / _WEBHOOK_SECRET to fix them)"
         print(
             f"""Storeflows local stack is up (no AWS account, moto in this process).
   API                {stack.api_url}   (same routes as template.yaml)
@@ -79,7 +93,7 @@ def serve(port: int, time_scale: float) -> int:
   Time scale         {time_scale:g} workflow seconds per second
   Demo store "demo"  Shopify secret: {secrets.shopify_secret}
                      WooCommerce secret: {secrets.woocommerce_secret}
-                     Event API secret: {secrets.webhook_secret}{'  (generated; set STOREFLOWS_DEMO_SHOPIFY_SECRET / _WOOCOMMERCE_SECRET / _WEBHOOK_SECRET to fix them)' if secrets.generated else ''}
+                     Event API secret: {secrets.webhook_secret}{fixed if secrets.generated else ""}
 Ctrl-C stops it.""",
             file=sys.stderr,
         )
@@ -90,14 +104,22 @@ Ctrl-C stops it.""",
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="storeflows_local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="storeflows_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["serve", "demo"])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
-                        help="API port (0 picks a free one); default $PORT or 3000")
-    parser.add_argument("--time-scale", type=float,
-                        default=float(os.environ.get("STOREFLOWS_TIME_SCALE", DEFAULT_TIME_SCALE)),
-                        help="workflow seconds per real second; default $STOREFLOWS_TIME_SCALE or 86400")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", DEFAULT_PORT)),
+        help="API port (0 picks a free one); default $PORT or 3000",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=float(os.environ.get("STOREFLOWS_TIME_SCALE", DEFAULT_TIME_SCALE)),
+        help="workflow seconds per real second; default $STOREFLOWS_TIME_SCALE or 86400",
+    )
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")

@@ -20,21 +20,26 @@ from typing import Any
 import requests
 
 from storeflows import reports
-from storeflows.storage import contacts, messages, stores, workflows
-from storeflows.workflows import runs
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.records import Message, MessageContent, Purpose, Store
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
-from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.records import Message, MessageContent, Purpose, Store
+from storeflows.storage import contacts, messages, stores, workflows
+from storeflows.workflows import Workflow, WorkflowStatus, runs
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
-from storeflows_local.demo_store import DEMO_SENDER_ID, DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets, demo_sender_profile
+from storeflows_cli.cli import format_report
+from storeflows_local.demo_store import (
+    DEMO_SENDER_ID,
+    DEMO_STORE_ID,
+    DEMO_WORKFLOW_ID,
+    DemoSecrets,
+    demo_sender_profile,
+)
 from storeflows_local.gateway import outbox
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.stack import LocalStack
-from storeflows_cli.cli import format_report
 from storeflows_local.waiting import wait_for, wait_for_run
 
 DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "quantity": 1, "price": "129.90"}]
@@ -62,54 +67,87 @@ class Scenario:
 
 SCENARIOS = {
     "targeted_post_purchase": Scenario(
-        "Targeted post-purchase follow-up: A buys three times, B once", None, {},
-        [Purchase("ana@example.com", "Ana", "A-1001", "129.90", clicks=True), Purchase("ana@example.com", "Ana", "A-1002", "59.00"),
-         Purchase("ana@example.com", "Ana", "A-1003", "240.00"), Purchase("bruno@example.com", "Bruno", "B-2001", "35.50")],
+        "Targeted post-purchase follow-up: A buys three times, B once",
+        None,
+        {},
+        [
+            Purchase("ana@example.com", "Ana", "A-1001", "129.90", clicks=True),
+            Purchase("ana@example.com", "Ana", "A-1002", "59.00"),
+            Purchase("ana@example.com", "Ana", "A-1003", "240.00"),
+            Purchase("bruno@example.com", "Bruno", "B-2001", "35.50"),
+        ],
     ),
     "consent_confirmation": Scenario(
         "Consent-based purchase confirmation: EU with consent, EU without, outside the EU",
-        ConsentConfirmationSettings(eu_consented_message="confirmation-offers",
-                                    eu_without_consent_message="confirmation-plain", outside_eu_message="confirmation-intl"),
-        {"confirmation-offers": (Purpose.MARKETING, "Order confirmed - and 10% off your next one"),
-         "confirmation-plain": (Purpose.TRANSACTIONAL, "Order confirmed"),
-         "confirmation-intl": (Purpose.TRANSACTIONAL, "Order confirmed (international)")},
-        [Purchase("ola@example.com", "Ola", "C-1", details={"country": "PL", "accepts_marketing": True}),
-         Purchase("jan@example.com", "Jan", "C-2", details={"country": "CZ", "accepts_marketing": False}),
-         Purchase("joe@example.com", "Joe", "C-3", details={"country": "US", "accepts_marketing": True})],
+        ConsentConfirmationSettings(
+            eu_consented_message="confirmation-offers",
+            eu_without_consent_message="confirmation-plain",
+            outside_eu_message="confirmation-intl",
+        ),
+        {
+            "confirmation-offers": (Purpose.MARKETING, "Order confirmed - and 10% off your next one"),
+            "confirmation-plain": (Purpose.TRANSACTIONAL, "Order confirmed"),
+            "confirmation-intl": (Purpose.TRANSACTIONAL, "Order confirmed (international)"),
+        },
+        [
+            Purchase("ola@example.com", "Ola", "C-1", details={"country": "PL", "accepts_marketing": True}),
+            Purchase("jan@example.com", "Jan", "C-2", details={"country": "CZ", "accepts_marketing": False}),
+            Purchase("joe@example.com", "Joe", "C-3", details={"country": "US", "accepts_marketing": True}),
+        ],
     ),
     "purchase_follow_up": Scenario(
         "Follow-up after purchase: thanks, bought:<category> tags, the follow-up 10 days later",
         PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="specials"),
-        {"thanks": (Purpose.TRANSACTIONAL, "Thank you for your order"),
-         "specials": (Purpose.MARKETING, "This week's specials, picked for you")},
+        {
+            "thanks": (Purpose.TRANSACTIONAL, "Thank you for your order"),
+            "specials": (Purpose.MARKETING, "This week's specials, picked for you"),
+        },
         [Purchase("ana@example.com", "Ana", "F-1", details={"items": DRESS + SCARF, "total": "165.40"})],
     ),
     "order_value": Scenario(
         "Post-purchase by order value: 0-200, 200-500, 500-1000, 1000+",
-        OrderValueSettings(tiers=[{"min_total": "0", "max_total": "200", "message": "value-small"},
-                                  {"min_total": "200", "max_total": "500", "message": "value-medium"},
-                                  {"min_total": "500", "max_total": "1000", "message": "value-large"},
-                                  {"min_total": "1000", "message": "value-vip"}],
-                           delay_after_purchase="1d", not_more_often_than="7d"),
-        {"value-small": (Purpose.MARKETING, "Thanks! Complete the look"),
-         "value-medium": (Purpose.MARKETING, "Thanks! A little gift inside"),
-         "value-large": (Purpose.MARKETING, "Thank you - free shipping next time"),
-         "value-vip": (Purpose.MARKETING, "Welcome to our VIP circle")},
-        [Purchase("ana@example.com", "Ana", "V-1", "89.00"), Purchase("bruno@example.com", "Bruno", "V-2", "320.00"),
-         Purchase("carla@example.com", "Carla", "V-3", "1450.00"),
-         Purchase("carla@example.com", "Carla", "V-4", "60.00")],
+        OrderValueSettings(
+            tiers=[
+                {"min_total": "0", "max_total": "200", "message": "value-small"},
+                {"min_total": "200", "max_total": "500", "message": "value-medium"},
+                {"min_total": "500", "max_total": "1000", "message": "value-large"},
+                {"min_total": "1000", "message": "value-vip"},
+            ],
+            delay_after_purchase="1d",
+            not_more_often_than="7d",
+        ),
+        {
+            "value-small": (Purpose.MARKETING, "Thanks! Complete the look"),
+            "value-medium": (Purpose.MARKETING, "Thanks! A little gift inside"),
+            "value-large": (Purpose.MARKETING, "Thank you - free shipping next time"),
+            "value-vip": (Purpose.MARKETING, "Welcome to our VIP circle"),
+        },
+        [
+            Purchase("ana@example.com", "Ana", "V-1", "89.00"),
+            Purchase("bruno@example.com", "Bruno", "V-2", "320.00"),
+            Purchase("carla@example.com", "Carla", "V-3", "1450.00"),
+            Purchase("carla@example.com", "Carla", "V-4", "60.00"),
+        ],
     ),
     "care_series": Scenario(
         "Post-purchase care series for the Venise dress (a scarf order does not qualify)",
-        CareSeriesSettings(trigger={"skus": ["VENISE-DRESS"]}, thank_you_message="care-thanks",
-                           delivery_check_message="care-delivery", care_tips_message="care-tips",
-                           cross_sell_message="care-cross-sell"),
-        {"care-thanks": (Purpose.TRANSACTIONAL, "Thank you for choosing the Venise dress"),
-         "care-delivery": (Purpose.TRANSACTIONAL, "Did everything arrive safely?"),
-         "care-tips": (Purpose.MARKETING, "How to wear and care for your Venise dress"),
-         "care-cross-sell": (Purpose.MARKETING, "A scarf that goes with your dress")},
-        [Purchase("ana@example.com", "Ana", "S-1", details={"items": DRESS}),
-         Purchase("bruno@example.com", "Bruno", "S-2", "35.50", details={"items": SCARF})],
+        CareSeriesSettings(
+            trigger={"skus": ["VENISE-DRESS"]},
+            thank_you_message="care-thanks",
+            delivery_check_message="care-delivery",
+            care_tips_message="care-tips",
+            cross_sell_message="care-cross-sell",
+        ),
+        {
+            "care-thanks": (Purpose.TRANSACTIONAL, "Thank you for choosing the Venise dress"),
+            "care-delivery": (Purpose.TRANSACTIONAL, "Did everything arrive safely?"),
+            "care-tips": (Purpose.MARKETING, "How to wear and care for your Venise dress"),
+            "care-cross-sell": (Purpose.MARKETING, "A scarf that goes with your dress"),
+        },
+        [
+            Purchase("ana@example.com", "Ana", "S-1", details={"items": DRESS}),
+            Purchase("bruno@example.com", "Bruno", "S-2", "35.50", details={"items": SCARF}),
+        ],
     ),
 }
 
@@ -129,7 +167,11 @@ def run_demo(stack: LocalStack, secrets: DemoSecrets) -> int:
 
 
 def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario) -> int:
-    store_id, workflow_id = (DEMO_STORE_ID, DEMO_WORKFLOW_ID) if scenario.settings is None else (f"demo-{name.replace('_', '-')}", name.replace("_", "-"))
+    store_id, workflow_id = (
+        (DEMO_STORE_ID, DEMO_WORKFLOW_ID)
+        if scenario.settings is None
+        else (f"demo-{name.replace('_', '-')}", name.replace("_", "-"))
+    )
     if scenario.settings is not None:
         create_store(store_id, workflow_id, secrets, scenario)
     machine = runs.state_machine_arn(name)
@@ -140,7 +182,10 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
         details = {"language": "en-GB", "country": "PL", "total": buy.total, **buy.details}
         body = purchase(buy.order_id, buy.email, first_name=buy.first_name, **details)
         response = post_event(stack.api_url, store_id, secrets.webhook_secret, body)
-        print(f"   POST /events/{store_id}  purchase {buy.order_id} by {buy.email} ({details['total']} EUR) -> {response.status_code}")
+        print(
+            f"   POST /events/{store_id}  purchase {buy.order_id} by {buy.email} ({details['total']} EUR)"
+            f" -> {response.status_code}"
+        )
         if response.status_code != 202:
             print(f"   unexpected answer: {response.text}", file=sys.stderr)
             return 1
@@ -159,8 +204,10 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
     for email in emails:
         contact = requests.get(f"{stack.api_url}/_local/contacts/{store_id}/{email}", timeout=10).json()
         skipped = [f"{s['message_id']} ({s['reason']})" for s in contact["sends"] if s["status"] == "skipped"]
-        print(f"     {email:<20} tags={sorted(contact['tags'])} score={contact['score']} orders={contact['orders_count']}"
-              + (f" skipped={skipped}" if skipped else ""))
+        print(
+            f"     {email:<20} tags={sorted(contact['tags'])} score={contact['score']} orders={contact['orders_count']}"
+            + (f" skipped={skipped}" if skipped else "")
+        )
     print_report(store_id)
     print()
     return 0
@@ -169,13 +216,17 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
 def click_latest_email(stack: LocalStack, store_id: str, email: str) -> None:
     """The customer clicks a link in the email their purchase brought; SES reports it."""
     latest = outbox(recipient=email)[-1]
+    assert stack.ses_events is not None, "the stack has started"
     stack.ses_events.simulate(latest["id"], "click", link="https://shop.example/new-arrivals")
-    wait_for(lambda: contacts.get_contact(store_id, email).last_click, what=f"the click of {email}")
+    wait_for(
+        lambda: (contact := contacts.get_contact(store_id, email)) and contact.last_click, what=f"the click of {email}"
+    )
     print(f"     {email} clicks a link in {latest['subject']!r}")
 
 
 def print_report(store_id: str) -> None:
     """The store's email report, once SES's events of every email sent have been counted."""
+
     def settled():
         report = reports.build_report(store_id, date.today(), date.today())
         counts = report.total.counts
@@ -187,8 +238,14 @@ def print_report(store_id: str) -> None:
 
 
 def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario: Scenario) -> None:
-    stores.put_store(Store(store_id=store_id, name="Demo Store", webhook_secret=secrets.webhook_secret,
-                               unsubscribe_key=generate_unsubscribe_key()))
+    stores.put_store(
+        Store(
+            store_id=store_id,
+            name="Demo Store",
+            webhook_secret=secrets.webhook_secret,
+            unsubscribe_key=generate_unsubscribe_key(),
+        )
+    )
     messages.put_sender(demo_sender_profile(store_id))
     add_workflow(store_id, workflow_id, scenario)
 
@@ -197,14 +254,28 @@ def add_workflow(store_id: str, workflow_id: str, scenario: Scenario, settings: 
     """The scenario's messages and its workflow, published, on an existing store (`settings`
     replaces the scenario's own)."""
     for message_id, (purpose, subject) in scenario.messages.items():
-        messages.put_message(Message(
-            store_id=store_id, message_id=message_id, purpose=purpose, sender=DEMO_SENDER_ID,
-            variants={"en": MessageContent(
-                subject=subject + ", {{ contact.first_name }}",
-                html="<p>Hi {{ contact.first_name }},</p><p>" + subject + ".</p>"
-                "{% for item in order['items'] %}<p>{{ item.name }}</p>{% endfor %}"
-                "{% if unsubscribe_url %}<p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>{% endif %}",
-                text="Hi {{ contact.first_name }}, " + subject + ".")},
-        ))
-    workflows.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id, status=WorkflowStatus.PUBLISHED,
-                                     settings=settings or scenario.settings))
+        messages.put_message(
+            Message(
+                store_id=store_id,
+                message_id=message_id,
+                purpose=purpose,
+                sender=DEMO_SENDER_ID,
+                variants={
+                    "en": MessageContent(
+                        subject=subject + ", {{ contact.first_name }}",
+                        html="<p>Hi {{ contact.first_name }},</p><p>" + subject + ".</p>"
+                        "{% for item in order['items'] %}<p>{{ item.name }}</p>{% endfor %}"
+                        "{% if unsubscribe_url %}<p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>{% endif %}",
+                        text="Hi {{ contact.first_name }}, " + subject + ".",
+                    )
+                },
+            )
+        )
+    workflows.put_workflow(
+        Workflow(
+            store_id=store_id,
+            workflow_id=workflow_id,
+            status=WorkflowStatus.PUBLISHED,
+            settings=settings or scenario.settings,
+        )
+    )

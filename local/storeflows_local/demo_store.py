@@ -8,10 +8,10 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from storeflows.storage import messages, stores, workflows
-from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, Store
 from storeflows.intake.signatures import generate_standard_webhooks_secret
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
+from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, Store
+from storeflows.storage import messages, stores, workflows
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 
@@ -25,7 +25,11 @@ def demo_sender_profile(store_id: str) -> SenderProfile:
     """The sender profile the demo messages name (as examples/senders/shop-team.yaml)."""
     return SenderProfile(store_id=store_id, sender_id=DEMO_SENDER_ID, **DEMO_SENDER.model_dump())
 
-_ITEMS = """<ul>{% for item in order["items"] %}<li>{{ item.quantity }} × {{ item.name or item.sku }}</li>{% endfor %}</ul>"""
+
+_ITEMS = (
+    """<ul>{% for item in order["items"] %}<li>{{ item.quantity }} × {{ item.name or item.sku }}</li>"""
+    """{% endfor %}</ul>"""
+)
 _FOOTER = """<p style="font-size:small"><a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
 
 DEMO_MESSAGES = {

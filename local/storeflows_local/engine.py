@@ -49,7 +49,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from time import monotonic
 from typing import Any
 from unittest import mock
@@ -64,9 +64,9 @@ from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 log = logging.getLogger("storeflows.local")
 
@@ -108,11 +108,15 @@ class ExecutionEnvironments:
     Functions behind such a resolver pass one `turns` lock between them, and run one
     invocation at a time, whatever the function."""
 
-    def __init__(self, start: Callable[[int], Handler], limit: int,
-                 turns: threading.Lock | contextlib.nullcontext = contextlib.nullcontext()) -> None:
+    def __init__(
+        self,
+        start: Callable[[int], Handler],
+        limit: int,
+        turns: threading.Lock | None = None,
+    ) -> None:
         self._start = start
         self._limit = limit
-        self._turns = turns
+        self._turns = turns if turns is not None else contextlib.nullcontext()
         self._free: queue.LifoQueue[Handler] = queue.LifoQueue()
         self._started = 0
         self._starting = threading.Lock()
@@ -236,37 +240,42 @@ class _ReusedClients:
 
 
 def _speed_up_step_functions(stack: ExitStack) -> None:
-    stack.enter_context(mock.patch.object(
-        ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once(ExecutionWorker._get_evaluation_entrypoint)
-    ))
+    stack.enter_context(
+        mock.patch.object(
+            ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once(ExecutionWorker._get_evaluation_entrypoint)
+        )
+    )
     stack.enter_context(mock.patch.object(boto_client, "boto3", _ReusedClients()))
     for module in (json_path, result_path):
         stack.enter_context(mock.patch.object(module, "parse", functools.lru_cache(maxsize=None)(module.parse)))
 
 
-
-
-def sns_lambda_event(topic_arn: str, subscription_arn: str, message_id: str, message: str,
-                     subject: str | None) -> dict[str, Any]:
+def sns_lambda_event(
+    topic_arn: str, subscription_arn: str, message_id: str, message: str, subject: str | None
+) -> dict[str, Any]:
     """The event SNS invokes a subscribed function with (one record per invocation)."""
-    return {"Records": [{
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": subscription_arn,
-        "Sns": {
-            "Type": "Notification",
-            "MessageId": message_id,
-            "TopicArn": topic_arn,
-            "Subject": subject,
-            "Message": message,
-            "Timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "SignatureVersion": "1",
-            "Signature": "local",
-            "SigningCertUrl": "local",
-            "UnsubscribeUrl": "local",
-            "MessageAttributes": {},
-        },
-    }]}
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "SignatureVersion": "1",
+                    "Signature": "local",
+                    "SigningCertUrl": "local",
+                    "UnsubscribeUrl": "local",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
 
 
 class _NoTableCopies:
@@ -311,9 +320,13 @@ def _saved_item(backend, transact_item: dict) -> tuple[str, dict, dict | None] |
     return table.name, key, None if current is None else copy.deepcopy(current.to_json()["Attributes"])
 
 
-def patch_moto(lambdas: InProcessLambdas, time_scale: float, *,
-               on_email_sent: Callable[[dict, str], None] | None = None,
-               on_sns_to_lambda: Callable[[str, dict], None] | None = None) -> ExitStack:
+def patch_moto(
+    lambdas: InProcessLambdas,
+    time_scale: float,
+    *,
+    on_email_sent: Callable[[dict, str], None] | None = None,
+    on_sns_to_lambda: Callable[[str, dict], None] | None = None,
+) -> ExitStack:
     """Installs the patches; closing the returned stack removes them. `on_email_sent(request,
     message_id)` hears of every email SES accepted; `on_sns_to_lambda(function_arn, event)`
     delivers an SNS notification to a subscribed function. Without them (tests of one state
@@ -334,16 +347,19 @@ def patch_moto(lambdas: InProcessLambdas, time_scale: float, *,
 
     def send_email_and_publish(response):
         answer = send_email(response)
-        on_email_sent(json.loads(response.body), json.loads(answer)["MessageId"])
+        if on_email_sent is not None:  # installed only then
+            on_email_sent(json.loads(response.body), json.loads(answer)["MessageId"])
         return answer
 
     publish = Subscription.publish
 
     def publish_to_function(subscription, message, message_id, subject=None, *args, **kwargs):
-        if subscription.protocol != "lambda":
+        if subscription.protocol != "lambda" or on_sns_to_lambda is None:
             return publish(subscription, message, message_id, subject, *args, **kwargs)
-        on_sns_to_lambda(subscription.endpoint, sns_lambda_event(subscription.topic.arn, subscription.arn,
-                                                                 message_id, message, subject))
+        on_sns_to_lambda(
+            subscription.endpoint,
+            sns_lambda_event(subscription.topic.arn, subscription.arn, message_id, message, subject),
+        )
 
     stack = ExitStack()
     stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
@@ -357,6 +373,11 @@ def patch_moto(lambdas: InProcessLambdas, time_scale: float, *,
     )
     _speed_up_step_functions(stack)
     stack.enter_context(mock.patch.object(dynamodb_models, "copy", _NoTableCopies))
-    stack.enter_context(mock.patch.object(dynamodb_models.DynamoDBBackend, "transact_write_items",
-                                          _rolled_back_item_by_item(dynamodb_models.DynamoDBBackend.transact_write_items)))
+    stack.enter_context(
+        mock.patch.object(
+            dynamodb_models.DynamoDBBackend,
+            "transact_write_items",
+            _rolled_back_item_by_item(dynamodb_models.DynamoDBBackend.transact_write_items),
+        )
+    )
     return stack

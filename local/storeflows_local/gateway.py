@@ -15,7 +15,7 @@ import html
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
@@ -63,7 +63,9 @@ class Gateway:
             if match and http_route.route.method == request.method:
                 event = http_api_event(request, http_route.route.method, http_route.route.path, match.groupdict())
                 spec = http_route.function
-                result = self.stack.handlers[spec.logical_id](event, LambdaContext(spec.logical_id, spec.arn, spec.timeout))
+                result = self.stack.handlers[spec.logical_id](
+                    event, LambdaContext(spec.logical_id, spec.arn, spec.timeout)
+                )
                 return _http_api_response(result)
         return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
 
@@ -81,15 +83,21 @@ class Gateway:
 
     def _engagement(self, request: Request, message_id: str, kind: str) -> Response:
         try:
-            known = self.stack.ses_events.simulate(message_id, kind, link=request.args.get("link"),
-                                                   bounce_type=request.args.get("type", "Permanent"))
+            assert self.stack.ses_events is not None, "the stack has started"
+            known = self.stack.ses_events.simulate(
+                message_id, kind, link=request.args.get("link"), bounce_type=request.args.get("type", "Permanent")
+            )
         except ValueError as err:
-            return Response(json.dumps({"error": "bad_request", "detail": str(err)}), status=400,
-                            content_type="application/json")
+            return Response(
+                json.dumps({"error": "bad_request", "detail": str(err)}), status=400, content_type="application/json"
+            )
         if not known:
             raise NotFound(f"no email {message_id} went through an event destination")
-        return Response(json.dumps({"status": "published", "message_id": message_id, "event": kind}), status=202,
-                        content_type="application/json")
+        return Response(
+            json.dumps({"status": "published", "message_id": message_id, "event": kind}),
+            status=202,
+            content_type="application/json",
+        )
 
     def _contact(self, store_id: str, email: str) -> Response:
         from storeflows.storage import contacts, sends  # the layer is importable once the stack has started
@@ -117,7 +125,7 @@ def outbox(recipient: str | None = None) -> list[dict[str, Any]]:
             continue
         parsed = parse_mime_message(raw)
         date = parsed["headers"].get("Date")
-        parsed["sent_at"] = parsedate_to_datetime(date).astimezone(timezone.utc).isoformat() if date else None
+        parsed["sent_at"] = parsedate_to_datetime(date).astimezone(UTC).isoformat() if date else None
         parsed["id"] = sent.id
         addresses = {address.lower() for _, address in getaddresses([parsed["to"]])}
         if recipient is None or recipient.strip().lower() in addresses:
@@ -125,12 +133,20 @@ def outbox(recipient: str | None = None) -> list[dict[str, Any]]:
     return messages
 
 
+def _simulate_buttons(message_id: str) -> str:
+    return " ".join(
+        f'<button formaction="/_local/ses/{html.escape(message_id)}/{kind}" form="ses">{kind}</button>'
+        for kind in ("open", "click", "bounce", "complaint")
+    )
+
+
 def outbox_page(messages: list[dict[str, Any]]) -> str:
     items = "".join(
         f"""<article><h2>{html.escape(m["subject"])}</h2>
-<p><b>To</b> {html.escape(m["to"])} · <b>From</b> {html.escape(m["from"])} · <b>Sent</b> {html.escape(m["sent_at"] or "")}</p>
+<p><b>To</b> {html.escape(m["to"])} · <b>From</b> {html.escape(m["from"])} · \
+<b>Sent</b> {html.escape(m["sent_at"] or "")}</p>
 <details><summary>Headers</summary><pre>{html.escape(json.dumps(m["headers"], indent=2))}</pre></details>
-<p>Simulate: {" ".join(f'<button formaction="/_local/ses/{html.escape(m["id"])}/{kind}" form="ses">{kind}</button>' for kind in ("open", "click", "bounce", "complaint"))}</p>
+<p>Simulate: {_simulate_buttons(m["id"])}</p>
 <iframe sandbox srcdoc="{html.escape(m["html"] or "", quote=True)}"></iframe></article>"""
         for m in reversed(messages)
     )
@@ -174,7 +190,7 @@ def http_api_event(request: Request, method: str, path_template: str, path_param
             "requestId": str(uuid.uuid4()),
             "routeKey": f"{method} {path_template}",
             "stage": "$default",
-            "time": datetime.fromtimestamp(now, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "time": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now * 1000),
         },
         "pathParameters": path_parameters,

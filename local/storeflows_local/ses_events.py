@@ -18,8 +18,9 @@ import json
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_string, policy
 from typing import Any
 
@@ -31,9 +32,16 @@ log = logging.getLogger("storeflows.local")
 
 # CloudFormation's MatchingEventTypes -> the eventType SES writes in the record.
 EVENT_TYPES = {
-    "send": "Send", "delivery": "Delivery", "open": "Open", "click": "Click", "bounce": "Bounce",
-    "complaint": "Complaint", "reject": "Reject", "renderingFailure": "Rendering Failure",
-    "deliveryDelay": "DeliveryDelay", "subscription": "Subscription",
+    "send": "Send",
+    "delivery": "Delivery",
+    "open": "Open",
+    "click": "Click",
+    "bounce": "Bounce",
+    "complaint": "Complaint",
+    "reject": "Reject",
+    "renderingFailure": "Rendering Failure",
+    "deliveryDelay": "DeliveryDelay",
+    "subscription": "Subscription",
 }
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 # The thread that publishes, as SES would (the bench counts its SNS publishes: AWS bills them).
@@ -75,19 +83,35 @@ class SesEventPublisher:
         if not configuration_set or configuration_set not in self.destinations:
             return
         recipients = [*request.get("Destination", {}).get("ToAddresses", [])]
-        mail = SentMail(_mail_record(request, message_id, recipients, configuration_set), configuration_set,
-                        recipients[0] if recipients else "")
+        mail = SentMail(
+            _mail_record(request, message_id, recipients, configuration_set),
+            configuration_set,
+            recipients[0] if recipients else "",
+        )
         self._mails[message_id] = mail
         self._emit(mail, "Send", {"send": {}})
         local, _, domain = mail.recipient.lower().partition("@")
         mailbox = local.split("+", 1)[0]
         if domain == SIMULATOR_DOMAIN and mailbox in ("bounce", "suppressionlist"):
-            self._emit(mail, "Bounce", _bounce(mail, "Permanent",
-                                                "OnAccountSuppressionList" if mailbox == "suppressionlist" else "General"))
+            self._emit(
+                mail,
+                "Bounce",
+                _bounce(mail, "Permanent", "OnAccountSuppressionList" if mailbox == "suppressionlist" else "General"),
+            )
             return
-        self._emit(mail, "Delivery", {"delivery": {"timestamp": _now(), "processingTimeMillis": 512,
-                                                   "recipients": [mail.recipient], "smtpResponse": "250 2.6.0 Message received",
-                                                   "reportingMTA": "a8-70.smtp-out.amazonses.com"}})
+        self._emit(
+            mail,
+            "Delivery",
+            {
+                "delivery": {
+                    "timestamp": _now(),
+                    "processingTimeMillis": 512,
+                    "recipients": [mail.recipient],
+                    "smtpResponse": "250 2.6.0 Message received",
+                    "reportingMTA": "a8-70.smtp-out.amazonses.com",
+                }
+            },
+        )
         if domain == SIMULATOR_DOMAIN and mailbox == "complaint":
             self._emit(mail, "Complaint", _complaint(mail))
 
@@ -98,10 +122,23 @@ class SesEventPublisher:
         if mail is None:
             return False
         user_agent = "Mozilla/5.0 (Storeflows local stack)"
-        details = {
-            "open": lambda: ("Open", {"open": {"ipAddress": "192.0.2.1", "timestamp": _now(), "userAgent": user_agent}}),
-            "click": lambda: ("Click", {"click": {"ipAddress": "192.0.2.1", "timestamp": _now(), "userAgent": user_agent,
-                                                  "link": link or "https://storeflows.test/", "linkTags": {}}}),
+        details: dict[str, Callable[[], tuple[str, dict[str, Any]]]] = {
+            "open": lambda: (
+                "Open",
+                {"open": {"ipAddress": "192.0.2.1", "timestamp": _now(), "userAgent": user_agent}},
+            ),
+            "click": lambda: (
+                "Click",
+                {
+                    "click": {
+                        "ipAddress": "192.0.2.1",
+                        "timestamp": _now(),
+                        "userAgent": user_agent,
+                        "link": link or "https://storeflows.test/",
+                        "linkTags": {},
+                    }
+                },
+            ),
             "bounce": lambda: ("Bounce", _bounce(mail, bounce_type, "General")),
             "complaint": lambda: ("Complaint", _complaint(mail)),
         }
@@ -130,7 +167,9 @@ class SesEventPublisher:
                 log.exception("publishing the SES %s event failed", event_type)
 
 
-def _mail_record(request: dict[str, Any], message_id: str, recipients: list[str], configuration_set: str) -> dict[str, Any]:
+def _mail_record(
+    request: dict[str, Any], message_id: str, recipients: list[str], configuration_set: str
+) -> dict[str, Any]:
     raw = base64.b64decode(request.get("Content", {}).get("Raw", {}).get("Data", "")).decode("utf-8", "replace")
     headers = message_from_string(raw, policy=policy.default) if raw else None
     source = request.get("FromEmailAddress", "")
@@ -163,18 +202,37 @@ def _mail_record(request: dict[str, Any], message_id: str, recipients: list[str]
 
 def _bounce(mail: SentMail, bounce_type: str, sub_type: str) -> dict[str, Any]:
     status = "5.1.1" if bounce_type == "Permanent" else "4.2.2"
-    return {"bounce": {"bounceType": bounce_type, "bounceSubType": sub_type, "timestamp": _now(),
-                       "feedbackId": f"local-{mail.record['messageId']}-{bounce_type.lower()}",
-                       "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
-                       "bouncedRecipients": [{"emailAddress": mail.recipient, "action": "failed", "status": status,
-                                              "diagnosticCode": f"smtp; {status} simulated by the local stack"}]}}
+    return {
+        "bounce": {
+            "bounceType": bounce_type,
+            "bounceSubType": sub_type,
+            "timestamp": _now(),
+            "feedbackId": f"local-{mail.record['messageId']}-{bounce_type.lower()}",
+            "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": mail.recipient,
+                    "action": "failed",
+                    "status": status,
+                    "diagnosticCode": f"smtp; {status} simulated by the local stack",
+                }
+            ],
+        }
+    }
 
 
 def _complaint(mail: SentMail) -> dict[str, Any]:
-    return {"complaint": {"timestamp": _now(), "feedbackId": f"local-{mail.record['messageId']}-complaint",
-                          "complaintFeedbackType": "abuse", "complainedRecipients": [{"emailAddress": mail.recipient}],
-                          "userAgent": "Storeflows local stack", "arrivalDate": _now()}}
+    return {
+        "complaint": {
+            "timestamp": _now(),
+            "feedbackId": f"local-{mail.record['messageId']}-complaint",
+            "complaintFeedbackType": "abuse",
+            "complainedRecipients": [{"emailAddress": mail.recipient}],
+            "userAgent": "Storeflows local stack",
+            "arrivalDate": _now(),
+        }
+    }
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

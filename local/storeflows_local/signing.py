@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -13,15 +13,23 @@ import requests
 from storeflows.intake.signatures import sign_hmac_sha256_base64, sign_standard_webhook
 
 
-def post_event(api_url: str, store_id: str, secret: str, payload: dict[str, Any], *, webhook_id: str | None = None,
-               timestamp: int | None = None) -> requests.Response:
+def post_event(
+    api_url: str,
+    store_id: str,
+    secret: str,
+    payload: dict[str, Any],
+    *,
+    webhook_id: str | None = None,
+    timestamp: int | None = None,
+) -> requests.Response:
     """POST /events/{store_id}, signed per Standard Webhooks."""
     headers, body = signed_event(secret, payload, webhook_id=webhook_id, timestamp=timestamp)
     return requests.post(f"{api_url}/events/{store_id}", data=body, headers=headers, timeout=30)
 
 
-def signed_event(secret: str, payload: dict[str, Any], *, webhook_id: str | None = None,
-                 timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
+def signed_event(
+    secret: str, payload: dict[str, Any], *, webhook_id: str | None = None, timestamp: int | None = None
+) -> tuple[dict[str, str], bytes]:
     """The headers and body of an event API request, signed per Standard Webhooks."""
     body = json.dumps(payload).encode()
     webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
@@ -35,8 +43,9 @@ def signed_event(secret: str, payload: dict[str, Any], *, webhook_id: str | None
     return headers, body
 
 
-def post_shopify(api_url: str, store_id: str, secret: str, body: bytes, *, topic: str = "orders/create",
-                 event_id: str | None = None) -> requests.Response:
+def post_shopify(
+    api_url: str, store_id: str, secret: str, body: bytes, *, topic: str = "orders/create", event_id: str | None = None
+) -> requests.Response:
     """POST /webhooks/shopify/{store_id}, signed as Shopify signs order webhooks."""
     headers = {
         "Content-Type": "application/json",
@@ -50,8 +59,15 @@ def post_shopify(api_url: str, store_id: str, secret: str, body: bytes, *, topic
     return requests.post(f"{api_url}/webhooks/shopify/{store_id}", data=body, headers=headers, timeout=30)
 
 
-def post_woocommerce(api_url: str, store_id: str, secret: str, body: bytes, *, topic: str = "order.created",
-                     delivery_id: str | None = None) -> requests.Response:
+def post_woocommerce(
+    api_url: str,
+    store_id: str,
+    secret: str,
+    body: bytes,
+    *,
+    topic: str = "order.created",
+    delivery_id: str | None = None,
+) -> requests.Response:
     """POST /webhooks/woocommerce/{store_id}, signed as WooCommerce signs deliveries."""
     resource, event = topic.split(".", 1)
     headers = {
@@ -67,13 +83,22 @@ def post_woocommerce(api_url: str, store_id: str, secret: str, body: bytes, *, t
     return requests.post(f"{api_url}/webhooks/woocommerce/{store_id}", data=body, headers=headers, timeout=30)
 
 
-def purchase(order_id: str, email: str, *, first_name: str = "Ana", total: str = "129.90", currency: str = "EUR",
-             language: str = "pl-PL", country: str = "PL", accepts_marketing: bool = True,
-             items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def purchase(
+    order_id: str,
+    email: str,
+    *,
+    first_name: str = "Ana",
+    total: str = "129.90",
+    currency: str = "EUR",
+    language: str = "pl-PL",
+    country: str = "PL",
+    accepts_marketing: bool = True,
+    items: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """A generic purchase event body as a store would send it."""
     return {
         "type": "purchase",
-        "occurred_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "order": {
             "id": order_id,
             "total": total,

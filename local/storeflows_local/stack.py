@@ -68,8 +68,14 @@ class HttpRoute:
 
 
 class LocalStack:
-    def __init__(self, *, api_url: str, time_scale: float = 1.0, parameters: dict[str, str] | None = None,
-                 instrument: Instrument | None = None):
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        time_scale: float = 1.0,
+        parameters: dict[str, str] | None = None,
+        instrument: Instrument | None = None,
+    ):
         self.api_url = api_url.rstrip("/")
         self.time_scale = time_scale
         self.template = Template(ROOT, {"SenderIdentity": LOCAL_SENDER_IDENTITY, **(parameters or {})})
@@ -80,7 +86,7 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._server: ThreadedMotoServer | None = None
-        self._patches = None
+        self._patches: contextlib.ExitStack | None = None
         self.ses_events: SesEventPublisher | None = None
         # Lambda's queue of asynchronous invocations (SNS deliveries).
         self._async_invocations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="async-invoke")
@@ -91,8 +97,9 @@ class LocalStack:
 
     def start(self) -> None:
         self._start_moto()
-        self._patches = patch_moto(self.lambdas, self.time_scale, on_email_sent=self._email_sent,
-                                   on_sns_to_lambda=self._invoke_async)
+        self._patches = patch_moto(
+            self.lambdas, self.time_scale, on_email_sent=self._email_sent, on_sns_to_lambda=self._invoke_async
+        )
         self.build()
         self._start_pollers()
 
@@ -186,10 +193,12 @@ class LocalStack:
             if "SnsDestination" not in destination:
                 raise TemplateError(f"{logical_id}: only SNS event destinations run locally")
             if destination.get("Enabled", False):
-                destinations.setdefault(props["ConfigurationSetName"], []).append(Destination(
-                    topic_arn=destination["SnsDestination"]["TopicARN"],
-                    event_types=frozenset(EVENT_TYPES[kind] for kind in destination["MatchingEventTypes"]),
-                ))
+                destinations.setdefault(props["ConfigurationSetName"], []).append(
+                    Destination(
+                        topic_arn=destination["SnsDestination"]["TopicARN"],
+                        event_types=frozenset(EVENT_TYPES[kind] for kind in destination["MatchingEventTypes"]),
+                    )
+                )
         return destinations
 
     def _email_sent(self, request: dict, message_id: str) -> None:
@@ -204,15 +213,20 @@ class LocalStack:
             KeySchema=props["KeySchema"],
             AttributeDefinitions=props["AttributeDefinitions"],
             BillingMode=props["BillingMode"],
-            **({"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}),
+            **(
+                {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}
+            ),
         )
         if "TimeToLiveSpecification" in props:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
-        self.template.physical[logical_id] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"}
+        self.template.physical[logical_id] = {
+            "Ref": name,
+            "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}",
+        }
 
     def _create_queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = self.template.physical_name(logical_id)
-        attributes = {
+        attributes: dict[str, str] = {
             key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props
         }
         if "RedrivePolicy" in props:
@@ -244,8 +258,11 @@ class LocalStack:
         # The functions behind the HTTP API use Powertools' resolver (see ExecutionEnvironments).
         http_turns = threading.Lock()
         for spec in specs:
-            handler = ExecutionEnvironments(functools.partial(self._start_environment, spec), ENVIRONMENTS_PER_FUNCTION,
-                                            turns=http_turns if spec.routes else contextlib.nullcontext())
+            handler = ExecutionEnvironments(
+                functools.partial(self._start_environment, spec),
+                ENVIRONMENTS_PER_FUNCTION,
+                turns=http_turns if spec.routes else None,
+            )
             self.handlers[spec.logical_id] = handler
             self.lambdas.register(spec.logical_id, spec.arn, handler, spec.timeout)
             self.routes.extend(HttpRoute(route, spec) for route in spec.routes)
@@ -290,7 +307,9 @@ class LocalStack:
                 queue_arn = self.template.resolve(spec.dead_letter_queue)
                 queue_url = next(p["Ref"] for p in self.template.physical.values() if p.get("Arn") == queue_arn)
                 boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
-            log.warning("%s failed %d times; event parked in its dead-letter queue", spec.logical_id, 1 + spec.async_retries)
+            log.warning(
+                "%s failed %d times; event parked in its dead-letter queue", spec.logical_id, 1 + spec.async_retries
+            )
 
         self._async_invocations.submit(run)
 
@@ -306,7 +325,10 @@ class LocalStack:
                 queue_arn = self.template.resolve(queue)
                 queue_url = next(p["Ref"] for p in self.template.physical.values() if p.get("Arn") == queue_arn)
                 thread = threading.Thread(
-                    target=self._poll, args=(spec, queue_url, queue_arn), name=f"{POLLER_THREAD_PREFIX}{spec.logical_id}", daemon=True
+                    target=self._poll,
+                    args=(spec, queue_url, queue_arn),
+                    name=f"{POLLER_THREAD_PREFIX}{spec.logical_id}",
+                    daemon=True,
                 )
                 thread.start()
                 self._threads.append(thread)
@@ -341,7 +363,9 @@ class LocalStack:
         for message in messages:
             if message["MessageId"] in failed:
                 # Lambda would wait out the visibility timeout; locally, retry soon.
-                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1)
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+                )
             else:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 

@@ -32,8 +32,14 @@ _TOKEN = re.compile(r"\$\{([^}]+)\}")
 
 # Resource types with no local counterpart: they only matter in a real account.
 CLOUD_ONLY_TYPES = frozenset(
-    {"AWS::Logs::LogGroup", "AWS::IAM::ManagedPolicy", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CloudWatch::Alarm",
-     "AWS::CloudWatch::Dashboard"}
+    {
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::SNS::Subscription",
+        "AWS::SNS::TopicPolicy",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+    }
 )
 
 
@@ -106,9 +112,7 @@ class Template:
         return {name: res for name, res in self.resources.items() if res["Type"] == resource_type}
 
     def check_types(self, supported: set[str]) -> None:
-        unknown = {
-            res["Type"] for res in self.resources.values() if res["Type"] not in supported | CLOUD_ONLY_TYPES
-        }
+        unknown = {res["Type"] for res in self.resources.values() if res["Type"] not in supported | CLOUD_ONLY_TYPES}
         if unknown:
             raise TemplateError(f"the local stack does not know how to run {sorted(unknown)}")
 
@@ -170,7 +174,9 @@ class Template:
         """The ASL file with its DefinitionSubstitutions applied; unknown tokens fail."""
         props = self.resources[logical_id]["Properties"]
         text = (self.root / props["DefinitionUri"]).read_text()
-        substitutions = {name: str(self.resolve(value)) for name, value in props.get("DefinitionSubstitutions", {}).items()}
+        substitutions = {
+            name: str(self.resolve(value)) for name, value in props.get("DefinitionSubstitutions", {}).items()
+        }
 
         def substitute(match: re.Match[str]) -> str:
             token = match.group(1)
@@ -187,7 +193,7 @@ class Template:
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict):
             if len(value) == 1:
-                (name, argument), = value.items()
+                ((name, argument),) = value.items()
                 if name == "Ref":
                     return self._ref(argument)
                 if name == "Fn::GetAtt":

@@ -17,7 +17,9 @@ class StillWaiting(AssertionError):
     pass
 
 
-def wait_for(probe: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> T:
+def wait_for(
+    probe: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         result = probe()

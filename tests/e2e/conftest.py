@@ -62,14 +62,18 @@ def stack(tmp_path_factory):
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "storeflows_local", "serve", "--port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     ready: dict = {}
 
     def read_ready_line() -> None:
         for line in process.stdout:
             if line.startswith("READY "):
-                ready.update(json.loads(line[len("READY "):]))
+                ready.update(json.loads(line[len("READY ") :]))
                 return
 
     reader = threading.Thread(target=read_ready_line, daemon=True)
@@ -78,11 +82,23 @@ def stack(tmp_path_factory):
     if not ready:
         process.kill()
         pytest.fail(f"local stack did not start within {STARTUP_SECONDS}s (exit code {process.poll()})")
-    saved = {name: os.environ.get(name) for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                      "AWS_DEFAULT_REGION", "TABLE_NAME")}
-    os.environ.update(AWS_ENDPOINT_URL=ready["aws_endpoint_url"], AWS_ACCESS_KEY_ID="local",
-                      AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1",
-                      TABLE_NAME="storeflows-local-Table")
+    saved = {
+        name: os.environ.get(name)
+        for name in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "TABLE_NAME",
+        )
+    }
+    os.environ.update(
+        AWS_ENDPOINT_URL=ready["aws_endpoint_url"],
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION="us-east-1",
+        TABLE_NAME="storeflows-local-Table",
+    )
     machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
     queue_url = boto3.client("sqs").get_queue_url(QueueName="storeflows-local-EventQueue")["QueueUrl"]
     try:
@@ -90,7 +106,9 @@ def stack(tmp_path_factory):
             api_url=ready["api_url"],
             aws_endpoint_url=ready["aws_endpoint_url"],
             time_scale=ready["time_scale"],
-            state_machine_arn=next(m["stateMachineArn"] for m in machines if m["name"].endswith("_targeted_post_purchase")),
+            state_machine_arn=next(
+                m["stateMachineArn"] for m in machines if m["name"].endswith("_targeted_post_purchase")
+            ),
             event_queue_url=queue_url,
             local_file=env["STOREFLOWS_LOCAL_FILE"],
         )
@@ -114,11 +132,21 @@ def storeflows(stack):
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
         env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "STOREFLOWS_"))}
-        env.update(PYTHONPATH=os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
-                   STOREFLOWS_LOCAL_FILE=stack.local_file)
-        result = subprocess.run([sys.executable, "-m", "storeflows_cli", *args], env=env, cwd=ROOT,
-                                capture_output=True, text=True, timeout=60)
-        assert (result.returncode == 0) == ok, f"storeflows {' '.join(args)}: {result.returncode}\n{result.stdout}{result.stderr}"
+        env.update(
+            PYTHONPATH=os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
+            STOREFLOWS_LOCAL_FILE=stack.local_file,
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "storeflows_cli", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.returncode == 0) == ok, (
+            f"storeflows {' '.join(args)}: {result.returncode}\n{result.stdout}{result.stderr}"
+        )
         return result
 
     return run
@@ -136,7 +164,8 @@ def storage(stack):
     the local stack's DynamoDB."""
     import importlib
 
-    from storeflows import aws, config, storage as package
+    from storeflows import aws, config
+    from storeflows import storage as package
 
     config.settings.cache_clear()
     aws.client.cache_clear()
@@ -156,20 +185,36 @@ def store_with_workflow(stack, storage):
 
     def create(settings, purposes: dict[str, str], workflow_id: str = "wf", coupons: dict | None = None) -> str:
         store_id = f"shop-{uuid.uuid4().hex[:8]}"
-        storage.stores.put_store(Store(store_id=store_id, name="Test Shop", webhook_secret=stack.webhook_secret,
-                                   unsubscribe_key=uuid.uuid4().hex))
+        storage.stores.put_store(
+            Store(
+                store_id=store_id,
+                name="Test Shop",
+                webhook_secret=stack.webhook_secret,
+                unsubscribe_key=uuid.uuid4().hex,
+            )
+        )
         for message_id, purpose in purposes.items():
             coupon = (coupons or {}).get(message_id)
             block = "{% if coupon %} code: {{ coupon.code }}{% endif %}" if coupon else ""
-            storage.messages.put_message(Message(
-                store_id=store_id, message_id=message_id, purpose=Purpose(purpose),
-                sender=Sender(name="Test Shop", address="shop@storeflows.test"),
-                variants={"en": MessageContent(subject=message_id, html="<p>{{ contact.first_name }}" + block + "</p>",
-                                               text="{{ contact.first_name }}" + block)},
-                coupon=coupon,
-            ))
-        storage.workflows.put_workflow(Workflow(store_id=store_id, workflow_id=workflow_id,
-                                         status=WorkflowStatus.PUBLISHED, settings=settings))
+            storage.messages.put_message(
+                Message(
+                    store_id=store_id,
+                    message_id=message_id,
+                    purpose=Purpose(purpose),
+                    sender=Sender(name="Test Shop", address="shop@storeflows.test"),
+                    variants={
+                        "en": MessageContent(
+                            subject=message_id,
+                            html="<p>{{ contact.first_name }}" + block + "</p>",
+                            text="{{ contact.first_name }}" + block,
+                        )
+                    },
+                    coupon=coupon,
+                )
+            )
+        storage.workflows.put_workflow(
+            Workflow(store_id=store_id, workflow_id=workflow_id, status=WorkflowStatus.PUBLISHED, settings=settings)
+        )
         return store_id
 
     return create

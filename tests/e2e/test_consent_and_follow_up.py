@@ -23,8 +23,11 @@ def buy(stack, store_id, email, order_id, **details):
 @pytest.fixture
 def confirmation_store(store_with_workflow):
     return store_with_workflow(
-        ConsentConfirmationSettings(eu_consented_message="eu-consented", eu_without_consent_message="eu-transactional",
-                                    outside_eu_message="outside-eu"),
+        ConsentConfirmationSettings(
+            eu_consented_message="eu-consented",
+            eu_without_consent_message="eu-transactional",
+            outside_eu_message="outside-eu",
+        ),
         {"eu-consented": "marketing", "eu-transactional": "transactional", "outside-eu": "transactional"},
     )
 
@@ -47,27 +50,38 @@ def test_each_group_gets_its_own_confirmation(stack, confirmation_store, email, 
 
 def test_the_eea_option_treats_norway_like_the_eu(stack, store_with_workflow, email):
     store = store_with_workflow(
-        ConsentConfirmationSettings(include_eea=True, eu_consented_message="eu-consented",
-                                    eu_without_consent_message="eu-transactional", outside_eu_message="outside-eu"),
+        ConsentConfirmationSettings(
+            include_eea=True,
+            eu_consented_message="eu-consented",
+            eu_without_consent_message="eu-transactional",
+            outside_eu_message="outside-eu",
+        ),
         {"eu-consented": "marketing", "eu-transactional": "transactional", "outside-eu": "transactional"},
     )
-    wait_for_run(state_machine_arn("_consent_confirmation"),
-                 buy(stack, store, email, "1", country="NO", accepts_marketing=False))
+    wait_for_run(
+        state_machine_arn("_consent_confirmation"), buy(stack, store, email, "1", country="NO", accepts_marketing=False)
+    )
     assert [m["subject"] for m in stack.outbox(email)] == ["eu-transactional"]
 
 
 @pytest.fixture
 def follow_up_store(store_with_workflow):
     return store_with_workflow(
-        PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="specials", follow_up_after="20d",
-                                 sku_tags={"VENISE-DRESS": "dress_owner"}),
+        PurchaseFollowUpSettings(
+            thank_you_message="thanks",
+            follow_up_message="specials",
+            follow_up_after="20d",
+            sku_tags={"VENISE-DRESS": "dress_owner"},
+        ),
         {"thanks": "transactional", "specials": "marketing"},
     )
 
 
 def test_thanks_now_tags_by_purchase_and_follows_up_after_the_wait(stack, follow_up_store, email):
-    items = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "Summer Dresses", "quantity": 1, "price": "10"},
-             {"sku": "BELT", "name": "Belt", "category": "accessories", "quantity": 1, "price": "5"}]
+    items = [
+        {"sku": "VENISE-DRESS", "name": "Venise dress", "category": "Summer Dresses", "quantity": 1, "price": "10"},
+        {"sku": "BELT", "name": "Belt", "category": "accessories", "quantity": 1, "price": "5"},
+    ]
     name = buy(stack, follow_up_store, email, "1", items=items, total="15.00")
     wait_for(lambda: [m["subject"] for m in stack.outbox(email)] == ["thanks"], what="the thank-you")
     contact = stack.contact(email, store_id=follow_up_store)
@@ -103,9 +117,15 @@ def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_wo
     name = buy(stack, store, email, "1")
     wait_for(lambda: stack.outbox(email), what="the thank-you")
     # The marketer edits and pauses the workflow while the run waits.
-    storage.workflows.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PAUSED, version=2,
-                                     settings=PurchaseFollowUpSettings(thank_you_message="thanks",
-                                                                       follow_up_message="other")))
+    storage.workflows.put_workflow(
+        Workflow(
+            store_id=store,
+            workflow_id="wf",
+            status=WorkflowStatus.PAUSED,
+            version=2,
+            settings=PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="other"),
+        )
+    )
     assert wait_for_run(state_machine_arn("_purchase_follow_up"), name, timeout=30)["status"] == "SUCCEEDED"
     assert [m["subject"] for m in stack.outbox(email)] == ["thanks", "specials"]
     # ...but a new purchase no longer starts a run.
@@ -119,16 +139,25 @@ def test_a_run_in_flight_keeps_the_settings_it_started_with(stack, store_with_wo
 
 def test_consent_events_decide_the_next_confirmation_newest_first(stack, confirmation_store, email):
     def consent(marketing: bool, at: str):
-        event = {"type": "consent", "occurred_at": at, "marketing": marketing, "source": "preference centre",
-                 "customer": {"email": email}}
+        event = {
+            "type": "consent",
+            "occurred_at": at,
+            "marketing": marketing,
+            "source": "preference centre",
+            "customer": {"email": email},
+        }
         assert post_event(stack.api_url, confirmation_store, stack.webhook_secret, event).status_code == 202
 
     machine = state_machine_arn("_consent_confirmation")
     wait_for_run(machine, buy(stack, confirmation_store, email, "1", country="PL", accepts_marketing=False))
-    consent(True, "2099-01-01T00:00:00Z")   # the customer opts in (dated in the future: newest)
+    consent(True, "2099-01-01T00:00:00Z")  # the customer opts in (dated in the future: newest)
     consent(False, "2020-01-01T00:00:00Z")  # a stale record arriving late changes nothing
-    wait_for(lambda: (stack.contact(email, store_id=confirmation_store)["consent"] or {}).get("source")
-             == "preference centre", what="the consent event")
+    wait_for(
+        lambda: (
+            (stack.contact(email, store_id=confirmation_store)["consent"] or {}).get("source") == "preference centre"
+        ),
+        what="the consent event",
+    )
     # The order says "no" but is older than the opt-in: the opt-in stands.
     wait_for_run(machine, buy(stack, confirmation_store, email, "2", country="PL", accepts_marketing=False))
     assert [m["subject"] for m in stack.outbox(email)] == ["eu-transactional", "eu-consented"]

@@ -6,7 +6,7 @@ suppress, and the report adds it all up."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
@@ -24,19 +24,23 @@ WORKFLOW, MESSAGE = "wf", "thanks"
 @pytest.fixture
 def shop(stack, store_with_workflow):
     """A store whose one workflow thanks every buyer at once with one marketing message."""
-    return store_with_workflow(OrderValueSettings(tiers=[{"min_total": "0", "message": MESSAGE}]), {MESSAGE: "marketing"})
+    return store_with_workflow(
+        OrderValueSettings(tiers=[{"min_total": "0", "message": MESSAGE}]), {MESSAGE: "marketing"}
+    )
 
 
 def buy(stack, store: str, email: str, order_id: str, *, total: str = "40.00", days_from_now: float = 0) -> None:
     body = purchase(order_id, email, total=total, language="en-GB")
-    body["occurred_at"] = (datetime.now(timezone.utc) + timedelta(days=days_from_now)).isoformat()
+    body["occurred_at"] = (datetime.now(UTC) + timedelta(days=days_from_now)).isoformat()
     assert post_event(stack.api_url, store, stack.webhook_secret, body).status_code == 202
     wait_for_run(state_machine_arn("_order_value"), run_name(store, order_id, WORKFLOW))
 
 
 def emailed(stack, email: str, count: int = 1) -> list[dict]:
-    return wait_for(lambda: (lambda sent: sent if len(sent) >= count else None)(stack.outbox(email)),
-                    what=f"{count} email(s) to {email}")
+    return wait_for(
+        lambda: (lambda sent: sent if len(sent) >= count else None)(stack.outbox(email)),
+        what=f"{count} email(s) to {email}",
+    )
 
 
 def simulate(stack, email: dict, kind: str) -> None:
@@ -53,8 +57,12 @@ def report(stack, store: str) -> dict:
 
 def settled(stack, store: str, **expected: int) -> dict:
     """The report once its counters have reached `expected` (SES events arrive asynchronously)."""
-    return wait_for(lambda: (lambda body: body if all(body["total"][name] >= value for name, value in expected.items())
-                             else None)(report(stack, store)), what=f"report counters {expected}")
+    return wait_for(
+        lambda: (lambda body: body if all(body["total"][name] >= value for name, value in expected.items()) else None)(
+            report(stack, store)
+        ),
+        what=f"report counters {expected}",
+    )
 
 
 def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, storage):
@@ -95,10 +103,33 @@ def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, storage):
     body = settled(stack, shop, sent=7, delivered=6, opened=2, clicked=2)
     (row,) = body["rows"]
     assert (row["workflow"], row["message"]) == (WORKFLOW, MESSAGE)
-    figures = {name: row[name] for name in ("sent", "delivered", "opened", "clicked", "ordered", "unsubscribed",
-                                            "bounced", "complained", "soft_bounced", "rejected")}
-    assert figures == {"sent": 7, "delivered": 6, "opened": 2, "clicked": 2, "ordered": 1, "unsubscribed": 1,
-                       "bounced": 1, "complained": 1, "soft_bounced": 0, "rejected": 0}
+    figures = {
+        name: row[name]
+        for name in (
+            "sent",
+            "delivered",
+            "opened",
+            "clicked",
+            "ordered",
+            "unsubscribed",
+            "bounced",
+            "complained",
+            "soft_bounced",
+            "rejected",
+        )
+    }
+    assert figures == {
+        "sent": 7,
+        "delivered": 6,
+        "opened": 2,
+        "clicked": 2,
+        "ordered": 1,
+        "unsubscribed": 1,
+        "bounced": 1,
+        "complained": 1,
+        "soft_bounced": 0,
+        "rejected": 0,
+    }
     assert row["revenue"] == {"EUR": "59.90"}
     assert (row["ctr"], row["open_rate"], row["click_to_open"]) == (0.3333, 0.3333, 1.0)
     assert body["total"]["sent"] == 7
@@ -115,7 +146,8 @@ def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, storage):
 def test_the_report_api_refuses_bad_ranges_and_unknown_stores(stack, shop):
     bad = requests.get(f"{stack.api_url}/reports/{shop}", params={"from": "2026-13-01"}, timeout=10)
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_payload"
-    backwards = requests.get(f"{stack.api_url}/reports/{shop}", params={"from": "2026-12-02", "to": "2026-12-01"},
-                             timeout=10)
+    backwards = requests.get(
+        f"{stack.api_url}/reports/{shop}", params={"from": "2026-12-02", "to": "2026-12-01"}, timeout=10
+    )
     assert backwards.status_code == 400 and "after" in backwards.json()["detail"]
     assert requests.get(f"{stack.api_url}/reports/no-such-shop", timeout=10).status_code == 404

@@ -14,12 +14,16 @@ from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, 
 
 pytestmark = pytest.mark.e2e
 
-TIERS = [{"min_total": "0", "max_total": "200", "message": "small"},
-         {"min_total": "200", "max_total": "500", "message": "medium"},
-         {"min_total": "500", "max_total": "1000", "message": "large"},
-         {"min_total": "1000", "message": "vip"}]
-BLOCKS = ("<h2>You bought</h2>{% for item in order['items'] %}<p>{{ item.name }}</p>{% endfor %}"
-          "<h2>Best sellers</h2>{% for product in bestsellers(3) %}<p>best:{{ product.name }}</p>{% endfor %}")
+TIERS = [
+    {"min_total": "0", "max_total": "200", "message": "small"},
+    {"min_total": "200", "max_total": "500", "message": "medium"},
+    {"min_total": "500", "max_total": "1000", "message": "large"},
+    {"min_total": "1000", "message": "vip"},
+]
+BLOCKS = (
+    "<h2>You bought</h2>{% for item in order['items'] %}<p>{{ item.name }}</p>{% endfor %}"
+    "<h2>Best sellers</h2>{% for product in bestsellers(3) %}<p>best:{{ product.name }}</p>{% endfor %}"
+)
 
 
 @pytest.fixture
@@ -31,16 +35,31 @@ def value_store(stack, storage):
         import uuid
 
         store_id = f"value-{uuid.uuid4().hex[:8]}"
-        storage.stores.put_store(Store(store_id=store_id, webhook_secret=stack.webhook_secret, unsubscribe_key=uuid.uuid4().hex))
+        storage.stores.put_store(
+            Store(store_id=store_id, webhook_secret=stack.webhook_secret, unsubscribe_key=uuid.uuid4().hex)
+        )
         for tier in ("small", "medium", "large", "vip"):
-            storage.messages.put_message(Message(
-                store_id=store_id, message_id=tier, purpose=Purpose.MARKETING,
-                sender=Sender(name="Shop", address="shop@storeflows.test"), default_language="en",
-                variants={"en": MessageContent(subject=f"{tier}: thank you", html=BLOCKS, text="thanks"),
-                          "pl": MessageContent(subject=f"{tier}: dziękujemy", html=BLOCKS, text="dzięki")},
-            ))
-        storage.workflows.put_workflow(Workflow(store_id=store_id, workflow_id="wf", status=WorkflowStatus.PUBLISHED,
-                                         settings=OrderValueSettings(tiers=TIERS, **settings)))
+            storage.messages.put_message(
+                Message(
+                    store_id=store_id,
+                    message_id=tier,
+                    purpose=Purpose.MARKETING,
+                    sender=Sender(name="Shop", address="shop@storeflows.test"),
+                    default_language="en",
+                    variants={
+                        "en": MessageContent(subject=f"{tier}: thank you", html=BLOCKS, text="thanks"),
+                        "pl": MessageContent(subject=f"{tier}: dziękujemy", html=BLOCKS, text="dzięki"),
+                    },
+                )
+            )
+        storage.workflows.put_workflow(
+            Workflow(
+                store_id=store_id,
+                workflow_id="wf",
+                status=WorkflowStatus.PUBLISHED,
+                settings=OrderValueSettings(tiers=TIERS, **settings),
+            )
+        )
         return store_id
 
     return create
@@ -50,8 +69,10 @@ def subjects(stack, email):
     return [m["subject"] for m in stack.outbox(email)]
 
 
-@pytest.mark.parametrize(("total", "tier"), [("19.99", "small"), ("200.00", "medium"), ("999.99", "large"),
-                                             ("1000", "vip"), ("25000.00", "vip")])
+@pytest.mark.parametrize(
+    ("total", "tier"),
+    [("19.99", "small"), ("200.00", "medium"), ("999.99", "large"), ("1000", "vip"), ("25000.00", "vip")],
+)
 def test_each_value_tier_gets_its_own_message(stack, value_store, email, total, tier):
     store = value_store()
     post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, total=total, language="en-US"))
@@ -81,8 +102,12 @@ def test_the_delay_after_purchase_holds_the_message_back(stack, value_store, ema
 def test_not_more_often_than_lets_one_of_two_simultaneous_purchases_through(stack, value_store, email):
     store = value_store(not_more_often_than="7d")
     with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(lambda order_id: post_event(stack.api_url, store, stack.webhook_secret,
-                                                            purchase(order_id, email)), ["1", "2"]))
+        answers = list(
+            pool.map(
+                lambda order_id: post_event(stack.api_url, store, stack.webhook_secret, purchase(order_id, email)),
+                ["1", "2"],
+            )
+        )
     assert [a.status_code for a in answers] == [202, 202]
     for order_id in ("1", "2"):
         wait_for_run(state_machine_arn("_order_value"), run_name(store, order_id, "wf"))
@@ -94,13 +119,19 @@ def test_not_more_often_than_lets_one_of_two_simultaneous_purchases_through(stac
 def test_purchased_and_bestsellers_blocks(stack, value_store, email):
     store = value_store()
     shopper = "other-" + email
-    popular = [{"sku": "MUG", "name": "Mug", "quantity": 5, "price": "5"},
-               {"sku": "TEE", "name": "Tee", "quantity": 2, "price": "10"},
-               {"sku": "CAP", "name": "Cap", "quantity": 1, "price": "10"}]
+    popular = [
+        {"sku": "MUG", "name": "Mug", "quantity": 5, "price": "5"},
+        {"sku": "TEE", "name": "Tee", "quantity": 2, "price": "10"},
+        {"sku": "CAP", "name": "Cap", "quantity": 1, "price": "10"},
+    ]
     post_event(stack.api_url, store, stack.webhook_secret, purchase("0", shopper, items=popular, total="55.00"))
     wait_for_run(state_machine_arn("_order_value"), run_name(store, "0", "wf"))
-    post_event(stack.api_url, store, stack.webhook_secret,
-               purchase("1", email, items=[{"sku": "MUG", "name": "Mug", "quantity": 1, "price": "5"}], total="5.00"))
+    post_event(
+        stack.api_url,
+        store,
+        stack.webhook_secret,
+        purchase("1", email, items=[{"sku": "MUG", "name": "Mug", "quantity": 1, "price": "5"}], total="5.00"),
+    )
     wait_for_run(state_machine_arn("_order_value"), run_name(store, "1", "wf"))
     html = stack.outbox(email)[0]["html"]
     assert "<p>Mug</p>" in html, "PURCHASED: what this customer just bought"
@@ -113,8 +144,14 @@ def test_an_order_in_a_gap_between_tiers_starts_no_run(stack, storage, value_sto
     from storeflows.workflows import Workflow, WorkflowStatus
 
     store = value_store()
-    storage.workflows.put_workflow(Workflow(store_id=store, workflow_id="wf", status=WorkflowStatus.PUBLISHED,
-                                     settings=OrderValueSettings(tiers=[{"min_total": "100", "message": "vip"}])))
+    storage.workflows.put_workflow(
+        Workflow(
+            store_id=store,
+            workflow_id="wf",
+            status=WorkflowStatus.PUBLISHED,
+            settings=OrderValueSettings(tiers=[{"min_total": "100", "message": "vip"}]),
+        )
+    )
     post_event(stack.api_url, store, stack.webhook_secret, purchase("1", email, total="50.00"))
     wait_for(lambda: stack.contact(email, store_id=store), what="the purchase to be recorded")
     wait_until_quiet(stack.event_queue_url, state_machine_arn("_order_value"))

@@ -55,8 +55,14 @@ def test_first_second_and_later_purchases_take_the_three_paths(stack, email):
 
 
 def test_the_email_carries_the_order_and_marketing_mail_carries_one_click_unsubscribe(stack, email):
-    buy(stack, email, f"{email}-1", first_name="Zoë", total="129.90",
-        items=[{"sku": "VENISE-DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}])
+    buy(
+        stack,
+        email,
+        f"{email}-1",
+        first_name="Zoë",
+        total="129.90",
+        items=[{"sku": "VENISE-DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}],
+    )
     first = stack.outbox(email)[0]
     assert first["to"] == email
     assert first["from"] == "Demo Store <shop@storeflows.test>"
@@ -77,8 +83,12 @@ def test_unsubscribing_stops_later_marketing_email_but_not_the_scoring(stack, em
 
     import requests
 
-    answer = requests.post(link, data="List-Unsubscribe=One-Click",
-                           headers={"content-type": "application/x-www-form-urlencoded"}, timeout=10)
+    answer = requests.post(
+        link,
+        data="List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
     assert answer.status_code == 200
     assert stack.contact(email)["unsubscribed_at"] is not None
 
@@ -105,12 +115,19 @@ def test_a_draft_workflow_does_not_run(stack, email, storage):
     from storeflows.workflows import Workflow, WorkflowStatus
     from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 
-    storage.stores.put_store(Store(store_id="draft-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
-    storage.workflows.put_workflow(Workflow(
-        store_id="draft-shop", workflow_id=WORKFLOW, status=WorkflowStatus.DRAFT,
-        settings=TargetedPostPurchaseSettings(first_purchase_message="m1", second_purchase_message="m2",
-                                              repeat_purchase_message="m3"),
-    ))
+    storage.stores.put_store(
+        Store(store_id="draft-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43)
+    )
+    storage.workflows.put_workflow(
+        Workflow(
+            store_id="draft-shop",
+            workflow_id=WORKFLOW,
+            status=WorkflowStatus.DRAFT,
+            settings=TargetedPostPurchaseSettings(
+                first_purchase_message="m1", second_purchase_message="m2", repeat_purchase_message="m3"
+            ),
+        )
+    )
     response = post_event(stack.api_url, "draft-shop", stack.webhook_secret, purchase("D-1", email))
     assert response.status_code == 202
     wait_for(lambda: stack.contact(email, store_id="draft-shop"), what="the purchase to be recorded")
@@ -129,20 +146,35 @@ def test_a_product_filter_limits_the_workflow_to_matching_purchases(stack, email
     from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
     from storeflows.workflows.triggers import PurchaseTrigger
 
-    storage.stores.put_store(Store(store_id="dress-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43))
-    storage.workflows.put_workflow(Workflow(
-        store_id="dress-shop", workflow_id=WORKFLOW, status=WorkflowStatus.PUBLISHED,
-        settings=TargetedPostPurchaseSettings(trigger=PurchaseTrigger(categories=["dresses"]),
-                                              first_purchase_message="m1", second_purchase_message="m2",
-                                              repeat_purchase_message="m3"),
-    ))
+    storage.stores.put_store(
+        Store(store_id="dress-shop", webhook_secret=stack.webhook_secret, unsubscribe_key="k" * 43)
+    )
+    storage.workflows.put_workflow(
+        Workflow(
+            store_id="dress-shop",
+            workflow_id=WORKFLOW,
+            status=WorkflowStatus.PUBLISHED,
+            settings=TargetedPostPurchaseSettings(
+                trigger=PurchaseTrigger(categories=["dresses"]),
+                first_purchase_message="m1",
+                second_purchase_message="m2",
+                repeat_purchase_message="m3",
+            ),
+        )
+    )
     shoes = [{"sku": "SHOE-1", "name": "Shoe", "category": "shoes", "quantity": 1, "price": "10.00"}]
-    assert post_event(stack.api_url, "dress-shop", stack.webhook_secret, purchase("S-1", email, items=shoes)).status_code == 202
+    assert (
+        post_event(stack.api_url, "dress-shop", stack.webhook_secret, purchase("S-1", email, items=shoes)).status_code
+        == 202
+    )
     wait_for(lambda: stack.contact(email, store_id="dress-shop"), what="the purchase to be recorded")
     wait_until_quiet(stack.event_queue_url, stack.state_machine_arn)
     import boto3
 
-    names = {e["name"] for e in boto3.client("stepfunctions").list_executions(stateMachineArn=stack.state_machine_arn)["executions"]}
+    names = {
+        e["name"]
+        for e in boto3.client("stepfunctions").list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
+    }
     assert run_name("dress-shop", "S-1", WORKFLOW) not in names
 
 
@@ -155,14 +187,18 @@ def test_a_run_replayed_for_the_same_order_neither_scores_nor_sends_twice(stack,
         execution = buy(stack, email, f"{email}-{n}")
     assert stack.contact(email)["score"] == 10
     sfn = boto3.client("stepfunctions")
-    replay = sfn.start_execution(stateMachineArn=stack.state_machine_arn, name=f"replay-{email.split('@')[0]}",
-                                 input=sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    wait_for(lambda: sfn.describe_execution(executionArn=replay["executionArn"])["status"] == "SUCCEEDED",
-             what="the replayed run")
+    replay = sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name=f"replay-{email.split('@')[0]}",
+        input=sfn.describe_execution(executionArn=execution["executionArn"])["input"],
+    )
+    wait_for(
+        lambda: sfn.describe_execution(executionArn=replay["executionArn"])["status"] == "SUCCEEDED",
+        what="the replayed run",
+    )
     history = sfn.get_execution_history(executionArn=replay["executionArn"], maxResults=1000)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
     assert entered[-2:] == ["AddPurchaseScore", "RepeatPurchaseHandled"]
     assert stack.contact(email)["score"] == 10, "the score ledger refused a second +10 for the same order"
     assert len(stack.outbox(email)) == 3, "the send step is idempotent per order and step"
     assert json.loads(sfn.describe_execution(executionArn=replay["executionArn"])["output"])["sent"]["status"] == "sent"
-

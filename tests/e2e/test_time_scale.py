@@ -18,14 +18,22 @@ def test_an_eight_day_wait_passes_in_about_two_seconds_at_four_days_per_second(s
     sfn = boto3.client("stepfunctions")
     definition = {
         "StartAt": "WaitTwoDays",
-        "States": {"WaitTwoDays": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "Done"},
-                   "Done": {"Type": "Succeed"}},
+        "States": {
+            "WaitTwoDays": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
     }
-    machine = sfn.create_state_machine(name=f"time-scale-{time.time_ns()}", definition=json.dumps(definition),
-                                       roleArn="arn:aws:iam::123456789012:role/test")["stateMachineArn"]
+    machine = sfn.create_state_machine(
+        name=f"time-scale-{time.time_ns()}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/test",
+    )["stateMachineArn"]
     started = time.monotonic()
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"wait_seconds": 8 * 86400}))
-    wait_for(lambda: sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "SUCCEEDED",
-             timeout=15, what="the eight-day wait")
+    wait_for(
+        lambda: sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "SUCCEEDED",
+        timeout=15,
+        what="the eight-day wait",
+    )
     elapsed = time.monotonic() - started
     assert 1.5 <= elapsed < 10, f"an eight-day wait took {elapsed:.1f}s at 4 days per second"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from storeflows.workflows.runs import run_name
 from storeflows.intake.signatures import sign_standard_webhook
+from storeflows.workflows.runs import run_name
 from storeflows_local.signing import post_event, post_shopify, purchase
 from storeflows_local.waiting import wait_for_run, wait_until_quiet
 
@@ -31,7 +31,9 @@ def test_shopify_sample_order_sends_a_thank_you_once(stack):
     assert "820982911946154508" in mail[0]["html"], "Shopify's 64-bit order id arrives exact"
 
     again = post_shopify(stack.api_url, "demo", stack.shopify_secret, body, event_id="e2e-shopify-sample")
-    paid = post_shopify(stack.api_url, "demo", stack.shopify_secret, body, topic="orders/paid", event_id="e2e-shopify-paid")
+    paid = post_shopify(
+        stack.api_url, "demo", stack.shopify_secret, body, topic="orders/paid", event_id="e2e-shopify-paid"
+    )
     assert (again.status_code, paid.status_code) == (202, 202)
     wait_until_quiet(stack.event_queue_url, stack.state_machine_arn)
     assert len(stack.outbox("jon@example.com")) == 1, "redelivery and orders/paid send nothing new"
@@ -58,8 +60,12 @@ def test_duplicate_deliveries_send_once_even_when_concurrent(stack, email):
         "webhook-signature": sign_standard_webhook(stack.webhook_secret, f"msg_{email}", timestamp, body),
     }
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(lambda _: requests.post(f"{stack.api_url}/events/demo", data=body, headers=headers,
-                                                        timeout=30), range(8)))
+        answers = list(
+            pool.map(
+                lambda _: requests.post(f"{stack.api_url}/events/demo", data=body, headers=headers, timeout=30),
+                range(8),
+            )
+        )
     assert [a.status_code for a in answers] == [202] * 8
     wait_for_run(stack.state_machine_arn, run_name("demo", f"{email}-1", WORKFLOW))
     wait_until_quiet(stack.event_queue_url, stack.state_machine_arn)
@@ -72,8 +78,12 @@ def test_concurrent_purchases_of_different_customers_each_arrive_as_sent(stack, 
     """Each webhook is answered from its own body, however many arrive at once."""
     buyers = [f"{n}-{email}" for n in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(lambda buyer: post_event(stack.api_url, "demo", stack.webhook_secret,
-                                                         purchase(f"{buyer}-1", buyer)), buyers))
+        answers = list(
+            pool.map(
+                lambda buyer: post_event(stack.api_url, "demo", stack.webhook_secret, purchase(f"{buyer}-1", buyer)),
+                buyers,
+            )
+        )
     assert [a.status_code for a in answers] == [202] * 8
     assert len({a.json()["event_id"] for a in answers}) == 8
     for buyer in buyers:
@@ -104,7 +114,9 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(stack, email, case, sta
     if case == "stale timestamp":
         timestamp -= 301
     elif case == "future timestamp":
-        timestamp += 330  # not 301: the request must still be 5 minutes early when it is checked, also on a busy machine
+        timestamp += (
+            330  # not 301: the request must still be 5 minutes early when it is checked, also on a busy machine
+        )
     elif case == "wrong secret":
         secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
     elif case == "malformed json":

@@ -64,8 +64,14 @@ def test_an_order_starts_its_workflow_once_paid_and_only_once(stack, email):
 
 def test_the_activation_ping_answers_200(stack):
     ping = (FIXTURES / "woocommerce_ping.body.txt").read_bytes()
-    answer = requests.post(f"{stack.api_url}/webhooks/woocommerce/demo", data=ping,
-                           headers={"content-type": "application/x-www-form-urlencoded",
-                                    "user-agent": "WooCommerce/8.6.1 Hookshot (WordPress/6.4.3)"}, timeout=10)
+    answer = requests.post(
+        f"{stack.api_url}/webhooks/woocommerce/demo",
+        data=ping,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "user-agent": "WooCommerce/8.6.1 Hookshot (WordPress/6.4.3)",
+        },
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "ignored"

@@ -63,7 +63,10 @@ class Aws:
         sfn = boto3.client("stepfunctions", region_name=REGION)
         listed = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
         return [
-            {"name": item["name"], "input": json.loads(sfn.describe_execution(executionArn=item["executionArn"])["input"])}
+            {
+                "name": item["name"],
+                "input": json.loads(sfn.describe_execution(executionArn=item["executionArn"])["input"]),
+            }
             for item in listed
         ]
 
@@ -267,8 +270,13 @@ def http_api_event(
             "apiId": "testapi",
             "domainName": "api.example.test",
             "domainPrefix": "api",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
-                     "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "pytest",
+            },
             "requestId": str(uuid.uuid4()),
             "routeKey": f"{method} {route}",
             "stage": "$default",
@@ -327,8 +335,8 @@ class SeededStore:
 def demo_store(aws: Aws) -> SeededStore:
     """The local stack's `demo` store (three messages, a published targeted post-purchase
     workflow), with the Shopify secret of the fixture request."""
-    from storeflows.storage import stores
     from storeflows.intake.signatures import generate_standard_webhooks_secret
+    from storeflows.storage import stores
     from storeflows_local.demo_store import DEMO_STORE_ID, DEMO_WORKFLOW_ID, DemoSecrets, create_demo_store
 
     create_demo_store(

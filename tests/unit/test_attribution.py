@@ -4,30 +4,35 @@ workflow and message. The last touch wins; each order counts once."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from storeflows import reports
-from storeflows.storage import contacts
-from storeflows.events.purchase import PurchaseEvent
 from storeflows.events import StoreEvent
+from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Attribution, Contact, Touch
+from storeflows.storage import contacts
 from storeflows_local.signing import purchase
 
-
 EMAIL = "ana@example.com"
-CLICKED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+CLICKED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SENT_ON = date(2026, 11, 1)
 
 
 def touch(at: datetime, message_id: str = "second-purchase-thanks") -> Touch:
-    return Touch(at=at, workflow_id="targeted-post-purchase", message_id=message_id, sent_on=SENT_ON.isoformat(),
-                 ses_message_id=f"ses-{message_id}-{at.timestamp():.0f}")
+    return Touch(
+        at=at,
+        workflow_id="targeted-post-purchase",
+        message_id=message_id,
+        sent_on=SENT_ON.isoformat(),
+        ses_message_id=f"ses-{message_id}-{at.timestamp():.0f}",
+    )
 
 
 # --- the rule -----------------------------------------------------------------------------------
+
 
 def contact_with(click: Touch | None = None, open_: Touch | None = None) -> Contact:
     return Contact(store_id="demo", email=EMAIL, last_click=click, last_open=open_)
@@ -35,8 +40,13 @@ def contact_with(click: Touch | None = None, open_: Touch | None = None) -> Cont
 
 @pytest.mark.parametrize(
     ("after", "attributed"),
-    [(timedelta(0), True), (timedelta(days=4, hours=23), True), (timedelta(days=5), True),
-     (timedelta(days=5, seconds=1), False), (timedelta(seconds=-1), False)],
+    [
+        (timedelta(0), True),
+        (timedelta(days=4, hours=23), True),
+        (timedelta(days=5), True),
+        (timedelta(days=5, seconds=1), False),
+        (timedelta(seconds=-1), False),
+    ],
 )
 def test_a_purchase_counts_within_the_click_window_only(after, attributed):
     click = touch(CLICKED_AT)
@@ -67,20 +77,41 @@ def test_each_window_is_its_own():
 
 # --- through the dispatcher ---------------------------------------------------------------------
 
+
 @pytest.fixture
 def dispatch(load_handler, demo_store, lambda_context):
     app = load_handler("dispatch")
 
-    def deliver(order_id: str, at: datetime, *, total: str = "80.00", currency: str = "EUR",
-                event_id: str | None = None, attribution: Attribution = Attribution()) -> None:
+    def deliver(
+        order_id: str,
+        at: datetime,
+        *,
+        total: str = "80.00",
+        currency: str = "EUR",
+        event_id: str | None = None,
+        attribution: Attribution | None = None,
+    ) -> None:
         body = purchase(order_id, EMAIL, total=total, currency=currency)
         body["occurred_at"] = at.isoformat()
-        event = StoreEvent(store_id="demo", event_id=event_id or f"api:{order_id}", source="api",
-                           received_at=datetime.now(timezone.utc), event=PurchaseEvent.model_validate(body),
-                           attribution=attribution)
-        record = {"messageId": event.event_id, "receiptHandle": "h", "body": event.model_dump_json(), "attributes": {},
-                  "messageAttributes": {}, "md5OfBody": "0" * 32, "eventSource": "aws:sqs",
-                  "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}
+        event = StoreEvent(
+            store_id="demo",
+            event_id=event_id or f"api:{order_id}",
+            source="api",
+            received_at=datetime.now(UTC),
+            event=PurchaseEvent.model_validate(body),
+            attribution=attribution or Attribution(),
+        )
+        record = {
+            "messageId": event.event_id,
+            "receiptHandle": "h",
+            "body": event.model_dump_json(),
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "0" * 32,
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+            "awsRegion": "us-east-1",
+        }
         assert app.lambda_handler({"Records": [record]}, lambda_context) == {"batchItemFailures": []}
 
     return deliver

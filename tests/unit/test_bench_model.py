@@ -15,9 +15,17 @@ from storeflows_bench.dynamodb import capacity, item_size
 
 def test_the_price_file_names_a_source_and_a_date_for_every_price():
     prices = costs.load_prices()
-    for name in ("api_gateway_http_request", "lambda_request", "lambda_arm_gb_second",
-                 "step_functions_standard_transition", "dynamodb_write_request_unit", "dynamodb_read_request_unit",
-                 "ses_email", "cloudwatch_custom_metric_month", "xray_trace_recorded"):
+    for name in (
+        "api_gateway_http_request",
+        "lambda_request",
+        "lambda_arm_gb_second",
+        "step_functions_standard_transition",
+        "dynamodb_write_request_unit",
+        "dynamodb_read_request_unit",
+        "ses_email",
+        "cloudwatch_custom_metric_month",
+        "xray_trace_recorded",
+    ):
         assert prices.aws[name].source.startswith("https://aws.amazon.com/")
     assert {"klaviyo", "mailchimp", "getresponse"} <= set(prices.saas)
 
@@ -60,17 +68,21 @@ def test_dynamodb_units_follow_item_size_consistency_and_transactions():
     assert capacity("GetItem", {"Key": key}, sizes) == (0.5, 0.0)
     assert capacity("UpdateItem", {"Key": key}, sizes) == (0.0, 3.0), "3 KB item: 3 write units"
     order = {**small, "sk": {"S": "ORDER#1"}}
-    assert capacity("TransactWriteItems", {"TransactItems": [{"Put": {"Item": order}}, {"Update": {"Key": key}}]},
-                    sizes) == (0.0, 2 * 1 + 2 * 3), "each item twice its units"
+    assert capacity(
+        "TransactWriteItems", {"TransactItems": [{"Put": {"Item": order}}, {"Update": {"Key": key}}]}, sizes
+    ) == (0.0, 2 * 1 + 2 * 3), "each item twice its units"
     assert capacity("Query", {"ConsistentRead": True}, {}, [5000, 4000]) == (3.0, 0.0)
 
 
-@pytest.mark.parametrize(("created_by_state_machine", "function", "thread", "source"), [
-    (True, None, "Thread-7", STATE_MACHINE),
-    (False, "SendMessageFunction", "Thread-7", "function:SendMessageFunction"),
-    (False, None, "poll-DispatchFunction", EVENT_SOURCE_MAPPING),
-    (False, None, "MainThread", LOCAL_STACK),
-])
+@pytest.mark.parametrize(
+    ("created_by_state_machine", "function", "thread", "source"),
+    [
+        (True, None, "Thread-7", STATE_MACHINE),
+        (False, "SendMessageFunction", "Thread-7", "function:SendMessageFunction"),
+        (False, None, "poll-DispatchFunction", EVENT_SOURCE_MAPPING),
+        (False, None, "MainThread", LOCAL_STACK),
+    ],
+)
 def test_each_call_belongs_to_who_made_it(created_by_state_machine, function, thread, source):
     found = classify(created_by_state_machine=created_by_state_machine, function=function, thread_name=thread)
     assert found == source
@@ -80,7 +92,9 @@ def test_each_call_belongs_to_who_made_it(created_by_state_machine, function, th
 def test_the_minimum_of_a_send_depends_on_what_it_did():
     assert minimum.send_step({"run": {}}, {"status": "sent"}) == 6
     assert minimum.send_step({"run": {}}, {"status": "skipped", "reason": "no_marketing_consent"}) == 3
-    assert minimum.send_step({"run": {}}, {"status": "skipped", "reason": "coupon_pool_exhausted"}) == 4  # the sender was read
+    assert (
+        minimum.send_step({"run": {}}, {"status": "skipped", "reason": "coupon_pool_exhausted"}) == 4
+    )  # the sender was read
     capped = {"run": {"frequency_cap_seconds": 604800}}
     assert minimum.send_step(capped, {"status": "sent"}) == 7
     assert minimum.send_step(capped, {"status": "skipped", "reason": "frequency_cap"}) == 5

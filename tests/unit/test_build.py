@@ -178,7 +178,11 @@ def test_forbidden_import_scan_catches_hidden_imports():
         importlib.import_module("pytest")
         """
     )
-    assert forbidden_imports(source) == ["<source>:6: moto", "<source>:8: storeflows_local.stack", "<source>:11: pytest"]
+    assert forbidden_imports(source) == [
+        "<source>:6: moto",
+        "<source>:8: storeflows_local.stack",
+        "<source>:11: pytest",
+    ]
 
 
 def test_layer_ships_no_tests():
@@ -188,7 +192,10 @@ def test_layer_ships_no_tests():
         str(path.relative_to(ROOT))
         for path in layer.rglob("*")
         if (path.is_dir() and path.name in ("tests", "test"))
-        or (path.is_file() and (path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "conftest.py"))
+        or (
+            path.is_file()
+            and (path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "conftest.py")
+        )
     ]
     assert test_like == []
 
@@ -208,9 +215,9 @@ def _pinned_requirements(path: Path) -> list[Requirement]:
         except InvalidRequirement as error:
             pytest.fail(f"{path.name}:{number}: not a plain pinned requirement ({error}): {raw!r}")
         specifiers = list(requirement.specifier)
-        assert (
-            len(specifiers) == 1 and specifiers[0].operator == "==" and "*" not in specifiers[0].version
-        ), f"{path.name}:{number}: {line!r} is not pinned with =="
+        assert len(specifiers) == 1 and specifiers[0].operator == "==" and "*" not in specifiers[0].version, (
+            f"{path.name}:{number}: {line!r} is not pinned with =="
+        )
         requirements.append(requirement)
     return requirements
 
@@ -241,7 +248,15 @@ def _system_pip_cert() -> str | None:
 def _pip_environment() -> dict[str, str]:
     """This environment minus pip settings that would change what gets resolved (constraints,
     local wheel directories, --user/--prefix); index, proxy and certificate settings stay."""
-    keep = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CERT", "PIP_CLIENT_CERT", "PIP_TRUSTED_HOST", "PIP_PROXY", "PIP_CACHE_DIR"}
+    keep = {
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_CERT",
+        "PIP_CLIENT_CERT",
+        "PIP_TRUSTED_HOST",
+        "PIP_PROXY",
+        "PIP_CACHE_DIR",
+    }
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in keep}
     environment.update(PIP_CONSTRAINT="", PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     return environment
@@ -302,7 +317,9 @@ def test_layer_requirements_resolve_for_lambda_arm64_from_pypi(tmp_path: Path):
         result = subprocess.run(command, capture_output=True, text=True, env=_pip_environment(), timeout=120)
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"pip did not finish in {error.timeout}s (is the package index reachable?)\n{error.stderr}")
-    assert result.returncode == 0, f"pip could not resolve the layer for python{python_version}/{machine}:\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"pip could not resolve the layer for python{python_version}/{machine}:\n{result.stderr}"
+    )
 
     installs = json.loads(report_path.read_text())["install"]
     resolved = {canonicalize_name(item["metadata"]["name"]): item for item in installs}
@@ -332,9 +349,13 @@ def test_every_function_folder_is_deployed_by_exactly_one_function():
     users: dict[Path, list[str]] = {}
     for logical_id, function in FUNCTIONS.items():
         users.setdefault((ROOT / function["Properties"]["CodeUri"]).resolve(), []).append(logical_id)
-    folders = sorted(path.resolve() for path in (ROOT / "functions").iterdir() if path.is_dir() and path.name != "__pycache__")
+    folders = sorted(
+        path.resolve() for path in (ROOT / "functions").iterdir() if path.is_dir() and path.name != "__pycache__"
+    )
     assert folders, "no folders under functions/"
-    wrong = {str(folder.relative_to(ROOT)): users.get(folder, []) for folder in folders if len(users.get(folder, [])) != 1}
+    wrong = {
+        str(folder.relative_to(ROOT)): users.get(folder, []) for folder in folders if len(users.get(folder, [])) != 1
+    }
     assert not wrong, f"function folders not used by exactly one function: {wrong}"
     outside = [str(path) for path in users if path.parent != (ROOT / "functions").resolve()]
     assert not outside, f"CodeUri outside functions/: {outside}"
@@ -343,12 +364,19 @@ def test_every_function_folder_is_deployed_by_exactly_one_function():
 def test_the_tracer_patches_botocore_alone():
     """As deployed (LAMBDA_TASK_ROOT set, tracing on), X-Ray patches only the AWS SDK: its
     default patches every library it knows, importing them at each cold start."""
-    probe = ("import sys, storeflows.observability\n"
-             "from aws_xray_sdk.core import patcher\n"
-             "print(sorted(patcher._PATCHED_MODULES), 'sqlite3' in sys.modules)")
-    environment = {**os.environ, "LAMBDA_TASK_ROOT": str(ROOT), "AWS_REGION": "us-east-1",
-                   "PYTHONPATH": str(ROOT / "layers" / "storeflows")}
+    probe = (
+        "import sys, storeflows.observability\n"
+        "from aws_xray_sdk.core import patcher\n"
+        "print(sorted(patcher._PATCHED_MODULES), 'sqlite3' in sys.modules)"
+    )
+    environment = {
+        **os.environ,
+        "LAMBDA_TASK_ROOT": str(ROOT),
+        "AWS_REGION": "us-east-1",
+        "PYTHONPATH": str(ROOT / "layers" / "storeflows"),
+    }
     environment.pop("POWERTOOLS_TRACE_DISABLED", None)
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment,
-                            check=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=environment, check=True, timeout=60
+    )
     assert result.stdout.split("\n")[0] == "['botocore'] False"

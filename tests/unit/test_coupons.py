@@ -13,20 +13,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from storeflows.messaging import coupons
-from storeflows.storage import coupons as pools
-
-from storeflows.storage import keys
-from storeflows.storage import contacts, messages, orders
-from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import MessageRenderError
+from storeflows.events.purchase import PurchaseEvent
+from storeflows.messaging import coupons
 from storeflows.messaging.mail import parse_mime_message
 from storeflows.observability import metrics
 from storeflows.records import Message, MessageContent, Purpose
+from storeflows.storage import contacts, keys, messages, orders
+from storeflows.storage import coupons as pools
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
 from storeflows_local.template import Template
-
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "demo"
@@ -34,8 +31,10 @@ POOL = "spring-2026"
 EMAIL = "ana@example.com"
 ORDER_ID = "A-1001"
 WORKFLOW_ID = "targeted-post-purchase"
-CSV = "email,voucher,note\nx@example.com,SPRING-001,first\ny@example.com, SPRING-002 ,\nz@example.com,,blank\n" \
-      "w@example.com,SPRING-001,again\nv@example.com,SPRING-003,\n"
+CSV = (
+    "email,voucher,note\nx@example.com,SPRING-001,first\ny@example.com, SPRING-002 ,\nz@example.com,,blank\n"
+    "w@example.com,SPRING-001,again\nv@example.com,SPRING-003,\n"
+)
 COUPON_BLOCK = "{% if coupon %}Your code: {{ coupon.code }}{% endif %}"
 
 
@@ -58,8 +57,11 @@ def test_import_reads_the_chosen_column_strips_and_skips_blanks_and_repeats(aws)
     result = coupons.import_codes(STORE, POOL, CSV, column="voucher", low_stock_threshold=1)
 
     assert result == coupons.ImportResult(added=3, skipped_duplicates=1, size=3)
-    assert pool_codes(aws) == [("CODE#000000000", "SPRING-001"), ("CODE#000000001", "SPRING-002"),
-                               ("CODE#000000002", "SPRING-003")]
+    assert pool_codes(aws) == [
+        ("CODE#000000000", "SPRING-001"),
+        ("CODE#000000001", "SPRING-002"),
+        ("CODE#000000002", "SPRING-003"),
+    ]
     assert pools.pool_stock(STORE, POOL) == pools.PoolStock(size=3, claimed=0, remaining=3, low_stock_threshold=1)
 
 
@@ -105,22 +107,27 @@ def test_the_low_stock_threshold_defaults_to_a_tenth_of_the_first_import(aws):
     assert pools.pool_stock(STORE, POOL).low_stock_threshold == 3
 
     coupons.import_codes(STORE, POOL, "code\n", column="code", low_stock_threshold=40)
-    assert pools.pool_stock(STORE, POOL) == pools.PoolStock(size=125, claimed=0, remaining=125,
-                                                                low_stock_threshold=40)
+    assert pools.pool_stock(STORE, POOL) == pools.PoolStock(size=125, claimed=0, remaining=125, low_stock_threshold=40)
 
 
 def test_two_imports_into_one_pool_at_once_are_refused_until_the_hold_lapses(aws):
     coupons.import_codes(STORE, POOL, codes_csv(2), column="code")
     pool_key = keys.coupon_pool_key(STORE, POOL)
-    aws.table().update_item(Key=pool_key, UpdateExpression="SET importing = :t, import_started_at = :at",
-                            ExpressionAttributeValues={":t": "someone-else", ":at": "2999-01-01T00:00:00.000000+00:00"})
+    aws.table().update_item(
+        Key=pool_key,
+        UpdateExpression="SET importing = :t, import_started_at = :at",
+        ExpressionAttributeValues={":t": "someone-else", ":at": "2999-01-01T00:00:00.000000+00:00"},
+    )
 
     with pytest.raises(coupons.CouponImportError, match="another import"):
         coupons.import_codes(STORE, POOL, codes_csv(3, prefix="D"), column="code")
     assert pools.pool_stock(STORE, POOL).size == 2
 
-    aws.table().update_item(Key=pool_key, UpdateExpression="SET import_started_at = :at",
-                            ExpressionAttributeValues={":at": "2000-01-01T00:00:00.000000+00:00"})
+    aws.table().update_item(
+        Key=pool_key,
+        UpdateExpression="SET import_started_at = :at",
+        ExpressionAttributeValues={":at": "2000-01-01T00:00:00.000000+00:00"},
+    )
     assert coupons.import_codes(STORE, POOL, codes_csv(3, prefix="D"), column="code").size == 5
     assert "importing" not in aws.table().get_item(Key=pool_key)["Item"]
 
@@ -208,14 +215,25 @@ def test_low_stock_is_counted_from_the_threshold_on_and_exhaustion_counts_too(aw
 
 
 def test_a_message_coupon_is_static_or_dynamic():
-    base = {"store_id": STORE, "message_id": "m", "purpose": "marketing", "sender": DEMO_SENDER.model_dump(),
-            "variants": {"en": {"subject": "s", "html": "h", "text": "t"}}}
+    base = {
+        "store_id": STORE,
+        "message_id": "m",
+        "purpose": "marketing",
+        "sender": DEMO_SENDER.model_dump(),
+        "variants": {"en": {"subject": "s", "html": "h", "text": "t"}},
+    }
 
-    assert Message.model_validate({**base, "coupon": {"type": "static", "code": " SPRING10 "}}).coupon.code == "SPRING10"
+    assert (
+        Message.model_validate({**base, "coupon": {"type": "static", "code": " SPRING10 "}}).coupon.code == "SPRING10"
+    )
     dynamic = Message.model_validate({**base, "coupon": {"type": "dynamic", "pool": POOL}}).coupon
     assert (dynamic.pool, dynamic.when_exhausted.value) == (POOL, "send_without_coupon")
-    for wrong in ({"type": "percent", "code": "X"}, {"type": "static", "code": ""},
-                  {"type": "dynamic", "pool": "a#b"}, {"type": "dynamic", "pool": POOL, "when_exhausted": "wait"}):
+    for wrong in (
+        {"type": "percent", "code": "X"},
+        {"type": "static", "code": ""},
+        {"type": "dynamic", "pool": "a#b"},
+        {"type": "dynamic", "pool": POOL, "when_exhausted": "wait"},
+    ):
         with pytest.raises(ValidationError):
             Message.model_validate({**base, "coupon": wrong})
 
@@ -227,29 +245,57 @@ def test_a_message_coupon_is_static_or_dynamic():
 def send(load_handler, demo_store, lambda_context):
     app = load_handler("send_message")
 
-    def invoke(message_id: str, *, email: str = EMAIL, step: str = "SendCoupon", order_id: str = ORDER_ID,
-               frequency_cap_seconds: int = 0) -> dict[str, Any]:
+    def invoke(
+        message_id: str,
+        *,
+        email: str = EMAIL,
+        step: str = "SendCoupon",
+        order_id: str = ORDER_ID,
+        frequency_cap_seconds: int = 0,
+    ) -> dict[str, Any]:
         order = {"id": order_id, "total": "129.90", "currency": "EUR", "items": []}
-        return app.lambda_handler({
-            "run": {"store_id": STORE, "workflow_id": WORKFLOW_ID, "email": email,
-                    "subject": {"type": "order", "order": order}, "frequency_cap_seconds": frequency_cap_seconds},
-            "message_id": message_id, "step": step,
-        }, lambda_context)
+        return app.lambda_handler(
+            {
+                "run": {
+                    "store_id": STORE,
+                    "workflow_id": WORKFLOW_ID,
+                    "email": email,
+                    "subject": {"type": "order", "order": order},
+                    "frequency_cap_seconds": frequency_cap_seconds,
+                },
+                "message_id": message_id,
+                "step": step,
+            },
+            lambda_context,
+        )
 
     return invoke
 
 
 def add_contact(email: str = EMAIL, *, accepts_marketing: bool = True) -> None:
-    event = PurchaseEvent.model_validate(purchase(ORDER_ID, email, accepts_marketing=accepts_marketing, language="en-GB"))
+    event = PurchaseEvent.model_validate(
+        purchase(ORDER_ID, email, accepts_marketing=accepts_marketing, language="en-GB")
+    )
     assert orders.record_purchase(STORE, f"api:seed-{email}", event)
 
 
 def coupon_message(coupon: dict[str, Any] | None, *, message_id: str = "coupon", html: str | None = None) -> str:
-    messages.put_message(Message(
-        store_id=STORE, message_id=message_id, purpose=Purpose.MARKETING, sender=DEMO_SENDER, coupon=coupon,
-        variants={"en": MessageContent(subject="A gift for you", html=html or f"<p>Thanks! {COUPON_BLOCK}</p>",
-                                       text=f"Thanks! {COUPON_BLOCK}")},
-    ))
+    messages.put_message(
+        Message(
+            store_id=STORE,
+            message_id=message_id,
+            purpose=Purpose.MARKETING,
+            sender=DEMO_SENDER,
+            coupon=coupon,
+            variants={
+                "en": MessageContent(
+                    subject="A gift for you",
+                    html=html or f"<p>Thanks! {COUPON_BLOCK}</p>",
+                    text=f"Thanks! {COUPON_BLOCK}",
+                )
+            },
+        )
+    )
     return message_id
 
 
@@ -258,8 +304,11 @@ def mails(aws) -> list[dict[str, Any]]:
 
 
 def send_record(email: str = EMAIL, step: str = "SendCoupon") -> dict[str, Any]:
-    return next(item for item in contacts.contact_history(STORE, email)
-                if item["sk"] == keys.send_log_key(STORE, email, WORKFLOW_ID, ORDER_ID, step)["sk"])
+    return next(
+        item
+        for item in contacts.contact_history(STORE, email)
+        if item["sk"] == keys.send_log_key(STORE, email, WORKFLOW_ID, ORDER_ID, step)["sk"]
+    )
 
 
 def emf_blobs(output: str) -> list[dict[str, Any]]:
@@ -358,8 +407,10 @@ def test_a_send_skipped_for_an_exhausted_pool_gives_its_frequency_cap_slot_back(
         aws.table().put_item(Item={**cap_key, "last_sent_at": int(time.time()) - WEEK - 60, "last_send": earlier_send})
     before = aws.table().get_item(Key=cap_key).get("Item")
 
-    assert send("coupon", order_id="1", frequency_cap_seconds=WEEK) == {"status": "skipped",
-                                                                        "reason": "coupon_pool_exhausted"}
+    assert send("coupon", order_id="1", frequency_cap_seconds=WEEK) == {
+        "status": "skipped",
+        "reason": "coupon_pool_exhausted",
+    }
     assert aws.table().get_item(Key=cap_key).get("Item") == before, "the slot holds what it held before"
     assert send("plain", order_id="2", frequency_cap_seconds=WEEK)["status"] == "sent", "the next message goes"
     assert send("plain", order_id="3", frequency_cap_seconds=WEEK) == {"status": "skipped", "reason": "frequency_cap"}
@@ -384,8 +435,11 @@ def test_the_low_stock_metric_is_published_as_the_alarm_in_template_yaml_reads_i
 
     send(coupon_message({"type": "dynamic", "pool": POOL}))
 
-    blobs = [blob for blob in emf_blobs(capsys.readouterr().out)
-             if any(m["Name"] == "CouponPoolLow" for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"])]
+    blobs = [
+        blob
+        for blob in emf_blobs(capsys.readouterr().out)
+        if any(m["Name"] == "CouponPoolLow" for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"])
+    ]
     assert len(blobs) == 1, "one EMF document carrying CouponPoolLow"
     (blob,) = blobs
     (directive,) = blob["_aws"]["CloudWatchMetrics"]
@@ -393,5 +447,9 @@ def test_the_low_stock_metric_is_published_as_the_alarm_in_template_yaml_reads_i
     assert alarm["Namespace"] == directive["Namespace"] == "Storeflows"
     assert alarm["MetricName"] == "CouponPoolLow" and blob["CouponPoolLow"] == [1.0]
     assert directive["Dimensions"] == [[dimension["Name"] for dimension in alarm["Dimensions"]]] == [["service"]]
-    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": blob["service"]} == {"service": "storeflows"}
+    assert (
+        {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        == {"service": blob["service"]}
+        == {"service": "storeflows"}
+    )
     assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,21 +18,17 @@ from typing import Any
 import boto3
 import pytest
 
-
-from storeflows.storage import keys
-from storeflows.storage import contacts, stores, workflows
-from storeflows.storage import privacy as privacy_store
+from storeflows.events import StoreEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.intake.shopify import data_request_from_shopify, erasure_from_shopify, purchase_from_shopify
-from storeflows.workflows import runs
-from storeflows.workflows.runs import run_name
-from storeflows.events import StoreEvent
 from storeflows.observability import logger
 from storeflows.records import Store
-from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.storage import contacts, keys, stores, workflows
+from storeflows.storage import privacy as privacy_store
+from storeflows.workflows import Workflow, WorkflowStatus, runs
+from storeflows.workflows.runs import run_name
 from storeflows.workflows.triggers import PurchaseTrigger
 from storeflows_local.signing import purchase
-
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHOPIFY_ORDER_ID = "820982911946154508"
@@ -50,7 +46,10 @@ def store_event(event_id: str, purchase_event: PurchaseEvent, *, store_id: str =
     """The queue message body the ingest would have sent."""
     source = "shopify" if event_id.startswith("shopify:") else "api"
     return StoreEvent(
-        store_id=store_id, event_id=event_id, source=source, received_at=datetime.now(timezone.utc),
+        store_id=store_id,
+        event_id=event_id,
+        source=source,
+        received_at=datetime.now(UTC),
         event=purchase_event,
     ).model_dump_json()
 
@@ -140,14 +139,20 @@ def test_redelivered_record_changes_nothing(dispatch, sqs_event, aws):
     assert first == second == {"batchItemFailures": []}
     assert len(aws.executions()) == 1
     assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
-    assert aws.table().scan(ConsistentRead=True)["Items"] == table_after_first, \
+    assert aws.table().scan(ConsistentRead=True)["Items"] == table_after_first, (
         "no counter, profile field or best-seller count may move on a redelivery"
+    )
 
 
 def emitted_metrics(out: str) -> set[str]:
     """The metric names in the EMF records printed since the last read."""
-    return {metric["Name"] for line in out.splitlines() if line.startswith('{"_aws"')
-            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"] for metric in directive["Metrics"]}
+    return {
+        metric["Name"]
+        for line in out.splitlines()
+        if line.startswith('{"_aws"')
+        for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
 
 
 def test_orders_paid_after_orders_create_does_not_start_a_second_run(dispatch, sqs_event, aws, demo_store, capsys):
@@ -156,8 +161,9 @@ def test_orders_paid_after_orders_create_does_not_start_a_second_run(dispatch, s
 
     response = dispatch(sqs_event(("m-paid", store_event("shopify:paid-event", shopify_purchase()))))
 
-    assert "WorkflowRunsStarted" in first and "WorkflowRunsDeduplicated" not in first, \
+    assert "WorkflowRunsStarted" in first and "WorkflowRunsDeduplicated" not in first, (
         "a metric published only when it happens (each is billed per month)"
+    )
     assert "WorkflowRunsDeduplicated" in emitted_metrics(capsys.readouterr().out)
     assert response == {"batchItemFailures": []}
     assert [run["name"] for run in aws.executions()] == [run_name("demo", SHOPIFY_ORDER_ID, demo_store.workflow_id)]
@@ -225,8 +231,12 @@ def test_every_matching_published_workflow_gets_a_run(dispatch, sqs_event, aws):
         pytest.param("not json at all", id="not-json"),
         pytest.param(json.dumps({"store_id": "demo", "event_id": "x"}), id="missing-fields"),
         pytest.param(
-            json.dumps({**json.loads(store_event("api:x", PurchaseEvent.model_validate(purchase("B-1", "b@example.com")))),
-                        "source": "carrier-pigeon"}),
+            json.dumps(
+                {
+                    **json.loads(store_event("api:x", PurchaseEvent.model_validate(purchase("B-1", "b@example.com")))),
+                    "source": "carrier-pigeon",
+                }
+            ),
             id="unknown-source",
         ),
     ],
@@ -244,13 +254,18 @@ def test_malformed_record_fails_alone(dispatch, sqs_event, aws, bad_body, monkey
     ((message, failure),) = logged
     assert (message, failure["sqs_message_id"]) == ("event failed, left on the queue", "bad-1")
     assert failure["error_type"] == "ValidationError" and failure["invalid_fields"], "the operator needs the cause"
-    assert all(data not in json.dumps(failure) for data in ("not json at all", "b@example.com", "carrier-pigeon")), \
+    assert all(data not in json.dumps(failure) for data in ("not json at all", "b@example.com", "carrier-pigeon")), (
         "never the data it failed on"
+    )
 
 
 def test_record_for_a_store_without_workflows_only_records_the_purchase(dispatch, sqs_event, aws):
     stores.put_store(Store(store_id="quiet-store", unsubscribe_key="k" * 43))
-    body = store_event(f"api:{uuid.uuid4().hex}", PurchaseEvent.model_validate(purchase("Q-1", "q@example.com")), store_id="quiet-store")
+    body = store_event(
+        f"api:{uuid.uuid4().hex}",
+        PurchaseEvent.model_validate(purchase("Q-1", "q@example.com")),
+        store_id="quiet-store",
+    )
 
     assert dispatch(sqs_event(("m-1", body))) == {"batchItemFailures": []}
     assert aws.executions() == []
@@ -259,14 +274,16 @@ def test_record_for_a_store_without_workflows_only_records_the_purchase(dispatch
 
 # --- Shopify compliance topics -------------------------------------------------------------------
 
+
 def compliance_event(event_id: str, fixture: str, email: str = SHOPIFY_EMAIL) -> str:
     """The queue message body the ingest makes of a Shopify compliance webhook, for the customer
     of the sample order (Shopify's samples name two spellings of John)."""
     payload = json.loads((FIXTURES / fixture).read_text("utf-8"))
     payload["customer"]["email"] = email
     body = (erasure_from_shopify if fixture == "shopify_customers_redact.json" else data_request_from_shopify)(payload)
-    return StoreEvent(store_id="demo", event_id=event_id, source="shopify", received_at=datetime.now(timezone.utc),
-                      event=body).model_dump_json()
+    return StoreEvent(
+        store_id="demo", event_id=event_id, source="shopify", received_at=datetime.now(UTC), event=body
+    ).model_dump_json()
 
 
 def test_a_redact_stops_the_customers_run_and_erases_them(dispatch, sqs_event, aws, demo_store, monkeypatch):
@@ -282,8 +299,18 @@ def test_a_redact_stops_the_customers_run_and_erases_them(dispatch, sqs_event, a
     assert boto3.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
     assert aws.items(keys.contact_pk("demo", SHOPIFY_EMAIL)) == []
     assert privacy_store.get_suppression("demo", SHOPIFY_EMAIL).erased_via == "shopify:redact-1"
-    assert logged == [("contact erased", {"store_id": "demo", "event_id": "shopify:redact-1", "items_erased": 2,
-                                          "runs_stopped": 1, "data_requests_erased": 0})]
+    assert logged == [
+        (
+            "contact erased",
+            {
+                "store_id": "demo",
+                "event_id": "shopify:redact-1",
+                "items_erased": 2,
+                "runs_stopped": 1,
+                "data_requests_erased": 0,
+            },
+        )
+    ]
     assert SHOPIFY_EMAIL not in json.dumps(aws.table().scan()["Items"], default=str)
 
 

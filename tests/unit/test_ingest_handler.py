@@ -18,7 +18,6 @@ from storeflows.intake.common import MAX_BODY_BYTES
 from storeflows.intake.signatures import sign_hmac_sha256_base64, sign_standard_webhook
 from storeflows_local.signing import purchase
 
-
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHOPIFY_BODY = (FIXTURES / "shopify_orders_create.json").read_bytes()
 SHOPIFY_HEADERS: dict[str, str] = json.loads((FIXTURES / "shopify_orders_create.headers.json").read_text("utf-8"))[
@@ -86,7 +85,11 @@ def api_request(make_http_event, demo_store):
             "Webhook-Signature": sign_standard_webhook(demo_store.webhook_secret, webhook_id, timestamp, body),
         }
         return make_http_event(
-            "POST", "/events/{store_id}", f"/events/{store_id}", headers=headers, body=body,
+            "POST",
+            "/events/{store_id}",
+            f"/events/{store_id}",
+            headers=headers,
+            body=body,
             path_parameters={"store_id": store_id},
         )
 
@@ -111,6 +114,7 @@ def accepted(response: dict[str, Any]) -> dict[str, Any]:
 
 # --- Shopify ---------------------------------------------------------------------------------
 
+
 def test_shopify_sample_order_is_queued_as_one_canonical_event(ingest, shopify_request, aws):
     response = ingest(shopify_request())
 
@@ -130,8 +134,10 @@ def test_shopify_sample_order_is_queued_as_one_canonical_event(ingest, shopify_r
     "options",
     [
         pytest.param({"lower_case_headers": False}, id="header-case-as-shopify-sends-it"),
-        pytest.param({"headers": {n.upper(): v for n, v in SHOPIFY_HEADERS.items()}, "lower_case_headers": False},
-                     id="upper-case-headers"),
+        pytest.param(
+            {"headers": {n.upper(): v for n, v in SHOPIFY_HEADERS.items()}, "lower_case_headers": False},
+            id="upper-case-headers",
+        ),
         pytest.param({"base64_body": True}, id="base64-encoded-body"),
     ],
 )
@@ -146,16 +152,15 @@ def test_shopify_header_case_and_body_encoding_do_not_matter(ingest, shopify_req
 @pytest.mark.parametrize(
     "tamper",
     [
-        pytest.param(lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign_hmac_sha256_base64("not-the-secret", b)}, b),
-                     id="signed-with-another-secret"),
+        pytest.param(
+            lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign_hmac_sha256_base64("not-the-secret", b)}, b),
+            id="signed-with-another-secret",
+        ),
         pytest.param(lambda h, b: (h, b.replace(b"jon@example.com", b"eve@example.com", 1)), id="body-changed"),
-        pytest.param(lambda h, b: ({n: v for n, v in h.items() if n != "X-Shopify-Hmac-Sha256"}, b),
-                     id="no-signature"),
+        pytest.param(lambda h, b: ({n: v for n, v in h.items() if n != "X-Shopify-Hmac-Sha256"}, b), id="no-signature"),
     ],
 )
-def test_shopify_request_without_a_valid_signature_is_refused_and_nothing_queued(
-    ingest, shopify_request, aws, tamper
-):
+def test_shopify_request_without_a_valid_signature_is_refused_and_nothing_queued(ingest, shopify_request, aws, tamper):
     headers, body = tamper(SHOPIFY_HEADERS, SHOPIFY_BODY)
 
     response = ingest(shopify_request(headers=headers, body=body))
@@ -228,7 +233,10 @@ def test_other_shopify_topics_are_acknowledged_but_ignored(ingest, shopify_reque
 def test_orders_paid_is_a_purchase_topic_too(ingest, shopify_request, aws):
     headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": "orders/paid", "X-Shopify-Event-Id": "paid-event-1"}
 
-    assert accepted(ingest(shopify_request(headers=headers))) == {"status": "accepted", "event_id": "shopify:paid-event-1"}
+    assert accepted(ingest(shopify_request(headers=headers))) == {
+        "status": "accepted",
+        "event_id": "shopify:paid-event-1",
+    }
     assert [body["event"]["order"]["id"] for body in aws.queued_bodies()] == [SHOPIFY_ORDER_ID]
 
 
@@ -273,12 +281,17 @@ def test_customers_data_request_is_queued_with_shopifys_ids(ingest, compliance_r
     assert accepted(response)["status"] == "accepted"
     (queued,) = aws.queued_bodies()
     request = StoreEvent.model_validate(queued).event
-    assert (request.request_id, request.customer.email, request.platform_customer_id) == ("9999", "john@example.com",
-                                                                                         "191167")
+    assert (request.request_id, request.customer.email, request.platform_customer_id) == (
+        "9999",
+        "john@example.com",
+        "191167",
+    )
     assert request.orders_requested == ["299938", "280263", "220458"]
 
 
-@pytest.mark.parametrize("topic, body", [("customers/redact", REDACT_BODY), ("customers/data_request", DATA_REQUEST_BODY)])
+@pytest.mark.parametrize(
+    "topic, body", [("customers/redact", REDACT_BODY), ("customers/data_request", DATA_REQUEST_BODY)]
+)
 def test_a_compliance_webhook_signed_with_another_secret_is_401(ingest, compliance_request, aws, topic, body):
     response = ingest(compliance_request(topic, body, secret="not-the-app-secret"))
 
@@ -286,7 +299,9 @@ def test_a_compliance_webhook_signed_with_another_secret_is_401(ingest, complian
     assert aws.queued_bodies() == []
 
 
-@pytest.mark.parametrize("customer", [{"id": 191167, "phone": "555-625-1199"}, {"id": 191167, "email": "not an address"}])
+@pytest.mark.parametrize(
+    "customer", [{"id": 191167, "phone": "555-625-1199"}, {"id": 191167, "email": "not an address"}]
+)
 def test_a_redact_naming_no_email_address_is_acknowledged_and_ignored(ingest, compliance_request, aws, customer):
     body = json.dumps({**json.loads(REDACT_BODY), "customer": customer}).encode()
 
@@ -297,12 +312,14 @@ def test_a_redact_naming_no_email_address_is_acknowledged_and_ignored(ingest, co
 def test_a_data_request_without_its_id_is_400(ingest, compliance_request, aws):
     body = json.dumps({**json.loads(DATA_REQUEST_BODY), "data_request": {}}).encode()
 
-    assert "data_request.id" in assert_refused(ingest(compliance_request("customers/data_request", body)), 400,
-                                               "invalid_payload")
+    assert "data_request.id" in assert_refused(
+        ingest(compliance_request("customers/data_request", body)), 400, "invalid_payload"
+    )
     assert aws.queued_bodies() == []
 
 
 # --- Storeflows event API (Standard Webhooks) ----------------------------------------------------
+
 
 def test_api_event_with_a_valid_signature_is_queued_under_its_webhook_id(ingest, api_request, aws):
     response = ingest(api_request(purchase("A-1001", "Ana@Example.com"), webhook_id="msg_2b3c"))
@@ -338,7 +355,11 @@ def test_api_event_signed_with_another_secret_is_401(ingest, make_http_event, aw
     timestamp = int(time.time())
     other_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     event = make_http_event(
-        "POST", "/events/{store_id}", "/events/demo", body=body, path_parameters={"store_id": "demo"},
+        "POST",
+        "/events/{store_id}",
+        "/events/demo",
+        body=body,
+        path_parameters={"store_id": "demo"},
         headers={
             "content-type": "application/json",
             "webhook-id": "msg_1",
@@ -395,6 +416,9 @@ def test_a_refused_webhook_is_counted_by_reason(ingest, shopify_request, aws, ca
     ingest(shopify_request(store_id="no-such-store"))
     ingest(shopify_request(headers={**SHOPIFY_HEADERS, "X-Shopify-Hmac-Sha256": "bad"}))
 
-    refused = [(record["reason"], record["WebhooksRejected"]) for record in emf_records(capsys.readouterr().out)
-               if "WebhooksRejected" in record]
+    refused = [
+        (record["reason"], record["WebhooksRejected"])
+        for record in emf_records(capsys.readouterr().out)
+        if "WebhooksRejected" in record
+    ]
     assert refused == [("unknown_store", [1.0]), ("invalid_signature", [1.0])]

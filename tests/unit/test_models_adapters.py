@@ -2,7 +2,7 @@
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from storeflows.errors import InvalidPayload
+from storeflows.events.common import Customer, LineItem, Order, describe_validation_error
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.intake.api import event_from_api
 from storeflows.intake.shopify import purchase_from_shopify
 from storeflows.intake.woocommerce import purchase_from_woocommerce
-from storeflows.errors import InvalidPayload
-from storeflows.events.common import Customer, LineItem, Order, describe_validation_error
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -75,7 +75,7 @@ def _invalid_detail(body: Any) -> str:
 def test_full_api_body() -> None:
     event = event_from_api(_api_body())
     assert event.type == "purchase"
-    assert event.occurred_at == datetime(2025, 3, 1, 9, 15, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2025, 3, 1, 9, 15, tzinfo=UTC)
     assert event.order.id == "A-1001"
     assert event.order.total == Decimal("129.90")
     assert str(event.order.total) == "129.90"
@@ -126,9 +126,7 @@ def test_several_failures_are_all_listed() -> None:
     body = _minimal_body()
     del body["customer"]["email"]
     body["order"]["total"] = "abc"
-    assert _invalid_detail(body) == (
-        "order.total: Input should be a valid decimal; customer.email: Field required"
-    )
+    assert _invalid_detail(body) == ("order.total: Input should be a valid decimal; customer.email: Field required")
 
 
 def test_unknown_fields_are_ignored() -> None:
@@ -152,13 +150,24 @@ def test_consent_and_delivered_events_parse_by_type() -> None:
     from storeflows.events.consent import ConsentEvent
     from storeflows.events.delivery import DeliveredEvent
 
-    consent = event_from_api({"type": "consent", "occurred_at": "2026-11-20T10:00:00+01:00", "marketing": False,
-                              "source": "preference centre", "customer": {"email": " Ana@Example.com "}})
+    consent = event_from_api(
+        {
+            "type": "consent",
+            "occurred_at": "2026-11-20T10:00:00+01:00",
+            "marketing": False,
+            "source": "preference centre",
+            "customer": {"email": " Ana@Example.com "},
+        }
+    )
     assert isinstance(consent, ConsentEvent)
-    assert (consent.customer.email, consent.marketing, consent.occurred_at.utcoffset().total_seconds()) == \
-        ("ana@example.com", False, 3600)
-    delivered = event_from_api({"type": "delivered", "order": {"id": 820982911946154508},
-                                "customer": {"email": "ana@example.com"}})
+    assert (consent.customer.email, consent.marketing, consent.occurred_at.utcoffset().total_seconds()) == (
+        "ana@example.com",
+        False,
+        3600,
+    )
+    delivered = event_from_api(
+        {"type": "delivered", "order": {"id": 820982911946154508}, "customer": {"email": "ana@example.com"}}
+    )
     assert isinstance(delivered, DeliveredEvent) and delivered.order.id == "820982911946154508"
     with pytest.raises(InvalidPayload, match="marketing: Field required"):
         event_from_api({"type": "consent", "customer": {"email": "ana@example.com"}})
@@ -176,9 +185,7 @@ def test_non_object_body(payload: Any) -> None:
 def test_float_money_rejected(total: float) -> None:
     body = _minimal_body()
     body["order"]["total"] = total
-    assert _invalid_detail(body) == (
-        "order.total: Value error, must be a decimal string or number, not a float"
-    )
+    assert _invalid_detail(body) == ("order.total: Value error, must be a decimal string or number, not a float")
 
 
 def test_float_item_price_rejected() -> None:
@@ -284,9 +291,7 @@ def test_invalid_email_rejected(email: str) -> None:
 
 
 @pytest.mark.parametrize("field", ["first_name", "last_name"])
-@pytest.mark.parametrize(
-    "value", ["Ana\r\nBcc: x@y.com", "An\na", "An\ta", "An\x00a", "Ana\u2028x"]
-)
+@pytest.mark.parametrize("value", ["Ana\r\nBcc: x@y.com", "An\na", "An\ta", "An\x00a", "Ana\u2028x"])
 def test_control_characters_in_names_rejected(field: str, value: str) -> None:
     body = _minimal_body()
     body["customer"][field] = value
@@ -323,9 +328,7 @@ def test_garbage_language_rejected(language: str) -> None:
         _customer(language=language)
 
 
-@pytest.mark.parametrize(
-    ("country", "expected"), [("pl", "PL"), (" US ", "US"), ("", None), (None, None)]
-)
+@pytest.mark.parametrize(("country", "expected"), [("pl", "PL"), (" US ", "US"), ("", None), (None, None)])
 def test_country(country: str | None, expected: str | None) -> None:
     assert _customer(country=country).country == expected
 
@@ -339,7 +342,7 @@ def test_bad_country_rejected(country: str) -> None:
 def test_naive_occurred_at_is_utc() -> None:
     body = _minimal_body()
     body["occurred_at"] = "2025-03-01T10:15:00"
-    assert event_from_api(body).occurred_at == datetime(2025, 3, 1, 10, 15, tzinfo=timezone.utc)
+    assert event_from_api(body).occurred_at == datetime(2025, 3, 1, 10, 15, tzinfo=UTC)
 
 
 def test_models_are_frozen() -> None:
@@ -350,9 +353,7 @@ def test_models_are_frozen() -> None:
 
 def test_describe_validation_error_caps_long_lists() -> None:
     with pytest.raises(ValidationError) as excinfo:
-        Order.model_validate(
-            {"id": "1", "total": "1", "currency": "EUR", "items": [{"quantity": 0}] * 12}
-        )
+        Order.model_validate({"id": "1", "total": "1", "currency": "EUR", "items": [{"quantity": 0}] * 12})
     detail = describe_validation_error(excinfo.value)
     assert detail.startswith("items.0.quantity: Input should be greater than or equal to 1; ")
     assert detail.count("Input should be greater than or equal to 1") == 10
@@ -465,7 +466,7 @@ def test_shopify_created_at_when_not_processed() -> None:
     order = _shopify()
     order["processed_at"] = None
     order["created_at"] = "2024-05-01T12:00:00+02:00"
-    assert purchase_from_shopify(order).occurred_at == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+    assert purchase_from_shopify(order).occurred_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
 
 
 def test_shopify_errors_name_the_field() -> None:
@@ -474,9 +475,7 @@ def test_shopify_errors_name_the_field() -> None:
     order["line_items"][2]["price"] = "free"
     with pytest.raises(InvalidPayload) as excinfo:
         purchase_from_shopify(order)
-    assert excinfo.value.detail == (
-        "order.total: Field required; order.items.2.price: Input should be a valid decimal"
-    )
+    assert excinfo.value.detail == ("order.total: Field required; order.items.2.price: Input should be a valid decimal")
 
 
 def test_shopify_non_object() -> None:
@@ -499,9 +498,7 @@ def test_woocommerce_sample() -> None:
     assert event.order.id == "727"
     assert event.order.total == Decimal("29.35")
     assert event.order.currency == "USD"
-    assert event.customer == Customer(
-        email="john.doe@example.com", first_name="John", last_name="Doe", country="US"
-    )
+    assert event.customer == Customer(email="john.doe@example.com", first_name="John", last_name="Doe", country="US")
     assert event.customer.language is None
     assert event.customer.accepts_marketing is None
     assert event.order.items == [
@@ -516,7 +513,7 @@ def test_woocommerce_sample() -> None:
         ),
     ]
     # date_created_gmt is naive but UTC; date_created (16:28) is shop-local time.
-    assert event.occurred_at == datetime(2017, 3, 22, 19, 28, 2, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2017, 3, 22, 19, 28, 2, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -544,7 +541,7 @@ def test_woocommerce_country_falls_back_to_shipping() -> None:
 def test_woocommerce_fallback_date_and_missing_email() -> None:
     order = _woocommerce()
     del order["date_created_gmt"]
-    local_as_utc = datetime(2017, 3, 22, 16, 28, 2, tzinfo=timezone.utc)
+    local_as_utc = datetime(2017, 3, 22, 16, 28, 2, tzinfo=UTC)
     assert purchase_from_woocommerce(order).occurred_at == local_as_utc
     order["billing"]["email"] = ""
     with pytest.raises(InvalidPayload) as excinfo:

@@ -48,8 +48,15 @@ def test_the_dashboard_is_json_and_shows_only_metrics_the_code_emits(template):
     assert shown, "the dashboard shows no Storeflows metric"
     assert shown <= emitted_metrics()
     # The list: webhooks received/rejected, runs, sends/skips, coupons.
-    assert {"WebhooksAccepted", "WebhooksRejected", "WorkflowRunsStarted", "EmailsSent", "EmailsSkipped",
-            "CouponCodesClaimed", "CouponPoolExhausted"} <= shown
+    assert {
+        "WebhooksAccepted",
+        "WebhooksRejected",
+        "WorkflowRunsStarted",
+        "EmailsSent",
+        "EmailsSkipped",
+        "CouponCodesClaimed",
+        "CouponPoolExhausted",
+    } <= shown
 
 
 def run_failure_alarms(template: Template) -> set[str]:
@@ -76,20 +83,29 @@ def alarms(template: Template) -> dict[str, dict]:
 
 
 def test_every_state_machine_and_dead_letter_queue_has_an_alarm(template):
-    watched = {alarm["Dimensions"][0]["Value"].get("Ref") or alarm["Dimensions"][0]["Value"].get("Fn::GetAtt", [None])[0]
-               for alarm in alarms(template).values() if isinstance(alarm["Dimensions"][0]["Value"], dict)}
+    watched = {
+        alarm["Dimensions"][0]["Value"].get("Ref") or alarm["Dimensions"][0]["Value"].get("Fn::GetAtt", [None])[0]
+        for alarm in alarms(template).values()
+        if isinstance(alarm["Dimensions"][0]["Value"], dict)
+    }
     assert set(template.of_type("AWS::Serverless::StateMachine")) <= watched
-    dead_letter_queues = {name for name, res in template.of_type("AWS::SQS::Queue").items()
-                          if "RedrivePolicy" not in res["Properties"]}
+    dead_letter_queues = {
+        name for name, res in template.of_type("AWS::SQS::Queue").items() if "RedrivePolicy" not in res["Properties"]
+    }
     assert dead_letter_queues == {"EventDeadLetterQueue", "TrackingDeadLetterQueue"}
     assert dead_letter_queues <= watched
 
 
-@pytest.mark.parametrize(("metric", "threshold"), [("Reputation.BounceRate", 0.05), ("Reputation.ComplaintRate", 0.001)])
+@pytest.mark.parametrize(
+    ("metric", "threshold"), [("Reputation.BounceRate", 0.05), ("Reputation.ComplaintRate", 0.001)]
+)
 def test_reputation_alarms_sit_at_the_ses_thresholds(template, metric, threshold):
     (alarm,) = [alarm for alarm in alarms(template).values() if alarm["MetricName"] == metric]
-    assert (alarm["Namespace"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("AWS/SES", threshold,
-                                                                                     "GreaterThanThreshold")
+    assert (alarm["Namespace"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "AWS/SES",
+        threshold,
+        "GreaterThanThreshold",
+    )
     assert alarm["Dimensions"] == [{"Name": "ses:configuration-set", "Value": {"Ref": "ConfigurationSet"}}]
 
 
@@ -106,8 +122,9 @@ def test_a_failure_is_logged_by_its_kind_and_place_never_by_the_data_it_failed_o
     from storeflows.observability import error_summary
 
     def fail():
-        raise ClientError({"Error": {"Code": "ValidationException", "Message": "key CONTACT#demo#ana@example.com"}},
-                          "UpdateItem")
+        raise ClientError(
+            {"Error": {"Code": "ValidationException", "Message": "key CONTACT#demo#ana@example.com"}}, "UpdateItem"
+        )
 
     try:
         fail()

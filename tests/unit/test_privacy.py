@@ -5,28 +5,25 @@ may receive."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from storeflows import privacy
-from storeflows.messaging import unsubscribe as subscriptions
-
-from storeflows.storage import keys
-from storeflows.storage import contacts, dynamodb, orders, reports, sends
-from storeflows.storage import privacy as privacy_store
 from storeflows.events.common import Customer, Order
 from storeflows.events.privacy import DataRequest
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.records import Purpose
+from storeflows.messaging import unsubscribe as subscriptions
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token
+from storeflows.records import Purpose
+from storeflows.storage import contacts, dynamodb, keys, orders, reports, sends
+from storeflows.storage import privacy as privacy_store
 from storeflows.workflows import runs
 from storeflows.workflows.runs import run_name
 
-
 ANA = "ana@example.com"
-NOW = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -40,20 +37,31 @@ def clock(monkeypatch):
     return Clock
 
 
-def purchase(order_id: str, *, email: str = ANA, consent: bool | None = True,
-             occurred_at: str = "2026-11-20T10:00:00Z") -> PurchaseEvent:
-    return PurchaseEvent.model_validate({
-        "type": "purchase", "occurred_at": occurred_at,
-        "order": {"id": order_id, "total": "129.90", "currency": "EUR",
-                  "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]},
-        "customer": {"email": email, "first_name": "Ana", "language": "pl-PL", "accepts_marketing": consent},
-    })
+def purchase(
+    order_id: str, *, email: str = ANA, consent: bool | None = True, occurred_at: str = "2026-11-20T10:00:00Z"
+) -> PurchaseEvent:
+    return PurchaseEvent.model_validate(
+        {
+            "type": "purchase",
+            "occurred_at": occurred_at,
+            "order": {
+                "id": order_id,
+                "total": "129.90",
+                "currency": "EUR",
+                "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}],
+            },
+            "customer": {"email": email, "first_name": "Ana", "language": "pl-PL", "accepts_marketing": consent},
+        }
+    )
 
 
 def unsubscribe(demo_store, email: str = ANA) -> bool:
     """The one-click link of a marketing email, followed."""
-    return subscriptions.unsubscribe(make_unsubscribe_token(
-        demo_store.unsubscribe_key, UnsubscribeRequest(store_id="demo", email=email, message_id="care-tips")))
+    return subscriptions.unsubscribe(
+        make_unsubscribe_token(
+            demo_store.unsubscribe_key, UnsubscribeRequest(store_id="demo", email=email, message_id="care-tips")
+        )
+    )
 
 
 def everything_in_the_table(aws) -> list[dict]:
@@ -62,17 +70,32 @@ def everything_in_the_table(aws) -> list[dict]:
 
 def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, demo_store):
     orders.record_purchase("demo", "e1", purchase("1001"))
-    contacts.record_consent("demo", ANA, marketing=False, source="preference centre",
-                              at=datetime(2026, 11, 21, 7, 0, tzinfo=timezone.utc))
-    sends.record_send_decision(keys.send_log_key("demo", ANA, "wf", "1001", "thanks"), workflow_id="wf",
-                               subject="1001", step="thanks",
-                               message_id="thanks", status="sent", ses_message_id="ses-1", language="pl")
+    contacts.record_consent(
+        "demo", ANA, marketing=False, source="preference centre", at=datetime(2026, 11, 21, 7, 0, tzinfo=UTC)
+    )
+    sends.record_send_decision(
+        keys.send_log_key("demo", ANA, "wf", "1001", "thanks"),
+        workflow_id="wf",
+        subject="1001",
+        step="thanks",
+        message_id="thanks",
+        status="sent",
+        ses_message_id="ses-1",
+        language="pl",
+    )
     # What SES reported of that email, kept outside the partition under its SES id.
-    opened = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+    opened = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
     for flag, counter in (("delivered_at", "delivered"), ("opened_at", "opened")):
-        assert reports.count_email_event(store_id="demo", workflow_id="wf", message_id="thanks",
-                                            sent_on="2026-11-21", ses_message_id="ses-1", flag=flag, at=opened,
-                                            counter=counter)
+        assert reports.count_email_event(
+            store_id="demo",
+            workflow_id="wf",
+            message_id="thanks",
+            sent_on="2026-11-21",
+            ses_message_id="ses-1",
+            flag=flag,
+            at=opened,
+            counter=counter,
+        )
     # A kind of item this module has never heard of (added by a later change).
     aws.table().put_item(Item={"pk": keys.contact_pk("demo", ANA), "sk": "LOYALTY#2026", "tier": "gold"})
     orders.record_purchase("demo", "e2", purchase("2001", email="bea@example.com"))
@@ -84,29 +107,65 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
         "email": ANA,
         "exported_at": "2026-11-21T08:00:00.000000+00:00",
         "profile": {
-            "store_id": "demo", "email": ANA, "first_name": "Ana", "language": "pl-PL",
-            "created_at": "2026-11-21T08:00:00.000000+00:00", "updated_at": "2026-11-21T08:00:00.000000+00:00",
-            "first_order_at": "2026-11-20T10:00:00.000000+00:00", "last_order_at": "2026-11-20T10:00:00.000000+00:00",
-            "orders_count": 1, "total_spent": "129.90", "score": 0,
-            "consent": {"marketing": False, "source": "preference centre",
-                        "updated_at": "2026-11-21T07:00:00.000000+00:00"},
+            "store_id": "demo",
+            "email": ANA,
+            "first_name": "Ana",
+            "language": "pl-PL",
+            "created_at": "2026-11-21T08:00:00.000000+00:00",
+            "updated_at": "2026-11-21T08:00:00.000000+00:00",
+            "first_order_at": "2026-11-20T10:00:00.000000+00:00",
+            "last_order_at": "2026-11-20T10:00:00.000000+00:00",
+            "orders_count": 1,
+            "total_spent": "129.90",
+            "score": 0,
+            "consent": {
+                "marketing": False,
+                "source": "preference centre",
+                "updated_at": "2026-11-21T07:00:00.000000+00:00",
+            },
         },
         "records": {
             # The order's checkbox is on the order; consent events are CONSENT# items.
             "consent": [
-                {"sk": "CONSENT#2026-11-21T07:00:00.000000+00:00#preference centre", "marketing": False,
-                 "source": "preference centre", "stated_at": "2026-11-21T07:00:00.000000+00:00",
-                 "received_at": "2026-11-21T08:00:00.000000+00:00", "applied": True},
+                {
+                    "sk": "CONSENT#2026-11-21T07:00:00.000000+00:00#preference centre",
+                    "marketing": False,
+                    "source": "preference centre",
+                    "stated_at": "2026-11-21T07:00:00.000000+00:00",
+                    "received_at": "2026-11-21T08:00:00.000000+00:00",
+                    "applied": True,
+                },
             ],
             "loyalty": [{"sk": "LOYALTY#2026", "tier": "gold"}],
-            "order": [{"sk": "ORDER#1001", "order_id": "1001", "event_id": "e1", "total": "129.90", "currency": "EUR",
-                       "occurred_at": "2026-11-20T10:00:00.000000+00:00", "marketing_consent": True,
-                       "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]}],
-            "send": [{"sk": "SEND#wf#1001#thanks", "workflow_id": "wf", "subject": "1001", "step": "thanks",
-                      "message_id": "thanks", "status": "sent", "ses_message_id": "ses-1", "language": "pl",
-                      "decided_at": "2026-11-21T08:00:00.000000+00:00",
-                      "engagement": {"delivered_at": "2026-11-21T09:00:00.000000+00:00",
-                                     "opened_at": "2026-11-21T09:00:00.000000+00:00"}}],
+            "order": [
+                {
+                    "sk": "ORDER#1001",
+                    "order_id": "1001",
+                    "event_id": "e1",
+                    "total": "129.90",
+                    "currency": "EUR",
+                    "occurred_at": "2026-11-20T10:00:00.000000+00:00",
+                    "marketing_consent": True,
+                    "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}],
+                }
+            ],
+            "send": [
+                {
+                    "sk": "SEND#wf#1001#thanks",
+                    "workflow_id": "wf",
+                    "subject": "1001",
+                    "step": "thanks",
+                    "message_id": "thanks",
+                    "status": "sent",
+                    "ses_message_id": "ses-1",
+                    "language": "pl",
+                    "decided_at": "2026-11-21T08:00:00.000000+00:00",
+                    "engagement": {
+                        "delivered_at": "2026-11-21T09:00:00.000000+00:00",
+                        "opened_at": "2026-11-21T09:00:00.000000+00:00",
+                    },
+                }
+            ],
         },
         "suppression": None,
         "data_requests": [],
@@ -116,8 +175,9 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
 
 def test_the_consent_history_keeps_every_statement_applied_or_not_once(aws, clock, demo_store):
     def state(marketing: bool, hour: int, source: str) -> bool:
-        return contacts.record_consent("demo", ANA, marketing=marketing, source=source,
-                                         at=datetime(2026, 11, 21, hour, tzinfo=timezone.utc))
+        return contacts.record_consent(
+            "demo", ANA, marketing=marketing, source=source, at=datetime(2026, 11, 21, hour, tzinfo=UTC)
+        )
 
     assert state(True, 9, "newsletter form") is True
     assert state(False, 8, "import") is False, "older than the statement on record"
@@ -138,11 +198,17 @@ def ana_inside_a_run(aws, clock, demo_store):
     sfn = boto3.client("stepfunctions")
     for email, order_id in ((ANA, "1001"), (ANA, "1002"), ("bea@example.com", "2001")):
         orders.record_purchase("demo", f"e-{order_id}", purchase(order_id, email=email))
-        sfn.start_execution(stateMachineArn=aws.state_machine_arn, input="{}",
-                            name=run_name("demo", order_id, demo_store.workflow_id))
+        sfn.start_execution(
+            stateMachineArn=aws.state_machine_arn, input="{}", name=run_name("demo", order_id, demo_store.workflow_id)
+        )
     sfn.stop_execution(executionArn=execution("1002", aws, demo_store))
-    aws.table().put_item(Item={**keys.active_run_key("demo", ANA, demo_store.workflow_id, "1001"),
-                               "workflow_id": demo_store.workflow_id, "subject": "1001"})
+    aws.table().put_item(
+        Item={
+            **keys.active_run_key("demo", ANA, demo_store.workflow_id, "1001"),
+            "workflow_id": demo_store.workflow_id,
+            "subject": "1001",
+        }
+    )
     return sfn
 
 
@@ -153,8 +219,9 @@ def execution(order_id: str, aws, demo_store) -> str:
 def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, ana_inside_a_run, demo_store):
     sfn = ana_inside_a_run
     assert unsubscribe(demo_store)
-    privacy.record_data_request("demo", DataRequest(type="data_request", request_id="9999",
-                                                    customer=Customer(email=ANA)), source="shopify:ev-1")
+    privacy.record_data_request(
+        "demo", DataRequest(type="data_request", request_id="9999", customer=Customer(email=ANA)), source="shopify:ev-1"
+    )
 
     erasure = privacy.erase_contact("demo", ANA, via="storeflows contacts delete")
 
@@ -166,7 +233,7 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
     assert aws.items(keys.contact_pk("demo", ANA)) == []
     assert contacts.get_contact("demo", "bea@example.com").orders_count == 1
     assert "ana@" not in json.dumps(everything_in_the_table(aws), default=str), "the address is gone everywhere"
-    (kept,) = aws.items(f"SUPPRESSION#demo")
+    (kept,) = aws.items("SUPPRESSION#demo")
     assert kept["sk"] == f"ADDRESS#{keys.email_digest(ANA)}"
     assert set(kept) == {"pk", "sk", "erased_at", "erased_via", "unsubscribed_at"}
     assert kept["erased_via"] == "storeflows contacts delete"
@@ -177,9 +244,15 @@ def test_an_erasure_finds_runs_by_the_subject_its_items_name_not_only_by_order(a
     contact's items (a send decision): the erasure stops that run too."""
     orders.record_purchase("demo", "e1", purchase("1001"))
     subject = "event:api:consent-1"
-    sends.record_send_decision(keys.send_log_key("demo", ANA, demo_store.workflow_id, subject, "SendWelcome"),
-                               workflow_id=demo_store.workflow_id, subject=subject, step="SendWelcome",
-                               message_id="welcome", status="skipped", reason="no_marketing_consent")
+    sends.record_send_decision(
+        keys.send_log_key("demo", ANA, demo_store.workflow_id, subject, "SendWelcome"),
+        workflow_id=demo_store.workflow_id,
+        subject=subject,
+        step="SendWelcome",
+        message_id="welcome",
+        status="skipped",
+        reason="no_marketing_consent",
+    )
     sfn = boto3.client("stepfunctions")
     name = run_name("demo", subject, demo_store.workflow_id)
     sfn.start_execution(stateMachineArn=aws.state_machine_arn, input="{}", name=name)
@@ -265,17 +338,23 @@ def test_erasing_a_contact_never_seen_changes_nothing(aws, demo_store):
 
 
 def test_a_send_for_an_erased_contact_writes_nothing(aws, clock, demo_store):
+    from storeflows.events.subjects import OrderSubject
     from storeflows.messaging.requests import SendRequest, SendRun
     from storeflows.messaging.sending import send_workflow_message
-    from storeflows.events.subjects import OrderSubject
 
     orders.record_purchase("demo", "e1", purchase("1001"))
     privacy.erase_contact("demo", ANA, via="test")
 
-    run = SendRun(store_id="demo", workflow_id="wf", email=ANA,
-                  subject=OrderSubject(order=Order(id="1001", total="129.90", currency="EUR")))
-    result = send_workflow_message(SendRequest(run=run, step="thanks", message_id="first-purchase-thanks"),
-                                   attempt_ends_at=datetime.now(timezone.utc) + timedelta(minutes=1))
+    run = SendRun(
+        store_id="demo",
+        workflow_id="wf",
+        email=ANA,
+        subject=OrderSubject(order=Order(id="1001", total="129.90", currency="EUR")),
+    )
+    result = send_workflow_message(
+        SendRequest(run=run, step="thanks", message_id="first-purchase-thanks"),
+        attempt_ends_at=datetime.now(UTC) + timedelta(minutes=1),
+    )
 
     assert result == {"status": "skipped", "reason": "unknown_contact"}
     assert aws.items(keys.contact_pk("demo", ANA)) == []
@@ -283,8 +362,13 @@ def test_a_send_for_an_erased_contact_writes_nothing(aws, clock, demo_store):
 
 
 def test_a_data_request_is_answered_with_the_export_made_then(aws, clock, demo_store):
-    request = DataRequest(type="data_request", request_id="9999", customer=Customer(email=ANA),
-                          platform_customer_id="191167", orders_requested=["1001"])
+    request = DataRequest(
+        type="data_request",
+        request_id="9999",
+        customer=Customer(email=ANA),
+        platform_customer_id="191167",
+        orders_requested=["1001"],
+    )
     assert privacy.record_data_request("demo", request, source="shopify:ev-1") is True
     assert privacy.record_data_request("demo", request, source="shopify:ev-1") is False, "kept once"
     orders.record_purchase("demo", "e1", purchase("1001"))
@@ -293,7 +377,13 @@ def test_a_data_request_is_answered_with_the_export_made_then(aws, clock, demo_s
 
     assert (kept.email, kept.platform_customer_id, kept.orders_requested) == (ANA, "191167", ["1001"])
     assert [order["order_id"] for order in export["records"]["order"]] == ["1001"], "what is held now"
-    assert export["data_requests"] == [{"request_id": "9999", "source": "shopify:ev-1",
-                                        "received_at": "2026-11-21T08:00:00.000000+00:00",
-                                        "platform_customer_id": "191167", "orders_requested": ["1001"]}]
+    assert export["data_requests"] == [
+        {
+            "request_id": "9999",
+            "source": "shopify:ev-1",
+            "received_at": "2026-11-21T08:00:00.000000+00:00",
+            "platform_customer_id": "191167",
+            "orders_requested": ["1001"],
+        }
+    ]
     assert privacy.data_request_export("demo", "nope") is None

@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 
 from storeflows.errors import MessageRenderError
-from storeflows.records import MessageContent
 from storeflows.messaging.rendering import RenderedMessage, render_message
+from storeflows.records import MessageContent
 
 
 def render(subject: str = "s", html: str = "h", text: str = "t", **context) -> RenderedMessage:
@@ -107,11 +107,7 @@ def test_loop_over_order_items():
     }
     out = render(
         html="<ul>{% for i in order['items'] %}<li>{{ i.qty }}x {{ i.name }}</li>{% endfor %}</ul>",
-        text=(
-            "{% for i in order['items'] %}"
-            "{{ i.name }}: {{ i.price|money(order.currency) }}\n"
-            "{% endfor %}"
-        ),
+        text=("{% for i in order['items'] %}{{ i.name }}: {{ i.price|money(order.currency) }}\n{% endfor %}"),
         order=order,
     )
     assert out.html == "<ul><li>2x Mug</li><li>1x Tea &amp; Co</li></ul>"

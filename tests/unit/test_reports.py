@@ -7,17 +7,17 @@ import argparse
 import csv
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from storeflows import reports
+from storeflows.errors import InvalidPayload
+from storeflows.events.purchase import PurchaseEvent
+from storeflows.records import Touch
 from storeflows.storage import orders
 from storeflows.storage import reports as report_store
-from storeflows.events.purchase import PurchaseEvent
-from storeflows.errors import InvalidPayload
-from storeflows.records import Touch
 from storeflows_local.signing import purchase
 
 DAY_1, DAY_2, DAY_3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
@@ -25,19 +25,33 @@ DAY_1, DAY_2, DAY_3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 
 def count(day: date, workflow: str, message: str, counter: str, times: int = 1) -> None:
     for number in range(times):
-        assert report_store.count_email_event(store_id="demo", workflow_id=workflow, message_id=message,
-                                            sent_on=day.isoformat(), ses_message_id=f"{day}-{workflow}-{message}-{number}",
-                                            flag=f"{counter}_at", at=datetime.now(timezone.utc), counter=counter)
+        assert report_store.count_email_event(
+            store_id="demo",
+            workflow_id=workflow,
+            message_id=message,
+            sent_on=day.isoformat(),
+            ses_message_id=f"{day}-{workflow}-{message}-{number}",
+            flag=f"{counter}_at",
+            at=datetime.now(UTC),
+            counter=counter,
+        )
 
 
 def order(day: date, workflow: str, message: str, order_id: str, total: str) -> None:
     """A recorded order, attributed to an email of `day`."""
-    touch = Touch(at=datetime.now(timezone.utc), workflow_id=workflow, message_id=message, sent_on=day.isoformat(),
-                  ses_message_id="x")
-    assert orders.record_purchase("demo", f"api:{order_id}", PurchaseEvent.model_validate(purchase(order_id, "ana@example.com",
-                                                                                            total=total)))
-    assert orders.attribute_order("demo", "ana@example.com", order_id, total=Decimal(total), currency="EUR",
-                                      touch=touch)
+    touch = Touch(
+        at=datetime.now(UTC),
+        workflow_id=workflow,
+        message_id=message,
+        sent_on=day.isoformat(),
+        ses_message_id="x",
+    )
+    assert orders.record_purchase(
+        "demo", f"api:{order_id}", PurchaseEvent.model_validate(purchase(order_id, "ana@example.com", total=total))
+    )
+    assert orders.attribute_order(
+        "demo", "ana@example.com", order_id, total=Decimal(total), currency="EUR", touch=touch
+    )
 
 
 @pytest.fixture
@@ -61,7 +75,12 @@ def test_a_range_sums_its_days_per_workflow_and_message(figures):
     assert list(rows) == [("wf-a", "thanks"), ("wf-b", "care")]
     thanks = rows["wf-a", "thanks"]
     assert {name: thanks.counts[name] for name in ("sent", "delivered", "opened", "clicked", "ordered")} == {
-        "sent": 5, "delivered": 5, "opened": 2, "clicked": 1, "ordered": 2}
+        "sent": 5,
+        "delivered": 5,
+        "opened": 2,
+        "clicked": 1,
+        "ordered": 2,
+    }
     assert thanks.revenue == {"EUR": Decimal("70.00")}
     assert (thanks.ctr, thanks.open_rate, thanks.click_to_open) == (0.2, 0.4, 0.5)
     assert rows["wf-b", "care"].counts["sent"] == 2
@@ -75,9 +94,14 @@ def test_filters_by_workflow_and_message(figures):
     assert reports.build_report("demo", DAY_1, DAY_3, workflow_id="wf-a", message_id="care").rows == []
 
 
-@pytest.mark.parametrize(("first", "last", "problem"), [
-    ("2026-11-31", None, "yyyy-mm-dd"), ("2026-11-05", "2026-11-01", "after"), ("2020-01-01", "2026-01-01", "at most"),
-])
+@pytest.mark.parametrize(
+    ("first", "last", "problem"),
+    [
+        ("2026-11-31", None, "yyyy-mm-dd"),
+        ("2026-11-05", "2026-11-01", "after"),
+        ("2020-01-01", "2026-01-01", "at most"),
+    ],
+)
 def test_bad_ranges_are_refused_in_words(first, last, problem):
     with pytest.raises(InvalidPayload, match=problem):
         reports.date_range(first, last)
@@ -90,8 +114,15 @@ def test_the_default_range_is_the_last_thirty_days():
 def show(capsys, **options) -> str:
     from storeflows_cli.cli import reports_show
 
-    args = argparse.Namespace(store="demo", to=DAY_2.isoformat(), workflow=None, message=None, csv=None, json=False,
-                              **{"from": DAY_1.isoformat()})
+    args = argparse.Namespace(
+        store="demo",
+        to=DAY_2.isoformat(),
+        workflow=None,
+        message=None,
+        csv=None,
+        json=False,
+        **{"from": DAY_1.isoformat()},
+    )
     for name, value in options.items():
         setattr(args, name, value)
     assert reports_show(args) == 0
@@ -101,11 +132,43 @@ def show(capsys, **options) -> str:
 def test_the_cli_prints_a_table_with_a_total(figures, capsys):
     lines = show(capsys).splitlines()
 
-    assert lines[0] == "store demo: emails sent 2026-11-01 to 2026-11-02 (each with everything that happened to it since)"
-    assert lines[1].split() == ["WORKFLOW", "MESSAGE", "SENT", "DELIVERED", "OPENED", "CLICKED", "ORDERED", "REVENUE",
-                                "UNSUBSCRIBED", "BOUNCED", "COMPLAINED", "CTR", "OPEN", "RATE", "CLICK-TO-OPEN"]
-    assert lines[2].split() == ["wf-a", "thanks", "5", "5", "2", "1", "2", "70.00", "EUR", "0", "0", "0", "20.0%",
-                                "40.0%", "50.0%"]
+    assert (
+        lines[0] == "store demo: emails sent 2026-11-01 to 2026-11-02 (each with everything that happened to it since)"
+    )
+    assert lines[1].split() == [
+        "WORKFLOW",
+        "MESSAGE",
+        "SENT",
+        "DELIVERED",
+        "OPENED",
+        "CLICKED",
+        "ORDERED",
+        "REVENUE",
+        "UNSUBSCRIBED",
+        "BOUNCED",
+        "COMPLAINED",
+        "CTR",
+        "OPEN",
+        "RATE",
+        "CLICK-TO-OPEN",
+    ]
+    assert lines[2].split() == [
+        "wf-a",
+        "thanks",
+        "5",
+        "5",
+        "2",
+        "1",
+        "2",
+        "70.00",
+        "EUR",
+        "0",
+        "0",
+        "0",
+        "20.0%",
+        "40.0%",
+        "50.0%",
+    ]
     assert lines[3].split() == ["wf-b", "care", "2", "0", "0", "0", "0", "0", "0", "0", "0", "-", "-", "-"]
     assert lines[4].split()[:3] == ["TOTAL", "7", "5"]
 
@@ -113,7 +176,10 @@ def test_the_cli_prints_a_table_with_a_total(figures, capsys):
 def test_the_cli_writes_csv_and_json(figures, capsys):
     rows = list(csv.DictReader(io.StringIO(show(capsys, csv="-"))))
     assert [(row["workflow"], row["message"], row["sent"], row["revenue"]) for row in rows] == [
-        ("wf-a", "thanks", "5", "70.00 EUR"), ("wf-b", "care", "2", ""), ("TOTAL", "", "7", "70.00 EUR")]
+        ("wf-a", "thanks", "5", "70.00 EUR"),
+        ("wf-b", "care", "2", ""),
+        ("TOTAL", "", "7", "70.00 EUR"),
+    ]
     assert rows[0]["from"] == "2026-11-01" and rows[0]["ctr"] == "0.2"
 
     data = json.loads(show(capsys, json=True))

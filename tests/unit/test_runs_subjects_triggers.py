@@ -4,7 +4,7 @@ run input the dispatcher builds, without AWS."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import get_args
 
 import pytest
@@ -21,15 +21,17 @@ from storeflows.workflows.templates.base import TemplateSettings
 from storeflows.workflows.triggers import EventTrigger, PurchaseTrigger, ScheduleTrigger, Trigger
 
 TRIGGER = TypeAdapter(Trigger)
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
 def purchase(order_id: str = "1001", *items: dict) -> PurchaseEvent:
-    return PurchaseEvent.model_validate({
-        "type": "purchase",
-        "order": {"id": order_id, "total": "49.90", "currency": "EUR", "items": list(items)},
-        "customer": {"email": "ana@example.com"},
-    })
+    return PurchaseEvent.model_validate(
+        {
+            "type": "purchase",
+            "order": {"id": order_id, "total": "49.90", "currency": "EUR", "items": list(items)},
+            "customer": {"email": "ana@example.com"},
+        }
+    )
 
 
 def consent() -> ConsentEvent:
@@ -41,6 +43,7 @@ def store_event(body: EventBody, event_id: str = "api:e1") -> StoreEvent:
 
 
 # --- subjects --------------------------------------------------------------------------------
+
 
 def test_an_orders_run_keeps_the_name_and_keys_runs_had_before_subjects():
     """Run names hashed (store, order, workflow), SEND# keys held the bare order id: a subject
@@ -70,8 +73,9 @@ def test_what_a_template_sees_of_an_order_and_what_bestsellers_leave_out():
     assert subject.purchased_skus() == {"DRESS"}
 
 
-@pytest.mark.parametrize(("key", "words"), [("1001", "order 1001"), ("event:api:x", "event api:x"),
-                                            ("A:1", "order A:1")])
+@pytest.mark.parametrize(
+    ("key", "words"), [("1001", "order 1001"), ("event:api:x", "event api:x"), ("A:1", "order A:1")]
+)
 def test_a_subject_key_in_words(key, words):
     assert describe_key(key) == words
 
@@ -83,6 +87,7 @@ def test_privacy_requests_never_start_a_run():
 
 
 # --- events ----------------------------------------------------------------------------------
+
 
 def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy_ones():
     names = [type_name(cls) for cls in EVENT_TYPES]
@@ -97,6 +102,7 @@ def test_the_queue_message_carries_its_event_under_one_field_parsed_by_type():
 
 
 # --- triggers --------------------------------------------------------------------------------
+
 
 def test_a_trigger_written_without_a_type_is_a_purchase_trigger_as_before():
     assert TRIGGER.validate_python({"skus": ["DRESS"]}) == PurchaseTrigger(skus=["DRESS"])
@@ -125,8 +131,7 @@ def test_a_schedule_trigger_matches_no_event_and_is_next_due_at_its_local_time()
     assert not trigger.matches(purchase())
     # 12:00 UTC is 13:00 in Warsaw: today's 09:30 has passed, so tomorrow's.
     assert trigger.next_run_after(NOW).isoformat() == "2026-12-04T09:30:00+01:00"
-    assert trigger.next_run_after(datetime(2026, 12, 3, 7, 0, tzinfo=timezone.utc)).isoformat() == \
-        "2026-12-03T09:30:00+01:00"
+    assert trigger.next_run_after(datetime(2026, 12, 3, 7, 0, tzinfo=UTC)).isoformat() == "2026-12-03T09:30:00+01:00"
     with pytest.raises(ValidationError, match="not a time zone"):
         TRIGGER.validate_python({"type": "schedule", "timezone": "Mars/Olympus"})
 
@@ -139,6 +144,7 @@ def test_only_the_event_types_some_template_takes_make_the_dispatcher_read_workf
 
 # --- templates -------------------------------------------------------------------------------
 
+
 def test_the_registry_and_the_settings_union_list_the_same_templates():
     union = get_args(get_args(WorkflowSettings)[0])
     assert list(TEMPLATES.values()) == list(union)
@@ -149,13 +155,25 @@ def test_the_registry_and_the_settings_union_list_the_same_templates():
 
 
 def test_the_run_input_carries_one_ready_made_send_request_and_the_subject_key():
-    workflow = Workflow(store_id="shop", workflow_id="value", status=WorkflowStatus.PUBLISHED, settings={
-        "template": "order_value", "tiers": [{"min_total": "0", "message": "thanks"}], "not_more_often_than": "7d"})
+    workflow = Workflow(
+        store_id="shop",
+        workflow_id="value",
+        status=WorkflowStatus.PUBLISHED,
+        settings={
+            "template": "order_value",
+            "tiers": [{"min_total": "0", "message": "thanks"}],
+            "not_more_often_than": "7d",
+        },
+    )
     event = store_event(purchase("1001"))
     started = run_input(event, workflow, event.event.run_subject(event.event_id))
     assert started["subject_key"] == "1001"
-    assert started["send"] == {"store_id": "shop", "workflow_id": "value", "email": "ana@example.com",
-                               "subject": {"type": "order", "order": purchase("1001").order.model_dump(mode="json")},
-                               "frequency_cap_seconds": 7 * 86400}
+    assert started["send"] == {
+        "store_id": "shop",
+        "workflow_id": "value",
+        "email": "ana@example.com",
+        "subject": {"type": "order", "order": purchase("1001").order.model_dump(mode="json")},
+        "frequency_cap_seconds": 7 * 86400,
+    }
     assert started["tier_message"] == "thanks"
     assert "order" not in started, "the order travels once, inside the send request"

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from storeflows.storage import orders, sends
 from storeflows.events.purchase import PurchaseEvent
+from storeflows.storage import orders, sends
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def buy(order_id: str, at: datetime, *items: tuple[str, int]) -> None:
-    orders.record_purchase("demo", f"e{order_id}", PurchaseEvent.model_validate({
-        "type": "purchase", "occurred_at": at.isoformat(),
-        "order": {"id": order_id, "total": "1", "currency": "EUR",
-                  "items": [{"sku": sku, "name": sku.title(), "quantity": quantity} for sku, quantity in items]},
-        "customer": {"email": "ana@example.com"},
-    }))
+    orders.record_purchase(
+        "demo",
+        f"e{order_id}",
+        PurchaseEvent.model_validate(
+            {
+                "type": "purchase",
+                "occurred_at": at.isoformat(),
+                "order": {
+                    "id": order_id,
+                    "total": "1",
+                    "currency": "EUR",
+                    "items": [{"sku": sku, "name": sku.title(), "quantity": quantity} for sku, quantity in items],
+                },
+                "customer": {"email": "ana@example.com"},
+            }
+        ),
+    )
 
 
 def test_best_sellers_rank_units_over_the_window_and_leave_out_given_skus(aws):
@@ -39,8 +50,9 @@ def test_the_send_slot_admits_one_send_per_period_and_keeps_a_retried_send(aws):
     assert sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
     assert not sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400)
     assert sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400), "a retry keeps its slot"
-    assert sends.claim_send_slot("demo", "ana@example.com", "other-wf", "other-wf#2#Send", 7 * 86400), \
+    assert sends.claim_send_slot("demo", "ana@example.com", "other-wf", "other-wf#2#Send", 7 * 86400), (
         "each workflow has its own cap"
+    )
 
 
 def test_a_released_slot_is_free_again_unless_another_send_took_it_meanwhile(aws):

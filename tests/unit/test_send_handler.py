@@ -7,24 +7,21 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from storeflows.messaging import ses
-
-from storeflows.storage import keys
-from storeflows.storage import contacts, dynamodb, messages, orders, sends
-from storeflows.events.purchase import PurchaseEvent
 from storeflows.errors import MessageRenderError, SendInProgress, SendThrottled
+from storeflows.events.purchase import PurchaseEvent
+from storeflows.messaging import ses
 from storeflows.messaging.mail import parse_mime_message
-from storeflows.records import Message, MessageContent, Purpose
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, verify_unsubscribe_token
+from storeflows.records import Message, MessageContent, Purpose
+from storeflows.storage import contacts, dynamodb, keys, messages, orders, sends
 from storeflows_local.demo_store import DEMO_SENDER
 from storeflows_local.signing import purchase
-
 
 EMAIL = "ana@example.com"
 ORDER_ID = "A-1001"
@@ -52,15 +49,25 @@ def add_contact(email: str = EMAIL, *, first_name: str = "Ana", accepts_marketin
     assert orders.record_purchase("demo", f"api:seed-{email}", event)
 
 
-def send_step(message_id: str, *, email: str = EMAIL, step: str = "SendSecondPurchaseThanks",
-              frequency_cap_seconds: int = 0) -> dict[str, Any]:
+def send_step(
+    message_id: str, *, email: str = EMAIL, step: str = "SendSecondPurchaseThanks", frequency_cap_seconds: int = 0
+) -> dict[str, Any]:
     """The payload the state machine's send task passes (see the ASL): the run input's `send`,
     the message and the state's name."""
-    order = {"id": ORDER_ID, "total": "129.90", "currency": "EUR",
-             "items": [{"sku": "VENISE-DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]}
+    order = {
+        "id": ORDER_ID,
+        "total": "129.90",
+        "currency": "EUR",
+        "items": [{"sku": "VENISE-DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}],
+    }
     return {
-        "run": {"store_id": "demo", "workflow_id": WORKFLOW_ID, "email": email,
-                "subject": {"type": "order", "order": order}, "frequency_cap_seconds": frequency_cap_seconds},
+        "run": {
+            "store_id": "demo",
+            "workflow_id": WORKFLOW_ID,
+            "email": email,
+            "subject": {"type": "order", "order": order},
+            "frequency_cap_seconds": frequency_cap_seconds,
+        },
         "message_id": message_id,
         "step": step,
     }
@@ -123,7 +130,7 @@ def test_transactional_message_has_no_unsubscribe_headers(send, aws):
 
 def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, aws):
     add_contact()
-    assert contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    assert contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(UTC))
 
     result = send(send_step(MARKETING))
 
@@ -136,7 +143,7 @@ def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, a
 
 def test_unsubscribed_contact_still_gets_transactional_messages(send, aws):
     add_contact()
-    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(UTC))
 
     assert send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))["status"] == "sent"
     assert len(aws.sent_emails()) == 1
@@ -163,7 +170,8 @@ def test_contact_without_marketing_consent_gets_transactional_but_not_marketing(
 def test_suppressed_contact_gets_nothing(send, aws, message_id):
     add_contact()
     aws.table().update_item(
-        Key=keys.contact_key("demo", EMAIL), UpdateExpression="SET suppressed_reason = :r",
+        Key=keys.contact_key("demo", EMAIL),
+        UpdateExpression="SET suppressed_reason = :r",
         ExpressionAttributeValues={":r": "bounce"},
     )
 
@@ -181,8 +189,11 @@ def test_a_message_edited_after_the_run_started_goes_out_as_edited(send, aws, de
     send time: what the marketer applied last is what goes out."""
     add_contact()
     message = messages.get_message("demo", TRANSACTIONAL)
-    messages.put_message(message.model_copy(update={"variants": {"en": MessageContent(
-        subject="Edited subject", html="<p>edited</p>", text="edited")}}))
+    messages.put_message(
+        message.model_copy(
+            update={"variants": {"en": MessageContent(subject="Edited subject", html="<p>edited</p>", text="edited")}}
+        )
+    )
 
     assert send(send_step(TRANSACTIONAL))["status"] == "sent"
 
@@ -242,7 +253,7 @@ def test_a_retry_after_the_contact_unsubscribed_still_answers_sent(send, aws):
     """Step Functions retries a step whose answer it lost; the email already went out."""
     add_contact()
     first = send(send_step(MARKETING))
-    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(UTC))
 
     again = send(send_step(MARKETING))
 
@@ -253,8 +264,11 @@ def test_a_retry_after_the_contact_unsubscribed_still_answers_sent(send, aws):
 
 def claim_left_by_an_attempt(*, ends_in: timedelta) -> None:
     """What an attempt leaves when it dies between claiming its send and recording it."""
-    assert sends.claim_send(keys.send_log_key("demo", EMAIL, WORKFLOW_ID, ORDER_ID, "SendSecondPurchaseThanks"),
-                                 message_id=MARKETING, attempt_ends_at=datetime.now(timezone.utc) + ends_in)
+    assert sends.claim_send(
+        keys.send_log_key("demo", EMAIL, WORKFLOW_ID, ORDER_ID, "SendSecondPurchaseThanks"),
+        message_id=MARKETING,
+        attempt_ends_at=datetime.now(UTC) + ends_in,
+    )
 
 
 def test_a_send_claimed_by_an_attempt_still_running_is_retried_later_not_sent(send, aws):
@@ -291,7 +305,9 @@ def test_an_attempt_that_loses_the_claim_race_leaves_the_shared_slot_to_the_winn
 
     monkeypatch.setattr(sends, "claim_send", real_claim)
     assert send(send_step(MARKETING, step="SendAnother", frequency_cap_seconds=once_a_day)) == {
-        "status": "skipped", "reason": "frequency_cap"}, "the winner's send still holds the slot"
+        "status": "skipped",
+        "reason": "frequency_cap",
+    }, "the winner's send still holds the slot"
 
 
 def test_a_throttled_send_gives_its_claim_back_so_the_retry_sends(send, aws, monkeypatch):
@@ -330,8 +346,11 @@ def put_broken_message() -> Message:
         message_id="broken",
         purpose=Purpose.MARKETING,
         sender=DEMO_SENDER,
-        variants={"en": MessageContent(subject="Hi {{ contact.first_name }}", html="<p>{{ contact.nick_name }}</p>",
-                                       text="Hi")},
+        variants={
+            "en": MessageContent(
+                subject="Hi {{ contact.first_name }}", html="<p>{{ contact.nick_name }}</p>", text="Hi"
+            )
+        },
     )
     messages.put_message(broken)
     return broken
@@ -349,8 +368,17 @@ def test_template_with_an_undefined_variable_fails_the_step_and_sends_nothing(se
     assert [record for record in send_records() if record["status"] == "sent"] == []
 
     # A failed attempt is not remembered as done: once the template is fixed, a redrive sends.
-    messages.put_message(broken.model_copy(update={"variants": {"en": MessageContent(
-        subject="Hi {{ contact.first_name }}", html="<p>{{ contact.first_name }}</p>", text="Hi")}}))
+    messages.put_message(
+        broken.model_copy(
+            update={
+                "variants": {
+                    "en": MessageContent(
+                        subject="Hi {{ contact.first_name }}", html="<p>{{ contact.first_name }}</p>", text="Hi"
+                    )
+                }
+            }
+        )
+    )
     assert send(send_step("broken"))["status"] == "sent"
     assert len(aws.sent_emails()) == 1
 
@@ -363,18 +391,23 @@ def test_a_send_that_fails_before_ses_took_it_gives_its_frequency_cap_slot_back(
     with pytest.raises(MessageRenderError):
         send(send_step("broken", step="SendBroken", frequency_cap_seconds=once_a_day))
 
-    assert send(send_step(MARKETING, frequency_cap_seconds=once_a_day))["status"] == "sent", "nothing went out, so nothing is capped"
+    assert send(send_step(MARKETING, frequency_cap_seconds=once_a_day))["status"] == "sent", (
+        "nothing went out, so nothing is capped"
+    )
     assert send(send_step(MARKETING, step="SendAnother", frequency_cap_seconds=once_a_day)) == {
-        "status": "skipped", "reason": "frequency_cap"}
+        "status": "skipped",
+        "reason": "frequency_cap",
+    }
 
 
 def test_a_skip_is_counted_by_its_reason(send, aws, capsys):
     add_contact()
-    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(timezone.utc))
+    contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(UTC))
     capsys.readouterr()
 
     send(send_step(MARKETING))
 
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert [(record["reason"], record["EmailsSkipped"]) for record in records if "EmailsSkipped" in record] == [
-        ("unsubscribed", [1.0])]
+        ("unsubscribed", [1.0])
+    ]

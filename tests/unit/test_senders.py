@@ -6,37 +6,52 @@ from __future__ import annotations
 import pytest
 
 from storeflows import admin
-
-from storeflows.storage import keys
-from storeflows.storage import messages, orders
 from storeflows.errors import UnknownSender
 from storeflows.messaging.mail import parse_mime_message
-from storeflows.records import Message, Purpose, Sender, SenderProfile, within_identity
-from storeflows.records import MessageContent
+from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, within_identity
+from storeflows.storage import keys, messages, orders
 from storeflows.workflows import Workflow
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 
-
-SENDER_FILE = "store: demo\nsender: shop-team\nname: Demo Store\naddress: shop@storeflows.test\nreply_to: care@storeflows.test\n"
+SENDER_FILE = (
+    "store: demo\nsender: shop-team\nname: Demo Store\naddress: shop@storeflows.test\nreply_to: care@storeflows.test\n"
+)
 
 
 def message(message_id: str, sender: Sender | str = "shop-team", store_id: str = "demo") -> Message:
-    return Message(store_id=store_id, message_id=message_id, purpose=Purpose.TRANSACTIONAL, sender=sender,
-                   variants={"en": MessageContent(subject=f"{message_id} {{{{ contact.first_name }}}}",
-                                                  html="<p>{{ order.id }}</p>", text="{{ order.id }}")})
+    return Message(
+        store_id=store_id,
+        message_id=message_id,
+        purpose=Purpose.TRANSACTIONAL,
+        sender=sender,
+        variants={
+            "en": MessageContent(
+                subject=f"{message_id} {{{{ contact.first_name }}}}",
+                html="<p>{{ order.id }}</p>",
+                text="{{ order.id }}",
+            )
+        },
+    )
 
 
 def profile(name: str = "Demo Store", address: str = "shop@storeflows.test", store_id: str = "shop-1") -> SenderProfile:
-    return SenderProfile(store_id=store_id, sender_id="shop-team", name=name, address=address,
-                         reply_to="care@storeflows.test")
+    return SenderProfile(
+        store_id=store_id, sender_id="shop-team", name=name, address=address, reply_to="care@storeflows.test"
+    )
 
 
 # --- files and checks without AWS ---------------------------------------------------------------
 
+
 def test_a_sender_file_becomes_a_profile_and_messages_name_it_or_keep_their_own():
     loaded = admin.load_sender_yaml(SENDER_FILE)
-    assert loaded == SenderProfile(store_id="demo", sender_id="shop-team", name="Demo Store",
-                                   address="shop@storeflows.test", reply_to="care@storeflows.test")
+    assert loaded == SenderProfile(
+        store_id="demo",
+        sender_id="shop-team",
+        name="Demo Store",
+        address="shop@storeflows.test",
+        reply_to="care@storeflows.test",
+    )
     assert admin.load_sender_yaml(SENDER_FILE, store="other-shop").store_id == "other-shop"
 
     base = "store: demo\nmessage: m\npurpose: marketing\nvariants:\n  en: {subject: s, html: h, text: t}\n"
@@ -45,56 +60,88 @@ def test_a_sender_file_becomes_a_profile_and_messages_name_it_or_keep_their_own(
     assert inline.sender == Sender(name="Shop", address="shop@storeflows.test")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("store: demo\nsender: shop team\nname: Shop\naddress: nope\nreply_to: care@\n",
-     ["address: 'nope' is not an email address", "reply_to: 'care@' is not an email address",
-      "sender: 'shop team' has characters that are not allowed here"]),
-    ("store: demo\nname: Shop\n", ["address: required", "sender: required"]),
-    ("store: demo\nsender: s\nname: Shop\naddress: a@b.cc\nfrom: x\n",
-     ["from: unknown field (expected store, sender, name, address, reply_to)"]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "store: demo\nsender: shop team\nname: Shop\naddress: nope\nreply_to: care@\n",
+            [
+                "address: 'nope' is not an email address",
+                "reply_to: 'care@' is not an email address",
+                "sender: 'shop team' has characters that are not allowed here",
+            ],
+        ),
+        ("store: demo\nname: Shop\n", ["address: required", "sender: required"]),
+        (
+            "store: demo\nsender: s\nname: Shop\naddress: a@b.cc\nfrom: x\n",
+            ["from: unknown field (expected store, sender, name, address, reply_to)"],
+        ),
+    ],
+)
 def test_sender_file_mistakes_are_listed_one_line_each(text, expected):
     with pytest.raises(admin.InvalidDefinition) as raised:
         admin.load_sender_yaml(text, source="s.yaml")
     assert raised.value.problems == expected
 
 
-@pytest.mark.parametrize(("sender", "expected"), [
-    ("shop team", ["sender: 'shop team' is neither a sender profile id (letters, digits, - and _) nor name, address "
-                   "and reply_to"]),
-    (None, ["sender: required (a sender profile id like shop-team, or name, address and reply_to)"]),
-    ("{name: Shop, address: nope, typo: 1}", ["sender.address: 'nope' is not an email address", "sender.typo: unknown field"]),
-])
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        (
+            "shop team",
+            [
+                "sender: 'shop team' is neither a sender profile id (letters, digits, - and _) nor name, address "
+                "and reply_to"
+            ],
+        ),
+        (None, ["sender: required (a sender profile id like shop-team, or name, address and reply_to)"]),
+        (
+            "{name: Shop, address: nope, typo: 1}",
+            ["sender.address: 'nope' is not an email address", "sender.typo: unknown field"],
+        ),
+    ],
+)
 def test_a_message_files_sender_mistakes_name_the_field(sender, expected):
-    text = ("store: demo\nmessage: m\npurpose: marketing\n" + (f"sender: {sender}\n" if sender else "")
-            + "variants:\n  en: {subject: s, html: h, text: t}\n")
+    text = (
+        "store: demo\nmessage: m\npurpose: marketing\n"
+        + (f"sender: {sender}\n" if sender else "")
+        + "variants:\n  en: {subject: s, html: h, text: t}\n"
+    )
     with pytest.raises(admin.InvalidDefinition) as raised:
         admin.load_message_yaml(text, base_dir=".")
     assert raised.value.problems == expected
 
 
 def test_publishing_reports_a_message_whose_sender_profile_does_not_exist():
-    workflow = Workflow(store_id="demo", workflow_id="wf",
-                        settings=PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="later"))
+    workflow = Workflow(
+        store_id="demo",
+        workflow_id="wf",
+        settings=PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="later"),
+    )
     messages = [message("thanks"), message("later", sender="newsletter")]
     assert admin.validate_for_publish(workflow, messages, [profile(store_id="demo")]) == [
         "settings.follow_up_message: message 'later' is sent from sender profile 'newsletter', which store demo does "
-        "not have (storeflows senders apply FILE.yaml)"]
+        "not have (storeflows senders apply FILE.yaml)"
+    ]
 
 
-@pytest.mark.parametrize(("address", "identity", "allowed"), [
-    ("shop@my-shop.com", "my-shop.com", True),
-    ("Shop@News.My-Shop.com", "my-shop.com", True),  # SES lets a domain identity send from its subdomains
-    ("shop@not-my-shop.com", "my-shop.com", False),
-    ("shop@my-shop.com.evil.test", "my-shop.com", False),
-    ("shop@my-shop.com", "shop@my-shop.com", True),
-    ("care@my-shop.com", "shop@my-shop.com", False),  # an address identity covers that address only
-])
+@pytest.mark.parametrize(
+    ("address", "identity", "allowed"),
+    [
+        ("shop@my-shop.com", "my-shop.com", True),
+        ("Shop@News.My-Shop.com", "my-shop.com", True),  # SES lets a domain identity send from its subdomains
+        ("shop@not-my-shop.com", "my-shop.com", False),
+        ("shop@my-shop.com.evil.test", "my-shop.com", False),
+        ("shop@my-shop.com", "shop@my-shop.com", True),
+        ("care@my-shop.com", "shop@my-shop.com", False),  # an address identity covers that address only
+    ],
+)
 def test_a_from_address_belongs_to_the_ses_identity_as_ses_decides(address, identity, allowed):
     assert within_identity(address, identity) is allowed
 
 
 # --- with moto --------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def store(aws):
@@ -103,15 +150,24 @@ def store(aws):
 
 
 def test_applying_a_profile_names_the_messages_it_changes_and_listing_shows_them(store):
-    admin.apply_message(message("welcome", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1"))
+    admin.apply_message(
+        message("welcome", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1")
+    )
     assert admin.apply_sender(profile())[1] == [], "no message names it yet"
     admin.apply_message(message("thanks", store_id="shop-1"))
 
     saved, users = admin.apply_sender(profile(name="Shop One team"))
     assert users == ["thanks"] and messages.get_sender("shop-1", "shop-team") == saved
-    assert admin.list_senders("shop-1") == [{"store": "shop-1", "sender": "shop-team", "name": "Shop One team",
-                                            "address": "shop@storeflows.test", "reply_to": "care@storeflows.test",
-                                            "used_by": ["thanks"]}]
+    assert admin.list_senders("shop-1") == [
+        {
+            "store": "shop-1",
+            "sender": "shop-team",
+            "name": "Shop One team",
+            "address": "shop@storeflows.test",
+            "reply_to": "care@storeflows.test",
+            "used_by": ["thanks"],
+        }
+    ]
 
 
 def test_a_profile_no_message_names_can_be_deleted_one_in_use_cannot(store):
@@ -122,7 +178,9 @@ def test_a_profile_no_message_names_can_be_deleted_one_in_use_cannot(store):
         admin.delete_sender("shop-1", "shop-team")
     assert messages.get_sender("shop-1", "shop-team") is not None, "a refused delete changes nothing"
 
-    admin.apply_message(message("thanks", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1"))
+    admin.apply_message(
+        message("thanks", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1")
+    )
     admin.delete_sender("shop-1", "shop-team")
     assert messages.get_sender("shop-1", "shop-team") is None
     with pytest.raises(admin.AdminError, match="store shop-1 has no sender profile shop-team"):
@@ -133,11 +191,13 @@ def test_a_from_outside_the_ses_identity_or_an_unknown_profile_is_refused_and_no
     with pytest.raises(admin.InvalidDefinition) as raised:
         admin.apply_sender(profile(address="shop@gmail.com"))
     assert raised.value.problems == [
-        "address: shop@gmail.com does not belong to the SES identity storeflows.test this stack sends from"]
+        "address: shop@gmail.com does not belong to the SES identity storeflows.test this stack sends from"
+    ]
     with pytest.raises(admin.InvalidDefinition) as raised:
         admin.apply_message(message("thanks", store_id="shop-1"))
     assert raised.value.problems == [
-        "sender: no sender profile 'shop-team' in store shop-1 (storeflows senders apply FILE.yaml)"]
+        "sender: no sender profile 'shop-team' in store shop-1 (storeflows senders apply FILE.yaml)"
+    ]
     with pytest.raises(admin.InvalidDefinition, match="sender.address: news@other.test does not belong"):
         admin.apply_message(message("thanks", sender=Sender(name="News", address="news@other.test"), store_id="shop-1"))
     assert [item["sk"] for item in aws.items(keys.store_pk("shop-1"))] == [keys.STORE_SK], "nothing but the store"
@@ -147,7 +207,8 @@ def test_preview_and_test_send_come_from_the_profile_as_it_is_now(store, aws):
     admin.apply_sender(profile())
     admin.apply_message(message("thanks", store_id="shop-1"))
     assert admin.preview_message("shop-1", "thanks", email="ana@example.com").sender == Sender(
-        name="Demo Store", address="shop@storeflows.test", reply_to="care@storeflows.test")
+        name="Demo Store", address="shop@storeflows.test", reply_to="care@storeflows.test"
+    )
 
     admin.apply_sender(profile(name="Shop One team", address="team@storeflows.test"))
     admin.send_test("shop-1", "thanks", to="qa@storeflows.test")
@@ -164,6 +225,7 @@ def test_a_preview_of_a_message_whose_profile_is_gone_says_so(store, aws):
 
 # --- the send step ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def send(load_handler, demo_store, lambda_context):
     """The send function for the demo store, whose messages name its `shop-team` profile."""
@@ -175,9 +237,19 @@ def send(load_handler, demo_store, lambda_context):
 
     def invoke(message_id: str, step: str) -> dict:
         order = {"id": "A-1", "total": "10.00", "currency": "EUR", "items": []}
-        return app.lambda_handler({"run": {"store_id": "demo", "workflow_id": "wf", "email": "ana@example.com",
-                                           "subject": {"type": "order", "order": order}},
-                                   "message_id": message_id, "step": step}, lambda_context)
+        return app.lambda_handler(
+            {
+                "run": {
+                    "store_id": "demo",
+                    "workflow_id": "wf",
+                    "email": "ana@example.com",
+                    "subject": {"type": "order", "order": order},
+                },
+                "message_id": message_id,
+                "step": step,
+            },
+            lambda_context,
+        )
 
     return invoke
 

@@ -10,7 +10,12 @@ import pytest
 
 from storeflows.errors import InvalidSignature
 from storeflows.intake.signatures import (
-    STANDARD_WEBHOOKS_TOLERANCE_SECONDS, generate_standard_webhooks_secret, sign_hmac_sha256_base64, sign_standard_webhook, verify_hmac_sha256_base64, verify_standard_webhook,
+    STANDARD_WEBHOOKS_TOLERANCE_SECONDS,
+    generate_standard_webhooks_secret,
+    sign_hmac_sha256_base64,
+    sign_standard_webhook,
+    verify_hmac_sha256_base64,
+    verify_standard_webhook,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -36,9 +41,7 @@ def _headers(vector: dict[str, Any], signature: str) -> dict[str, str]:
     }
 
 
-def _verify(
-    headers: dict[str, str], vector: dict[str, Any] = DEFAULT, *, secret: str | None = None
-) -> str:
+def _verify(headers: dict[str, str], vector: dict[str, Any] = DEFAULT, *, secret: str | None = None) -> str:
     return verify_standard_webhook(
         vector["secret"] if secret is None else secret,
         headers,
@@ -166,10 +169,7 @@ def test_unusable_secret_is_a_configuration_error(secret: str) -> None:
 
 
 def test_multi_signature_header_with_one_valid_entry_passes() -> None:
-    name = (
-        "multi-signature header: decoys plus one valid entry passes; "
-        "unknown versions (v2) ignored"
-    )
+    name = "multi-signature header: decoys plus one valid entry passes; unknown versions (v2) ignored"
     decoy_v1, decoy_v2 = POSITIVES[name]["decoys"]
     entries = [decoy_v1, decoy_v2, DEFAULT["expected_signature"], decoy_v1]
     assert _verify(_headers(DEFAULT, " ".join(entries))) == DEFAULT["msg_id"]
@@ -196,12 +196,13 @@ def test_secret_with_or_without_prefix_and_unpadded() -> None:
             signature = sign_standard_webhook(secret, DEFAULT["msg_id"], DEFAULT["timestamp"], body)
             assert _verify(_headers(DEFAULT, signature), secret=secret) == DEFAULT["msg_id"]
     # Prefix and padding change the notation, not the key.
-    assert sign_standard_webhook(
-        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr", "m", 1, body
-    ) == sign_standard_webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr==", "m", 1, body)
-    assert sign_standard_webhook(
-        DEFAULT["secret"].removeprefix("whsec_"), DEFAULT["msg_id"], DEFAULT["timestamp"], body
-    ) == DEFAULT["expected_signature"]
+    assert sign_standard_webhook("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr", "m", 1, body) == sign_standard_webhook(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr==", "m", 1, body
+    )
+    assert (
+        sign_standard_webhook(DEFAULT["secret"].removeprefix("whsec_"), DEFAULT["msg_id"], DEFAULT["timestamp"], body)
+        == DEFAULT["expected_signature"]
+    )
 
 
 def test_header_names_are_case_insensitive() -> None:
@@ -217,9 +218,7 @@ def test_header_names_are_case_insensitive() -> None:
 def test_body_change_fails() -> None:
     headers = _headers(DEFAULT, DEFAULT["expected_signature"])
     with pytest.raises(InvalidSignature, match="no valid signature"):
-        verify_standard_webhook(
-            DEFAULT["secret"], headers, b'{"test": 2432232315}', now=DEFAULT["timestamp"]
-        )
+        verify_standard_webhook(DEFAULT["secret"], headers, b'{"test": 2432232315}', now=DEFAULT["timestamp"])
 
 
 def test_generated_secret_round_trips() -> None:

@@ -163,7 +163,11 @@ def test_graph_checker_reports_missing_next_and_jsonata_in_branches():
                 "Type": "Parallel",
                 "End": True,
                 "Branches": [
-                    {"QueryLanguage": "JSONata", "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "x"}}}
+                    {
+                        "QueryLanguage": "JSONata",
+                        "StartAt": "Work",
+                        "States": {"Work": {"Type": "Task", "Resource": "x"}},
+                    }
                 ],
             }
         },
@@ -182,7 +186,9 @@ def test_definition_tokens_match_definition_substitutions(asl: Path):
     tokens = set(TOKEN.findall(asl.read_text()))
     for logical_id, props in machines.items():
         substitutions = set(props.get("DefinitionSubstitutions", {}))
-        assert not tokens - substitutions, f"{logical_id}: tokens without a substitution: {sorted(tokens - substitutions)}"
+        assert not tokens - substitutions, (
+            f"{logical_id}: tokens without a substitution: {sorted(tokens - substitutions)}"
+        )
         assert not substitutions - tokens, f"{logical_id}: substitutions never used: {sorted(substitutions - tokens)}"
 
 
@@ -222,8 +228,11 @@ def test_every_send_step_retries_what_the_send_function_asks_to_retry(asl: Path)
     """SendThrottled (SES's rate limits) and SendInProgress (another attempt of the step
     holds its claim) are the send function's "try again shortly"; without a retrier the run
     would fail on them."""
-    sends = {name: state for name, state in _states(json.loads(asl.read_text())["States"])
-             if state.get("Parameters", {}).get("FunctionName") == "${SendMessageFunctionArn}"}
+    sends = {
+        name: state
+        for name, state in _states(json.loads(asl.read_text())["States"])
+        if state.get("Parameters", {}).get("FunctionName") == "${SendMessageFunctionArn}"
+    }
     assert sends, f"{asl.name} sends nothing"
     for name, state in sends.items():
         retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}

@@ -89,7 +89,7 @@ def of_type(document: dict[str, Any], resource_type: str) -> dict[str, dict[str,
 def referenced_id(value: Any) -> str | None:
     """The logical id behind {"Ref": X} or {"Fn::GetAtt": [X, ...]}, else None."""
     if isinstance(value, dict) and len(value) == 1:
-        (name, argument), = value.items()
+        ((name, argument),) = value.items()
         if name == "Ref":
             return argument
         if name == "Fn::GetAtt":
@@ -150,7 +150,9 @@ Resources:
 
 def test_sam_transform_produces_plain_cloudformation(cfn: dict[str, Any]):
     """`sam deploy` would succeed at the transform step: no AWS::Serverless::* resource is left."""
-    leftovers = {name: res["Type"] for name, res in cfn["Resources"].items() if res["Type"].startswith("AWS::Serverless::")}
+    leftovers = {
+        name: res["Type"] for name, res in cfn["Resources"].items() if res["Type"].startswith("AWS::Serverless::")
+    }
     assert not leftovers, leftovers
     assert "Transform" not in cfn
     assert of_type(cfn, "AWS::Lambda::Function"), "the transform produced no Lambda function"
@@ -314,8 +316,10 @@ def test_every_state_machine_is_named_for_its_template_under_the_stack(cfn: dict
     from storeflows.workflows.templates import TEMPLATES
 
     machines = of_type(template.document, "AWS::Serverless::StateMachine")
-    names = {resource["Properties"]["Name"]["Fn::Sub"]: resource["Properties"]["DefinitionUri"]
-             for resource in machines.values()}
+    names = {
+        resource["Properties"]["Name"]["Fn::Sub"]: resource["Properties"]["DefinitionUri"]
+        for resource in machines.values()
+    }
     assert names == {f"${{AWS::StackName}}_{name}": f"statemachines/{name}.asl.json" for name in TEMPLATES}
 
 
@@ -327,12 +331,18 @@ def test_only_the_dispatcher_may_start_and_stop_runs_and_only_this_stacks(cfn: d
     assert list(starts) == ["DispatchFunctionRole"], starts
     (statement,) = starts["DispatchFunctionRole"]
     assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
-        "Allow", ["states:StartExecution"], {"Fn::Sub": THIS_STACKS_MACHINES})
+        "Allow",
+        ["states:StartExecution"],
+        {"Fn::Sub": THIS_STACKS_MACHINES},
+    )
     stops = grants_of(cfn, RUN_CONTROL)
     assert list(stops) == ["DispatchFunctionRole"], stops
     (statement,) = stops["DispatchFunctionRole"]
     assert (statement["Effect"], sorted(statement["Action"]), statement["Resource"]) == (
-        "Allow", list(RUN_CONTROL), {"Fn::Sub": THIS_STACKS_EXECUTIONS})
+        "Allow",
+        list(RUN_CONTROL),
+        {"Fn::Sub": THIS_STACKS_EXECUTIONS},
+    )
 
 
 def test_the_dispatcher_finds_state_machines_by_the_names_they_are_given(cfn: dict[str, Any], template: Template):

@@ -14,22 +14,43 @@ from typing import Any
 import pytest
 
 from storeflows import reports
-from storeflows.storage import contacts as contact_store, orders
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.messaging.ses import contact_fingerprint, message_tags
 from storeflows.records import Purpose
+from storeflows.storage import contacts as contact_store
+from storeflows.storage import orders
 from storeflows_local.signing import purchase
 
-
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SAMPLES = ["ses_send", "ses_delivery", "ses_open", "ses_click", "ses_bounce", "ses_complaint", "ses_reject",
-           "ses_rendering_failure", "ses_delivery_delay", "ses_subscription"]
+SAMPLES = [
+    "ses_send",
+    "ses_delivery",
+    "ses_open",
+    "ses_click",
+    "ses_bounce",
+    "ses_complaint",
+    "ses_reject",
+    "ses_rendering_failure",
+    "ses_delivery_delay",
+    "ses_subscription",
+]
 SENT_ON = date(2017, 8, 5)
 WORKFLOW, MESSAGE = "targeted-post-purchase", "second-purchase-thanks"
 # Every counter of a report row that AWS's samples touch, once each.
-EXPECTED_COUNTS = {"sent": 1, "delivered": 1, "opened": 1, "clicked": 1, "bounced": 1, "complained": 1,
-                   "rejected": 1, "rendering_failed": 1, "delivery_delayed": 1, "unsubscribed": 1,
-                   "ordered": 0, "soft_bounced": 0}
+EXPECTED_COUNTS = {
+    "sent": 1,
+    "delivered": 1,
+    "opened": 1,
+    "clicked": 1,
+    "bounced": 1,
+    "complained": 1,
+    "rejected": 1,
+    "rendering_failed": 1,
+    "delivery_delayed": 1,
+    "unsubscribed": 1,
+    "ordered": 0,
+    "soft_bounced": 0,
+}
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -39,8 +60,14 @@ def sample(name: str) -> dict[str, Any]:
 def as_sent_by_storeflows(record: dict[str, Any], *, store_id: str = "demo") -> dict[str, Any]:
     """The sample with the tags the send step puts on every email (SES returns them as lists)."""
     record = copy.deepcopy(record)
-    tags = message_tags(store_id=store_id, workflow_id=WORKFLOW, message_id=MESSAGE, step="SendSecondPurchaseThanks",
-                        sent_on=SENT_ON, email=record["mail"]["destination"][0])
+    tags = message_tags(
+        store_id=store_id,
+        workflow_id=WORKFLOW,
+        message_id=MESSAGE,
+        step="SendSecondPurchaseThanks",
+        sent_on=SENT_ON,
+        email=record["mail"]["destination"][0],
+    )
     record["mail"]["tags"].update({tag["Name"]: [tag["Value"]] for tag in tags})
     return record
 
@@ -63,7 +90,9 @@ def contacts(demo_store) -> list[str]:
     """The samples' recipients, as contacts of the demo store with marketing consent."""
     emails = sorted({sample(name)["mail"]["destination"][0] for name in SAMPLES})
     for number, email in enumerate(emails):
-        assert orders.record_purchase("demo", f"api:seed-{number}", PurchaseEvent.model_validate(purchase(f"S-{number}", email)))
+        assert orders.record_purchase(
+            "demo", f"api:seed-{number}", PurchaseEvent.model_validate(purchase(f"S-{number}", email))
+        )
     return emails
 
 
@@ -86,7 +115,9 @@ def test_every_sample_delivered_twice_in_any_order_counts_exactly_once(track, co
     assert recipient.suppressed_reason in ("bounce", "complaint")  # whichever arrived first; both suppress
     assert recipient.unsubscribed_at is not None  # the Subscription sample's "unsubscribe all"
     assert recipient.last_open is not None and recipient.last_click is not None
-    assert contact_store.get_contact("demo", "sender@example.com").suppressed_reason is None  # a Reject suppresses no one
+    assert (
+        contact_store.get_contact("demo", "sender@example.com").suppressed_reason is None
+    )  # a Reject suppresses no one
 
 
 def test_a_click_without_an_open_counts_as_an_open_once(track, contacts):

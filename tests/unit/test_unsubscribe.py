@@ -17,9 +17,7 @@ from storeflows.messaging.unsubscribe_links import (
     verify_unsubscribe_token,
 )
 
-REQUEST = UnsubscribeRequest(
-    store_id="store-1", email="jan.kowalski@example.pl", message_id="msg-42"
-)
+REQUEST = UnsubscribeRequest(store_id="store-1", email="jan.kowalski@example.pl", message_id="msg-42")
 URL_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
 
 

@@ -11,12 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from storeflows import reports
-from storeflows.storage import contacts, orders
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.messaging.mail import parse_mime_message
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token
+from storeflows.storage import contacts, orders
 from storeflows_local.signing import purchase
-
 
 EMAIL = "ana@example.com"
 MESSAGE_ID = "second-purchase-thanks"
@@ -40,17 +39,22 @@ def token(demo_store) -> str:
 def unsubscribe(load_handler, demo_store, lambda_context, make_http_event):
     app = load_handler("unsubscribe")
 
-    def invoke(method: str, token: str | None, *, one_click_body: bool = False, multipart: bool = False) -> dict[str, Any]:
+    def invoke(
+        method: str, token: str | None, *, one_click_body: bool = False, multipart: bool = False
+    ) -> dict[str, Any]:
         headers, body = {"user-agent": "pytest"}, None
         if one_click_body:  # what a mailbox provider POSTs (RFC 8058 section 3.2)
             headers["content-type"] = "application/x-www-form-urlencoded"
             body = b"List-Unsubscribe=One-Click"
         if multipart:  # the same field as multipart/form-data, which RFC 8058 allows too
             headers["content-type"] = "multipart/form-data; boundary=sf"
-            body = (b'--sf\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
-                    b"One-Click\r\n--sf--\r\n")
+            body = b'--sf\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--sf--\r\n'
         event = make_http_event(
-            method, "/unsubscribe", "/unsubscribe", headers=headers, body=body,
+            method,
+            "/unsubscribe",
+            "/unsubscribe",
+            headers=headers,
+            body=body,
             query=None if token is None else {"token": token},
         )
         return app.lambda_handler(event, lambda_context)
@@ -104,18 +108,25 @@ def _flip_last(text: str) -> str:
     "tamper",
     [
         pytest.param(_flip_last, id="signature-changed"),
-        pytest.param(lambda t: make_unsubscribe_token("another-stores-key", UnsubscribeRequest("demo", EMAIL, MESSAGE_ID)),
-                     id="signed-with-another-key"),
-        pytest.param(lambda t: make_unsubscribe_token("another-stores-key", UnsubscribeRequest("elsewhere", EMAIL, "m")),
-                     id="unknown-store"),
+        pytest.param(
+            lambda t: make_unsubscribe_token("another-stores-key", UnsubscribeRequest("demo", EMAIL, MESSAGE_ID)),
+            id="signed-with-another-key",
+        ),
+        pytest.param(
+            lambda t: make_unsubscribe_token("another-stores-key", UnsubscribeRequest("elsewhere", EMAIL, "m")),
+            id="unknown-store",
+        ),
         pytest.param(lambda t: t.split(".")[0], id="no-signature"),
         pytest.param(lambda t: "", id="empty"),
         pytest.param(lambda t: None, id="missing"),
     ],
 )
-def test_post_with_a_bad_token_answers_as_for_a_stranger_and_changes_nothing(unsubscribe, contact, token, tamper,
-                                                                            demo_store):
-    stranger = make_unsubscribe_token(demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID))
+def test_post_with_a_bad_token_answers_as_for_a_stranger_and_changes_nothing(
+    unsubscribe, contact, token, tamper, demo_store
+):
+    stranger = make_unsubscribe_token(
+        demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID)
+    )
 
     response = unsubscribe("POST", tamper(token), one_click_body=True)
 
@@ -124,7 +135,9 @@ def test_post_with_a_bad_token_answers_as_for_a_stranger_and_changes_nothing(uns
 
 
 def test_a_valid_and_a_stranger_link_get_the_same_answer(unsubscribe, contact, token, demo_store):
-    stranger = make_unsubscribe_token(demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID))
+    stranger = make_unsubscribe_token(
+        demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID)
+    )
 
     valid, foreign = unsubscribe("POST", token, one_click_body=True), unsubscribe("POST", stranger, one_click_body=True)
 
@@ -150,7 +163,9 @@ def test_get_with_a_bad_token_shows_the_same_page_and_changes_nothing(unsubscrib
 
 
 def test_post_with_a_token_for_another_contact_leaves_this_one_alone(unsubscribe, contact, demo_store):
-    other = make_unsubscribe_token(demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID))
+    other = make_unsubscribe_token(
+        demo_store.unsubscribe_key, UnsubscribeRequest("demo", "eve@example.com", MESSAGE_ID)
+    )
 
     assert unsubscribe("POST", other)["statusCode"] == 200  # nothing to tell a stranger
     assert unsubscribed_at() is None
@@ -168,13 +183,20 @@ def test_second_post_keeps_the_first_unsubscribe_time(unsubscribe, contact, toke
     assert unsubscribed_at() == first
 
 
-def test_link_in_a_sent_marketing_email_stops_further_marketing(load_handler, unsubscribe, contact, aws,
-                                                              lambda_context):
+def test_link_in_a_sent_marketing_email_stops_further_marketing(
+    load_handler, unsubscribe, contact, aws, lambda_context
+):
     """The whole loop: the List-Unsubscribe URL of a real send, POSTed, blocks the next send."""
     send = load_handler("send_message").lambda_handler
-    step = {"run": {"store_id": "demo", "workflow_id": "targeted-post-purchase", "email": EMAIL,
-                    "subject": {"type": "order", "order": {"id": "A-1001", "total": "129.90", "currency": "EUR"}}},
-            "message_id": MESSAGE_ID}
+    step = {
+        "run": {
+            "store_id": "demo",
+            "workflow_id": "targeted-post-purchase",
+            "email": EMAIL,
+            "subject": {"type": "order", "order": {"id": "A-1001", "total": "129.90", "currency": "EUR"}},
+        },
+        "message_id": MESSAGE_ID,
+    }
     assert send({**step, "step": "SendSecondPurchaseThanks"}, lambda_context)["status"] == "sent"
     (sent,) = aws.sent_emails()
     link = parse_mime_message(sent.raw_data)["headers"]["List-Unsubscribe"].strip("<>")
@@ -183,7 +205,8 @@ def test_link_in_a_sent_marketing_email_stops_further_marketing(load_handler, un
     assert unsubscribe("POST", token, one_click_body=True)["statusCode"] == 200
 
     assert send({**step, "step": "SendRepeatPurchaseThanks"}, lambda_context) == {
-        "status": "skipped", "reason": "unsubscribed"
+        "status": "skipped",
+        "reason": "unsubscribed",
     }
     assert len(aws.sent_emails()) == 1
     # The unsubscribe is counted once, in the report row of the email it came from.

@@ -11,7 +11,6 @@ import pytest
 
 from storeflows.intake.signatures import sign_hmac_sha256_base64
 
-
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BODY = (FIXTURES / "woocommerce_order_created.json").read_bytes()
 _HEADERS_FILE = json.loads((FIXTURES / "woocommerce_order_created.headers.json").read_text("utf-8"))
@@ -19,7 +18,10 @@ HEADERS: dict[str, str] = _HEADERS_FILE["computed_headers"]
 SECRET = _HEADERS_FILE["computed_secret"]
 PING = (FIXTURES / "woocommerce_ping.body.txt").read_bytes()
 # What WordPress' HTTP API sends with the ping: a user agent, no X-WC-Webhook-* headers.
-PING_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "WooCommerce/8.6.1 Hookshot (WordPress/6.4.3)"}
+PING_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "User-Agent": "WooCommerce/8.6.1 Hookshot (WordPress/6.4.3)",
+}
 ROUTE = "/webhooks/woocommerce/{store_id}"
 
 
@@ -28,9 +30,15 @@ def post(load_handler, demo_store, lambda_context, make_http_event):
     handler = load_handler("ingest")
 
     def send(body: bytes = BODY, headers: dict[str, str] | None = None, store_id: str = "demo", **options: Any) -> dict:
-        event = make_http_event("POST", ROUTE, f"/webhooks/woocommerce/{store_id}",
-                                headers=HEADERS if headers is None else headers, body=body,
-                                path_parameters={"store_id": store_id}, **options)
+        event = make_http_event(
+            "POST",
+            ROUTE,
+            f"/webhooks/woocommerce/{store_id}",
+            headers=HEADERS if headers is None else headers,
+            body=body,
+            path_parameters={"store_id": store_id},
+            **options,
+        )
         return handler.lambda_handler(event, lambda_context)
 
     return send
@@ -59,9 +67,14 @@ def test_the_sample_order_is_verified_and_queued(post, aws, read_json):
 
 
 def test_an_order_update_that_completes_the_order_is_a_purchase(post, aws, read_json):
-    body, headers = signed(sample_order(status="completed"), **{"X-WC-Webhook-Topic": "order.updated",
-                                                                 "X-WC-Webhook-Event": "updated",
-                                                                 "X-WC-Webhook-Delivery-ID": "second-delivery"})
+    body, headers = signed(
+        sample_order(status="completed"),
+        **{
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Event": "updated",
+            "X-WC-Webhook-Delivery-ID": "second-delivery",
+        },
+    )
     answer = post(body=body, headers=headers)
     assert answer["statusCode"] == 202 and read_json(answer)["status"] == "accepted"
     [queued] = aws.queued_bodies()
@@ -108,8 +121,8 @@ def test_a_signed_form_body_is_not_a_ping(post, aws, read_json):
 
 
 def test_a_store_without_woocommerce_is_404_for_orders_and_pings(post, aws, read_json):
-    from storeflows.storage import stores
     from storeflows.records import Store
+    from storeflows.storage import stores
 
     stores.put_store(Store(store_id="shopify-only", shopify_secret="s", unsubscribe_key="k"))
     for body, headers in ((BODY, HEADERS), (PING, PING_HEADERS)):
@@ -147,7 +160,12 @@ def test_a_delivery_without_its_id_is_400(post, aws, read_json):
     ("body", "content_type", "status", "error"),
     [
         (BODY, "text/plain", 415, "unsupported_media_type"),
-        (b'{"id": 727, "status": "processing"' + b" " * (300 * 1024) + b"}", "application/json", 413, "payload_too_large"),
+        (
+            b'{"id": 727, "status": "processing"' + b" " * (300 * 1024) + b"}",
+            "application/json",
+            413,
+            "payload_too_large",
+        ),
         (b'{"id": 727, "status": ', "application/json", 400, "invalid_payload"),
         (b"[727]", "application/json", 400, "invalid_payload"),
     ],

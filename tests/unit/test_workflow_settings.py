@@ -18,14 +18,18 @@ SETTINGS = TypeAdapter(WorkflowSettings)
 
 
 def purchase(*items: dict) -> PurchaseEvent:
-    return PurchaseEvent.model_validate({
-        "type": "purchase",
-        "order": {"id": "1", "total": "10", "currency": "EUR", "items": list(items)},
-        "customer": {"email": "ana@example.com"},
-    })
+    return PurchaseEvent.model_validate(
+        {
+            "type": "purchase",
+            "order": {"id": "1", "total": "10", "currency": "EUR", "items": list(items)},
+            "customer": {"email": "ana@example.com"},
+        }
+    )
 
 
-@pytest.mark.parametrize(("written", "seconds"), [("10d", 864000), ("12h", 43200), ("30m", 1800), ("45s", 45), (90, 90)])
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("10d", 864000), ("12h", 43200), ("30m", 1800), ("45s", 45), (90, 90)]
+)
 def test_durations_are_written_like_a_marketer_and_stored_in_seconds(written, seconds):
     settings = PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", follow_up_after=written)
     assert settings.follow_up_after == seconds
@@ -43,40 +47,62 @@ def test_the_follow_up_waits_ten_days_unless_told_otherwise():
 
 def test_purchase_tags_come_from_categories_and_the_sku_map():
     settings = PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", sku_tags={"X-1": "x_owner"})
-    tags = settings.purchase_tags(purchase({"sku": "X-1", "category": "Summer Dresses"}, {"sku": "Y", "category": "shoes"}))
+    tags = settings.purchase_tags(
+        purchase({"sku": "X-1", "category": "Summer Dresses"}, {"sku": "Y", "category": "shoes"})
+    )
     assert tags == ["bought:shoes", "bought:summer-dresses", "x_owner"]
-    assert PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", category_tag_prefix="").purchase_tags(
-        purchase({"sku": "Y", "category": "shoes"})) == []
+    assert (
+        PurchaseFollowUpSettings(thank_you_message="a", follow_up_message="b", category_tag_prefix="").purchase_tags(
+            purchase({"sku": "Y", "category": "shoes"})
+        )
+        == []
+    )
 
 
 def test_settings_pick_their_template_by_name_and_refuse_unknown_fields():
-    parsed = SETTINGS.validate_python({"template": "consent_confirmation", "eu_consented_message": "a",
-                                       "eu_without_consent_message": "b", "outside_eu_message": "c"})
+    parsed = SETTINGS.validate_python(
+        {
+            "template": "consent_confirmation",
+            "eu_consented_message": "a",
+            "eu_without_consent_message": "b",
+            "outside_eu_message": "c",
+        }
+    )
     assert parsed.template == "consent_confirmation" and parsed.include_eea is False
     with pytest.raises(ValidationError, match="template"):
         SETTINGS.validate_python({"template": "no_such_template"})
     with pytest.raises(ValidationError, match="typo"):
-        SETTINGS.validate_python({"template": "purchase_follow_up", "thank_you_message": "a",
-                                  "follow_up_message": "b", "typo": 1})
+        SETTINGS.validate_python(
+            {"template": "purchase_follow_up", "thank_you_message": "a", "follow_up_message": "b", "typo": 1}
+        )
 
 
 def test_a_workflow_runs_only_when_published_and_triggered():
-    settings = {"template": "purchase_follow_up", "thank_you_message": "a", "follow_up_message": "b",
-                "trigger": {"categories": ["dresses"]}}
+    settings = {
+        "template": "purchase_follow_up",
+        "thank_you_message": "a",
+        "follow_up_message": "b",
+        "trigger": {"categories": ["dresses"]},
+    }
     published = Workflow(store_id="s", workflow_id="w", status="published", settings=settings)
     assert published.runs_for(purchase({"category": "dresses"}))
     assert not published.runs_for(purchase({"category": "shoes"}))
     assert not Workflow(store_id="s", workflow_id="w", status="paused", settings=settings).runs_for(
-        purchase({"category": "dresses"}))
+        purchase({"category": "dresses"})
+    )
 
 
 def contact(country: str | None, marketing: bool | None = None) -> Contact:
-    consent = None if marketing is None else Consent(marketing=marketing, source="test", updated_at="2026-01-01T00:00:00Z")
+    consent = (
+        None if marketing is None else Consent(marketing=marketing, source="test", updated_at="2026-01-01T00:00:00Z")
+    )
     return Contact(store_id="s", email="a@b.cd", country=country, consent=consent, total_spent=Decimal(0))
 
 
-@pytest.mark.parametrize(("country", "eu", "eea"), [("PL", True, True), ("de", True, True), ("NO", False, True),
-                                                    ("US", False, False), (None, False, False)])
+@pytest.mark.parametrize(
+    ("country", "eu", "eea"),
+    [("PL", True, True), ("de", True, True), ("NO", False, True), ("US", False, False), (None, False, False)],
+)
 def test_eu_membership_comes_from_the_country(country, eu, eea):
     assert InEU(type="in_eu").contains(contact(country)) is eu
     assert InEU(type="in_eu", include_eea=True).contains(contact(country)) is eea
@@ -93,30 +119,48 @@ def test_marketing_consent_segment():
 def test_a_care_series_needs_a_product_condition_and_counts_its_delivery_checks():
     from storeflows.workflows.templates.care_series import CareSeriesSettings
 
-    messages = {"thank_you_message": "a", "delivery_check_message": "b", "care_tips_message": "c",
-                "cross_sell_message": "d"}
+    messages = {
+        "thank_you_message": "a",
+        "delivery_check_message": "b",
+        "care_tips_message": "c",
+        "cross_sell_message": "d",
+    }
     with pytest.raises(ValidationError, match="product condition"):
         CareSeriesSettings(trigger={}, **messages)
-    series = CareSeriesSettings(trigger={"categories": ["dresses"]},
-                                delivery={"mode": "event", "check_every": "12h", "timeout": "14d"}, **messages)
+    series = CareSeriesSettings(
+        trigger={"categories": ["dresses"]},
+        delivery={"mode": "event", "check_every": "12h", "timeout": "14d"},
+        **messages,
+    )
     assert series.delivery.checks == 28
     assert series.cross_sell_after == 5 * 86400, "the seed's 5 days"
-    assert CareSeriesSettings(trigger={"skus": ["X"]}, delivery={"mode": "event", "check_every": "5d", "timeout": "12d"},
-                              **messages).delivery.checks == 3, "rounds up: never gives up early"
+    assert (
+        CareSeriesSettings(
+            trigger={"skus": ["X"]}, delivery={"mode": "event", "check_every": "5d", "timeout": "12d"}, **messages
+        ).delivery.checks
+        == 3
+    ), "rounds up: never gives up early"
 
 
 def value_settings(*tiers):
     from storeflows.workflows.templates.order_value import OrderValueSettings
 
-    return OrderValueSettings(tiers=[{"min_total": lo, "max_total": hi, "message": f"m{i}"}
-                                     for i, (lo, hi) in enumerate(tiers)])
+    return OrderValueSettings(
+        tiers=[{"min_total": lo, "max_total": hi, "message": f"m{i}"} for i, (lo, hi) in enumerate(tiers)]
+    )
 
 
 def test_contiguous_value_tiers_have_no_problems_and_pick_by_total():
     settings = value_settings(("0", "200"), ("200", "500"), ("500", None))
     assert settings.problems() == []
-    assert [settings.tier_for(Decimal(t)).message for t in ("0", "199.99", "200", "499.99", "500", "99999")] == \
-        ["m0", "m0", "m1", "m1", "m2", "m2"]
+    assert [settings.tier_for(Decimal(t)).message for t in ("0", "199.99", "200", "499.99", "500", "99999")] == [
+        "m0",
+        "m0",
+        "m1",
+        "m1",
+        "m2",
+        "m2",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -34,9 +34,16 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
     attributed_to = _attribute_purchase(event, purchase) if newly_recorded else None
-    logger.info("purchase recorded",
-                extra={"store_id": event.store_id, "event_id": event.event_id, "order_id": purchase.order.id,
-                       "order_newly_recorded": newly_recorded, "attributed_to_message": attributed_to})
+    logger.info(
+        "purchase recorded",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "order_id": purchase.order.id,
+            "order_newly_recorded": newly_recorded,
+            "attributed_to_message": attributed_to,
+        },
+    )
     return {"event_id": event.event_id, "order_newly_recorded": newly_recorded}
 
 
@@ -46,8 +53,12 @@ def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent) -> str | Non
     contact = contacts.get_contact(event.store_id, purchase.customer.email)
     touch = event.attribution.touch_for(contact, purchase.occurred_at or event.received_at) if contact else None
     if touch is None or not orders.attribute_order(
-        event.store_id, purchase.customer.email, purchase.order.id, total=purchase.order.total,
-        currency=purchase.order.currency, touch=touch,
+        event.store_id,
+        purchase.customer.email,
+        purchase.order.id,
+        total=purchase.order.total,
+        currency=purchase.order.currency,
+        touch=touch,
     ):
         return None
     metrics.add_metric(name="OrdersAttributed", unit=MetricUnit.Count, value=1)
@@ -57,8 +68,12 @@ def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent) -> str | Non
 def _record_consent(event: StoreEvent, consent: ConsentEvent) -> dict[str, Any]:
     # An explicit consent statement (unlike the checkbox an order carries) may re-subscribe.
     applied = contacts.record_consent(
-        event.store_id, consent.customer.email, marketing=consent.marketing, source=consent.source,
-        at=consent.occurred_at or event.received_at, lifts_unsubscribe=True,
+        event.store_id,
+        consent.customer.email,
+        marketing=consent.marketing,
+        source=consent.source,
+        at=consent.occurred_at or event.received_at,
+        lifts_unsubscribe=True,
     )
     logger.info("consent recorded", extra={"store_id": event.store_id, "event_id": event.event_id, "applied": applied})
     return {"event_id": event.event_id, "consent_applied": applied}
@@ -68,17 +83,30 @@ def _record_delivery(event: StoreEvent, delivered: DeliveredEvent) -> dict[str, 
     stamped = orders.mark_order_delivered(
         event.store_id, delivered.customer.email, delivered.order.id, delivered.occurred_at or event.received_at
     )
-    logger.info("delivery recorded",
-                extra={"store_id": event.store_id, "event_id": event.event_id, "order_id": delivered.order.id,
-                       "order_known": stamped})
+    logger.info(
+        "delivery recorded",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "order_id": delivered.order.id,
+            "order_known": stamped,
+        },
+    )
     return {"event_id": event.event_id, "order_known": stamped}
 
 
 def _erase_contact(event: StoreEvent, request: ErasureRequest) -> dict[str, Any]:
     erasure = privacy.erase_contact(event.store_id, request.customer.email, via=event.event_id)
-    logger.info("contact erased",
-                extra={"store_id": event.store_id, "event_id": event.event_id, "items_erased": erasure.items_count,
-                       "runs_stopped": len(erasure.runs_stopped), "data_requests_erased": erasure.data_requests_erased})
+    logger.info(
+        "contact erased",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "items_erased": erasure.items_count,
+            "runs_stopped": len(erasure.runs_stopped),
+            "data_requests_erased": erasure.data_requests_erased,
+        },
+    )
     if erasure.items_count:
         metrics.add_metric(name="ContactsErased", unit=MetricUnit.Count, value=1)
     return {"event_id": event.event_id, "items_erased": erasure.items_count, "runs_stopped": len(erasure.runs_stopped)}
@@ -86,9 +114,15 @@ def _erase_contact(event: StoreEvent, request: ErasureRequest) -> dict[str, Any]
 
 def _record_data_request(event: StoreEvent, request: DataRequest) -> dict[str, Any]:
     kept = privacy.record_data_request(event.store_id, request, source=event.event_id)
-    logger.info("data request kept",
-                extra={"store_id": event.store_id, "event_id": event.event_id, "data_request_id": request.request_id,
-                       "newly_kept": kept})
+    logger.info(
+        "data request kept",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "data_request_id": request.request_id,
+            "newly_kept": kept,
+        },
+    )
     if kept:
         metrics.add_metric(name="DataRequestsReceived", unit=MetricUnit.Count, value=1)
     return {"event_id": event.event_id, "data_request_id": request.request_id, "newly_kept": kept}
@@ -116,10 +150,17 @@ def _start_runs(event: StoreEvent) -> dict[str, Any]:
                 started.append(workflow.workflow_id)
             else:
                 already_running.append(workflow.workflow_id)
-    logger.info("runs started",
-                extra={"store_id": event.store_id, "event_id": event.event_id, "event_type": type_name(type(event.event)),
-                       "subject": subject.key if subject else None, "runs_started": started,
-                       "runs_already_started": already_running})
+    logger.info(
+        "runs started",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "event_type": type_name(type(event.event)),
+            "subject": subject.key if subject else None,
+            "runs_started": started,
+            "runs_already_started": already_running,
+        },
+    )
     metrics.add_metric(name="WorkflowRunsStarted", unit=MetricUnit.Count, value=len(started))
     # Each metric published in a month is billed for it: this one only when it happens.
     if already_running:

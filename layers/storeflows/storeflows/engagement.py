@@ -23,13 +23,19 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from storeflows.storage import contacts, reports
-from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.records import Touch
 from storeflows.messaging.ses import (
-    CONTACT_TAG, MESSAGE_TAG, SENT_ON_TAG, STORE_TAG, TEST_TAG, WORKFLOW_TAG, contact_fingerprint,
+    CONTACT_TAG,
+    MESSAGE_TAG,
+    SENT_ON_TAG,
+    STORE_TAG,
+    TEST_TAG,
+    WORKFLOW_TAG,
+    contact_fingerprint,
 )
 from storeflows.messaging.unsubscribe import unsubscribe_from_email
+from storeflows.observability import MetricUnit, logger, metrics
+from storeflows.records import Touch
+from storeflows.storage import contacts, reports
 
 # Event type -> (the email's flag, the report counter it adds to).
 _COUNTED = {
@@ -91,10 +97,14 @@ def record_ses_notification(message: str) -> dict[str, Any]:
         return _ignored("malformed")
     sent = sent_email(event.mail)
     outcome = _ignored("not_a_storeflows_email") if sent is None else _record(event, sent)
-    ids = {} if sent is None else {"store_id": sent.store_id, "workflow_id": sent.workflow_id,
-                                   "message_id": sent.message_id}
-    logger.info("SES event", extra={**ids, "ses_message_id": event.mail.messageId, "event_type": event.eventType,
-                                    **outcome})
+    ids = (
+        {}
+        if sent is None
+        else {"store_id": sent.store_id, "workflow_id": sent.workflow_id, "message_id": sent.message_id}
+    )
+    logger.info(
+        "SES event", extra={**ids, "ses_message_id": event.mail.messageId, "event_type": event.eventType, **outcome}
+    )
     return {"event_type": event.eventType, **outcome}
 
 
@@ -102,19 +112,27 @@ def sent_email(mail: _Mail) -> SentEmail | None:
     """The Storeflows email an event is about, from its tags; None for any other email (sent
     by something else, a test send, or tags that do not match the recipient)."""
     tags = {name: values[0] for name, values in mail.tags.items() if values}
-    if TEST_TAG in tags or not all(tags.get(name) for name in (STORE_TAG, WORKFLOW_TAG, MESSAGE_TAG, SENT_ON_TAG,
-                                                               CONTACT_TAG)):
+    if TEST_TAG in tags or not all(
+        tags.get(name) for name in (STORE_TAG, WORKFLOW_TAG, MESSAGE_TAG, SENT_ON_TAG, CONTACT_TAG)
+    ):
         return None
     try:
         date.fromisoformat(tags[SENT_ON_TAG])
     except ValueError:
         return None
-    recipient = next((address for address in mail.destination
-                      if contact_fingerprint(address) == tags[CONTACT_TAG]), None)
+    recipient = next(
+        (address for address in mail.destination if contact_fingerprint(address) == tags[CONTACT_TAG]), None
+    )
     if recipient is None:
         return None
-    return SentEmail(store_id=tags[STORE_TAG], workflow_id=tags[WORKFLOW_TAG], message_id=tags[MESSAGE_TAG],
-                     sent_on=tags[SENT_ON_TAG], email=recipient.strip().lower(), ses_message_id=mail.messageId)
+    return SentEmail(
+        store_id=tags[STORE_TAG],
+        workflow_id=tags[WORKFLOW_TAG],
+        message_id=tags[MESSAGE_TAG],
+        sent_on=tags[SENT_ON_TAG],
+        email=recipient.strip().lower(),
+        ses_message_id=mail.messageId,
+    )
 
 
 def _record(event: _Event, sent: SentEmail) -> dict[str, Any]:
@@ -135,23 +153,36 @@ def _record(event: _Event, sent: SentEmail) -> dict[str, Any]:
         _count(sent, *_COUNTED["Open"], at)
     if kind in ("Open", "Click"):
         # Every open and click (not only the first) may be the last touch before a purchase.
-        touch = Touch(at=at, workflow_id=sent.workflow_id, message_id=sent.message_id, sent_on=sent.sent_on,
-                      ses_message_id=sent.ses_message_id)
+        touch = Touch(
+            at=at,
+            workflow_id=sent.workflow_id,
+            message_id=sent.message_id,
+            sent_on=sent.sent_on,
+            ses_message_id=sent.ses_message_id,
+        )
         contacts.record_touch(sent.store_id, sent.email, kind.lower(), touch)
     if counter in ("bounced", "complained"):
         reason = "bounce" if counter == "bounced" else "complaint"
         if contacts.suppress_contact(sent.store_id, sent.email, reason, at):
             outcome["suppressed"] = reason
-            logger.info("contact suppressed", extra={"store_id": sent.store_id, "reason": reason,
-                                                     "ses_message_id": sent.ses_message_id})
+            logger.info(
+                "contact suppressed",
+                extra={"store_id": sent.store_id, "reason": reason, "ses_message_id": sent.ses_message_id},
+            )
             metrics.add_metric(name="ContactsSuppressed", unit=MetricUnit.Count, value=1)
     return outcome
 
 
 def _count(sent: SentEmail, flag: str, counter: str, at: datetime) -> bool:
     counted = reports.count_email_event(
-        store_id=sent.store_id, workflow_id=sent.workflow_id, message_id=sent.message_id, sent_on=sent.sent_on,
-        ses_message_id=sent.ses_message_id, flag=flag, at=at, counter=counter,
+        store_id=sent.store_id,
+        workflow_id=sent.workflow_id,
+        message_id=sent.message_id,
+        sent_on=sent.sent_on,
+        ses_message_id=sent.ses_message_id,
+        flag=flag,
+        at=at,
+        counter=counter,
     )
     return counted
 
@@ -162,13 +193,25 @@ def _subscription(event: _Event, sent: SentEmail) -> dict[str, Any]:
     preferences = (event.subscription or {}).get("newTopicPreferences") or {}
     if preferences.get("unsubscribeAll") is not True:
         return _ignored("no_unsubscribe")
-    changed = unsubscribe_from_email(sent.store_id, sent.email, sent.message_id, at=_timestamp(event, "Subscription"),
-                                     counted_for=(sent.workflow_id, sent.sent_on))
+    changed = unsubscribe_from_email(
+        sent.store_id,
+        sent.email,
+        sent.message_id,
+        at=_timestamp(event, "Subscription"),
+        counted_for=(sent.workflow_id, sent.sent_on),
+    )
     return {"status": "unsubscribed" if changed else "duplicate", "counter": "unsubscribed"}
 
 
-_TIMESTAMP_FIELD = {"Bounce": "bounce", "Complaint": "complaint", "Open": "open", "Click": "click",
-                    "Delivery": "delivery", "DeliveryDelay": "deliveryDelay", "Subscription": "subscription"}
+_TIMESTAMP_FIELD = {
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Open": "open",
+    "Click": "click",
+    "Delivery": "delivery",
+    "DeliveryDelay": "deliveryDelay",
+    "Subscription": "subscription",
+}
 
 
 def _timestamp(event: _Event, kind: str) -> datetime:

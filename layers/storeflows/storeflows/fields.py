@@ -13,7 +13,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _seconds(value: object) -> object:
-    """"10d", "12h", "30m", "45s" or a number of seconds; the rest is pydantic's to refuse."""
+    """ "10d", "12h", "30m", "45s" or a number of seconds; the rest is pydantic's to refuse."""
     if isinstance(value, str):
         match = _DURATION.match(value)
         if not match:

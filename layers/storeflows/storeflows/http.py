@@ -49,7 +49,9 @@ def install_error_handlers(app: APIGatewayHttpResolver, *, refused_metric: str |
         if status_code == 500:
             # Not a request problem: let it surface as a failure the store will retry.
             raise error
-        logger.info("request refused", extra={"status_code": status_code, "error": code, "path": app.current_event.path})
+        logger.info(
+            "request refused", extra={"status_code": status_code, "error": code, "path": app.current_event.path}
+        )
         if refused_metric:
             count_by(refused_metric, "reason", code)
         return json_response(status_code, {"error": code, "detail": error.detail})

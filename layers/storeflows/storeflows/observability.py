@@ -41,11 +41,14 @@ def error_summary(error: Exception) -> dict[str, Any]:
     so only the type, the AWS error code or the fields that failed validation, and where."""
     summary: dict[str, Any] = {"error_type": type(error).__name__}
     if isinstance(error, ValidationError):
-        summary["invalid_fields"] = [{"field": ".".join(map(str, e["loc"])), "error": e["type"]} for e in error.errors()]
+        summary["invalid_fields"] = [
+            {"field": ".".join(map(str, e["loc"])), "error": e["type"]} for e in error.errors()
+        ]
     elif isinstance(error, ClientError):
         summary["error_code"] = error.response.get("Error", {}).get("Code")
-    summary["raised_at"] = [f"{frame.filename}:{frame.lineno} {frame.name}"
-                            for frame in traceback.extract_tb(error.__traceback__)]
+    summary["raised_at"] = [
+        f"{frame.filename}:{frame.lineno} {frame.name}" for frame in traceback.extract_tb(error.__traceback__)
+    ]
     return summary
 
 

@@ -52,8 +52,11 @@ def export_contact(store_id: str, email: str) -> dict[str, Any]:
         else:
             record = {name: value for name, value in item.items() if name != "pk"}
             if item.get("ses_message_id") in engagement:
-                record["engagement"] = {name: value for name, value in engagement[item["ses_message_id"]].items()
-                                        if name.endswith("_at") and name != keys.EXPIRES_AT}
+                record["engagement"] = {
+                    name: value
+                    for name, value in engagement[item["ses_message_id"]].items()
+                    if name.endswith("_at") and name != keys.EXPIRES_AT
+                }
             records.setdefault(keys.item_kind(item["sk"]), []).append(_plain(record))
     suppression = privacy_store.get_suppression(store_id, email)
     return {
@@ -63,8 +66,9 @@ def export_contact(store_id: str, email: str) -> dict[str, Any]:
         "profile": profile,
         "records": records,
         "suppression": suppression.model_dump(exclude_none=True) if suppression else None,
-        "data_requests": [request.model_dump(exclude_none=True, exclude={"email"})
-                          for request in _data_requests_of(store_id, email)],
+        "data_requests": [
+            request.model_dump(exclude_none=True, exclude={"email"}) for request in _data_requests_of(store_id, email)
+        ],
     }
 
 
@@ -121,21 +125,32 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     for request in requests:
         privacy_store.delete_data_request(store_id, request.request_id)
     erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
-    return Erasure(items_erased=dict(sorted(erased.items())), runs_stopped=stopped,
-                   data_requests_erased=len(requests), suppression=suppression)
+    return Erasure(
+        items_erased=dict(sorted(erased.items())),
+        runs_stopped=stopped,
+        data_requests_erased=len(requests),
+        suppression=suppression,
+    )
 
 
 # --- data requests -----------------------------------------------------------------------------
+
 
 def record_data_request(store_id: str, request: DataRequest, *, source: str) -> bool:
     """Keeps the request for the operator to answer (data_request_export); the export is made
     when it is answered, so no second copy of the data waits in the table (nor an item-size
     limit), and it is current. False when the request was already kept."""
-    return privacy_store.put_data_request(store_id, DataRequestRecord(
-        request_id=request.request_id, email=request.customer.email, source=source,
-        received_at=dynamodb.now_iso(), platform_customer_id=request.platform_customer_id,
-        orders_requested=request.orders_requested,
-    ))
+    return privacy_store.put_data_request(
+        store_id,
+        DataRequestRecord(
+            request_id=request.request_id,
+            email=request.customer.email,
+            source=source,
+            received_at=dynamodb.now_iso(),
+            platform_customer_id=request.platform_customer_id,
+            orders_requested=request.orders_requested,
+        ),
+    )
 
 
 def data_request_export(store_id: str, request_id: str) -> tuple[DataRequestRecord, dict[str, Any]] | None:

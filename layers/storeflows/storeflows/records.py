@@ -8,12 +8,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storeflows.fields import Duration, MessageId
-
 
 STORE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
 
@@ -46,12 +45,13 @@ class Attribution(BaseModel):
     # clicks only.
     count_opens: bool = True
 
-    def touch_for(self, contact: "Contact", purchased_at: datetime) -> Touch | None:
+    def touch_for(self, contact: Contact, purchased_at: datetime) -> Touch | None:
         candidates = [(contact.last_click, self.click_window)]
         if self.count_opens:
             candidates.append((contact.last_open, self.open_window))
         eligible = [
-            touch for touch, window in candidates
+            touch
+            for touch, window in candidates
             if touch is not None and touch.at <= purchased_at <= touch.at + timedelta(seconds=window)
         ]
         return max(eligible, key=lambda touch: touch.at, default=None)
@@ -138,7 +138,7 @@ class DynamicCoupon(BaseModel):
     when_exhausted: WhenExhausted = WhenExhausted.SEND_WITHOUT_COUPON
 
 
-Coupon = Annotated[Union[StaticCoupon, DynamicCoupon], Field(discriminator="type")]
+Coupon = Annotated[StaticCoupon | DynamicCoupon, Field(discriminator="type")]
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class Message(BaseModel):
     coupon: Coupon | None = None
 
     @model_validator(mode="after")
-    def _fallback_exists(self) -> "Message":
+    def _fallback_exists(self) -> Message:
         if self.default_language not in self.variants:
             raise ValueError(f"the fallback language {self.default_language!r} has no variant")
         return self
@@ -231,12 +231,17 @@ class Suppression(BaseModel):
     suppressed_reason: str | None = None
 
     @classmethod
-    def after_erasure(cls, profile: dict, previous: "Suppression | None", *, at: str, via: str) -> "Suppression":
+    def after_erasure(cls, profile: dict, previous: Suppression | None, *, at: str, via: str) -> Suppression:
         """The record of an erasure now, keeping what blocked marketing in the erased profile or
         in an earlier erasure of the same address."""
-        return cls(erased_at=at, erased_via=via, **{
-            field: profile.get(field) or (getattr(previous, field) if previous else None) for field in MARKETING_BLOCKS
-        })
+        return cls(
+            erased_at=at,
+            erased_via=via,
+            **{
+                field: profile.get(field) or (getattr(previous, field) if previous else None)
+                for field in MARKETING_BLOCKS
+            },
+        )
 
     def profile_fields(self) -> dict:
         """What a new profile for the erased address starts with: the old unsubscribe or

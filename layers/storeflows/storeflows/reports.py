@@ -20,8 +20,20 @@ from storeflows.errors import InvalidPayload, UnknownStore
 from storeflows.storage import reports as report_store
 from storeflows.storage import stores
 
-COUNTERS = ("sent", "delivered", "opened", "clicked", "ordered", "unsubscribed", "bounced", "complained",
-            "soft_bounced", "rejected", "delivery_delayed", "rendering_failed")
+COUNTERS = (
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "ordered",
+    "unsubscribed",
+    "bounced",
+    "complained",
+    "soft_bounced",
+    "rejected",
+    "delivery_delayed",
+    "rendering_failed",
+)
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366  # bounds one report's Query pages
 
@@ -43,7 +55,7 @@ class ReportRow:
                 currency = name.removeprefix(report_store.REVENUE_PREFIX)
                 self.revenue[currency] = self.revenue.get(currency, Decimal(0)) + Decimal(value)
 
-    def merge(self, other: "ReportRow") -> None:
+    def merge(self, other: ReportRow) -> None:
         for name in COUNTERS:
             self.counts[name] += other.counts[name]
         for currency, amount in other.revenue.items():
@@ -83,8 +95,13 @@ class Report:
     total: ReportRow
 
     def as_dict(self) -> dict[str, Any]:
-        return {"store": self.store_id, "from": self.first_day.isoformat(), "to": self.last_day.isoformat(),
-                "rows": [row.as_dict() for row in self.rows], "total": self.total.as_dict()}
+        return {
+            "store": self.store_id,
+            "from": self.first_day.isoformat(),
+            "to": self.last_day.isoformat(),
+            "rows": [row.as_dict() for row in self.rows],
+            "total": self.total.as_dict(),
+        }
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -107,8 +124,9 @@ def date_range(first: str | None, last: str | None, *, today: date | None = None
     return first_day, last_day
 
 
-def build_report(store_id: str, first_day: date, last_day: date, *, workflow_id: str | None = None,
-                 message_id: str | None = None) -> Report:
+def build_report(
+    store_id: str, first_day: date, last_day: date, *, workflow_id: str | None = None, message_id: str | None = None
+) -> Report:
     """The store's figures per workflow and message, for the emails sent from first_day to
     last_day, optionally for one workflow and/or message only."""
     rows: dict[tuple[str, str], ReportRow] = {}
@@ -125,8 +143,9 @@ def build_report(store_id: str, first_day: date, last_day: date, *, workflow_id:
     return Report(store_id, first_day, last_day, [rows[key] for key in sorted(rows)], total)
 
 
-def store_report(store_id: str, first: str | None, last: str | None, *, workflow_id: str | None = None,
-                 message_id: str | None = None) -> Report:
+def store_report(
+    store_id: str, first: str | None, last: str | None, *, workflow_id: str | None = None, message_id: str | None = None
+) -> Report:
     """GET /reports/{store_id}: the report for the days given as text (date_range), of a store
     that exists (UnknownStore otherwise)."""
     first_day, last_day = date_range(first, last)

@@ -5,12 +5,12 @@ condition (score, consent, country) slot in without touching the workflows that 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from storeflows.storage import contacts
 from storeflows.records import Contact
+from storeflows.storage import contacts
 
 
 class HasTag(BaseModel):
@@ -29,9 +29,7 @@ class ScoreAtLeast(BaseModel):
         return contact is not None and contact.score >= self.points
 
 
-EU_COUNTRIES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
+EU_COUNTRIES = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
 EEA_ONLY_COUNTRIES = frozenset({"IS", "LI", "NO"})
 
 
@@ -55,7 +53,7 @@ class HasMarketingConsent(BaseModel):
         return contact is not None and contact.consent is not None and contact.consent.marketing
 
 
-SegmentDefinition = Annotated[Union[HasTag, ScoreAtLeast, InEU, HasMarketingConsent], Field(discriminator="type")]
+SegmentDefinition = Annotated[HasTag | ScoreAtLeast | InEU | HasMarketingConsent, Field(discriminator="type")]
 _SEGMENTS = TypeAdapter(dict[str, SegmentDefinition])
 
 

@@ -9,7 +9,7 @@ is about (`run_subject`: None for those that never start one)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -19,10 +19,12 @@ from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Attribution
 
-EventBody = Annotated[Union[PurchaseEvent, ConsentEvent, DeliveredEvent, ErasureRequest, DataRequest],
-                      Field(discriminator="type")]
+EventBody = Annotated[
+    PurchaseEvent | ConsentEvent | DeliveredEvent | ErasureRequest | DataRequest, Field(discriminator="type")
+]
 EVENT_TYPES: tuple[type[PurchaseEvent | ConsentEvent | DeliveredEvent | ErasureRequest | DataRequest], ...] = get_args(
-    get_args(EventBody)[0])
+    get_args(EventBody)[0]
+)
 
 
 def type_name(event_type: type[BaseModel]) -> str:

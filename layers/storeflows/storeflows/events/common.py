@@ -9,7 +9,7 @@ vendors can add fields without breaking ingest."""
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -112,7 +112,7 @@ def _normalise_currency(value: str) -> str:
 
 def _assume_utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -120,13 +120,9 @@ Money = Annotated[Decimal, BeforeValidator(_reject_float), Field(ge=0)]
 ExactId = Annotated[str, BeforeValidator(_id_to_text), Field(min_length=1)]
 OptionalId = Annotated[str | None, BeforeValidator(_optional_id)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
-PersonName = Annotated[
-    str | None, BeforeValidator(_blank_to_none), AfterValidator(_check_person_name)
-]
+PersonName = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_check_person_name)]
 Email = Annotated[str, AfterValidator(_normalise_email)]
-Language = Annotated[
-    str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_language)
-]
+Language = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_language)]
 Country = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_country)]
 Currency = Annotated[str, AfterValidator(_normalise_currency)]
 

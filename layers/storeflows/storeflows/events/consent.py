@@ -6,8 +6,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from storeflows.events.subjects import EventSubject
 from storeflows.events.common import Customer, OccurredAt, ValueObject
+from storeflows.events.subjects import EventSubject
 
 
 class ConsentEvent(ValueObject):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from storeflows.events.subjects import EventSubject
 from storeflows.events.common import Customer, OccurredAt, OrderReference, ValueObject
+from storeflows.events.subjects import EventSubject
 
 
 class DeliveredEvent(ValueObject):

@@ -9,7 +9,7 @@ before subjects had it, so those stay valid. Other kinds of subject key as
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,7 +57,7 @@ class EventSubject(BaseModel):
         return set()
 
 
-RunSubject = Annotated[Union[OrderSubject, EventSubject], Field(discriminator="type")]
+RunSubject = Annotated[OrderSubject | EventSubject, Field(discriminator="type")]
 
 
 def describe_key(key: str) -> str:

@@ -15,8 +15,9 @@ from storeflows.intake.signatures import verify_standard_webhook
 _MAX_ECHOED_TYPE_LENGTH = 64
 
 
-def accept_event(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes, *,
-                 now: float | None = None) -> Receipt:
+def accept_event(
+    store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes, *, now: float | None = None
+) -> Receipt:
     store = checked_store(store_id, content_type, raw_body)
     if not store.webhook_secret:
         raise UnknownStore(f"store {store_id} has no event API secret")

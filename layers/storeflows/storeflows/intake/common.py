@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -66,8 +66,14 @@ def parse_json(raw_body: bytes) -> Any:
 
 def accept(store: Store, event_id: str, source: Literal["shopify", "woocommerce", "api"], body: EventBody) -> Receipt:
     """Puts the canonical event on the event queue; the receipt the webhook is answered with."""
-    event = StoreEvent(store_id=store.store_id, event_id=event_id, source=source, received_at=_now(), event=body,
-                       attribution=store.attribution)
+    event = StoreEvent(
+        store_id=store.store_id,
+        event_id=event_id,
+        source=source,
+        received_at=_now(),
+        event=body,
+        attribution=store.attribution,
+    )
     client("sqs").send_message(QueueUrl=require("event_queue_url"), MessageBody=event.model_dump_json())
     logger.info("event accepted", extra={"store_id": event.store_id, "event_id": event.event_id})
     metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
@@ -85,10 +91,11 @@ def lower(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- mapping payloads --------------------------------------------------------------------------
+
 
 def validate(model: type[Model], payload: Any) -> Model:
     try:

@@ -14,7 +14,17 @@ from storeflows.events.common import Customer
 from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.intake.common import (
-    Receipt, accept, checked_store, ignored, line_items, lower, nested, parse_json, present, require_object, validate,
+    Receipt,
+    accept,
+    checked_store,
+    ignored,
+    line_items,
+    lower,
+    nested,
+    parse_json,
+    present,
+    require_object,
+    validate,
 )
 from storeflows.intake.signatures import verify_hmac_sha256_base64
 from storeflows.observability import logger
@@ -69,24 +79,29 @@ def purchase_from_shopify(order: Any) -> PurchaseEvent:
     billing = nested(body, "billing_address")
     shipping = nested(body, "shipping_address")
     default_address = nested(customer, "default_address")
-    return validate(PurchaseEvent, {
-        "type": "purchase",
-        "occurred_at": body.get("processed_at") or body.get("created_at"),
-        "order": present(
-            id=body.get("id"),
-            total=body.get("total_price"),
-            currency=body.get("currency"),
-            items=line_items(body.get("line_items"), _item),
-        ),
-        "customer": present(
-            email=body.get("email") or body.get("contact_email") or customer.get("email"),
-            first_name=customer.get("first_name") or billing.get("first_name"),
-            last_name=customer.get("last_name") or billing.get("last_name"),
-            language=body.get("customer_locale"),
-            country=billing.get("country_code") or shipping.get("country_code") or default_address.get("country_code"),
-            accepts_marketing=_accepts_marketing(body, customer),
-        ),
-    })
+    return validate(
+        PurchaseEvent,
+        {
+            "type": "purchase",
+            "occurred_at": body.get("processed_at") or body.get("created_at"),
+            "order": present(
+                id=body.get("id"),
+                total=body.get("total_price"),
+                currency=body.get("currency"),
+                items=line_items(body.get("line_items"), _item),
+            ),
+            "customer": present(
+                email=body.get("email") or body.get("contact_email") or customer.get("email"),
+                first_name=customer.get("first_name") or billing.get("first_name"),
+                last_name=customer.get("last_name") or billing.get("last_name"),
+                language=body.get("customer_locale"),
+                country=billing.get("country_code")
+                or shipping.get("country_code")
+                or default_address.get("country_code"),
+                accepts_marketing=_accepts_marketing(body, customer),
+            ),
+        },
+    )
 
 
 def _privacy_customer(body: dict[str, Any]) -> Customer | None:
@@ -115,13 +130,16 @@ def data_request_from_shopify(payload: Any) -> DataRequest | None:
     request_id = nested(body, "data_request").get("id")
     if request_id is None:
         raise InvalidPayload("data_request.id: Field required")
-    return validate(DataRequest, present(
-        type="data_request",
-        request_id=request_id,
-        customer=customer,
-        platform_customer_id=nested(body, "customer").get("id"),
-        orders_requested=body.get("orders_requested"),
-    ))
+    return validate(
+        DataRequest,
+        present(
+            type="data_request",
+            request_id=request_id,
+            customer=customer,
+            platform_customer_id=nested(body, "customer").get("id"),
+            orders_requested=body.get("orders_requested"),
+        ),
+    )
 
 
 # Topic -> its canonical event (None: acknowledged and ignored). Other topics are ignored.

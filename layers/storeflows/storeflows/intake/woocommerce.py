@@ -12,8 +12,18 @@ from typing import Any
 from storeflows.errors import InvalidPayload, UnknownStore
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.intake.common import (
-    Receipt, accept, checked_store, ignored, known_store, line_items, lower, nested, parse_json, present,
-    require_object, validate,
+    Receipt,
+    accept,
+    checked_store,
+    ignored,
+    known_store,
+    line_items,
+    lower,
+    nested,
+    parse_json,
+    present,
+    require_object,
+    validate,
 )
 from storeflows.intake.signatures import verify_hmac_sha256_base64
 from storeflows.observability import logger
@@ -51,8 +61,10 @@ def accept_order(store_id: str, headers: Mapping[str, str], content_type: str | 
     order = require_object(parse_json(raw_body))
     status = order.get("status")
     if not (isinstance(status, str) and status in PURCHASE_STATUSES):
-        logger.info("ignoring unpaid WooCommerce order",
-                    extra={"store_id": store_id, "event_id": event_id, "topic": topic, "order_status": str(status)[:32]})
+        logger.info(
+            "ignoring unpaid WooCommerce order",
+            extra={"store_id": store_id, "event_id": event_id, "topic": topic, "order_status": str(status)[:32]},
+        )
         return ignored(event_id)
     return accept(store, event_id, "woocommerce", purchase_from_woocommerce(order))
 
@@ -97,20 +109,23 @@ def purchase_from_woocommerce(order: Any) -> PurchaseEvent:
     body = require_object(order)
     billing = nested(body, "billing")
     shipping = nested(body, "shipping")
-    return validate(PurchaseEvent, {
-        "type": "purchase",
-        # date_created is shop-local time without an offset; the GMT one is preferred.
-        "occurred_at": body.get("date_created_gmt") or body.get("date_created"),
-        "order": present(
-            id=body.get("id"),
-            total=body.get("total"),
-            currency=body.get("currency"),
-            items=line_items(body.get("line_items"), _item),
-        ),
-        "customer": present(
-            email=billing.get("email") or None,
-            first_name=billing.get("first_name"),
-            last_name=billing.get("last_name"),
-            country=billing.get("country") or shipping.get("country"),
-        ),
-    })
+    return validate(
+        PurchaseEvent,
+        {
+            "type": "purchase",
+            # date_created is shop-local time without an offset; the GMT one is preferred.
+            "occurred_at": body.get("date_created_gmt") or body.get("date_created"),
+            "order": present(
+                id=body.get("id"),
+                total=body.get("total"),
+                currency=body.get("currency"),
+                items=line_items(body.get("line_items"), _item),
+            ),
+            "customer": present(
+                email=billing.get("email") or None,
+                first_name=billing.get("first_name"),
+                last_name=billing.get("last_name"),
+                country=billing.get("country") or shipping.get("country"),
+            ),
+        },
+    )

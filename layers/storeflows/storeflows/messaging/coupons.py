@@ -56,6 +56,7 @@ class ImportResult:
 
 # --- import -----------------------------------------------------------------------------------
 
+
 def import_codes(
     store_id: str,
     pool_id: str,
@@ -90,13 +91,17 @@ def import_codes(
         if low_stock_threshold is None and "low_stock_threshold" not in pool and size:
             low_stock_threshold = max(1, math.ceil(size / 10))
         if not pools.finish_import(store_id, pool_id, token, size, low_stock_threshold):
-            raise CouponImportError(f"the import into pool {pool_id} took longer than {pools.IMPORT_LEASE} and lost its "
-                                    "hold; import the file again (codes already in the pool are skipped)")
+            raise CouponImportError(
+                f"the import into pool {pool_id} took longer than {pools.IMPORT_LEASE} and lost its "
+                "hold; import the file again (codes already in the pool are skipped)"
+            )
     except BaseException:
         pools.release_import(store_id, pool_id, token)
         raise
-    logger.info("coupon codes imported", extra={"store_id": store_id, "coupon_pool": pool_id, "added": len(new),
-                                                "pool_size": size})
+    logger.info(
+        "coupon codes imported",
+        extra={"store_id": store_id, "coupon_pool": pool_id, "added": len(new), "pool_size": size},
+    )
     return ImportResult(added=len(new), skipped_duplicates=repeated + len(codes) - len(new), size=size)
 
 
@@ -129,8 +134,10 @@ def _read_codes(source: str | Iterable[Mapping[str, str | None]], column: str) -
         if not code:
             continue
         if len(code) > MAX_COUPON_CODE_LENGTH:
-            raise CouponImportError(f"row {line}: the code is longer than {MAX_COUPON_CODE_LENGTH} characters "
-                                    f"(is {column!r} the right column?)")
+            raise CouponImportError(
+                f"row {line}: the code is longer than {MAX_COUPON_CODE_LENGTH} characters "
+                f"(is {column!r} the right column?)"
+            )
         if code in seen:
             repeated += 1
             continue
@@ -150,6 +157,7 @@ def _find_column(column: str, available: list[str]) -> str:
 
 
 # --- claims -------------------------------------------------------------------------------------
+
 
 def claim_code(store_id: str, pool_id: str, claim_key: str) -> str | None:
     """Hands out the pool's next code for one send, or None when the pool is exhausted.
@@ -174,8 +182,10 @@ def claim_code(store_id: str, pool_id: str, claim_key: str) -> str | None:
         raise CouponPoolCorrupted(f"coupon pool {pool_id} of store {store_id} has no code at index {index}")
     code, ours = pools.record_claim(store_id, pool_id, claim_key, code, index)
     if not ours:
-        logger.warning("concurrent claim for one send; one code left unused",
-                       extra={"store_id": store_id, "coupon_pool": pool_id, "index": index})
+        logger.warning(
+            "concurrent claim for one send; one code left unused",
+            extra={"store_id": store_id, "coupon_pool": pool_id, "index": index},
+        )
     metrics.add_metric(name="CouponCodesClaimed", unit=MetricUnit.Count, value=1)
     remaining = int(pool["size"]) - int(pool["claimed"])
     if remaining <= int(pool.get("low_stock_threshold", 0)):

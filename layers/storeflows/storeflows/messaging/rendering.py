@@ -73,9 +73,7 @@ def _finalize(value: Any) -> Any:
 
 
 def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize
-    )
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize)
     env.filters["money"] = _money
     return env
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from storeflows.storage import keys
 from storeflows.events.subjects import RunSubject
+from storeflows.storage import keys
 
 
 class SendRun(BaseModel):

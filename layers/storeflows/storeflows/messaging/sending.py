@@ -21,24 +21,20 @@ step then records it as skipped ("send_outcome_unknown") rather than risk a dupl
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
-
-from storeflows.messaging import coupons
-
-from storeflows.storage import messages, orders, sends
 from storeflows.config import require
 from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
-from storeflows.messaging import ses
+from storeflows.events.subjects import RunSubject
+from storeflows.messaging import coupons, ses
 from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
+from storeflows.messaging.rendering import render_message
+from storeflows.messaging.requests import SendRequest
+from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
-from storeflows.messaging.rendering import render_message
-from storeflows.events.subjects import RunSubject
-from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
-from storeflows.messaging.requests import SendRequest
-
+from storeflows.storage import messages, orders, sends
 
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
@@ -61,8 +57,9 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
     sender = messages.message_sender(message)
     slot = None
     if request.run.frequency_cap_seconds:
-        slot = sends.claim_send_slot(request.store_id, request.email, request.workflow_id, request.send_key,
-                                     request.run.frequency_cap_seconds)
+        slot = sends.claim_send_slot(
+            request.store_id, request.email, request.workflow_id, request.send_key, request.run.frequency_cap_seconds
+        )
         if slot is None:
             return _skipped(request, "frequency_cap")
     try:
@@ -72,7 +69,7 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
             return _skipped(request, "coupon_pool_exhausted")
         language, raw = _compose(request, store, message, contact, sender, coupon_code)
         # The report day of this email: its tags carry it, so every later event of it counts there.
-        sent_on = datetime.now(timezone.utc).date()
+        sent_on = datetime.now(UTC).date()
         ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
     except SendInProgress:
         raise  # the other attempt of this very send holds the slot too, and may send
@@ -81,19 +78,32 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # (giving back a slot already given back changes nothing).
         _give_back(slot)
         raise
-    _record_decision(request, status="sent", ses_message_id=ses_message_id, language=language,
-                     coupon_code=coupon_code, sent_on=sent_on.isoformat(), completes_claim=True)
+    _record_decision(
+        request,
+        status="sent",
+        ses_message_id=ses_message_id,
+        language=language,
+        coupon_code=coupon_code,
+        sent_on=sent_on.isoformat(),
+        completes_claim=True,
+    )
     logger.info(
         "message sent",
-        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
-               "step": request.step, "ses_message_id": ses_message_id},
+        extra={
+            "store_id": request.store_id,
+            "workflow_id": request.workflow_id,
+            "message_id": request.message_id,
+            "step": request.step,
+            "ses_message_id": ses_message_id,
+        },
     )
     metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
     return {"status": "sent", "ses_message_id": ses_message_id, "language": language}
 
 
-def _compose(request: SendRequest, store: Store, message: Message, contact: Contact, sender: Sender,
-             coupon_code: str | None) -> tuple[str, bytes]:
+def _compose(
+    request: SendRequest, store: Store, message: Message, contact: Contact, sender: Sender, coupon_code: str | None
+) -> tuple[str, bytes]:
     """The email in the contact's language, rendered and as MIME: (language, raw message)."""
     language, content = message.content_for(contact.language)
     link = None
@@ -114,16 +124,27 @@ def _compose(request: SendRequest, store: Store, message: Message, contact: Cont
     return language, raw
 
 
-def _claim_and_send(request: SendRequest, raw: bytes, sender: str, recipient: str, sent_on: date,
-                    attempt_ends_at: datetime) -> str:
+def _claim_and_send(
+    request: SendRequest, raw: bytes, sender: str, recipient: str, sent_on: date, attempt_ends_at: datetime
+) -> str:
     """Hands the email to SES under the step's claim; the SES message id. The claim is given
     back when SES did not take the email, so a retry may send it."""
     if not sends.claim_send(request.decision_key, message_id=request.message_id, attempt_ends_at=attempt_ends_at):
         raise SendInProgress(f"another attempt of step {request.step} claimed this send")
     try:
-        return ses.send_raw(raw, sender=sender, recipient=recipient, tags=ses.message_tags(
-            store_id=request.store_id, workflow_id=request.workflow_id, message_id=request.message_id,
-            step=request.step, sent_on=sent_on, email=recipient))
+        return ses.send_raw(
+            raw,
+            sender=sender,
+            recipient=recipient,
+            tags=ses.message_tags(
+                store_id=request.store_id,
+                workflow_id=request.workflow_id,
+                message_id=request.message_id,
+                step=request.step,
+                sent_on=sent_on,
+                email=recipient,
+            ),
+        )
     except Exception:
         sends.release_send_claim(request.decision_key)
         raise
@@ -134,8 +155,13 @@ def _give_back(slot: sends.SendSlot | None) -> None:
         sends.release_send_slot(slot)
 
 
-def message_context(store: Store, contact: Contact, subject: RunSubject | None, unsubscribe_link: str | None,
-                    coupon: dict[str, str] | None = None) -> dict[str, Any]:
+def message_context(
+    store: Store,
+    contact: Contact,
+    subject: RunSubject | None,
+    unsubscribe_link: str | None,
+    coupon: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """What a message template sees: the store, the contact and what the run is about (an
     order's `order`; nothing more for a run about an event). Documented in the README; keep
     the two in step."""
@@ -160,7 +186,10 @@ def message_context(store: Store, contact: Contact, subject: RunSubject | None, 
         # The BESTSELLERS block: {% for product in bestsellers(3, days=30) %}; computed only
         # when a template asks, without what this customer just bought.
         "bestsellers": lambda count=3, days=30: orders.best_sellers(
-            store.store_id, days=min(int(days), 366), count=min(int(count), 20), excluding=purchased,
+            store.store_id,
+            days=min(int(days), 366),
+            count=min(int(count), 20),
+            excluding=purchased,
         ),
     }
 
@@ -181,7 +210,8 @@ def _coupon_code(message: Message, request: SendRequest) -> tuple[str | None, bo
 
 def _unsubscribe_link(store: Store, request: SendRequest) -> str:
     token = make_unsubscribe_token(
-        store.unsubscribe_key, UnsubscribeRequest(store_id=store.store_id, email=request.email, message_id=request.message_id)
+        store.unsubscribe_key,
+        UnsubscribeRequest(store_id=store.store_id, email=request.email, message_id=request.message_id),
     )
     return unsubscribe_url(require("public_api_url"), token)
 
@@ -192,31 +222,46 @@ def _earlier_decision(request: SendRequest, decision: dict[str, Any]) -> dict[st
         return {"status": "sent", "ses_message_id": decision["ses_message_id"], "language": decision.get("language")}
     if decision["status"] != sends.SENDING:
         return {"status": decision["status"], "reason": decision.get("reason")}
-    if datetime.now(timezone.utc) < datetime.fromisoformat(decision["attempt_ends_at"]):
+    if datetime.now(UTC) < datetime.fromisoformat(decision["attempt_ends_at"]):
         raise SendInProgress(f"an earlier attempt of step {request.step} may still be sending")
     logger.warning(
         "an earlier attempt died while sending; not sending again",
-        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
-               "step": request.step},
+        extra={
+            "store_id": request.store_id,
+            "workflow_id": request.workflow_id,
+            "message_id": request.message_id,
+            "step": request.step,
+        },
     )
     return _skipped(request, "send_outcome_unknown", completes_claim=True)
 
 
 def _record_decision(request: SendRequest, **decision: Any) -> bool:
-    return sends.record_send_decision(request.decision_key, workflow_id=request.workflow_id,
-                                      subject=request.run.subject.key, step=request.step,
-                                      message_id=request.message_id, **decision)
+    return sends.record_send_decision(
+        request.decision_key,
+        workflow_id=request.workflow_id,
+        subject=request.run.subject.key,
+        step=request.step,
+        message_id=request.message_id,
+        **decision,
+    )
 
 
-def _skipped(request: SendRequest, reason: str | None, *, record: bool = True,
-             completes_claim: bool = False) -> dict[str, Any]:
+def _skipped(
+    request: SendRequest, reason: str | None, *, record: bool = True, completes_claim: bool = False
+) -> dict[str, Any]:
     if record and not _record_decision(request, status="skipped", reason=reason, completes_claim=completes_claim):
         # A concurrent attempt of the same step decided first; the retry answers with that.
         raise SendInProgress(f"another attempt of step {request.step} decided meanwhile")
     logger.info(
         "message skipped",
-        extra={"store_id": request.store_id, "workflow_id": request.workflow_id, "message_id": request.message_id,
-               "step": request.step, "reason": reason},
+        extra={
+            "store_id": request.store_id,
+            "workflow_id": request.workflow_id,
+            "message_id": request.message_id,
+            "step": request.step,
+            "reason": reason,
+        },
     )
     count_by("EmailsSkipped", "reason", reason or "unknown")
     return {"status": "skipped", "reason": reason}

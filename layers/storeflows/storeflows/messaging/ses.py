@@ -32,8 +32,9 @@ def contact_fingerprint(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:32]
 
 
-def message_tags(*, store_id: str, workflow_id: str, message_id: str, step: str, sent_on: date,
-                 email: str) -> list[dict[str, str]]:
+def message_tags(
+    *, store_id: str, workflow_id: str, message_id: str, step: str, sent_on: date, email: str
+) -> list[dict[str, str]]:
     """The EmailTags of one workflow email. Store, workflow and message ids are tag-safe by
     their patterns; a step is a state name, made safe here."""
     return [
@@ -48,8 +49,11 @@ def message_tags(*, store_id: str, workflow_id: str, message_id: str, step: str,
 
 def tags_of_test_send(*, store_id: str, message_id: str) -> list[dict[str, str]]:
     """The EmailTags of a test send: its events are recognised, and counted nowhere."""
-    return [{"Name": STORE_TAG, "Value": store_id}, {"Name": MESSAGE_TAG, "Value": message_id},
-            {"Name": TEST_TAG, "Value": "true"}]
+    return [
+        {"Name": STORE_TAG, "Value": store_id},
+        {"Name": MESSAGE_TAG, "Value": message_id},
+        {"Name": TEST_TAG, "Value": "true"},
+    ]
 
 
 def send_raw(raw: bytes, *, sender: str, recipient: str, tags: list[dict[str, str]]) -> str:

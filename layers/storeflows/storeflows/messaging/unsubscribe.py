@@ -3,7 +3,7 @@ own "unsubscribe all" does. Re-subscribing is an explicit consent event (see dis
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from storeflows.errors import InvalidSignature
 from storeflows.messaging.unsubscribe_links import read_unsubscribe_store_id, verify_unsubscribe_token
@@ -24,12 +24,12 @@ def unsubscribe(token: str) -> bool:
     except InvalidSignature as refused:
         logger.info("unsubscribe link refused", extra={"reason": refused.detail})
         return False
-    return unsubscribe_from_email(request.store_id, request.email, request.message_id,
-                                  at=datetime.now(timezone.utc))
+    return unsubscribe_from_email(request.store_id, request.email, request.message_id, at=datetime.now(UTC))
 
 
-def unsubscribe_from_email(store_id: str, email: str, message_id: str, *, at: datetime,
-                           counted_for: tuple[str, str] | None = None) -> bool:
+def unsubscribe_from_email(
+    store_id: str, email: str, message_id: str, *, at: datetime, counted_for: tuple[str, str] | None = None
+) -> bool:
     """Unsubscribes the contact and counts it once for the email they left from: the report
     row (workflow, sent on) is `counted_for`, or else that of the contact's latest email of
     this message (a link names its message, not the one send)."""

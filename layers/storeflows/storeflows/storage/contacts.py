@@ -28,12 +28,22 @@ def get_contact(store_id: str, email: str) -> Contact | None:
 def contact_history(store_id: str, email: str) -> list[dict[str, Any]]:
     """Every item of a contact's partition (profile, orders, sends, consent history, and any
     kind added later), in sort-key order: what an export shows and an erasure deletes."""
-    pages = db.pages("query", KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)), ConsistentRead=True)
+    pages = db.pages(
+        "query", KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)), ConsistentRead=True
+    )
     return [item for page in pages for item in page]
 
 
-def record_consent(store_id: str, email: str, *, marketing: bool, source: str, at: datetime,
-                   lifts_unsubscribe: bool = False, history: bool = True) -> bool:
+def record_consent(
+    store_id: str,
+    email: str,
+    *,
+    marketing: bool,
+    source: str,
+    at: datetime,
+    lifts_unsubscribe: bool = False,
+    history: bool = True,
+) -> bool:
     """Sets the contact's marketing consent unless a newer record is already there, so the
     newest statement wins whatever order orders and consent events arrive in. Returns
     False when this record was older and changed nothing. Every statement, applied or not,
@@ -63,7 +73,11 @@ def _apply_consent(store_id: str, email: str, statement: dict[str, Any]) -> bool
             Key=keys.contact_key(store_id, email),
             UpdateExpression="SET consent = :consent, updated_at = :now",
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(consent) OR consent.updated_at < :at)",
-            ExpressionAttributeValues={":consent": statement, ":now": db.utc_iso(db.now()), ":at": statement["updated_at"]},
+            ExpressionAttributeValues={
+                ":consent": statement,
+                ":now": db.utc_iso(db.now()),
+                ":at": statement["updated_at"],
+            },
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as err:
@@ -110,8 +124,14 @@ def start_profile(store_id: str, email: str) -> None:
     # Changes nothing when another event of the same contact started it first.
     db.if_condition_holds(
         db.table().put_item,
-        Item={**keys.contact_key(store_id, email), "store_id": store_id, "email": email, "created_at": now,
-              "updated_at": now, **(suppression.profile_fields() if suppression else {})},
+        Item={
+            **keys.contact_key(store_id, email),
+            "store_id": store_id,
+            "email": email,
+            "created_at": now,
+            "updated_at": now,
+            **(suppression.profile_fields() if suppression else {}),
+        },
         ConditionExpression="attribute_not_exists(pk)",
     )
 
@@ -120,34 +140,42 @@ def record_touch(store_id: str, email: str, kind: str, touch: Touch) -> bool:
     """Keeps the contact's latest open or click (`kind`: "open" or "click"), whatever order
     SES delivers them in. False when a later one is on record or there is no such contact."""
     attribute = {"open": "last_open", "click": "last_click"}[kind]
-    return db.if_condition_holds(
-        db.table().update_item,
-        Key=keys.contact_key(store_id, email),
-        UpdateExpression="SET #touch = :touch",
-        ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#touch) OR #touch.#at < :at)",
-        ExpressionAttributeNames={"#touch": attribute, "#at": "at"},
-        ExpressionAttributeValues={":touch": {**touch.model_dump(mode="json"), "at": db.utc_iso(touch.at)},
-                                   ":at": db.utc_iso(touch.at)},
-    ) is not None
+    return (
+        db.if_condition_holds(
+            db.table().update_item,
+            Key=keys.contact_key(store_id, email),
+            UpdateExpression="SET #touch = :touch",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#touch) OR #touch.#at < :at)",
+            ExpressionAttributeNames={"#touch": attribute, "#at": "at"},
+            ExpressionAttributeValues={
+                ":touch": {**touch.model_dump(mode="json"), "at": db.utc_iso(touch.at)},
+                ":at": db.utc_iso(touch.at),
+            },
+        )
+        is not None
+    )
 
 
-def unsubscribe_contact(store_id: str, email: str, *, via_message: str, at: datetime,
-                        counted_for: tuple[str, str] | None = None) -> bool:
+def unsubscribe_contact(
+    store_id: str, email: str, *, via_message: str, at: datetime, counted_for: tuple[str, str] | None = None
+) -> bool:
     """Unsubscribes an existing contact from marketing. True only the first time (a repeated
     one-click POST changes nothing); False too when there is no such contact (a link for a
     contact that was since erased: it is kept on the erasure's suppression record, so a later
     profile for the address starts unsubscribed). `counted_for` (workflow, sent on) is the
     report row of the email they unsubscribed from: its unsubscribed counter goes up in the
     same transaction, so an unsubscribe is counted exactly once."""
-    items = [{
-        "Update": {
-            "TableName": db.table_name(),
-            "Key": db.serialize(keys.contact_key(store_id, email)),
-            "UpdateExpression": "SET unsubscribed_at = :at, unsubscribed_via = :message",
-            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(unsubscribed_at)",
-            "ExpressionAttributeValues": db.serialize({":at": db.utc_iso(at), ":message": via_message}),
+    items = [
+        {
+            "Update": {
+                "TableName": db.table_name(),
+                "Key": db.serialize(keys.contact_key(store_id, email)),
+                "UpdateExpression": "SET unsubscribed_at = :at, unsubscribed_via = :message",
+                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(unsubscribed_at)",
+                "ExpressionAttributeValues": db.serialize({":at": db.utc_iso(at), ":message": via_message}),
+            }
         }
-    }]
+    ]
     if counted_for is not None:
         workflow_id, sent_on = counted_for
         items.append(reports.count_in_report(store_id, sent_on, workflow_id, via_message, {"unsubscribed": 1}))
@@ -160,13 +188,16 @@ def unsubscribe_contact(store_id: str, email: str, *, via_message: str, at: date
 def suppress_contact(store_id: str, email: str, reason: str, at: datetime) -> bool:
     """Stops every email to the contact (a hard bounce or a complaint). True the first time;
     for an erased address the suppression record keeps it instead."""
-    if db.if_condition_holds(
-        db.table().update_item,
-        Key=keys.contact_key(store_id, email),
-        UpdateExpression="SET suppressed_reason = :reason, suppressed_at = :at",
-        ConditionExpression="attribute_exists(pk) AND attribute_not_exists(suppressed_reason)",
-        ExpressionAttributeValues={":reason": reason, ":at": db.utc_iso(at)},
-    ) is not None:
+    if (
+        db.if_condition_holds(
+            db.table().update_item,
+            Key=keys.contact_key(store_id, email),
+            UpdateExpression="SET suppressed_reason = :reason, suppressed_at = :at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(suppressed_reason)",
+            ExpressionAttributeValues={":reason": reason, ":at": db.utc_iso(at)},
+        )
+        is not None
+    ):
         return True
     privacy.block_erased_address(store_id, email, suppressed_reason=reason)
     return False
@@ -192,4 +223,3 @@ def scan_contacts(store_id: str):
     condition = Attr("pk").begins_with(keys.contact_pk(store_id, "")) & Attr("sk").eq(keys.PROFILE_SK)
     for page in db.scan_pages(condition):
         yield from (Contact.model_validate(db.without_keys(item)) for item in page)
-

@@ -36,6 +36,7 @@ class PoolStock:
 
 # --- imports --------------------------------------------------------------------------------
 
+
 def start_import(store_id: str, pool_id: str, token: str) -> dict[str, Any] | None:
     """Creates the pool if needed and takes its import hold (two imports into one pool at the
     same time would write codes at the same indexes): the pool's attributes, or None while
@@ -49,8 +50,14 @@ def start_import(store_id: str, pool_id: str, token: str) -> dict[str, Any] | No
             "claimed = if_not_exists(claimed, :zero)",
             ConditionExpression="attribute_not_exists(importing) OR import_started_at < :stale",
             ExpressionAttributeNames={"#size": "size"},
-            ExpressionAttributeValues={":token": token, ":now": db.utc_iso(now), ":stale": db.utc_iso(now - IMPORT_LEASE),
-                                       ":store": store_id, ":pool": pool_id, ":zero": 0},
+            ExpressionAttributeValues={
+                ":token": token,
+                ":now": db.utc_iso(now),
+                ":stale": db.utc_iso(now - IMPORT_LEASE),
+                ":store": store_id,
+                ":pool": pool_id,
+                ":zero": 0,
+            },
             ReturnValues="ALL_NEW",
         )
     except ClientError as err:
@@ -66,8 +73,11 @@ def codes_in_pool(store_id: str, pool_id: str, size: int) -> set[str]:
     condition = Key("pk").eq(keys.coupon_codes_pk(store_id, pool_id)) & Key("sk").between(
         keys.coupon_code_sk(0), keys.coupon_code_sk(size - 1)
     )
-    return {item["code"] for page in db.query_pages(condition, ProjectionExpression="code", ConsistentRead=True)
-            for item in page}
+    return {
+        item["code"]
+        for page in db.query_pages(condition, ProjectionExpression="code", ConsistentRead=True)
+        for item in page
+    }
 
 
 def put_codes(store_id: str, pool_id: str, start: int, codes: Iterable[str]) -> None:
@@ -85,14 +95,17 @@ def finish_import(store_id: str, pool_id: str, token: str, size: int, low_stock_
     if low_stock_threshold is not None:
         updates += ", low_stock_threshold = :threshold"
         values[":threshold"] = low_stock_threshold
-    return db.if_condition_holds(
-        db.table().update_item,
-        Key=keys.coupon_pool_key(store_id, pool_id),
-        UpdateExpression=updates + " REMOVE importing, import_started_at",
-        ConditionExpression="importing = :token",
-        ExpressionAttributeNames={"#size": "size"},
-        ExpressionAttributeValues=values,
-    ) is not None
+    return (
+        db.if_condition_holds(
+            db.table().update_item,
+            Key=keys.coupon_pool_key(store_id, pool_id),
+            UpdateExpression=updates + " REMOVE importing, import_started_at",
+            ConditionExpression="importing = :token",
+            ExpressionAttributeNames={"#size": "size"},
+            ExpressionAttributeValues=values,
+        )
+        is not None
+    )
 
 
 def release_import(store_id: str, pool_id: str, token: str) -> None:
@@ -109,10 +122,18 @@ def release_import(store_id: str, pool_id: str, token: str) -> None:
 
 # --- claims ---------------------------------------------------------------------------------
 
+
 def earlier_claim(store_id: str, pool_id: str, claim_key: str) -> str | None:
     """The code this send claimed before (a retry), or None."""
-    item = client("dynamodb").get_item(TableName=db.table_name(), ConsistentRead=True,
-                                       Key=db.serialize(keys.coupon_claim_key(store_id, pool_id, claim_key))).get("Item")
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=db.table_name(),
+            ConsistentRead=True,
+            Key=db.serialize(keys.coupon_claim_key(store_id, pool_id, claim_key)),
+        )
+        .get("Item")
+    )
     return db.deserialize(item)["code"] if item else None
 
 
@@ -139,8 +160,15 @@ def take_next_index(store_id: str, pool_id: str) -> dict[str, Any] | None:
 
 
 def code_at(store_id: str, pool_id: str, index: int) -> str | None:
-    item = client("dynamodb").get_item(TableName=db.table_name(), ConsistentRead=True,
-                                       Key=db.serialize(keys.coupon_code_key(store_id, pool_id, index))).get("Item")
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=db.table_name(),
+            ConsistentRead=True,
+            Key=db.serialize(keys.coupon_code_key(store_id, pool_id, index)),
+        )
+        .get("Item")
+    )
     return db.deserialize(item)["code"] if item else None
 
 
@@ -166,12 +194,20 @@ def record_claim(store_id: str, pool_id: str, claim_key: str, code: str, index: 
 
 def pool_stock(store_id: str, pool_id: str) -> PoolStock | None:
     """How many codes the pool has, has handed out and has left; None when there is no such pool."""
-    item = client("dynamodb").get_item(
-        TableName=db.table_name(), Key=db.serialize(keys.coupon_pool_key(store_id, pool_id)), ConsistentRead=True
-    ).get("Item")
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=db.table_name(), Key=db.serialize(keys.coupon_pool_key(store_id, pool_id)), ConsistentRead=True
+        )
+        .get("Item")
+    )
     if item is None:
         return None
     pool = db.deserialize(item)
     size, claimed = int(pool.get("size", 0)), int(pool.get("claimed", 0))
-    return PoolStock(size=size, claimed=claimed, remaining=max(0, size - claimed),
-                     low_stock_threshold=int(pool.get("low_stock_threshold", 0)))
+    return PoolStock(
+        size=size,
+        claimed=claimed,
+        remaining=max(0, size - claimed),
+        low_stock_threshold=int(pool.get("low_stock_threshold", 0)),
+    )

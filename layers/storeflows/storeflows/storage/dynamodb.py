@@ -7,7 +7,7 @@ timestamps are UTC ISO strings in one fixed format, so they compare as strings."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -30,14 +30,14 @@ def table() -> Any:
 
 def now() -> datetime:
     """The one clock of the storage package (tests move it)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def utc_iso(moment: datetime) -> str:
     """One fixed format (UTC, microseconds) so stored timestamps compare as strings."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def now_iso() -> str:
@@ -118,7 +118,7 @@ def read_together(wanted: list[dict[str, str]]) -> dict[tuple[str, str], dict[st
     distinct = list({(key["pk"], key["sk"]): key for key in wanted}.values())
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for start in range(0, len(distinct), 100):
-        request: dict[str, Any] = {name: {"Keys": distinct[start:start + 100], "ConsistentRead": True}}
+        request: dict[str, Any] = {name: {"Keys": distinct[start : start + 100], "ConsistentRead": True}}
         while request:
             response = table().meta.client.batch_get_item(RequestItems=request)
             for item in response["Responses"].get(name, []):

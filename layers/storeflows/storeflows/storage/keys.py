@@ -7,10 +7,10 @@
     STORE#<store>                   SENDER#<sender>                      sender profile: name, from, reply-to
     CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
     CONTACT#<store>#<email>         ORDER#<order>                        purchase history, one item per order
-    CONTACT#<store>#<email>         SEND#<workflow>#<subject>#<step>     send decision (sending / sent / skipped + reason)
+    CONTACT#<store>#<email>         SEND#<workflow>#<subject>#<step>     send decision (sending, sent, skipped + why)
     CONTACT#<store>#<email>         ACTIVE#<workflow>#<subject>          the contact is inside this run right now
     CONTACT#<store>#<email>         CAP#<workflow>                       last send, for "not more often than"
-    EMAIL#<ses message id>          EMAIL                                one sent email's engagement (no address; expires)
+    EMAIL#<ses message id>          EMAIL                                one email's engagement (no address; expires)
     REPORT#<store>                  DAY#<sent on>#<workflow>#<message>   report counters of the emails sent that day
     SALES#<store>#<yyyy-mm-dd>      PRODUCT#<sku>                        units sold that day (best sellers)
     STORE#<store>                   COUPONPOOL#<pool>                    coupon pool: size, claimed, low-stock threshold

@@ -39,8 +39,12 @@ def get_sender(store_id: str, sender_id: str) -> SenderProfile | None:
 
 def delete_sender(store_id: str, sender_id: str) -> bool:
     """False when the store has no such profile."""
-    return db.if_condition_holds(db.table().delete_item, Key=keys.sender_key(store_id, sender_id),
-                               ConditionExpression="attribute_exists(pk)") is not None
+    return (
+        db.if_condition_holds(
+            db.table().delete_item, Key=keys.sender_key(store_id, sender_id), ConditionExpression="attribute_exists(pk)"
+        )
+        is not None
+    )
 
 
 def list_senders(store_id: str) -> list[SenderProfile]:
@@ -54,7 +58,8 @@ def message_sender(message: Message) -> Sender:
         return message.sender
     profile = get_sender(message.store_id, message.sender)
     if profile is None:
-        raise UnknownSender(f"message {message.message_id} names sender profile {message.sender}, "
-                            f"which store {message.store_id} does not have")
+        raise UnknownSender(
+            f"message {message.message_id} names sender profile {message.sender}, "
+            f"which store {message.store_id} does not have"
+        )
     return Sender.model_validate(profile.model_dump(include=set(Sender.model_fields)))
-

@@ -4,7 +4,7 @@ attribution of an order to an email, and the daily sales counters behind BESTSEL
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,8 +51,10 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
         "#first_order_at = if_not_exists(#first_order_at, :last_order_at)",
         "#created_at = if_not_exists(#created_at, :updated_at)",
     ]
-    names = {f"#{name}": name for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count",
-                                           "total_spent"]}
+    names = {
+        f"#{name}": name
+        for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count", "total_spent"]
+    }
     values = {f":{name}": value for name, value in profile_values.items()}
     values.update({":zero": 0, ":one": 1, ":total": order.total})
 
@@ -99,8 +101,14 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
         return False
     _count_sales(store_id, purchase)
     if customer.accepts_marketing is not None:
-        contacts.record_consent(store_id, customer.email, marketing=customer.accepts_marketing, source=f"order:{order.id}",
-                       at=occurred, history=False)
+        contacts.record_consent(
+            store_id,
+            customer.email,
+            marketing=customer.accepts_marketing,
+            source=f"order:{order.id}",
+            at=occurred,
+            history=False,
+        )
     return True
 
 
@@ -111,7 +119,7 @@ SALES_TTL_DAYS = 400
 
 def _count_sales(store_id: str, purchase: PurchaseEvent) -> None:
     occurred = purchase.occurred_at or db.now()
-    day = occurred.astimezone(timezone.utc).date().isoformat()
+    day = occurred.astimezone(UTC).date().isoformat()
     expires = int(occurred.timestamp()) + SALES_TTL_DAYS * 86400
     for item in purchase.order.items:
         if not item.sku:
@@ -120,15 +128,20 @@ def _count_sales(store_id: str, purchase: PurchaseEvent) -> None:
             Key=keys.sales_key(store_id, day, item.sku),
             UpdateExpression="ADD units :quantity SET sku = :sku, #name = :name, #ttl = :expires",
             ExpressionAttributeNames={"#name": "name", "#ttl": keys.EXPIRES_AT},
-            ExpressionAttributeValues={":quantity": item.quantity, ":sku": item.sku,
-                                       ":name": item.name or item.sku, ":expires": expires},
+            ExpressionAttributeValues={
+                ":quantity": item.quantity,
+                ":sku": item.sku,
+                ":name": item.name or item.sku,
+                ":expires": expires,
+            },
         )
 
 
-def best_sellers(store_id: str, *, days: int, count: int, excluding: AbstractSet[str] = frozenset(),
-                 today: datetime | None = None) -> list[dict[str, Any]]:
+def best_sellers(
+    store_id: str, *, days: int, count: int, excluding: AbstractSet[str] = frozenset(), today: datetime | None = None
+) -> list[dict[str, Any]]:
     """The store's most sold products over the last `days` days (by units), best first."""
-    end = (today or db.now()).astimezone(timezone.utc).date()
+    end = (today or db.now()).astimezone(UTC).date()
     units: dict[str, int] = {}
     names: dict[str, str] = {}
     for offset in range(days):
@@ -146,13 +159,16 @@ def best_sellers(store_id: str, *, days: int, count: int, excluding: AbstractSet
 def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime) -> bool:
     """Stamps the delivery on a recorded order (first report wins); a care series waiting for
     it moves on at its next check. False when the order is unknown."""
-    return db.if_condition_holds(
-        db.table().update_item,
-        Key=keys.order_key(store_id, email, order_id),
-        UpdateExpression="SET delivered_at = if_not_exists(delivered_at, :at)",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeValues={":at": db.utc_iso(at)},
-    ) is not None
+    return (
+        db.if_condition_holds(
+            db.table().update_item,
+            Key=keys.order_key(store_id, email, order_id),
+            UpdateExpression="SET delivered_at = if_not_exists(delivered_at, :at)",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":at": db.utc_iso(at)},
+        )
+        is not None
+    )
 
 
 def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal, currency: str, touch: Touch) -> bool:
@@ -165,11 +181,12 @@ def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal,
             "Key": db.serialize(keys.order_key(store_id, email, order_id)),
             "UpdateExpression": "SET attributed_to = :touch",
             "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(attributed_to)",
-            "ExpressionAttributeValues": db.serialize({":touch": {**touch.model_dump(mode="json"),
-                                                                "at": db.utc_iso(touch.at)}}),
+            "ExpressionAttributeValues": db.serialize(
+                {":touch": {**touch.model_dump(mode="json"), "at": db.utc_iso(touch.at)}}
+            ),
         }
     }
     counters: dict[str, int | Decimal] = {"ordered": 1, f"{reports.REVENUE_PREFIX}{currency}": total}
-    return not db.failed_items([order, reports.count_in_report(store_id, touch.sent_on, touch.workflow_id, touch.message_id,
-                                                       counters)])
-
+    return not db.failed_items(
+        [order, reports.count_in_report(store_id, touch.sent_on, touch.workflow_id, touch.message_id, counters)]
+    )

@@ -24,28 +24,36 @@ def block_erased_address(store_id: str, email: str, **blocks: str) -> bool:
     erased address's suppression record, keeping what it had; False when the address was
     never erased."""
     names = sorted(blocks)
-    return db.if_condition_holds(
-        db.table().update_item,
-        Key=keys.suppression_key(store_id, email),
-        UpdateExpression="SET " + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in names),
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeNames={f"#{name}": name for name in names},
-        ExpressionAttributeValues={f":{name}": blocks[name] for name in names},
-    ) is not None
+    return (
+        db.if_condition_holds(
+            db.table().update_item,
+            Key=keys.suppression_key(store_id, email),
+            UpdateExpression="SET " + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in names),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={f"#{name}": name for name in names},
+            ExpressionAttributeValues={f":{name}": blocks[name] for name in names},
+        )
+        is not None
+    )
 
 
 def put_data_request(store_id: str, request: DataRequestRecord) -> bool:
     """Keeps a data request to answer; False when it is already kept (a redelivery)."""
-    return db.if_condition_holds(
-        db.table().put_item,
-        Item={**keys.data_request_key(store_id, request.request_id), **db.drop_none(request.model_dump())},
-        ConditionExpression="attribute_not_exists(pk)",
-    ) is not None
+    return (
+        db.if_condition_holds(
+            db.table().put_item,
+            Item={**keys.data_request_key(store_id, request.request_id), **db.drop_none(request.model_dump())},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        is not None
+    )
 
 
 def list_data_requests(store_id: str) -> list[DataRequestRecord]:
     condition = Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.DATA_REQUEST_PREFIX)
-    return [DataRequestRecord.model_validate(db.without_keys(item)) for page in db.query_pages(condition) for item in page]
+    return [
+        DataRequestRecord.model_validate(db.without_keys(item)) for page in db.query_pages(condition) for item in page
+    ]
 
 
 def get_data_request(store_id: str, request_id: str) -> DataRequestRecord | None:
@@ -64,4 +72,3 @@ def mark_data_request_answered(store_id: str, request_id: str) -> None:
 
 def delete_data_request(store_id: str, request_id: str) -> None:
     db.table().delete_item(Key=keys.data_request_key(store_id, request_id))
-

@@ -12,14 +12,22 @@ from boto3.dynamodb.conditions import Key
 from storeflows.storage import dynamodb as db
 from storeflows.storage import keys
 
-
 # How long an email's engagement flags are kept: SES reports opens and clicks for as long as
 # the email is read, but a year covers nearly all of them. The report counters stay.
 EMAIL_TRACKING_TTL_DAYS = 400
 
 
-def count_email_event(*, store_id: str, workflow_id: str, message_id: str, sent_on: str, ses_message_id: str,
-                      flag: str, at: datetime, counter: str) -> bool:
+def count_email_event(
+    *,
+    store_id: str,
+    workflow_id: str,
+    message_id: str,
+    sent_on: str,
+    ses_message_id: str,
+    flag: str,
+    at: datetime,
+    counter: str,
+) -> bool:
     """Counts one kind of SES event at most once per email: sets the email's `flag` (say
     opened_at) and adds one to its report row's `counter` (opened) in one transaction.
     False when this email's event was counted already (a redelivery, a second open)."""
@@ -28,13 +36,21 @@ def count_email_event(*, store_id: str, workflow_id: str, message_id: str, sent_
         "Update": {
             "TableName": db.table_name(),
             "Key": db.serialize(keys.email_tracking_key(ses_message_id)),
-            "UpdateExpression": "SET #flag = :at, ses_message_id = :ses_id, store_id = :store, workflow_id = :workflow, "
-            "message_id = :message, sent_on = :sent_on, #ttl = :expires",
+            "UpdateExpression": "SET #flag = :at, ses_message_id = :ses_id, store_id = :store, "
+            "workflow_id = :workflow, message_id = :message, sent_on = :sent_on, #ttl = :expires",
             "ConditionExpression": "attribute_not_exists(#flag)",
             "ExpressionAttributeNames": {"#flag": flag, "#ttl": keys.EXPIRES_AT},
-            "ExpressionAttributeValues": db.serialize({":at": db.utc_iso(at), ":ses_id": ses_message_id, ":store": store_id,
-                                                     ":workflow": workflow_id, ":message": message_id,
-                                                     ":sent_on": sent_on, ":expires": expires}),
+            "ExpressionAttributeValues": db.serialize(
+                {
+                    ":at": db.utc_iso(at),
+                    ":ses_id": ses_message_id,
+                    ":store": store_id,
+                    ":workflow": workflow_id,
+                    ":message": message_id,
+                    ":sent_on": sent_on,
+                    ":expires": expires,
+                }
+            ),
         }
     }
     return not db.failed_items([tracking, count_in_report(store_id, sent_on, workflow_id, message_id, {counter: 1})])
@@ -50,8 +66,9 @@ def email_engagement(ses_message_ids: list[str]) -> dict[str, dict[str, Any]]:
 REVENUE_PREFIX = "revenue_"  # one counter per currency: revenue_EUR, revenue_PLN
 
 
-def count_in_report(store_id: str, sent_on: str, workflow_id: str, message_id: str,
-                     counters: dict[str, int | Decimal]) -> dict[str, Any]:
+def count_in_report(
+    store_id: str, sent_on: str, workflow_id: str, message_id: str, counters: dict[str, int | Decimal]
+) -> dict[str, Any]:
     """The transaction item that adds `counters` to one report row (created on first use)."""
     names = {f"#c{index}": name for index, name in enumerate(counters)}
     values: dict[str, Any] = {f":c{index}": value for index, value in enumerate(counters.values())}
@@ -60,7 +77,8 @@ def count_in_report(store_id: str, sent_on: str, workflow_id: str, message_id: s
         "Update": {
             "TableName": db.table_name(),
             "Key": db.serialize(keys.report_key(store_id, sent_on, workflow_id, message_id)),
-            "UpdateExpression": "ADD " + ", ".join(f"{name} {name.replace('#', ':')}" for name in names)
+            "UpdateExpression": "ADD "
+            + ", ".join(f"{name} {name.replace('#', ':')}" for name in names)
             + " SET store_id = :store, workflow_id = :workflow, message_id = :message, sent_on = :day",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": db.serialize(values),
@@ -74,4 +92,3 @@ def report_rows(store_id: str, first_day: str, last_day: str) -> list[dict[str, 
     low, high = keys.report_range(first_day, last_day)
     condition = Key("pk").eq(keys.report_pk(store_id)) & Key("sk").between(low, high)
     return [db.without_keys(item) for page in db.query_pages(condition) for item in page]
-

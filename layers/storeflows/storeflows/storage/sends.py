@@ -32,8 +32,12 @@ def get_send_context(store_id: str, message_id: str, email: str, decision_key: d
     BatchGetItem instead of four reads."""
     if not is_store_id(store_id):
         return SendContext(None, None, None, None)
-    wanted = [keys.store_key(store_id), keys.message_key(store_id, message_id), keys.contact_key(store_id, email),
-              decision_key]
+    wanted = [
+        keys.store_key(store_id),
+        keys.message_key(store_id, message_id),
+        keys.contact_key(store_id, email),
+        decision_key,
+    ]
     found = db.read_together(wanted)
     store, message, contact, decision = (found.get((key["pk"], key["sk"])) for key in wanted)
     return SendContext(
@@ -57,9 +61,10 @@ class SendSlot:
     previous_send: str | None
 
 
-def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str,
-                    min_interval_seconds: int) -> SendSlot | None:
-    """"Not more often than once per <interval>" for one workflow and contact, atomically:
+def claim_send_slot(
+    store_id: str, email: str, workflow_id: str, send_key: str, min_interval_seconds: int
+) -> SendSlot | None:
+    """ "Not more often than once per <interval>" for one workflow and contact, atomically:
     of two purchases in the same second only one gets the slot. A retry of the same send
     (same send_key) keeps its slot. None when the slot is taken."""
     now = int(db.now().timestamp())
@@ -74,8 +79,14 @@ def claim_send_slot(store_id: str, email: str, workflow_id: str, send_key: str,
     if response is None:
         return None
     previous = response.get("Attributes", {})
-    return SendSlot(store_id, email, workflow_id, send_key,
-                    int(previous["last_sent_at"]) if "last_sent_at" in previous else None, previous.get("last_send"))
+    return SendSlot(
+        store_id,
+        email,
+        workflow_id,
+        send_key,
+        int(previous["last_sent_at"]) if "last_sent_at" in previous else None,
+        previous.get("last_send"),
+    )
 
 
 def release_send_slot(slot: SendSlot) -> None:
@@ -84,16 +95,23 @@ def release_send_slot(slot: SendSlot) -> None:
     later messages. Changes nothing once the slot is another send's."""
     key = keys.frequency_cap_key(slot.store_id, slot.email, slot.workflow_id)
     if slot.previous_sent_at is None:
-        db.if_condition_holds(db.table().delete_item, Key=key, ConditionExpression="last_send = :send",
-                            ExpressionAttributeValues={":send": slot.send_key})
+        db.if_condition_holds(
+            db.table().delete_item,
+            Key=key,
+            ConditionExpression="last_send = :send",
+            ExpressionAttributeValues={":send": slot.send_key},
+        )
     else:
         db.if_condition_holds(
             db.table().update_item,
             Key=key,
             UpdateExpression="SET last_sent_at = :previous_at, last_send = :previous_send",
             ConditionExpression="last_send = :send",
-            ExpressionAttributeValues={":previous_at": slot.previous_sent_at, ":previous_send": slot.previous_send,
-                                       ":send": slot.send_key},
+            ExpressionAttributeValues={
+                ":previous_at": slot.previous_sent_at,
+                ":previous_send": slot.previous_send,
+                ":send": slot.send_key,
+            },
         )
 
 
@@ -102,8 +120,11 @@ def release_send_slot(slot: SendSlot) -> None:
 SENDING = "sending"
 
 
-_WHILE_SENDING = {"ConditionExpression": "#status = :sending", "ExpressionAttributeNames": {"#status": "status"},
-                  "ExpressionAttributeValues": {":sending": SENDING}}
+_WHILE_SENDING = {
+    "ConditionExpression": "#status = :sending",
+    "ExpressionAttributeNames": {"#status": "status"},
+    "ExpressionAttributeValues": {":sending": SENDING},
+}
 
 
 def claim_send(decision_key: dict[str, str], *, message_id: str, attempt_ends_at: datetime) -> bool:
@@ -111,12 +132,20 @@ def claim_send(decision_key: dict[str, str], *, message_id: str, attempt_ends_at
     "sending" only where no decision exists yet. False when one does (another attempt of the
     same step got there first). `attempt_ends_at` is when this attempt is certain to have
     ended (its Lambda timeout): a claim older than that belongs to an attempt that died."""
-    return db.if_condition_holds(
-        db.table().put_item,
-        Item={**decision_key, "message_id": message_id, "status": SENDING,
-              "attempt_ends_at": db.utc_iso(attempt_ends_at), "decided_at": db.utc_iso(db.now())},
-        ConditionExpression="attribute_not_exists(pk)",
-    ) is not None
+    return (
+        db.if_condition_holds(
+            db.table().put_item,
+            Item={
+                **decision_key,
+                "message_id": message_id,
+                "status": SENDING,
+                "attempt_ends_at": db.utc_iso(attempt_ends_at),
+                "decided_at": db.utc_iso(db.now()),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        is not None
+    )
 
 
 def release_send_claim(decision_key: dict[str, str]) -> None:
@@ -145,28 +174,31 @@ def record_send_decision(
     written only where there is no decision yet, and a send completes its own claim. False
     when the record was not written for that reason."""
     condition = _WHILE_SENDING if completes_claim else {"ConditionExpression": "attribute_not_exists(pk)"}
-    return db.if_condition_holds(
-        db.table().put_item,
-        Item={
-            **decision_key,
-            **db.drop_none(
-                {
-                    "workflow_id": workflow_id,
-                    "subject": subject,
-                    "step": step,
-                    "message_id": message_id,
-                    "status": status,
-                    "reason": reason,
-                    "ses_message_id": ses_message_id,
-                    "language": language,
-                    "coupon_code": coupon_code,
-                    "sent_on": sent_on,
-                    "decided_at": db.utc_iso(db.now()),
-                }
-            ),
-        },
-        **condition,
-    ) is not None
+    return (
+        db.if_condition_holds(
+            db.table().put_item,
+            Item={
+                **decision_key,
+                **db.drop_none(
+                    {
+                        "workflow_id": workflow_id,
+                        "subject": subject,
+                        "step": step,
+                        "message_id": message_id,
+                        "status": status,
+                        "reason": reason,
+                        "ses_message_id": ses_message_id,
+                        "language": language,
+                        "coupon_code": coupon_code,
+                        "sent_on": sent_on,
+                        "decided_at": db.utc_iso(db.now()),
+                    }
+                ),
+            },
+            **condition,
+        )
+        is not None
+    )
 
 
 def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, Any] | None:
@@ -175,8 +207,12 @@ def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, A
     condition = Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.SEND_PREFIX)
     sent = [
         item
-        for page in db.pages("query", KeyConditionExpression=condition, ConsistentRead=True,
-                           FilterExpression=Attr("message_id").eq(message_id) & Attr("status").eq("sent"))
+        for page in db.pages(
+            "query",
+            KeyConditionExpression=condition,
+            ConsistentRead=True,
+            FilterExpression=Attr("message_id").eq(message_id) & Attr("status").eq("sent"),
+        )
         for item in page
     ]
     return max(sent, key=lambda item: item.get("decided_at", ""), default=None)
@@ -185,7 +221,8 @@ def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, A
 def active_runs(store_id: str, email: str) -> list[dict[str, str | None]]:
     """The workflow runs the contact is inside right now (workflow ids and subject keys)."""
     response = db.table().query(
-        KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.ACTIVE_PREFIX),
+        KeyConditionExpression=Key("pk").eq(keys.contact_pk(store_id, email))
+        & Key("sk").begins_with(keys.ACTIVE_PREFIX),
         ConsistentRead=True,
     )
     return [{"workflow_id": item["workflow_id"], "subject": run_subject_key(item)} for item in response["Items"]]
@@ -195,4 +232,3 @@ def run_subject_key(item: dict[str, Any]) -> str | None:
     """The subject key of the run an item of a contact names (its `subject`; `order_id` on
     items written before runs had subjects, and on ORDER# items), or None."""
     return item.get("subject") or item.get("order_id")
-

@@ -23,8 +23,14 @@ def put_store(store: Store) -> None:
 def create_store(store: Store) -> bool:
     """Writes a new store; False, writing nothing, when the id is taken (so two creates at
     once never overwrite each other's secrets)."""
-    return db.if_condition_holds(db.table().put_item, Item={**keys.store_key(store.store_id), **db.drop_none(store.model_dump())},
-                               ConditionExpression="attribute_not_exists(pk)") is not None
+    return (
+        db.if_condition_holds(
+            db.table().put_item,
+            Item={**keys.store_key(store.store_id), **db.drop_none(store.model_dump())},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        is not None
+    )
 
 
 def set_store_secret(store_id: str, field: str, secret: str) -> Store | None:
@@ -55,4 +61,3 @@ def list_stores() -> list[Store]:
     """Every store. A Scan of the whole table (filtered): for operators, never on a hot path."""
     condition = Attr("sk").eq(keys.STORE_SK) & Attr("pk").begins_with(keys.store_pk(""))
     return [Store.model_validate(db.without_keys(item)) for page in db.scan_pages(condition) for item in page]
-

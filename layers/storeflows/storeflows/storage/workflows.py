@@ -30,12 +30,14 @@ def get_workflow(store_id: str, workflow_id: str) -> Workflow | None:
 def set_workflow_status(store_id: str, workflow_id: str, status: str, *, version: int) -> bool:
     """Publishes, pauses or un-publishes exactly the version that was checked: False when the
     workflow is gone or another apply wrote a newer version meanwhile."""
-    return db.if_condition_holds(
-        db.table().update_item,
-        Key=keys.workflow_key(store_id, workflow_id),
-        UpdateExpression="SET #status = :status",
-        ConditionExpression="attribute_exists(pk) AND #version = :version",
-        ExpressionAttributeNames={"#status": "status", "#version": "version"},
-        ExpressionAttributeValues={":status": status, ":version": version},
-    ) is not None
-
+    return (
+        db.if_condition_holds(
+            db.table().update_item,
+            Key=keys.workflow_key(store_id, workflow_id),
+            UpdateExpression="SET #status = :status",
+            ConditionExpression="attribute_exists(pk) AND #version = :version",
+            ExpressionAttributeNames={"#status": "status", "#version": "version"},
+            ExpressionAttributeValues={":status": status, ":version": version},
+        )
+        is not None
+    )

@@ -45,11 +45,15 @@ def _is_message_id(hint: Any) -> bool:
     return get_origin(hint) in (Union, types.UnionType) and any(arg == MessageId for arg in get_args(hint))
 
 
-def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Message] | Iterable[Message],
-                         senders_of_store: Iterable[SenderProfile] = ()) -> list[str]:
+def validate_for_publish(
+    workflow: Workflow,
+    messages_of_store: Mapping[str, Message] | Iterable[Message],
+    senders_of_store: Iterable[SenderProfile] = (),
+) -> list[str]:
     """What stops this workflow from working; empty when it can be published."""
     messages = (
-        dict(messages_of_store) if isinstance(messages_of_store, Mapping)
+        dict(messages_of_store)
+        if isinstance(messages_of_store, Mapping)
         else {message.message_id: message for message in messages_of_store}
     )
     senders = {profile.sender_id for profile in senders_of_store}
@@ -63,16 +67,21 @@ def validate_for_publish(workflow: Workflow, messages_of_store: Mapping[str, Mes
             continue
         reason = settings.transactional_only.get(path.removeprefix("settings."))
         if reason and message.purpose is not Purpose.TRANSACTIONAL:
-            problems.append(f"{path}: message {message_id!r} is {message.purpose.value}; {reason} (make it transactional)")
+            problems.append(
+                f"{path}: message {message_id!r} is {message.purpose.value}; {reason} (make it transactional)"
+            )
         if message_id in checked:
             continue
         checked.add(message_id)
         if message.default_language not in message.variants:
-            problems.append(f"{path}: message {message_id!r} has no variant in its fallback language "
-                            f"{message.default_language!r}")
+            problems.append(
+                f"{path}: message {message_id!r} has no variant in its fallback language {message.default_language!r}"
+            )
         if isinstance(message.sender, str) and message.sender not in senders:
-            problems.append(f"{path}: message {message_id!r} is sent from sender profile {message.sender!r}, which store "
-                            f"{store_id} does not have (storeflows senders apply FILE.yaml)")
+            problems.append(
+                f"{path}: message {message_id!r} is sent from sender profile {message.sender!r}, which store "
+                f"{store_id} does not have (storeflows senders apply FILE.yaml)"
+            )
         problems += _coupon_problems(store_id, path, message)
     problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings.problems()]
     return problems
@@ -85,8 +94,12 @@ def _coupon_problems(store_id: str, path: str, message: Message) -> list[str]:
     pool = message.coupon.pool
     stock = pools.pool_stock(store_id, pool)
     if stock is None:
-        return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which does not "
-                f"exist (storeflows coupons import {store_id} {pool} FILE.csv --column NAME)"]
+        return [
+            f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which does not "
+            f"exist (storeflows coupons import {store_id} {pool} FILE.csv --column NAME)"
+        ]
     if stock.remaining == 0:
-        return [f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which has none left"]
+        return [
+            f"{path}: message {message.message_id!r} hands out codes from coupon pool {pool!r}, which has none left"
+        ]
     return []

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from storeflows.aws import client
 from storeflows.config import require, settings
 from storeflows.events import StoreEvent
+from storeflows.events.subjects import RunSubject
 from storeflows.messaging.requests import SendRun
 from storeflows.storage import keys
-from storeflows.events.subjects import RunSubject
 from storeflows.workflows import Workflow
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -58,8 +59,13 @@ def execution_arn(state_machine: str, name: str) -> str:
 def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject) -> dict[str, Any]:
     """Everything a run needs, snapshotted at start; the ASL never builds a key itself."""
     email = event.event.customer.email
-    send = SendRun(store_id=event.store_id, workflow_id=workflow.workflow_id, email=email, subject=subject,
-                   frequency_cap_seconds=workflow.settings.frequency_cap_seconds())
+    send = SendRun(
+        store_id=event.store_id,
+        workflow_id=workflow.workflow_id,
+        email=email,
+        subject=subject,
+        frequency_cap_seconds=workflow.settings.frequency_cap_seconds(),
+    )
     return {
         "store_id": event.store_id,
         "workflow_id": workflow.workflow_id,
@@ -89,14 +95,20 @@ def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject) -> boo
     return True
 
 
-def possible_runs(store_id: str, workflows: Iterable[Workflow], subject_keys: Iterable[str]) -> list[tuple[str, str, str]]:
+def possible_runs(
+    store_id: str, workflows: Iterable[Workflow], subject_keys: Iterable[str]
+) -> list[tuple[str, str, str]]:
     """(workflow, subject, execution ARN) of every run these workflows may have started for
     these subjects: runs are named by (store, subject, workflow), so no listing is needed."""
     subject_keys = sorted(set(subject_keys))
     return [
-        (workflow.workflow_id, subject_key,
-         execution_arn(state_machine_arn(workflow.template), run_name(store_id, subject_key, workflow.workflow_id)))
-        for workflow in workflows for subject_key in subject_keys
+        (
+            workflow.workflow_id,
+            subject_key,
+            execution_arn(state_machine_arn(workflow.template), run_name(store_id, subject_key, workflow.workflow_id)),
+        )
+        for workflow in workflows
+        for subject_key in subject_keys
     ]
 
 
@@ -134,10 +146,14 @@ def count_in_flight(workflow: Workflow) -> int:
     for page in pages:
         for execution in page["executions"]:
             name = execution["name"]
-            if not (name.startswith(prefix) and len(name) == len(prefix) + hash_length and "-" not in name[len(prefix):]):
+            if not (
+                name.startswith(prefix) and len(name) == len(prefix) + hash_length and "-" not in name[len(prefix) :]
+            ):
                 continue
             if ambiguous:
-                started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}")
+                started = json.loads(
+                    sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}"
+                )
                 if (started.get("store_id"), started.get("workflow_id")) != (workflow.store_id, workflow.workflow_id):
                     continue
             count += 1

@@ -7,7 +7,7 @@ workflow files from before triggers had types still reads as it always did."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, field_validator
@@ -98,11 +98,11 @@ def _trigger_type(value: Any) -> str:
 
 
 Trigger = Annotated[
-    Union[
-        Annotated[PurchaseTrigger, Tag("purchase")],
-        Annotated[EventTrigger, Tag("event")],
-        Annotated[ScheduleTrigger, Tag("schedule")],
-    ],
+    (
+        Annotated[PurchaseTrigger, Tag("purchase")]
+        | Annotated[EventTrigger, Tag("event")]
+        | Annotated[ScheduleTrigger, Tag("schedule")]
+    ),
     Discriminator(_trigger_type),
 ]
 

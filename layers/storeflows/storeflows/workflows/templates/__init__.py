@@ -5,7 +5,7 @@ template validates exactly the settings it uses."""
 
 from __future__ import annotations
 
-from typing import Annotated, Union, get_args
+from typing import Annotated, get_args
 
 from pydantic import Field
 
@@ -18,13 +18,13 @@ from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPu
 from storeflows.workflows.triggers import trigger_classes
 
 WorkflowSettings = Annotated[
-    Union[
-        TargetedPostPurchaseSettings,
-        ConsentConfirmationSettings,
-        PurchaseFollowUpSettings,
-        OrderValueSettings,
-        CareSeriesSettings,
-    ],
+    (
+        TargetedPostPurchaseSettings
+        | ConsentConfirmationSettings
+        | PurchaseFollowUpSettings
+        | OrderValueSettings
+        | CareSeriesSettings
+    ),
     Field(discriminator="template"),
 ]
 
@@ -35,7 +35,10 @@ TEMPLATES: dict[str, type[TemplateSettings]] = {
 
 # The event types that can start a run of some template: the dispatcher reads the store's
 # workflows only for these (a consent or delivered event starts nothing today).
-EVENTS_STARTING_RUNS: frozenset[str] = frozenset().union(*(
-    trigger.starts_on  # type: ignore[attr-defined]
-    for cls in TEMPLATES.values() for trigger in trigger_classes(cls.model_fields["trigger"].annotation)
-))
+EVENTS_STARTING_RUNS: frozenset[str] = frozenset().union(
+    *(
+        trigger.starts_on  # type: ignore[attr-defined]
+        for cls in TEMPLATES.values()
+        for trigger in trigger_classes(cls.model_fields["trigger"].annotation)
+    )
+)

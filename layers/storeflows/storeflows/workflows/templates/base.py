@@ -37,8 +37,9 @@ class TemplateSettings(BaseModel):
         """Whether an event starts a run of this template (its trigger matches)."""
         return self.trigger.matches(event)
 
-    def run_inputs(self, store_id: str, email: str, workflow_id: str, subject_key: str,
-                   event: EventBody) -> dict[str, Any]:
+    def run_inputs(
+        self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
+    ) -> dict[str, Any]:
         """What the template's state machine needs beyond the common run input, derived
         before the run starts (ASL cannot compute it)."""
         return {}

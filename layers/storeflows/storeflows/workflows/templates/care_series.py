@@ -45,13 +45,14 @@ class CareSeriesSettings(TemplateSettings):
     cross_sell_after: Duration = 5 * 86400
 
     @model_validator(mode="after")
-    def _has_product_condition(self) -> "CareSeriesSettings":
+    def _has_product_condition(self) -> CareSeriesSettings:
         if not self.trigger.skus and not self.trigger.categories:
             raise ValueError("a care series needs a product condition: trigger.skus or trigger.categories")
         return self
 
-    def run_inputs(self, store_id: str, email: str, workflow_id: str, subject_key: str,
-                   event: EventBody) -> dict[str, Any]:
+    def run_inputs(
+        self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
+    ) -> dict[str, Any]:
         return {
             # The subject is an order: CheckOrderDelivered reads its delivered stamp.
             "order_key": keys.as_attribute_values(keys.order_key(store_id, email, subject_key)),

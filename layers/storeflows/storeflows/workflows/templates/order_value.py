@@ -50,11 +50,15 @@ class OrderValueSettings(TemplateSettings):
 
     def runs_for(self, event: EventBody) -> bool:
         # An order in a gap between tiers has no message (publishing warns about gaps).
-        return (super().runs_for(event) and isinstance(event, PurchaseEvent)
-                and self.tier_for(event.order.total) is not None)
+        return (
+            super().runs_for(event)
+            and isinstance(event, PurchaseEvent)
+            and self.tier_for(event.order.total) is not None
+        )
 
-    def run_inputs(self, store_id: str, email: str, workflow_id: str, subject_key: str,
-                   event: EventBody) -> dict[str, Any]:
+    def run_inputs(
+        self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
+    ) -> dict[str, Any]:
         tier = self.tier_for(event.order.total) if isinstance(event, PurchaseEvent) else None
         return {"tier_message": tier.message if tier else None}
 
@@ -66,11 +70,13 @@ class OrderValueSettings(TemplateSettings):
         for tier in tiers:
             if tier.max_total is not None and tier.max_total <= tier.min_total:
                 found.append(f"tiers: {tier.describe()} is empty (the upper bound must be above the lower)")
-        for lower, upper in zip(tiers, tiers[1:]):
+        for lower, upper in zip(tiers, tiers[1:], strict=False):
             if lower.max_total is None or lower.max_total > upper.min_total:
                 found.append(f"tiers: {lower.describe()} overlaps {upper.describe()}")
             elif lower.max_total < upper.min_total:
                 found.append(f"tiers: orders from {lower.max_total} to {upper.min_total} get no message (gap)")
         if tiers[-1].max_total is not None:
-            found.append(f"tiers: orders of {tiers[-1].max_total} and more get no message (make the last tier open-ended)")
+            found.append(
+                f"tiers: orders of {tiers[-1].max_total} and more get no message (make the last tier open-ended)"
+            )
         return found

@@ -37,8 +37,9 @@ class PurchaseFollowUpSettings(TemplateSettings):
                 tags.add(self.sku_tags[item.sku])
         return sorted(tags)
 
-    def run_inputs(self, store_id: str, email: str, workflow_id: str, subject_key: str,
-                   event: EventBody) -> dict[str, Any]:
+    def run_inputs(
+        self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
+    ) -> dict[str, Any]:
         # TagCustomerByPurchase adds them; a DynamoDB string set cannot be empty, so the state
         # machine skips the step when there are none.
         return {"purchase_tags": self.purchase_tags(event) if isinstance(event, PurchaseEvent) else []}
