@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -94,15 +94,21 @@ class WorkflowEngine:
     def run(self, template: str, run_input: dict) -> Run:
         """Runs the template's state machine on `run_input` to its end."""
         execution = self.sfn.start_execution(
-            stateMachineArn=self.machines[template], name=f"run-{next(self._names)}", input=json.dumps(run_input),
+            stateMachineArn=self.machines[template],
+            name=f"run-{next(self._names)}",
+            input=json.dumps(run_input),
         )["executionArn"]
         deadline = time.monotonic() + RUN_SECONDS
         while (status := self.sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
             assert time.monotonic() < deadline, f"the {template} run did not end within {RUN_SECONDS}s"
             time.sleep(POLL_SECONDS)
         events = self.sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
-        failure = next((event["executionFailedEventDetails"] for event in events if event["type"] == "ExecutionFailed"), None)
-        states = [event["stateEnteredEventDetails"]["name"] for event in events if event["type"].endswith("StateEntered")]
+        failure = next(
+            (event["executionFailedEventDetails"] for event in events if event["type"] == "ExecutionFailed"), None
+        )
+        states = [
+            event["stateEnteredEventDetails"]["name"] for event in events if event["type"].endswith("StateEntered")
+        ]
         return Run(status, states, failure)
 
     def sent(self) -> list[str]:
@@ -157,21 +163,32 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         table = stack_template.table_properties
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(TableName=stack_template.table, KeySchema=table["KeySchema"],
-                              AttributeDefinitions=table["AttributeDefinitions"], BillingMode=table["BillingMode"])
+        dynamodb.create_table(
+            TableName=stack_template.table,
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            BillingMode=table["BillingMode"],
+        )
         stand_ins = {logical_id: StandIn(answer) for logical_id, answer in STAND_INS.items()}
         lambdas = InProcessLambdas()
         for logical_id, stand_in in stand_ins.items():
             lambdas.register(logical_id, stack_template.function_arns[logical_id], stand_in, timeout=10)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         machines = {
-            template: sfn.create_state_machine(name=name, definition=definition,
-                                               roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}")["stateMachineArn"]
+            template: sfn.create_state_machine(
+                name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+            )["stateMachineArn"]
             for template, (name, definition) in stack_template.machines.items()
         }
         with patch_moto(lambdas, time_scale=TIME_SCALE):
-            yield WorkflowEngine(sfn, dynamodb, stack_template.table, machines,
-                                 segments=stand_ins["EvaluateSegmentsFunction"], send=stand_ins["SendMessageFunction"])
+            yield WorkflowEngine(
+                sfn,
+                dynamodb,
+                stack_template.table,
+                machines,
+                segments=stand_ins["EvaluateSegmentsFunction"],
+                send=stand_ins["SendMessageFunction"],
+            )
 
 
 @pytest.fixture
@@ -186,9 +203,16 @@ def purchase_run_input() -> Callable[..., dict]:
             order={"id": ORDER_ID, "total": total, "currency": "EUR", "items": list(items)},
             customer={"email": EMAIL},
         )
-        event = StoreEvent(store_id=STORE_ID, event_id=f"api:{ORDER_ID}", source="api",
-                           received_at=datetime.now(timezone.utc), event=purchase)
-        workflow = Workflow(store_id=STORE_ID, workflow_id=WORKFLOW_ID, status=WorkflowStatus.PUBLISHED, settings=settings)
+        event = StoreEvent(
+            store_id=STORE_ID,
+            event_id=f"api:{ORDER_ID}",
+            source="api",
+            received_at=datetime.now(UTC),
+            event=purchase,
+        )
+        workflow = Workflow(
+            store_id=STORE_ID, workflow_id=WORKFLOW_ID, status=WorkflowStatus.PUBLISHED, settings=settings
+        )
         assert workflow.runs_for(purchase), "the dispatcher would start no run for this purchase"
         return runs.run_input(event, workflow, event.event.run_subject(event.event_id))
 

@@ -18,8 +18,12 @@ SETTINGS = {
     "cross_sell_message": "cross-sell",
 }
 DRESS = {"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "price": "129.90"}
-SERIES = [("SendThankYou", "thanks"), ("SendDeliveryCheck", "all-well"), ("SendCareTips", "care-tips"),
-          ("SendCrossSell", "cross-sell")]
+SERIES = [
+    ("SendThankYou", "thanks"),
+    ("SendDeliveryCheck", "all-well"),
+    ("SendCareTips", "care-tips"),
+    ("SendCrossSell", "cross-sell"),
+]
 # Polling: every 12 hours, giving up after a day and a half, so three checks at most.
 POLLING = {"mode": "event", "check_every": "12h", "timeout": "36h"}
 
@@ -44,7 +48,8 @@ def test_the_series_sends_its_four_messages_in_order_while_the_contact_is_marked
     status, states, _ = workflow_engine.run("care_series", run_input)
     assert status == "SUCCEEDED"
     assert workflow_engine.send.payloads == [
-        {"run": run_input["send"], "message_id": message, "step": step} for step, message in SERIES]
+        {"run": run_input["send"], "message_id": message, "step": step} for step, message in SERIES
+    ]
     assert [marker["workflow_id"] for marker in marked_inside] == [{"S": "wf"}] * 4
     assert marked_inside[0]["subject"] == {"S": "1001"}
     assert ":execution:" in marked_inside[0]["execution"]["S"]
@@ -70,7 +75,8 @@ def test_an_order_reported_delivered_ends_the_polling_at_the_first_check(workflo
 
 
 def test_an_order_never_reported_delivered_is_checked_until_the_timeout_then_asked_about_anyway(
-        workflow_engine, purchase_run_input):
+    workflow_engine, purchase_run_input
+):
     run_input = polling_run_input(purchase_run_input)
     workflow_engine.put(run_input["order_key"], total={"N": "129.90"})  # recorded, never stamped
     status, states, _ = workflow_engine.run("care_series", run_input)
@@ -99,7 +105,8 @@ def test_a_failing_send_leaves_the_series_then_fails_the_run_with_the_send_error
 
 
 def test_a_failing_delivery_check_leaves_the_series_then_fails_the_run_with_its_error(
-        workflow_engine, purchase_run_input):
+    workflow_engine, purchase_run_input
+):
     run_input = polling_run_input(purchase_run_input)
     # A key without its sort key makes the read fail for a reason no retry can fix.
     run_input["order_key"] = {"pk": run_input["order_key"]["pk"]}

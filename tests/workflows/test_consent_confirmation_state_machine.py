@@ -31,8 +31,12 @@ def test_the_segments_step_asks_for_location_and_consent_with_the_eea_setting(wo
     workflow_engine.run("consent_confirmation", run_input)
     [asked] = workflow_engine.segments.payloads
     assert asked == {
-        "store_id": "shop", "email": "ana@example.com",
-        "segments": {"in_eu": {"type": "in_eu", "include_eea": True}, "marketing_consent": {"type": "has_marketing_consent"}},
+        "store_id": "shop",
+        "email": "ana@example.com",
+        "segments": {
+            "in_eu": {"type": "in_eu", "include_eea": True},
+            "marketing_consent": {"type": "has_marketing_consent"},
+        },
     }
 
 
@@ -42,7 +46,8 @@ def test_an_eu_customer_with_consent_gets_the_confirmation_with_offers(workflow_
     assert status == "SUCCEEDED"
     assert states == ["CheckLocationAndConsent", "IsCustomerInEU?", "HasMarketingConsent?", "SendConsentedConfirmation"]
     assert workflow_engine.send.payloads == [
-        {"run": run_input["send"], "message_id": "with-offers", "step": "SendConsentedConfirmation"}]
+        {"run": run_input["send"], "message_id": "with-offers", "step": "SendConsentedConfirmation"}
+    ]
 
 
 def test_an_eu_customer_without_consent_gets_the_transactional_confirmation_only(workflow_engine, run_input):
@@ -51,7 +56,8 @@ def test_an_eu_customer_without_consent_gets_the_transactional_confirmation_only
     assert status == "SUCCEEDED"
     assert states[-1] == "SendTransactionalConfirmation"
     assert workflow_engine.send.payloads == [
-        {"run": run_input["send"], "message_id": "receipt-only", "step": "SendTransactionalConfirmation"}]
+        {"run": run_input["send"], "message_id": "receipt-only", "step": "SendTransactionalConfirmation"}
+    ]
 
 
 def test_a_customer_outside_the_eu_gets_their_confirmation_whatever_their_consent(workflow_engine, run_input):
@@ -60,7 +66,8 @@ def test_a_customer_outside_the_eu_gets_their_confirmation_whatever_their_consen
     assert status == "SUCCEEDED"
     assert "HasMarketingConsent?" not in states
     assert workflow_engine.send.payloads == [
-        {"run": run_input["send"], "message_id": "worldwide", "step": "SendOutsideEUConfirmation"}]
+        {"run": run_input["send"], "message_id": "worldwide", "step": "SendOutsideEUConfirmation"}
+    ]
 
 
 def test_a_failing_segments_step_fails_the_run_with_its_error_and_sends_nothing(workflow_engine, run_input):

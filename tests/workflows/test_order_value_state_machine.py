@@ -9,8 +9,10 @@ from storeflows.errors import UnknownMessage
 
 SETTINGS = {
     "template": "order_value",
-    "tiers": [{"min_total": "0", "max_total": "100", "message": "small-order"},
-              {"min_total": "100", "message": "big-order"}],
+    "tiers": [
+        {"min_total": "0", "max_total": "100", "message": "small-order"},
+        {"min_total": "100", "message": "big-order"},
+    ],
     "delay_after_purchase": "2d",
     "not_more_often_than": "7d",
 }
@@ -23,7 +25,8 @@ def test_after_the_delay_one_message_of_the_orders_tier_is_sent(workflow_engine,
     assert status == "SUCCEEDED"
     assert states == ["WaitAfterPurchase", "SendOrderValueMessage"]
     assert workflow_engine.send.payloads == [
-        {"run": run_input["send"], "message_id": message, "step": "SendOrderValueMessage"}]
+        {"run": run_input["send"], "message_id": message, "step": "SendOrderValueMessage"}
+    ]
 
 
 def test_the_send_step_is_handed_the_frequency_cap_it_enforces(workflow_engine, purchase_run_input):

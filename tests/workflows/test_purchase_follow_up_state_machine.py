@@ -23,7 +23,10 @@ def test_the_customer_is_tagged_by_what_they_bought_then_thanked_and_followed_up
     assert status == "SUCCEEDED"
     assert states == ["HasPurchaseTags?", "TagCustomerByPurchase", "SendThankYou", "WaitBeforeFollowUp", "SendFollowUp"]
     assert sorted(workflow_engine.item(run_input["contact_key"])["tags"]["SS"]) == [
-        "bought:summer-dresses", "dress_owner", "vip"]
+        "bought:summer-dresses",
+        "dress_owner",
+        "vip",
+    ]
     assert workflow_engine.send.payloads == [
         {"run": run_input["send"], "message_id": "thanks", "step": "SendThankYou"},
         {"run": run_input["send"], "message_id": "specials", "step": "SendFollowUp"},

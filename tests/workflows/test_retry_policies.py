@@ -19,18 +19,37 @@ ROOT = Path(__file__).resolve().parents[2]
 ASL_FILES = sorted((ROOT / "statemachines").glob("*.asl.json"))
 
 LAMBDA_SERVICE_ERRORS = {
-    "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                    "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException"],
-    "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL",
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.ClientExecutionTimeoutException",
+    ],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 6,
+    "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
 }
 SEND_LATER = {
     "ErrorEquals": ["SendThrottled", "SendInProgress"],
-    "IntervalSeconds": 5, "MaxAttempts": 8, "BackoffRate": 2.0, "MaxDelaySeconds": 300, "JitterStrategy": "FULL",
+    "IntervalSeconds": 5,
+    "MaxAttempts": 8,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 300,
+    "JitterStrategy": "FULL",
 }
 DYNAMODB_THROTTLING = {
-    "ErrorEquals": ["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException",
-                    "DynamoDB.RequestLimitExceeded", "DynamoDB.InternalServerErrorException"],
-    "IntervalSeconds": 1, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL",
+    "ErrorEquals": [
+        "DynamoDB.ProvisionedThroughputExceededException",
+        "DynamoDB.ThrottlingException",
+        "DynamoDB.RequestLimitExceeded",
+        "DynamoDB.InternalServerErrorException",
+    ],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 6,
+    "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
 }
 POLICIES = {
     "send function": [LAMBDA_SERVICE_ERRORS, SEND_LATER],
@@ -43,7 +62,9 @@ def kind(task: dict[str, Any]) -> str | None:
     """Which policy a Task state follows; None for a kind of Task this test has no policy for."""
     resource = task.get("Resource", "")
     if resource == "arn:aws:states:::lambda:invoke":
-        return "send function" if task["Parameters"]["FunctionName"] == "${SendMessageFunctionArn}" else "other function"
+        return (
+            "send function" if task["Parameters"]["FunctionName"] == "${SendMessageFunctionArn}" else "other function"
+        )
     if resource.startswith("arn:aws:states:::dynamodb:"):
         return "DynamoDB"
     return None
@@ -86,12 +107,16 @@ def test_every_policy_is_followed_by_some_task():
     assert used == set(POLICIES)
 
 
-@pytest.mark.parametrize(("template", "state", "change"), [
-    ("order_value", "SendOrderValueMessage", lambda retry: retry[1].update(MaxAttempts=3)),
-    ("order_value", "SendOrderValueMessage", lambda retry: retry.reverse()),  # retriers match in order
-    ("consent_confirmation", "CheckLocationAndConsent", lambda retry: retry.append(SEND_LATER)),
-    ("care_series", "EnterCareSeries", lambda retry: retry.clear()),
-], ids=["send-max-attempts", "send-retrier-order", "other-function-extra-retrier", "dynamodb-no-retry"])
+@pytest.mark.parametrize(
+    ("template", "state", "change"),
+    [
+        ("order_value", "SendOrderValueMessage", lambda retry: retry[1].update(MaxAttempts=3)),
+        ("order_value", "SendOrderValueMessage", lambda retry: retry.reverse()),  # retriers match in order
+        ("consent_confirmation", "CheckLocationAndConsent", lambda retry: retry.append(SEND_LATER)),
+        ("care_series", "EnterCareSeries", lambda retry: retry.clear()),
+    ],
+    ids=["send-max-attempts", "send-retrier-order", "other-function-extra-retrier", "dynamodb-no-retry"],
+)
 def test_the_checker_names_a_state_whose_policy_differs(template, state, change):
     changed = definition(ROOT / "statemachines" / f"{template}.asl.json")
     change(changed["States"][state]["Retry"])
@@ -103,13 +128,18 @@ def test_the_checker_names_a_task_of_a_kind_without_a_policy():
     changed = definition(ROOT / "statemachines" / "order_value.asl.json")
     changed["States"]["SendOrderValueMessage"]["Resource"] = "arn:aws:states:::sqs:sendMessage"
     assert retry_problems(changed) == [
-        "SendOrderValueMessage: arn:aws:states:::sqs:sendMessage is a kind of Task with no retry policy here"]
+        "SendOrderValueMessage: arn:aws:states:::sqs:sendMessage is a kind of Task with no retry policy here"
+    ]
 
 
-@pytest.mark.parametrize("wrap", [
-    lambda inner: {"Type": "Parallel", "Branches": [inner], "End": True},
-    lambda inner: {"Type": "Map", "ItemProcessor": inner, "End": True},
-], ids=["parallel", "map"])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda inner: {"Type": "Parallel", "Branches": [inner], "End": True},
+        lambda inner: {"Type": "Map", "ItemProcessor": inner, "End": True},
+    ],
+    ids=["parallel", "map"],
+)
 def test_the_checker_looks_inside_nested_state_machines(wrap):
     inner = definition(ROOT / "statemachines" / "order_value.asl.json")
     inner["States"]["SendOrderValueMessage"]["Retry"] = [LAMBDA_SERVICE_ERRORS]

@@ -30,9 +30,12 @@ def test_the_segments_step_asks_for_the_two_tags_of_the_settings(workflow_engine
     workflow_engine.run("targeted_post_purchase", run_input)
     [asked] = workflow_engine.segments.payloads
     assert asked == {
-        "store_id": "shop", "email": "ana@example.com",
-        "segments": {"first_purchase_customers": {"type": "has_tag", "tag": "first_purchase_customer"},
-                     "repeat_customers": {"type": "has_tag", "tag": "repeat_customer"}},
+        "store_id": "shop",
+        "email": "ana@example.com",
+        "segments": {
+            "first_purchase_customers": {"type": "has_tag", "tag": "first_purchase_customer"},
+            "repeat_customers": {"type": "has_tag", "tag": "repeat_customer"},
+        },
     }
 
 
@@ -55,8 +58,11 @@ def test_second_purchase_swaps_the_tags_around_the_second_thanks(workflow_engine
     assert workflow_engine.sent() == ["second"]
     assert workflow_engine.send.payloads[0]["run"] == run_input["send"]
     assert sorted(workflow_engine.item(run_input["contact_key"])["tags"]["SS"]) == ["repeat_customer", "vip"]
-    assert (states.index("RemoveFirstPurchaseTag") < states.index("SendSecondPurchaseThanks")
-            < states.index("AssignRepeatCustomerTag"))
+    assert (
+        states.index("RemoveFirstPurchaseTag")
+        < states.index("SendSecondPurchaseThanks")
+        < states.index("AssignRepeatCustomerTag")
+    )
 
 
 def test_repeat_purchase_thanks_and_scores_once_per_order(workflow_engine, run_input):
