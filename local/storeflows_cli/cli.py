@@ -139,9 +139,9 @@ def _secret_text(verb: str, store_id: str, platform: str, secret: str) -> str:
 
 
 def stores_create(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.stores import create_store
 
-    store, secret = admin.create_store(args.store, args.platform, secret=args.secret, name=args.name or "")
+    store, secret = create_store(args.store, args.platform, secret=args.secret, name=args.name or "")
     _emit(args, {"store": store.store_id, "platform": args.platform, "secret": secret,
                  "webhook_url": _webhook_url(args.platform, store.store_id)},
           _secret_text("created with a", store.store_id, args.platform, secret))
@@ -149,9 +149,9 @@ def stores_create(args) -> int:
 
 
 def stores_rotate_secret(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.stores import rotate_secret
 
-    store, secret = admin.rotate_secret(args.store, args.platform, secret=args.secret)
+    store, secret = rotate_secret(args.store, args.platform, secret=args.secret)
     text = _secret_text("new", store.store_id, args.platform, secret)
     _emit(args, {"store": store.store_id, "platform": args.platform, "secret": secret,
                  "webhook_url": _webhook_url(args.platform, store.store_id)},
@@ -160,10 +160,10 @@ def stores_rotate_secret(args) -> int:
 
 
 def stores_list(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.stores import store_platforms
     from storeflows.storage import stores
 
-    rows = [{"store": store.store_id, "name": store.name, "platforms": ", ".join(admin.store_platforms(store))}
+    rows = [{"store": store.store_id, "name": store.name, "platforms": ", ".join(store_platforms(store))}
             for store in sorted(stores.list_stores(), key=lambda store: store.store_id)]
     _emit(args, rows, _table(rows, [("store", "STORE"), ("name", "NAME"), ("platforms", "PLATFORMS")]) if rows
           else "no stores yet: storeflows stores create <id> --platform ...")
@@ -173,15 +173,15 @@ def stores_list(args) -> int:
 # --- workflows ----------------------------------------------------------------------------------
 
 def workflows_templates(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.workflows import template_description, templates
 
-    rows = [{"template": name, "description": admin.template_description(cls)} for name, cls in admin.templates().items()]
+    rows = [{"template": name, "description": template_description(cls)} for name, cls in templates().items()]
     _emit(args, rows, "\n".join(f"{row['template']:<24}{row['description']}" for row in rows))
     return 0
 
 
 def _load_files(args, loader: Callable[..., Any]) -> list[Any]:
-    from storeflows.admin import InvalidDefinition
+    from storeflows.admin.errors import InvalidDefinition
 
     loaded, problems = [], []
     for path in args.files:
@@ -209,15 +209,17 @@ def _target_problems(args, loaded: list[Any], check: Callable[[Any], list[str]])
 
 
 def workflows_apply(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.files import load_workflow_yaml
+    from storeflows.admin.stores import require_store
+    from storeflows.admin.workflows import apply_workflow
 
-    workflows = _load_files(args, lambda text, path: admin.load_workflow_yaml(text, source=str(path), store=args.store))
+    workflows = _load_files(args, lambda text, path: load_workflow_yaml(text, source=str(path), store=args.store))
     _use_target(args)  # after the files: their mistakes are reported without a stack
     for store_id in {workflow.store_id for workflow in workflows}:
-        admin.require_store(store_id)  # before anything is saved
+        require_store(store_id)  # before anything is saved
     results, lines = [], []
     for workflow in workflows:
-        saved, previous = admin.apply_workflow(workflow)
+        saved, previous = apply_workflow(workflow)
         results.append({"store": saved.store_id, "workflow": saved.workflow_id, "template": saved.template,
                         "status": saved.status.value, "version": saved.version,
                         "previous_status": previous.status.value if previous else None})
@@ -231,9 +233,9 @@ def workflows_apply(args) -> int:
 
 
 def workflows_validate(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.workflows import check_workflow
 
-    workflow, problems = admin.check_workflow(args.store, args.workflow)
+    workflow, problems = check_workflow(args.store, args.workflow)
     data = {"store": workflow.store_id, "workflow": workflow.workflow_id, "version": workflow.version}
     if problems:
         _problems(args, problems, f"workflow {workflow.workflow_id}: {len(problems)} problem(s) to fix before publishing", data)
@@ -243,11 +245,12 @@ def workflows_validate(args) -> int:
 
 
 def workflows_publish(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.errors import PublishRefused
+    from storeflows.admin.workflows import publish_workflow
 
     try:
-        workflow = admin.publish_workflow(args.store, args.workflow)
-    except admin.PublishRefused as err:
+        workflow = publish_workflow(args.store, args.workflow)
+    except PublishRefused as err:
         _problems(args, err.problems, err.detail, {"store": args.store, "workflow": args.workflow})
     _emit(args, {"store": workflow.store_id, "workflow": workflow.workflow_id, "status": workflow.status.value,
                  "version": workflow.version},
@@ -256,9 +259,9 @@ def workflows_publish(args) -> int:
 
 
 def workflows_pause(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.workflows import pause_workflow
 
-    workflow = admin.pause_workflow(args.store, args.workflow)
+    workflow = pause_workflow(args.store, args.workflow)
     _emit(args, {"store": workflow.store_id, "workflow": workflow.workflow_id, "status": workflow.status.value,
                  "version": workflow.version},
           f"workflow {workflow.workflow_id}: paused; it starts no runs, runs in flight go on (publish resumes it)")
@@ -266,9 +269,9 @@ def workflows_pause(args) -> int:
 
 
 def workflows_status(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.workflows import workflow_status
 
-    rows = admin.workflow_status(args.store, args.workflow)
+    rows = workflow_status(args.store, args.workflow)
     text = _table(rows, [("workflow", "WORKFLOW"), ("template", "TEMPLATE"), ("status", "STATUS"),
                          ("version", "VERSION"), ("in_flight", "IN FLIGHT")]) if rows else f"store {args.store} has no workflows"
     _emit(args, rows, text)
@@ -278,16 +281,19 @@ def workflows_status(args) -> int:
 # --- senders ------------------------------------------------------------------------------------
 
 def senders_apply(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.files import load_sender_yaml
+    from storeflows.admin.messages import sender_problems
+    from storeflows.admin.senders import apply_sender
+    from storeflows.admin.stores import require_store
 
-    profiles = _load_files(args, lambda text, path: admin.load_sender_yaml(text, source=str(path), store=args.store))
+    profiles = _load_files(args, lambda text, path: load_sender_yaml(text, source=str(path), store=args.store))
     _use_target(args)  # after the files: their mistakes are reported without a stack
     for store_id in {profile.store_id for profile in profiles}:
-        admin.require_store(store_id)  # before anything is saved
-    _target_problems(args, profiles, lambda profile: admin.sender_problems(profile, "address"))
+        require_store(store_id)  # before anything is saved
+    _target_problems(args, profiles, lambda profile: sender_problems(profile, "address"))
     results, lines = [], []
     for profile in profiles:
-        saved, users = admin.apply_sender(profile)
+        saved, users = apply_sender(profile)
         results.append({"store": saved.store_id, "sender": saved.sender_id, "name": saved.name,
                         "address": saved.address, "reply_to": saved.reply_to, "used_by": users})
         lines.append(f"sender {saved.sender_id} of store {saved.store_id}: saved ({saved.name} <{saved.address}>"
@@ -299,18 +305,18 @@ def senders_apply(args) -> int:
 
 
 def senders_delete(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.senders import delete_sender
 
-    admin.delete_sender(args.store, args.sender)
+    delete_sender(args.store, args.sender)
     _emit(args, {"store": args.store, "sender": args.sender, "deleted": True},
           f"sender {args.sender} of store {args.store}: deleted")
     return 0
 
 
 def senders_list(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.senders import list_senders
 
-    rows = admin.list_senders(args.store)
+    rows = list_senders(args.store)
     text = _table([{**row, "used_by": ", ".join(row["used_by"]) or None} for row in rows],
                   [("sender", "SENDER"), ("name", "NAME"), ("address", "FROM"), ("reply_to", "REPLY-TO"),
                    ("used_by", "MESSAGES")]) if rows else f"store {args.store} has no sender profiles"
@@ -321,17 +327,19 @@ def senders_list(args) -> int:
 # --- messages -----------------------------------------------------------------------------------
 
 def messages_apply(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.files import load_message_yaml
+    from storeflows.admin.messages import apply_message, message_sender_problems
+    from storeflows.admin.stores import require_store
 
-    messages = _load_files(args, lambda text, path: admin.load_message_yaml(
+    messages = _load_files(args, lambda text, path: load_message_yaml(
         text, base_dir=path.parent, source=str(path), store=args.store))
     _use_target(args)  # after the files: their mistakes are reported without a stack
     for store_id in {message.store_id for message in messages}:
-        admin.require_store(store_id)  # before anything is saved
-    _target_problems(args, messages, admin.message_sender_problems)
+        require_store(store_id)  # before anything is saved
+    _target_problems(args, messages, message_sender_problems)
     results, lines = [], []
     for message in messages:
-        saved, users = admin.apply_message(message)
+        saved, users = apply_message(message)
         languages = sorted(saved.variants)
         results.append({"store": saved.store_id, "message": saved.message_id, "purpose": saved.purpose.value,
                         "languages": languages, "fallback_language": saved.default_language,
@@ -345,10 +353,10 @@ def messages_apply(args) -> int:
 
 
 def messages_preview(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.messages import preview_message
 
-    preview = admin.preview_message(args.store, args.message, email=args.email, order_id=args.order,
-                                    language=args.language)
+    preview = preview_message(args.store, args.message, email=args.email, order_id=args.order,
+                              language=args.language)
     try:
         Path(args.out).write_text(preview.rendered.html, "utf-8")
     except OSError as err:
@@ -369,10 +377,10 @@ def messages_preview(args) -> int:
 
 
 def messages_test_send(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.messages import send_test
 
-    result = admin.send_test(args.store, args.message, to=args.to, email=args.email, order_id=args.order,
-                             language=args.language)
+    result = send_test(args.store, args.message, to=args.to, email=args.email, order_id=args.order,
+                       language=args.language)
     _emit(args, result, f"sent {result['subject']!r} to {result['to']} (language {result['language']}; "
                         f"SES message {result['ses_message_id']}); recorded on no contact")
     return 0
@@ -381,10 +389,10 @@ def messages_test_send(args) -> int:
 # --- contacts -----------------------------------------------------------------------------------
 
 def contacts_show(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.contacts import contact_summary
     from storeflows.events.subjects import describe_key
 
-    summary = admin.contact_summary(args.store, args.email)
+    summary = contact_summary(args.store, args.email)
     consent = summary.get("consent") or {}
     name = " ".join(part for part in (summary.get("first_name"), summary.get("last_name")) if part) or "-"
     lines = [
@@ -433,15 +441,15 @@ def _counts(counted: dict[str, int]) -> str:
 
 
 def contacts_delete(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.contacts import contact_data, erase_contact, held_items
     from storeflows.events.subjects import describe_key
 
-    export = admin.contact_data(args.store, args.email)
-    email, held = export["email"], admin.held_items(export)
+    export = contact_data(args.store, args.email)
+    email, held = export["email"], held_items(export)
     if held and not args.yes:
         _confirm(f"erase the {held} item(s) held about {email} in store {args.store} and stop their runs in flight? "
                  "This cannot be undone.")
-    erasure = admin.erase_contact(args.store, email)
+    erasure = erase_contact(args.store, email)
     kept = erasure.suppression
     data = {"store": args.store, "email": email, "items_erased": erasure.items_erased, "runs_stopped": erasure.runs_stopped,
             "data_requests_erased": erasure.data_requests_erased,
@@ -466,23 +474,23 @@ def contacts_delete(args) -> int:
 
 
 def contacts_data_requests(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.contacts import data_request_export, data_requests, held_items, mark_data_request_answered
 
     if args.request is None:
-        rows = [request.model_dump() for request in admin.data_requests(args.store)]
+        rows = [request.model_dump() for request in data_requests(args.store)]
         text = _table(rows, [("request_id", "REQUEST"), ("email", "EMAIL"), ("received_at", "RECEIVED"),
                              ("answered_at", "ANSWERED")]) if rows else f"store {args.store} has no data requests"
         _emit(args, rows, text)
         return 0
-    request, export = admin.data_request_export(args.store, args.request)
+    request, export = data_request_export(args.store, args.request)
     _write_json_export(args, export, f"the data held about {request.email} in store {args.store} "
-                                     f"(data request {request.request_id}: {admin.held_items(export)} item(s))")
-    admin.mark_data_request_answered(args.store, request.request_id)
+                                     f"(data request {request.request_id}: {held_items(export)} item(s))")
+    mark_data_request_answered(args.store, request.request_id)
     return 0
 
 
 def contacts_export(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.contacts import contact_data, export_contacts, held_items, write_contacts_csv
 
     filters = [name for name, given in (("--not-in-workflow", args.not_in_workflow), ("--tag", args.tag),
                                         ("--min-score", args.min_score is not None), ("--consent-only", args.consent_only))
@@ -492,19 +500,19 @@ def contacts_export(args) -> int:
             raise UsageError(f"{', '.join(filters)}: filters of the audience CSV, not of one contact's data "
                              "(see: storeflows contacts export --help)")
         _use_target(args)
-        export = admin.contact_data(args.store, args.email)
-        _write_json_export(args, export, f"{admin.held_items(export)} item(s) held about {export['email']} "
+        export = contact_data(args.store, args.email)
+        _write_json_export(args, export, f"{held_items(export)} item(s) held about {export['email']} "
                                          f"in store {args.store}")
         return 0
     if args.out is None:
         raise UsageError("the audience CSV needs --out FILE.csv, or give an EMAIL for one contact's data as JSON "
                          "(see: storeflows contacts export --help)")
     _use_target(args)
-    contacts = admin.export_contacts(args.store, not_in_workflow=args.not_in_workflow, tags=args.tag or [],
-                                     min_score=args.min_score, consent_only=args.consent_only)
+    contacts = export_contacts(args.store, not_in_workflow=args.not_in_workflow, tags=args.tag or [],
+                               min_score=args.min_score, consent_only=args.consent_only)
     try:
         with open(args.out, "w", newline="", encoding="utf-8") as stream:
-            count = admin.write_contacts_csv(contacts, stream)
+            count = write_contacts_csv(contacts, stream)
     except OSError as err:
         raise CliError(f"cannot write {args.out}: {err.strerror}") from None
     _emit(args, {"out": args.out, "contacts": count}, f"wrote {count} contact(s) to {args.out}")
@@ -529,9 +537,10 @@ def _report_cells(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def reports_show(args) -> int:
-    from storeflows import admin, reports
+    from storeflows import reports
+    from storeflows.admin.stores import require_store
 
-    admin.require_store(args.store)
+    require_store(args.store)
     first_day, last_day = reports.date_range(getattr(args, "from"), args.to)
     data = reports.build_report(args.store, first_day, last_day, workflow_id=args.workflow,
                                 message_id=args.message).as_dict()
@@ -573,10 +582,10 @@ def _write_report_csv(data: dict[str, Any], stream) -> None:
 
 
 def stores_attribution(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.stores import set_attribution
 
-    store = admin.set_attribution(args.store, click_window=args.click_window, open_window=args.open_window,
-                                  count_opens=args.opens)
+    store = set_attribution(args.store, click_window=args.click_window, open_window=args.open_window,
+                            count_opens=args.opens)
     windows = store.attribution
     _emit(args, {"store": store.store_id, **windows.model_dump()},
           f"store {store.store_id}: a purchase is ordered revenue of the email the contact last clicked within "
@@ -595,10 +604,11 @@ def _duration(seconds: int) -> str:
 # --- coupons ------------------------------------------------------------------------------------
 
 def coupons_import(args) -> int:
-    from storeflows import admin, coupons
+    from storeflows import coupons
+    from storeflows.admin.stores import require_store
     from storeflows.storage import coupons as pools
 
-    admin.require_store(args.store)
+    require_store(args.store)
     result = coupons.import_codes(args.store, args.pool, _read(args.file), args.column,
                                   low_stock_threshold=args.low_stock)
     stock = pools.pool_stock(args.store, args.pool)
@@ -612,10 +622,10 @@ def coupons_import(args) -> int:
 
 
 def coupons_stock(args) -> int:
-    from storeflows import admin
+    from storeflows.admin.stores import require_store
     from storeflows.storage import coupons as pools
 
-    admin.require_store(args.store)
+    require_store(args.store)
     stock = pools.pool_stock(args.store, args.pool)
     if stock is None:
         raise CliError(f"store {args.store} has no coupon pool {args.pool!r} (import codes with: storeflows coupons import)")

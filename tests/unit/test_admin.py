@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from storeflows import admin
+from storeflows.admin.contacts import contact_summary, export_contacts, write_contacts_csv
+from storeflows.admin.errors import AdminError, InvalidDefinition, PublishRefused
+from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_workflow_yaml
+from storeflows.admin.messages import apply_message, preview_message, send_test
+from storeflows.admin.stores import create_store, rotate_secret, store_platforms
+from storeflows.admin.workflows import (
+    apply_workflow, pause_workflow, publish_workflow, template_description, templates, workflow_status,
+)
 from storeflows.records import Message, MessageContent, Purpose, Sender
+from storeflows.workflows.publishing import message_references, validate_for_publish
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -36,21 +44,21 @@ FOLLOW_UP = workflow_file("purchase_follow_up", "  thank_you_message: thanks\n  
 def load_example_messages() -> dict[str, Message]:
     loaded = {}
     for path in sorted((EXAMPLES / "messages").glob("*.yaml")):
-        loaded_message = admin.load_message_yaml(path.read_text("utf-8"), base_dir=path.parent, source=str(path))
+        loaded_message = load_message_yaml(path.read_text("utf-8"), base_dir=path.parent, source=str(path))
         loaded[loaded_message.message_id] = loaded_message
     return loaded
 
 
 def test_every_example_loads_and_is_ready_to_publish():
     messages = load_example_messages()
-    workflows = {path.stem: admin.load_workflow_yaml(path.read_text("utf-8"), source=str(path))
+    workflows = {path.stem: load_workflow_yaml(path.read_text("utf-8"), source=str(path))
                  for path in sorted((EXAMPLES / "workflows").glob("*.yaml"))}
-    (sender,) = [admin.load_sender_yaml(path.read_text("utf-8"), source=str(path))
+    (sender,) = [load_sender_yaml(path.read_text("utf-8"), source=str(path))
                  for path in sorted((EXAMPLES / "senders").glob("*.yaml"))]
-    assert set(workflows) == set(admin.templates()), "one example per template, named after it"
+    assert set(workflows) == set(templates()), "one example per template, named after it"
     for name, workflow in workflows.items():
         assert workflow.template == name and workflow.store_id == "demo"
-        assert admin.validate_for_publish(workflow, messages, [sender]) == [], name
+        assert validate_for_publish(workflow, messages, [sender]) == [], name
     assert {loaded.sender for loaded in messages.values()} == {sender.sender_id}, "one sender, defined once"
     for message_id in ("first-purchase-thanks", "second-purchase-thanks", "repeat-purchase-thanks"):
         assert set(messages[message_id].variants) == {"en", "pl", "it"}
@@ -58,10 +66,10 @@ def test_every_example_loads_and_is_ready_to_publish():
 
 
 def test_a_workflow_file_becomes_a_draft_with_durations_in_seconds():
-    workflow = admin.load_workflow_yaml(FOLLOW_UP)
+    workflow = load_workflow_yaml(FOLLOW_UP)
     assert (workflow.store_id, workflow.workflow_id, workflow.status.value) == ("demo", "wf", "draft")
     assert workflow.settings.follow_up_after == 3 * 86400
-    assert admin.load_workflow_yaml(FOLLOW_UP, store="other-shop").store_id == "other-shop"
+    assert load_workflow_yaml(FOLLOW_UP, store="other-shop").store_id == "other-shop"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -71,7 +79,7 @@ def test_a_workflow_file_becomes_a_draft_with_durations_in_seconds():
       "settings.typo: unknown field"]),
     ("store: Demo Shop\nworkflow: wf\ntemplate: nope\n",
      ["store: 'Demo Shop' is not a store id (lower-case letters, digits and -)",
-      "template: no template 'nope'; one of: " + ", ".join(admin.templates())]),
+      "template: no template 'nope'; one of: " + ", ".join(templates())]),
     (workflow_file("care_series", "  thank_you_message: a\n  delivery_check_message: b\n  care_tips_message: c\n"
                    "  cross_sell_message: d\n  trigger: {}\n"),
      ["settings: a care series needs a product condition: trigger.skus or trigger.categories"]),
@@ -85,8 +93,8 @@ def test_a_workflow_file_becomes_a_draft_with_durations_in_seconds():
       "settings.thank_you_message: 'x y' has characters that are not allowed here"]),
 ])
 def test_workflow_file_mistakes_are_listed_one_line_each_with_their_field(text, expected):
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.load_workflow_yaml(text, source="wf.yaml")
+    with pytest.raises(InvalidDefinition) as raised:
+        load_workflow_yaml(text, source="wf.yaml")
     assert raised.value.problems == expected
     assert all("\n" not in line for line in raised.value.problems)
 
@@ -96,7 +104,7 @@ def test_a_message_file_reads_its_variants_from_files_next_to_it(tmp_path: Path)
     (tmp_path / "html" / "pl.html").write_text("<p>Cześć {{ contact.first_name }}</p>", "utf-8")
     text = ("store: demo\nmessage: hello\npurpose: marketing\nsender: {name: Shop, address: shop@storeflows.test}\n"
             "fallback_language: pl\nvariants:\n  pl: {subject: Cześć, html_file: html/pl.html, text: Cześć}\n")
-    loaded = admin.load_message_yaml(text, base_dir=tmp_path)
+    loaded = load_message_yaml(text, base_dir=tmp_path)
     assert loaded.default_language == "pl" and loaded.purpose is Purpose.MARKETING
     assert loaded.variants["pl"].html == "<p>Cześć {{ contact.first_name }}</p>"
 
@@ -104,8 +112,8 @@ def test_a_message_file_reads_its_variants_from_files_next_to_it(tmp_path: Path)
 def test_message_file_mistakes_are_all_listed_at_once(tmp_path: Path):
     text = ("store: demo\nmessage: m\npurpose: spam\nsender: {name: Shop, address: nope}\nfallback_language: pl\n"
             "variants:\n  en: {subject: s, html: '{{ x', text_file: missing.txt}\n  EN: {subject: s}\n")
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.load_message_yaml(text, base_dir=tmp_path, source="m.yaml")
+    with pytest.raises(InvalidDefinition) as raised:
+        load_message_yaml(text, base_dir=tmp_path, source="m.yaml")
     assert raised.value.problems == [
         "variants.en.text_file: cannot read missing.txt (No such file or directory)",
         "variants.en.html: line 1: unexpected end of template, expected 'end of print statement'.",
@@ -119,34 +127,34 @@ def test_message_file_mistakes_are_all_listed_at_once(tmp_path: Path):
 # --- checks before publishing -----------------------------------------------------------------------
 
 def test_an_unknown_message_is_named_with_its_setting():
-    workflow = admin.load_workflow_yaml(FOLLOW_UP)
-    assert admin.validate_for_publish(workflow, [message("thanks")]) == [
+    workflow = load_workflow_yaml(FOLLOW_UP)
+    assert validate_for_publish(workflow, [message("thanks")]) == [
         "settings.follow_up_message: no message 'later' in store demo"
     ]
-    assert admin.validate_for_publish(workflow, {"thanks": message("thanks"), "later": message("later")}) == []
+    assert validate_for_publish(workflow, {"thanks": message("thanks"), "later": message("later")}) == []
 
 
 def test_messages_are_found_however_deep_the_settings_hold_them():
-    workflow = admin.load_workflow_yaml(workflow_file(
+    workflow = load_workflow_yaml(workflow_file(
         "order_value", "  tiers:\n    - {min_total: 0, max_total: 50, message: small}\n    - {min_total: 50, message: big}\n"))
-    assert admin.message_references(workflow.settings) == [("settings.tiers.0.message", "small"),
+    assert message_references(workflow.settings) == [("settings.tiers.0.message", "small"),
                                                           ("settings.tiers.1.message", "big")]
-    assert admin.validate_for_publish(workflow, [message("small")]) == ["settings.tiers.1.message: no message 'big' in store demo"]
+    assert validate_for_publish(workflow, [message("small")]) == ["settings.tiers.1.message: no message 'big' in store demo"]
 
 
 def test_template_checks_of_the_settings_class_are_reported():
-    workflow = admin.load_workflow_yaml(workflow_file(
+    workflow = load_workflow_yaml(workflow_file(
         "order_value", "  tiers:\n    - {min_total: 10, max_total: 50, message: small}\n    - {min_total: 60, message: big}\n"))
-    assert admin.validate_for_publish(workflow, [message("small"), message("big")]) == [
+    assert validate_for_publish(workflow, [message("small"), message("big")]) == [
         "settings.tiers: orders below 10 get no message (the first tier should start at 0)",
         "settings.tiers: orders from 50 to 60 get no message (gap)",
     ]
 
 
 def test_customers_without_consent_need_a_transactional_confirmation():
-    workflow = admin.load_workflow_yaml(workflow_file(
+    workflow = load_workflow_yaml(workflow_file(
         "consent_confirmation", "  eu_consented_message: a\n  eu_without_consent_message: b\n  outside_eu_message: c\n"))
-    problems = admin.validate_for_publish(workflow, [message("a", "marketing"), message("b", "marketing"), message("c")])
+    problems = validate_for_publish(workflow, [message("a", "marketing"), message("b", "marketing"), message("c")])
     assert problems == ["settings.eu_without_consent_message: message 'b' is marketing; customers without marketing "
                         "consent would get nothing (make it transactional)"]
 
@@ -154,7 +162,7 @@ def test_customers_without_consent_need_a_transactional_confirmation():
 def test_a_message_without_its_fallback_variant_is_reported():
     broken = Message.model_construct(store_id="demo", message_id="later", purpose=Purpose.MARKETING, sender=SENDER,
                                      default_language="pl", variants={"en": message("x").variants["en"]})
-    problems = admin.validate_for_publish(admin.load_workflow_yaml(FOLLOW_UP), [message("thanks"), broken])
+    problems = validate_for_publish(load_workflow_yaml(FOLLOW_UP), [message("thanks"), broken])
     assert problems == ["settings.follow_up_message: message 'later' has no variant in its fallback language 'pl'"]
 
 
@@ -163,14 +171,14 @@ def test_a_dynamic_coupon_pool_without_codes_is_reported(monkeypatch):
 
     stock = {"empty": types.SimpleNamespace(remaining=0), "full": types.SimpleNamespace(remaining=12), "gone": None}
     monkeypatch.setattr(pools, "pool_stock", lambda store_id, pool: stock[pool])
-    workflow = admin.load_workflow_yaml(FOLLOW_UP)
-    problems = admin.validate_for_publish(workflow, [
+    workflow = load_workflow_yaml(FOLLOW_UP)
+    problems = validate_for_publish(workflow, [
         message("thanks", coupon={"type": "dynamic", "pool": "full"}),
         message("later", "marketing", coupon={"type": "dynamic", "pool": "empty"}),
     ])
     assert problems == ["settings.follow_up_message: message 'later' hands out codes from coupon pool 'empty', "
                         "which has none left"]
-    problems = admin.validate_for_publish(workflow, [
+    problems = validate_for_publish(workflow, [
         message("thanks", coupon={"type": "dynamic", "pool": "gone"}), message("later", coupon={"type": "static", "code": "X"}),
     ])
     assert problems == ["settings.thank_you_message: message 'thanks' hands out codes from coupon pool 'gone', which "
@@ -178,7 +186,7 @@ def test_a_dynamic_coupon_pool_without_codes_is_reported(monkeypatch):
 
 
 def test_templates_are_described_from_their_settings_class():
-    described = {name: admin.template_description(cls) for name, cls in admin.templates().items()}
+    described = {name: template_description(cls) for name, cls in templates().items()}
     assert {"targeted_post_purchase", "consent_confirmation", "purchase_follow_up", "care_series"} <= set(described)
     assert all(text and "\n" not in text and not text.startswith("Template") for text in described.values())
 
@@ -187,7 +195,7 @@ def test_contacts_csv_neutralises_spreadsheet_formulas():
     from storeflows.records import Contact
 
     stream = io.StringIO()
-    count = admin.write_contacts_csv([Contact(store_id="demo", email="ana@example.com", first_name="=HYPERLINK(1)",
+    count = write_contacts_csv([Contact(store_id="demo", email="ana@example.com", first_name="=HYPERLINK(1)",
                                               tags={"b", "a"}, score=3)], stream)
     header, row = stream.getvalue().splitlines()
     assert count == 1 and header.startswith("email,first_name")
@@ -198,7 +206,7 @@ def test_contacts_csv_neutralises_spreadsheet_formulas():
 
 @pytest.fixture
 def store(aws):
-    created, secret = admin.create_store("shop-1", "api", name="Shop One")
+    created, secret = create_store("shop-1", "api", name="Shop One")
     assert secret.startswith("whsec_") and created.webhook_secret == secret and created.unsubscribe_key
     return created
 
@@ -206,54 +214,54 @@ def store(aws):
 def test_lifecycle_draft_published_paused_and_a_new_version(store):
     from storeflows.storage import workflows
 
-    saved, previous = admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     assert previous is None and (saved.status.value, saved.version) == ("draft", 1)
-    with pytest.raises(admin.PublishRefused) as refused:
-        admin.publish_workflow("shop-1", "wf")
+    with pytest.raises(PublishRefused) as refused:
+        publish_workflow("shop-1", "wf")
     assert refused.value.problems == ["settings.thank_you_message: no message 'thanks' in store shop-1",
                                       "settings.follow_up_message: no message 'later' in store shop-1"]
     assert workflows.get_workflow("shop-1", "wf").status.value == "draft"
 
     for message_id in ("thanks", "later"):
-        admin.apply_message(message(message_id, store_id="shop-1"))
-    assert admin.publish_workflow("shop-1", "wf").status.value == "published"
+        apply_message(message(message_id, store_id="shop-1"))
+    assert publish_workflow("shop-1", "wf").status.value == "published"
     assert workflows.get_workflow("shop-1", "wf").status.value == "published"
-    assert admin.apply_message(message("later", store_id="shop-1"))[1] == ["wf"], "published users are named"
+    assert apply_message(message("later", store_id="shop-1"))[1] == ["wf"], "published users are named"
 
-    assert admin.pause_workflow("shop-1", "wf").status.value == "paused"
+    assert pause_workflow("shop-1", "wf").status.value == "paused"
     assert workflows.get_workflow("shop-1", "wf").status.value == "paused"
 
-    saved, previous = admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     assert previous.status.value == "paused" and (saved.status.value, saved.version) == ("draft", 2)
-    with pytest.raises(admin.AdminError, match="is a draft"):
-        admin.pause_workflow("shop-1", "wf")
+    with pytest.raises(AdminError, match="is a draft"):
+        pause_workflow("shop-1", "wf")
     assert not workflows.set_workflow_status("shop-1", "wf", "published", version=1), "a stale version is refused"
-    assert admin.workflow_status("shop-1") == [{"store": "shop-1", "workflow": "wf", "template": "purchase_follow_up",
+    assert workflow_status("shop-1") == [{"store": "shop-1", "workflow": "wf", "template": "purchase_follow_up",
                                                 "status": "draft", "version": 2, "in_flight": 0}]
 
 
 def test_unknown_stores_and_workflows_are_refused_in_words(aws):
-    with pytest.raises(admin.AdminError, match="no store 'nope'"):
-        admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="nope"))
-    admin.create_store("shop-1", "shopify", secret="s3cret")
-    with pytest.raises(admin.AdminError, match="store shop-1 exists"):
-        admin.create_store("shop-1", "api")
-    with pytest.raises(admin.AdminError, match="no workflow 'wf' in store shop-1"):
-        admin.publish_workflow("shop-1", "wf")
-    with pytest.raises(admin.AdminError, match="whsec_"):
-        admin.rotate_secret("shop-1", "api", secret="whsec_not-base64!")
-    store, secret = admin.rotate_secret("shop-1", "api")
-    assert admin.store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
+    with pytest.raises(AdminError, match="no store 'nope'"):
+        apply_workflow(load_workflow_yaml(FOLLOW_UP, store="nope"))
+    create_store("shop-1", "shopify", secret="s3cret")
+    with pytest.raises(AdminError, match="store shop-1 exists"):
+        create_store("shop-1", "api")
+    with pytest.raises(AdminError, match="no workflow 'wf' in store shop-1"):
+        publish_workflow("shop-1", "wf")
+    with pytest.raises(AdminError, match="whsec_"):
+        rotate_secret("shop-1", "api", secret="whsec_not-base64!")
+    store, secret = rotate_secret("shop-1", "api")
+    assert store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
 
 
 def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkeypatch):
     from storeflows.storage import stores
 
-    first, first_secret = admin.create_store("shop-1", "shopify")
+    first, first_secret = create_store("shop-1", "shopify")
     # The second create read the table before the first had written: it must still not overwrite.
     monkeypatch.setattr(stores, "get_store", lambda store_id: None)
-    with pytest.raises(admin.AdminError, match="store shop-1 exists"):
-        admin.create_store("shop-1", "shopify", secret="second-secret")
+    with pytest.raises(AdminError, match="store shop-1 exists"):
+        create_store("shop-1", "shopify", secret="second-secret")
     monkeypatch.undo()
     stored = stores.get_store("shop-1")
     assert (stored.shopify_secret, stored.unsubscribe_key) == (first_secret, first.unsubscribe_key)
@@ -262,12 +270,12 @@ def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkey
 def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
     from storeflows.storage import stores
 
-    admin.create_store("shop-1", "shopify", secret="s3cret")
+    create_store("shop-1", "shopify", secret="s3cret")
     before = stores.get_store("shop-1")
-    _, api_secret = admin.rotate_secret("shop-1", "api")
+    _, api_secret = rotate_secret("shop-1", "api")
     # The WooCommerce rotation read the store before the API rotation had written.
     monkeypatch.setattr(stores, "get_store", lambda store_id: before)
-    _, woocommerce_secret = admin.rotate_secret("shop-1", "woocommerce")
+    _, woocommerce_secret = rotate_secret("shop-1", "woocommerce")
     monkeypatch.undo()
     stored = stores.get_store("shop-1")
     assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == ("s3cret", api_secret,
@@ -280,7 +288,7 @@ def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
     from storeflows.workflows import runs
     from storeflows.workflows.runs import run_name
 
-    workflow, _ = admin.apply_workflow(admin.load_workflow_yaml(workflow_file(
+    workflow, _ = apply_workflow(load_workflow_yaml(workflow_file(
         "targeted_post_purchase", "  first_purchase_message: a\n  second_purchase_message: b\n"
         "  repeat_purchase_message: c\n"), store="shop-1"))
     sfn = boto3.client("stepfunctions")
@@ -288,7 +296,7 @@ def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
         sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=run_name("shop-1", order_id, workflow_id), input="{}")
     assert runs.run_name_prefix("shop-1", "wf") == "shop-1-wf-"
     assert runs.count_in_flight(workflow) == 2, "not wf-other's runs, though they share the prefix"
-    assert admin.workflow_status("shop-1", "wf")[0]["in_flight"] == 2
+    assert workflow_status("shop-1", "wf")[0]["in_flight"] == 2
 
     # Long ids: the readable prefix is cut at 38 characters, so runs are told apart by their input.
     long_a, long_b = "care-series-for-the-venise-dress-a", "care-series-for-the-venise-dress-b"
@@ -313,7 +321,7 @@ def _purchase(email: str, order_id: str, *, language: str = "pl-PL", consent: bo
 def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
     from storeflows.storage import keys, orders
 
-    admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     orders.record_purchase("shop-1", "e1", _purchase("in@example.com", "1"))
     orders.record_purchase("shop-1", "e2", _purchase("out@example.com", "2"))
     orders.record_purchase("shop-1", "e3", _purchase("no-consent@example.com", "3", consent=False))
@@ -324,15 +332,15 @@ def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
                             UpdateExpression="SET score = :s ADD tags :t", ExpressionAttributeValues={":s": 20, ":t": {"vip"}})
 
     def emails(**filters):
-        return sorted(contact.email for contact in admin.export_contacts("shop-1", **filters))
+        return sorted(contact.email for contact in export_contacts("shop-1", **filters))
 
     assert emails() == ["in@example.com", "no-consent@example.com", "out@example.com"]
     assert emails(not_in_workflow="wf") == ["no-consent@example.com", "out@example.com"]
     assert emails(tags=["vip"]) == emails(min_score=10) == ["out@example.com"]
     assert emails(consent_only=True, not_in_workflow="wf") == ["out@example.com"]
-    with pytest.raises(admin.AdminError, match="no workflow 'nope'"):
+    with pytest.raises(AdminError, match="no workflow 'nope'"):
         emails(not_in_workflow="nope")
-    summary = admin.contact_summary("shop-1", "IN@example.com")
+    summary = contact_summary("shop-1", "IN@example.com")
     assert summary["in_workflows"] == [{"workflow_id": "wf", "subject": "1"}]
     assert [order["order_id"] for order in summary["orders"]] == ["1"] and summary["marketing_allowed"] is True
 
@@ -344,29 +352,29 @@ def test_preview_renders_for_the_contact_and_their_order_or_sample_data(store, a
         "en": MessageContent(subject="Hi {{ contact.first_name }}", html="<p>{{ order.id }} {{ unsubscribe_url }}</p>", text="-"),
         "pl": MessageContent(subject="Cześć {{ contact.first_name }}", html="<p>{{ order.id }}</p>", text="-"),
     })
-    admin.apply_message(multilingual)
+    apply_message(multilingual)
     orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
 
-    preview = admin.preview_message("shop-1", "hello", email="ana@example.com")
+    preview = preview_message("shop-1", "hello", email="ana@example.com")
     assert (preview.rendered.subject, preview.rendered.html, preview.language) == ("Cześć Ana", "<p>1001</p>", "pl")
     assert not preview.sample_contact and not preview.sample_order
-    english = admin.preview_message("shop-1", "hello", email="ana@example.com", language="en")
+    english = preview_message("shop-1", "hello", email="ana@example.com", language="en")
     assert "1001 https://api.example.test/unsubscribe?token=preview-only" in english.rendered.html
-    sample = admin.preview_message("shop-1", "hello", email="nobody@example.com")
+    sample = preview_message("shop-1", "hello", email="nobody@example.com")
     assert sample.sample_contact and sample.sample_order and sample.rendered.subject == "Hi Alex"
-    with pytest.raises(admin.AdminError, match="has no order '9' in store shop-1 \\(recorded: 1001\\)"):
-        admin.preview_message("shop-1", "hello", email="ana@example.com", order_id="9")
-    with pytest.raises(admin.AdminError, match="no message 'nope'"):
-        admin.preview_message("shop-1", "nope", email="ana@example.com")
+    with pytest.raises(AdminError, match="has no order '9' in store shop-1 \\(recorded: 1001\\)"):
+        preview_message("shop-1", "hello", email="ana@example.com", order_id="9")
+    with pytest.raises(AdminError, match="no message 'nope'"):
+        preview_message("shop-1", "nope", email="ana@example.com")
 
 
 def test_a_test_send_goes_through_ses_and_is_recorded_on_no_contact(store, aws):
     from storeflows.storage import contacts, orders
     from storeflows.messaging.mail import parse_mime_message
 
-    admin.apply_message(message("thanks", store_id="shop-1"))
+    apply_message(message("thanks", store_id="shop-1"))
     orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
-    result = admin.send_test("shop-1", "thanks", to="qa@storeflows.test", email="ana@example.com")
+    result = send_test("shop-1", "thanks", to="qa@storeflows.test", email="ana@example.com")
     (sent,) = aws.sent_emails()
     parsed = parse_mime_message(sent.raw_data)
     assert parsed["subject"] == result["subject"] == "[TEST] thanks Ana"
@@ -401,7 +409,7 @@ def test_cli_errors_are_one_line_without_a_traceback(cli, capsys):
 def test_cli_lists_templates_without_a_target(cli, capsys):
     assert cli(["workflows", "templates", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [row["template"] for row in listed] == list(admin.templates())
+    assert [row["template"] for row in listed] == list(templates())
 
 
 def test_stack_outputs_become_the_layers_environment():
@@ -435,9 +443,9 @@ def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
                                      ("dynamic", {"type": "dynamic", "pool": "p"}, guarded),
                                      ("bare", {"type": "dynamic", "pool": "p", "when_exhausted": "skip_message"}, bare),
                                      ("risky", {"type": "dynamic", "pool": "p"}, bare)):
-        admin.apply_message(Message(store_id="shop-1", message_id=message_id, purpose=Purpose.TRANSACTIONAL, sender=SENDER,
+        apply_message(Message(store_id="shop-1", message_id=message_id, purpose=Purpose.TRANSACTIONAL, sender=SENDER,
                                     coupon=coupon, variants={"en": MessageContent(subject="s", html=html, text="-")}))
-    previews = {message_id: admin.preview_message("shop-1", message_id, email="a@example.com")
+    previews = {message_id: preview_message("shop-1", message_id, email="a@example.com")
                 for message_id in ("static", "dynamic", "bare", "risky")}
     assert {message_id: preview.rendered.html for message_id, preview in previews.items()} == {
         "static": "<p>SPRING10</p>", "dynamic": "<p>SAMPLE-COUPON-CODE</p>", "bare": "<p>SAMPLE-COUPON-CODE</p>",
