@@ -34,7 +34,7 @@ from storeflows_local.demo_store import DEMO_SENDER_ID, DEMO_STORE_ID, DEMO_WORK
 from storeflows_local.gateway import outbox
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.stack import LocalStack
-from storeflows_cli.cli import format_report
+from storeflows_cli.commands.reports import format_report
 from storeflows_local.waiting import wait_for, wait_for_run
 
 DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "quantity": 1, "price": "129.90"}]

@@ -463,7 +463,7 @@ def cli_on_moto(cli, monkeypatch, store):
     """The CLI with moto as its target: the `aws` fixture's environment is what a stack would give."""
     from storeflows_cli import cli as cli_module
 
-    monkeypatch.setattr(cli_module, "_use_target", lambda args: None)
+    monkeypatch.setattr(cli_module, "use_target", lambda args: None)
     return cli
 
 

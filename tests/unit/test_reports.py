@@ -88,7 +88,7 @@ def test_the_default_range_is_the_last_thirty_days():
 
 
 def show(capsys, **options) -> str:
-    from storeflows_cli.cli import reports_show
+    from storeflows_cli.commands.reports import reports_show
 
     args = argparse.Namespace(store="demo", to=DAY_2.isoformat(), workflow=None, message=None, csv=None, json=False,
                               **{"from": DAY_1.isoformat()})
