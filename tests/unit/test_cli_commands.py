@@ -1,6 +1,7 @@
 """The `storeflows` command line, called in-process: errors as one line and an exit status,
 file mistakes before any target, templates without one; with moto as its target, one
-contact's data exported, a contact erased, data requests listed and answered."""
+contact's data exported, a contact erased, data requests listed and answered, coupon codes
+imported."""
 
 from __future__ import annotations
 
@@ -185,3 +186,15 @@ def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
 
     assert cli_on_moto(["contacts", "data-requests", "shop-1", "1234"]) == 1
     assert capsys.readouterr().err.startswith("storeflows: error: no data request '1234' in store shop-1")
+
+
+def test_cli_imports_coupon_codes_and_shows_the_stock(cli_on_moto, capsys, tmp_path):
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code\nA-1\nA-2\nA-1\n", "utf-8")
+    assert cli_on_moto(["coupons", "import", "shop-1", "spring", str(codes), "--column", "code", "--low-stock", "1"]) == 0
+    assert capsys.readouterr().out == ("pool spring of store shop-1: 2 code(s) added, 1 duplicate(s) skipped, 2 in the "
+                                       "pool; 2 left, low-stock alarm at 1 left\n")
+    assert cli_on_moto(["coupons", "stock", "shop-1", "spring", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["remaining"] == 2
+    assert cli_on_moto(["coupons", "stock", "shop-1", "autumn"]) == 1
+    assert capsys.readouterr().err.startswith("storeflows: error: store shop-1 has no coupon pool 'autumn'")

@@ -9,8 +9,8 @@ from storeflows_cli.output import CliError, emit, plain, read
 
 
 def coupons_import(args) -> int:
-    from storeflows import coupons
     from storeflows.admin.stores import require_store
+    from storeflows.messaging import coupons
     from storeflows.storage import coupons as pools
 
     require_store(args.store)
