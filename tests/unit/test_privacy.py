@@ -166,7 +166,7 @@ def test_an_erasure_stops_the_contacts_runs_and_leaves_no_address_behind(aws, an
     assert aws.items(keys.contact_pk("demo", ANA)) == []
     assert contacts.get_contact("demo", "bea@example.com").orders_count == 1
     assert "ana@" not in json.dumps(everything_in_the_table(aws), default=str), "the address is gone everywhere"
-    (kept,) = aws.items(f"SUPPRESSION#demo")
+    (kept,) = aws.items("SUPPRESSION#demo")
     assert kept["sk"] == f"ADDRESS#{keys.email_digest(ANA)}"
     assert set(kept) == {"pk", "sk", "erased_at", "erased_via", "unsubscribed_at"}
     assert kept["erased_via"] == "storeflows contacts delete"
