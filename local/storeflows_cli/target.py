@@ -98,5 +98,7 @@ def choose(stack: str | None, local: bool) -> str:
         return use_stack(stack)
     described = use_local(required=local)
     if described is None:
-        raise TargetError("no target: pass --stack NAME (or set STOREFLOWS_STACK), or start the local stack with `make dev`")
+        raise TargetError(
+            "no target: pass --stack NAME (or set STOREFLOWS_STACK), or start the local stack with `make dev`"
+        )
     return described

@@ -29,7 +29,7 @@ from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
-from storeflows_cli.cli import format_report
+from storeflows_cli.commands.reports import format_report
 from storeflows_local.demo_store import (
     DEMO_SENDER_ID,
     DEMO_STORE_ID,

@@ -21,8 +21,10 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-TARGETED = [str(EXAMPLES / "messages" / f"{name}.yaml")
-            for name in ("first-purchase-thanks", "second-purchase-thanks", "repeat-purchase-thanks")]
+TARGETED = [
+    str(EXAMPLES / "messages" / f"{name}.yaml")
+    for name in ("first-purchase-thanks", "second-purchase-thanks", "repeat-purchase-thanks")
+]
 CARE = [str(EXAMPLES / "messages" / f"care-{name}.yaml") for name in ("thanks", "delivery-check", "tips", "cross-sell")]
 SENDER = str(EXAMPLES / "senders" / "shop-team.yaml")
 
@@ -52,17 +54,36 @@ settings:
   cross_sell_message: care-cross-sell
   delivery: {{mode: fixed, wait: 365d}}
 """)
-    applied = as_json(storeflows("workflows", "apply", str(EXAMPLES / "workflows" / "targeted_post_purchase.yaml"),
-                                 str(care), "--store", store, "--json"))
-    assert applied[0] == {"store": store, "workflow": "targeted-post-purchase", "template": "targeted_post_purchase",
-                          "status": "draft", "version": 1, "previous_status": None}
+    applied = as_json(
+        storeflows(
+            "workflows",
+            "apply",
+            str(EXAMPLES / "workflows" / "targeted_post_purchase.yaml"),
+            str(care),
+            "--store",
+            store,
+            "--json",
+        )
+    )
+    assert applied[0] == {
+        "store": store,
+        "workflow": "targeted-post-purchase",
+        "template": "targeted_post_purchase",
+        "status": "draft",
+        "version": 1,
+        "previous_status": None,
+    }
     refused = storeflows("workflows", "validate", store, "targeted-post-purchase", ok=False)
-    assert f"settings.first_purchase_message: no message 'first-purchase-thanks' in store {store}" in refused.stdout.splitlines()
+    assert (
+        f"settings.first_purchase_message: no message 'first-purchase-thanks' in store {store}"
+        in refused.stdout.splitlines()
+    )
     assert refused.stderr.startswith("storeflows: error: ") and refused.stderr.count("\n") == 1
 
     refused = storeflows("messages", "apply", *TARGETED, "--store", store, ok=False)
-    assert refused.stdout.splitlines()[0] == (f"{TARGETED[0]}: sender: no sender profile 'shop-team' in store {store} "
-                                              "(storeflows senders apply FILE.yaml)")
+    assert refused.stdout.splitlines()[0] == (
+        f"{TARGETED[0]}: sender: no sender profile 'shop-team' in store {store} (storeflows senders apply FILE.yaml)"
+    )
     assert refused.stderr == "storeflows: error: nothing applied: 3 problems in 3 file(s)\n"
     storeflows("senders", "apply", SENDER, "--store", store)
     storeflows("messages", "apply", *TARGETED, *CARE, "--store", store)
@@ -71,18 +92,36 @@ settings:
     storeflows("workflows", "publish", store, "targeted-post-purchase")
     response = post_event(stack.api_url, store, secret, purchase("1001", ana, first_name="Ana", language="it-IT"))
     assert response.status_code == 202, response.text
-    wait_for(lambda: [m["subject"] for m in stack.outbox(ana)] == ["Grazie per il tuo primo ordine, Ana!"],
-             what="the Italian first-purchase thanks")
+    wait_for(
+        lambda: [m["subject"] for m in stack.outbox(ana)] == ["Grazie per il tuo primo ordine, Ana!"],
+        what="the Italian first-purchase thanks",
+    )
 
     statuses = {row["workflow"]: row for row in as_json(storeflows("workflows", "status", store, "--json"))}
     assert statuses["targeted-post-purchase"]["status"] == "published" and statuses["care"]["status"] == "draft"
-    assert statuses["targeted-post-purchase"]["version"] == 1 and statuses["targeted-post-purchase"]["in_flight"] in (0, 1)
+    assert statuses["targeted-post-purchase"]["version"] == 1 and statuses["targeted-post-purchase"]["in_flight"] in (
+        0,
+        1,
+    )
     shown = as_json(storeflows("contacts", "show", store, ana, "--json"))
     assert shown["orders_count"] == 1 and [order["order_id"] for order in shown["orders"]] == ["1001"]
 
     preview = tmp_path / "preview.html"
-    described = as_json(storeflows("messages", "preview", store, "first-purchase-thanks", "--email", ana,
-                                   "--language", "pl", "--out", str(preview), "--json"))
+    described = as_json(
+        storeflows(
+            "messages",
+            "preview",
+            store,
+            "first-purchase-thanks",
+            "--email",
+            ana,
+            "--language",
+            "pl",
+            "--out",
+            str(preview),
+            "--json",
+        )
+    )
     assert described["subject"] == "Dziękujemy za pierwsze zamówienie, Ana!" and not described["sample_order"]
     assert described["from"]["name"] == "Demo Store"
     assert "nr 1001" in preview.read_text("utf-8")
@@ -104,15 +143,22 @@ settings:
 
     # Bea buys the dress once the care series is published: she is inside it, Ana is not.
     storeflows("workflows", "publish", store, "care")
-    care_run = state_machine_arn("_care_series").replace(":stateMachine:", ":execution:") + ":" + run_name(store, "2001", "care")
+    care_run = (
+        state_machine_arn("_care_series").replace(":stateMachine:", ":execution:")
+        + ":"
+        + run_name(store, "2001", "care")
+    )
     try:
         assert post_event(stack.api_url, store, secret, purchase("2001", bea, first_name="Bea")).status_code == 202
-        wait_for(lambda: (stack.contact(bea, store_id=store) or {}).get("in_workflows"), what="Bea inside the care series")
+        wait_for(
+            lambda: (stack.contact(bea, store_id=store) or {}).get("in_workflows"), what="Bea inside the care series"
+        )
 
         everyone, outside = tmp_path / "everyone.csv", tmp_path / "outside.csv"
         storeflows("contacts", "export", store, "--out", str(everyone))
-        exported = as_json(storeflows("contacts", "export", store, "--out", str(outside),
-                                      "--not-in-workflow", "care", "--json"))
+        exported = as_json(
+            storeflows("contacts", "export", store, "--out", str(outside), "--not-in-workflow", "care", "--json")
+        )
         assert exported["contacts"] == 1
         assert sorted(row["email"] for row in csv.DictReader(everyone.open())) == sorted([ana, bea])
         assert [row["email"] for row in csv.DictReader(outside.open())] == [ana]

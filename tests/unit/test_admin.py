@@ -10,8 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from storeflows import admin
+from storeflows.admin.contacts import contact_summary, export_contacts, write_contacts_csv
+from storeflows.admin.errors import AdminError, InvalidDefinition, PublishRefused
+from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_workflow_yaml
+from storeflows.admin.messages import apply_message, preview_message, send_test
+from storeflows.admin.stores import create_store, rotate_secret, store_platforms
+from storeflows.admin.workflows import (
+    apply_workflow,
+    pause_workflow,
+    publish_workflow,
+    template_description,
+    templates,
+    workflow_status,
+)
 from storeflows.records import Message, MessageContent, Purpose, Sender
+from storeflows.workflows.publishing import message_references, validate_for_publish
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -19,38 +32,56 @@ SENDER = Sender(name="Shop", address="shop@storeflows.test")
 
 
 def message(message_id: str, purpose: str = "transactional", store_id: str = "demo", **extra) -> Message:
-    return Message(store_id=store_id, message_id=message_id, purpose=Purpose(purpose), sender=SENDER,
-                   variants={"en": MessageContent(subject=f"{message_id} {{{{ contact.first_name }}}}",
-                                                  html="<p>{{ order.id }}</p>", text="{{ order.id }}")}, **extra)
+    return Message(
+        store_id=store_id,
+        message_id=message_id,
+        purpose=Purpose(purpose),
+        sender=SENDER,
+        variants={
+            "en": MessageContent(
+                subject=f"{message_id} {{{{ contact.first_name }}}}",
+                html="<p>{{ order.id }}</p>",
+                text="{{ order.id }}",
+            )
+        },
+        **extra,
+    )
 
 
 def workflow_file(template: str, settings: str, store: str = "demo", workflow: str = "wf") -> str:
     return f"store: {store}\nworkflow: {workflow}\ntemplate: {template}\nsettings:\n{settings}"
 
 
-FOLLOW_UP = workflow_file("purchase_follow_up", "  thank_you_message: thanks\n  follow_up_message: later\n  follow_up_after: 3d\n")
+FOLLOW_UP = workflow_file(
+    "purchase_follow_up", "  thank_you_message: thanks\n  follow_up_message: later\n  follow_up_after: 3d\n"
+)
 
 
 # --- files ----------------------------------------------------------------------------------------
 
+
 def load_example_messages() -> dict[str, Message]:
     loaded = {}
     for path in sorted((EXAMPLES / "messages").glob("*.yaml")):
-        loaded_message = admin.load_message_yaml(path.read_text("utf-8"), base_dir=path.parent, source=str(path))
+        loaded_message = load_message_yaml(path.read_text("utf-8"), base_dir=path.parent, source=str(path))
         loaded[loaded_message.message_id] = loaded_message
     return loaded
 
 
 def test_every_example_loads_and_is_ready_to_publish():
     messages = load_example_messages()
-    workflows = {path.stem: admin.load_workflow_yaml(path.read_text("utf-8"), source=str(path))
-                 for path in sorted((EXAMPLES / "workflows").glob("*.yaml"))}
-    (sender,) = [admin.load_sender_yaml(path.read_text("utf-8"), source=str(path))
-                 for path in sorted((EXAMPLES / "senders").glob("*.yaml"))]
-    assert set(workflows) == set(admin.templates()), "one example per template, named after it"
+    workflows = {
+        path.stem: load_workflow_yaml(path.read_text("utf-8"), source=str(path))
+        for path in sorted((EXAMPLES / "workflows").glob("*.yaml"))
+    }
+    (sender,) = [
+        load_sender_yaml(path.read_text("utf-8"), source=str(path))
+        for path in sorted((EXAMPLES / "senders").glob("*.yaml"))
+    ]
+    assert set(workflows) == set(templates()), "one example per template, named after it"
     for name, workflow in workflows.items():
         assert workflow.template == name and workflow.store_id == "demo"
-        assert admin.validate_for_publish(workflow, messages, [sender]) == [], name
+        assert validate_for_publish(workflow, messages, [sender]) == [], name
     assert {loaded.sender for loaded in messages.values()} == {sender.sender_id}, "one sender, defined once"
     for message_id in ("first-purchase-thanks", "second-purchase-thanks", "repeat-purchase-thanks"):
         assert set(messages[message_id].variants) == {"en", "pl", "it"}
@@ -58,35 +89,58 @@ def test_every_example_loads_and_is_ready_to_publish():
 
 
 def test_a_workflow_file_becomes_a_draft_with_durations_in_seconds():
-    workflow = admin.load_workflow_yaml(FOLLOW_UP)
+    workflow = load_workflow_yaml(FOLLOW_UP)
     assert (workflow.store_id, workflow.workflow_id, workflow.status.value) == ("demo", "wf", "draft")
     assert workflow.settings.follow_up_after == 3 * 86400
-    assert admin.load_workflow_yaml(FOLLOW_UP, store="other-shop").store_id == "other-shop"
+    assert load_workflow_yaml(FOLLOW_UP, store="other-shop").store_id == "other-shop"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (workflow_file("purchase_follow_up", "  thank_you_message: a\n  follow_up_after: ten days\n  typo: 1\n"),
-     ["settings.follow_up_message: required",
-      "settings.follow_up_after: 'ten days' is not a duration like 10d, 12h, 30m or 45s",
-      "settings.typo: unknown field"]),
-    ("store: Demo Shop\nworkflow: wf\ntemplate: nope\n",
-     ["store: 'Demo Shop' is not a store id (lower-case letters, digits and -)",
-      "template: no template 'nope'; one of: " + ", ".join(admin.templates())]),
-    (workflow_file("care_series", "  thank_you_message: a\n  delivery_check_message: b\n  care_tips_message: c\n"
-                   "  cross_sell_message: d\n  trigger: {}\n"),
-     ["settings: a care series needs a product condition: trigger.skus or trigger.categories"]),
-    (workflow_file("order_value", "  tiers:\n    - {min_total: 0}\n"), ["settings.tiers.0.message: required"]),
-    ("store: demo\n  workflow: [\n", ["line 2: not valid YAML (mapping values are not allowed here)"]),
-    ("- a list\n", ["expected a mapping with store, workflow, template, settings"]),
-    ("store: demo\nworkflow: wf\ntemplate: targeted_post_purchase\nsetings: {}\n",
-     ["setings: unknown field (expected store, workflow, template, settings)"]),
-    ("store: demo\nworkflow: a b\ntemplate: purchase_follow_up\nsettings: {thank_you_message: 'x y', follow_up_message: b}\n",
-     ["workflow: 'a b' has characters that are not allowed here",
-      "settings.thank_you_message: 'x y' has characters that are not allowed here"]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            workflow_file("purchase_follow_up", "  thank_you_message: a\n  follow_up_after: ten days\n  typo: 1\n"),
+            [
+                "settings.follow_up_message: required",
+                "settings.follow_up_after: 'ten days' is not a duration like 10d, 12h, 30m or 45s",
+                "settings.typo: unknown field",
+            ],
+        ),
+        (
+            "store: Demo Shop\nworkflow: wf\ntemplate: nope\n",
+            [
+                "store: 'Demo Shop' is not a store id (lower-case letters, digits and -)",
+                "template: no template 'nope'; one of: " + ", ".join(templates()),
+            ],
+        ),
+        (
+            workflow_file(
+                "care_series",
+                "  thank_you_message: a\n  delivery_check_message: b\n  care_tips_message: c\n"
+                "  cross_sell_message: d\n  trigger: {}\n",
+            ),
+            ["settings: a care series needs a product condition: trigger.skus or trigger.categories"],
+        ),
+        (workflow_file("order_value", "  tiers:\n    - {min_total: 0}\n"), ["settings.tiers.0.message: required"]),
+        ("store: demo\n  workflow: [\n", ["line 2: not valid YAML (mapping values are not allowed here)"]),
+        ("- a list\n", ["expected a mapping with store, workflow, template, settings"]),
+        (
+            "store: demo\nworkflow: wf\ntemplate: targeted_post_purchase\nsetings: {}\n",
+            ["setings: unknown field (expected store, workflow, template, settings)"],
+        ),
+        (
+            "store: demo\nworkflow: a b\ntemplate: purchase_follow_up\n"
+            "settings: {thank_you_message: 'x y', follow_up_message: b}\n",
+            [
+                "workflow: 'a b' has characters that are not allowed here",
+                "settings.thank_you_message: 'x y' has characters that are not allowed here",
+            ],
+        ),
+    ],
+)
 def test_workflow_file_mistakes_are_listed_one_line_each_with_their_field(text, expected):
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.load_workflow_yaml(text, source="wf.yaml")
+    with pytest.raises(InvalidDefinition) as raised:
+        load_workflow_yaml(text, source="wf.yaml")
     assert raised.value.problems == expected
     assert all("\n" not in line for line in raised.value.problems)
 
@@ -94,18 +148,22 @@ def test_workflow_file_mistakes_are_listed_one_line_each_with_their_field(text, 
 def test_a_message_file_reads_its_variants_from_files_next_to_it(tmp_path: Path):
     (tmp_path / "html").mkdir()
     (tmp_path / "html" / "pl.html").write_text("<p>Cześć {{ contact.first_name }}</p>", "utf-8")
-    text = ("store: demo\nmessage: hello\npurpose: marketing\nsender: {name: Shop, address: shop@storeflows.test}\n"
-            "fallback_language: pl\nvariants:\n  pl: {subject: Cześć, html_file: html/pl.html, text: Cześć}\n")
-    loaded = admin.load_message_yaml(text, base_dir=tmp_path)
+    text = (
+        "store: demo\nmessage: hello\npurpose: marketing\nsender: {name: Shop, address: shop@storeflows.test}\n"
+        "fallback_language: pl\nvariants:\n  pl: {subject: Cześć, html_file: html/pl.html, text: Cześć}\n"
+    )
+    loaded = load_message_yaml(text, base_dir=tmp_path)
     assert loaded.default_language == "pl" and loaded.purpose is Purpose.MARKETING
     assert loaded.variants["pl"].html == "<p>Cześć {{ contact.first_name }}</p>"
 
 
 def test_message_file_mistakes_are_all_listed_at_once(tmp_path: Path):
-    text = ("store: demo\nmessage: m\npurpose: spam\nsender: {name: Shop, address: nope}\nfallback_language: pl\n"
-            "variants:\n  en: {subject: s, html: '{{ x', text_file: missing.txt}\n  EN: {subject: s}\n")
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.load_message_yaml(text, base_dir=tmp_path, source="m.yaml")
+    text = (
+        "store: demo\nmessage: m\npurpose: spam\nsender: {name: Shop, address: nope}\nfallback_language: pl\n"
+        "variants:\n  en: {subject: s, html: '{{ x', text_file: missing.txt}\n  EN: {subject: s}\n"
+    )
+    with pytest.raises(InvalidDefinition) as raised:
+        load_message_yaml(text, base_dir=tmp_path, source="m.yaml")
     assert raised.value.problems == [
         "variants.en.text_file: cannot read missing.txt (No such file or directory)",
         "variants.en.html: line 1: unexpected end of template, expected 'end of print statement'.",
@@ -118,43 +176,68 @@ def test_message_file_mistakes_are_all_listed_at_once(tmp_path: Path):
 
 # --- checks before publishing -----------------------------------------------------------------------
 
+
 def test_an_unknown_message_is_named_with_its_setting():
-    workflow = admin.load_workflow_yaml(FOLLOW_UP)
-    assert admin.validate_for_publish(workflow, [message("thanks")]) == [
+    workflow = load_workflow_yaml(FOLLOW_UP)
+    assert validate_for_publish(workflow, [message("thanks")]) == [
         "settings.follow_up_message: no message 'later' in store demo"
     ]
-    assert admin.validate_for_publish(workflow, {"thanks": message("thanks"), "later": message("later")}) == []
+    assert validate_for_publish(workflow, {"thanks": message("thanks"), "later": message("later")}) == []
 
 
 def test_messages_are_found_however_deep_the_settings_hold_them():
-    workflow = admin.load_workflow_yaml(workflow_file(
-        "order_value", "  tiers:\n    - {min_total: 0, max_total: 50, message: small}\n    - {min_total: 50, message: big}\n"))
-    assert admin.message_references(workflow.settings) == [("settings.tiers.0.message", "small"),
-                                                          ("settings.tiers.1.message", "big")]
-    assert admin.validate_for_publish(workflow, [message("small")]) == ["settings.tiers.1.message: no message 'big' in store demo"]
+    workflow = load_workflow_yaml(
+        workflow_file(
+            "order_value",
+            "  tiers:\n    - {min_total: 0, max_total: 50, message: small}\n    - {min_total: 50, message: big}\n",
+        )
+    )
+    assert message_references(workflow.settings) == [
+        ("settings.tiers.0.message", "small"),
+        ("settings.tiers.1.message", "big"),
+    ]
+    assert validate_for_publish(workflow, [message("small")]) == [
+        "settings.tiers.1.message: no message 'big' in store demo"
+    ]
 
 
 def test_template_checks_of_the_settings_class_are_reported():
-    workflow = admin.load_workflow_yaml(workflow_file(
-        "order_value", "  tiers:\n    - {min_total: 10, max_total: 50, message: small}\n    - {min_total: 60, message: big}\n"))
-    assert admin.validate_for_publish(workflow, [message("small"), message("big")]) == [
+    workflow = load_workflow_yaml(
+        workflow_file(
+            "order_value",
+            "  tiers:\n    - {min_total: 10, max_total: 50, message: small}\n    - {min_total: 60, message: big}\n",
+        )
+    )
+    assert validate_for_publish(workflow, [message("small"), message("big")]) == [
         "settings.tiers: orders below 10 get no message (the first tier should start at 0)",
         "settings.tiers: orders from 50 to 60 get no message (gap)",
     ]
 
 
 def test_customers_without_consent_need_a_transactional_confirmation():
-    workflow = admin.load_workflow_yaml(workflow_file(
-        "consent_confirmation", "  eu_consented_message: a\n  eu_without_consent_message: b\n  outside_eu_message: c\n"))
-    problems = admin.validate_for_publish(workflow, [message("a", "marketing"), message("b", "marketing"), message("c")])
-    assert problems == ["settings.eu_without_consent_message: message 'b' is marketing; customers without marketing "
-                        "consent would get nothing (make it transactional)"]
+    workflow = load_workflow_yaml(
+        workflow_file(
+            "consent_confirmation",
+            "  eu_consented_message: a\n  eu_without_consent_message: b\n  outside_eu_message: c\n",
+        )
+    )
+    problems = validate_for_publish(workflow, [message("a", "marketing"), message("b", "marketing"), message("c")])
+    assert problems == [
+        "settings.eu_without_consent_message: message 'b' is marketing; customers without marketing "
+        "consent would get nothing (make it transactional)"
+    ]
 
 
 def test_a_message_without_its_fallback_variant_is_reported():
-    broken = Message.model_construct(store_id="demo", message_id="later", purpose=Purpose.MARKETING, sender=SENDER,
-                                     default_language="pl", variants={"en": message("x").variants["en"]})
-    problems = admin.validate_for_publish(admin.load_workflow_yaml(FOLLOW_UP), [message("thanks"), broken])
+    broken = Message.model_construct(
+        store_id="demo",
+        message_id="later",
+        purpose=Purpose.MARKETING,
+        sender=SENDER,
+        default_language="pl",
+        variants={"en": message("x").variants["en"]},
+    )
+    problems = validate_for_publish(load_workflow_yaml(FOLLOW_UP), [message("thanks"), broken])
     assert problems == ["settings.follow_up_message: message 'later' has no variant in its fallback language 'pl'"]
 
 
@@ -163,22 +246,32 @@ def test_a_dynamic_coupon_pool_without_codes_is_reported(monkeypatch):
 
     stock = {"empty": types.SimpleNamespace(remaining=0), "full": types.SimpleNamespace(remaining=12), "gone": None}
     monkeypatch.setattr(pools, "pool_stock", lambda store_id, pool: stock[pool])
-    workflow = admin.load_workflow_yaml(FOLLOW_UP)
-    problems = admin.validate_for_publish(workflow, [
-        message("thanks", coupon={"type": "dynamic", "pool": "full"}),
-        message("later", "marketing", coupon={"type": "dynamic", "pool": "empty"}),
-    ])
-    assert problems == ["settings.follow_up_message: message 'later' hands out codes from coupon pool 'empty', "
-                        "which has none left"]
-    problems = admin.validate_for_publish(workflow, [
-        message("thanks", coupon={"type": "dynamic", "pool": "gone"}), message("later", coupon={"type": "static", "code": "X"}),
-    ])
-    assert problems == ["settings.thank_you_message: message 'thanks' hands out codes from coupon pool 'gone', which "
-                        "does not exist (storeflows coupons import demo gone FILE.csv --column NAME)"]
+    workflow = load_workflow_yaml(FOLLOW_UP)
+    problems = validate_for_publish(
+        workflow,
+        [
+            message("thanks", coupon={"type": "dynamic", "pool": "full"}),
+            message("later", "marketing", coupon={"type": "dynamic", "pool": "empty"}),
+        ],
+    )
+    assert problems == [
+        "settings.follow_up_message: message 'later' hands out codes from coupon pool 'empty', which has none left"
+    ]
+    problems = validate_for_publish(
+        workflow,
+        [
+            message("thanks", coupon={"type": "dynamic", "pool": "gone"}),
+            message("later", coupon={"type": "static", "code": "X"}),
+        ],
+    )
+    assert problems == [
+        "settings.thank_you_message: message 'thanks' hands out codes from coupon pool 'gone', which "
+        "does not exist (storeflows coupons import demo gone FILE.csv --column NAME)"
+    ]
 
 
 def test_templates_are_described_from_their_settings_class():
-    described = {name: admin.template_description(cls) for name, cls in admin.templates().items()}
+    described = {name: template_description(cls) for name, cls in templates().items()}
     assert {"targeted_post_purchase", "consent_confirmation", "purchase_follow_up", "care_series"} <= set(described)
     assert all(text and "\n" not in text and not text.startswith("Template") for text in described.values())
 
@@ -187,8 +280,10 @@ def test_contacts_csv_neutralises_spreadsheet_formulas():
     from storeflows.records import Contact
 
     stream = io.StringIO()
-    count = admin.write_contacts_csv([Contact(store_id="demo", email="ana@example.com", first_name="=HYPERLINK(1)",
-                                              tags={"b", "a"}, score=3)], stream)
+    count = write_contacts_csv(
+        [Contact(store_id="demo", email="ana@example.com", first_name="=HYPERLINK(1)", tags={"b", "a"}, score=3)],
+        stream,
+    )
     header, row = stream.getvalue().splitlines()
     assert count == 1 and header.startswith("email,first_name")
     assert row.startswith("ana@example.com,'=HYPERLINK(1),,,,a b,3,0,0,no,no,")
@@ -196,9 +291,10 @@ def test_contacts_csv_neutralises_spreadsheet_formulas():
 
 # --- with moto ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def store(aws):
-    created, secret = admin.create_store("shop-1", "api", name="Shop One")
+    created, secret = create_store("shop-1", "api", name="Shop One")
     assert secret.startswith("whsec_") and created.webhook_secret == secret and created.unsubscribe_key
     return created
 
@@ -206,54 +302,64 @@ def store(aws):
 def test_lifecycle_draft_published_paused_and_a_new_version(store):
     from storeflows.storage import workflows
 
-    saved, previous = admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     assert previous is None and (saved.status.value, saved.version) == ("draft", 1)
-    with pytest.raises(admin.PublishRefused) as refused:
-        admin.publish_workflow("shop-1", "wf")
-    assert refused.value.problems == ["settings.thank_you_message: no message 'thanks' in store shop-1",
-                                      "settings.follow_up_message: no message 'later' in store shop-1"]
+    with pytest.raises(PublishRefused) as refused:
+        publish_workflow("shop-1", "wf")
+    assert refused.value.problems == [
+        "settings.thank_you_message: no message 'thanks' in store shop-1",
+        "settings.follow_up_message: no message 'later' in store shop-1",
+    ]
     assert workflows.get_workflow("shop-1", "wf").status.value == "draft"
 
     for message_id in ("thanks", "later"):
-        admin.apply_message(message(message_id, store_id="shop-1"))
-    assert admin.publish_workflow("shop-1", "wf").status.value == "published"
+        apply_message(message(message_id, store_id="shop-1"))
+    assert publish_workflow("shop-1", "wf").status.value == "published"
     assert workflows.get_workflow("shop-1", "wf").status.value == "published"
-    assert admin.apply_message(message("later", store_id="shop-1"))[1] == ["wf"], "published users are named"
+    assert apply_message(message("later", store_id="shop-1"))[1] == ["wf"], "published users are named"
 
-    assert admin.pause_workflow("shop-1", "wf").status.value == "paused"
+    assert pause_workflow("shop-1", "wf").status.value == "paused"
     assert workflows.get_workflow("shop-1", "wf").status.value == "paused"
 
-    saved, previous = admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     assert previous.status.value == "paused" and (saved.status.value, saved.version) == ("draft", 2)
-    with pytest.raises(admin.AdminError, match="is a draft"):
-        admin.pause_workflow("shop-1", "wf")
+    with pytest.raises(AdminError, match="is a draft"):
+        pause_workflow("shop-1", "wf")
     assert not workflows.set_workflow_status("shop-1", "wf", "published", version=1), "a stale version is refused"
-    assert admin.workflow_status("shop-1") == [{"store": "shop-1", "workflow": "wf", "template": "purchase_follow_up",
-                                                "status": "draft", "version": 2, "in_flight": 0}]
+    assert workflow_status("shop-1") == [
+        {
+            "store": "shop-1",
+            "workflow": "wf",
+            "template": "purchase_follow_up",
+            "status": "draft",
+            "version": 2,
+            "in_flight": 0,
+        }
+    ]
 
 
 def test_unknown_stores_and_workflows_are_refused_in_words(aws):
-    with pytest.raises(admin.AdminError, match="no store 'nope'"):
-        admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="nope"))
-    admin.create_store("shop-1", "shopify", secret="s3cret")
-    with pytest.raises(admin.AdminError, match="store shop-1 exists"):
-        admin.create_store("shop-1", "api")
-    with pytest.raises(admin.AdminError, match="no workflow 'wf' in store shop-1"):
-        admin.publish_workflow("shop-1", "wf")
-    with pytest.raises(admin.AdminError, match="whsec_"):
-        admin.rotate_secret("shop-1", "api", secret="whsec_not-base64!")
-    store, secret = admin.rotate_secret("shop-1", "api")
-    assert admin.store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
+    with pytest.raises(AdminError, match="no store 'nope'"):
+        apply_workflow(load_workflow_yaml(FOLLOW_UP, store="nope"))
+    create_store("shop-1", "shopify", secret="s3cret")
+    with pytest.raises(AdminError, match="store shop-1 exists"):
+        create_store("shop-1", "api")
+    with pytest.raises(AdminError, match="no workflow 'wf' in store shop-1"):
+        publish_workflow("shop-1", "wf")
+    with pytest.raises(AdminError, match="whsec_"):
+        rotate_secret("shop-1", "api", secret="whsec_not-base64!")
+    store, secret = rotate_secret("shop-1", "api")
+    assert store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
 
 
 def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkeypatch):
     from storeflows.storage import stores
 
-    first, first_secret = admin.create_store("shop-1", "shopify")
+    first, first_secret = create_store("shop-1", "shopify")
     # The second create read the table before the first had written: it must still not overwrite.
     monkeypatch.setattr(stores, "get_store", lambda store_id: None)
-    with pytest.raises(admin.AdminError, match="store shop-1 exists"):
-        admin.create_store("shop-1", "shopify", secret="second-secret")
+    with pytest.raises(AdminError, match="store shop-1 exists"):
+        create_store("shop-1", "shopify", secret="second-secret")
     monkeypatch.undo()
     stored = stores.get_store("shop-1")
     assert (stored.shopify_secret, stored.unsubscribe_key) == (first_secret, first.unsubscribe_key)
@@ -262,16 +368,19 @@ def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkey
 def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
     from storeflows.storage import stores
 
-    admin.create_store("shop-1", "shopify", secret="s3cret")
+    create_store("shop-1", "shopify", secret="s3cret")
     before = stores.get_store("shop-1")
-    _, api_secret = admin.rotate_secret("shop-1", "api")
+    _, api_secret = rotate_secret("shop-1", "api")
     # The WooCommerce rotation read the store before the API rotation had written.
     monkeypatch.setattr(stores, "get_store", lambda store_id: before)
-    _, woocommerce_secret = admin.rotate_secret("shop-1", "woocommerce")
+    _, woocommerce_secret = rotate_secret("shop-1", "woocommerce")
     monkeypatch.undo()
     stored = stores.get_store("shop-1")
-    assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == ("s3cret", api_secret,
-                                                                                           woocommerce_secret)
+    assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == (
+        "s3cret",
+        api_secret,
+        woocommerce_secret,
+    )
 
 
 def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
@@ -280,59 +389,82 @@ def test_in_flight_counts_running_executions_named_for_the_workflow(store, aws):
     from storeflows.workflows import runs
     from storeflows.workflows.runs import run_name
 
-    workflow, _ = admin.apply_workflow(admin.load_workflow_yaml(workflow_file(
-        "targeted_post_purchase", "  first_purchase_message: a\n  second_purchase_message: b\n"
-        "  repeat_purchase_message: c\n"), store="shop-1"))
+    workflow, _ = apply_workflow(
+        load_workflow_yaml(
+            workflow_file(
+                "targeted_post_purchase",
+                "  first_purchase_message: a\n  second_purchase_message: b\n  repeat_purchase_message: c\n",
+            ),
+            store="shop-1",
+        )
+    )
     sfn = boto3.client("stepfunctions")
     for order_id, workflow_id in (("1", "wf"), ("2", "wf"), ("3", "wf-other")):
-        sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=run_name("shop-1", order_id, workflow_id), input="{}")
+        sfn.start_execution(
+            stateMachineArn=aws.state_machine_arn, name=run_name("shop-1", order_id, workflow_id), input="{}"
+        )
     assert runs.run_name_prefix("shop-1", "wf") == "shop-1-wf-"
     assert runs.count_in_flight(workflow) == 2, "not wf-other's runs, though they share the prefix"
-    assert admin.workflow_status("shop-1", "wf")[0]["in_flight"] == 2
+    assert workflow_status("shop-1", "wf")[0]["in_flight"] == 2
 
     # Long ids: the readable prefix is cut at 38 characters, so runs are told apart by their input.
     long_a, long_b = "care-series-for-the-venise-dress-a", "care-series-for-the-venise-dress-b"
     assert runs.run_name_prefix("shop-1", long_a) == runs.run_name_prefix("shop-1", long_b)
     for order_id, workflow_id in (("1", long_a), ("2", long_b), ("3", long_b)):
-        sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=run_name("shop-1", order_id, workflow_id),
-                            input=json.dumps({"store_id": "shop-1", "workflow_id": workflow_id}))
+        sfn.start_execution(
+            stateMachineArn=aws.state_machine_arn,
+            name=run_name("shop-1", order_id, workflow_id),
+            input=json.dumps({"store_id": "shop-1", "workflow_id": workflow_id}),
+        )
     assert runs.count_in_flight(workflow.model_copy(update={"workflow_id": long_b})) == 2
 
 
 def _purchase(email: str, order_id: str, *, language: str = "pl-PL", consent: bool = True):
     from storeflows.events.purchase import PurchaseEvent
 
-    return PurchaseEvent.model_validate({
-        "type": "purchase", "occurred_at": "2026-11-20T10:00:00Z",
-        "order": {"id": order_id, "total": "129.90", "currency": "EUR",
-                  "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}]},
-        "customer": {"email": email, "first_name": "Ana", "language": language, "accepts_marketing": consent},
-    })
+    return PurchaseEvent.model_validate(
+        {
+            "type": "purchase",
+            "occurred_at": "2026-11-20T10:00:00Z",
+            "order": {
+                "id": order_id,
+                "total": "129.90",
+                "currency": "EUR",
+                "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}],
+            },
+            "customer": {"email": email, "first_name": "Ana", "language": language, "accepts_marketing": consent},
+        }
+    )
 
 
 def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
     from storeflows.storage import keys, orders
 
-    admin.apply_workflow(admin.load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
     orders.record_purchase("shop-1", "e1", _purchase("in@example.com", "1"))
     orders.record_purchase("shop-1", "e2", _purchase("out@example.com", "2"))
     orders.record_purchase("shop-1", "e3", _purchase("no-consent@example.com", "3", consent=False))
     orders.record_purchase("other", "e4", _purchase("elsewhere@example.com", "4"))
     # Written as runs before subjects wrote it (order_id, not subject): still read.
-    aws.table().put_item(Item={**keys.active_run_key("shop-1", "in@example.com", "wf", "1"), "workflow_id": "wf", "order_id": "1"})
-    aws.table().update_item(Key=keys.contact_key("shop-1", "out@example.com"),
-                            UpdateExpression="SET score = :s ADD tags :t", ExpressionAttributeValues={":s": 20, ":t": {"vip"}})
+    aws.table().put_item(
+        Item={**keys.active_run_key("shop-1", "in@example.com", "wf", "1"), "workflow_id": "wf", "order_id": "1"}
+    )
+    aws.table().update_item(
+        Key=keys.contact_key("shop-1", "out@example.com"),
+        UpdateExpression="SET score = :s ADD tags :t",
+        ExpressionAttributeValues={":s": 20, ":t": {"vip"}},
+    )
 
     def emails(**filters):
-        return sorted(contact.email for contact in admin.export_contacts("shop-1", **filters))
+        return sorted(contact.email for contact in export_contacts("shop-1", **filters))
 
     assert emails() == ["in@example.com", "no-consent@example.com", "out@example.com"]
     assert emails(not_in_workflow="wf") == ["no-consent@example.com", "out@example.com"]
     assert emails(tags=["vip"]) == emails(min_score=10) == ["out@example.com"]
     assert emails(consent_only=True, not_in_workflow="wf") == ["out@example.com"]
-    with pytest.raises(admin.AdminError, match="no workflow 'nope'"):
+    with pytest.raises(AdminError, match="no workflow 'nope'"):
         emails(not_in_workflow="nope")
-    summary = admin.contact_summary("shop-1", "IN@example.com")
+    summary = contact_summary("shop-1", "IN@example.com")
     assert summary["in_workflows"] == [{"workflow_id": "wf", "subject": "1"}]
     assert [order["order_id"] for order in summary["orders"]] == ["1"] and summary["marketing_allowed"] is True
 
@@ -340,89 +472,48 @@ def test_export_filters_by_workflow_tag_score_and_consent(store, aws):
 def test_preview_renders_for_the_contact_and_their_order_or_sample_data(store, aws):
     from storeflows.storage import orders
 
-    multilingual = Message(store_id="shop-1", message_id="hello", purpose=Purpose.MARKETING, sender=SENDER, variants={
-        "en": MessageContent(subject="Hi {{ contact.first_name }}", html="<p>{{ order.id }} {{ unsubscribe_url }}</p>", text="-"),
-        "pl": MessageContent(subject="Cześć {{ contact.first_name }}", html="<p>{{ order.id }}</p>", text="-"),
-    })
-    admin.apply_message(multilingual)
+    multilingual = Message(
+        store_id="shop-1",
+        message_id="hello",
+        purpose=Purpose.MARKETING,
+        sender=SENDER,
+        variants={
+            "en": MessageContent(
+                subject="Hi {{ contact.first_name }}", html="<p>{{ order.id }} {{ unsubscribe_url }}</p>", text="-"
+            ),
+            "pl": MessageContent(subject="Cześć {{ contact.first_name }}", html="<p>{{ order.id }}</p>", text="-"),
+        },
+    )
+    apply_message(multilingual)
     orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
 
-    preview = admin.preview_message("shop-1", "hello", email="ana@example.com")
+    preview = preview_message("shop-1", "hello", email="ana@example.com")
     assert (preview.rendered.subject, preview.rendered.html, preview.language) == ("Cześć Ana", "<p>1001</p>", "pl")
     assert not preview.sample_contact and not preview.sample_order
-    english = admin.preview_message("shop-1", "hello", email="ana@example.com", language="en")
+    english = preview_message("shop-1", "hello", email="ana@example.com", language="en")
     assert "1001 https://api.example.test/unsubscribe?token=preview-only" in english.rendered.html
-    sample = admin.preview_message("shop-1", "hello", email="nobody@example.com")
+    sample = preview_message("shop-1", "hello", email="nobody@example.com")
     assert sample.sample_contact and sample.sample_order and sample.rendered.subject == "Hi Alex"
-    with pytest.raises(admin.AdminError, match="has no order '9' in store shop-1 \\(recorded: 1001\\)"):
-        admin.preview_message("shop-1", "hello", email="ana@example.com", order_id="9")
-    with pytest.raises(admin.AdminError, match="no message 'nope'"):
-        admin.preview_message("shop-1", "nope", email="ana@example.com")
+    with pytest.raises(AdminError, match="has no order '9' in store shop-1 \\(recorded: 1001\\)"):
+        preview_message("shop-1", "hello", email="ana@example.com", order_id="9")
+    with pytest.raises(AdminError, match="no message 'nope'"):
+        preview_message("shop-1", "nope", email="ana@example.com")
 
 
 def test_a_test_send_goes_through_ses_and_is_recorded_on_no_contact(store, aws):
-    from storeflows.storage import contacts, orders
     from storeflows.messaging.mail import parse_mime_message
+    from storeflows.storage import contacts, orders
 
-    admin.apply_message(message("thanks", store_id="shop-1"))
+    apply_message(message("thanks", store_id="shop-1"))
     orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
-    result = admin.send_test("shop-1", "thanks", to="qa@storeflows.test", email="ana@example.com")
+    result = send_test("shop-1", "thanks", to="qa@storeflows.test", email="ana@example.com")
     (sent,) = aws.sent_emails()
     parsed = parse_mime_message(sent.raw_data)
     assert parsed["subject"] == result["subject"] == "[TEST] thanks Ana"
     assert parsed["to"] == "qa@storeflows.test" and parsed["text"].strip() == "1001"
-    assert not [item for item in contacts.contact_history("shop-1", "ana@example.com") if item["sk"].startswith("SEND#")]
-
-
-# --- the command line, without a stack ----------------------------------------------------------------
-
-@pytest.fixture
-def cli(monkeypatch, tmp_path):
-    from storeflows_cli.cli import main
-
-    monkeypatch.setenv("STOREFLOWS_LOCAL_FILE", str(tmp_path / "no-stack.json"))
-    monkeypatch.delenv("STOREFLOWS_STACK", raising=False)
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    return main
-
-
-def test_cli_errors_are_one_line_without_a_traceback(cli, capsys):
-    assert cli(["workflows", "status", "demo"]) == 1
-    err = capsys.readouterr().err
-    assert err == ("storeflows: error: no target: pass --stack NAME (or set STOREFLOWS_STACK), "
-                   "or start the local stack with `make dev`\n")
-    assert cli(["--local", "stores", "list"]) == 1
-    assert "no local stack" in capsys.readouterr().err
-    assert cli(["workflows", "publish", "demo"]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
-
-
-def test_cli_lists_templates_without_a_target(cli, capsys):
-    assert cli(["workflows", "templates", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
-    assert [row["template"] for row in listed] == list(admin.templates())
-
-
-def test_stack_outputs_become_the_layers_environment():
-    from storeflows_cli.target import stack_environment
-
-    assert stack_environment({
-        "TableName": "t", "ApiUrl": "https://x", "ConfigurationSetName": "c", "EventQueueUrl": "q",
-        "StateMachineArnPrefix": "arn:aws:states:eu-west-1:1:stateMachine:shop_", "CareSeriesStateMachineArn": "arn:care",
-        "ShopifyWebhookUrl": "-", "SenderIdentity": "my-shop.com",
-    }) == {"TABLE_NAME": "t", "PUBLIC_API_URL": "https://x", "SES_CONFIGURATION_SET": "c", "EVENT_QUEUE_URL": "q",
-           "STATE_MACHINE_ARN_PREFIX": "arn:aws:states:eu-west-1:1:stateMachine:shop_", "SENDER_IDENTITY": "my-shop.com"}
-
-
-def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_path):
-    bad = tmp_path / "wf.yaml"
-    bad.write_text(FOLLOW_UP.replace("follow_up_after: 3d", "follow_up_after: soon"))
-    assert cli(["workflows", "apply", str(bad), str(tmp_path / "missing.yaml")]) == 1
-    out, err = capsys.readouterr()
-    assert out.splitlines() == [f"{bad}: settings.follow_up_after: 'soon' is not a duration like 10d, 12h, 30m or 45s",
-                                f"cannot read {tmp_path / 'missing.yaml'}: No such file or directory"]
-    assert err == "storeflows: error: nothing applied: 2 problems in 2 file(s)\n"
+    assert not [
+        item for item in contacts.contact_history("shop-1", "ana@example.com") if item["sk"].startswith("SEND#")
+    ]
 
 
 def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
@@ -431,122 +522,39 @@ def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
 
     coupons.import_codes("shop-1", "p", "code\nREAL-1\n", column="code")
     guarded, bare = "<p>{% if coupon %}{{ coupon.code }}{% endif %}</p>", "<p>{{ coupon.code }}</p>"
-    for message_id, coupon, html in (("static", {"type": "static", "code": "SPRING10"}, guarded),
-                                     ("dynamic", {"type": "dynamic", "pool": "p"}, guarded),
-                                     ("bare", {"type": "dynamic", "pool": "p", "when_exhausted": "skip_message"}, bare),
-                                     ("risky", {"type": "dynamic", "pool": "p"}, bare)):
-        admin.apply_message(Message(store_id="shop-1", message_id=message_id, purpose=Purpose.TRANSACTIONAL, sender=SENDER,
-                                    coupon=coupon, variants={"en": MessageContent(subject="s", html=html, text="-")}))
-    previews = {message_id: admin.preview_message("shop-1", message_id, email="a@example.com")
-                for message_id in ("static", "dynamic", "bare", "risky")}
+    for message_id, coupon, html in (
+        ("static", {"type": "static", "code": "SPRING10"}, guarded),
+        ("dynamic", {"type": "dynamic", "pool": "p"}, guarded),
+        ("bare", {"type": "dynamic", "pool": "p", "when_exhausted": "skip_message"}, bare),
+        ("risky", {"type": "dynamic", "pool": "p"}, bare),
+    ):
+        apply_message(
+            Message(
+                store_id="shop-1",
+                message_id=message_id,
+                purpose=Purpose.TRANSACTIONAL,
+                sender=SENDER,
+                coupon=coupon,
+                variants={"en": MessageContent(subject="s", html=html, text="-")},
+            )
+        )
+    previews = {
+        message_id: preview_message("shop-1", message_id, email="a@example.com")
+        for message_id in ("static", "dynamic", "bare", "risky")
+    }
     assert {message_id: preview.rendered.html for message_id, preview in previews.items()} == {
-        "static": "<p>SPRING10</p>", "dynamic": "<p>SAMPLE-COUPON-CODE</p>", "bare": "<p>SAMPLE-COUPON-CODE</p>",
-        "risky": "<p>SAMPLE-COUPON-CODE</p>"}
+        "static": "<p>SPRING10</p>",
+        "dynamic": "<p>SAMPLE-COUPON-CODE</p>",
+        "bare": "<p>SAMPLE-COUPON-CODE</p>",
+        "risky": "<p>SAMPLE-COUPON-CODE</p>",
+    }
     assert [message_id for message_id, preview in previews.items() if preview.warnings] == ["risky"]
-    assert previews["risky"].warnings[0].startswith("once pool p runs out, the en variant does not render and its "
-                                                    "sends fail (html: 'None' has no attribute 'code')")
+    assert (
+        previews["risky"]
+        .warnings[0]
+        .startswith(
+            "once pool p runs out, the en variant does not render and its "
+            "sends fail (html: 'None' has no attribute 'code')"
+        )
+    )
     assert pools.pool_stock("shop-1", "p").claimed == 0
-
-
-# --- data protection through the command line (moto) ----------------------------------------------
-
-@pytest.fixture
-def cli_on_moto(cli, monkeypatch, store):
-    """The CLI with moto as its target: the `aws` fixture's environment is what a stack would give."""
-    from storeflows_cli import cli as cli_module
-
-    monkeypatch.setattr(cli_module, "_use_target", lambda args: None)
-    return cli
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_cli_exports_one_contacts_data_as_json(cli_on_moto, capsys, tmp_path):
-    from storeflows.storage import orders
-
-    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
-
-    assert cli_on_moto(["contacts", "export", "shop-1", "Ana@Example.com"]) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert printed["email"] == "ana@example.com" and printed["profile"]["orders_count"] == 1
-    assert set(printed["records"]) == {"order"}  # its consent is on the order
-
-    out = tmp_path / "ana.json"
-    assert cli_on_moto(["contacts", "export", "shop-1", "ana@example.com", "--out", str(out)]) == 0
-    assert capsys.readouterr().out == f"wrote 2 item(s) held about ana@example.com in store shop-1 to {out}\n"
-    assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
-
-
-@pytest.mark.parametrize(("argv", "error"), [
-    (["contacts", "export", "shop-1"], "the audience CSV needs --out FILE.csv, or give an EMAIL for one contact's data as JSON"),
-    (["contacts", "export", "shop-1", "ana@example.com", "--tag", "vip", "--consent-only"],
-     "--tag, --consent-only: filters of the audience CSV, not of one contact's data"),
-])
-def test_cli_export_refuses_a_mixed_up_command_line_before_any_target(cli, capsys, argv, error):
-    assert cli(argv) == 2
-    assert capsys.readouterr().err == f"storeflows: error: {error} (see: storeflows contacts export --help)\n"
-
-
-def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, capsys, monkeypatch):
-    from storeflows.storage import contacts, orders, stores
-
-    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
-    from storeflows.messaging.unsubscribe import unsubscribe
-    from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token
-
-    assert unsubscribe(make_unsubscribe_token(stores.get_store("shop-1").unsubscribe_key, UnsubscribeRequest(
-        store_id="shop-1", email="ana@example.com", message_id="news")))
-
-    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
-    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1, "no terminal, no --yes"
-    assert capsys.readouterr().err.endswith("storeflows: error: nothing erased: not confirmed (pass --yes when there "
-                                            "is no terminal to ask on)\n")
-    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
-    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1
-    assert "erase the 2 item(s) held about ana@example.com in store shop-1" in capsys.readouterr().err
-    assert contacts.get_contact("shop-1", "ana@example.com") is not None
-
-    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
-    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        "erased ana@example.com from store shop-1: 2 item(s) (order 1, profile 1)",
-        "  runs stopped: none in flight",
-        "  kept: a suppression record under a hash of the address, unsubscribed before, which a new profile for it "
-        "inherits",
-    ]
-    assert contacts.get_contact("shop-1", "ana@example.com") is None
-    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 1
-    assert "no contact ana@example.com in store shop-1 (erased 20" in capsys.readouterr().err
-
-    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com", "--json"]) == 0
-    again = json.loads(capsys.readouterr().out)
-    assert (again["items_erased"], again["runs_stopped"]) == ({}, [])
-    assert set(again["kept"]) == {"erased_at", "erased_via", "unsubscribed_at"}
-
-
-def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
-    from storeflows import privacy
-    from storeflows.events.common import Customer
-    from storeflows.events.privacy import DataRequest
-    from storeflows.storage import orders
-    from storeflows.storage import privacy as privacy_store
-
-    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
-    privacy.record_data_request("shop-1", DataRequest(type="data_request", request_id="9999",
-                                                      customer=Customer(email="ana@example.com")), source="shopify:ev-1")
-
-    assert cli_on_moto(["contacts", "data-requests", "shop-1", "--json"]) == 0
-    (listed,) = json.loads(capsys.readouterr().out)
-    assert (listed["request_id"], listed["email"], listed["answered_at"]) == ("9999", "ana@example.com", None)
-
-    out = tmp_path / "answer.json"
-    assert cli_on_moto(["contacts", "data-requests", "shop-1", "9999", "--out", str(out)]) == 0
-    assert "the data held about ana@example.com in store shop-1 (data request 9999: 3 item(s))" in capsys.readouterr().out
-    assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
-    assert privacy_store.get_data_request("shop-1", "9999").answered_at is not None
-
-    assert cli_on_moto(["contacts", "data-requests", "shop-1", "1234"]) == 1
-    assert capsys.readouterr().err.startswith("storeflows: error: no data request '1234' in store shop-1")

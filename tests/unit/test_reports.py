@@ -112,7 +112,7 @@ def test_the_default_range_is_the_last_thirty_days():
 
 
 def show(capsys, **options) -> str:
-    from storeflows_cli.cli import reports_show
+    from storeflows_cli.commands.reports import reports_show
 
     args = argparse.Namespace(
         store="demo",

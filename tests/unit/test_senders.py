@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from storeflows import admin
+from storeflows.admin.errors import AdminError, InvalidDefinition
+from storeflows.admin.files import load_message_yaml, load_sender_yaml
+from storeflows.admin.messages import apply_message, preview_message, send_test
+from storeflows.admin.senders import apply_sender, delete_sender, list_senders
+from storeflows.admin.stores import create_store
 from storeflows.errors import UnknownSender
 from storeflows.messaging.mail import parse_mime_message
 from storeflows.records import Message, MessageContent, Purpose, Sender, SenderProfile, within_identity
 from storeflows.storage import keys, messages, orders
 from storeflows.workflows import Workflow
+from storeflows.workflows.publishing import validate_for_publish
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 
 SENDER_FILE = (
@@ -44,7 +49,7 @@ def profile(name: str = "Demo Store", address: str = "shop@storeflows.test", sto
 
 
 def test_a_sender_file_becomes_a_profile_and_messages_name_it_or_keep_their_own():
-    loaded = admin.load_sender_yaml(SENDER_FILE)
+    loaded = load_sender_yaml(SENDER_FILE)
     assert loaded == SenderProfile(
         store_id="demo",
         sender_id="shop-team",
@@ -52,11 +57,11 @@ def test_a_sender_file_becomes_a_profile_and_messages_name_it_or_keep_their_own(
         address="shop@storeflows.test",
         reply_to="care@storeflows.test",
     )
-    assert admin.load_sender_yaml(SENDER_FILE, store="other-shop").store_id == "other-shop"
+    assert load_sender_yaml(SENDER_FILE, store="other-shop").store_id == "other-shop"
 
     base = "store: demo\nmessage: m\npurpose: marketing\nvariants:\n  en: {subject: s, html: h, text: t}\n"
-    assert admin.load_message_yaml(base + "sender: shop-team\n", base_dir=".").sender == "shop-team"
-    inline = admin.load_message_yaml(base + "sender: {name: Shop, address: shop@storeflows.test}\n", base_dir=".")
+    assert load_message_yaml(base + "sender: shop-team\n", base_dir=".").sender == "shop-team"
+    inline = load_message_yaml(base + "sender: {name: Shop, address: shop@storeflows.test}\n", base_dir=".")
     assert inline.sender == Sender(name="Shop", address="shop@storeflows.test")
 
 
@@ -79,8 +84,8 @@ def test_a_sender_file_becomes_a_profile_and_messages_name_it_or_keep_their_own(
     ],
 )
 def test_sender_file_mistakes_are_listed_one_line_each(text, expected):
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.load_sender_yaml(text, source="s.yaml")
+    with pytest.raises(InvalidDefinition) as raised:
+        load_sender_yaml(text, source="s.yaml")
     assert raised.value.problems == expected
 
 
@@ -107,8 +112,8 @@ def test_a_message_files_sender_mistakes_name_the_field(sender, expected):
         + (f"sender: {sender}\n" if sender else "")
         + "variants:\n  en: {subject: s, html: h, text: t}\n"
     )
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.load_message_yaml(text, base_dir=".")
+    with pytest.raises(InvalidDefinition) as raised:
+        load_message_yaml(text, base_dir=".")
     assert raised.value.problems == expected
 
 
@@ -119,7 +124,7 @@ def test_publishing_reports_a_message_whose_sender_profile_does_not_exist():
         settings=PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="later"),
     )
     messages = [message("thanks"), message("later", sender="newsletter")]
-    assert admin.validate_for_publish(workflow, messages, [profile(store_id="demo")]) == [
+    assert validate_for_publish(workflow, messages, [profile(store_id="demo")]) == [
         "settings.follow_up_message: message 'later' is sent from sender profile 'newsletter', which store demo does "
         "not have (storeflows senders apply FILE.yaml)"
     ]
@@ -145,20 +150,18 @@ def test_a_from_address_belongs_to_the_ses_identity_as_ses_decides(address, iden
 
 @pytest.fixture
 def store(aws):
-    created, _ = admin.create_store("shop-1", "api", name="Shop One")
+    created, _ = create_store("shop-1", "api", name="Shop One")
     return created
 
 
 def test_applying_a_profile_names_the_messages_it_changes_and_listing_shows_them(store):
-    admin.apply_message(
-        message("welcome", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1")
-    )
-    assert admin.apply_sender(profile())[1] == [], "no message names it yet"
-    admin.apply_message(message("thanks", store_id="shop-1"))
+    apply_message(message("welcome", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1"))
+    assert apply_sender(profile())[1] == [], "no message names it yet"
+    apply_message(message("thanks", store_id="shop-1"))
 
-    saved, users = admin.apply_sender(profile(name="Shop One team"))
+    saved, users = apply_sender(profile(name="Shop One team"))
     assert users == ["thanks"] and messages.get_sender("shop-1", "shop-team") == saved
-    assert admin.list_senders("shop-1") == [
+    assert list_senders("shop-1") == [
         {
             "store": "shop-1",
             "sender": "shop-team",
@@ -171,47 +174,45 @@ def test_applying_a_profile_names_the_messages_it_changes_and_listing_shows_them
 
 
 def test_a_profile_no_message_names_can_be_deleted_one_in_use_cannot(store):
-    admin.apply_sender(profile())
-    admin.apply_message(message("thanks", store_id="shop-1"))
+    apply_sender(profile())
+    apply_message(message("thanks", store_id="shop-1"))
 
-    with pytest.raises(admin.AdminError, match="sender shop-team is named by messages thanks of store shop-1"):
-        admin.delete_sender("shop-1", "shop-team")
+    with pytest.raises(AdminError, match="sender shop-team is named by messages thanks of store shop-1"):
+        delete_sender("shop-1", "shop-team")
     assert messages.get_sender("shop-1", "shop-team") is not None, "a refused delete changes nothing"
 
-    admin.apply_message(
-        message("thanks", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1")
-    )
-    admin.delete_sender("shop-1", "shop-team")
+    apply_message(message("thanks", sender=Sender(name="Inline", address="hi@storeflows.test"), store_id="shop-1"))
+    delete_sender("shop-1", "shop-team")
     assert messages.get_sender("shop-1", "shop-team") is None
-    with pytest.raises(admin.AdminError, match="store shop-1 has no sender profile shop-team"):
-        admin.delete_sender("shop-1", "shop-team")
+    with pytest.raises(AdminError, match="store shop-1 has no sender profile shop-team"):
+        delete_sender("shop-1", "shop-team")
 
 
 def test_a_from_outside_the_ses_identity_or_an_unknown_profile_is_refused_and_nothing_saved(store, aws):
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.apply_sender(profile(address="shop@gmail.com"))
+    with pytest.raises(InvalidDefinition) as raised:
+        apply_sender(profile(address="shop@gmail.com"))
     assert raised.value.problems == [
         "address: shop@gmail.com does not belong to the SES identity storeflows.test this stack sends from"
     ]
-    with pytest.raises(admin.InvalidDefinition) as raised:
-        admin.apply_message(message("thanks", store_id="shop-1"))
+    with pytest.raises(InvalidDefinition) as raised:
+        apply_message(message("thanks", store_id="shop-1"))
     assert raised.value.problems == [
         "sender: no sender profile 'shop-team' in store shop-1 (storeflows senders apply FILE.yaml)"
     ]
-    with pytest.raises(admin.InvalidDefinition, match="sender.address: news@other.test does not belong"):
-        admin.apply_message(message("thanks", sender=Sender(name="News", address="news@other.test"), store_id="shop-1"))
+    with pytest.raises(InvalidDefinition, match="sender.address: news@other.test does not belong"):
+        apply_message(message("thanks", sender=Sender(name="News", address="news@other.test"), store_id="shop-1"))
     assert [item["sk"] for item in aws.items(keys.store_pk("shop-1"))] == [keys.STORE_SK], "nothing but the store"
 
 
 def test_preview_and_test_send_come_from_the_profile_as_it_is_now(store, aws):
-    admin.apply_sender(profile())
-    admin.apply_message(message("thanks", store_id="shop-1"))
-    assert admin.preview_message("shop-1", "thanks", email="ana@example.com").sender == Sender(
+    apply_sender(profile())
+    apply_message(message("thanks", store_id="shop-1"))
+    assert preview_message("shop-1", "thanks", email="ana@example.com").sender == Sender(
         name="Demo Store", address="shop@storeflows.test", reply_to="care@storeflows.test"
     )
 
-    admin.apply_sender(profile(name="Shop One team", address="team@storeflows.test"))
-    admin.send_test("shop-1", "thanks", to="qa@storeflows.test")
+    apply_sender(profile(name="Shop One team", address="team@storeflows.test"))
+    send_test("shop-1", "thanks", to="qa@storeflows.test")
     (sent,) = aws.sent_emails()
     mail = parse_mime_message(sent.raw_data)
     assert (mail["from"], mail["reply_to"]) == ("Shop One team <team@storeflows.test>", "care@storeflows.test")
@@ -219,8 +220,8 @@ def test_preview_and_test_send_come_from_the_profile_as_it_is_now(store, aws):
 
 def test_a_preview_of_a_message_whose_profile_is_gone_says_so(store, aws):
     messages.put_message(message("thanks", sender="gone", store_id="shop-1"))
-    with pytest.raises(admin.AdminError, match="names sender profile gone, which store shop-1 does not have"):
-        admin.preview_message("shop-1", "thanks", email="ana@example.com")
+    with pytest.raises(AdminError, match="names sender profile gone, which store shop-1 does not have"):
+        preview_message("shop-1", "thanks", email="ana@example.com")
 
 
 # --- the send step ----------------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""Stores and their secrets: one per platform (the event API, Shopify, WooCommerce), each shown
+once when it is made; the revenue attribution windows."""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import ValidationError
+
+from storeflows.admin.errors import AdminError
+from storeflows.admin.files import _store_id_problems, validation_problems
+from storeflows.intake.signatures import generate_standard_webhooks_secret, sign_standard_webhook
+from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
+from storeflows.records import Attribution, Store, is_store_id
+from storeflows.storage import stores
+
+
+def require_store(store_id: str) -> Store:
+    store = stores.get_store(store_id) if is_store_id(store_id) else None
+    if store is None:
+        raise AdminError(f"no store {store_id!r} (create it with: storeflows stores create {store_id} --platform ...)")
+    return store
+
+
+PLATFORM_SECRET_FIELDS = {"shopify": "shopify_secret", "api": "webhook_secret", "woocommerce": "woocommerce_secret"}
+
+
+def _secret_field(platform: str) -> str:
+    field = PLATFORM_SECRET_FIELDS.get(platform)
+    if field is None:
+        raise AdminError(f"unknown platform {platform!r}; one of: {', '.join(PLATFORM_SECRET_FIELDS)}")
+    return field
+
+
+def _platform_secret(platform: str, secret: str | None) -> str:
+    if secret is None:
+        return generate_standard_webhooks_secret() if platform == "api" else secrets.token_urlsafe(32)
+    if not secret or any(ch.isspace() for ch in secret):
+        raise AdminError("the secret must not be empty or contain spaces")
+    if platform == "api":
+        try:
+            sign_standard_webhook(secret, "msg_check", 0, b"")
+        except ValueError:
+            raise AdminError(
+                "an event API secret is whsec_ followed by base64 (omit --secret to generate one)"
+            ) from None
+    return secret
+
+
+def store_platforms(store: Store) -> list[str]:
+    return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if getattr(store, field)]
+
+
+def create_store(store_id: str, platform: str, *, secret: str | None = None, name: str = "") -> tuple[Store, str]:
+    """A new store with one platform's secret (generated unless given) and its own
+    unsubscribe signing key. Returns the store and the secret, to be shown once."""
+    problems = _store_id_problems(store_id)
+    if problems:
+        raise AdminError(problems[0])
+    field = _secret_field(platform)
+    value = _platform_secret(platform, secret)
+    store = Store(store_id=store_id, name=name, unsubscribe_key=generate_unsubscribe_key(), **{field: value})
+    if not stores.create_store(store):
+        raise AdminError(
+            f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})"
+        )
+    return store, value
+
+
+def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) -> tuple[Store, str]:
+    """Sets (or replaces) one platform's secret; requests signed with the old one are refused
+    from now on, so update the store's side at the same time."""
+    field = _secret_field(platform)
+    require_store(store_id)
+    value = _platform_secret(platform, secret)
+    updated = stores.set_store_secret(store_id, field, value)
+    if updated is None:
+        raise AdminError(f"store {store_id} was removed meanwhile")
+    return updated, value
+
+
+def set_attribution(
+    store_id: str, *, click_window: str | None = None, open_window: str | None = None, count_opens: bool | None = None
+) -> Store:
+    """Changes the store's revenue attribution windows (those given); returns the store with
+    the windows now in force. Purchases accepted from now on use them."""
+    store = require_store(store_id)
+    changes = {
+        name: value
+        for name, value in (("click_window", click_window), ("open_window", open_window), ("count_opens", count_opens))
+        if value is not None
+    }
+    if not changes:
+        return store
+    try:
+        attribution = Attribution.model_validate({**store.attribution.model_dump(), **changes})
+    except ValidationError as err:
+        raise AdminError("; ".join(validation_problems(err))) from None
+    stores.set_store_attribution(store_id, attribution)
+    return store.model_copy(update={"attribution": attribution})

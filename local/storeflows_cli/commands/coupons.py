@@ -1,0 +1,74 @@
+"""`storeflows coupons`: import codes into a pool, show the codes left."""
+
+from __future__ import annotations
+
+import argparse
+
+from storeflows_cli.commands import Build
+from storeflows_cli.output import CliError, emit, plain, read
+
+
+def coupons_import(args) -> int:
+    from storeflows.admin.stores import require_store
+    from storeflows.messaging import coupons
+    from storeflows.storage import coupons as pools
+
+    require_store(args.store)
+    result = coupons.import_codes(
+        args.store, args.pool, read(args.file), args.column, low_stock_threshold=args.low_stock
+    )
+    stock = pools.pool_stock(args.store, args.pool)
+    data = {"store": args.store, "pool": args.pool, **plain(result), "stock": plain(stock)}
+    text = (
+        f"pool {args.pool} of store {args.store}: {result.added} code(s) added, "
+        f"{result.skipped_duplicates} duplicate(s) skipped, {result.size} in the pool"
+    )
+    if stock is not None:
+        text += f"; {stock.remaining} left, low-stock alarm at {stock.low_stock_threshold} left"
+    emit(args, data, text)
+    return 0
+
+
+def coupons_stock(args) -> int:
+    from storeflows.admin.stores import require_store
+    from storeflows.storage import coupons as pools
+
+    require_store(args.store)
+    stock = pools.pool_stock(args.store, args.pool)
+    if stock is None:
+        raise CliError(
+            f"store {args.store} has no coupon pool {args.pool!r} (import codes with: storeflows coupons import)"
+        )
+    emit(
+        args,
+        {"store": args.store, "pool": args.pool, **plain(stock)},
+        f"pool {args.pool} of store {args.store}: {stock.remaining} of {stock.size} code(s) left "
+        f"({stock.claimed} handed out; low-stock alarm at {stock.low_stock_threshold} left)",
+    )
+    return 0
+
+
+def register(groups: argparse._SubParsersAction, build: Build) -> None:
+    coupons = build.group(groups, "coupons", "coupon code pools for dynamic coupons")
+    sub = build.command(
+        coupons,
+        "import",
+        coupons_import,
+        "import codes from a CSV column into a pool",
+        "Adds the codes of one CSV column to the pool (created on first import). Blank cells,\n"
+        "codes repeated in the file and codes already in the pool are skipped, so importing a\n"
+        "file twice adds nothing.",
+    )
+    sub.add_argument("store")
+    sub.add_argument("pool")
+    sub.add_argument("file", metavar="FILE.csv")
+    sub.add_argument("--column", required=True, metavar="NAME", help="the CSV column holding the codes")
+    sub.add_argument(
+        "--low-stock",
+        type=int,
+        metavar="N",
+        help="raise the low-stock alarm at N codes left (default: a tenth of the first import)",
+    )
+    sub = build.command(coupons, "stock", coupons_stock, "codes left in a pool")
+    sub.add_argument("store")
+    sub.add_argument("pool")

@@ -1,0 +1,250 @@
+"""The `storeflows` command line, called in-process: errors as one line and an exit status,
+file mistakes before any target, templates without one; with moto as its target, one
+contact's data exported, a contact erased, data requests listed and answered, coupon codes
+imported."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from storeflows.admin.stores import create_store
+from storeflows.admin.workflows import templates
+
+FOLLOW_UP = (
+    "store: demo\nworkflow: wf\ntemplate: purchase_follow_up\nsettings:\n"
+    "  thank_you_message: thanks\n  follow_up_message: later\n  follow_up_after: 3d\n"
+)
+
+
+@pytest.fixture
+def store(aws):
+    return create_store("shop-1", "api", name="Shop One")[0]
+
+
+def _purchase(email: str, order_id: str, *, language: str = "pl-PL", consent: bool = True):
+    from storeflows.events.purchase import PurchaseEvent
+
+    return PurchaseEvent.model_validate(
+        {
+            "type": "purchase",
+            "occurred_at": "2026-11-20T10:00:00Z",
+            "order": {
+                "id": order_id,
+                "total": "129.90",
+                "currency": "EUR",
+                "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}],
+            },
+            "customer": {"email": email, "first_name": "Ana", "language": language, "accepts_marketing": consent},
+        }
+    )
+
+
+# --- the command line, without a stack ----------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path):
+    from storeflows_cli.cli import main
+
+    monkeypatch.setenv("STOREFLOWS_LOCAL_FILE", str(tmp_path / "no-stack.json"))
+    monkeypatch.delenv("STOREFLOWS_STACK", raising=False)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    return main
+
+
+def test_cli_errors_are_one_line_without_a_traceback(cli, capsys):
+    assert cli(["workflows", "status", "demo"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "storeflows: error: no target: pass --stack NAME (or set STOREFLOWS_STACK), "
+        "or start the local stack with `make dev`\n"
+    )
+    assert cli(["--local", "stores", "list"]) == 1
+    assert "no local stack" in capsys.readouterr().err
+    assert cli(["workflows", "publish", "demo"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_lists_templates_without_a_target(cli, capsys):
+    assert cli(["workflows", "templates", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["template"] for row in listed] == list(templates())
+
+
+def test_stack_outputs_become_the_layers_environment():
+    from storeflows_cli.target import stack_environment
+
+    assert stack_environment(
+        {
+            "TableName": "t",
+            "ApiUrl": "https://x",
+            "ConfigurationSetName": "c",
+            "EventQueueUrl": "q",
+            "StateMachineArnPrefix": "arn:aws:states:eu-west-1:1:stateMachine:shop_",
+            "CareSeriesStateMachineArn": "arn:care",
+            "ShopifyWebhookUrl": "-",
+            "SenderIdentity": "my-shop.com",
+        }
+    ) == {
+        "TABLE_NAME": "t",
+        "PUBLIC_API_URL": "https://x",
+        "SES_CONFIGURATION_SET": "c",
+        "EVENT_QUEUE_URL": "q",
+        "STATE_MACHINE_ARN_PREFIX": "arn:aws:states:eu-west-1:1:stateMachine:shop_",
+        "SENDER_IDENTITY": "my-shop.com",
+    }
+
+
+def test_cli_reports_file_mistakes_before_looking_for_a_stack(cli, capsys, tmp_path):
+    bad = tmp_path / "wf.yaml"
+    bad.write_text(FOLLOW_UP.replace("follow_up_after: 3d", "follow_up_after: soon"))
+    assert cli(["workflows", "apply", str(bad), str(tmp_path / "missing.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"{bad}: settings.follow_up_after: 'soon' is not a duration like 10d, 12h, 30m or 45s",
+        f"cannot read {tmp_path / 'missing.yaml'}: No such file or directory",
+    ]
+    assert err == "storeflows: error: nothing applied: 2 problems in 2 file(s)\n"
+
+
+# --- data protection through the command line (moto) ----------------------------------------------
+
+
+@pytest.fixture
+def cli_on_moto(cli, monkeypatch, store):
+    """The CLI with moto as its target: the `aws` fixture's environment is what a stack would give."""
+    from storeflows_cli import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "use_target", lambda args: None)
+    return cli
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_exports_one_contacts_data_as_json(cli_on_moto, capsys, tmp_path):
+    from storeflows.storage import orders
+
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+
+    assert cli_on_moto(["contacts", "export", "shop-1", "Ana@Example.com"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["email"] == "ana@example.com" and printed["profile"]["orders_count"] == 1
+    assert set(printed["records"]) == {"order"}  # its consent is on the order
+
+    out = tmp_path / "ana.json"
+    assert cli_on_moto(["contacts", "export", "shop-1", "ana@example.com", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote 2 item(s) held about ana@example.com in store shop-1 to {out}\n"
+    assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (
+            ["contacts", "export", "shop-1"],
+            "the audience CSV needs --out FILE.csv, or give an EMAIL for one contact's data as JSON",
+        ),
+        (
+            ["contacts", "export", "shop-1", "ana@example.com", "--tag", "vip", "--consent-only"],
+            "--tag, --consent-only: filters of the audience CSV, not of one contact's data",
+        ),
+    ],
+)
+def test_cli_export_refuses_a_mixed_up_command_line_before_any_target(cli, capsys, argv, error):
+    assert cli(argv) == 2
+    assert capsys.readouterr().err == f"storeflows: error: {error} (see: storeflows contacts export --help)\n"
+
+
+def test_cli_delete_asks_first_then_erases_and_says_what_it_kept(cli_on_moto, capsys, monkeypatch):
+    from storeflows.storage import contacts, orders, stores
+
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    from storeflows.messaging.unsubscribe import unsubscribe
+    from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token
+
+    assert unsubscribe(
+        make_unsubscribe_token(
+            stores.get_store("shop-1").unsubscribe_key,
+            UnsubscribeRequest(store_id="shop-1", email="ana@example.com", message_id="news"),
+        )
+    )
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1, "no terminal, no --yes"
+    assert capsys.readouterr().err.endswith(
+        "storeflows: error: nothing erased: not confirmed (pass --yes when there is no terminal to ask on)\n"
+    )
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 1
+    assert "erase the 2 item(s) held about ana@example.com in store shop-1" in capsys.readouterr().err
+    assert contacts.get_contact("shop-1", "ana@example.com") is not None
+
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "erased ana@example.com from store shop-1: 2 item(s) (order 1, profile 1)",
+        "  runs stopped: none in flight",
+        "  kept: a suppression record under a hash of the address, unsubscribed before, which a new profile for it "
+        "inherits",
+    ]
+    assert contacts.get_contact("shop-1", "ana@example.com") is None
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 1
+    assert "no contact ana@example.com in store shop-1 (erased 20" in capsys.readouterr().err
+
+    assert cli_on_moto(["contacts", "delete", "shop-1", "ana@example.com", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["items_erased"], again["runs_stopped"]) == ({}, [])
+    assert set(again["kept"]) == {"erased_at", "erased_via", "unsubscribed_at"}
+
+
+def test_cli_lists_and_answers_data_requests(cli_on_moto, capsys, tmp_path):
+    from storeflows import privacy
+    from storeflows.events.common import Customer
+    from storeflows.events.privacy import DataRequest
+    from storeflows.storage import orders
+    from storeflows.storage import privacy as privacy_store
+
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    privacy.record_data_request(
+        "shop-1",
+        DataRequest(type="data_request", request_id="9999", customer=Customer(email="ana@example.com")),
+        source="shopify:ev-1",
+    )
+
+    assert cli_on_moto(["contacts", "data-requests", "shop-1", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["request_id"], listed["email"], listed["answered_at"]) == ("9999", "ana@example.com", None)
+
+    out = tmp_path / "answer.json"
+    assert cli_on_moto(["contacts", "data-requests", "shop-1", "9999", "--out", str(out)]) == 0
+    assert (
+        "the data held about ana@example.com in store shop-1 (data request 9999: 3 item(s))" in capsys.readouterr().out
+    )
+    assert json.loads(out.read_text("utf-8"))["records"]["order"][0]["order_id"] == "1001"
+    assert privacy_store.get_data_request("shop-1", "9999").answered_at is not None
+
+    assert cli_on_moto(["contacts", "data-requests", "shop-1", "1234"]) == 1
+    assert capsys.readouterr().err.startswith("storeflows: error: no data request '1234' in store shop-1")
+
+
+def test_cli_imports_coupon_codes_and_shows_the_stock(cli_on_moto, capsys, tmp_path):
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code\nA-1\nA-2\nA-1\n", "utf-8")
+    assert (
+        cli_on_moto(["coupons", "import", "shop-1", "spring", str(codes), "--column", "code", "--low-stock", "1"]) == 0
+    )
+    assert capsys.readouterr().out == (
+        "pool spring of store shop-1: 2 code(s) added, 1 duplicate(s) skipped, 2 in the "
+        "pool; 2 left, low-stock alarm at 1 left\n"
+    )
+    assert cli_on_moto(["coupons", "stock", "shop-1", "spring", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["remaining"] == 2
+    assert cli_on_moto(["coupons", "stock", "shop-1", "autumn"]) == 1
+    assert capsys.readouterr().err.startswith("storeflows: error: store shop-1 has no coupon pool 'autumn'")
