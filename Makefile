@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/storeflows:$(CURDIR)/local
 
-.PHONY: dev demo bench test lint validate unit e2e clean
+.PHONY: dev demo bench test lint validate check unit e2e clean
 
 $(STAMP): requirements-dev.txt layers/storeflows/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ lint: $(STAMP)  ## cfn-lint on template.yaml
 validate: $(STAMP)  ## statelint on every state machine
 	$(BIN)/statelint statemachines/*.asl.json
 
-test: lint validate  ## everything CI runs
+check: $(STAMP)  ## ruff (lint and format) and mypy on the code; `ruff format .` fixes the format
+	$(BIN)/ruff check layers functions local tests
+	$(BIN)/ruff format --check layers functions local tests
+	$(BIN)/mypy
+
+test: lint validate check  ## everything CI runs
 	$(BIN)/pytest -n 2 --dist loadfile
 
 clean:
