@@ -1,6 +1,7 @@
-"""Fixtures for the moto-backed handler tests in this directory.
+"""Fixtures for the moto-backed tests in this directory: the functions' handlers and the
+domain and storage code they call, against moto.
 
-Nothing here is autouse: the pure unit tests next to these never start moto. A handler test
+Nothing here is autouse. A handler test
 asks for `aws` (a fresh moto account with the resources of template.yaml that the functions
 touch, and the functions' environment) and gets a handler from `load_handler`."""
 
@@ -93,6 +94,13 @@ def _shared_boto3_session() -> boto3.session.Session:
     return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
 
 
+@functools.cache
+def _template_table() -> dict[str, Any]:
+    from storeflows_local.template import Template
+
+    return dict(Template(ROOT, {"SenderIdentity": SENDER_IDENTITY}).resources["Table"]["Properties"])
+
+
 def _reset_storeflows_state() -> None:
     """Settings and clients are cached per process; Powertools metrics are process-global."""
     from storeflows import aws, config
@@ -135,18 +143,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         # (moto's interception is global, so its clients are mocked like any other).
         boto3.DEFAULT_SESSION = _shared_boto3_session()
         dynamodb = boto3.client("dynamodb", region_name=REGION)
+        # The table as template.yaml declares it (keys, billing, TTL), not a second description.
+        table = _template_table()
         dynamodb.create_table(
             TableName=TABLE_NAME,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode=table["BillingMode"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
         )
-        dynamodb.update_time_to_live(
-            TableName=TABLE_NAME, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True}
-        )
+        dynamodb.update_time_to_live(TableName=TABLE_NAME, TimeToLiveSpecification=table["TimeToLiveSpecification"])
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

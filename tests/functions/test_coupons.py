@@ -1,7 +1,7 @@
 """Coupons (storeflows.messaging.coupons) against moto: importing codes from a CSV column, claiming
 each at most once, running out, the low-stock metric; and the send step handing them out.
 
-Concurrency is proven end to end in tests/e2e/test_coupons.py (50 threads, one pool)."""
+Concurrency is proven end to end in tests/e2e/test_coupon_claims.py (50 threads, one pool)."""
 
 from __future__ import annotations
 
