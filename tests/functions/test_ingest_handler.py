@@ -422,3 +422,83 @@ def test_a_refused_webhook_is_counted_by_reason(ingest, shopify_request, aws, ca
         if "WebhooksRejected" in record
     ]
     assert refused == [("unknown_store", [1.0]), ("invalid_signature", [1.0])]
+
+
+# --- what the intake must refuse, though signed: it could be acknowledged but never kept --------
+
+
+def _raw_purchase(order_id: str = "A-1", total: str = '"10.00"', items: str = "[]", name: str = '"Ana"') -> bytes:
+    return (
+        f'{{"type": "purchase", "order": {{"id": "{order_id}", "total": {total}, "currency": "EUR", "items": {items}}},'
+        f' "customer": {{"email": "ana@example.com", "first_name": {name}}}}}'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 10_000 + b"]" * 10_000, "nested too deeply"),
+        (b"{" + b'"a":{' * 5_000 + b"}" * 5_001, "nested too deeply"),
+        (_raw_purchase(name='"\\ud800"'), "lone surrogate"),
+        (_raw_purchase(name='"x\\udfffy"'), "lone surrogate"),
+        (_raw_purchase(total="NaN"), "NaN is not a JSON number"),
+        (_raw_purchase(total="Infinity"), "Infinity is not a JSON number"),
+        (_raw_purchase(total="-Infinity"), "-Infinity is not a JSON number"),
+        (b'{"type": "purchase", "type": "consent"}', "the member 'type' appears twice"),
+        (_raw_purchase(total="1" + "0" * 5000), "not valid JSON"),
+    ],
+)
+def test_valid_signature_garbage_is_400_invalid_payload_not_a_server_error(ingest, api_request, aws, body, reason):
+    assert reason in assert_refused(ingest(api_request(body)), 400, "invalid_payload")
+    assert aws.queued_bodies() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        (_raw_purchase(total="1e400"), "order.total", "less than or equal to"),
+        (
+            _raw_purchase(total='"1.0000000000000000000000000000000000000001"'),
+            "order.total",
+            "at most 6 decimal places",
+        ),
+        (
+            _raw_purchase(items='[{"sku": "A", "quantity": 10000000000000000000000000000000000000000}]'),
+            "order.items.0.quantity",
+            "less than or equal to 1000000",
+        ),
+        (_raw_purchase(order_id="x" * 1500), "order.id", "at most 200 characters"),
+        (_raw_purchase(order_id="A\\u0000-1"), "order.id", "control characters"),
+        (_raw_purchase(items='[{"name": "' + "n" * 600 + '"}]'), "order.items.0.name", "at most 500 characters"),
+        (_raw_purchase(name='"' + "a" * 300 + '"'), "customer.first_name", "at most 200 characters"),
+    ],
+)
+def test_values_the_table_could_not_hold_are_400_naming_the_field(ingest, api_request, aws, body, field, reason):
+    detail = assert_refused(ingest(api_request(body)), 400, "invalid_payload")
+    assert detail.startswith(f"{field}: ") and reason in detail, detail
+    assert aws.queued_bodies() == []
+
+
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [
+        ("аna@example.com", "non-ASCII characters before the @"),
+        ("=?utf-8?q?x=0D=0ABcc:_a?=@example.com", "the part before the @"),
+        ("=?utf-8?q?x=0D=0ABcc:_a@evil.test?=@example.com", "not a valid email address"),
+        ("ana..b@example.com", "the part before the @"),
+    ],
+)
+def test_an_address_ses_could_not_send_to_is_400(ingest, api_request, aws, email, reason):
+    body = json.loads(_raw_purchase())
+    body["customer"]["email"] = email
+    assert reason in assert_refused(ingest(api_request(body)), 400, "invalid_payload")
+    assert aws.queued_bodies() == []
+
+
+def test_an_internationalised_domain_is_kept_as_punycode_a_look_alike_apart(ingest, api_request, aws):
+    for email in ("ana@bücher.de", "ana@exаmple.com"):  # the second "а" is Cyrillic
+        body = json.loads(_raw_purchase())
+        body["customer"]["email"] = email
+        assert accepted(ingest(api_request(body)))["status"] == "accepted"
+    queued = [body["event"]["customer"]["email"] for body in aws.queued_bodies()]
+    assert sorted(queued) == ["ana@xn--bcher-kva.de", "ana@xn--exmple-4nf.com"]

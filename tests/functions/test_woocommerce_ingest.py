@@ -184,3 +184,22 @@ def test_an_order_without_a_billing_email_is_400(post, aws, read_json):
     answer = post(body=body, headers=headers)
     assert answer["statusCode"] == 400 and "customer.email" in read_json(answer)["detail"]
     assert aws.queued_bodies() == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "signed_with"),
+    [
+        ("a&amp;b&lt;c&gt;&quot;d&#039;e", "a&b<c>\"d'e"),  # copied as WordPress shows it; signed decoded
+        ("a&amp;b", "a&b"),
+        ("a&b", "a&b"),  # typed as it is
+        ("a&amp;b", "a&amp;b"),  # a secret that really holds "&amp;" still verifies as given
+    ],
+)
+def test_a_secret_with_html_entities_verifies_as_woocommerce_signs_it(post, aws, stored, signed_with):
+    from storeflows.storage import stores
+
+    stores.set_store_secret("demo", "woocommerce_secret", stored)
+    headers = {**HEADERS, "X-WC-Webhook-Signature": sign_hmac_sha256_base64(signed_with, BODY)}
+    assert post(headers=headers)["statusCode"] == 202
+    refused = {**HEADERS, "X-WC-Webhook-Signature": sign_hmac_sha256_base64("a-b", BODY)}
+    assert post(headers=refused)["statusCode"] == 401

@@ -23,10 +23,25 @@ from pydantic import (
 )
 
 _MAX_EMAIL_LENGTH = 254
+_MAX_LOCAL_PART_LENGTH = 64  # RFC 5321 section 4.5.3.1.1
+# RFC 5322 dot-atom text: what a local part may hold unquoted (quoted ones are refused).
+_LOCAL_PART_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _MAX_REPORTED_ERRORS = 10
 _LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*")
 _COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
 _CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
+
+
+# Limits that keep every accepted event storable and runnable (DynamoDB numbers hold 38
+# significant digits up to about 1e126; keys and items have size limits) and refuse what no
+# store sends. An event over them is answered 400 naming the field, never dead-lettered.
+MAX_MONEY = Decimal(10) ** 12
+MAX_MONEY_DECIMAL_PLACES = 6
+MAX_QUANTITY = 1_000_000
+MAX_ID_LENGTH = 200
+MAX_TEXT_LENGTH = 500
+MAX_NAME_LENGTH = 200
+MAX_LINE_ITEMS = 10_000
 
 
 def _reject_float(value: Any) -> Any:
@@ -61,6 +76,33 @@ def _has_line_break_or_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
 
 
+def _check_id(value: str | None) -> str | None:
+    if value is not None and _has_line_break_or_control(value):
+        raise ValueError("must not contain control characters or line breaks")
+    if value is not None and len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _within(limit: int) -> Any:
+    def check(value: str | None) -> str | None:
+        if value is not None and len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_money(value: Decimal) -> Decimal:
+    """What a DynamoDB number can hold exactly, and any store's prices need."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):
+        raise ValueError("must be a number")
+    if -exponent > MAX_MONEY_DECIMAL_PLACES:
+        raise ValueError(f"must have at most {MAX_MONEY_DECIMAL_PLACES} decimal places")
+    return value
+
+
 def _check_person_name(value: str | None) -> str | None:
     if value is not None and _has_line_break_or_control(value):
         raise ValueError("must not contain control characters or line breaks")
@@ -69,7 +111,10 @@ def _check_person_name(value: str | None) -> str | None:
 
 def _normalise_email(value: str) -> str:
     """A deliberately small syntax check (no email-validator dependency): enough to refuse
-    header-injection attempts and obvious garbage; deliverability is SES's job."""
+    header-injection attempts and obvious garbage, and addresses SES cannot send to;
+    deliverability is SES's job. An internationalised domain is kept as its punycode (the
+    form SES and every mail server take); a local part that is not ASCII is refused, as
+    SES offers no SMTPUTF8."""
     email = value.strip().lower()
     local, at, domain = email.partition("@")
     looks_valid = (
@@ -83,7 +128,16 @@ def _normalise_email(value: str) -> str:
     )
     if not looks_valid:
         raise ValueError("not a valid email address")
-    return email
+    if not local.isascii():
+        raise ValueError("an address with non-ASCII characters before the @ cannot be sent to (SES has no SMTPUTF8)")
+    if len(local) > _MAX_LOCAL_PART_LENGTH or not _LOCAL_PART_RE.fullmatch(local) or "=?" in local:
+        raise ValueError("not a valid email address (the part before the @)")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError("not a valid email address (its domain is not a valid internationalised name)") from None
+    return f"{local}@{domain}"
 
 
 def _normalise_language(value: str | None) -> str | None:
@@ -116,11 +170,18 @@ def _assume_utc(value: datetime | None) -> datetime | None:
     return value
 
 
-Money = Annotated[Decimal, BeforeValidator(_reject_float), Field(ge=0)]
-ExactId = Annotated[str, BeforeValidator(_id_to_text), Field(min_length=1)]
-OptionalId = Annotated[str | None, BeforeValidator(_optional_id)]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
-PersonName = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_check_person_name)]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_reject_float),
+    Field(ge=0, le=MAX_MONEY, allow_inf_nan=False),
+    AfterValidator(_check_money),
+]
+ExactId = Annotated[str, BeforeValidator(_id_to_text), Field(min_length=1), AfterValidator(_check_id)]
+OptionalId = Annotated[str | None, BeforeValidator(_optional_id), AfterValidator(_check_id)]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none), _within(MAX_TEXT_LENGTH)]
+PersonName = Annotated[
+    str | None, BeforeValidator(_blank_to_none), _within(MAX_NAME_LENGTH), AfterValidator(_check_person_name)
+]
 Email = Annotated[str, AfterValidator(_normalise_email)]
 Language = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_language)]
 Country = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_country)]
@@ -136,7 +197,7 @@ class LineItem(ValueObject):
     name: OptionalText = None
     category: OptionalText = None
     product_id: OptionalId = None
-    quantity: int = Field(default=1, ge=1)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     price: Money | None = None
 
 
@@ -144,7 +205,7 @@ class Order(ValueObject):
     id: ExactId
     total: Money
     currency: Currency
-    items: list[LineItem] = []
+    items: list[LineItem] = Field(default=[], max_length=MAX_LINE_ITEMS)
 
 
 class Customer(ValueObject):

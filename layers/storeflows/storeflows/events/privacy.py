@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from storeflows.events.common import Customer, ExactId, OptionalId, ValueObject
+from pydantic import Field
+
+from storeflows.events.common import MAX_LINE_ITEMS, Customer, ExactId, OptionalId, ValueObject
 
 
 class ErasureRequest(ValueObject):
@@ -28,7 +30,7 @@ class DataRequest(ValueObject):
     request_id: ExactId
     customer: Customer
     platform_customer_id: OptionalId = None
-    orders_requested: list[ExactId] = []
+    orders_requested: list[ExactId] = Field(default=[], max_length=MAX_LINE_ITEMS)
 
     accepted_by_api: ClassVar[bool] = False
 

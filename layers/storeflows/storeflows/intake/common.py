@@ -25,9 +25,11 @@ from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.records import Store
 from storeflows.storage import stores
 
-# Shopify order payloads with many line items reach tens of KiB; 256 KiB leaves room and
-# keeps the canonical event far inside SQS's message limit.
+# Shopify order payloads with many line items reach tens of KiB; 256 KiB leaves room.
 MAX_BODY_BYTES = 256 * 1024
+# SQS's message limit: a canonical event over it could never be queued, so it is refused
+# (its fields are a subset of the body's, so only a body near the limit can come close).
+MAX_QUEUED_EVENT_BYTES = 256 * 1024
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -57,11 +59,60 @@ def known_store(store_id: str) -> Store:
 
 
 def parse_json(raw_body: bytes) -> Any:
+    """The body as JSON (RFC 8259), or InvalidPayload saying why not. Beyond what Python's
+    parser refuses, this refuses what it accepts but JSON is not, or what could not be kept:
+    NaN and Infinity, an object naming a member twice (the last one would silently win),
+    strings holding a lone UTF-16 surrogate (they cannot be written as UTF-8 to the queue),
+    and nesting or numbers so large the parser itself gives up."""
     try:
         # Decimal keeps money exact; Python ints keep Shopify's 64-bit ids exact.
-        return json.loads(raw_body.decode("utf-8"), parse_float=Decimal)
+        parsed = json.loads(
+            raw_body.decode("utf-8"),
+            parse_float=Decimal,
+            parse_constant=_not_json,
+            object_pairs_hook=_object_without_repeats,
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InvalidPayload(f"body is not valid JSON: {err}") from err
+    except RecursionError:
+        raise InvalidPayload("body is not valid JSON: nested too deeply") from None
+    except ValueError as err:  # an integer of more digits than Python converts
+        raise InvalidPayload(f"body is not valid JSON: {err}") from None
+    _refuse_lone_surrogates(parsed)
+    return parsed
+
+
+def _not_json(constant: str) -> Any:
+    raise InvalidPayload(f"body is not valid JSON: {constant} is not a JSON number")
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise InvalidPayload(f"body is not valid JSON: the member {name[:64]!r} appears twice in one object")
+        found[name] = value
+    return found
+
+
+def _refuse_lone_surrogates(parsed: Any) -> None:
+    """Every string of the document (names and values), without recursion: a lone surrogate
+    ("\\ud800") is valid JSON escape syntax but no character, and cannot be encoded."""
+    pending = [parsed]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidPayload(
+                    "body is not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff)"
+                ) from None
 
 
 def accept(store: Store, event_id: str, source: Literal["shopify", "woocommerce", "api"], body: EventBody) -> Receipt:
@@ -74,7 +125,13 @@ def accept(store: Store, event_id: str, source: Literal["shopify", "woocommerce"
         event=body,
         attribution=store.attribution,
     )
-    client("sqs").send_message(QueueUrl=require("event_queue_url"), MessageBody=event.model_dump_json())
+    # Fields left unset are left out: every one of them defaults to None on the way back.
+    message = event.model_dump_json(exclude_none=True)
+    if len(message.encode("utf-8")) > MAX_QUEUED_EVENT_BYTES:
+        raise PayloadTooLarge(
+            f"the event is over {MAX_QUEUED_EVENT_BYTES} bytes once normalised; send fewer line items"
+        )
+    client("sqs").send_message(QueueUrl=require("event_queue_url"), MessageBody=message)
     logger.info("event accepted", extra={"store_id": event.store_id, "event_id": event.event_id})
     metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
     return Receipt(event_id=event.event_id, status="accepted")

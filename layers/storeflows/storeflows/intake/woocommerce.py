@@ -25,7 +25,7 @@ from storeflows.intake.common import (
     require_object,
     validate,
 )
-from storeflows.intake.signatures import verify_hmac_sha256_base64
+from storeflows.intake.signatures import verify_hmac_sha256_base64, wordpress_signing_secret
 from storeflows.observability import logger
 from storeflows.records import Store
 
@@ -49,7 +49,11 @@ def accept_order(store_id: str, headers: Mapping[str, str], content_type: str | 
         logger.info("WooCommerce webhook ping", extra={"store_id": store_id})
         return ignored("", ping=True)
     store = checked_store(store_id, content_type, raw_body)
-    verify_hmac_sha256_base64(_secret(store), raw_body, headers.get("x-wc-webhook-signature"))
+    secret = _secret(store)
+    decoded = wordpress_signing_secret(secret)
+    verify_hmac_sha256_base64(
+        secret, raw_body, headers.get("x-wc-webhook-signature"), also=(decoded,) if decoded != secret else ()
+    )
     delivery_id = (headers.get("x-wc-webhook-delivery-id") or "").strip()
     if not delivery_id:
         raise InvalidPayload("missing X-WC-Webhook-Delivery-ID header")
