@@ -143,3 +143,66 @@ def test_unsubscribe_headers_accepts_https_and_local_stack(url):
 def test_unsubscribe_headers_rejects_other_urls(url):
     with pytest.raises(ValueError):
         unsubscribe_headers(url)
+
+
+# --- RFC 2047 encoded-words (CVE-2024-6923: decoded into raw CR LF by the email package) ---
+
+# A first name, as a customer could type it at checkout.
+ENCODED_BCC = "=?utf-8?q?x=0D=0ABcc:_attacker@evil.test?="
+ENCODED_BODY = "=?utf-8?q?x=0D=0AReply-To:_attacker@evil.test=0D=0A=0D=0APay_at_http://evil.test?="
+
+
+def top_header_lines(raw: bytes) -> list[str]:
+    """The raw header block, one entry per header line (continuations joined)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    return [line for line in head.split("\r\n") if not line.startswith((" ", "\t"))]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"rendered": RenderedMessage(subject=f"Thanks {ENCODED_BCC}", html="h", text="t")},
+        {"rendered": RenderedMessage(subject=f"Thanks {ENCODED_BODY}", html="h", text="t")},
+        {"sender_name": f"Shop {ENCODED_BCC}"},
+        {"sender_name": f"Shop {ENCODED_BODY}"},
+        {"extra_headers": {"X-Campaign": ENCODED_BCC}},
+        # Base64 encoded-words, and one inside another.
+        {"rendered": RenderedMessage(subject="=?utf-8?b?eA0KQmNjOiBhdHRhY2tlckBldmlsLnRlc3Q=?=", html="h", text="t")},
+        {
+            "rendered": RenderedMessage(
+                subject="=?utf-8?b?PT91dGYtOD9xP3g9MEQ9MEFCY2M6X2FAZXZpbC50ZXN0Pz0=?=", html="h", text="t"
+            )
+        },
+        # Line breaks an encoded-word may decode to besides CR LF: NEL, LS, PS, VT.
+        {
+            "rendered": RenderedMessage(
+                subject="=?utf-8?q?x=C2=85Bcc:_a@evil.test=E2=80=A8Reply-To:_b@evil.test?=", html="h", text="t"
+            )
+        },
+    ],
+)
+def test_an_encoded_word_cannot_add_a_header_or_replace_the_body(overrides):
+    raw = build(**overrides)
+    names = [line.split(":", 1)[0].lower() for line in top_header_lines(raw)]
+    assert "bcc" not in names and names.count("reply-to") == 1, top_header_lines(raw)
+    parsed = parse_mime_message(raw)
+    expected_text = overrides["rendered"].text if "rendered" in overrides else "Cześć Jan!\nDo zobaczenia."
+    assert parsed["text"].strip() == expected_text
+    assert parsed["reply_to"] == "help@example.com"
+    assert "Pay at" not in (parsed["text"] or "") and "Pay at" not in (parsed["html"] or "")
+
+
+def test_what_an_encoded_word_says_stays_visible_on_one_line():
+    assert sanitize_header_value(f"Hi {ENCODED_BODY}") == "Hi x Reply-To: attacker@evil.test Pay at http://evil.test"
+    assert sanitize_header_value("=?utf-8?q?Za=C5=BC=C3=B3=C5=82=C4=87?=") == "Zażółć"
+
+
+def test_text_that_only_looks_like_an_encoded_word_is_broken_up():
+    assert sanitize_header_value("50% off =?yes") == "50% off = ?yes"
+    assert sanitize_header_value("=?utf-8?q?broken") == "= ?utf-8?q?broken"
+
+
+@pytest.mark.parametrize("reply_to", [f"{ENCODED_BCC}@example.com", "help@example.com\r\nBcc: a@evil.test"])
+def test_an_address_holding_an_encoded_word_or_a_line_break_is_refused(reply_to):
+    with pytest.raises(ValueError):
+        build(reply_to=reply_to)

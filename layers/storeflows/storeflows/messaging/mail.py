@@ -8,6 +8,7 @@ never become a ``Bcc:`` line.
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import re
 import unicodedata
@@ -30,16 +31,41 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 _WHITESPACE_RUN = re.compile(r"\s+")
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII except ":"
 _URL_FORBIDDEN = frozenset("<>,")  # would end or split an RFC 2369 <URL> list
+# RFC 2047: =?charset?encoding?text?=, matched loosely (a decoder would be as lenient).
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?.*?\?=", re.DOTALL)
+_MAX_ENCODED_WORD_ROUNDS = 4
 
 
 def sanitize_header_value(value: str) -> str:
-    """Return ``value`` as one header-safe line.
+    """Return ``value`` as one header-safe line that no mail software will read as more.
 
-    Control characters (Unicode category Cc) are dropped, except whitespace ones (CR,
-    LF, tab, ...) which count as whitespace; every run of whitespace becomes one space.
+    Control characters (Unicode category Cc) are dropped, except whitespace ones (CR, LF,
+    tab, NEL, the Unicode line and paragraph separators...) which count as whitespace;
+    every run of whitespace becomes one space. RFC 2047 encoded-words are decoded here,
+    and what they decode to is sanitised the same way: Python's email package decodes them
+    when it writes a header, and before 3.12.5 (CVE-2024-6923) wrote an encoded CR LF as a
+    real line break, so a first name of ``=?utf-8?q?x=0D=0ABcc:_a@evil.test?=`` became a
+    Bcc line. Whatever still looks like the start of an encoded-word afterwards is broken
+    up, so this holds whatever the interpreter's patch level.
     """
-    visible = "".join(ch for ch in value if ch.isspace() or unicodedata.category(ch) != "Cc")
-    return _WHITESPACE_RUN.sub(" ", visible).strip()
+    text = value
+    for _ in range(_MAX_ENCODED_WORD_ROUNDS):  # an encoded-word may decode to another
+        decoded = _ENCODED_WORD.sub(_decoded_word, text)
+        if decoded == text:
+            break
+        text = decoded
+    visible = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    one_line = _WHITESPACE_RUN.sub(" ", visible).strip()
+    return one_line.replace("=?", "= ?")
+
+
+def _decoded_word(match: re.Match[str]) -> str:
+    """One encoded-word as the text it stands for; one that does not decode is kept as
+    text (its "=?" is broken up afterwards)."""
+    try:
+        return str(email.header.make_header(email.header.decode_header(match.group(0))))
+    except (ValueError, LookupError, UnicodeError):
+        return match.group(0)
 
 
 def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
@@ -150,6 +176,15 @@ def _address(value: str) -> Address:
     if not address.username or not address.domain:
         raise ValueError(f"invalid email address: {cleaned!r}")
     return address
+
+
+def sendable_address(value: str) -> bool:
+    """Whether SES can take ``value`` as a recipient (one plain ASCII address)."""
+    try:
+        _address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_mime_message(raw: bytes | str) -> dict[str, Any]:
