@@ -185,6 +185,23 @@ def test_an_unknown_message_is_named_with_its_setting():
     assert validate_for_publish(workflow, {"thanks": message("thanks"), "later": message("later")}) == []
 
 
+def test_settings_too_large_to_travel_with_every_run_are_refused():
+    """Every run carries its workflow's settings, and Step Functions refuses inputs over
+    256 KB: a workflow with a huge SKU tag map would start no run at all."""
+    workflow = load_workflow_yaml(FOLLOW_UP)
+    huge = workflow.model_copy(
+        update={
+            "settings": workflow.settings.model_copy(
+                update={"sku_tags": {f"SKU-{n:06}": "dress_owner" for n in range(5000)}}
+            )
+        }
+    )
+    messages = [message("thanks"), message("later")]
+    (problem,) = validate_for_publish(huge, messages)
+    assert problem.startswith("settings: ") and "at most 65536" in problem
+    assert validate_for_publish(workflow, messages) == []
+
+
 def test_messages_are_found_however_deep_the_settings_hold_them():
     workflow = load_workflow_yaml(
         workflow_file(
@@ -558,3 +575,28 @@ def test_a_preview_never_takes_a_code_from_a_coupon_pool(store, aws):
         )
     )
     assert pools.pool_stock("shop-1", "p").claimed == 0
+
+
+def test_a_message_that_renders_past_the_bounds_is_refused_when_saved(store):
+    from storeflows.storage import messages
+
+    bomb = message("bomb", store_id="shop-1").model_copy(
+        update={
+            "variants": {
+                "en": MessageContent(subject="s", html="{{ 'a' * 30000000 }}", text="t"),
+                "pl": MessageContent(
+                    subject="s",
+                    html="h",
+                    text="{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+                ),
+            }
+        }
+    )
+    with pytest.raises(InvalidDefinition) as refused:
+        apply_message(bomb)
+    assert refused.value.problems == [
+        "variants.en.html: repeating a value 30000000 times makes it too long",
+        "variants.pl.text: takes more than 1000000 steps to render (a loop too long?)",
+    ]
+    assert messages.list_messages("shop-1") == [], "nothing saved"
+    assert apply_message(message("fine", store_id="shop-1"))[0].message_id == "fine"

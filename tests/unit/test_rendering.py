@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from storeflows.errors import MessageRenderError
-from storeflows.messaging.rendering import RenderedMessage, render_message
+from storeflows.messaging.rendering import RenderedMessage, RenderTooBig, render_message
 from storeflows.records import MessageContent
 
 
@@ -118,3 +118,49 @@ def test_same_source_renders_fresh_for_each_customer():
     content = MessageContent(subject="Hi {{ n }}", html="<b>{{ n }}</b>", text="{{ n }}")
     assert render_message(content, {"n": "Ann"}).html == "<b>Ann</b>"
     assert render_message(content, {"n": "Bob"}).html == "<b>Bob</b>"
+
+
+# --- bounds: every render (preview, test send, send) stops before it runs away -----------------
+
+
+@pytest.mark.parametrize(
+    ("template", "refusal"),
+    [
+        ("{{ 'a' * 100000000 }}", "repeating a value 100000000 times"),
+        ("{{ 'a' * 30000000 }}", "repeating a value 30000000 times"),
+        ("{{ ['a'] * 100000000 }}", "repeating a value"),
+        ("{{ 'a'|center(1000000000) }}", "filter center: the number 1000000000 is too large"),
+        ("{{ 'a'.ljust(1000000000) }}", "ljust: the number 1000000000 is too large"),
+        ("{{ 'a'|indent(100000000) }}", "filter indent"),
+        ("{{ '%0999999999d' % 1 }}", "%-format width"),
+        ("{{ '%*d' % (999999999, 1) }}", "%-format width"),
+        ("{{ '{:>999999999}'.format('a') }}", "format field width"),
+        ("{{ '%999999999s'|format('a') }}", "filter format"),
+        ("{{ 10 ** 100000 }}", "exponent of 100000"),
+        ("{% for i in range(100000) %}{{ 'twenty characters!!' }}{% endfor %}", "more than 1000000 characters"),
+        ("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", "steps to render"),
+    ],
+)
+def test_a_template_that_would_run_away_is_stopped_with_the_reason(template, refusal):
+    with pytest.raises(RenderTooBig, match=refusal.replace("(", r"\(").replace("*", r"\*")) as refused:
+        render(html=template)
+    assert refused.value.detail.startswith("html: ")
+
+
+def test_bounds_leave_real_messages_alone():
+    items = [{"name": f"Item {n}", "quantity": 1, "price": Decimal("9.99")} for n in range(200)]
+    html = (
+        "<p>Hi {{ contact.first_name }}, order {{ '%s' % order.id }} (call 0800123456)</p>"
+        "{% for item in order['items'] %}<li>{{ item.quantity }} × {{ item.name|center(40) }} "
+        "{{ item.price|money('EUR') }}</li>{% endfor %}{{ '-' * 60 }}{{ '{:>10}'.format('x') }}"
+    )
+    rendered = render(html=html, contact={"first_name": "Ana"}, order={"id": "1001", "items": items})
+    assert rendered.html.count("<li>") == 200 and "order 1001" in rendered.html
+
+
+def test_rendering_does_not_leave_its_step_counter_behind():
+    import sys
+
+    before = sys.gettrace()
+    render(html="{% for i in range(10) %}{{ i }}{% endfor %}")
+    assert sys.gettrace() is before

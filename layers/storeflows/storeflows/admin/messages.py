@@ -12,10 +12,10 @@ from storeflows.admin.stores import require_store
 from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, UnknownMessage, UnknownSender
 from storeflows.events.common import Order
-from storeflows.events.subjects import OrderSubject
+from storeflows.events.subjects import SubjectView, order_from_record
 from storeflows.messaging import ses
 from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
-from storeflows.messaging.rendering import RenderedMessage, render_message
+from storeflows.messaging.rendering import RenderedMessage, RenderTooBig, render_message
 from storeflows.messaging.unsubscribe_links import unsubscribe_url
 from storeflows.records import (
     Contact,
@@ -24,6 +24,7 @@ from storeflows.records import (
     Purpose,
     Sender,
     StaticCoupon,
+    Store,
     WhenExhausted,
     within_identity,
 )
@@ -55,11 +56,11 @@ def message_sender_problems(message: Message) -> list[str]:
 
 
 def apply_message(message: Message) -> tuple[Message, list[str]]:
-    """Saves the message, unless its sender cannot send (InvalidDefinition); returns it with
-    the ids of the published workflows using it (their runs, also those in flight, send the
-    new content from now on)."""
-    require_store(message.store_id)
-    problems = message_sender_problems(message)
+    """Saves the message, unless its sender cannot send or a variant renders past the bounds
+    every send enforces (InvalidDefinition); returns it with the ids of the published
+    workflows using it (their runs, also those in flight, send the new content from now on)."""
+    store = require_store(message.store_id)
+    problems = message_sender_problems(message) + bounds_problems(store, message)
     if problems:
         raise InvalidDefinition(f"message {message.message_id}", problems)
     messages.put_message(message)
@@ -70,6 +71,23 @@ def apply_message(message: Message) -> tuple[Message, list[str]]:
         and any(message_id == message.message_id for _, message_id in message_references(workflow.settings))
     ]
     return message, sorted(users)
+
+
+def bounds_problems(store: Store, message: Message) -> list[str]:
+    """A variant that renders too long or too slowly for a sample contact and order would do
+    so for every customer (rendering.RenderTooBig): refused when saved, not found by a send."""
+    contact = Contact(store_id=store.store_id, email="sample@example.com", first_name="Alex", last_name="Sample")
+    coupon = {"code": SAMPLE_COUPON_CODE} if message.coupon is not None else None
+    context = _message_context(store, contact, SubjectView.of_order(SAMPLE_ORDER), _SAMPLE_UNSUBSCRIBE_URL, coupon)
+    problems = []
+    for language, content in sorted(message.variants.items()):
+        try:
+            render_message(content, context)
+        except RenderTooBig as err:
+            problems.append(f"variants.{language}.{err.detail}")
+        except MessageRenderError:
+            pass  # what depends on the data is found by preview (and by the send, for the data it has)
+    return problems
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,7 @@ class Preview:
 
 
 SAMPLE_COUPON_CODE = "SAMPLE-COUPON-CODE"
+_SAMPLE_UNSUBSCRIBE_URL = "https://unsubscribe.invalid/unsubscribe?token=sample"
 SAMPLE_ORDER = Order(
     id="SAMPLE-1001",
     total=Decimal("129.90"),
@@ -129,13 +148,13 @@ def preview_message(
     if message.coupon is not None:
         coupon = {"code": message.coupon.code if isinstance(message.coupon, StaticCoupon) else SAMPLE_COUPON_CODE}
     try:
-        rendered = render_message(content, _message_context(store, contact, OrderSubject(order=order), link, coupon))
+        rendered = render_message(content, _message_context(store, contact, SubjectView.of_order(order), link, coupon))
     except MessageRenderError as err:
         raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
     warnings = []
     if isinstance(message.coupon, DynamicCoupon) and message.coupon.when_exhausted is WhenExhausted.SEND_WITHOUT_COUPON:
         try:
-            render_message(content, _message_context(store, contact, OrderSubject(order=order), link, None))
+            render_message(content, _message_context(store, contact, SubjectView.of_order(order), link, None))
         except MessageRenderError as err:
             warnings.append(
                 f"once pool {message.coupon.pool} runs out, the {used_language} variant does not render "
@@ -151,18 +170,12 @@ def _order_for_preview(store_id: str, contact: Contact, order_id: str | None, *,
     if order_id is not None:
         for item in recorded:
             if item["order_id"] == order_id:
-                return _order(item), False
+                return order_from_record(item), False
         ids = ", ".join(item["order_id"] for item in recorded) or "none"
         raise AdminError(f"contact {contact.email} has no order {order_id!r} in store {store_id} (recorded: {ids})")
     if recorded:
-        return _order(max(recorded, key=lambda item: item.get("occurred_at", ""))), False
+        return order_from_record(max(recorded, key=lambda item: item.get("occurred_at", ""))), False
     return SAMPLE_ORDER, True
-
-
-def _order(item: dict[str, Any]) -> Order:
-    return Order.model_validate(
-        {"id": item["order_id"], "total": item["total"], "currency": item["currency"], "items": item.get("items", [])}
-    )
 
 
 def send_test(

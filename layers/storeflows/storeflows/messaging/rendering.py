@@ -5,17 +5,27 @@ Templates are Jinja2 source typed by store staff, so they run in a sandbox with
 "Hi ," to every customer. The HTML body is autoescaped; subject and plain-text body are
 not (escaping there would show customers ``&amp;``), the same split listmonk makes with
 html/template and text/template.
+
+Rendering is bounded, for previews, test sends and sends alike: a part renders to at most
+MAX_PART_CHARS characters, takes at most MAX_RENDER_STEPS steps of the interpreter (nested
+loops that print nothing would otherwise run for minutes), and the sandbox refuses before
+they run the operations that would build one huge value at once (``'a' * 10**9``,
+``'x'.center(10**9)``, a format width of ten digits).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from storeflows.errors import MessageRenderError
@@ -27,8 +37,27 @@ Part = Literal["subject", "html", "text"]
 SUBJECT_MAX_LENGTH = 250
 """Longer subjects are truncated; mail clients cut them far earlier anyway."""
 
+MAX_PART_CHARS = 1_000_000
+"""A rendered subject, HTML or text part: SES takes 10 MB a message (after quoted-printable
+encoding, up to three times the text); no email a store sends comes near it."""
+
+MAX_RENDER_STEPS = 1_000_000
+"""Interpreter steps (traced lines, calls and returns) one part may take: a real message
+takes a few thousand; a loop of loops takes this many in about a second, then stops."""
+
 _ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "HUF"})
 _TEMPLATE_CACHE_SIZE = 256
+# A width or precision of seven digits or more in a %-format or a str.format field.
+_HUGE_PERCENT_FIELD = re.compile(r"%[-+ #0]*(\d{7,}|\*)|%[-+ #0]*\d*\.(\d{7,}|\*)")
+_HUGE_FORMAT_FIELD = re.compile(r"\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
+
+
+class RenderTooBig(MessageRenderError):
+    """A part would render to more than the bounds allow (size or steps)."""
+
+
+class _TooLarge(SecurityError):
+    """The sandbox's refusal of an operation that would build too large a value."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +101,58 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, refusing the operations that build one value larger than a part may be."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(times, int):
+                    if len(sequence) * times > MAX_PART_CHARS:
+                        raise _TooLarge(f"repeating a value {times} times makes it too long")
+        elif operator == "**":
+            if isinstance(right, int) and abs(right) > 1024:
+                raise _TooLarge(f"an exponent of {right} is too large")
+        elif operator == "%" and isinstance(left, str) and _HUGE_PERCENT_FIELD.search(left):
+            raise _TooLarge("a %-format width or precision is too large")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's form
+        _refuse_huge_arguments(getattr(__obj, "__name__", "a call"), args, kwargs)
+        bound_to = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        if isinstance(bound_to, str) and _HUGE_FORMAT_FIELD.search(bound_to):
+            raise _TooLarge("a format field width or precision is too large")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _refuse_huge_arguments(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """A number above MAX_PART_CHARS passed to a method or filter (a width, a count) would
+    make a value longer than any part may be."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_PART_CHARS:
+            raise _TooLarge(f"{name}: the number {value} is too large")
+
+
+def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that refuses huge numbers (center(10**9)) and, for `format`, huge widths in
+    the format string; wraps keep the filter's Jinja pass_* marks."""
+
+    @functools.wraps(function)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _refuse_huge_arguments(f"filter {name}", args, kwargs)
+        if name == "format" and any(isinstance(value, str) and _HUGE_PERCENT_FIELD.search(value) for value in args):
+            raise _TooLarge("filter format: a width or precision is too large")
+        return function(*args, **kwargs)
+
+    return bounded
+
+
 def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize)
+    env = _BoundedEnvironment(autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize)
     env.filters["money"] = _money
+    env.filters = {name: _bounded_filter(name, function) for name, function in env.filters.items()}
     return env
 
 
@@ -91,9 +169,11 @@ def _compile(part: Part, source: str) -> Template:
 
 def _render(part: Part, source: str, context: Mapping[str, Any]) -> str:
     try:
-        return _compile(part, source).render(context)
+        return _bounded(part, lambda: _compile(part, source).generate(context))
     except TemplateSyntaxError as exc:
         raise MessageRenderError(f"{part}: line {exc.lineno}: {exc.message}") from None
+    except _TooLarge as exc:
+        raise RenderTooBig(f"{part}: {exc.message}") from None
     except TemplateError as exc:
         # UndefinedError and SecurityError (sandbox refusal) land here.
         raise MessageRenderError(f"{part}: {exc.message or type(exc).__name__}") from None
@@ -101,3 +181,32 @@ def _render(part: Part, source: str, context: Mapping[str, Any]) -> str:
         # Raised by template expressions themselves, e.g. {{ 1 / 0 }} or a money
         # filter applied to text that is not a number.
         raise MessageRenderError(f"{part}: {type(exc).__name__}: {exc}") from None
+
+
+def _bounded(part: Part, chunks: Callable[[], Iterator[str]]) -> str:
+    """The part's text, stopped once it passes MAX_PART_CHARS or MAX_RENDER_STEPS.
+
+    Steps are counted by a trace function on this thread only (sys.settrace), so a
+    render in one thread never slows another; the one that was set before is put back."""
+    steps = 0
+
+    def count(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal steps
+        steps += 1
+        if steps > MAX_RENDER_STEPS:
+            raise RenderTooBig(f"{part}: takes more than {MAX_RENDER_STEPS} steps to render (a loop too long?)")
+        return count
+
+    rendered: list[str] = []
+    length = 0
+    previous = sys.gettrace()
+    sys.settrace(count)
+    try:
+        for chunk in chunks():
+            length += len(chunk)
+            if length > MAX_PART_CHARS:
+                raise RenderTooBig(f"{part}: renders to more than {MAX_PART_CHARS} characters")
+            rendered.append(chunk)
+    finally:
+        sys.settrace(previous)
+    return "".join(rendered)
