@@ -107,7 +107,7 @@ def _send_events(events: int) -> list[dict[str, Any]]:
                 "store_id": DEMO_STORE_ID,
                 "workflow_id": DEMO_WORKFLOW_ID,
                 "email": orders[n % 50]["customer"]["email"],
-                "subject": {"type": "order", "order": orders[n % 50]["order"]},
+                "subject": {"type": "order", "order_id": orders[n % 50]["order"]["id"]},
             },
             "step": f"BenchSend{n}",
             "message_id": "first-purchase-thanks" if n % 2 else "second-purchase-thanks",

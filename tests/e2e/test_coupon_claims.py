@@ -76,7 +76,7 @@ def test_fifty_concurrent_sends_on_twenty_codes_hand_out_each_code_once_and_the_
                         "store_id": store,
                         "workflow_id": "wf",
                         "email": racer,
-                        "subject": {"type": "order", "order": order},
+                        "subject": {"type": "order", "order_id": order["id"]},
                     },
                     "message_id": racers[racer],
                     "step": "Send",

@@ -260,7 +260,7 @@ def send(load_handler, demo_store, lambda_context):
                     "store_id": STORE,
                     "workflow_id": WORKFLOW_ID,
                     "email": email,
-                    "subject": {"type": "order", "order": order},
+                    "subject": {"type": "order", "order_id": order["id"]},
                     "frequency_cap_seconds": frequency_cap_seconds,
                 },
                 "message_id": message_id,

@@ -46,6 +46,16 @@ def test_a_redelivered_order_is_counted_once(aws):
     assert orders.best_sellers("demo", days=1, count=1, today=NOW)[0]["units"] == 3
 
 
+def test_an_order_of_thousands_of_products_counts_its_most_bought_ones(aws):
+    """One write per product: the largest order the intake takes must not run the dispatcher
+    into its timeout; lines of one product add up."""
+    lines = [(f"P{n:04}", 1) for n in range(3000)] + [("MUG", 2), ("MUG", 5)]
+    buy("1", NOW, *lines)
+    ranking = orders.best_sellers("demo", days=1, count=100, today=NOW)
+    assert len(ranking) == orders.MAX_PRODUCTS_COUNTED_PER_ORDER
+    assert ranking[0] == {"sku": "MUG", "name": "Mug", "units": 7}
+
+
 def test_the_send_slot_admits_one_send_per_period_and_keeps_a_retried_send(aws):
     assert sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#1#Send", 7 * 86400)
     assert not sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400)

@@ -244,7 +244,7 @@ def send(load_handler, demo_store, lambda_context):
                     "store_id": "demo",
                     "workflow_id": "wf",
                     "email": "ana@example.com",
-                    "subject": {"type": "order", "order": order},
+                    "subject": {"type": "order", "order_id": order["id"]},
                 },
                 "message_id": message_id,
                 "step": step,

@@ -193,7 +193,7 @@ def test_link_in_a_sent_marketing_email_stops_further_marketing(
             "store_id": "demo",
             "workflow_id": "targeted-post-purchase",
             "email": EMAIL,
-            "subject": {"type": "order", "order": {"id": "A-1001", "total": "129.90", "currency": "EUR"}},
+            "subject": {"type": "order", "order_id": "A-1001"},
         },
         "message_id": MESSAGE_ID,
     }

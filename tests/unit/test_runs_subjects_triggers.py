@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from typing import get_args
 
 import pytest
@@ -13,7 +14,8 @@ from pydantic import TypeAdapter, ValidationError
 from storeflows.events import API_EVENT_TYPES, EVENT_TYPES, EventBody, StoreEvent, type_name
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.events.subjects import EventSubject, OrderSubject, RunSubject, describe_key
+from storeflows.events.subjects import EventSubject, OrderSubject, RunSubject, SubjectView, describe_key
+from storeflows.storage import keys
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.runs import run_input, run_name
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS, TEMPLATES, WorkflowSettings
@@ -49,7 +51,7 @@ def test_an_orders_run_keeps_the_name_and_keys_runs_had_before_subjects():
     """Run names hashed (store, order, workflow), SEND# keys held the bare order id: a subject
     of an order keys as its bare id, so runs and records made before stay found."""
     subject = purchase("1001").run_subject("api:e1")
-    assert subject == OrderSubject(order=purchase("1001").order)
+    assert subject == OrderSubject(order_id="1001")
     assert subject.key == "1001"
     assert run_name("shop", subject.key, "wf") == "shop-wf-" + hashlib.sha256(b"shop\x1f1001\x1fwf").hexdigest()[:40]
 
@@ -58,7 +60,8 @@ def test_a_run_about_an_event_is_keyed_by_the_event_so_a_redelivery_finds_it():
     subject = consent().run_subject("api:e7")
     assert subject == EventSubject(event_type="consent", event_id="api:e7")
     assert subject.key == "event:api:e7"
-    assert subject.message_context() == {} and subject.purchased_skus() == set()
+    assert subject.record_key("shop", "ana@example.com") is None
+    assert subject.view(None) == SubjectView()
 
 
 def test_subjects_travel_as_a_union_on_their_type():
@@ -67,10 +70,25 @@ def test_subjects_travel_as_a_union_on_their_type():
         assert adapter.validate_python(subject.model_dump(mode="json")) == subject
 
 
-def test_what_a_template_sees_of_an_order_and_what_bestsellers_leave_out():
+def test_a_run_about_an_order_carries_its_id_and_shows_the_order_as_recorded():
+    """The run input holds the order's id only (inputs stay small whatever the order's size);
+    the send step reads the contact's ORDER# item with the rest of its context."""
     subject = purchase("7", {"sku": "DRESS", "name": "Dress", "price": "49.90"}, {"name": "Gift wrap"}).run_subject("e")
-    assert subject.message_context()["order"]["id"] == "7"
-    assert subject.purchased_skus() == {"DRESS"}
+    assert subject.model_dump() == {"type": "order", "order_id": "7"}
+    assert subject.record_key("shop", "ana@example.com") == keys.order_key("shop", "ana@example.com", "7")
+    recorded = {
+        "order_id": "7",
+        "total": Decimal("49.90"),
+        "currency": "EUR",
+        "items": [
+            {"sku": "DRESS", "name": "Dress", "quantity": Decimal(1), "price": Decimal("49.90")},
+            {"name": "Gift wrap", "quantity": Decimal(1)},
+        ],
+    }
+    view = subject.view(recorded)
+    assert view.context["order"]["id"] == "7" and view.context["order"]["items"][0]["quantity"] == 1
+    assert view.purchased_skus == {"DRESS"}
+    assert subject.view(None) == SubjectView(), "no order recorded: nothing to show"
 
 
 @pytest.mark.parametrize(
@@ -172,7 +190,7 @@ def test_the_run_input_carries_one_ready_made_send_request_and_the_subject_key()
         "store_id": "shop",
         "workflow_id": "value",
         "email": "ana@example.com",
-        "subject": {"type": "order", "order": purchase("1001").order.model_dump(mode="json")},
+        "subject": {"type": "order", "order_id": "1001"},
         "frequency_cap_seconds": 7 * 86400,
     }
     assert started["tier_message"] == "thanks"

@@ -19,4 +19,4 @@ class PurchaseEvent(ValueObject):
     def run_subject(self, event_id: str) -> OrderSubject:
         """One run per order and workflow: orders/create and orders/paid of one order, or a
         redelivery, find the run already started."""
-        return OrderSubject(order=self.order)
+        return OrderSubject(order_id=self.order.id)

@@ -1,39 +1,70 @@
 """What a workflow run is about: its subject. A run is (store, workflow, subject).
 
 The subject's `key` names the run (workflows.runs.run_name) and its records on the contact
-(SEND#<workflow>#<key>#<step>, ACTIVE#<workflow>#<key>); its `message_context` is what a
-message template sees of it. An order's key is its bare id, as every run name and record
-before subjects had it, so those stay valid. Other kinds of subject key as
-"<type>:<id>" (a cart, a product, a date); the storefront and catalogue flows add theirs here.
-"""
+(SEND#<workflow>#<key>#<step>, ACTIVE#<workflow>#<key>); its `view` of the item `record_key`
+names (read when a message is sent) is what a message template sees of it. An order's key
+is its bare id, as every run name and record before subjects had it, so those stay valid.
+Other kinds of subject key as "<type>:<id>" (a cart, a product, a date); the storefront and
+catalogue flows add theirs here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from storeflows.events.common import Order
+from storeflows.storage import keys
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    """What a message template sees of a run's subject (`context`, e.g. {"order": {...}}),
+    and what BESTSELLERS leaves out (what the contact just bought)."""
+
+    context: dict[str, Any] = field(default_factory=dict)
+    purchased_skus: frozenset[str] = frozenset()
+
+    @classmethod
+    def of_order(cls, order: Order) -> SubjectView:
+        return cls({"order": order.model_dump()}, frozenset(item.sku for item in order.items if item.sku))
+
+
+def order_from_record(record: dict[str, Any]) -> Order:
+    """An order as the contact's ORDER# item records it."""
+    return Order.model_validate(
+        {
+            "id": record["order_id"],
+            "total": record["total"],
+            "currency": record["currency"],
+            "items": record.get("items", []),
+        }
+    )
 
 
 class OrderSubject(BaseModel):
-    """A run about one order: every purchase flow."""
+    """A run about one order: every purchase flow. The run carries the order's id only, so
+    a run input stays small whatever the order's size (Step Functions refuses inputs over
+    256 KB); the send step reads the order recorded on the contact (ORDER#)."""
 
     model_config = ConfigDict(frozen=True)
 
     type: Literal["order"] = "order"
-    order: Order
+    order_id: str
 
     @property
     def key(self) -> str:
-        return self.order.id
+        return self.order_id
 
-    def message_context(self) -> dict[str, Any]:
-        return {"order": self.order.model_dump()}
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        """The item holding what the subject's messages show, read with the send's context."""
+        return keys.order_key(store_id, email, self.order_id)
 
-    def purchased_skus(self) -> set[str]:
-        """What the contact just bought (BESTSELLERS leaves it out)."""
-        return {item.sku for item in self.order.items if item.sku}
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        """The order as recorded (ORDER#); nothing when it is not (it always is once a run
+        starts: the dispatcher records the purchase first)."""
+        return SubjectView.of_order(order_from_record(record)) if record is not None else SubjectView()
 
 
 class EventSubject(BaseModel):
@@ -50,11 +81,11 @@ class EventSubject(BaseModel):
     def key(self) -> str:
         return f"event:{self.event_id}"
 
-    def message_context(self) -> dict[str, Any]:
-        return {}
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return None
 
-    def purchased_skus(self) -> set[str]:
-        return set()
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        return SubjectView()
 
 
 RunSubject = Annotated[OrderSubject | EventSubject, Field(discriminator="type")]

@@ -26,9 +26,9 @@ from typing import Any
 
 from storeflows.config import require
 from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
-from storeflows.events.subjects import RunSubject
+from storeflows.events.subjects import SubjectView
 from storeflows.messaging import coupons, ses
-from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
+from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
 from storeflows.messaging.rendering import render_message
 from storeflows.messaging.requests import SendRequest
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
@@ -39,7 +39,14 @@ from storeflows.storage import messages, orders, sends
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
     """`attempt_ends_at`: when this attempt is certain to be over (its Lambda timeout)."""
-    context = sends.get_send_context(request.store_id, request.message_id, request.email, request.decision_key)
+    subject = request.run.subject
+    context = sends.get_send_context(
+        request.store_id,
+        request.message_id,
+        request.email,
+        request.decision_key,
+        subject.record_key(request.store_id, request.email),
+    )
     if context.decision is not None:
         return _earlier_decision(request, context.decision)
     store, message, contact = context.store, context.message, context.contact
@@ -54,6 +61,10 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
+    if not sendable_address(contact.email):
+        # Kept from before the intake refused such addresses: SES could not take it, and
+        # no retry would change that.
+        return _skipped(request, "address_not_sendable")
     sender = messages.message_sender(message)
     slot = None
     if request.run.frequency_cap_seconds:
@@ -67,7 +78,7 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         if exhausted:
             _give_back(slot)
             return _skipped(request, "coupon_pool_exhausted")
-        language, raw = _compose(request, store, message, contact, sender, coupon_code)
+        language, raw = _compose(request, store, message, contact, sender, coupon_code, subject.view(context.subject))
         # The report day of this email: its tags carry it, so every later event of it counts there.
         sent_on = datetime.now(UTC).date()
         ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
@@ -102,7 +113,13 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
 
 
 def _compose(
-    request: SendRequest, store: Store, message: Message, contact: Contact, sender: Sender, coupon_code: str | None
+    request: SendRequest,
+    store: Store,
+    message: Message,
+    contact: Contact,
+    sender: Sender,
+    coupon_code: str | None,
+    subject: SubjectView,
 ) -> tuple[str, bytes]:
     """The email in the contact's language, rendered and as MIME: (language, raw message)."""
     language, content = message.content_for(contact.language)
@@ -112,7 +129,7 @@ def _compose(
         link = _unsubscribe_link(store, request)
         headers.update(unsubscribe_headers(link))
     coupon = {"code": coupon_code} if coupon_code is not None else None
-    rendered = render_message(content, message_context(store, contact, request.run.subject, link, coupon))
+    rendered = render_message(content, message_context(store, contact, subject, link, coupon))
     raw = build_mime_message(
         sender_name=sender.name,
         sender_address=sender.address,
@@ -158,14 +175,13 @@ def _give_back(slot: sends.SendSlot | None) -> None:
 def message_context(
     store: Store,
     contact: Contact,
-    subject: RunSubject | None,
+    subject: SubjectView,
     unsubscribe_link: str | None,
     coupon: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What a message template sees: the store, the contact and what the run is about (an
     order's `order`; nothing more for a run about an event). Documented in the README; keep
     the two in step."""
-    purchased = subject.purchased_skus() if subject is not None else set()
     return {
         "store": {"id": store.store_id, "name": store.name or store.store_id},
         "contact": {
@@ -178,7 +194,7 @@ def message_context(
             "score": contact.score,
             "orders_count": contact.orders_count,
         },
-        **(subject.message_context() if subject is not None else {}),
+        **subject.context,
         "unsubscribe_url": unsubscribe_link,
         # {"code": ...}, or None: no coupon on the message, or its pool ran out
         # ({% if coupon %}Your code: {{ coupon.code }}{% endif %}).
@@ -189,7 +205,7 @@ def message_context(
             store.store_id,
             days=min(int(days), 366),
             count=min(int(count), 20),
-            excluding=purchased,
+            excluding=subject.purchased_skus,
         ),
     }
 

@@ -23,13 +23,21 @@ class SendContext:
     contact: Contact | None
     # The step's decision record, when an earlier attempt of it left one.
     decision: dict[str, Any] | None
+    # The item of what the run is about (an ORDER#), when the subject has one.
+    subject: dict[str, Any] | None = None
 
 
-def get_send_context(store_id: str, message_id: str, email: str, decision_key: dict[str, str]) -> SendContext:
+def get_send_context(
+    store_id: str,
+    message_id: str,
+    email: str,
+    decision_key: dict[str, str],
+    subject_key: dict[str, str] | None = None,
+) -> SendContext:
     """What a send needs, read together: the store (name, unsubscribe key), the message, the
-    contact and the send's decision record, if an earlier attempt left one, all strongly
-    consistent (a consent or a message edited since the run started counts). One
-    BatchGetItem instead of four reads."""
+    contact, the send's decision record, if an earlier attempt left one, and the item of
+    what the run is about (an order) when it has one, all strongly consistent (a consent or
+    a message edited since the run started counts). One BatchGetItem instead of five reads."""
     if not is_store_id(store_id):
         return SendContext(None, None, None, None)
     wanted = [
@@ -37,14 +45,16 @@ def get_send_context(store_id: str, message_id: str, email: str, decision_key: d
         keys.message_key(store_id, message_id),
         keys.contact_key(store_id, email),
         decision_key,
+        *([subject_key] if subject_key else []),
     ]
     found = db.read_together(wanted)
-    store, message, contact, decision = (found.get((key["pk"], key["sk"])) for key in wanted)
+    store, message, contact, decision, *subject = (found.get((key["pk"], key["sk"])) for key in wanted)
     return SendContext(
         Store.model_validate(db.without_keys(store)) if store else None,
         Message.model_validate(db.without_keys(message)) if message else None,
         Contact.model_validate(db.without_keys(contact)) if contact else None,
         db.without_keys(decision) if decision else None,
+        subject[0] if subject else None,
     )
 
 

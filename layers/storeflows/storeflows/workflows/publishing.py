@@ -14,6 +14,10 @@ from storeflows.records import DynamicCoupon, Message, Purpose, SenderProfile
 from storeflows.storage import coupons as pools
 from storeflows.workflows import Workflow
 
+# Every run carries its workflow's settings in its input, and Step Functions refuses inputs
+# over 256 KB: a quarter of that leaves room for the rest, and for any real settings.
+MAX_SETTINGS_BYTES = 64 * 1024
+
 
 def message_references(model: BaseModel, path: str = "settings") -> list[tuple[str, str]]:
     """Every (field path, message id) a settings model refers to: each field typed
@@ -84,6 +88,9 @@ def validate_for_publish(
             )
         problems += _coupon_problems(store_id, path, message)
     problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings.problems()]
+    size = len(settings.model_dump_json().encode())
+    if size > MAX_SETTINGS_BYTES:
+        problems.append(f"settings: {size} bytes; at most {MAX_SETTINGS_BYTES} (every run carries them in its input)")
     return problems
 
 
