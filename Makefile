@@ -16,8 +16,8 @@ $(STAMP): requirements-dev.txt layers/storeflows/requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .  # the storeflows CLI on $(BIN)
 	touch $(STAMP)
 
-dev: $(STAMP)  ## the local stack on http://127.0.0.1:$${PORT:-3000}
-	$(BIN)/python -m storeflows_local serve
+dev: $(STAMP)  ## the local stack on http://127.0.0.1:$${PORT:-3000}; kept in .storeflows/local-state.json, FRESH=1 starts empty
+	STOREFLOWS_FRESH=$(FRESH) $(BIN)/python -m storeflows_local serve
 
 demo: $(STAMP)  ## local stack + scripted purchases + report; TEMPLATE=<name>|all
 	STOREFLOWS_DEMO_TEMPLATE=$(TEMPLATE) $(BIN)/python -m storeflows_local demo --port 0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from werkzeug.serving import make_server
 
 from storeflows_local.local_file import published
+from storeflows_local.persistence import LocalState, state_file_path
 
 if TYPE_CHECKING:
     from storeflows_local.demo_store import DemoSecrets
@@ -31,13 +32,19 @@ DEFAULT_TIME_SCALE = 86400.0
 
 @contextmanager
 def running_stack(
-    port: int, time_scale: float, quiet: bool, instrument=None
+    port: int, time_scale: float, quiet: bool, instrument=None, state: LocalState | None = None
 ) -> Iterator[tuple[LocalStack, DemoSecrets]]:
     """Binds the API port first (functions need their public URL), then starts the stack.
-    `instrument` wraps every handler (see stack.Instrument); the bench measures with it."""
+    `instrument` wraps every handler (see stack.Instrument); the bench measures with it.
+    `state`: the table is restored from it before the demo store is made, and saved to it
+    as it changes and when the stack stops (make dev)."""
     if quiet:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        # moto logs each error a state machine's step raised, and the whole parse tree it
+        # happened in, also for the ones a Catch or Retry handles; a failed run still shows
+        # in its execution history and in the functions' own logs (STOREFLOWS_VERBOSE=1: all).
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from storeflows_local.demo_store import create_demo_store, demo_secrets
     from storeflows_local.gateway import Gateway
@@ -51,10 +58,17 @@ def running_stack(
         time_scale=time_scale,
         parameters={"LogLevel": "WARNING"} if quiet else None,
         instrument=instrument,
+        on_dynamodb_write=state.changed.set if state else None,
     )
     stack.start()
+    if state is not None:
+        state.table_name = stack.table_name
+        restored = state.restore()
+        print(f"Kept from the last run: {restored} items ({state.path})", file=sys.stderr)
     secrets = demo_secrets()
     create_demo_store(secrets)
+    if state is not None:
+        state.start_saving()
     server.app = Gateway(stack)
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     thread.start()
@@ -62,6 +76,8 @@ def running_stack(
         yield stack, secrets
     finally:
         server.shutdown()
+        if state is not None:
+            state.stop_saving()
         stack.stop()
 
 
@@ -69,9 +85,16 @@ def serve(port: int, time_scale: float) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    path = state_file_path()
+    state = LocalState(path) if path is not None else None
+    if state is not None and os.environ.get("STOREFLOWS_FRESH") == "1":
+        state.forget()
     # .storeflows/local.json tells the storeflows CLI where this stack is, while it runs.
     with (
-        running_stack(port, time_scale, quiet=os.environ.get("STOREFLOWS_VERBOSE") != "1") as (stack, secrets),
+        running_stack(port, time_scale, quiet=os.environ.get("STOREFLOWS_VERBOSE") != "1", state=state) as (
+            stack,
+            secrets,
+        ),
         published(stack),
     ):
         ready = {
@@ -84,6 +107,7 @@ def serve(port: int, time_scale: float) -> int:
             "demo_woocommerce_secret": secrets.woocommerce_secret,
         }
         fixed = "  (generated; set STOREFLOWS_DEMO_SHOPIFY_SECRET / _WOOCOMMERCE_SECRET / _WEBHOOK_SECRET to fix them)"
+        kept_note = "  (make dev FRESH=1 starts empty)" if state else ""
         print(
             f"""Storeflows local stack is up (no AWS account, moto in this process).
   API                {stack.api_url}   (same routes as template.yaml)
@@ -91,6 +115,7 @@ def serve(port: int, time_scale: float) -> int:
   Contacts           {stack.api_url}/_local/contacts/demo/<email>
   Local AWS          AWS_ENDPOINT_URL={stack.endpoint_url}
   Time scale         {time_scale:g} workflow seconds per second
+  Kept in            {state.path if state else "nothing (STOREFLOWS_KEEP_STATE=0)"}{kept_note}
   Demo store "demo"  Shopify secret: {secrets.shopify_secret}
                      WooCommerce secret: {secrets.woocommerce_secret}
                      Event API secret: {secrets.webhook_secret}{fixed if secrets.generated else ""}

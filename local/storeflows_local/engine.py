@@ -178,11 +178,17 @@ class InProcessLambdas:
 _DYNAMODB_LOCK = threading.RLock()
 
 
-def _one_dynamodb_request_at_a_time(call_action: Callable) -> Callable:
+_DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+def _one_dynamodb_request_at_a_time(call_action: Callable, on_write: Callable[[], None] | None = None) -> Callable:
     @functools.wraps(call_action)
     def serialised(handler):
         with _DYNAMODB_LOCK:
-            return call_action(handler)
+            answer = call_action(handler)
+        if on_write is not None and handler.headers.get("X-Amz-Target", "").rpartition(".")[2] in _DYNAMODB_WRITES:
+            on_write()
+        return answer
 
     return serialised
 
@@ -326,11 +332,13 @@ def patch_moto(
     *,
     on_email_sent: Callable[[dict, str], None] | None = None,
     on_sns_to_lambda: Callable[[str, dict], None] | None = None,
+    on_dynamodb_write: Callable[[], None] | None = None,
 ) -> ExitStack:
     """Installs the patches; closing the returned stack removes them. `on_email_sent(request,
     message_id)` hears of every email SES accepted; `on_sns_to_lambda(function_arn, event)`
     delivers an SNS notification to a subscribed function. Without them (tests of one state
-    machine), SES and SNS stay as moto has them."""
+    machine), SES and SNS stay as moto has them. `on_dynamodb_write()` hears of every request that
+    may have written to DynamoDB (the local state file saves then)."""
 
     def invoke(backend, function_name, qualifier, body, headers, response_headers):  # noqa: ARG001 - moto's signature
         payload, error = lambdas.invoke(function_name, json.loads(body or "{}"))
@@ -369,7 +377,9 @@ def patch_moto(
         stack.enter_context(mock.patch.object(Subscription, "publish", publish_to_function))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
     stack.enter_context(
-        mock.patch.object(DynamoHandler, "call_action", _one_dynamodb_request_at_a_time(DynamoHandler.call_action))
+        mock.patch.object(
+            DynamoHandler, "call_action", _one_dynamodb_request_at_a_time(DynamoHandler.call_action, on_dynamodb_write)
+        )
     )
     _speed_up_step_functions(stack)
     stack.enter_context(mock.patch.object(dynamodb_models, "copy", _NoTableCopies))

@@ -75,6 +75,7 @@ class LocalStack:
         time_scale: float = 1.0,
         parameters: dict[str, str] | None = None,
         instrument: Instrument | None = None,
+        on_dynamodb_write: Callable[[], None] | None = None,
     ):
         self.api_url = api_url.rstrip("/")
         self.time_scale = time_scale
@@ -92,13 +93,18 @@ class LocalStack:
         self._async_invocations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="async-invoke")
         # Wraps every handler, whichever way it is reached (HTTP API, SQS poller, Step Functions).
         self._instrument = instrument
+        self._on_dynamodb_write = on_dynamodb_write
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._start_moto()
         self._patches = patch_moto(
-            self.lambdas, self.time_scale, on_email_sent=self._email_sent, on_sns_to_lambda=self._invoke_async
+            self.lambdas,
+            self.time_scale,
+            on_email_sent=self._email_sent,
+            on_sns_to_lambda=self._invoke_async,
+            on_dynamodb_write=self._on_dynamodb_write,
         )
         self.build()
         self._start_pollers()
@@ -122,6 +128,10 @@ class LocalStack:
             self._patches.close()
         if self._server is not None:
             self._server.stop()
+
+    @property
+    def table_name(self) -> str:
+        return self.template.physical["Table"]["Ref"]
 
     @property
     def endpoint_url(self) -> str:

@@ -58,6 +58,8 @@ def stack(tmp_path_factory):
         "STOREFLOWS_TIME_SCALE": str(TIME_SCALE),
         # Never the repo's .storeflows/local.json: that one is `make dev`'s.
         "STOREFLOWS_LOCAL_FILE": str(tmp_path_factory.mktemp("stack") / "local.json"),
+        # Nor its kept state: every test run starts from an empty table.
+        "STOREFLOWS_KEEP_STATE": "0",
     }
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
