@@ -66,7 +66,7 @@ def test_syntax_error_names_part_and_line():
 def test_error_raised_by_an_expression_is_a_render_error():
     with pytest.raises(MessageRenderError) as caught:
         render(text="{{ 1 / 0 }}")
-    assert caught.value.detail.startswith("text: ZeroDivisionError")
+    assert caught.value.detail.startswith("text: line 1: ZeroDivisionError")
 
 
 def test_none_renders_as_empty_not_the_word_none():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -176,11 +177,18 @@ def _render(part: Part, source: str, context: Mapping[str, Any]) -> str:
         raise RenderTooBig(f"{part}: {exc.message}") from None
     except TemplateError as exc:
         # UndefinedError and SecurityError (sandbox refusal) land here.
-        raise MessageRenderError(f"{part}: {exc.message or type(exc).__name__}") from None
+        raise MessageRenderError(f"{part}: {_where(exc)}{exc.message or type(exc).__name__}") from None
     except (ArithmeticError, TypeError, ValueError) as exc:
         # Raised by template expressions themselves, e.g. {{ 1 / 0 }} or a money
         # filter applied to text that is not a number.
-        raise MessageRenderError(f"{part}: {type(exc).__name__}: {exc}") from None
+        raise MessageRenderError(f"{part}: {_where(exc)}{type(exc).__name__}: {exc}") from None
+
+
+def _where(error: BaseException) -> str:
+    """ "line N: " of the template line that failed (Jinja puts its frames in the traceback
+    as the template's own lines), or nothing when none is there."""
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == "<template>"]
+    return f"line {lines[-1]}: " if lines else ""
 
 
 def _bounded(part: Part, chunks: Callable[[], Iterator[str]]) -> str:
