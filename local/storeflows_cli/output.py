@@ -87,5 +87,6 @@ def refuse(args, problems: list[str]) -> None:
 
 def target_problems(args, loaded: list[Any], check: Callable[[Any], list[str]]) -> None:
     """Problems only the target can see (a sender profile the store does not have, a From
-    outside the SES identity), for every file before anything is saved."""
+    outside the SES identity, a message that does not render for the runs sending it), for
+    every file before anything is saved."""
     refuse(args, [f"{path}: {line}" for path, item in zip(args.files, loaded, strict=True) for line in check(item)])

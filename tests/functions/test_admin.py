@@ -333,7 +333,7 @@ def test_lifecycle_draft_published_paused_and_a_new_version(store):
         apply_message(message(message_id, store_id="shop-1"))
     assert publish_workflow("shop-1", "wf").status.value == "published"
     assert workflows.get_workflow("shop-1", "wf").status.value == "published"
-    assert apply_message(message("later", store_id="shop-1"))[1] == ["wf"], "published users are named"
+    assert apply_message(message("later", store_id="shop-1")).published_users == ["wf"], "published users are named"
 
     assert pause_workflow("shop-1", "wf").status.value == "paused"
     assert workflows.get_workflow("shop-1", "wf").status.value == "paused"
@@ -599,4 +599,80 @@ def test_a_message_that_renders_past_the_bounds_is_refused_when_saved(store):
         "variants.pl.text: takes more than 1000000 steps to render (a loop too long?)",
     ]
     assert messages.list_messages("shop-1") == [], "nothing saved"
-    assert apply_message(message("fine", store_id="shop-1"))[0].message_id == "fine"
+    assert apply_message(message("fine", store_id="shop-1")).message.message_id == "fine"
+
+
+def test_a_message_that_cannot_render_is_refused_when_saved_naming_the_variable(store):
+    from storeflows.storage import messages
+
+    typo = message("typo", store_id="shop-1").model_copy(
+        update={
+            "variants": {
+                "en": MessageContent(
+                    subject="Hi {{ contact.first_name }}", html="<p>Hi</p>\n{{ customer.first_name }}", text="t"
+                ),
+                "pl": MessageContent(
+                    subject="{{ store.name }}", html="{{ order.total|money(order.currency) }}", text="{{ order.nr }}"
+                ),
+            }
+        }
+    )
+    with pytest.raises(InvalidDefinition) as refused:
+        apply_message(typo)
+    assert refused.value.problems == [
+        "variants.en.html: line 2: 'customer' is undefined",
+        "variants.pl.text: line 1: 'dict object' has no attribute 'nr'",
+    ]
+    # A message without a coupon renders coupon.code for no one.
+    couponless = message("couponless", store_id="shop-1").model_copy(
+        update={"variants": {"en": MessageContent(subject="s", html="{{ coupon.code }}", text="t")}}
+    )
+    with pytest.raises(InvalidDefinition) as refused:
+        apply_message(couponless)
+    assert refused.value.problems == ["variants.en.html: line 1: 'None' has no attribute 'code'"]
+    assert messages.list_messages("shop-1") == [], "nothing saved"
+
+
+def test_a_message_gets_the_context_of_every_template_and_warns_about_what_fails_for_some(store):
+    from storeflows.records import DynamicCoupon
+
+    everything = message("everything", "marketing", store_id="shop-1").model_copy(
+        update={
+            "coupon": DynamicCoupon(pool="p", when_exhausted="send_without_coupon"),
+            "variants": {
+                "en": MessageContent(
+                    subject="{{ contact.first_name }} {{ contact.last_name }}, {{ store.name }} thanks you",
+                    html=(
+                        "{% for item in order['items'] %}{{ item.name }} {{ item.price|money(order.currency) }}"
+                        "{% endfor %}{{ order.total }} {{ contact.tags|join(',') }} {{ contact.score }}"
+                        "{% for product in bestsellers(2, days=7) %}{{ product.name }} {{ product.units }}{% endfor %}"
+                        "<a href='{{ unsubscribe_url }}'>unsubscribe</a> {{ coupon.code }}"
+                    ),
+                    text="{{ contact.email }} {{ contact.language }} {{ contact.country }} {{ contact.orders_count }}",
+                )
+            },
+        }
+    )
+    saved = apply_message(everything)
+    assert saved.message.message_id == "everything"
+    assert saved.warnings == (
+        "once pool p runs out, the en variant does not render and its sends fail "
+        "(html: line 1: 'None' has no attribute 'code'): show the code inside {% if coupon %}…{% endif %}",
+    )
+
+
+def test_publishing_checks_the_messages_saved_before_the_render_check(store):
+    from storeflows.storage import messages
+
+    messages.put_message(
+        message("thanks", store_id="shop-1").model_copy(
+            update={"variants": {"en": MessageContent(subject="s", html="{{ customer.first_name }}", text="t")}}
+        )
+    )
+    apply_message(message("later", store_id="shop-1"))
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    with pytest.raises(PublishRefused) as refused:
+        publish_workflow("shop-1", "wf")
+    assert refused.value.problems == [
+        "settings.thank_you_message: message 'thanks': variants.en.html: line 1: 'customer' is undefined"
+    ]

@@ -248,3 +248,26 @@ def test_cli_imports_coupon_codes_and_shows_the_stock(cli_on_moto, capsys, tmp_p
     assert json.loads(capsys.readouterr().out)["remaining"] == 2
     assert cli_on_moto(["coupons", "stock", "shop-1", "autumn"]) == 1
     assert capsys.readouterr().err.startswith("storeflows: error: store shop-1 has no coupon pool 'autumn'")
+
+
+def test_cli_refuses_message_files_that_cannot_render_before_saving_any(cli_on_moto, capsys, tmp_path):
+    from storeflows.storage import messages
+
+    def message_file(name: str, html: str) -> str:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            f"store: shop-1\nmessage: {name}\npurpose: transactional\n"
+            "sender: {name: Shop, address: shop@storeflows.test}\nfallback_language: en\n"
+            f"variants:\n  en:\n    subject: Thanks\n    html: |\n      <p>Hello</p>\n      {html}\n    text: Thanks\n",
+            "utf-8",
+        )
+        return str(path)
+
+    good, bad = message_file("good", "{{ contact.first_name }}"), message_file("bad", "{{ customer.first_name }}")
+    assert cli_on_moto(["messages", "apply", good, bad]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{bad}: variants.en.html: line 2: 'customer' is undefined"]
+    assert err == "storeflows: error: nothing applied: 1 problem in 2 file(s)\n"
+    assert messages.list_messages("shop-1") == []
+    assert cli_on_moto(["messages", "apply", good]) == 0
+    assert capsys.readouterr().out.startswith("message good of store shop-1: saved")

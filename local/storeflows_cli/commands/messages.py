@@ -11,7 +11,7 @@ from storeflows_cli.output import CliError, emit, load_files, target_problems
 
 def messages_apply(args) -> int:
     from storeflows.admin.files import load_message_yaml
-    from storeflows.admin.messages import apply_message, message_sender_problems
+    from storeflows.admin.messages import apply_message, message_problems
     from storeflows.admin.stores import require_store
     from storeflows_cli.cli import use_target
 
@@ -21,10 +21,11 @@ def messages_apply(args) -> int:
     use_target(args)  # after the files: their mistakes are reported without a stack
     for store_id in {message.store_id for message in messages}:
         require_store(store_id)  # before anything is saved
-    target_problems(args, messages, message_sender_problems)
+    target_problems(args, messages, message_problems)
     results, lines = [], []
     for message in messages:
-        saved, users = apply_message(message)
+        outcome = apply_message(message)
+        saved, users = outcome.message, outcome.published_users
         languages = sorted(saved.variants)
         results.append(
             {
@@ -34,6 +35,7 @@ def messages_apply(args) -> int:
                 "languages": languages,
                 "fallback_language": saved.default_language,
                 "published_workflows_using_it": users,
+                "warnings": list(outcome.warnings),
             }
         )
         lines.append(
@@ -42,6 +44,7 @@ def messages_apply(args) -> int:
         )
         if users:
             lines.append(f"  used by published workflows {', '.join(users)}: their next sends use this content")
+        lines += [f"  warning: {warning}" for warning in outcome.warnings]
     emit(args, results, "\n".join(lines))
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from storeflows.admin.contacts import recorded_orders
@@ -12,26 +11,26 @@ from storeflows.admin.stores import require_store
 from storeflows.config import require, settings
 from storeflows.errors import MessageRenderError, UnknownMessage, UnknownSender
 from storeflows.events.common import Order
-from storeflows.events.subjects import SubjectView, order_from_record
+from storeflows.events.subjects import SAMPLE_ORDER, SubjectView, order_from_record
 from storeflows.messaging import ses
-from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
-from storeflows.messaging.rendering import RenderedMessage, RenderTooBig, render_message
-from storeflows.messaging.unsubscribe_links import unsubscribe_url
-from storeflows.records import (
-    Contact,
-    DynamicCoupon,
-    Message,
-    Purpose,
-    Sender,
-    StaticCoupon,
-    Store,
-    WhenExhausted,
-    within_identity,
+from storeflows.messaging.checks import (
+    SAMPLE_COUPON_CODE,
+    RenderCheck,
+    check_rendering,
+    check_rendering_for_any,
+    coupon_fallback_warning,
+    sample_contact,
 )
+from storeflows.messaging.context import message_context
+from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
+from storeflows.messaging.rendering import RenderedMessage, render_message
+from storeflows.messaging.unsubscribe_links import unsubscribe_url
+from storeflows.records import Contact, Message, Purpose, Sender, StaticCoupon, within_identity
 from storeflows.storage import contacts, messages
 from storeflows.storage import workflows as workflow_store
-from storeflows.workflows import WorkflowStatus
+from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.publishing import message_references
+from storeflows.workflows.templates import TEMPLATES
 
 
 def sender_problems(sender: Sender, field: str) -> list[str]:
@@ -55,39 +54,52 @@ def message_sender_problems(message: Message) -> list[str]:
     return []
 
 
-def apply_message(message: Message) -> tuple[Message, list[str]]:
-    """Saves the message, unless its sender cannot send or a variant renders past the bounds
-    every send enforces (InvalidDefinition); returns it with the ids of the published
-    workflows using it (their runs, also those in flight, send the new content from now on)."""
-    store = require_store(message.store_id)
-    problems = message_sender_problems(message) + bounds_problems(store, message)
+@dataclass(frozen=True)
+class SavedMessage:
+    message: Message
+    # The published workflows sending it: their runs, also those in flight, send the new
+    # content from now on.
+    published_users: list[str]
+    # What fails only for some sends (messaging.checks), or is likely a mistake.
+    warnings: tuple[str, ...] = ()
+
+
+def apply_message(message: Message) -> SavedMessage:
+    """Saves the message, unless its sender cannot send or a variant does not render for
+    a sample contact and the runs that may send it (InvalidDefinition)."""
+    render = message_render_check(message)
+    problems = message_sender_problems(message) + list(render.problems)
     if problems:
         raise InvalidDefinition(f"message {message.message_id}", problems)
     messages.put_message(message)
     users = [
-        workflow.workflow_id
-        for workflow in workflow_store.list_workflows(message.store_id)
-        if workflow.status is WorkflowStatus.PUBLISHED
-        and any(message_id == message.message_id for _, message_id in message_references(workflow.settings))
+        workflow.workflow_id for workflow in _workflows_sending(message) if workflow.status is WorkflowStatus.PUBLISHED
     ]
-    return message, sorted(users)
+    return SavedMessage(message, sorted(users), render.warnings)
 
 
-def bounds_problems(store: Store, message: Message) -> list[str]:
-    """A variant that renders too long or too slowly for a sample contact and order would do
-    so for every customer (rendering.RenderTooBig): refused when saved, not found by a send."""
-    contact = Contact(store_id=store.store_id, email="sample@example.com", first_name="Alex", last_name="Sample")
-    coupon = {"code": SAMPLE_COUPON_CODE} if message.coupon is not None else None
-    context = _message_context(store, contact, SubjectView.of_order(SAMPLE_ORDER), _SAMPLE_UNSUBSCRIBE_URL, coupon)
-    problems = []
-    for language, content in sorted(message.variants.items()):
-        try:
-            render_message(content, context)
-        except RenderTooBig as err:
-            problems.append(f"variants.{language}.{err.detail}")
-        except MessageRenderError:
-            pass  # what depends on the data is found by preview (and by the send, for the data it has)
-    return problems
+def message_problems(message: Message) -> list[str]:
+    """Everything apply_message refuses the message for, to check files before any is saved."""
+    return message_sender_problems(message) + list(message_render_check(message).problems)
+
+
+def message_render_check(message: Message) -> RenderCheck:
+    """Every variant rendered as the workflows that send it would (each template's kinds
+    of run); for a message no workflow sends yet, as at least one template would."""
+    store = require_store(message.store_id)
+    senders = _workflows_sending(message)
+    if not senders:
+        return check_rendering_for_any(store, message, {name: cls.sample_subjects() for name, cls in TEMPLATES.items()})
+    subjects = {kind: view for workflow in senders for kind, view in type(workflow.settings).sample_subjects().items()}
+    return check_rendering(store, message, subjects)
+
+
+def _workflows_sending(message: Message) -> list[Workflow]:
+    return [
+        workflow
+        for workflow in workflow_store.list_workflows(message.store_id)
+        if any(message_id == message.message_id for _, message_id in message_references(workflow.settings))
+    ]
 
 
 @dataclass(frozen=True)
@@ -103,16 +115,6 @@ class Preview:
     unsubscribe_link: str | None
     # What would go wrong in a real send, e.g. a template that needs a code its pool may not have.
     warnings: tuple[str, ...] = ()
-
-
-SAMPLE_COUPON_CODE = "SAMPLE-COUPON-CODE"
-_SAMPLE_UNSUBSCRIBE_URL = "https://unsubscribe.invalid/unsubscribe?token=sample"
-SAMPLE_ORDER = Order(
-    id="SAMPLE-1001",
-    total=Decimal("129.90"),
-    currency="EUR",
-    items=[{"sku": "SAMPLE-SKU", "name": "Sample product", "category": "sample", "quantity": 1, "price": "129.90"}],
-)
 
 
 def preview_message(
@@ -135,10 +137,10 @@ def preview_message(
         raise AdminError(f"{err.detail} (storeflows senders apply FILE.yaml)") from None
     email = email.strip().lower()
     contact = contacts.get_contact(store_id, email)
-    sample_contact = contact is None
+    on_record = contact is not None
     if contact is None:
-        contact = Contact(store_id=store_id, email=email, first_name="Alex", last_name="Sample", language=language)
-    order, sample_order = _order_for_preview(store_id, contact, order_id, known=not sample_contact)
+        contact = sample_contact(store_id, email, language)
+    order, sample_order = _order_for_preview(store_id, contact, order_id, known=on_record)
     used_language, content = message.content_for(language or contact.language)
     link = None
     if message.purpose is Purpose.MARKETING:
@@ -147,21 +149,15 @@ def preview_message(
     coupon = None
     if message.coupon is not None:
         coupon = {"code": message.coupon.code if isinstance(message.coupon, StaticCoupon) else SAMPLE_COUPON_CODE}
+    context = message_context(store, contact, SubjectView.of_order(order), link, coupon)
     try:
-        rendered = render_message(content, _message_context(store, contact, SubjectView.of_order(order), link, coupon))
+        rendered = render_message(content, context)
     except MessageRenderError as err:
         raise AdminError(f"message {message_id} ({used_language}) does not render: {err.detail}") from None
-    warnings = []
-    if isinstance(message.coupon, DynamicCoupon) and message.coupon.when_exhausted is WhenExhausted.SEND_WITHOUT_COUPON:
-        try:
-            render_message(content, _message_context(store, contact, SubjectView.of_order(order), link, None))
-        except MessageRenderError as err:
-            warnings.append(
-                f"once pool {message.coupon.pool} runs out, the {used_language} variant does not render "
-                f"and its sends fail ({err.detail}): show the code inside {{% if coupon %}}…{{% endif %}}"
-            )
+    warning = coupon_fallback_warning(message, used_language, content, context)
+    warnings = [warning] if warning else []
     return Preview(
-        message, sender, rendered, used_language, contact, order, sample_contact, sample_order, link, tuple(warnings)
+        message, sender, rendered, used_language, contact, order, not on_record, sample_order, link, tuple(warnings)
     )
 
 
@@ -217,13 +213,3 @@ def send_test(
         "sample_contact": preview.sample_contact,
         "sample_order": preview.sample_order,
     }
-
-
-# sending loads Powertools and the X-Ray SDK (half a second), which most commands never need:
-# imported on first use.
-
-
-def _message_context(*args: Any) -> dict[str, Any]:
-    from storeflows.messaging.sending import message_context
-
-    return message_context(*args)

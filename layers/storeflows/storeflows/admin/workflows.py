@@ -50,7 +50,9 @@ def apply_workflow(workflow: Workflow) -> tuple[Workflow, Workflow | None]:
 
 def check_workflow(store_id: str, workflow_id: str) -> tuple[Workflow, list[str]]:
     workflow = require_workflow(store_id, workflow_id)
-    return workflow, validate_for_publish(workflow, messages.list_messages(store_id), messages.list_senders(store_id))
+    return workflow, validate_for_publish(
+        workflow, messages.list_messages(store_id), messages.list_senders(store_id), require_store(store_id)
+    )
 
 
 def publish_workflow(store_id: str, workflow_id: str) -> Workflow:

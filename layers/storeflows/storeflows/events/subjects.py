@@ -10,6 +10,7 @@ catalogue flows add theirs here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,15 @@ class SubjectView:
     @classmethod
     def of_order(cls, order: Order) -> SubjectView:
         return cls({"order": order.model_dump()}, frozenset(item.sku for item in order.items if item.sku))
+
+
+SAMPLE_ORDER = Order(
+    id="SAMPLE-1001",
+    total=Decimal("129.90"),
+    currency="EUR",
+    items=[{"sku": "SAMPLE-SKU", "name": "Sample product", "category": "sample", "quantity": 1, "price": "129.90"}],
+)
+"""The order a preview shows a contact with none on record, and messages are checked with."""
 
 
 def order_from_record(record: dict[str, Any]) -> Order:

@@ -28,13 +28,14 @@ from storeflows.config import require
 from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
 from storeflows.events.subjects import SubjectView
 from storeflows.messaging import coupons, ses
+from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
 from storeflows.messaging.rendering import render_message
 from storeflows.messaging.requests import SendRequest
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
-from storeflows.storage import messages, orders, sends
+from storeflows.storage import messages, sends
 
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
@@ -170,44 +171,6 @@ def _claim_and_send(
 def _give_back(slot: sends.SendSlot | None) -> None:
     if slot is not None:
         sends.release_send_slot(slot)
-
-
-def message_context(
-    store: Store,
-    contact: Contact,
-    subject: SubjectView,
-    unsubscribe_link: str | None,
-    coupon: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """What a message template sees: the store, the contact and what the run is about (an
-    order's `order`; nothing more for a run about an event). Documented in the README; keep
-    the two in step."""
-    return {
-        "store": {"id": store.store_id, "name": store.name or store.store_id},
-        "contact": {
-            "email": contact.email,
-            "first_name": contact.first_name or "",
-            "last_name": contact.last_name or "",
-            "language": contact.language or "",
-            "country": contact.country or "",
-            "tags": sorted(contact.tags),
-            "score": contact.score,
-            "orders_count": contact.orders_count,
-        },
-        **subject.context,
-        "unsubscribe_url": unsubscribe_link,
-        # {"code": ...}, or None: no coupon on the message, or its pool ran out
-        # ({% if coupon %}Your code: {{ coupon.code }}{% endif %}).
-        "coupon": coupon,
-        # The BESTSELLERS block: {% for product in bestsellers(3, days=30) %}; computed only
-        # when a template asks, without what this customer just bought.
-        "bestsellers": lambda count=3, days=30: orders.best_sellers(
-            store.store_id,
-            days=min(int(days), 366),
-            count=min(int(count), 20),
-            excluding=subject.purchased_skus,
-        ),
-    }
 
 
 def _coupon_code(message: Message, request: SendRequest) -> tuple[str | None, bool]:

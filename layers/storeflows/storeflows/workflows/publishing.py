@@ -10,7 +10,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from pydantic import BaseModel
 
 from storeflows.fields import MessageId
-from storeflows.records import DynamicCoupon, Message, Purpose, SenderProfile
+from storeflows.messaging.checks import check_rendering
+from storeflows.records import DynamicCoupon, Message, Purpose, SenderProfile, Store
 from storeflows.storage import coupons as pools
 from storeflows.workflows import Workflow
 
@@ -53,6 +54,7 @@ def validate_for_publish(
     workflow: Workflow,
     messages_of_store: Mapping[str, Message] | Iterable[Message],
     senders_of_store: Iterable[SenderProfile] = (),
+    store: Store | None = None,
 ) -> list[str]:
     """What stops this workflow from working; empty when it can be published."""
     messages = (
@@ -62,6 +64,8 @@ def validate_for_publish(
     )
     senders = {profile.sender_id for profile in senders_of_store}
     store_id, settings = workflow.store_id, workflow.settings
+    # Messages are rendered with the store's name; without the store, with its id.
+    store = store or Store(store_id=store_id, unsubscribe_key="")
     problems = []
     checked: set[str] = set()
     for path, message_id in message_references(settings):
@@ -87,6 +91,9 @@ def validate_for_publish(
                 f"{store_id} does not have (storeflows senders apply FILE.yaml)"
             )
         problems += _coupon_problems(store_id, path, message)
+        # Saved before the check existed, or saved for another kind of run than this one's.
+        render = check_rendering(store, message, type(settings).sample_subjects())
+        problems += [f"{path}: message {message_id!r}: {line}" for line in render.problems]
     problems += [line if line.startswith("settings") else f"settings.{line}" for line in settings.problems()]
     size = len(settings.model_dump_json().encode())
     if size > MAX_SETTINGS_BYTES:

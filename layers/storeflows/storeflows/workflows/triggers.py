@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, field_validator
 
 from storeflows.events import EventBody
 from storeflows.events.purchase import PurchaseEvent
+from storeflows.events.subjects import SAMPLE_ORDER, SubjectView
 
 
 class PurchaseTrigger(BaseModel):
@@ -23,6 +24,9 @@ class PurchaseTrigger(BaseModel):
 
     # The event types that can match it (the dispatcher asks only for these).
     starts_on: ClassVar[frozenset[str]] = frozenset({"purchase"})
+    # What a message sent by its runs sees of the run's subject, for the check of a saved
+    # message (messaging.checks): here an order (subjects.OrderSubject).
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("order", SubjectView.of_order(SAMPLE_ORDER))
 
     type: Literal["purchase"] = "purchase"
     skus: list[str] = []
@@ -51,6 +55,7 @@ class EventTrigger(BaseModel):
     event: Literal["consent", "delivered"]
 
     starts_on: ClassVar[frozenset[str]] = frozenset({"consent", "delivered"})
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("event", SubjectView())
 
     def matches(self, event: EventBody) -> bool:
         return event.type == self.event
@@ -63,6 +68,8 @@ class ScheduleTrigger(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     starts_on: ClassVar[frozenset[str]] = frozenset()
+    # A scheduled run is about its contact; a template whose runs are about more says so.
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("contact", SubjectView())
 
     type: Literal["schedule"] = "schedule"
     at: time = time(9, 0)

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from storeflows.events import EventBody
-from storeflows.workflows.triggers import Trigger
+from storeflows.events.subjects import SubjectView
+from storeflows.workflows.triggers import Trigger, trigger_classes
 
 
 class TemplateSettings(BaseModel):
@@ -32,6 +33,17 @@ class TemplateSettings(BaseModel):
 
     template: str
     trigger: Trigger
+
+    @classmethod
+    def sample_subjects(cls) -> dict[str, SubjectView]:
+        """What each kind of run of this template shows its messages of the run's subject,
+        with sample data (kind -> view): every message it sends must render for each. From
+        its triggers; a template whose runs are about something else (a cart, a product)
+        overrides it."""
+        return dict(
+            trigger.sample_subject  # type: ignore[attr-defined]
+            for trigger in trigger_classes(cls.model_fields["trigger"].annotation)
+        )
 
     def runs_for(self, event: EventBody) -> bool:
         """Whether an event starts a run of this template (its trigger matches)."""

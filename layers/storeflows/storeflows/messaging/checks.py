@@ -1,0 +1,130 @@
+"""The check of a message when it is saved, and again when a workflow that sends it is
+validated: every variant rendered as a send renders it (the sandbox, StrictUndefined, the
+same context) for a sample contact and for each kind of run that may send it.
+
+What fails with sample data fails for every customer, and is refused, naming the variant,
+the part, the line and what failed ("variants.en.html: line 3: 'customer' is undefined").
+What fails only for some data is a warning: today, a message whose dynamic coupon is left
+out once its pool runs out, rendered without one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from storeflows.errors import MessageRenderError
+from storeflows.events.subjects import SubjectView
+from storeflows.messaging.context import message_context
+from storeflows.messaging.rendering import render_message
+from storeflows.records import (
+    Contact,
+    DynamicCoupon,
+    Message,
+    MessageContent,
+    Purpose,
+    StaticCoupon,
+    Store,
+    WhenExhausted,
+)
+
+SAMPLE_COUPON_CODE = "SAMPLE-COUPON-CODE"
+"""The code a preview and the check show for a dynamic coupon (no code is taken from a pool)."""
+
+_SAMPLE_UNSUBSCRIBE_URL = "https://unsubscribe.invalid/unsubscribe?token=sample"
+_SAMPLE_BEST_SELLERS = [
+    {"sku": "SAMPLE-BEST-1", "name": "Sample best seller", "units": 12},
+    {"sku": "SAMPLE-BEST-2", "name": "Sample runner-up", "units": 7},
+]
+
+
+@dataclass(frozen=True)
+class RenderCheck:
+    # What fails for every customer: the message cannot be saved (or published) like this.
+    problems: tuple[str, ...] = ()
+    # What fails only for some customers or some days.
+    warnings: tuple[str, ...] = ()
+
+
+def check_rendering(store: Store, message: Message, subjects: Mapping[str, SubjectView]) -> RenderCheck:
+    """Renders each variant for each kind of run in `subjects` (kind -> sample view); a
+    variant that fails for one of them is a problem, named with the kind when there are
+    several."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    for language, content in sorted(message.variants.items()):
+        for kind, subject in subjects.items():
+            context = _sample_context(store, message, subject)
+            try:
+                render_message(content, context)
+            except MessageRenderError as err:
+                where = f" (in a run about {_article(kind)})" if len(subjects) > 1 else ""
+                problems.append(f"variants.{language}.{err.detail}{where}")
+                continue
+            warning = coupon_fallback_warning(message, language, content, context)
+            if warning and warning not in warnings:
+                warnings.append(warning)
+    return RenderCheck(tuple(problems), tuple(warnings))
+
+
+def check_rendering_for_any(
+    store: Store, message: Message, subjects_of_templates: Mapping[str, Mapping[str, SubjectView]]
+) -> RenderCheck:
+    """For a message no workflow sends yet: it must render for at least one kind of run
+    some template has (template -> its sample subjects); the problems of every kind when
+    none fits, the warnings of those that do."""
+    kinds = {kind: view for subjects in subjects_of_templates.values() for kind, view in subjects.items()}
+    checks = {kind: check_rendering(store, message, {kind: view}) for kind, view in kinds.items()}
+    fitting = [check for check in checks.values() if not check.problems]
+    if fitting:
+        return RenderCheck((), tuple(dict.fromkeys(warning for check in fitting for warning in check.warnings)))
+    if len(checks) == 1:
+        return next(iter(checks.values()))
+    return RenderCheck(
+        tuple(
+            f"{problem} (in a run about {_article(kind)})"
+            for kind, check in checks.items()
+            for problem in check.problems
+        )
+    )
+
+
+def coupon_fallback_warning(
+    message: Message, language: str, content: MessageContent, context: dict[str, Any]
+) -> str | None:
+    """A message that sends without its coupon once the pool runs out must render without
+    one: the warning when it does not (rendered with `context`, its coupon left out)."""
+    coupon = message.coupon
+    if not isinstance(coupon, DynamicCoupon) or coupon.when_exhausted is not WhenExhausted.SEND_WITHOUT_COUPON:
+        return None
+    try:
+        render_message(content, {**context, "coupon": None})
+    except MessageRenderError as err:
+        return (
+            f"once pool {coupon.pool} runs out, the {language} variant does not render "
+            f"and its sends fail ({err.detail}): show the code inside {{% if coupon %}}…{{% endif %}}"
+        )
+    return None
+
+
+def sample_contact(store_id: str, email: str = "sample@example.com", language: str | None = None) -> Contact:
+    return Contact(store_id=store_id, email=email, first_name="Alex", last_name="Sample", language=language)
+
+
+def _sample_context(store: Store, message: Message, subject: SubjectView) -> dict[str, Any]:
+    coupon = None
+    if message.coupon is not None:
+        coupon = {"code": message.coupon.code if isinstance(message.coupon, StaticCoupon) else SAMPLE_COUPON_CODE}
+    link = _SAMPLE_UNSUBSCRIBE_URL if message.purpose is Purpose.MARKETING else None
+    return message_context(
+        store,
+        sample_contact(store.store_id),
+        subject,
+        link,
+        coupon,
+        best_sellers=lambda count, days: _SAMPLE_BEST_SELLERS[:count],
+    )
+
+
+def _article(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
