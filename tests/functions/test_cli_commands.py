@@ -248,3 +248,17 @@ def test_cli_imports_coupon_codes_and_shows_the_stock(cli_on_moto, capsys, tmp_p
     assert json.loads(capsys.readouterr().out)["remaining"] == 2
     assert cli_on_moto(["coupons", "stock", "shop-1", "autumn"]) == 1
     assert capsys.readouterr().err.startswith("storeflows: error: store shop-1 has no coupon pool 'autumn'")
+
+
+def test_cli_shows_and_sets_whether_shopify_test_orders_count(cli_on_moto, capsys):
+    from storeflows.storage import stores
+
+    assert cli_on_moto(["stores", "shopify", "shop-1"]) == 0
+    assert capsys.readouterr().out == "store shop-1: Shopify test orders (test: true) count as purchases\n"
+    assert cli_on_moto(["stores", "shopify", "shop-1", "--no-test-orders", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"store": "shop-1", "count_test_orders": False}
+    assert stores.get_store("shop-1").shopify.count_test_orders is False
+    assert cli_on_moto(["stores", "shopify", "shop-1"]) == 0
+    assert capsys.readouterr().out == "store shop-1: Shopify test orders (test: true) are acknowledged and ignored\n"
+    assert cli_on_moto(["stores", "shopify", "shop-2", "--test-orders"]) == 1
+    assert "no store 'shop-2'" in capsys.readouterr().err
