@@ -314,6 +314,32 @@ def test_shopify_test_orders_count_unless_the_store_ignores_them(ingest, shopify
     assert [body["event"]["order"]["id"] for body in aws.queued_bodies()] == [SHOPIFY_ORDER_ID, SHOPIFY_ORDER_ID]
 
 
+def test_shopify_orders_cancelled_is_queued_as_the_cancellation_of_the_order(ingest, shopify_request, aws):
+    """The published sample is a cancelled order: what orders/cancelled delivers."""
+    headers = {**SAMPLE_HEADERS, "X-Shopify-Topic": "orders/cancelled"}
+
+    assert accepted(ingest(shopify_request(body=SHOPIFY_SAMPLE, headers=headers)))["status"] == "accepted"
+
+    (queued,) = aws.queued_bodies()
+    assert queued["event"] == {
+        "type": "cancelled",
+        "occurred_at": "2021-12-31T19:00:00-05:00",  # cancelled_at
+        "order": {"id": SHOPIFY_ORDER_ID},
+        "customer": {"email": "jon@example.com"},
+        "reason": "customer",
+    }
+
+
+def test_a_store_ignoring_test_orders_ignores_their_cancellations_too(ingest, shopify_request, aws):
+    from storeflows.admin.stores import set_shopify_orders
+
+    set_shopify_orders("demo", count_test_orders=False)
+    headers = {**SAMPLE_HEADERS, "X-Shopify-Topic": "orders/cancelled"}
+
+    assert accepted(ingest(shopify_request(body=SHOPIFY_SAMPLE, headers=headers)))["status"] == "ignored"
+    assert aws.queued_bodies() == []
+
+
 def test_redelivered_shopify_request_is_accepted_again_with_the_same_event_id(ingest, shopify_request, aws):
     first = accepted(ingest(shopify_request()))
     second = accepted(ingest(shopify_request()))

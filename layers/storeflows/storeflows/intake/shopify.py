@@ -1,5 +1,6 @@
-"""Shopify webhooks: orders/create and orders/paid, and the mandatory compliance topics
-customers/redact and customers/data_request, each verified with the app's HMAC.
+"""Shopify webhooks: orders/create, orders/paid and orders/cancelled, and the mandatory
+compliance topics customers/redact and customers/data_request, each verified with the app's
+HMAC.
 
 An order is a purchase once its payment is taken or secured, never once cancelled (the
 rule is PURCHASE_FINANCIAL_STATUSES and is_purchase; the README's "Shopify" section says it
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from storeflows.errors import InvalidPayload, UnknownStore
 from storeflows.events import EventBody
+from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.common import Customer
 from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.purchase import PurchaseEvent
@@ -108,6 +110,10 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _email(body: dict[str, Any], customer: dict[str, Any]) -> Any:
+    return body.get("email") or body.get("contact_email") or customer.get("email")
+
+
 def purchase_from_shopify(order: Any) -> PurchaseEvent:
     """A Shopify order webhook body (orders/create, orders/paid)."""
     body = require_object(order)
@@ -127,7 +133,7 @@ def purchase_from_shopify(order: Any) -> PurchaseEvent:
                 items=line_items(body.get("line_items"), _item),
             ),
             "customer": present(
-                email=body.get("email") or body.get("contact_email") or customer.get("email"),
+                email=_email(body, customer),
                 first_name=customer.get("first_name") or billing.get("first_name"),
                 last_name=customer.get("last_name") or billing.get("last_name"),
                 language=body.get("customer_locale"),
@@ -137,6 +143,21 @@ def purchase_from_shopify(order: Any) -> PurchaseEvent:
                 accepts_marketing=_accepts_marketing(body, customer),
             ),
         },
+    )
+
+
+def cancellation_from_shopify(order: Any) -> CancelledEvent:
+    """orders/cancelled: the order as it is now (cancelled_at, cancel_reason set)."""
+    body = require_object(order)
+    return validate(
+        CancelledEvent,
+        present(
+            type="cancelled",
+            occurred_at=body.get("cancelled_at"),
+            order=present(id=body.get("id")),
+            customer=present(email=_email(body, nested(body, "customer"))),
+            reason=body.get("cancel_reason"),
+        ),
     )
 
 
@@ -182,6 +203,7 @@ def data_request_from_shopify(payload: Any) -> DataRequest | None:
 TOPICS: dict[str, Callable[[Any], EventBody | None]] = {
     "orders/create": _purchase,
     "orders/paid": _purchase,
+    "orders/cancelled": cancellation_from_shopify,
     "customers/redact": erasure_from_shopify,
     "customers/data_request": data_request_from_shopify,
 }
