@@ -57,8 +57,15 @@ SEND_SKIPPED = 3  # invoke, read, record
 SENDER_PROFILE = 1
 FREQUENCY_CAP = 1
 ENGAGEMENT_EVENT = 2
-# Skips decided before the sender profile is read: the contact may not receive the message.
-_SKIPPED_BEFORE_THE_SENDER = {"no_marketing_consent", "unsubscribed", "suppressed", "unknown_contact"}
+# Skips decided before the sender profile is read: the contact may not receive the message,
+# or the order it is about was cancelled.
+_SKIPPED_BEFORE_THE_SENDER = {
+    "no_marketing_consent",
+    "unsubscribed",
+    "suppressed",
+    "unknown_contact",
+    "order_cancelled",
+}
 
 SEGMENTS_FUNCTION = "EvaluateSegmentsFunction"
 SEND_FUNCTION = "SendMessageFunction"

@@ -192,6 +192,7 @@ def store_with_workflow(stack, storage):
                 store_id=store_id,
                 name="Test Shop",
                 webhook_secret=stack.webhook_secret,
+                shopify_secret=stack.shopify_secret,
                 unsubscribe_key=uuid.uuid4().hex,
             )
         )

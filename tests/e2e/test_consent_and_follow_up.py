@@ -48,6 +48,25 @@ def test_each_group_gets_its_own_confirmation(stack, confirmation_store, email, 
     assert [m["subject"] for m in stack.outbox(email)] == expected
 
 
+def test_an_eu_customer_who_unsubscribed_gets_the_transactional_confirmation_for_the_next_order(
+    stack, confirmation_store, email, storage
+):
+    from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
+
+    machine = state_machine_arn("_consent_confirmation")
+    wait_for_run(machine, buy(stack, confirmation_store, email, "1", country="PL", accepts_marketing=True))
+    assert [m["subject"] for m in stack.outbox(email)] == ["eu-consented"]
+    store = storage.stores.get_store(confirmation_store)
+    token = make_unsubscribe_token(store.unsubscribe_key, UnsubscribeRequest(confirmation_store, email, "eu-consented"))
+    assert requests.post(unsubscribe_url(stack.api_url, token), timeout=10).status_code == 200
+    # The next order ticks the marketing box again: a checkbox never lifts an unsubscribe.
+    execution = wait_for_run(machine, buy(stack, confirmation_store, email, "2", country="PL", accepts_marketing=True))
+    assert execution["status"] == "SUCCEEDED"
+    assert [m["subject"] for m in stack.outbox(email)] == ["eu-consented", "eu-transactional"]
+    contact = stack.contact(email, store_id=confirmation_store)
+    assert contact["consent"]["marketing"] is True and contact["unsubscribed_at"]
+
+
 def test_the_eea_option_treats_norway_like_the_eu(stack, store_with_workflow, email):
     store = store_with_workflow(
         ConsentConfirmationSettings(

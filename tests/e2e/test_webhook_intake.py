@@ -21,23 +21,45 @@ WORKFLOW = "targeted-post-purchase"
 pytestmark = pytest.mark.e2e
 
 
-def test_shopify_sample_order_sends_a_thank_you_once(stack):
+def paid(sample: bytes, email: str) -> bytes:
+    """Shopify's sample as an order that was paid and not cancelled, bought by `email`."""
+    return (
+        sample.replace(b'"financial_status": "voided"', b'"financial_status": "paid"', 1)
+        .replace(b'"cancelled_at": "2021-12-31T19:00:00-05:00"', b'"cancelled_at": null', 1)
+        .replace(b'"cancel_reason": "customer"', b'"cancel_reason": null', 1)
+        .replace(b"jon@example.com", email.encode())
+    )
+
+
+def test_shopifys_sample_as_published_is_acknowledged_and_thanks_nobody(stack):
+    """The sample is cancelled, voided and a test order: Shopify sends it from "Send test notification"."""
     body = (FIXTURES / "shopify_orders_create.json").read_bytes()
-    first = post_shopify(stack.api_url, "demo", stack.shopify_secret, body, event_id="e2e-shopify-sample")
+    answer = post_shopify(stack.api_url, "demo", stack.shopify_secret, body, event_id="e2e-shopify-sample")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "ignored"
+    wait_until_quiet(stack.event_queue_url, stack.state_machine_arn)
+    assert stack.outbox("jon@example.com") == []
+    assert stack.contact("jon@example.com") is None, "no purchase, no consent recorded"
+
+
+def test_the_paid_shopify_sample_thanks_the_customer_once(stack, email):
+    body = paid((FIXTURES / "shopify_orders_create.json").read_bytes(), email)
+    first = post_shopify(stack.api_url, "demo", stack.shopify_secret, body, event_id=f"create-{email}")
     assert first.status_code == 202, first.text
+    assert first.json()["status"] == "accepted"
     wait_for_run(stack.state_machine_arn, run_name("demo", "820982911946154508", WORKFLOW))
-    mail = stack.outbox("jon@example.com")
+    mail = stack.outbox(email)
     assert len(mail) == 1
     assert "820982911946154508" in mail[0]["html"], "Shopify's 64-bit order id arrives exact"
 
-    again = post_shopify(stack.api_url, "demo", stack.shopify_secret, body, event_id="e2e-shopify-sample")
-    paid = post_shopify(
-        stack.api_url, "demo", stack.shopify_secret, body, topic="orders/paid", event_id="e2e-shopify-paid"
+    again = post_shopify(stack.api_url, "demo", stack.shopify_secret, body, event_id=f"create-{email}")
+    paid_topic = post_shopify(
+        stack.api_url, "demo", stack.shopify_secret, body, topic="orders/paid", event_id=f"paid-{email}"
     )
-    assert (again.status_code, paid.status_code) == (202, 202)
+    assert (again.status_code, paid_topic.status_code) == (202, 202)
     wait_until_quiet(stack.event_queue_url, stack.state_machine_arn)
-    assert len(stack.outbox("jon@example.com")) == 1, "redelivery and orders/paid send nothing new"
-    assert stack.contact("jon@example.com")["orders_count"] == 1
+    assert len(stack.outbox(email)) == 1, "redelivery and orders/paid send nothing new"
+    assert stack.contact(email)["orders_count"] == 1
 
 
 def test_wrong_shopify_signature_is_refused_and_changes_nothing(stack, email):

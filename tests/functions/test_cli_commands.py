@@ -271,3 +271,43 @@ def test_cli_refuses_message_files_that_cannot_render_before_saving_any(cli_on_m
     assert messages.list_messages("shop-1") == []
     assert cli_on_moto(["messages", "apply", good]) == 0
     assert capsys.readouterr().out.startswith("message good of store shop-1: saved")
+
+
+def test_cli_shows_and_sets_whether_shopify_test_orders_count(cli_on_moto, capsys):
+    from storeflows.storage import stores
+
+    assert cli_on_moto(["stores", "shopify", "shop-1"]) == 0
+    assert capsys.readouterr().out == "store shop-1: Shopify test orders (test: true) count as purchases\n"
+    assert cli_on_moto(["stores", "shopify", "shop-1", "--no-test-orders", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"store": "shop-1", "count_test_orders": False}
+    assert stores.get_store("shop-1").shopify.count_test_orders is False
+    assert cli_on_moto(["stores", "shopify", "shop-1"]) == 0
+    assert capsys.readouterr().out == "store shop-1: Shopify test orders (test: true) are acknowledged and ignored\n"
+    assert cli_on_moto(["stores", "shopify", "shop-2", "--test-orders"]) == 1
+    assert "no store 'shop-2'" in capsys.readouterr().err
+
+
+def test_cli_shows_a_contacts_cancelled_orders_outside_the_totals(cli_on_moto, capsys):
+    from datetime import UTC, datetime
+
+    from storeflows.storage import orders
+
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    orders.record_purchase("shop-1", "e2", _purchase("ana@example.com", "1002"))
+    at = datetime(2026, 11, 21, 9, tzinfo=UTC)
+    assert orders.cancel_order("shop-1", "ana@example.com", "1002", at=at, reason="customer", event_id="x") == (
+        "cancelled"
+    )
+    # Cancelled before its purchase arrived (a pending order): no purchase is kept.
+    assert orders.cancel_order("shop-1", "ana@example.com", "1003", at=at, reason=None, event_id="y") == (
+        "cancelled_before_recorded"
+    )
+
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 0
+    shown = capsys.readouterr().out
+    assert "  orders: 1 (total spent 129.90)\n" in shown
+    assert "1003" not in shown, "an order cancelled before it was recorded is no purchase"
+    assert "    1001  129.90 EUR  2026-11-20T10:00:00.000000+00:00\n" in shown
+    assert (
+        "    1002  129.90 EUR  2026-11-20T10:00:00.000000+00:00  cancelled 2026-11-21T09:00:00.000000+00:00\n" in shown
+    )

@@ -4,7 +4,8 @@ One purchase is recorded on the contact once per order, and each published workf
 trigger matches gets exactly one Step Functions run per order, however often the event is
 delivered and whichever Shopify topic (orders/create, orders/paid) delivers it. Shopify's
 customers/redact erases the customer and stops their runs; customers/data_request is kept
-for the operator to answer."""
+for the operator to answer. A cancelled order stops its runs, leaves the contact's totals
+and never starts a run again, whatever arrives after it."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ import boto3
 import pytest
 
 from storeflows.events import StoreEvent
+from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.intake.shopify import data_request_from_shopify, erasure_from_shopify, purchase_from_shopify
 from storeflows.observability import logger
 from storeflows.records import Store
-from storeflows.storage import contacts, keys, stores, workflows
+from storeflows.storage import contacts, keys, sends, stores, workflows
 from storeflows.storage import privacy as privacy_store
 from storeflows.workflows import Workflow, WorkflowStatus, runs
 from storeflows.workflows.runs import run_name
@@ -42,7 +44,7 @@ def shopify_purchase() -> PurchaseEvent:
     )
 
 
-def store_event(event_id: str, purchase_event: PurchaseEvent, *, store_id: str = "demo") -> str:
+def store_event(event_id: str, purchase_event: PurchaseEvent | CancelledEvent, *, store_id: str = "demo") -> str:
     """The queue message body the ingest would have sent."""
     source = "shopify" if event_id.startswith("shopify:") else "api"
     return StoreEvent(
@@ -329,3 +331,107 @@ def test_a_data_request_is_kept_once_for_the_operator(dispatch, sqs_event, aws):
     (request,) = privacy_store.list_data_requests("demo")
     assert (request.request_id, request.email, request.source) == ("9999", SHOPIFY_EMAIL, "shopify:request-1")
     assert request.answered_at is None
+
+
+# --- cancelled orders ----------------------------------------------------------------------------
+
+
+def cancelled(order_id: str = SHOPIFY_ORDER_ID, email: str = SHOPIFY_EMAIL) -> CancelledEvent:
+    return CancelledEvent.model_validate(
+        {
+            "type": "cancelled",
+            "occurred_at": "2026-11-21T09:00:00Z",
+            "order": {"id": order_id},
+            "customer": {"email": email},
+            "reason": "customer",
+        }
+    )
+
+
+@pytest.fixture
+def stopped(aws):
+    """What each StopExecution the functions make asks for: {executionArn, error, cause}
+    (moto keeps neither the error nor the cause)."""
+    from storeflows.aws import client
+
+    calls: list[dict[str, Any]] = []
+    client("stepfunctions").meta.events.register(
+        "provide-client-params.states.StopExecution", lambda params, **_: calls.append(dict(params))
+    )
+    return calls
+
+
+def status_of(aws, name: str) -> str:
+    arn = runs.execution_arn(aws.state_machine_arn, name)
+    return boto3.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+
+
+def test_a_cancelled_order_stops_its_runs_in_every_workflow_and_leaves_the_totals(
+    dispatch, sqs_event, aws, demo_store, stopped
+):
+    workflows.put_workflow(demo_workflow(workflow_id="second-workflow"))
+    dispatch(sqs_event(("m-1", store_event("shopify:create", shopify_purchase()))))
+    other = PurchaseEvent.model_validate(purchase("A-2", SHOPIFY_EMAIL, total="129.90"))
+    dispatch(sqs_event(("m-2", store_event("api:other-order", other))))
+    # The care series marks the contact inside it; a stopped run never reaches its own exit.
+    aws.table().put_item(
+        Item={
+            **keys.active_run_key("demo", SHOPIFY_EMAIL, "second-workflow", SHOPIFY_ORDER_ID),
+            "workflow_id": "second-workflow",
+            "subject": SHOPIFY_ORDER_ID,
+        }
+    )
+
+    response = dispatch(sqs_event(("m-3", store_event("shopify:cancel", cancelled()))))
+
+    assert response == {"batchItemFailures": []}
+    for workflow_id in ("targeted-post-purchase", "second-workflow"):
+        assert status_of(aws, run_name("demo", SHOPIFY_ORDER_ID, workflow_id)) == "ABORTED"
+        assert status_of(aws, run_name("demo", "A-2", workflow_id)) == "RUNNING", "the other order's runs go on"
+    assert {(call["error"], call["cause"]) for call in stopped} == {
+        ("Storeflows.OrderCancelled", "The store cancelled the order; the run's later messages are not sent.")
+    }
+    assert len(stopped) == 2
+    order = aws.table().get_item(Key=keys.order_key("demo", SHOPIFY_EMAIL, SHOPIFY_ORDER_ID))["Item"]
+    assert (order["cancelled_at"][:19], order["cancel_reason"]) == ("2026-11-21T09:00:00", "customer")
+    contact = contacts.get_contact("demo", SHOPIFY_EMAIL)
+    assert (contact.orders_count, contact.total_spent) == (1, Decimal("129.90")), "only the order not cancelled"
+    assert sends.active_runs("demo", SHOPIFY_EMAIL) == []
+
+
+def test_a_redelivered_cancellation_changes_nothing_more(dispatch, sqs_event, aws):
+    dispatch(sqs_event(("m-1", store_event("shopify:create", shopify_purchase()))))
+    dispatch(sqs_event(("m-2", store_event("shopify:cancel", cancelled()))))
+    table_after_first = aws.table().scan(ConsistentRead=True)["Items"]
+
+    assert dispatch(sqs_event(("m-2-again", store_event("shopify:cancel", cancelled())))) == {"batchItemFailures": []}
+
+    assert aws.table().scan(ConsistentRead=True)["Items"] == table_after_first
+    assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 0
+
+
+@pytest.mark.parametrize("later", ["shopify:paid", "shopify:create"])
+def test_a_purchase_of_an_order_cancelled_before_it_was_recorded_starts_nothing(dispatch, sqs_event, aws, later):
+    """Shopify delivers in any order: the cancellation of a pending order (no purchase yet),
+    then its orders/paid; or the cancellation before the orders/create it follows."""
+    dispatch(sqs_event(("m-1", store_event("shopify:cancel", cancelled()))))
+
+    assert dispatch(sqs_event(("m-2", store_event(later, shopify_purchase())))) == {"batchItemFailures": []}
+
+    assert aws.executions() == []
+    assert contacts.get_contact("demo", SHOPIFY_EMAIL) is None, "no purchase, no profile, no consent"
+    (order,) = aws.items(keys.contact_pk("demo", SHOPIFY_EMAIL))
+    assert set(order) == {"pk", "sk", "order_id", "cancelled_at", "cancel_reason", "cancel_event_id"}
+
+
+def test_a_cancelled_orders_later_purchase_events_start_no_run(dispatch, sqs_event, aws, demo_store):
+    workflow = demo_store.workflow_id
+    dispatch(sqs_event(("m-1", store_event("shopify:create", shopify_purchase()))))
+    dispatch(sqs_event(("m-2", store_event("shopify:cancel", cancelled()))))
+    # A workflow published since would start a run for the order were it a purchase.
+    workflows.put_workflow(demo_workflow(workflow_id="published-since"))
+
+    dispatch(sqs_event(("m-3", store_event("shopify:paid", shopify_purchase()))))
+
+    assert [run["name"] for run in aws.executions()] == [run_name("demo", SHOPIFY_ORDER_ID, workflow)]
+    assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 0

@@ -19,10 +19,25 @@ from storeflows.intake.signatures import sign_hmac_sha256_base64, sign_standard_
 from storeflows_local.signing import purchase
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SHOPIFY_BODY = (FIXTURES / "shopify_orders_create.json").read_bytes()
-SHOPIFY_HEADERS: dict[str, str] = json.loads((FIXTURES / "shopify_orders_create.headers.json").read_text("utf-8"))[
+# Shopify's sample as published: cancelled, voided and a test order.
+SHOPIFY_SAMPLE = (FIXTURES / "shopify_orders_create.json").read_bytes()
+SAMPLE_HEADERS: dict[str, str] = json.loads((FIXTURES / "shopify_orders_create.headers.json").read_text("utf-8"))[
     "computed_headers"
 ]
+SHOPIFY_SECRET = json.loads((FIXTURES / "shopify_orders_create.headers.json").read_text("utf-8"))["computed_secret"]
+
+
+def paid(sample: bytes) -> bytes:
+    """The sample as an order that was paid and not cancelled: a purchase."""
+    return (
+        sample.replace(b'"financial_status": "voided"', b'"financial_status": "paid"', 1)
+        .replace(b'"cancelled_at": "2021-12-31T19:00:00-05:00"', b'"cancelled_at": null', 1)
+        .replace(b'"cancel_reason": "customer"', b'"cancel_reason": null', 1)
+    )
+
+
+SHOPIFY_BODY = paid(SHOPIFY_SAMPLE)
+SHOPIFY_HEADERS = {**SAMPLE_HEADERS, "X-Shopify-Hmac-Sha256": sign_hmac_sha256_base64(SHOPIFY_SECRET, SHOPIFY_BODY)}
 SHOPIFY_EVENT_ID = "shopify:" + SHOPIFY_HEADERS["X-Shopify-Event-Id"]
 SHOPIFY_ORDER_ID = "820982911946154508"  # above 2**53: a float parser would corrupt it
 
@@ -115,7 +130,14 @@ def accepted(response: dict[str, Any]) -> dict[str, Any]:
 # --- Shopify ---------------------------------------------------------------------------------
 
 
-def test_shopify_sample_order_is_queued_as_one_canonical_event(ingest, shopify_request, aws):
+def test_shopifys_sample_as_published_cancelled_and_voided_is_acknowledged_and_ignored(ingest, shopify_request, aws):
+    response = ingest(shopify_request(body=SHOPIFY_SAMPLE, headers=SAMPLE_HEADERS))
+
+    assert accepted(response) == {"status": "ignored", "event_id": SHOPIFY_EVENT_ID}
+    assert aws.queued_bodies() == []
+
+
+def test_the_paid_shopify_sample_is_queued_as_one_canonical_event(ingest, shopify_request, aws):
     response = ingest(shopify_request())
 
     assert accepted(response) == {"status": "accepted", "event_id": SHOPIFY_EVENT_ID}
@@ -238,6 +260,84 @@ def test_orders_paid_is_a_purchase_topic_too(ingest, shopify_request, aws):
         "event_id": "shopify:paid-event-1",
     }
     assert [body["event"]["order"]["id"] for body in aws.queued_bodies()] == [SHOPIFY_ORDER_ID]
+
+
+def signed_order(shopify_request, order: dict[str, Any], topic: str = "orders/create") -> dict[str, Any]:
+    """A Shopify order webhook of this order, signed with the demo store's secret."""
+    headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": topic}
+    return shopify_request(body=json.dumps(order).encode(), headers=headers, secret=SHOPIFY_SECRET)
+
+
+@pytest.mark.parametrize("topic", ["orders/create", "orders/paid"])
+@pytest.mark.parametrize(
+    ("financial_status", "status"),
+    [
+        ("paid", "accepted"),
+        ("authorized", "accepted"),  # validated, captured later (manual capture)
+        ("partially_paid", "accepted"),
+        ("partially_refunded", "accepted"),
+        ("pending", "ignored"),  # bank transfer, cash on delivery: its orders/paid is the purchase
+        ("voided", "ignored"),
+        ("refunded", "ignored"),
+        ("expired", "ignored"),  # a state the rule does not know
+        (None, "ignored"),
+    ],
+)
+def test_a_shopify_order_is_a_purchase_once_its_payment_is_taken_or_secured(
+    ingest, shopify_request, aws, topic, financial_status, status
+):
+    order = json.loads(SHOPIFY_BODY)
+    order["financial_status"] = financial_status
+
+    assert accepted(ingest(signed_order(shopify_request, order, topic)))["status"] == status
+    assert len(aws.queued_bodies()) == (1 if status == "accepted" else 0)
+
+
+@pytest.mark.parametrize("topic", ["orders/create", "orders/paid"])
+def test_a_cancelled_shopify_order_is_never_a_purchase_even_when_paid(ingest, shopify_request, aws, topic):
+    order = json.loads(SHOPIFY_BODY)
+    order.update(cancelled_at="2026-11-20T10:00:00+01:00", cancel_reason="inventory")
+
+    assert accepted(ingest(signed_order(shopify_request, order, topic)))["status"] == "ignored"
+    assert aws.queued_bodies() == []
+
+
+def test_shopify_test_orders_count_unless_the_store_ignores_them(ingest, shopify_request, aws):
+    from storeflows.admin.stores import set_shopify_orders
+
+    assert json.loads(SHOPIFY_BODY)["test"] is True
+    assert accepted(ingest(shopify_request()))["status"] == "accepted"
+    set_shopify_orders("demo", count_test_orders=False)
+    assert accepted(ingest(shopify_request()))["status"] == "ignored"
+    live = {**json.loads(SHOPIFY_BODY), "test": False}
+    assert accepted(ingest(signed_order(shopify_request, live)))["status"] == "accepted"
+    assert [body["event"]["order"]["id"] for body in aws.queued_bodies()] == [SHOPIFY_ORDER_ID, SHOPIFY_ORDER_ID]
+
+
+def test_shopify_orders_cancelled_is_queued_as_the_cancellation_of_the_order(ingest, shopify_request, aws):
+    """The published sample is a cancelled order: what orders/cancelled delivers."""
+    headers = {**SAMPLE_HEADERS, "X-Shopify-Topic": "orders/cancelled"}
+
+    assert accepted(ingest(shopify_request(body=SHOPIFY_SAMPLE, headers=headers)))["status"] == "accepted"
+
+    (queued,) = aws.queued_bodies()
+    assert queued["event"] == {
+        "type": "cancelled",
+        "occurred_at": "2021-12-31T19:00:00-05:00",  # cancelled_at
+        "order": {"id": SHOPIFY_ORDER_ID},
+        "customer": {"email": "jon@example.com"},
+        "reason": "customer",
+    }
+
+
+def test_a_store_ignoring_test_orders_ignores_their_cancellations_too(ingest, shopify_request, aws):
+    from storeflows.admin.stores import set_shopify_orders
+
+    set_shopify_orders("demo", count_test_orders=False)
+    headers = {**SAMPLE_HEADERS, "X-Shopify-Topic": "orders/cancelled"}
+
+    assert accepted(ingest(shopify_request(body=SHOPIFY_SAMPLE, headers=headers)))["status"] == "ignored"
+    assert aws.queued_bodies() == []
 
 
 def test_redelivered_shopify_request_is_accepted_again_with_the_same_event_id(ingest, shopify_request, aws):

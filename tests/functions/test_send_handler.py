@@ -141,6 +141,22 @@ def test_unsubscribed_contact_gets_no_marketing_and_the_skip_is_recorded(send, a
     assert "ses_message_id" not in record
 
 
+def test_nothing_more_is_sent_about_an_order_cancelled_since_the_run_started(send, aws):
+    """A run the cancellation could not stop (it started while the order was being cancelled)."""
+    add_contact()
+    assert (
+        orders.cancel_order("demo", EMAIL, ORDER_ID, at=datetime.now(UTC), reason="customer", event_id="shopify:c-1")
+        == "cancelled"
+    )
+
+    result = send(send_step(TRANSACTIONAL, step="SendFirstPurchaseThanks"))
+
+    assert result == {"status": "skipped", "reason": "order_cancelled"}
+    assert aws.sent_emails() == []
+    (record,) = send_records()
+    assert (record["status"], record["reason"]) == ("skipped", "order_cancelled")
+
+
 def test_unsubscribed_contact_still_gets_transactional_messages(send, aws):
     add_contact()
     contacts.unsubscribe_contact("demo", EMAIL, via_message=MARKETING, at=datetime.now(UTC))

@@ -143,7 +143,9 @@ def test_unknown_fields_are_ignored() -> None:
 def test_unsupported_event_type() -> None:
     body = _minimal_body()
     body["type"] = "refund"
-    assert _invalid_detail(body) == 'unsupported event type "refund"; supported: purchase, consent, delivered'
+    assert (
+        _invalid_detail(body) == 'unsupported event type "refund"; supported: purchase, consent, delivered, cancelled'
+    )
 
 
 def test_consent_and_delivered_events_parse_by_type() -> None:
@@ -171,6 +173,18 @@ def test_consent_and_delivered_events_parse_by_type() -> None:
     assert isinstance(delivered, DeliveredEvent) and delivered.order.id == "820982911946154508"
     with pytest.raises(InvalidPayload, match="marketing: Field required"):
         event_from_api({"type": "consent", "customer": {"email": "ana@example.com"}})
+
+
+def test_a_store_cancels_an_order_through_the_event_api() -> None:
+    from storeflows.events.cancellation import CancelledEvent
+
+    cancelled = event_from_api(
+        {"type": "cancelled", "order": {"id": 1001}, "customer": {"email": "ana@example.com"}, "reason": "customer"}
+    )
+    assert isinstance(cancelled, CancelledEvent)
+    assert (cancelled.order.id, cancelled.reason, cancelled.run_subject("api:x")) == ("1001", "customer", None)
+    with pytest.raises(InvalidPayload, match="order: Field required"):
+        event_from_api({"type": "cancelled", "customer": {"email": "ana@example.com"}})
 
 
 @pytest.mark.parametrize("payload", [None, [], "purchase", 3])

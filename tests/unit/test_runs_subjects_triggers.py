@@ -109,8 +109,8 @@ def test_privacy_requests_never_start_a_run():
 
 def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy_ones():
     names = [type_name(cls) for cls in EVENT_TYPES]
-    assert names == ["purchase", "consent", "delivered", "erasure", "data_request"]
-    assert sorted(API_EVENT_TYPES) == ["consent", "delivered", "purchase"]
+    assert names == ["purchase", "consent", "delivered", "cancelled", "erasure", "data_request"]
+    assert sorted(API_EVENT_TYPES) == ["cancelled", "consent", "delivered", "purchase"]
 
 
 def test_the_queue_message_carries_its_event_under_one_field_parsed_by_type():

@@ -116,6 +116,18 @@ def test_marketing_consent_segment():
     assert not segment.contains(None)
 
 
+@pytest.mark.parametrize(
+    "withdrawn",
+    [{"unsubscribed_at": "2026-02-01T00:00:00Z"}, {"suppressed_reason": "bounce"}, {"suppressed_reason": "complaint"}],
+)
+def test_consent_withdrawn_by_an_unsubscribe_or_a_suppression_is_no_marketing_consent(withdrawn):
+    """The consent on record still says yes (an order's ticked box never lifts an unsubscribe):
+    the consent confirmation must still take the branch without consent, whose message goes."""
+    consented = Contact.model_validate({**contact("PL", True).model_dump(), **withdrawn})
+    assert consented.consent is not None and consented.consent.marketing
+    assert not HasMarketingConsent(type="has_marketing_consent").contains(consented)
+
+
 def test_a_care_series_needs_a_product_condition_and_counts_its_delivery_checks():
     from storeflows.workflows.templates.care_series import CareSeriesSettings
 

@@ -2,18 +2,20 @@
 
 Each event type has one handler in _HANDLERS (a new event type adds one entry): a purchase is
 recorded on the contact (once per order) and attributed, a consent statement kept, a delivery
-stamped on its order, an erasure or a data request handed to storeflows.privacy. Then every
-published workflow whose trigger matches starts one run for the event's subject. Run names
-are derived from (store, subject, workflow), so Step Functions itself refuses a second run
-for the same subject, and ExecutionAlreadyExists counts as done (storeflows.workflows.runs)."""
+stamped on its order, a cancellation handed to storeflows.cancellation, an erasure or a data
+request to storeflows.privacy. Then every published workflow whose trigger matches starts one
+run for the event's subject, unless the purchase is of an order the store cancelled. Run
+names are derived from (store, subject, workflow), so Step Functions itself refuses a second
+run for the same subject, and ExecutionAlreadyExists counts as done (storeflows.workflows.runs)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from storeflows import privacy
+from storeflows import cancellation, privacy
 from storeflows.events import StoreEvent, type_name
+from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.privacy import DataRequest, ErasureRequest
@@ -26,7 +28,9 @@ from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
 def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     outcome = _HANDLERS[type(event.event)](event, event.event)
-    if event.event.type in EVENTS_STARTING_RUNS:
+    # A cancelled order's later purchase events (orders/paid, a redelivery, an orders/create
+    # delivered after the cancellation) start nothing.
+    if event.event.type in EVENTS_STARTING_RUNS and not outcome.get("order_cancelled"):
         outcome.update(_start_runs(event))
     return outcome
 
@@ -34,6 +38,10 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
     attributed_to = _attribute_purchase(event, purchase) if newly_recorded else None
+    # Only an order recorded before can be cancelled: a new one needs no read.
+    cancelled = not newly_recorded and orders.order_cancelled(
+        event.store_id, purchase.customer.email, purchase.order.id
+    )
     logger.info(
         "purchase recorded",
         extra={
@@ -41,10 +49,11 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
             "event_id": event.event_id,
             "order_id": purchase.order.id,
             "order_newly_recorded": newly_recorded,
+            "order_cancelled": cancelled,
             "attributed_to_message": attributed_to,
         },
     )
-    return {"event_id": event.event_id, "order_newly_recorded": newly_recorded}
+    return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "order_cancelled": cancelled}
 
 
 def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent) -> str | None:
@@ -95,6 +104,28 @@ def _record_delivery(event: StoreEvent, delivered: DeliveredEvent) -> dict[str, 
     return {"event_id": event.event_id, "order_known": stamped}
 
 
+def _cancel_order(event: StoreEvent, cancelled: CancelledEvent) -> dict[str, Any]:
+    result = cancellation.cancel_order(
+        event.store_id,
+        cancelled.customer.email,
+        cancelled.order.id,
+        at=cancelled.occurred_at or event.received_at,
+        reason=cancelled.reason,
+        via=event.event_id,
+    )
+    logger.info(
+        "order cancelled",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "order_id": cancelled.order.id,
+            "order": result.order,
+            "runs_stopped": result.runs_stopped,
+        },
+    )
+    return {"event_id": event.event_id, "order": result.order, "runs_stopped": len(result.runs_stopped)}
+
+
 def _erase_contact(event: StoreEvent, request: ErasureRequest) -> dict[str, Any]:
     erasure = privacy.erase_contact(event.store_id, request.customer.email, via=event.event_id)
     logger.info(
@@ -133,6 +164,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     PurchaseEvent: _record_purchase,
     ConsentEvent: _record_consent,
     DeliveredEvent: _record_delivery,
+    CancelledEvent: _cancel_order,
     ErasureRequest: _erase_contact,
     DataRequest: _record_data_request,
 }

@@ -57,6 +57,17 @@ class Attribution(BaseModel):
         return max(eligible, key=lambda touch: touch.at, default=None)
 
 
+class ShopifyOrders(BaseModel):
+    """How the store's Shopify order webhooks count (storeflows.intake.shopify)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Orders Shopify marks `test: true` (placed through a test payment gateway, and Shopify's
+    # own sample webhook) count like any other, so a new store can try its flows with them;
+    # a live store whose staff place test orders turns them off.
+    count_test_orders: bool = True
+
+
 class Store(BaseModel):
     store_id: str = Field(pattern=STORE_ID_PATTERN.pattern)
     name: str = ""
@@ -65,6 +76,7 @@ class Store(BaseModel):
     woocommerce_secret: str | None = None
     unsubscribe_key: str
     attribution: Attribution = Attribution()
+    shopify: ShopifyOrders = ShopifyOrders()
 
 
 class Purpose(str, enum.Enum):

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from storeflows.records import Contact
+from storeflows.records import Contact, Purpose
 from storeflows.storage import contacts
 
 
@@ -47,10 +47,15 @@ class InEU(BaseModel):
 
 
 class HasMarketingConsent(BaseModel):
+    """The contact may be sent marketing now: consent given and not withdrawn since. An
+    unsubscribe or a suppression withdraws it whatever consent is on record (an order's
+    ticked checkbox never lifts an unsubscribe), so this asks what a marketing send asks
+    (Contact.may_receive): a branch chosen on it never leads to a message that is skipped."""
+
     type: Literal["has_marketing_consent"]
 
     def contains(self, contact: Contact | None) -> bool:
-        return contact is not None and contact.consent is not None and contact.consent.marketing
+        return contact is not None and contact.may_receive(Purpose.MARKETING)[0]
 
 
 SegmentDefinition = Annotated[HasTag | ScoreAtLeast | InEU | HasMarketingConsent, Field(discriminator="type")]

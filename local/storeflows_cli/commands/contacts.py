@@ -37,6 +37,7 @@ def contacts_show(args) -> int:
     ]
     lines += [
         f"    {order['order_id']}  {order['total']} {order['currency']}  {order['occurred_at']}"
+        + (f"  cancelled {order['cancelled_at']}" if order["cancelled_at"] else "")
         for order in summary["orders"]
     ]
     runs = summary["in_workflows"]

@@ -1,5 +1,6 @@
 """`storeflows stores`: create a store with one platform's webhook secret, list the stores,
-rotate a secret, show or set the revenue attribution windows."""
+rotate a secret, show or set the revenue attribution windows and whether Shopify test orders
+count."""
 
 from __future__ import annotations
 
@@ -108,6 +109,20 @@ def stores_attribution(args) -> int:
     return 0
 
 
+def stores_shopify(args) -> int:
+    from storeflows.admin.stores import set_shopify_orders
+
+    store = set_shopify_orders(args.store, count_test_orders=args.test_orders)
+    counted = store.shopify.count_test_orders
+    emit(
+        args,
+        {"store": store.store_id, **store.shopify.model_dump()},
+        f"store {store.store_id}: Shopify test orders (test: true) "
+        + ("count as purchases" if counted else "are acknowledged and ignored"),
+    )
+    return 0
+
+
 def _duration(seconds: int) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0 and seconds >= size:
@@ -170,4 +185,21 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
     sub.add_argument("--open-window", metavar="DURATION", help="e.g. 5d, 12h")
     sub.add_argument(
         "--opens", action=argparse.BooleanOptionalAction, default=None, help="count opens too (--no-opens: clicks only)"
+    )
+    sub = build.command(
+        stores,
+        "shopify",
+        stores_shopify,
+        "show or set whether Shopify test orders count",
+        "Shopify marks orders placed through a test payment gateway (and its own sample webhook)\n"
+        "test: true. They count as purchases by default, so a new store can try its workflows\n"
+        "with them; --no-test-orders acknowledges and ignores them (a live store whose staff\n"
+        "place test orders). Without options: show the setting.",
+    )
+    sub.add_argument("store")
+    sub.add_argument(
+        "--test-orders",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="count test orders (--no-test-orders: ignore them)",
     )

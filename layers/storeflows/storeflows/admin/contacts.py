@@ -17,7 +17,13 @@ from storeflows.storage import privacy as privacy_store
 
 
 def recorded_orders(store_id: str, email: str) -> list[dict[str, Any]]:
-    return [item for item in contacts.contact_history(store_id, email) if item["sk"].startswith("ORDER#")]
+    """The contact's recorded purchases, cancelled ones too; not the ORDER# item of an order
+    cancelled before its purchase was recorded, which holds no purchase (storage.orders)."""
+    return [
+        item
+        for item in contacts.contact_history(store_id, email)
+        if item["sk"].startswith("ORDER#") and "total" in item
+    ]
 
 
 def contact_summary(store_id: str, email: str) -> dict[str, Any]:
@@ -43,6 +49,7 @@ def contact_summary(store_id: str, email: str) -> dict[str, Any]:
                 "currency": item["currency"],
                 "occurred_at": item.get("occurred_at"),
                 "delivered_at": item.get("delivered_at"),
+                "cancelled_at": item.get("cancelled_at"),
             }
             for item in sorted(recorded_orders(store_id, email), key=lambda item: item.get("occurred_at", ""))
         ],

@@ -1,5 +1,5 @@
 """Stores and their secrets: one per platform (the event API, Shopify, WooCommerce), each shown
-once when it is made; the revenue attribution windows."""
+once when it is made; the revenue attribution windows; whether Shopify test orders count."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from storeflows.admin.errors import AdminError
 from storeflows.admin.files import _store_id_problems, validation_problems
 from storeflows.intake.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
-from storeflows.records import Attribution, Store, is_store_id
+from storeflows.records import Attribution, ShopifyOrders, Store, is_store_id
 from storeflows.storage import stores
 
 
@@ -98,3 +98,14 @@ def set_attribution(
         raise AdminError("; ".join(validation_problems(err))) from None
     stores.set_store_attribution(store_id, attribution)
     return store.model_copy(update={"attribution": attribution})
+
+
+def set_shopify_orders(store_id: str, *, count_test_orders: bool | None = None) -> Store:
+    """Whether the store's Shopify test orders count as purchases (when given); returns the
+    store with the setting now in force. Webhooks accepted from now on follow it."""
+    store = require_store(store_id)
+    if count_test_orders is None:
+        return store
+    shopify = ShopifyOrders(count_test_orders=count_test_orders)
+    stores.set_store_shopify_orders(store_id, shopify)
+    return store.model_copy(update={"shopify": shopify})

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.privacy import DataRequest, ErasureRequest
@@ -20,11 +21,12 @@ from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Attribution
 
 EventBody = Annotated[
-    PurchaseEvent | ConsentEvent | DeliveredEvent | ErasureRequest | DataRequest, Field(discriminator="type")
+    PurchaseEvent | ConsentEvent | DeliveredEvent | CancelledEvent | ErasureRequest | DataRequest,
+    Field(discriminator="type"),
 ]
-EVENT_TYPES: tuple[type[PurchaseEvent | ConsentEvent | DeliveredEvent | ErasureRequest | DataRequest], ...] = get_args(
-    get_args(EventBody)[0]
-)
+EVENT_TYPES: tuple[
+    type[PurchaseEvent | ConsentEvent | DeliveredEvent | CancelledEvent | ErasureRequest | DataRequest], ...
+] = get_args(get_args(EventBody)[0])
 
 
 def type_name(event_type: type[BaseModel]) -> str:

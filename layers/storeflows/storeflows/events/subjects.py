@@ -22,10 +22,12 @@ from storeflows.storage import keys
 @dataclass(frozen=True)
 class SubjectView:
     """What a message template sees of a run's subject (`context`, e.g. {"order": {...}}),
-    and what BESTSELLERS leaves out (what the contact just bought)."""
+    what BESTSELLERS leaves out (what the contact just bought), and whether the store has
+    cancelled it since the run started (then nothing more is sent about it)."""
 
     context: dict[str, Any] = field(default_factory=dict)
     purchased_skus: frozenset[str] = frozenset()
+    cancelled: bool = False
 
     @classmethod
     def of_order(cls, order: Order) -> SubjectView:
@@ -73,8 +75,13 @@ class OrderSubject(BaseModel):
 
     def view(self, record: dict[str, Any] | None) -> SubjectView:
         """The order as recorded (ORDER#); nothing when it is not (it always is once a run
-        starts: the dispatcher records the purchase first)."""
-        return SubjectView.of_order(order_from_record(record)) if record is not None else SubjectView()
+        starts: the dispatcher records the purchase first). A cancelled order: its mark only
+        (storeflows.cancellation; the run is stopped, or about to be)."""
+        if record is None:
+            return SubjectView()
+        if "cancelled_at" in record:
+            return SubjectView(cancelled=True)
+        return SubjectView.of_order(order_from_record(record))
 
 
 class EventSubject(BaseModel):

@@ -1,5 +1,6 @@
 """Storeflows' own event API: POST /events/{store_id}, signed per Standard Webhooks, with the
-event types of storeflows.events that say `accepted_by_api` (purchase, consent, delivered)."""
+event types of storeflows.events that say `accepted_by_api` (purchase, consent, delivered,
+cancelled)."""
 
 from __future__ import annotations
 

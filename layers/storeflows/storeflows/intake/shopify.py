@@ -1,5 +1,10 @@
-"""Shopify webhooks: orders/create and orders/paid, and the mandatory compliance topics
-customers/redact and customers/data_request, each verified with the app's HMAC."""
+"""Shopify webhooks: orders/create, orders/paid and orders/cancelled, and the mandatory
+compliance topics customers/redact and customers/data_request, each verified with the app's
+HMAC.
+
+An order is a purchase once its payment is taken or secured, never once cancelled (the
+rule is PURCHASE_FINANCIAL_STATUSES and is_purchase; the README's "Shopify" section says it
+in words). Test orders count unless the store says otherwise (Store.shopify)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pydantic import ValidationError
 
 from storeflows.errors import InvalidPayload, UnknownStore
 from storeflows.events import EventBody
+from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.common import Customer
 from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.purchase import PurchaseEvent
@@ -44,11 +50,43 @@ def accept_webhook(store_id: str, headers: Mapping[str, str], content_type: str 
     event_id = f"shopify:{delivery_id}"
     topic = headers.get("x-shopify-topic", "")
     adapter = TOPICS.get(topic)
-    body = adapter(parse_json(raw_body)) if adapter else None
+    payload = parse_json(raw_body) if adapter else None
+    # Only order payloads carry `test`; a compliance webhook is never a test order.
+    test_order = isinstance(payload, dict) and payload.get("test") is True
+    body = adapter(payload) if adapter and (store.shopify.count_test_orders or not test_order) else None
     if body is None:
-        logger.info("ignoring Shopify topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
+        logger.info(
+            "ignoring Shopify webhook",
+            extra={
+                "store_id": store_id,
+                "event_id": event_id,
+                "topic": topic,
+                "test_order": test_order,
+                "financial_status": str(payload.get("financial_status"))[:32] if isinstance(payload, dict) else None,
+            },
+        )
         return ignored(event_id)
     return accept(store, event_id, "shopify", body)
+
+
+# The payment states of an order that make it a purchase: paid; authorized (validated, to be
+# captured later: manual capture); partially_paid (part of it captured); partially_refunded
+# (paid, then partly given back). Not pending: a manual payment method (bank transfer, cash on
+# delivery) or a provider that needs time; the orders/paid webhook that follows once the
+# payment arrives is the purchase. Never voided (an authorization cancelled), refunded, or any
+# state this list does not know (Shopify's GraphQL API adds expired).
+PURCHASE_FINANCIAL_STATUSES = frozenset({"paid", "authorized", "partially_paid", "partially_refunded"})
+
+
+def is_purchase(order: dict[str, Any]) -> bool:
+    """Whether a Shopify order counts as a purchase: not cancelled (whatever its payment:
+    Shopify's own sample is cancelled and voided), and paid or about to be."""
+    return not order.get("cancelled_at") and order.get("financial_status") in PURCHASE_FINANCIAL_STATUSES
+
+
+def _purchase(payload: Any) -> PurchaseEvent | None:
+    """orders/create, orders/paid: the purchase, or None while the order is not one."""
+    return purchase_from_shopify(payload) if is_purchase(require_object(payload)) else None
 
 
 def _accepts_marketing(order: dict[str, Any], customer: dict[str, Any]) -> bool | None:
@@ -72,6 +110,10 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _email(body: dict[str, Any], customer: dict[str, Any]) -> Any:
+    return body.get("email") or body.get("contact_email") or customer.get("email")
+
+
 def purchase_from_shopify(order: Any) -> PurchaseEvent:
     """A Shopify order webhook body (orders/create, orders/paid)."""
     body = require_object(order)
@@ -91,7 +133,7 @@ def purchase_from_shopify(order: Any) -> PurchaseEvent:
                 items=line_items(body.get("line_items"), _item),
             ),
             "customer": present(
-                email=body.get("email") or body.get("contact_email") or customer.get("email"),
+                email=_email(body, customer),
                 first_name=customer.get("first_name") or billing.get("first_name"),
                 last_name=customer.get("last_name") or billing.get("last_name"),
                 language=body.get("customer_locale"),
@@ -101,6 +143,21 @@ def purchase_from_shopify(order: Any) -> PurchaseEvent:
                 accepts_marketing=_accepts_marketing(body, customer),
             ),
         },
+    )
+
+
+def cancellation_from_shopify(order: Any) -> CancelledEvent:
+    """orders/cancelled: the order as it is now (cancelled_at, cancel_reason set)."""
+    body = require_object(order)
+    return validate(
+        CancelledEvent,
+        present(
+            type="cancelled",
+            occurred_at=body.get("cancelled_at"),
+            order=present(id=body.get("id")),
+            customer=present(email=_email(body, nested(body, "customer"))),
+            reason=body.get("cancel_reason"),
+        ),
     )
 
 
@@ -144,8 +201,9 @@ def data_request_from_shopify(payload: Any) -> DataRequest | None:
 
 # Topic -> its canonical event (None: acknowledged and ignored). Other topics are ignored.
 TOPICS: dict[str, Callable[[Any], EventBody | None]] = {
-    "orders/create": purchase_from_shopify,
-    "orders/paid": purchase_from_shopify,
+    "orders/create": _purchase,
+    "orders/paid": _purchase,
+    "orders/cancelled": cancellation_from_shopify,
     "customers/redact": erasure_from_shopify,
     "customers/data_request": data_request_from_shopify,
 }

@@ -1,8 +1,9 @@
 """The send step of every workflow: decide, render, send, record.
 
 The contact is re-read right before each send (a run may have waited days), so an
-unsubscribe, a suppression or withdrawn consent stops later marketing sends. Every
-decision — sent, or skipped and why — is recorded on the contact.
+unsubscribe, a suppression or withdrawn consent stops later marketing sends, and so is the
+order a run is about, so nothing is sent about an order cancelled since. Every decision —
+sent, or skipped and why — is recorded on the contact.
 
 A message's coupon is resolved only once the contact may receive it (consent, suppression,
 frequency cap): a dynamic code is claimed for this very send (a retry gets the same code),
@@ -59,6 +60,11 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # Nothing is recorded for a contact without a profile (never known, or erased): a run
         # that outlived an erasure must not write the address back into the table.
         return _skipped(request, "unknown_contact", record=False)
+    view = subject.view(context.subject)
+    if view.cancelled:
+        # A run the cancellation could not stop (it started in the moment the order was being
+        # cancelled): nothing more goes out about a cancelled order, transactional or not.
+        return _skipped(request, "order_cancelled")
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
@@ -79,7 +85,7 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         if exhausted:
             _give_back(slot)
             return _skipped(request, "coupon_pool_exhausted")
-        language, raw = _compose(request, store, message, contact, sender, coupon_code, subject.view(context.subject))
+        language, raw = _compose(request, store, message, contact, sender, coupon_code, view)
         # The report day of this email: its tags carry it, so every later event of it counts there.
         sent_on = datetime.now(UTC).date()
         ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)

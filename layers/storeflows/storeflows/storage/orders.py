@@ -1,12 +1,13 @@
-"""Orders and sales: the purchase history of a contact (ORDER#<order>), deliveries, the
-attribution of an order to an email, and the daily sales counters behind BESTSELLERS."""
+"""Orders and sales: the purchase history of a contact (ORDER#<order>), deliveries and
+cancellations, the attribution of an order to an email, and the daily sales counters behind
+BESTSELLERS."""
 
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Key
 
@@ -174,6 +175,75 @@ def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime)
         )
         is not None
     )
+
+
+def order_cancelled(store_id: str, email: str, order_id: str) -> bool:
+    """Whether the store cancelled this order (read consistently: a cancellation may have been
+    recorded a moment ago)."""
+    item = (
+        db.table()
+        .get_item(
+            Key=keys.order_key(store_id, email, order_id), ProjectionExpression="cancelled_at", ConsistentRead=True
+        )
+        .get("Item")
+    )
+    return item is not None and "cancelled_at" in item
+
+
+Cancelled = Literal["cancelled", "cancelled_before_recorded", "already_cancelled"]
+
+
+def cancel_order(
+    store_id: str, email: str, order_id: str, *, at: datetime, reason: str | None, event_id: str
+) -> Cancelled:
+    """Marks the order cancelled, once; a purchase of it is never recorded or counted again.
+
+    A recorded order is stamped (cancelled_at, cancel_reason) and leaves the contact's
+    orders_count and total_spent in one transaction, so the totals say what the contact
+    bought; its tags, score, sales counters and attribution stay as they are. An order not
+    recorded yet (Shopify delivers webhooks in any order; a pending order is no purchase yet)
+    is written as a cancelled ORDER# item holding no purchase: the purchase that may still
+    arrive then finds it, records nothing and starts no runs."""
+    key = keys.order_key(store_id, email, order_id)
+    stamp = db.drop_none({"cancelled_at": db.utc_iso(at), "cancel_reason": reason, "cancel_event_id": event_id})
+    item = db.table().get_item(Key=key, ConsistentRead=True).get("Item")
+    if item is None:
+        if db.if_condition_holds(
+            db.table().put_item,
+            Item={**key, "order_id": order_id, **stamp},
+            ConditionExpression="attribute_not_exists(pk)",
+        ):
+            return "cancelled_before_recorded"
+        # The purchase was recorded in between.
+        item = db.table().get_item(Key=key, ConsistentRead=True)["Item"]
+    if "cancelled_at" in item:
+        return "already_cancelled"
+    failed = db.failed_items(
+        [
+            {
+                "Update": {
+                    "TableName": db.table_name(),
+                    "Key": db.serialize(key),
+                    "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in stamp),
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(cancelled_at)",
+                    "ExpressionAttributeNames": {f"#{name}": name for name in stamp},
+                    "ExpressionAttributeValues": db.serialize({f":{name}": value for name, value in stamp.items()}),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": db.table_name(),
+                    "Key": db.serialize(keys.contact_key(store_id, email)),
+                    "UpdateExpression": "ADD orders_count :minus_one, total_spent :minus_total",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": db.serialize({":minus_one": -1, ":minus_total": -item["total"]}),
+                }
+            },
+        ]
+    )
+    # Failed: another delivery of the cancellation stamped it first (or the contact was
+    # erased meanwhile, leaving nothing to count the order in).
+    return "already_cancelled" if failed else "cancelled"
 
 
 def attribute_order(store_id: str, email: str, order_id: str, *, total: Decimal, currency: str, touch: Touch) -> bool:

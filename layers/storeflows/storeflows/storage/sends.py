@@ -238,6 +238,12 @@ def active_runs(store_id: str, email: str) -> list[dict[str, str | None]]:
     return [{"workflow_id": item["workflow_id"], "subject": run_subject_key(item)} for item in response["Items"]]
 
 
+def leave_run(store_id: str, email: str, workflow_id: str, subject_key: str) -> None:
+    """The contact is no longer inside this run: what a run's own last step does (the care
+    series' LeaveCareSeries), for a run stopped before it got there."""
+    db.table().delete_item(Key=keys.active_run_key(store_id, email, workflow_id, subject_key))
+
+
 def run_subject_key(item: dict[str, Any]) -> str | None:
     """The subject key of the run an item of a contact names (its `subject`; `order_id` on
     items written before runs had subjects, and on ORDER# items), or None."""

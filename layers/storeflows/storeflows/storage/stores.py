@@ -1,10 +1,11 @@
-"""Stores: their secrets, unsubscribe key and attribution windows (STORE#<store>/STORE)."""
+"""Stores: their secrets, unsubscribe key, attribution windows and how their Shopify orders
+count (STORE#<store>/STORE)."""
 
 from __future__ import annotations
 
 from boto3.dynamodb.conditions import Attr
 
-from storeflows.records import Attribution, Store, is_store_id
+from storeflows.records import Attribution, ShopifyOrders, Store, is_store_id
 from storeflows.storage import dynamodb as db
 from storeflows.storage import keys
 
@@ -54,6 +55,15 @@ def set_store_attribution(store_id: str, attribution: Attribution) -> None:
         UpdateExpression="SET attribution = :attribution",
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":attribution": attribution.model_dump()},
+    )
+
+
+def set_store_shopify_orders(store_id: str, shopify: ShopifyOrders) -> None:
+    db.table().update_item(
+        Key=keys.store_key(store_id),
+        UpdateExpression="SET shopify = :shopify",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":shopify": shopify.model_dump()},
     )
 
 
