@@ -12,6 +12,7 @@ from jinja2 import Environment, TemplateSyntaxError
 from pydantic import ValidationError
 
 from storeflows.admin.errors import InvalidDefinition
+from storeflows.fields import WRITTEN
 from storeflows.records import SENDER_ID_PATTERN, Message, Sender, SenderProfile, is_store_id
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.templates import TEMPLATES
@@ -95,11 +96,15 @@ def load_workflow_yaml(text: str, *, source: str = "workflow file", store: str |
     elif template in known:
         # Checked even when the store or id is wrong, so one run lists every mistake.
         try:
-            workflow = Workflow(
-                store_id=store_id if not problems else "x",
-                workflow_id=str(data.get("workflow") or "x"),
-                status=WorkflowStatus.DRAFT,
-                settings={**settings_, "template": template},
+            # Written by a person: durations need their unit (fields.WRITTEN).
+            workflow = Workflow.model_validate(
+                {
+                    "store_id": store_id if not problems else "x",
+                    "workflow_id": str(data.get("workflow") or "x"),
+                    "status": WorkflowStatus.DRAFT,
+                    "settings": {**settings_, "template": template},
+                },
+                context=WRITTEN,
             )
         except ValidationError as err:
             problems += validation_problems(
