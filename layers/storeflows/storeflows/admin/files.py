@@ -20,6 +20,7 @@ from storeflows.workflows.templates import TEMPLATES
 WORKFLOW_FILE_FIELDS = ("store", "workflow", "template", "settings")
 MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants", "coupon")
 SENDER_FILE_FIELDS = ("store", "sender", "name", "address", "reply_to")
+VARIANT_FIELDS = ("subject", "html", "html_file", "text", "text_file")
 _LANGUAGE_KEY = re.compile(r"^[a-z]{2,3}$")
 _ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 _SYNTAX = Environment()
@@ -138,7 +139,7 @@ def load_message_yaml(text: str, *, base_dir: Path, source: str = "message file"
         if not isinstance(variant, dict):
             problems.append(f"{path}: expected subject, html or html_file, text or text_file")
             continue
-        unknown = sorted(set(variant) - {"subject", "html", "html_file", "text", "text_file"})
+        unknown = sorted(set(variant) - set(VARIANT_FIELDS))
         problems += [f"{path}.{name}: unknown field" for name in unknown]
         content = {"subject": variant.get("subject")}
         if not content["subject"]:
