@@ -180,8 +180,9 @@ def message_context(
     coupon: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What a message template sees: the store, the contact and what the run is about (an
-    order's `order`; nothing more for a run about an event). Documented in the README; keep
-    the two in step."""
+    order's `order`; nothing more for a run about an event). Documented in the README and
+    docs/reference.md (its words: storeflows_cli/reference_words.py); tests/unit/test_reference.py
+    fails when a name or field here has none there."""
     return {
         "store": {"id": store.store_id, "name": store.name or store.store_id},
         "contact": {
