@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/storeflows:$(CURDIR)/local
 
-.PHONY: dev demo bench test lint validate check unit e2e clean
+.PHONY: dev demo bench test lint validate check unit e2e reference clean
 
 $(STAMP): requirements-dev.txt layers/storeflows/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ demo: $(STAMP)  ## local stack + scripted purchases + report; TEMPLATE=<name>|al
 
 bench: $(STAMP)  ## calls, cost and cold start per purchase (README "Cost and performance"); N=<purchases>
 	$(BIN)/python -m storeflows_bench $(if $(N),--purchases $(N))
+
+reference: $(STAMP)  ## docs/reference.md from the settings models (tests/unit/test_reference.py checks it)
+	$(BIN)/python -m storeflows_cli.reference
 
 lint: $(STAMP)  ## cfn-lint on template.yaml
 	$(BIN)/cfn-lint template.yaml

@@ -264,7 +264,7 @@ def add_workflow(store_id: str, workflow_id: str, scenario: Scenario, settings: 
                     "en": MessageContent(
                         subject=subject + ", {{ contact.first_name }}",
                         html="<p>Hi {{ contact.first_name }},</p><p>" + subject + ".</p>"
-                        "{% for item in order['items'] %}<p>{{ item.name }}</p>{% endfor %}"
+                        "{% for item in order.items %}<p>{{ item.name }}</p>{% endfor %}"
                         "{% if unsubscribe_url %}<p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>{% endif %}",
                         text="Hi {{ contact.first_name }}, " + subject + ".",
                     )

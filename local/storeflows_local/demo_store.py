@@ -27,7 +27,7 @@ def demo_sender_profile(store_id: str) -> SenderProfile:
 
 
 _ITEMS = (
-    """<ul>{% for item in order["items"] %}<li>{{ item.quantity }} × {{ item.name or item.sku }}</li>"""
+    """<ul>{% for item in order.items %}<li>{{ item.quantity }} × {{ item.name or item.sku }}</li>"""
     """{% endfor %}</ul>"""
 )
 _FOOTER = """<p style="font-size:small"><a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""

@@ -172,3 +172,22 @@ def test_revenue_is_kept_per_currency(dispatch, clicked):
 
     assert report_total().counts["ordered"] == 3
     assert report_total().revenue == {"EUR": Decimal("110.50"), "PLN": Decimal("45.00")}
+
+
+# --- the windows as the CLI sets them ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", ["5", 5])
+def test_a_window_without_a_unit_is_refused_and_changes_nothing(aws, written):
+    from storeflows.admin.errors import AdminError
+    from storeflows.admin.stores import create_store, set_attribution
+    from storeflows.storage import stores
+
+    create_store("shop-1", "api")
+    set_attribution("shop-1", open_window="2d")
+    with pytest.raises(AdminError) as refused:
+        set_attribution("shop-1", click_window=written)
+    assert str(refused.value) == "click_window: 5 has no unit; write 10d, 12h, 30m or 45s"
+    kept = stores.get_store("shop-1").attribution
+    assert (kept.click_window, kept.open_window) == (5 * 86400, 2 * 86400), "stored windows read back as seconds"
+    assert set_attribution("shop-1", click_window="7d").attribution == Attribution(click_window="7d", open_window="2d")

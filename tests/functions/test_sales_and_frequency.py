@@ -71,3 +71,20 @@ def test_a_released_slot_is_free_again_unless_another_send_took_it_meanwhile(aws
     assert sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#2#Send", 7 * 86400), "free again"
     sends.release_send_slot(first)  # the slot is the second send's now
     assert not sends.claim_send_slot("demo", "ana@example.com", "wf", "wf#3#Send", 7 * 86400)
+
+
+def test_bestsellers_in_a_template_have_the_fields_the_reference_names(aws):
+    from storeflows.events.subjects import SubjectView
+    from storeflows.messaging.sending import message_context
+    from storeflows.records import Contact, Store
+    from storeflows_cli.reference_words import CONTEXT
+
+    buy("1", datetime.now(UTC), ("MUG", 3))
+    context = message_context(
+        Store(store_id="demo", unsubscribe_key="k"),
+        Contact(store_id="demo", email="a@example.com"),
+        SubjectView(),
+        None,
+    )
+    (product,) = context["bestsellers"]()
+    assert set(product) == set(CONTEXT["bestsellers"][1])

@@ -92,9 +92,9 @@ class Sender(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    address: str
-    reply_to: str | None = None
+    name: str = Field(description="The From name, e.g. Demo Store.")
+    address: str = Field(description="The From address; it must belong to the stack's SES identity.")
+    reply_to: str | None = Field(default=None, description="Where replies go (none: to the From address).")
 
 
 SENDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -129,7 +129,7 @@ class StaticCoupon(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     type: Literal["static"] = "static"
-    code: str = Field(min_length=1, max_length=MAX_COUPON_CODE_LENGTH)
+    code: str = Field(min_length=1, max_length=MAX_COUPON_CODE_LENGTH, description="The code every email carries.")
 
 
 class WhenExhausted(str, enum.Enum):
@@ -146,8 +146,13 @@ class DynamicCoupon(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["dynamic"] = "dynamic"
-    pool: str = Field(pattern=COUPON_POOL_ID_PATTERN.pattern)
-    when_exhausted: WhenExhausted = WhenExhausted.SEND_WITHOUT_COUPON
+    pool: str = Field(
+        pattern=COUPON_POOL_ID_PATTERN.pattern,
+        description="The pool the codes come from, one per email (`storeflows coupons import`).",
+    )
+    when_exhausted: WhenExhausted = Field(
+        default=WhenExhausted.SEND_WITHOUT_COUPON, description="What a send does once the pool has no code left."
+    )
 
 
 Coupon = Annotated[StaticCoupon | DynamicCoupon, Field(discriminator="type")]

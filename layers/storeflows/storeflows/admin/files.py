@@ -12,6 +12,7 @@ from jinja2 import Environment, TemplateSyntaxError
 from pydantic import ValidationError
 
 from storeflows.admin.errors import InvalidDefinition
+from storeflows.fields import WRITTEN
 from storeflows.records import SENDER_ID_PATTERN, Message, Sender, SenderProfile, is_store_id
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.templates import TEMPLATES
@@ -19,6 +20,7 @@ from storeflows.workflows.templates import TEMPLATES
 WORKFLOW_FILE_FIELDS = ("store", "workflow", "template", "settings")
 MESSAGE_FILE_FIELDS = ("store", "message", "purpose", "sender", "fallback_language", "variants", "coupon")
 SENDER_FILE_FIELDS = ("store", "sender", "name", "address", "reply_to")
+VARIANT_FIELDS = ("subject", "html", "html_file", "text", "text_file")
 _LANGUAGE_KEY = re.compile(r"^[a-z]{2,3}$")
 _ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 _SYNTAX = Environment()
@@ -95,11 +97,15 @@ def load_workflow_yaml(text: str, *, source: str = "workflow file", store: str |
     elif template in known:
         # Checked even when the store or id is wrong, so one run lists every mistake.
         try:
-            workflow = Workflow(
-                store_id=store_id if not problems else "x",
-                workflow_id=str(data.get("workflow") or "x"),
-                status=WorkflowStatus.DRAFT,
-                settings={**settings_, "template": template},
+            # Written by a person: durations need their unit (fields.WRITTEN).
+            workflow = Workflow.model_validate(
+                {
+                    "store_id": store_id if not problems else "x",
+                    "workflow_id": str(data.get("workflow") or "x"),
+                    "status": WorkflowStatus.DRAFT,
+                    "settings": {**settings_, "template": template},
+                },
+                context=WRITTEN,
             )
         except ValidationError as err:
             problems += validation_problems(
@@ -133,7 +139,7 @@ def load_message_yaml(text: str, *, base_dir: Path, source: str = "message file"
         if not isinstance(variant, dict):
             problems.append(f"{path}: expected subject, html or html_file, text or text_file")
             continue
-        unknown = sorted(set(variant) - {"subject", "html", "html_file", "text", "text_file"})
+        unknown = sorted(set(variant) - set(VARIANT_FIELDS))
         problems += [f"{path}.{name}: unknown field" for name in unknown]
         content = {"subject": variant.get("subject")}
         if not content["subject"]:

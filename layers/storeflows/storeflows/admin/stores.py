@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from storeflows.admin.errors import AdminError
 from storeflows.admin.files import _store_id_problems, validation_problems
+from storeflows.fields import WRITTEN
 from storeflows.intake.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Attribution, ShopifyOrders, Store, is_store_id
@@ -93,9 +94,11 @@ def set_attribution(
     if not changes:
         return store
     try:
-        attribution = Attribution.model_validate({**store.attribution.model_dump(), **changes})
+        # As written on the command line: a window needs its unit (fields.WRITTEN).
+        written = Attribution.model_validate(changes, context=WRITTEN)
     except ValidationError as err:
         raise AdminError("; ".join(validation_problems(err))) from None
+    attribution = store.attribution.model_copy(update={name: getattr(written, name) for name in changes})
     stores.set_store_attribution(store_id, attribution)
     return store.model_copy(update={"attribution": attribution})
 

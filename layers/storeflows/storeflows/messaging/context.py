@@ -27,7 +27,8 @@ def message_context(
     """What a message template sees: the store, the contact and what the run is about (an
     order's `order`; nothing more for a run about an event). `best_sellers` stands in for
     the store's own (a check at save time reads no sales). Documented in the README and
-    docs/reference.md; keep them in step."""
+    docs/reference.md (its words: storeflows_cli/reference_words.py); tests/unit/test_reference.py
+    fails when a name or field here has none there."""
 
     def store_best_sellers(count: int, days: int) -> list[dict[str, Any]]:
         return orders.best_sellers(store.store_id, days=days, count=count, excluding=subject.purchased_skus)

@@ -107,6 +107,16 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "%"})
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`order.items` is the order's items, not the dict's method: on the mappings of the
+        context a key comes before a method of the same name (`order["items"]` works too)."""
+        if isinstance(obj, Mapping) and isinstance(attribute, str):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for sequence, times in ((left, right), (right, left)):

@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from storeflows.events import EventBody
 from storeflows.events.purchase import PurchaseEvent
@@ -29,8 +29,10 @@ class PurchaseTrigger(BaseModel):
     sample_subject: ClassVar[tuple[str, SubjectView]] = ("order", SubjectView.of_order(SAMPLE_ORDER))
 
     type: Literal["purchase"] = "purchase"
-    skus: list[str] = []
-    categories: list[str] = []
+    skus: list[str] = Field(default=[], description="Only orders containing one of these SKUs.")
+    categories: list[str] = Field(
+        default=[], description="Only orders containing a product of one of these categories."
+    )
 
     def matches(self, event: EventBody) -> bool:
         if not isinstance(event, PurchaseEvent):

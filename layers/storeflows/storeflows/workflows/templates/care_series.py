@@ -20,10 +20,17 @@ class DeliveryWait(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["fixed", "event"] = "fixed"
-    wait: Duration = 5 * 86400
-    check_every: Duration = Field(default=12 * 3600, ge=60)
-    timeout: Duration = 14 * 86400
+    mode: Literal["fixed", "event"] = Field(
+        default="fixed",
+        description="`fixed` waits `wait`; `event` waits for the store to report the order delivered.",
+    )
+    wait: Duration = Field(default=5 * 86400, description="With `mode: fixed`: how long to wait for the parcel.")
+    check_every: Duration = Field(
+        default=12 * 3600, ge=60, description="With `mode: event`: how often to look for a `delivered` event."
+    )
+    timeout: Duration = Field(
+        default=14 * 86400, description="With `mode: event`: how long to wait for it before going on anyway."
+    )
 
     @property
     def checks(self) -> int:
@@ -35,14 +42,18 @@ class CareSeriesSettings(TemplateSettings):
 
     template: Literal["care_series"] = "care_series"
     # The condition of the seed: the order contains this product (SKU) or category.
-    trigger: PurchaseTrigger
-    thank_you_message: MessageId
-    delivery_check_message: MessageId
-    care_tips_message: MessageId
-    cross_sell_message: MessageId
-    delivery: DeliveryWait = DeliveryWait()
-    tips_after: Duration = 3 * 86400
-    cross_sell_after: Duration = 5 * 86400
+    trigger: PurchaseTrigger = Field(
+        description="The product condition: orders containing one of `skus` or `categories` (one is required)."
+    )
+    thank_you_message: MessageId = Field(description="Sent right after the purchase.")
+    delivery_check_message: MessageId = Field(
+        description="Sent once the parcel should have arrived (or was reported delivered): did everything go well?"
+    )
+    care_tips_message: MessageId = Field(description="Sent `tips_after` the delivery check.")
+    cross_sell_message: MessageId = Field(description="Sent `cross_sell_after` the care tips.")
+    delivery: DeliveryWait = Field(default=DeliveryWait(), description="How long to wait for the parcel.")
+    tips_after: Duration = Field(default=3 * 86400, description="How long after the delivery check the tips go.")
+    cross_sell_after: Duration = Field(default=5 * 86400, description="How long after the tips the cross-sell goes.")
 
     @model_validator(mode="after")
     def _has_product_condition(self) -> CareSeriesSettings:

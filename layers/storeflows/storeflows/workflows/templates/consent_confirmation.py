@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from storeflows.fields import MessageId
 from storeflows.workflows.templates.base import TemplateSettings
 from storeflows.workflows.triggers import PurchaseTrigger
@@ -19,9 +21,13 @@ class ConsentConfirmationSettings(TemplateSettings):
     }
 
     template: Literal["consent_confirmation"] = "consent_confirmation"
-    trigger: PurchaseTrigger = PurchaseTrigger()
-    # Treat Iceland, Liechtenstein and Norway (the EEA beyond the EU) like the EU.
-    include_eea: bool = False
-    eu_consented_message: MessageId
-    eu_without_consent_message: MessageId
-    outside_eu_message: MessageId
+    trigger: PurchaseTrigger = Field(
+        default=PurchaseTrigger(),
+        description="Which purchases start a run: with `skus` or `categories`, only orders containing one of them.",
+    )
+    include_eea: bool = Field(
+        default=False, description="Treat Iceland, Liechtenstein and Norway (the EEA beyond the EU) like the EU."
+    )
+    eu_consented_message: MessageId = Field(description="Sent to EU customers with marketing consent.")
+    eu_without_consent_message: MessageId = Field(description="Sent to EU customers without marketing consent.")
+    outside_eu_message: MessageId = Field(description="Sent to customers outside the EU.")

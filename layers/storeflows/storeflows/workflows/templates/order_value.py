@@ -21,9 +21,11 @@ class ValueTier(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_total: Decimal = Field(ge=0)
-    max_total: Decimal | None = None
-    message: MessageId
+    min_total: Decimal = Field(ge=0, description="The lowest order total of the tier (included).")
+    max_total: Decimal | None = Field(
+        default=None, description="The order total where the tier ends (not included; none: open-ended)."
+    )
+    message: MessageId = Field(description="Sent for the orders of this tier.")
 
     def contains(self, total: Decimal) -> bool:
         return total >= self.min_total and (self.max_total is None or total < self.max_total)
@@ -39,11 +41,19 @@ class OrderValueSettings(TemplateSettings):
     frequency_cap_setting: ClassVar[str | None] = "not_more_often_than"
 
     template: Literal["order_value"] = "order_value"
-    trigger: PurchaseTrigger = PurchaseTrigger()
-    tiers: list[ValueTier] = Field(min_length=1)
-    delay_after_purchase: Duration = 0
-    # Minimum time between this workflow's messages to one customer; 0 means no limit.
-    not_more_often_than: Duration = 0
+    trigger: PurchaseTrigger = Field(
+        default=PurchaseTrigger(),
+        description="Which purchases start a run: with `skus` or `categories`, only orders containing one of them.",
+    )
+    tiers: list[ValueTier] = Field(
+        min_length=1,
+        description="One message per order-value tier: from 0, no gaps or overlaps, the last one open-ended.",
+    )
+    delay_after_purchase: Duration = Field(default=0, description="How long after the purchase the message goes.")
+    not_more_often_than: Duration = Field(
+        default=0,
+        description="At most one of this workflow's messages per customer in this time; 0s means no limit.",
+    )
 
     def tier_for(self, total: Decimal) -> ValueTier | None:
         return next((tier for tier in self.tiers if tier.contains(total)), None)

@@ -19,14 +19,21 @@ class PurchaseFollowUpSettings(TemplateSettings):
     description: ClassVar[str] = "Thanks now, a follow-up after a wait, tags from what was bought."
 
     template: Literal["purchase_follow_up"] = "purchase_follow_up"
-    trigger: PurchaseTrigger = PurchaseTrigger()
-    thank_you_message: MessageId
-    follow_up_message: MessageId
-    follow_up_after: Duration = 10 * 86400
-    # "bought:<category>" for every category in the order; empty prefix turns it off.
-    category_tag_prefix: str = Field(default="bought:", max_length=32)
-    # Extra tags for given SKUs, e.g. {"VENISE-DRESS": "dress_owner"}.
-    sku_tags: dict[str, TagName] = {}
+    trigger: PurchaseTrigger = Field(
+        default=PurchaseTrigger(),
+        description="Which purchases start a run: with `skus` or `categories`, only orders containing one of them.",
+    )
+    thank_you_message: MessageId = Field(description="Sent right after the purchase.")
+    follow_up_message: MessageId = Field(description="Sent `follow_up_after` the thanks.")
+    follow_up_after: Duration = Field(default=10 * 86400, description="How long after the thanks the follow-up goes.")
+    category_tag_prefix: str = Field(
+        default="bought:",
+        max_length=32,
+        description='Tags the contact `<prefix><category>` for every category in the order; "" turns it off.',
+    )
+    sku_tags: dict[str, TagName] = Field(
+        default={}, description="Extra tags for given SKUs, e.g. `{VENISE-DRESS: dress_owner}`."
+    )
 
     def purchase_tags(self, purchase: PurchaseEvent) -> list[str]:
         tags = set()

@@ -16,11 +16,20 @@ class TargetedPostPurchaseSettings(TemplateSettings):
     description: ClassVar[str] = "Two tags, three messages, an optional score."
 
     template: Literal["targeted_post_purchase"] = "targeted_post_purchase"
-    trigger: PurchaseTrigger = PurchaseTrigger()
-    first_purchase_tag: TagName = "first_purchase_customer"
-    repeat_customer_tag: TagName = "repeat_customer"
-    first_purchase_message: MessageId
-    second_purchase_message: MessageId
-    repeat_purchase_message: MessageId
-    # Points added on every purchase of a repeat customer; 0 removes the scoring element.
-    score_points: int = Field(default=10, ge=0, le=1_000_000)
+    trigger: PurchaseTrigger = Field(
+        default=PurchaseTrigger(),
+        description="Which purchases start a run: with `skus` or `categories`, only orders containing one of them.",
+    )
+    first_purchase_tag: TagName = Field(
+        default="first_purchase_customer", description="Given on a first purchase; removed on the second."
+    )
+    repeat_customer_tag: TagName = Field(default="repeat_customer", description="Given on the second purchase.")
+    first_purchase_message: MessageId = Field(description="Sent on a contact's first purchase.")
+    second_purchase_message: MessageId = Field(description="Sent on their second purchase.")
+    repeat_purchase_message: MessageId = Field(description="Sent on every later purchase.")
+    score_points: int = Field(
+        default=10,
+        ge=0,
+        le=1_000_000,
+        description="Points added to the contact's score on every purchase of a repeat customer; 0 turns scoring off.",
+    )

@@ -1,0 +1,97 @@
+"""The words of docs/reference.md that the code cannot hold: what each file field, purpose
+and template context name means. reference.py checks them against the code (the loaders'
+field lists, the enums, `message_context`), so a field without its words stops it."""
+
+from __future__ import annotations
+
+from storeflows.records import Purpose, WhenExhausted
+
+WORKFLOW_FILE = {
+    "store": "The store's id (`--store` on the command line overrides it).",
+    "workflow": "The workflow's id: letters, digits, `-` and `_`.",
+    "template": "One of the templates below.",
+    "settings": "The template's settings (below); a setting left out takes its default.",
+}
+MESSAGE_FILE = {
+    "store": "The store's id (`--store` on the command line overrides it).",
+    "message": "The message's id, which workflow settings name: letters, digits, `-` and `_`.",
+    "purpose": "`transactional` or `marketing` (below).",
+    "sender": "A sender profile's id (`sender: shop-team`), or `{name, address, reply_to}` inline.",
+    "fallback_language": "The variant for contacts whose language has none.",
+    "variants": "One per language (`en`, `pl`, `it`, ...): each with the fields below.",
+    "coupon": "A coupon the templates can show (below).",
+}
+VARIANT = {
+    "subject": "The subject (a template): plain text on one line.",
+    "html": "The HTML body (a template), autoescaped.",
+    "html_file": "Or the HTML body from this file, relative to the YAML file.",
+    "text": "The plain-text body (a template).",
+    "text_file": "Or the plain-text body from this file, relative to the YAML file.",
+}
+PURPOSES = {
+    Purpose.TRANSACTIONAL: "An order confirmation and the like: sent unless the address is suppressed "
+    "(bounced, complained).",
+    Purpose.MARKETING: "Sent only with marketing consent, not unsubscribed, not suppressed (checked right before "
+    "each send); carries one-click unsubscribe.",
+}
+WHEN_EXHAUSTED = {
+    WhenExhausted.SEND_WITHOUT_COUPON: "The email goes without a code: the `{% if coupon %}` block stays empty.",
+    WhenExhausted.SKIP_MESSAGE: "Nothing is sent; the skip is recorded (`coupon_pool_exhausted`).",
+}
+SENDER_FILE = {
+    "store": "The store's id (`--store` on the command line overrides it).",
+    "sender": "The profile's id, which messages name (`sender: shop-team`).",
+}
+# name -> (what it is, its fields); "order.items" are the fields of each item.
+CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
+    "contact": (
+        "The contact the email goes to, as on record when it is sent.",
+        {
+            "email": "Their address.",
+            "first_name": "First name (empty when unknown).",
+            "last_name": "Last name (empty when unknown).",
+            "language": "Their language as the store sent it, e.g. `pl-PL` (empty when unknown).",
+            "country": "Two-letter country code, e.g. `PL` (empty when unknown).",
+            "tags": "Their tags, sorted.",
+            "score": "Their score.",
+            "orders_count": "How many orders they placed.",
+        },
+    ),
+    "order": (
+        "The order the run is about: in runs about an order (every template today).",
+        {
+            "id": "The store's order id.",
+            "total": "The order's total, a decimal: `{{ order.total|money(order.currency) }}` shows `129.90 EUR`.",
+            "currency": "Its currency, e.g. `EUR`.",
+            "items": "Its line items (`{% for item in order.items %}`), each with the fields below.",
+        },
+    ),
+    "order.items": (
+        "Each line item of the order (any of them may be empty but `quantity`).",
+        {
+            "sku": "The product's SKU.",
+            "name": "The product's name.",
+            "category": "Its category.",
+            "product_id": "The store's product id.",
+            "quantity": "How many were bought.",
+            "price": "The unit price, a decimal (`{{ item.price|money(order.currency) }}`).",
+        },
+    ),
+    "store": ("The store.", {"id": "Its id.", "name": "Its name (its id when it has none)."}),
+    "unsubscribe_url": (
+        "The signed one-click unsubscribe link in marketing messages (`<a ses:no-track href=...>`); empty in "
+        "transactional ones.",
+        {},
+    ),
+    "coupon": (
+        "The message's coupon, or none (no coupon on the message, or its pool ran out): show it inside "
+        "`{% if coupon %}...{% endif %}`.",
+        {"code": "The code this email carries."},
+    ),
+    "bestsellers": (
+        "`bestsellers(count=3, days=30)`: the store's best sellers by units sold over the last `days` days "
+        "(at most 366), best first, at most `count` (at most 20), without what this customer just bought: "
+        "`{% for product in bestsellers(3) %}`. Each has the fields below.",
+        {"sku": "The product's SKU.", "name": "Its name.", "units": "Units sold over the window."},
+    ),
+}
