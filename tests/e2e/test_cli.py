@@ -71,7 +71,8 @@ settings:
         "template": "targeted_post_purchase",
         "status": "draft",
         "version": 1,
-        "previous_status": None,
+        "live_status": None,
+        "live_version": None,
     }
     refused = storeflows("workflows", "validate", store, "targeted-post-purchase", ok=False)
     assert (
@@ -97,6 +98,37 @@ settings:
         what="the Italian first-purchase thanks",
     )
 
+    # An edit with a typo is a draft next to the published version, which goes on sending.
+    typo = tmp_path / "targeted.yaml"
+    typo.write_text(
+        (EXAMPLES / "workflows" / "targeted_post_purchase.yaml")
+        .read_text("utf-8")
+        .replace("second_purchase_message: second-purchase-thanks", "second_purchase_message: second-purchse-thanks"),
+        "utf-8",
+    )
+    applied = storeflows("workflows", "apply", str(typo), "--store", store).stdout.splitlines()
+    assert applied[0] == (
+        f"workflow targeted-post-purchase of store {store}: saved as draft, version 2, next to published version 1, "
+        "which goes on starting runs until you publish the draft"
+    )
+    refused = storeflows("workflows", "publish", store, "targeted-post-purchase", ok=False)
+    assert refused.stderr == (
+        f"storeflows: error: workflow targeted-post-purchase of store {store} not published: 1 problem; "
+        "published version 1 goes on starting runs until the draft is published\n"
+    )
+    response = post_event(stack.api_url, store, secret, purchase("1002", ana, first_name="Ana", language="it-IT"))
+    assert response.status_code == 202, response.text
+    wait_for(
+        lambda: (
+            [m["subject"] for m in stack.outbox(ana)][1:] == ["Sei tornata/o! Grazie per il tuo secondo ordine, Ana"]
+        ),
+        what="the second-purchase thanks of the published version",
+    )
+    (shown,) = as_json(storeflows("workflows", "status", store, "targeted-post-purchase", "--json"))
+    assert (shown["status"], shown["version"], shown["draft_version"]) == ("published", 1, 2)
+    storeflows("workflows", "delete", store, "targeted-post-purchase", "--draft")
+    assert set(as_json(storeflows("workflows", "show", store, "targeted-post-purchase", "--json"))) == {"live"}
+
     statuses = {row["workflow"]: row for row in as_json(storeflows("workflows", "status", store, "--json"))}
     assert statuses["targeted-post-purchase"]["status"] == "published" and statuses["care"]["status"] == "draft"
     assert statuses["targeted-post-purchase"]["version"] == 1 and statuses["targeted-post-purchase"]["in_flight"] in (
@@ -104,7 +136,7 @@ settings:
         1,
     )
     shown = as_json(storeflows("contacts", "show", store, ana, "--json"))
-    assert shown["orders_count"] == 1 and [order["order_id"] for order in shown["orders"]] == ["1001"]
+    assert shown["orders_count"] == 2 and [order["order_id"] for order in shown["orders"]] == ["1001", "1002"]
 
     preview = tmp_path / "preview.html"
     described = as_json(
@@ -124,7 +156,7 @@ settings:
     )
     assert described["subject"] == "Dziękujemy za pierwsze zamówienie, Ana!" and not described["sample_order"]
     assert described["from"]["name"] == "Demo Store"
-    assert "nr 1001" in preview.read_text("utf-8")
+    assert "nr 1002" in preview.read_text("utf-8"), "the latest order"
 
     # The sender profile changes: so does the From of every later send.
     renamed = tmp_path / "shop-team.yaml"

@@ -319,8 +319,10 @@ def store(aws):
 def test_lifecycle_draft_published_paused_and_a_new_version(store):
     from storeflows.storage import workflows
 
-    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
-    assert previous is None and (saved.status.value, saved.version) == ("draft", 1)
+    saved, live = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    assert live is None and (saved.status.value, saved.version) == ("draft", 1)
+    with pytest.raises(AdminError, match="is a draft"):
+        pause_workflow("shop-1", "wf")
     with pytest.raises(PublishRefused) as refused:
         publish_workflow("shop-1", "wf")
     assert refused.value.problems == [
@@ -331,28 +333,82 @@ def test_lifecycle_draft_published_paused_and_a_new_version(store):
 
     for message_id in ("thanks", "later"):
         apply_message(message(message_id, store_id="shop-1"))
-    assert publish_workflow("shop-1", "wf").status.value == "published"
+    published, replaced = publish_workflow("shop-1", "wf")
+    assert (published.status.value, replaced) == ("published", None)
     assert workflows.get_workflow("shop-1", "wf").status.value == "published"
     assert apply_message(message("later", store_id="shop-1"))[1] == ["wf"], "published users are named"
 
     assert pause_workflow("shop-1", "wf").status.value == "paused"
     assert workflows.get_workflow("shop-1", "wf").status.value == "paused"
 
-    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
-    assert previous.status.value == "paused" and (saved.status.value, saved.version) == ("draft", 2)
-    with pytest.raises(AdminError, match="is a draft"):
-        pause_workflow("shop-1", "wf")
-    assert not workflows.set_workflow_status("shop-1", "wf", "published", version=1), "a stale version is refused"
+    # An edit of the paused workflow is a draft next to it; pause and status see both.
+    saved, live = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    assert (live.status.value, live.version) == ("paused", 1) and (saved.status.value, saved.version) == ("draft", 2)
+    assert (workflows.get_workflow("shop-1", "wf").status.value, workflows.get_workflow("shop-1", "wf").version) == (
+        "paused",
+        1,
+    )
+    assert pause_workflow("shop-1", "wf").version == 1, "pause acts on the live version"
+    assert not workflows.set_workflow_status("shop-1", "wf", "published", version=2), "a version not live is refused"
     assert workflow_status("shop-1") == [
         {
             "store": "shop-1",
             "workflow": "wf",
             "template": "purchase_follow_up",
-            "status": "draft",
-            "version": 2,
+            "status": "paused",
+            "version": 1,
+            "draft_version": 2,
             "in_flight": 0,
         }
     ]
+    published, replaced = publish_workflow("shop-1", "wf")
+    assert (published.status.value, published.version, replaced.version) == ("published", 2, 1)
+    assert workflows.get_draft("shop-1", "wf") is None
+    assert workflow_status("shop-1")[0]["draft_version"] is None
+
+
+def test_an_edit_with_a_mistake_keeps_the_published_version_running_until_a_good_one_is_published(store):
+    from storeflows.storage import workflows
+
+    for message_id in ("thanks", "later"):
+        apply_message(message(message_id, store_id="shop-1"))
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    publish_workflow("shop-1", "wf")
+
+    typo = FOLLOW_UP.replace("follow_up_message: later", "follow_up_message: latre")
+    draft, live = apply_workflow(load_workflow_yaml(typo, store="shop-1"))
+    assert (draft.version, live.status.value, live.version) == (2, "published", 1)
+    (running,) = workflows.list_workflows("shop-1")
+    assert (running.status.value, running.version, running.settings.follow_up_message) == ("published", 1, "later")
+
+    with pytest.raises(PublishRefused) as refused:
+        publish_workflow("shop-1", "wf")
+    assert refused.value.problems == ["settings.follow_up_message: no message 'latre' in store shop-1"]
+    assert workflows.list_workflows("shop-1") == [running], "a refused publish changes nothing"
+
+    fixed, _ = apply_workflow(load_workflow_yaml(FOLLOW_UP.replace("3d", "5d"), store="shop-1"))
+    assert fixed.version == 3
+    published, replaced = publish_workflow("shop-1", "wf")
+    assert (published.version, replaced.version) == (3, 1)
+    (running,) = workflows.list_workflows("shop-1")
+    assert (running.status.value, running.version, running.settings.follow_up_after) == ("published", 3, 5 * 86400)
+
+
+def test_a_publish_of_a_draft_changed_meanwhile_is_refused(store, monkeypatch):
+    from storeflows.admin import workflows as admin_workflows
+    from storeflows.storage import workflows
+
+    for message_id in ("thanks", "later"):
+        apply_message(message(message_id, store_id="shop-1"))
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    publish_workflow("shop-1", "wf")
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    checked = admin_workflows.workflow_versions("shop-1", "wf")
+    apply_workflow(load_workflow_yaml(FOLLOW_UP.replace("3d", "4d"), store="shop-1"))  # version 3, meanwhile
+    monkeypatch.setattr(admin_workflows, "workflow_versions", lambda store_id, workflow_id: checked)
+    with pytest.raises(AdminError, match="changed meanwhile"):
+        publish_workflow("shop-1", "wf")
+    assert (workflows.get_workflow("shop-1", "wf").version, workflows.get_draft("shop-1", "wf").version) == (1, 3)
 
 
 def test_unknown_stores_and_workflows_are_refused_in_words(aws):

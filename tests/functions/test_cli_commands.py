@@ -248,3 +248,97 @@ def test_cli_imports_coupon_codes_and_shows_the_stock(cli_on_moto, capsys, tmp_p
     assert json.loads(capsys.readouterr().out)["remaining"] == 2
     assert cli_on_moto(["coupons", "stock", "shop-1", "autumn"]) == 1
     assert capsys.readouterr().err.startswith("storeflows: error: store shop-1 has no coupon pool 'autumn'")
+
+
+# --- workflows: a draft next to the published version, show, delete (moto) --------------------------
+
+
+def _messages(store_id: str, *message_ids: str) -> None:
+    from storeflows.admin.messages import apply_message
+    from storeflows.records import Message, MessageContent, Purpose, Sender
+
+    for message_id in message_ids:
+        apply_message(
+            Message(
+                store_id=store_id,
+                message_id=message_id,
+                purpose=Purpose.TRANSACTIONAL,
+                sender=Sender(name="Shop", address="shop@storeflows.test"),
+                variants={"en": MessageContent(subject=message_id, html="<p>{{ order.id }}</p>", text="x")},
+            )
+        )
+
+
+def test_cli_edit_of_a_published_workflow_is_a_draft_next_to_it(cli_on_moto, capsys, tmp_path):
+    _messages("shop-1", "thanks", "later")
+    good, typo = tmp_path / "wf.yaml", tmp_path / "typo.yaml"
+    good.write_text(FOLLOW_UP)
+    typo.write_text(FOLLOW_UP.replace("follow_up_message: later", "follow_up_message: latre"))
+    assert cli_on_moto(["workflows", "apply", str(good), "--store", "shop-1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "workflow wf of store shop-1: saved as draft, version 1"
+    assert cli_on_moto(["workflows", "publish", "shop-1", "wf"]) == 0
+    capsys.readouterr()
+
+    assert cli_on_moto(["workflows", "apply", str(typo), "--store", "shop-1"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "workflow wf of store shop-1: saved as draft, version 2, next to published version 1, which goes on "
+        "starting runs until you publish the draft",
+        "  next: storeflows workflows validate shop-1 wf, then storeflows workflows publish shop-1 wf",
+    ]
+    assert cli_on_moto(["workflows", "validate", "shop-1", "wf"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "settings.follow_up_message: no message 'latre' in store shop-1\n"
+    assert err == (
+        "storeflows: error: workflow wf version 2: 1 problem(s) to fix before publishing; published version 1 "
+        "goes on starting runs until the draft is published\n"
+    )
+    assert cli_on_moto(["workflows", "status", "shop-1"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["WORKFLOW", "TEMPLATE", "STATUS", "VERSION", "DRAFT", "IN", "FLIGHT"]
+    assert row.split() == ["wf", "purchase_follow_up", "published", "1", "v2", "(not", "published)", "0"]
+
+    assert cli_on_moto(["workflows", "show", "shop-1", "wf"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# version 1: published\nstore: shop-1\nworkflow: wf\ntemplate: purchase_follow_up\n")
+    assert "# version 2: draft (not published)\n" in shown and "  follow_up_message: latre\n" in shown
+    assert "  follow_up_after: 3d\n" in shown, "durations as they are written"
+
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf", "--draft"]) == 0
+    assert capsys.readouterr().out == (
+        "workflow wf of store shop-1: deleted draft version 2; the live version is unchanged\n"
+    )
+    assert cli_on_moto(["workflows", "show", "shop-1", "wf", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == ["live"]
+
+
+def test_cli_delete_of_a_workflow_with_runs_in_flight_lets_them_finish_or_stops_them(cli_on_moto, capsys, aws):
+    import boto3
+
+    from storeflows.admin.files import load_workflow_yaml
+    from storeflows.admin.workflows import apply_workflow, publish_workflow
+    from storeflows.storage import workflows
+    from storeflows.workflows.runs import run_name
+
+    _messages("shop-1", "thanks", "later")
+    sfn = boto3.client("stepfunctions")
+    machine = aws.state_machine_arn.replace("targeted_post_purchase", "purchase_follow_up")
+    for workflow_id in ("wf", "wf-2"):
+        apply_workflow(
+            load_workflow_yaml(FOLLOW_UP.replace("workflow: wf", f"workflow: {workflow_id}"), store="shop-1")
+        )
+        publish_workflow("shop-1", workflow_id)
+        sfn.start_execution(stateMachineArn=machine, name=run_name("shop-1", "1001", workflow_id), input="{}")
+
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf"]) == 0
+    assert capsys.readouterr().out == (
+        "workflow wf of store shop-1: deleted published version 1; its 1 run(s) in flight go on with the settings "
+        "they started with (--stop-runs stops them)\n"
+    )
+    assert workflows.get_workflow("shop-1", "wf") is None
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-2", "--stop-runs", "--json"]) == 0
+    deleted = json.loads(capsys.readouterr().out)
+    assert (deleted["runs_stopped"], deleted["runs_in_flight"]) == (1, 0)
+    statuses = {item["name"]: item["status"] for item in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    assert statuses == {run_name("shop-1", "1001", "wf"): "RUNNING", run_name("shop-1", "1001", "wf-2"): "ABORTED"}
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf"]) == 1
+    assert capsys.readouterr().err == "storeflows: error: no workflow 'wf' in store shop-1\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -129,20 +129,19 @@ def stop_runs(runs: Iterable[tuple[str, str, str]], *, error: str, cause: str) -
     return stopped
 
 
-def count_in_flight(workflow: Workflow) -> int:
-    """Running executions of the template's state machine for this workflow: names made by
-    run_name for it (the prefix, then the 40-character hash and nothing else).
-    When the readable prefix was cut short, two workflows can share it, so each candidate's
-    input is read to be sure."""
+def _executions(workflow: Workflow, status: str) -> Iterator[dict[str, Any]]:
+    """The executions in `status` of the template's state machine that are this workflow's
+    runs: names made by run_name for it (the prefix, then the 40-character hash and nothing
+    else). When the readable prefix was cut short, two workflows can share it, so each
+    candidate's input is read to be sure. One ListExecutions call per 1,000 executions."""
     sfn = client("stepfunctions")
     full = run_name(workflow.store_id, "", workflow.workflow_id)
     prefix = run_name_prefix(workflow.store_id, workflow.workflow_id)
     hash_length = len(full) - len(prefix)
     ambiguous = len(prefix) - 1 < len(f"{workflow.store_id}-{workflow.workflow_id}")
     pages = sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=state_machine_arn(workflow.template), statusFilter="RUNNING"
+        stateMachineArn=state_machine_arn(workflow.template), statusFilter=status
     )
-    count = 0
     for page in pages:
         for execution in page["executions"]:
             name = execution["name"]
@@ -156,5 +155,14 @@ def count_in_flight(workflow: Workflow) -> int:
                 )
                 if (started.get("store_id"), started.get("workflow_id")) != (workflow.store_id, workflow.workflow_id):
                     continue
-            count += 1
-    return count
+            yield execution
+
+
+def count_in_flight(workflow: Workflow) -> int:
+    """Running executions of the template's state machine for this workflow."""
+    return sum(1 for _ in _executions(workflow, "RUNNING"))
+
+
+def running_runs(workflow: Workflow) -> list[tuple[str, str, str]]:
+    """(workflow, "", execution ARN) of the workflow's runs in flight, for stop_runs."""
+    return [(workflow.workflow_id, "", execution["executionArn"]) for execution in _executions(workflow, "RUNNING")]
