@@ -204,3 +204,43 @@ settings:
             boto3.client("stepfunctions").stop_execution(executionArn=care_run)
         except Exception:  # noqa: BLE001 - the run may not have started
             pass
+
+
+def test_status_shows_failed_runs_with_the_step_and_the_error(stack, storeflows, storage, store_with_workflow, email):
+    from storeflows.records import Message, MessageContent, Purpose, Sender
+    from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+    from storeflows_local.waiting import wait_for_run
+
+    store = store_with_workflow(
+        PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="later"),
+        {"thanks": "transactional", "later": "transactional"},
+    )
+    # A message that cannot render, written past every check of `messages apply`.
+    storage.messages.put_message(
+        Message(
+            store_id=store,
+            message_id="thanks",
+            purpose=Purpose.TRANSACTIONAL,
+            sender=Sender(name="Test Shop", address="shop@storeflows.test"),
+            variants={"en": MessageContent(subject="thanks", html="<p>{{ customer.first_name }}</p>", text="x")},
+        )
+    )
+    assert post_event(stack.api_url, store, stack.webhook_secret, purchase("F-1", email)).status_code == 202
+    execution = wait_for_run(state_machine_arn("_purchase_follow_up"), run_name(store, "F-1", "wf"), timeout=30)
+    assert execution["status"] == "FAILED"
+
+    (row,) = as_json(storeflows("workflows", "status", store, "--json"))
+    assert (row["in_flight"], row["failed"]) == (0, 1)
+    (failure,) = row["latest_failures"]
+    assert (failure["subject"], failure["email"], failure["step"], failure["error"]) == (
+        "F-1",
+        email,
+        "SendThankYou",
+        "MessageRenderError",
+    )
+    lines = storeflows("workflows", "status", store).stdout.splitlines()
+    assert lines[1].split() == ["wf", "purchase_follow_up", "published", "1", "-", "0", "1"]
+    assert lines[2] == "latest failed runs (storeflows workflows validate STORE WORKFLOW checks the settings):"
+    assert lines[3].startswith("  wf  20")
+    assert f"  order F-1 ({email})  step SendThankYou: MessageRenderError: " in lines[3]
+    assert "'customer' is undefined" in lines[3]

@@ -359,6 +359,8 @@ def test_lifecycle_draft_published_paused_and_a_new_version(store):
             "version": 1,
             "draft_version": 2,
             "in_flight": 0,
+            "failed": 0,
+            "latest_failures": [],
         }
     ]
     published, replaced = publish_workflow("shop-1", "wf")
@@ -656,3 +658,112 @@ def test_a_message_that_renders_past_the_bounds_is_refused_when_saved(store):
     ]
     assert messages.list_messages("shop-1") == [], "nothing saved"
     assert apply_message(message("fine", store_id="shop-1"))[0].message_id == "fine"
+
+
+class FakeStepFunctions:
+    """Step Functions as runs.py reads it, counting every call: executions by status, their
+    input and history (oldest event first, as moto answers whatever reverseOrder says)."""
+
+    def __init__(self, executions: list[dict]):
+        self.executions = executions
+        self.calls: list[str] = []
+
+    def get_paginator(self, operation: str):
+        assert operation == "list_executions"
+        fake = self
+
+        class Paginator:
+            def paginate(self, stateMachineArn: str, statusFilter: str):
+                fake.calls.append("ListExecutions")
+                yield {"executions": [e for e in fake.executions if e["status"] == statusFilter]}
+
+        return Paginator()
+
+    def _find(self, arn: str) -> dict:
+        return next(e for e in self.executions if e["executionArn"] == arn)
+
+    def describe_execution(self, executionArn: str) -> dict:
+        self.calls.append("DescribeExecution")
+        return {"input": json.dumps(self._find(executionArn)["input"])}
+
+    def get_execution_history(self, executionArn: str, reverseOrder: bool, maxResults: int) -> dict:
+        self.calls.append("GetExecutionHistory")
+        return {"events": self._find(executionArn)["history"]}
+
+
+def _history(*events: tuple[str, dict]) -> list[dict]:
+    return [{"id": number, "type": kind, **details} for number, (kind, details) in enumerate(events, start=1)]
+
+
+def _entered(kind: str, name: str) -> tuple[str, dict]:
+    return kind, {"stateEnteredEventDetails": {"name": name}}
+
+
+def test_status_counts_failed_runs_and_shows_the_latest_with_their_step_and_error(store, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from storeflows.workflows import runs
+    from storeflows.workflows.runs import run_name
+
+    workflow, _ = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    cause = json.dumps({"errorMessage": "html: line 1: 'customer' is undefined", "errorType": "MessageRenderError"})
+    render_failure = _history(
+        ("ExecutionStarted", {}),
+        _entered("ChoiceStateEntered", "HasPurchaseTags?"),
+        _entered("TaskStateEntered", "SendThankYou"),
+        ("LambdaFunctionScheduled", {}),
+        ("LambdaFunctionFailed", {"lambdaFunctionFailedEventDetails": {"error": "MessageRenderError"}}),
+        ("ExecutionFailed", {"executionFailedEventDetails": {"error": "MessageRenderError", "cause": cause}}),
+    )
+    # A caught failure: a clean-up step and a Fail state come after the step that failed.
+    caught = _history(
+        ("ExecutionStarted", {}),
+        _entered("TaskStateEntered", "SendDeliveryCheck"),
+        ("LambdaFunctionFailed", {}),
+        _entered("TaskStateEntered", "LeaveSeriesAfterFailure"),
+        ("TaskSucceeded", {}),
+        _entered("FailStateEntered", "CareSeriesFailed"),
+        ("ExecutionFailed", {"executionFailedEventDetails": {"error": "UnknownCouponPool", "cause": "no pool"}}),
+    )
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    executions = [
+        {
+            "executionArn": f"arn:{number}",
+            "name": run_name("shop-1", f"{number}", workflow_id),
+            "status": status,
+            "startDate": start + timedelta(hours=number),
+            "stopDate": start + timedelta(hours=number, minutes=5),
+            "input": {"subject_key": f"{number}", "email": f"c{number}@example.com"},
+            "history": caught if number == 5 else render_failure,
+        }
+        for number, workflow_id, status in [
+            (1, "wf", "FAILED"),
+            (2, "wf", "FAILED"),
+            (3, "wf-other", "FAILED"),  # another workflow of the same template
+            (4, "wf", "RUNNING"),
+            (5, "wf", "FAILED"),
+            (6, "wf", "FAILED"),
+            (7, "wf", "FAILED"),
+        ]
+    ]
+    fake = FakeStepFunctions(executions)
+    monkeypatch.setattr(runs, "client", lambda service: fake)
+
+    (row,) = workflow_status("shop-1", "wf")
+
+    assert (row["in_flight"], row["failed"]) == (1, 5)
+    assert [failure["subject"] for failure in row["latest_failures"]] == ["7", "6", "5"], "newest first"
+    assert row["latest_failures"][0] == {
+        "failed_at": "2026-12-01T17:05:00+00:00",
+        "subject": "7",
+        "email": "c7@example.com",
+        "step": "SendThankYou",
+        "error": "MessageRenderError",
+        "cause": "html: line 1: 'customer' is undefined",
+    }
+    assert (row["latest_failures"][2]["step"], row["latest_failures"][2]["error"]) == (
+        "SendDeliveryCheck",
+        "UnknownCouponPool",
+    ), "the step that failed, not the clean-up after it"
+    # Bounded: a listing per status, then two calls per failure shown, whatever the number of failures.
+    assert sorted(fake.calls) == sorted(["ListExecutions"] * 2 + ["DescribeExecution", "GetExecutionHistory"] * 3)

@@ -1,5 +1,5 @@
-"""`storeflows workflows`: the templates, apply (drafts), validate, publish, pause, status, show,
-delete."""
+"""`storeflows workflows`: the templates, apply (drafts), validate, publish, pause, status (runs in
+flight, failed runs), show, delete."""
 
 from __future__ import annotations
 
@@ -168,11 +168,30 @@ def workflows_status(args) -> int:
                 ("version", "VERSION"),
                 ("draft_version", "DRAFT"),
                 ("in_flight", "IN FLIGHT"),
+                ("failed", "FAILED"),
             ],
         )
     ]
+    failures = [(row["workflow"], failure) for row in rows for failure in row["latest_failures"]]
+    if failures:
+        lines.append("latest failed runs (storeflows workflows validate STORE WORKFLOW checks the settings):")
+        lines += [f"  {workflow}  {failure_text(failure)}" for workflow, failure in failures]
     emit(args, rows, "\n".join(lines))
     return 0
+
+
+def failure_text(failure: dict) -> str:
+    """One failed run on one line: when, what it was about, the step, the error and its cause."""
+    from storeflows.events.subjects import describe_key
+
+    about = describe_key(failure["subject"]) if failure["subject"] else "?"
+    if failure["email"]:
+        about += f" ({failure['email']})"
+    cause = " ".join((failure["cause"] or "").split())
+    if len(cause) > 200:
+        cause = cause[:199] + "…"
+    error = ": ".join(part for part in (failure["error"], cause) if part) or "no error recorded"
+    return f"{failure['failed_at']}  {about}  step {failure['step'] or '?'}: {error}"
 
 
 def workflows_show(args) -> int:
@@ -274,10 +293,11 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         workflows,
         "status",
         workflows_status,
-        "status, version, draft, runs in flight",
-        "Status and version of the live version, the draft next to it and the number of runs in\n"
-        "flight (running executions of the template's state machine for this workflow) of one or\n"
-        "every workflow of a store.",
+        "status, version, draft, runs in flight, failed runs and their errors",
+        "Status and version of the live version, the draft next to it, the number of runs in\n"
+        "flight and of failed runs (those Step Functions still lists: 90 days after they end),\n"
+        "and for the 3 latest failures of each workflow: when, the order and contact, the step\n"
+        "that failed, its error and cause. One or every workflow of a store.",
     )
     sub.add_argument("store")
     sub.add_argument("workflow", nargs="?")

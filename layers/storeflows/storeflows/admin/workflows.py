@@ -1,5 +1,5 @@
 """Workflows: the templates, and the lifecycle draft → published → paused with the checks
-before publishing; the runs in flight of each.
+before publishing; the runs in flight and the failed runs of each.
 
 A workflow that was never published is its draft. Applying a file to a published (or
 paused) workflow saves a draft next to it (storage.workflows): the live version goes on
@@ -18,8 +18,12 @@ from storeflows.storage import messages
 from storeflows.storage import workflows as workflow_store
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.publishing import validate_for_publish
-from storeflows.workflows.runs import count_in_flight, running_runs, state_machines_known, stop_runs
+from storeflows.workflows.runs import count_in_flight, failed_runs, running_runs, state_machines_known, stop_runs
 from storeflows.workflows.templates import TEMPLATES, TemplateSettings
+
+# How many of a workflow's latest failed runs `workflows status` reads (two Step Functions
+# calls each); the count covers them all.
+LATEST_FAILURES = 3
 
 
 def templates() -> dict[str, type[TemplateSettings]]:
@@ -160,9 +164,9 @@ def delete_workflow(store_id: str, workflow_id: str, *, draft_only: bool = False
 
 
 def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[str, Any]]:
-    """Status, version, template, the draft next to it and runs in flight (None when the
-    template's state machine is not known to this environment) of one or every workflow of a
-    store."""
+    """Status, version, template, the draft next to it, runs in flight and failed runs (None
+    when the template's state machine is not known to this environment) of one or every
+    workflow of a store."""
     require_store(store_id)
     if workflow_id:
         found = [workflow_versions(store_id, workflow_id)]
@@ -184,7 +188,14 @@ def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[
             "status": shown.status.value,
             "version": shown.version,
             "draft_version": versions.draft.version if versions.live is not None and versions.draft else None,
-            "in_flight": count_in_flight(shown) if state_machines_known() else None,
+            "in_flight": None,
+            "failed": None,
+            "latest_failures": [],
         }
+        if state_machines_known():
+            count, latest = failed_runs(shown, latest=LATEST_FAILURES)
+            row.update(
+                in_flight=count_in_flight(shown), failed=count, latest_failures=[run.as_dict() for run in latest]
+            )
         rows.append(row)
     return rows
