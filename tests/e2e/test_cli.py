@@ -137,6 +137,10 @@ settings:
     )
     shown = as_json(storeflows("contacts", "show", store, ana, "--json"))
     assert shown["orders_count"] == 2 and [order["order_id"] for order in shown["orders"]] == ["1001", "1002"]
+    assert [(send["step"], send["status"], send["language"]) for send in shown["sends"]] == [
+        ("SendSecondPurchaseThanks", "sent", "it"),
+        ("SendFirstPurchaseThanks", "sent", "it"),
+    ]
 
     preview = tmp_path / "preview.html"
     described = as_json(

@@ -342,3 +342,48 @@ def test_cli_delete_of_a_workflow_with_runs_in_flight_lets_them_finish_or_stops_
     assert statuses == {run_name("shop-1", "1001", "wf"): "RUNNING", run_name("shop-1", "1001", "wf-2"): "ABORTED"}
     assert cli_on_moto(["workflows", "delete", "shop-1", "wf"]) == 1
     assert capsys.readouterr().err == "storeflows: error: no workflow 'wf' in store shop-1\n"
+
+
+def test_cli_contacts_show_lists_the_latest_send_decisions_with_their_reasons(cli_on_moto, capsys, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from storeflows.storage import dynamodb, keys, orders, sends
+
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    start = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+    decisions = [
+        ("SendThankYou", "thanks", "sent", None),
+        ("SendFollowUp", "later", "skipped", "unsubscribed"),
+    ] + [(f"SendTip{number}", "tip", "skipped", "frequency_cap") for number in range(10)]
+    for minute, (step, message_id, status, reason) in enumerate(decisions):
+        monkeypatch.setattr(dynamodb, "now", lambda minute=minute: start + timedelta(minutes=minute))
+        assert sends.record_send_decision(
+            keys.send_log_key("shop-1", "ana@example.com", "wf", "1001", step),
+            workflow_id="wf",
+            subject="1001",
+            step=step,
+            message_id=message_id,
+            status=status,
+            reason=reason,
+            language="pl" if status == "sent" else None,
+            ses_message_id="ses-1" if status == "sent" else None,
+        )
+
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("  recent sends: newest first, 10 of 12 (contacts export STORE EMAIL has them all)")
+    assert lines[at + 1] == "    2026-12-03 18:11:00  wf (order 1001)  SendTip9  tip  skipped: frequency_cap"
+    assert lines[at + 10] == "    2026-12-03 18:02:00  wf (order 1001)  SendTip0  tip  skipped: frequency_cap"
+    assert lines[at + 11] == "  in workflows now: none"
+
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["sends_total"] == 12 and len(shown["sends"]) == 10
+    monkeypatch.setattr("storeflows.admin.contacts.RECENT_SENDS", 12)
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3:] == [
+        "    2026-12-03 18:01:00  wf (order 1001)  SendFollowUp  later  skipped: unsubscribed",
+        "    2026-12-03 18:00:00  wf (order 1001)  SendThankYou  thanks  sent (pl)",
+        "  in workflows now: none",
+    ]
