@@ -263,3 +263,18 @@ class DataRequestRecord(BaseModel):
     platform_customer_id: str | None = None
     orders_requested: list[str] = []
     answered_at: str | None = None
+
+
+# Why a send step sent nothing: the fixed list its decision records, the EmailsSkipped metric's
+# `reason` dimension and the report's skipped counters draw from (each metric dimension value
+# is a billed custom metric, so no free text). Documented in the README (Operations).
+SKIP_REASONS = (
+    "no_marketing_consent",
+    "unsubscribed",
+    "suppressed",
+    "frequency_cap",
+    "coupon_pool_exhausted",
+    "unknown_contact",
+    "send_outcome_unknown",
+    "address_not_sendable",
+)
