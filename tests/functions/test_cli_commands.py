@@ -294,8 +294,8 @@ def test_cli_edit_of_a_published_workflow_is_a_draft_next_to_it(cli_on_moto, cap
     )
     assert cli_on_moto(["workflows", "status", "shop-1"]) == 0
     header, row = capsys.readouterr().out.splitlines()
-    assert header.split() == ["WORKFLOW", "TEMPLATE", "STATUS", "VERSION", "DRAFT", "IN", "FLIGHT"]
-    assert row.split() == ["wf", "purchase_follow_up", "published", "1", "v2", "(not", "published)", "0"]
+    assert header.split() == ["WORKFLOW", "TEMPLATE", "STATUS", "VERSION", "DRAFT", "IN", "FLIGHT", "FAILED"]
+    assert row.split() == ["wf", "purchase_follow_up", "published", "1", "v2", "(not", "published)", "0", "0"]
 
     assert cli_on_moto(["workflows", "show", "shop-1", "wf"]) == 0
     shown = capsys.readouterr().out
