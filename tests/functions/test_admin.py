@@ -14,7 +14,7 @@ from storeflows.admin.contacts import contact_summary, export_contacts, write_co
 from storeflows.admin.errors import AdminError, InvalidDefinition, PublishRefused
 from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_workflow_yaml
 from storeflows.admin.messages import apply_message, preview_message, send_test
-from storeflows.admin.stores import create_store, rotate_secret, store_platforms
+from storeflows.admin.stores import add_platform, create_store, retire_secret, rotate_secret, store_platforms
 from storeflows.admin.workflows import (
     apply_workflow,
     pause_workflow,
@@ -422,9 +422,29 @@ def test_unknown_stores_and_workflows_are_refused_in_words(aws):
     with pytest.raises(AdminError, match="no workflow 'wf' in store shop-1"):
         publish_workflow("shop-1", "wf")
     with pytest.raises(AdminError, match="whsec_"):
-        rotate_secret("shop-1", "api", secret="whsec_not-base64!")
-    store, secret = rotate_secret("shop-1", "api")
+        add_platform("shop-1", "api", secret="whsec_not-base64!")
+    with pytest.raises(AdminError, match="has no api secret to rotate .*stores add-platform shop-1 --platform api"):
+        rotate_secret("shop-1", "api")
+    store, secret = add_platform("shop-1", "api")
     assert store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
+    assert store.previous_webhook_secret is None, "nothing old to keep"
+    with pytest.raises(AdminError, match="has a api secret already .*stores rotate-secret shop-1 --platform api"):
+        add_platform("shop-1", "api")
+
+
+def test_a_rotation_keeps_the_old_secret_until_it_is_retired(aws):
+    create_store("shop-1", "shopify", secret="first")
+    rotation = rotate_secret("shop-1", "shopify", secret="second")
+    assert (rotation.store.shopify_secret, rotation.store.previous_shopify_secret) == ("second", "first")
+    assert not rotation.dropped_older
+    rotation = rotate_secret("shop-1", "shopify", secret="third")
+    assert (rotation.store.shopify_secret, rotation.store.previous_shopify_secret) == ("third", "second")
+    assert rotation.dropped_older, "one old secret is kept: the oldest is dropped, and the output says so"
+    with pytest.raises(AdminError, match="that is the shopify secret already"):
+        rotate_secret("shop-1", "shopify", secret="third")
+    assert retire_secret("shop-1", "shopify").previous_shopify_secret is None
+    with pytest.raises(AdminError, match="no old shopify secret to retire"):
+        retire_secret("shop-1", "shopify")
 
 
 def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkeypatch):
@@ -440,18 +460,28 @@ def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkey
     assert (stored.shopify_secret, stored.unsubscribe_key) == (first_secret, first.unsubscribe_key)
 
 
-def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
+def test_two_platforms_added_at_once_keep_both_secrets_and_two_rotations_keep_none_lost(aws, monkeypatch):
     from storeflows.storage import stores
 
     create_store("shop-1", "shopify", secret="s3cret")
     before = stores.get_store("shop-1")
-    _, api_secret = rotate_secret("shop-1", "api")
-    # The WooCommerce rotation read the store before the API rotation had written.
+    _, api_secret = add_platform("shop-1", "api")
+    # The WooCommerce addition read the store before the API addition had written.
     monkeypatch.setattr(stores, "get_store", lambda store_id: before)
-    _, woocommerce_secret = rotate_secret("shop-1", "woocommerce")
+    _, woocommerce_secret = add_platform("shop-1", "woocommerce")
+    # A rotation that read the store before another rotation: refused, not a lost secret.
+    rotate_secret("shop-1", "shopify", secret="rotated")
+    with pytest.raises(AdminError, match="changed meanwhile"):
+        rotate_secret("shop-1", "shopify", secret="rotated-too")
     monkeypatch.undo()
     stored = stores.get_store("shop-1")
-    assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == (
+    assert (
+        stored.shopify_secret,
+        stored.previous_shopify_secret,
+        stored.webhook_secret,
+        stored.woocommerce_secret,
+    ) == (
+        "rotated",
         "s3cret",
         api_secret,
         woocommerce_secret,

@@ -387,3 +387,44 @@ def test_cli_contacts_show_lists_the_latest_send_decisions_with_their_reasons(cl
         "    2026-12-03 18:00:00  wf (order 1001)  SendThankYou  thanks  sent (pl)",
         "  in workflows now: none",
     ]
+
+
+# --- stores: a second platform, a rotation that overlaps until the old secret is retired ---------------
+
+
+def test_cli_adds_a_platform_rotates_with_overlap_and_retires_the_old_secret(cli_on_moto, capsys):
+    from storeflows.storage import stores
+
+    assert cli_on_moto(["stores", "rotate-secret", "shop-1", "--platform", "shopify"]) == 1
+    assert capsys.readouterr().err == (
+        "storeflows: error: store shop-1 has no shopify secret to rotate (add one with: storeflows stores "
+        "add-platform shop-1 --platform shopify)\n"
+    )
+    assert cli_on_moto(["stores", "add-platform", "shop-1", "--platform", "shopify", "--secret", "first"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "store shop-1: added a shopify secret (shown once; keep it in the store's shopify settings):",
+        "  first",
+        "webhook URL: https://api.example.test/webhooks/shopify/shop-1",
+    ]
+    assert cli_on_moto(["stores", "add-platform", "shop-1", "--platform", "shopify"]) == 1
+    assert "storeflows stores rotate-secret shop-1 --platform shopify" in capsys.readouterr().err
+
+    assert cli_on_moto(["stores", "rotate-secret", "shop-1", "--platform", "shopify", "--secret", "second"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  second",
+        "webhook URL: https://api.example.test/webhooks/shopify/shop-1",
+        "the old secret is still accepted, so no webhook is refused while you switch: put the new one in the "
+        "store's shopify settings, then stop accepting the old one with:",
+        "  storeflows stores retire-secret shop-1 --platform shopify",
+    ]
+    assert cli_on_moto(["stores", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split() == ["shop-1", "Shop", "One", "shopify,", "api", "shopify"]
+    assert cli_on_moto(["stores", "retire-secret", "shop-1", "--platform", "shopify"]) == 0
+    assert capsys.readouterr().out == (
+        "store shop-1: the old shopify secret is retired; requests signed with it are refused from now on "
+        "(the current one is accepted)\n"
+    )
+    store = stores.get_store("shop-1")
+    assert (store.shopify_secret, store.previous_shopify_secret) == ("second", None)
+    assert cli_on_moto(["stores", "retire-secret", "shop-1", "--platform", "shopify"]) == 1
+    assert "no old shopify secret to retire" in capsys.readouterr().err

@@ -63,8 +63,18 @@ class Store(BaseModel):
     shopify_secret: str | None = None
     webhook_secret: str | None = None  # Standard Webhooks secret, "whsec_..."
     woocommerce_secret: str | None = None
+    # A platform's secret before its last rotation, still accepted until the operator retires
+    # it (`storeflows stores retire-secret`), so a store switches over without a refused webhook.
+    previous_shopify_secret: str | None = None
+    previous_webhook_secret: str | None = None
+    previous_woocommerce_secret: str | None = None
     unsubscribe_key: str
     attribution: Attribution = Attribution()
+
+    def previous_secret(self, field: str) -> tuple[str, ...]:
+        """The secret `field` (shopify_secret, ...) had before its last rotation, if still accepted."""
+        previous = getattr(self, f"previous_{field}")
+        return (previous,) if previous else ()
 
 
 class Purpose(str, enum.Enum):
