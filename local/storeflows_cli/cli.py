@@ -55,7 +55,7 @@ examples:
   storeflows workflows publish my-shop targeted-post-purchase
   storeflows workflows status my-shop
   storeflows messages preview my-shop first-purchase-thanks --email ana@example.com --out preview.html
-  storeflows contacts export my-shop --out contacts.csv --consent-only --not-in-workflow care
+  storeflows contacts export my-shop --out contacts.csv --consent-only --not-in-workflow care-series
   storeflows contacts export my-shop ana@example.com --out ana.json
   storeflows contacts delete my-shop ana@example.com
   storeflows --stack storeflows-prod workflows status my-shop"""

@@ -75,6 +75,26 @@ def test_cli_lists_templates_without_a_target(cli, capsys):
     assert [row["template"] for row in listed] == list(templates())
 
 
+def test_the_help_examples_name_workflows_and_messages_that_the_examples_define():
+    """The examples of `storeflows --help` work on a store set up from examples/."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from storeflows_cli.cli import EPILOG
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    workflows = {yaml.safe_load(path.read_text("utf-8"))["workflow"] for path in examples.glob("workflows/*.yaml")}
+    messages = {yaml.safe_load(path.read_text("utf-8"))["message"] for path in examples.glob("messages/*.yaml")}
+    named = re.findall(r"--not-in-workflow (\S+)", EPILOG) + re.findall(
+        r"workflows (?:validate|publish|pause|show|delete|status) my-shop (\S+)", EPILOG
+    )
+    assert named and set(named) <= workflows
+    previewed = re.findall(r"messages (?:preview|test-send|show|delete) my-shop (\S+)", EPILOG)
+    assert previewed and set(previewed) <= messages
+
+
 def test_stack_outputs_become_the_layers_environment():
     from storeflows_cli.target import stack_environment
 
