@@ -264,8 +264,12 @@ def test_cli_imports_coupon_codes_and_shows_the_stock(cli_on_moto, capsys, tmp_p
         "pool spring of store shop-1: 2 code(s) added, 1 duplicate(s) skipped, 2 in the "
         "pool; 2 left, low-stock alarm at 1 left\n"
     )
+    semicolons = tmp_path / "codes-eu.csv"
+    semicolons.write_text("code;value\nB-1;5,00\nB-2;7,50\n", "utf-8")
+    assert cli_on_moto(["coupons", "import", "shop-1", "spring", str(semicolons), "--column", "code"]) == 0
+    assert capsys.readouterr().out.endswith("(columns separated by semicolons)\n")
     assert cli_on_moto(["coupons", "stock", "shop-1", "spring", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["remaining"] == 2
+    assert json.loads(capsys.readouterr().out)["remaining"] == 4
     assert cli_on_moto(["coupons", "stock", "shop-1", "autumn"]) == 1
     assert capsys.readouterr().err.startswith("storeflows: error: store shop-1 has no coupon pool 'autumn'")
 

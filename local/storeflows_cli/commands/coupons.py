@@ -7,6 +7,8 @@ import argparse
 from storeflows_cli.commands import Build
 from storeflows_cli.output import CliError, emit, plain, read
 
+_DELIMITER_NAMES = {";": "semicolons", "\t": "tabs", "|": "bars"}
+
 
 def coupons_import(args) -> int:
     from storeflows.admin.stores import require_store
@@ -25,6 +27,8 @@ def coupons_import(args) -> int:
     )
     if stock is not None:
         text += f"; {stock.remaining} left, low-stock alarm at {stock.low_stock_threshold} left"
+    if result.delimiter not in (None, ","):
+        text += f" (columns separated by {_DELIMITER_NAMES.get(result.delimiter, repr(result.delimiter))})"
     emit(args, data, text)
     return 0
 
@@ -55,9 +59,10 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         "import",
         coupons_import,
         "import codes from a CSV column into a pool",
-        "Adds the codes of one CSV column to the pool (created on first import). Blank cells,\n"
-        "codes repeated in the file and codes already in the pool are skipped, so importing a\n"
-        "file twice adds nothing.",
+        "Adds the codes of one CSV column to the pool (created on first import). Columns may be\n"
+        "separated by commas, semicolons (spreadsheets where the comma is the decimal mark) or\n"
+        "tabs: the header naming --column decides. Blank cells, codes repeated in the file and\n"
+        "codes already in the pool are skipped, so importing a file twice adds nothing.",
     )
     sub.add_argument("store")
     sub.add_argument("pool")
