@@ -452,3 +452,81 @@ def test_cli_adds_a_platform_rotates_with_overlap_and_retires_the_old_secret(cli
     assert (store.shopify_secret, store.previous_shopify_secret) == ("second", None)
     assert cli_on_moto(["stores", "retire-secret", "shop-1", "--platform", "shopify"]) == 1
     assert "no old shopify secret to retire" in capsys.readouterr().err
+
+
+# --- messages list, show, delete; coupons list (moto) -------------------------------------------------
+
+
+def test_cli_lists_shows_and_deletes_messages_refusing_one_a_workflow_names(cli_on_moto, capsys, tmp_path):
+    from storeflows.admin.files import load_workflow_yaml
+    from storeflows.admin.workflows import apply_workflow, publish_workflow
+
+    _messages("shop-1", "thanks", "later", "spare", "old")
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    publish_workflow("shop-1", "wf")
+    # A draft next to the published version names another message.
+    apply_workflow(
+        load_workflow_yaml(FOLLOW_UP.replace("follow_up_message: later", "follow_up_message: old"), store="shop-1")
+    )
+
+    assert cli_on_moto(["messages", "list", "shop-1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["MESSAGE", "PURPOSE", "LANGUAGES", "SENDER", "COUPON", "NAMED", "BY", "WORKFLOWS"]
+    assert [line.split()[0] for line in lines[1:]] == ["later", "old", "spare", "thanks"]
+    assert lines[1].split()[1:] == ["transactional", "en", "shop@storeflows.test", "-", "wf", "(published)"]
+    assert lines[4].split()[-3:] == ["wf", "(published,", "draft)"]
+
+    assert cli_on_moto(["messages", "show", "shop-1", "old"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# named by workflows wf (draft)\nstore: shop-1\nmessage: old\npurpose: transactional\n")
+    saved = tmp_path / "old.yaml"
+    saved.write_text(shown, "utf-8")
+    assert cli_on_moto(["messages", "apply", str(saved)]) == 0, "what show prints, apply takes back"
+    capsys.readouterr()
+
+    for message_id, users in (("thanks", "wf (published, draft)"), ("old", "wf (draft)")):
+        assert cli_on_moto(["messages", "delete", "shop-1", message_id]) == 1
+        assert capsys.readouterr().err == (
+            f"storeflows: error: message {message_id} is named by workflows {users} of store shop-1: point them "
+            "at another message first (storeflows workflows apply FILE.yaml, then publish), or delete them\n"
+        )
+    assert cli_on_moto(["messages", "delete", "shop-1", "spare"]) == 0
+    assert capsys.readouterr().out == "message spare of store shop-1: deleted\n"
+    assert cli_on_moto(["messages", "delete", "shop-1", "spare"]) == 1
+    assert capsys.readouterr().err == "storeflows: error: no message 'spare' in store shop-1\n"
+
+
+def test_cli_lists_coupon_pools_with_their_stock_and_the_messages_using_them(cli_on_moto, capsys, tmp_path):
+    from storeflows.admin.messages import apply_message
+    from storeflows.records import DynamicCoupon, Message, MessageContent, Purpose, Sender
+
+    assert cli_on_moto(["coupons", "list", "shop-1"]) == 0
+    assert capsys.readouterr().out.startswith("store shop-1 has no coupon pools")
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code\nA-1\nA-2\nA-3\n", "utf-8")
+    assert cli_on_moto(["coupons", "import", "shop-1", "spring", str(codes), "--column", "code"]) == 0
+    for message_id, pool in (("vip", "spring"), ("autumn-offer", "autumn")):
+        apply_message(
+            Message(
+                store_id="shop-1",
+                message_id=message_id,
+                purpose=Purpose.MARKETING,
+                sender=Sender(name="Shop", address="shop@storeflows.test"),
+                variants={
+                    "en": MessageContent(subject="x", html="{{ unsubscribe_url }}", text="{{ unsubscribe_url }}")
+                },
+                coupon=DynamicCoupon(pool=pool),
+            )
+        )
+    capsys.readouterr()
+
+    assert cli_on_moto(["coupons", "list", "shop-1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["POOL", "CODES", "HANDED", "OUT", "LEFT", "LOW-STOCK", "ALARM", "AT", "MESSAGES"]
+    assert lines[1].split() == ["autumn", "-", "-", "not", "imported", "-", "autumn-offer"]
+    assert lines[2].split() == ["spring", "3", "0", "3", "1", "vip"]
+    assert cli_on_moto(["coupons", "list", "shop-1", "--json"]) == 0
+    assert [(row["pool"], row["remaining"]) for row in json.loads(capsys.readouterr().out)] == [
+        ("autumn", None),
+        ("spring", 3),
+    ]

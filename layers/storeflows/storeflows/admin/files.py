@@ -301,3 +301,29 @@ def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     return value
+
+
+def message_file_data(message: Message) -> dict[str, Any]:
+    """A message as its file holds it, with every part inline: what `messages show` prints, and
+    `messages apply` takes back."""
+    sender = message.sender if isinstance(message.sender, str) else message.sender.model_dump(exclude_none=True)
+    data: dict[str, Any] = {
+        "store": message.store_id,
+        "message": message.message_id,
+        "purpose": message.purpose.value,
+        "sender": sender,
+        "fallback_language": message.default_language,
+    }
+    if message.coupon is not None:
+        data["coupon"] = message.coupon.model_dump(mode="json")
+    data["variants"] = {
+        language: {"subject": content.subject, "html": content.html, "text": content.text}
+        for language, content in sorted(message.variants.items())
+    }
+    return data
+
+
+def message_yaml(message: Message) -> str:
+    import yaml
+
+    return yaml.safe_dump(message_file_data(message), sort_keys=False, allow_unicode=True, width=1000)
