@@ -530,3 +530,33 @@ def test_cli_lists_coupon_pools_with_their_stock_and_the_messages_using_them(cli
         ("autumn", None),
         ("spring", 3),
     ]
+
+
+def test_cli_warns_about_a_marketing_message_without_an_unsubscribe_link(cli_on_moto, capsys, tmp_path):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert cli_on_moto(["senders", "apply", str(examples / "senders" / "shop-team.yaml"), "--store", "shop-1"]) == 0
+    files = [str(path) for path in sorted((examples / "messages").glob("*.yaml"))]
+    assert cli_on_moto(["messages", "apply", *files, "--store", "shop-1"]) == 0
+    assert "warning" not in capsys.readouterr().out, "every example carries its link"
+
+    bare = tmp_path / "news.yaml"
+    bare.write_text(
+        "store: shop-1\nmessage: news\npurpose: marketing\nsender: shop-team\nvariants:\n"
+        "  en: {subject: News, html: '<p>New in</p>', text: 'New in: {{ unsubscribe_url }}'}\n"
+        "  pl: {subject: Nowości, html: '<p>{# {{ unsubscribe_url }} #}</p>', text: Nowości}\n",
+        "utf-8",
+    )
+    assert cli_on_moto(["messages", "apply", str(bare)]) == 0, "saved: a warning, not a refusal"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  warning: variants.en: a marketing message without an unsubscribe link in its HTML body: only mail "
+        'clients that show List-Unsubscribe offer one (add <a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe'
+        "</a>, and {{ unsubscribe_url }} to the text)",
+        "  warning: variants.pl: a marketing message without an unsubscribe link in its HTML and text body: only "
+        'mail clients that show List-Unsubscribe offer one (add <a ses:no-track href="{{ unsubscribe_url }}">'
+        "Unsubscribe</a>, and {{ unsubscribe_url }} to the text)",
+    ]
+    assert cli_on_moto(["messages", "apply", str(bare), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["warnings"]) == 2

@@ -12,7 +12,7 @@ from storeflows_cli.output import CliError, emit, load_files, table, target_prob
 
 def messages_apply(args) -> int:
     from storeflows.admin.files import load_message_yaml
-    from storeflows.admin.messages import apply_message, message_sender_problems
+    from storeflows.admin.messages import apply_message, message_sender_problems, message_warnings
     from storeflows.admin.stores import require_store
     from storeflows_cli.cli import use_target
 
@@ -27,6 +27,7 @@ def messages_apply(args) -> int:
     for message in messages:
         saved, users = apply_message(message)
         languages = sorted(saved.variants)
+        warnings = message_warnings(saved)
         results.append(
             {
                 "store": saved.store_id,
@@ -35,6 +36,7 @@ def messages_apply(args) -> int:
                 "languages": languages,
                 "fallback_language": saved.default_language,
                 "published_workflows_using_it": users,
+                "warnings": warnings,
             }
         )
         lines.append(
@@ -43,6 +45,7 @@ def messages_apply(args) -> int:
         )
         if users:
             lines.append(f"  used by published workflows {', '.join(users)}: their next sends use this content")
+        lines += [f"  warning: {warning}" for warning in warnings]
     emit(args, results, "\n".join(lines))
     return 0
 
@@ -160,7 +163,8 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         "(a pool imported with `coupons import`; publishing checks it has codes left). Runs\n"
         "read messages when they send: the new content is used from the next send on, also\n"
         "by runs in flight. All files are checked first: if any has a problem, nothing is\n"
-        "saved.",
+        "saved. A marketing variant whose HTML or text body has no {{ unsubscribe_url }} is\n"
+        "saved with a warning.",
     )
 
     sub = build.command(

@@ -294,3 +294,39 @@ def delete_message(store_id: str, message_id: str) -> None:
         )
     if not messages.delete_message(store_id, message_id):
         raise AdminError(f"no message {message_id!r} in store {store_id}")
+
+
+# --- warnings: what saves but a marketer should know ----------------------------------------------
+
+_UNSUBSCRIBE_SENTINEL = "https://unsubscribe.invalid/unsubscribe?token=sentinel-of-messages-apply"
+
+
+def message_warnings(message: Message) -> list[str]:
+    """What `messages apply` saves but warns about: a marketing variant whose HTML or text body
+    carries no unsubscribe link. Its email still has List-Unsubscribe (one-click), but only
+    mail clients that show it offer a way out; recipients who find none mark it as spam.
+    Checked by rendering for a sample contact and order with a stand-in link (the source
+    itself, where that rendering fails for the sample data)."""
+    if message.purpose is not Purpose.MARKETING:
+        return []
+    store = require_store(message.store_id)
+    contact = Contact(store_id=store.store_id, email="sample@example.com", first_name="Alex", last_name="Sample")
+    coupon = {"code": SAMPLE_COUPON_CODE} if message.coupon is not None else None
+    context = _message_context(store, contact, SubjectView.of_order(SAMPLE_ORDER), _UNSUBSCRIBE_SENTINEL, coupon)
+    warnings = []
+    for language, content in sorted(message.variants.items()):
+        try:
+            rendered = render_message(content, context)
+            bodies = {"HTML": rendered.html, "text": rendered.text}
+            missing = [part for part, body in bodies.items() if _UNSUBSCRIBE_SENTINEL not in body]
+        except MessageRenderError:
+            missing = [
+                part for part, body in (("HTML", content.html), ("text", content.text)) if "unsubscribe_url" not in body
+            ]
+        if missing:
+            warnings.append(
+                f"variants.{language}: a marketing message without an unsubscribe link in its {' and '.join(missing)} "
+                "body: only mail clients that show List-Unsubscribe offer one (add "
+                '<a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe</a>, and {{ unsubscribe_url }} to the text)'
+            )
+    return warnings
