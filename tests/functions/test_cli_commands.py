@@ -335,7 +335,8 @@ def test_cli_edit_of_a_published_workflow_is_a_draft_next_to_it(cli_on_moto, cap
     assert list(json.loads(capsys.readouterr().out)) == ["live"]
 
 
-def test_cli_delete_of_a_workflow_with_runs_in_flight_lets_them_finish_or_stops_them(cli_on_moto, capsys, aws):
+def test_cli_delete_of_a_workflow_with_runs_in_flight_is_refused_unless_they_are_stopped(cli_on_moto, capsys, aws):
+    """A run that outlived its workflow could not be found by an erasure (privacy.erase_contact)."""
     import boto3
 
     from storeflows.admin.files import load_workflow_yaml
@@ -346,26 +347,31 @@ def test_cli_delete_of_a_workflow_with_runs_in_flight_lets_them_finish_or_stops_
     _messages("shop-1", "thanks", "later")
     sfn = boto3.client("stepfunctions")
     machine = aws.state_machine_arn.replace("targeted_post_purchase", "purchase_follow_up")
-    for workflow_id in ("wf", "wf-2"):
+    for workflow_id in ("wf", "wf-2", "wf-3"):
         apply_workflow(
             load_workflow_yaml(FOLLOW_UP.replace("workflow: wf", f"workflow: {workflow_id}"), store="shop-1")
         )
         publish_workflow("shop-1", workflow_id)
+    for workflow_id in ("wf", "wf-2"):
         sfn.start_execution(stateMachineArn=machine, name=run_name("shop-1", "1001", workflow_id), input="{}")
 
-    assert cli_on_moto(["workflows", "delete", "shop-1", "wf"]) == 0
-    assert capsys.readouterr().out == (
-        "workflow wf of store shop-1: deleted published version 1; its 1 run(s) in flight go on with the settings "
-        "they started with (--stop-runs stops them)\n"
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf"]) == 1
+    assert capsys.readouterr().err == (
+        "storeflows: error: workflow wf has 1 run(s) in flight: pause it (storeflows workflows pause shop-1 wf) "
+        "and delete it once they have ended, or pass --stop-runs to stop them now\n"
     )
-    assert workflows.get_workflow("shop-1", "wf") is None
-    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-2", "--stop-runs", "--json"]) == 0
-    deleted = json.loads(capsys.readouterr().out)
-    assert (deleted["runs_stopped"], deleted["runs_in_flight"]) == (1, 0)
+    assert workflows.get_workflow("shop-1", "wf") is not None
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-2", "--stop-runs"]) == 0
+    assert capsys.readouterr().out == (
+        "workflow wf-2 of store shop-1: deleted published version 1; its 1 run(s) in flight stopped\n"
+    )
     statuses = {item["name"]: item["status"] for item in sfn.list_executions(stateMachineArn=machine)["executions"]}
     assert statuses == {run_name("shop-1", "1001", "wf"): "RUNNING", run_name("shop-1", "1001", "wf-2"): "ABORTED"}
-    assert cli_on_moto(["workflows", "delete", "shop-1", "wf"]) == 1
-    assert capsys.readouterr().err == "storeflows: error: no workflow 'wf' in store shop-1\n"
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-3", "--json"]) == 0
+    deleted = json.loads(capsys.readouterr().out)
+    assert (deleted["deleted"], deleted["runs_stopped"]) == ([{"status": "published", "version": 1}], 0)
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-3"]) == 1
+    assert capsys.readouterr().err == "storeflows: error: no workflow 'wf-3' in store shop-1\n"
 
 
 def test_cli_contacts_show_lists_the_latest_send_decisions_with_their_reasons(cli_on_moto, capsys, monkeypatch):

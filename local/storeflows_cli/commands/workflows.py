@@ -225,12 +225,9 @@ def workflows_delete(args) -> int:
     if args.draft:
         line += "; the live version is unchanged"
     elif deleted.stopped:
-        line += f"; {deleted.stopped} run(s) in flight stopped"
-    elif deleted.in_flight:
-        line += (
-            f"; its {deleted.in_flight} run(s) in flight go on with the settings they started with "
-            "(--stop-runs stops them)"
-        )
+        line += f"; its {deleted.stopped} run(s) in flight stopped"
+    else:
+        line += "; it starts no more runs"
     emit(
         args,
         {
@@ -241,7 +238,6 @@ def workflows_delete(args) -> int:
                 for found in (versions.live, versions.draft)
                 if found
             ],
-            "runs_in_flight": deleted.in_flight,
             "runs_stopped": deleted.stopped,
         },
         line,
@@ -306,12 +302,13 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         "delete",
         workflows_delete,
         "delete a workflow (or only its draft)",
-        "Deletes the workflow, live version and draft: it starts no more runs. Its runs in\n"
-        "flight go on with the settings they started with (each run carries its own) unless\n"
-        "--stop-runs stops them. --draft deletes only the draft next to a live version.",
+        "Deletes the workflow, live version and draft: it starts no more runs. Refused while it\n"
+        "has runs in flight (an erasure finds a contact's runs through the store's workflows, so\n"
+        "none may outlive its workflow): pause it and delete it once they have ended, or pass\n"
+        "--stop-runs to stop them now. --draft deletes only the draft next to a live version.",
     )
     sub.add_argument("store")
     sub.add_argument("workflow")
     scope = sub.add_mutually_exclusive_group()
     scope.add_argument("--draft", action="store_true", help="delete only the draft; the live version goes on")
-    scope.add_argument("--stop-runs", action="store_true", help="also stop the workflow's runs in flight")
+    scope.add_argument("--stop-runs", action="store_true", help="stop the workflow's runs in flight, then delete it")

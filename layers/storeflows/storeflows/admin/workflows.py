@@ -130,14 +130,14 @@ def _changed_meanwhile(workflow: Workflow) -> AdminError:
 @dataclass(frozen=True)
 class Deleted:
     versions: Versions
-    in_flight: int | None  # runs that go on (None: this environment does not know the state machines)
-    stopped: int
+    stopped: int  # runs in flight stopped
 
 
 def delete_workflow(store_id: str, workflow_id: str, *, draft_only: bool = False, stop: bool = False) -> Deleted:
-    """Deletes a workflow (both versions), or only the draft next to a live version. Runs in
-    flight go on with the settings they started with (each carries its own), unless `stop`:
-    then they are stopped, as an erasure stops a contact's runs."""
+    """Deletes a workflow (both versions), or only the draft next to a live version. Refused
+    while the workflow has runs in flight, unless `stop` stops them (as an erasure stops a
+    contact's runs): a run left going after its workflow is gone could not be found by an
+    erasure any more, which finds a contact's runs through the store's workflows."""
     versions = workflow_versions(store_id, workflow_id)
     if draft_only:
         if versions.live is None or versions.draft is None:
@@ -150,17 +150,18 @@ def delete_workflow(store_id: str, workflow_id: str, *, draft_only: bool = False
                 )
             )
         workflow_store.delete_draft(store_id, workflow_id)
-        return Deleted(Versions(None, versions.draft), None, 0)
-    in_flight, stopped = None, 0
-    if versions.live is not None and state_machines_known():
-        running = running_runs(versions.live)
-        if stop:
-            stopped = len(
-                stop_runs(running, error="Storeflows.WorkflowDeleted", cause=f"workflow {workflow_id} deleted")
+        return Deleted(Versions(None, versions.draft), 0)
+    stopped = 0
+    if state_machines_known():
+        running = running_runs(versions.live or versions.pending)
+        if running and not stop:
+            raise AdminError(
+                f"workflow {workflow_id} has {len(running)} run(s) in flight: pause it (storeflows workflows pause "
+                f"{store_id} {workflow_id}) and delete it once they have ended, or pass --stop-runs to stop them now"
             )
-        in_flight = len(running) - stopped
+        stopped = len(stop_runs(running, error="Storeflows.WorkflowDeleted", cause=f"workflow {workflow_id} deleted"))
     workflow_store.delete_workflow(store_id, workflow_id)
-    return Deleted(versions, in_flight, stopped)
+    return Deleted(versions, stopped)
 
 
 def workflow_status(store_id: str, workflow_id: str | None = None) -> list[dict[str, Any]]:
