@@ -29,7 +29,8 @@ per workflow run
                   + 1 conditional write claiming the send (never twice) + 1 SES SendEmail
                   + 1 write of the decision, completing the claim; a send skipped for
                   consent, unsubscribe or suppression needs only its record (conditional:
-                  the first decision of a step stands); a frequency-capped workflow adds 1
+                  the first decision of a step stands), which is one TransactWriteItems with
+                  its report row's skipped counter; a frequency-capped workflow adds 1
                   conditional write of the contact's last send
 per email, engagement
   each SES event  1 SNS Publish (SES's, billed to the topic's owner) + 1 TransactWriteItems

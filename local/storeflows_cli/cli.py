@@ -33,11 +33,12 @@ settings), the messages they send and who sends them, and the contacts they reac
 
 A workflow is saved as a draft (`workflows apply`), checked (`workflows validate`) and
 published (`workflows publish`); only published workflows start runs, paused ones start
-none. Runs in flight keep the settings they started with: the dispatcher snapshots the
-settings into each run's input, so applying, publishing or pausing never changes a run
-that has started. Messages are read when a run sends, so `messages apply` changes every
-later send, also of runs in flight; so does `senders apply` for the messages naming a
-sender profile.
+none. An edit applied to a published workflow is a draft next to it: the published
+version goes on starting runs until the draft is published. Runs in flight keep the
+settings they started with: the dispatcher snapshots the settings into each run's input,
+so applying, publishing or pausing never changes a run that has started. Messages are
+read when a run sends, so `messages apply` changes every later send, also of runs in
+flight; so does `senders apply` for the messages naming a sender profile.
 
 Target: --stack NAME (or STOREFLOWS_STACK) reads a deployed stack's CloudFormation
 outputs with your AWS credentials (AWS_PROFILE, AWS_REGION as usual); --local uses the
@@ -54,7 +55,7 @@ examples:
   storeflows workflows publish my-shop targeted-post-purchase
   storeflows workflows status my-shop
   storeflows messages preview my-shop first-purchase-thanks --email ana@example.com --out preview.html
-  storeflows contacts export my-shop --out contacts.csv --consent-only --not-in-workflow care
+  storeflows contacts export my-shop --out contacts.csv --consent-only --not-in-workflow care-series
   storeflows contacts export my-shop ana@example.com --out ana.json
   storeflows contacts delete my-shop ana@example.com
   storeflows --stack storeflows-prod workflows status my-shop"""

@@ -162,8 +162,18 @@ def run_demo(stack: LocalStack, secrets: DemoSecrets) -> int:
     for name in names:
         if play(stack, secrets, name, SCENARIOS[name]) != 0:
             return 1
-    print(f"\nWhile `make dev` runs, the outbox is at {stack.api_url}/_local/")
+    print("\n" + closing_note())
     return 0
+
+
+def closing_note() -> str:
+    """The demo's last words. Its stack stops when the demo ends, so they point at the one
+    `make dev` keeps running, not at the demo's own port (closed by the time anyone reads it)."""
+    port = os.environ.get("PORT") or "3000"
+    return (
+        "The demo's stack has stopped, and its outbox with it. To watch emails arrive, run `make dev`: "
+        f"its outbox is at http://127.0.0.1:{port}/_local/ until Ctrl-C (README: The local stack)."
+    )
 
 
 def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario) -> int:

@@ -71,7 +71,8 @@ settings:
         "template": "targeted_post_purchase",
         "status": "draft",
         "version": 1,
-        "previous_status": None,
+        "live_status": None,
+        "live_version": None,
     }
     refused = storeflows("workflows", "validate", store, "targeted-post-purchase", ok=False)
     assert (
@@ -97,6 +98,37 @@ settings:
         what="the Italian first-purchase thanks",
     )
 
+    # An edit with a typo is a draft next to the published version, which goes on sending.
+    typo = tmp_path / "targeted.yaml"
+    typo.write_text(
+        (EXAMPLES / "workflows" / "targeted_post_purchase.yaml")
+        .read_text("utf-8")
+        .replace("second_purchase_message: second-purchase-thanks", "second_purchase_message: second-purchse-thanks"),
+        "utf-8",
+    )
+    applied = storeflows("workflows", "apply", str(typo), "--store", store).stdout.splitlines()
+    assert applied[0] == (
+        f"workflow targeted-post-purchase of store {store}: saved as draft, version 2, next to published version 1, "
+        "which goes on starting runs until you publish the draft"
+    )
+    refused = storeflows("workflows", "publish", store, "targeted-post-purchase", ok=False)
+    assert refused.stderr == (
+        f"storeflows: error: workflow targeted-post-purchase of store {store} not published: 1 problem; "
+        "published version 1 goes on starting runs until the draft is published\n"
+    )
+    response = post_event(stack.api_url, store, secret, purchase("1002", ana, first_name="Ana", language="it-IT"))
+    assert response.status_code == 202, response.text
+    wait_for(
+        lambda: (
+            [m["subject"] for m in stack.outbox(ana)][1:] == ["Sei tornata/o! Grazie per il tuo secondo ordine, Ana"]
+        ),
+        what="the second-purchase thanks of the published version",
+    )
+    (shown,) = as_json(storeflows("workflows", "status", store, "targeted-post-purchase", "--json"))
+    assert (shown["status"], shown["version"], shown["draft_version"]) == ("published", 1, 2)
+    storeflows("workflows", "delete", store, "targeted-post-purchase", "--draft")
+    assert set(as_json(storeflows("workflows", "show", store, "targeted-post-purchase", "--json"))) == {"live"}
+
     statuses = {row["workflow"]: row for row in as_json(storeflows("workflows", "status", store, "--json"))}
     assert statuses["targeted-post-purchase"]["status"] == "published" and statuses["care"]["status"] == "draft"
     assert statuses["targeted-post-purchase"]["version"] == 1 and statuses["targeted-post-purchase"]["in_flight"] in (
@@ -104,7 +136,11 @@ settings:
         1,
     )
     shown = as_json(storeflows("contacts", "show", store, ana, "--json"))
-    assert shown["orders_count"] == 1 and [order["order_id"] for order in shown["orders"]] == ["1001"]
+    assert shown["orders_count"] == 2 and [order["order_id"] for order in shown["orders"]] == ["1001", "1002"]
+    assert [(send["step"], send["status"], send["language"]) for send in shown["sends"]] == [
+        ("SendSecondPurchaseThanks", "sent", "it"),
+        ("SendFirstPurchaseThanks", "sent", "it"),
+    ]
 
     preview = tmp_path / "preview.html"
     described = as_json(
@@ -124,7 +160,7 @@ settings:
     )
     assert described["subject"] == "Dziękujemy za pierwsze zamówienie, Ana!" and not described["sample_order"]
     assert described["from"]["name"] == "Demo Store"
-    assert "nr 1001" in preview.read_text("utf-8")
+    assert "nr 1002" in preview.read_text("utf-8"), "the latest order"
 
     # The sender profile changes: so does the From of every later send.
     renamed = tmp_path / "shop-team.yaml"
@@ -172,3 +208,43 @@ settings:
             boto3.client("stepfunctions").stop_execution(executionArn=care_run)
         except Exception:  # noqa: BLE001 - the run may not have started
             pass
+
+
+def test_status_shows_failed_runs_with_the_step_and_the_error(stack, storeflows, storage, store_with_workflow, email):
+    from storeflows.records import Message, MessageContent, Purpose, Sender
+    from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+    from storeflows_local.waiting import wait_for_run
+
+    store = store_with_workflow(
+        PurchaseFollowUpSettings(thank_you_message="thanks", follow_up_message="later"),
+        {"thanks": "transactional", "later": "transactional"},
+    )
+    # A message that cannot render, written past every check of `messages apply`.
+    storage.messages.put_message(
+        Message(
+            store_id=store,
+            message_id="thanks",
+            purpose=Purpose.TRANSACTIONAL,
+            sender=Sender(name="Test Shop", address="shop@storeflows.test"),
+            variants={"en": MessageContent(subject="thanks", html="<p>{{ customer.first_name }}</p>", text="x")},
+        )
+    )
+    assert post_event(stack.api_url, store, stack.webhook_secret, purchase("F-1", email)).status_code == 202
+    execution = wait_for_run(state_machine_arn("_purchase_follow_up"), run_name(store, "F-1", "wf"), timeout=30)
+    assert execution["status"] == "FAILED"
+
+    (row,) = as_json(storeflows("workflows", "status", store, "--json"))
+    assert (row["in_flight"], row["failed"]) == (0, 1)
+    (failure,) = row["latest_failures"]
+    assert (failure["subject"], failure["email"], failure["step"], failure["error"]) == (
+        "F-1",
+        email,
+        "SendThankYou",
+        "MessageRenderError",
+    )
+    lines = storeflows("workflows", "status", store).stdout.splitlines()
+    assert lines[1].split() == ["wf", "purchase_follow_up", "published", "1", "-", "0", "1"]
+    assert lines[2] == "latest failed runs (storeflows workflows validate STORE WORKFLOW checks the settings):"
+    assert lines[3].startswith("  wf  20")
+    assert f"  order F-1 ({email})  step SendThankYou: MessageRenderError: " in lines[3]
+    assert "'customer' is undefined" in lines[3]

@@ -131,6 +131,9 @@ def test_a_scripted_scenario_adds_up_to_an_exact_report(stack, shop, storage):
         "rejected": 0,
     }
     assert row["revenue"] == {"EUR": "59.90"}
+    # The suppressed contacts' later purchases sent nothing: skipped, with the reason.
+    assert row["skipped"] == 2
+    assert {reason: count for reason, count in row["skipped_by_reason"].items() if count} == {"suppressed": 2}
     assert (row["ctr"], row["open_rate"], row["click_to_open"]) == (0.3333, 0.3333, 1.0)
     assert body["total"]["sent"] == 7
 

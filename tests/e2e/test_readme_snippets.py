@@ -27,7 +27,10 @@ FIXTURES = ROOT / "tests" / "fixtures"
 # Files the README has the reader bring: "imported from a CSV file by naming the column".
 READER_FILES = {"codes.csv": "code\nSPRING-0001\nSPRING-0002\nSPRING-0003\n"}
 # The commands the README says are refused, and the reason their one error line must give.
-REFUSED = {"storeflows senders delete my-shop shop-team": "sender shop-team is named by messages "}
+REFUSED = {
+    "storeflows senders delete my-shop shop-team": "sender shop-team is named by messages ",
+    "storeflows messages delete my-shop how-is-it-going": "message how-is-it-going is named by workflows ",
+}
 
 
 def run(command: Command, cwd: Path, env: dict[str, str], stdin: int | None = None) -> subprocess.CompletedProcess:
@@ -75,7 +78,7 @@ def test_the_readme_commands_run_as_written_in_order(stack, storage, tmp_path):
 
     def ana_buys() -> None:
         # Shopify's published orders/create sample, paid, by Ana, signed with the secret that
-        # `stores create my-shop --platform shopify` printed.
+        # `stores create my-shop --platform shopify` printed (or the rotation after it).
         order = json.loads((FIXTURES / "shopify_orders_create.json").read_text("utf-8"))
         order.update(email="ana@example.com", contact_email="ana@example.com", financial_status="paid", test=False)
         order.update(cancelled_at=None, cancel_reason=None, customer={**order["customer"], "email": "ana@example.com"})
@@ -116,8 +119,13 @@ def test_the_readme_commands_run_as_written_in_order(stack, storage, tmp_path):
             assert command.text in REFUSED and REFUSED[command.text] in result.stderr, said
         else:
             assert result.returncode == 0 and "Traceback" not in result.stderr, said
-        if command.text.startswith("storeflows stores create my-shop --platform shopify"):
-            shopify_secret += re.findall(r"^  (\S+)$", result.stdout, re.MULTILINE)
+        if command.text.startswith(
+            (
+                "storeflows stores create my-shop --platform shopify",
+                "storeflows stores rotate-secret my-shop --platform shopify",
+            )
+        ):
+            shopify_secret[:] = re.findall(r"^  (\S+)$", result.stdout, re.MULTILINE)
         if ".venv/bin/python - <<'EOF'" in command.text:
             status, body = result.stdout.split(" ", 1)
             assert (status, json.loads(body)["status"]) == ("202", "accepted"), said

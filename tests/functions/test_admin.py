@@ -14,7 +14,7 @@ from storeflows.admin.contacts import contact_summary, export_contacts, write_co
 from storeflows.admin.errors import AdminError, InvalidDefinition, PublishRefused
 from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_workflow_yaml
 from storeflows.admin.messages import apply_message, preview_message, send_test
-from storeflows.admin.stores import create_store, rotate_secret, store_platforms
+from storeflows.admin.stores import add_platform, create_store, retire_secret, rotate_secret, store_platforms
 from storeflows.admin.workflows import (
     apply_workflow,
     pause_workflow,
@@ -319,8 +319,10 @@ def store(aws):
 def test_lifecycle_draft_published_paused_and_a_new_version(store):
     from storeflows.storage import workflows
 
-    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
-    assert previous is None and (saved.status.value, saved.version) == ("draft", 1)
+    saved, live = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    assert live is None and (saved.status.value, saved.version) == ("draft", 1)
+    with pytest.raises(AdminError, match="is a draft"):
+        pause_workflow("shop-1", "wf")
     with pytest.raises(PublishRefused) as refused:
         publish_workflow("shop-1", "wf")
     assert refused.value.problems == [
@@ -331,28 +333,84 @@ def test_lifecycle_draft_published_paused_and_a_new_version(store):
 
     for message_id in ("thanks", "later"):
         apply_message(message(message_id, store_id="shop-1"))
-    assert publish_workflow("shop-1", "wf").status.value == "published"
+    published, replaced = publish_workflow("shop-1", "wf")
+    assert (published.status.value, replaced) == ("published", None)
     assert workflows.get_workflow("shop-1", "wf").status.value == "published"
     assert apply_message(message("later", store_id="shop-1")).published_users == ["wf"], "published users are named"
 
     assert pause_workflow("shop-1", "wf").status.value == "paused"
     assert workflows.get_workflow("shop-1", "wf").status.value == "paused"
 
-    saved, previous = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
-    assert previous.status.value == "paused" and (saved.status.value, saved.version) == ("draft", 2)
-    with pytest.raises(AdminError, match="is a draft"):
-        pause_workflow("shop-1", "wf")
-    assert not workflows.set_workflow_status("shop-1", "wf", "published", version=1), "a stale version is refused"
+    # An edit of the paused workflow is a draft next to it; pause and status see both.
+    saved, live = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    assert (live.status.value, live.version) == ("paused", 1) and (saved.status.value, saved.version) == ("draft", 2)
+    assert (workflows.get_workflow("shop-1", "wf").status.value, workflows.get_workflow("shop-1", "wf").version) == (
+        "paused",
+        1,
+    )
+    assert pause_workflow("shop-1", "wf").version == 1, "pause acts on the live version"
+    assert not workflows.set_workflow_status("shop-1", "wf", "published", version=2), "a version not live is refused"
     assert workflow_status("shop-1") == [
         {
             "store": "shop-1",
             "workflow": "wf",
             "template": "purchase_follow_up",
-            "status": "draft",
-            "version": 2,
+            "status": "paused",
+            "version": 1,
+            "draft_version": 2,
             "in_flight": 0,
+            "failed": 0,
+            "latest_failures": [],
         }
     ]
+    published, replaced = publish_workflow("shop-1", "wf")
+    assert (published.status.value, published.version, replaced.version) == ("published", 2, 1)
+    assert workflows.get_draft("shop-1", "wf") is None
+    assert workflow_status("shop-1")[0]["draft_version"] is None
+
+
+def test_an_edit_with_a_mistake_keeps_the_published_version_running_until_a_good_one_is_published(store):
+    from storeflows.storage import workflows
+
+    for message_id in ("thanks", "later"):
+        apply_message(message(message_id, store_id="shop-1"))
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    publish_workflow("shop-1", "wf")
+
+    typo = FOLLOW_UP.replace("follow_up_message: later", "follow_up_message: latre")
+    draft, live = apply_workflow(load_workflow_yaml(typo, store="shop-1"))
+    assert (draft.version, live.status.value, live.version) == (2, "published", 1)
+    (running,) = workflows.list_workflows("shop-1")
+    assert (running.status.value, running.version, running.settings.follow_up_message) == ("published", 1, "later")
+
+    with pytest.raises(PublishRefused) as refused:
+        publish_workflow("shop-1", "wf")
+    assert refused.value.problems == ["settings.follow_up_message: no message 'latre' in store shop-1"]
+    assert workflows.list_workflows("shop-1") == [running], "a refused publish changes nothing"
+
+    fixed, _ = apply_workflow(load_workflow_yaml(FOLLOW_UP.replace("3d", "5d"), store="shop-1"))
+    assert fixed.version == 3
+    published, replaced = publish_workflow("shop-1", "wf")
+    assert (published.version, replaced.version) == (3, 1)
+    (running,) = workflows.list_workflows("shop-1")
+    assert (running.status.value, running.version, running.settings.follow_up_after) == ("published", 3, 5 * 86400)
+
+
+def test_a_publish_of_a_draft_changed_meanwhile_is_refused(store, monkeypatch):
+    from storeflows.admin import workflows as admin_workflows
+    from storeflows.storage import workflows
+
+    for message_id in ("thanks", "later"):
+        apply_message(message(message_id, store_id="shop-1"))
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    publish_workflow("shop-1", "wf")
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    checked = admin_workflows.workflow_versions("shop-1", "wf")
+    apply_workflow(load_workflow_yaml(FOLLOW_UP.replace("3d", "4d"), store="shop-1"))  # version 3, meanwhile
+    monkeypatch.setattr(admin_workflows, "workflow_versions", lambda store_id, workflow_id: checked)
+    with pytest.raises(AdminError, match="changed meanwhile"):
+        publish_workflow("shop-1", "wf")
+    assert (workflows.get_workflow("shop-1", "wf").version, workflows.get_draft("shop-1", "wf").version) == (1, 3)
 
 
 def test_unknown_stores_and_workflows_are_refused_in_words(aws):
@@ -364,9 +422,29 @@ def test_unknown_stores_and_workflows_are_refused_in_words(aws):
     with pytest.raises(AdminError, match="no workflow 'wf' in store shop-1"):
         publish_workflow("shop-1", "wf")
     with pytest.raises(AdminError, match="whsec_"):
-        rotate_secret("shop-1", "api", secret="whsec_not-base64!")
-    store, secret = rotate_secret("shop-1", "api")
+        add_platform("shop-1", "api", secret="whsec_not-base64!")
+    with pytest.raises(AdminError, match="has no api secret to rotate .*stores add-platform shop-1 --platform api"):
+        rotate_secret("shop-1", "api")
+    store, secret = add_platform("shop-1", "api")
     assert store_platforms(store) == ["shopify", "api"] and store.webhook_secret == secret
+    assert store.previous_webhook_secret is None, "nothing old to keep"
+    with pytest.raises(AdminError, match="has a api secret already .*stores rotate-secret shop-1 --platform api"):
+        add_platform("shop-1", "api")
+
+
+def test_a_rotation_keeps_the_old_secret_until_it_is_retired(aws):
+    create_store("shop-1", "shopify", secret="first")
+    rotation = rotate_secret("shop-1", "shopify", secret="second")
+    assert (rotation.store.shopify_secret, rotation.store.previous_shopify_secret) == ("second", "first")
+    assert not rotation.dropped_older
+    rotation = rotate_secret("shop-1", "shopify", secret="third")
+    assert (rotation.store.shopify_secret, rotation.store.previous_shopify_secret) == ("third", "second")
+    assert rotation.dropped_older, "one old secret is kept: the oldest is dropped, and the output says so"
+    with pytest.raises(AdminError, match="that is the shopify secret already"):
+        rotate_secret("shop-1", "shopify", secret="third")
+    assert retire_secret("shop-1", "shopify").previous_shopify_secret is None
+    with pytest.raises(AdminError, match="no old shopify secret to retire"):
+        retire_secret("shop-1", "shopify")
 
 
 def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkeypatch):
@@ -382,18 +460,28 @@ def test_two_creates_of_one_store_at_once_keep_the_first_ones_secret(aws, monkey
     assert (stored.shopify_secret, stored.unsubscribe_key) == (first_secret, first.unsubscribe_key)
 
 
-def test_two_rotations_at_once_keep_both_secrets(aws, monkeypatch):
+def test_two_platforms_added_at_once_keep_both_secrets_and_two_rotations_keep_none_lost(aws, monkeypatch):
     from storeflows.storage import stores
 
     create_store("shop-1", "shopify", secret="s3cret")
     before = stores.get_store("shop-1")
-    _, api_secret = rotate_secret("shop-1", "api")
-    # The WooCommerce rotation read the store before the API rotation had written.
+    _, api_secret = add_platform("shop-1", "api")
+    # The WooCommerce addition read the store before the API addition had written.
     monkeypatch.setattr(stores, "get_store", lambda store_id: before)
-    _, woocommerce_secret = rotate_secret("shop-1", "woocommerce")
+    _, woocommerce_secret = add_platform("shop-1", "woocommerce")
+    # A rotation that read the store before another rotation: refused, not a lost secret.
+    rotate_secret("shop-1", "shopify", secret="rotated")
+    with pytest.raises(AdminError, match="changed meanwhile"):
+        rotate_secret("shop-1", "shopify", secret="rotated-too")
     monkeypatch.undo()
     stored = stores.get_store("shop-1")
-    assert (stored.shopify_secret, stored.webhook_secret, stored.woocommerce_secret) == (
+    assert (
+        stored.shopify_secret,
+        stored.previous_shopify_secret,
+        stored.webhook_secret,
+        stored.woocommerce_secret,
+    ) == (
+        "rotated",
         "s3cret",
         api_secret,
         woocommerce_secret,
@@ -648,7 +736,8 @@ def test_a_message_gets_the_context_of_every_template_and_warns_about_what_fails
                         "{% for product in bestsellers(2, days=7) %}{{ product.name }} {{ product.units }}{% endfor %}"
                         "<a href='{{ unsubscribe_url }}'>unsubscribe</a> {{ coupon.code }}"
                     ),
-                    text="{{ contact.email }} {{ contact.language }} {{ contact.country }} {{ contact.orders_count }}",
+                    text="{{ contact.email }} {{ contact.language }} {{ contact.country }} {{ contact.orders_count }}"
+                    " {{ unsubscribe_url }}",
                 )
             },
         }
@@ -676,3 +765,112 @@ def test_publishing_checks_the_messages_saved_before_the_render_check(store):
     assert refused.value.problems == [
         "settings.thank_you_message: message 'thanks': variants.en.html: line 1: 'customer' is undefined"
     ]
+
+
+class FakeStepFunctions:
+    """Step Functions as runs.py reads it, counting every call: executions by status, their
+    input and history (oldest event first, as moto answers whatever reverseOrder says)."""
+
+    def __init__(self, executions: list[dict]):
+        self.executions = executions
+        self.calls: list[str] = []
+
+    def get_paginator(self, operation: str):
+        assert operation == "list_executions"
+        fake = self
+
+        class Paginator:
+            def paginate(self, stateMachineArn: str, statusFilter: str):
+                fake.calls.append("ListExecutions")
+                yield {"executions": [e for e in fake.executions if e["status"] == statusFilter]}
+
+        return Paginator()
+
+    def _find(self, arn: str) -> dict:
+        return next(e for e in self.executions if e["executionArn"] == arn)
+
+    def describe_execution(self, executionArn: str) -> dict:
+        self.calls.append("DescribeExecution")
+        return {"input": json.dumps(self._find(executionArn)["input"])}
+
+    def get_execution_history(self, executionArn: str, reverseOrder: bool, maxResults: int) -> dict:
+        self.calls.append("GetExecutionHistory")
+        return {"events": self._find(executionArn)["history"]}
+
+
+def _history(*events: tuple[str, dict]) -> list[dict]:
+    return [{"id": number, "type": kind, **details} for number, (kind, details) in enumerate(events, start=1)]
+
+
+def _entered(kind: str, name: str) -> tuple[str, dict]:
+    return kind, {"stateEnteredEventDetails": {"name": name}}
+
+
+def test_status_counts_failed_runs_and_shows_the_latest_with_their_step_and_error(store, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from storeflows.workflows import runs
+    from storeflows.workflows.runs import run_name
+
+    workflow, _ = apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    cause = json.dumps({"errorMessage": "html: line 1: 'customer' is undefined", "errorType": "MessageRenderError"})
+    render_failure = _history(
+        ("ExecutionStarted", {}),
+        _entered("ChoiceStateEntered", "HasPurchaseTags?"),
+        _entered("TaskStateEntered", "SendThankYou"),
+        ("LambdaFunctionScheduled", {}),
+        ("LambdaFunctionFailed", {"lambdaFunctionFailedEventDetails": {"error": "MessageRenderError"}}),
+        ("ExecutionFailed", {"executionFailedEventDetails": {"error": "MessageRenderError", "cause": cause}}),
+    )
+    # A caught failure: a clean-up step and a Fail state come after the step that failed.
+    caught = _history(
+        ("ExecutionStarted", {}),
+        _entered("TaskStateEntered", "SendDeliveryCheck"),
+        ("LambdaFunctionFailed", {}),
+        _entered("TaskStateEntered", "LeaveSeriesAfterFailure"),
+        ("TaskSucceeded", {}),
+        _entered("FailStateEntered", "CareSeriesFailed"),
+        ("ExecutionFailed", {"executionFailedEventDetails": {"error": "UnknownCouponPool", "cause": "no pool"}}),
+    )
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    executions = [
+        {
+            "executionArn": f"arn:{number}",
+            "name": run_name("shop-1", f"{number}", workflow_id),
+            "status": status,
+            "startDate": start + timedelta(hours=number),
+            "stopDate": start + timedelta(hours=number, minutes=5),
+            "input": {"subject_key": f"{number}", "email": f"c{number}@example.com"},
+            "history": caught if number == 5 else render_failure,
+        }
+        for number, workflow_id, status in [
+            (1, "wf", "FAILED"),
+            (2, "wf", "FAILED"),
+            (3, "wf-other", "FAILED"),  # another workflow of the same template
+            (4, "wf", "RUNNING"),
+            (5, "wf", "FAILED"),
+            (6, "wf", "FAILED"),
+            (7, "wf", "FAILED"),
+        ]
+    ]
+    fake = FakeStepFunctions(executions)
+    monkeypatch.setattr(runs, "client", lambda service: fake)
+
+    (row,) = workflow_status("shop-1", "wf")
+
+    assert (row["in_flight"], row["failed"]) == (1, 5)
+    assert [failure["subject"] for failure in row["latest_failures"]] == ["7", "6", "5"], "newest first"
+    assert row["latest_failures"][0] == {
+        "failed_at": "2026-12-01T17:05:00+00:00",
+        "subject": "7",
+        "email": "c7@example.com",
+        "step": "SendThankYou",
+        "error": "MessageRenderError",
+        "cause": "html: line 1: 'customer' is undefined",
+    }
+    assert (row["latest_failures"][2]["step"], row["latest_failures"][2]["error"]) == (
+        "SendDeliveryCheck",
+        "UnknownCouponPool",
+    ), "the step that failed, not the clean-up after it"
+    # Bounded: a listing per status, then two calls per failure shown, whatever the number of failures.
+    assert sorted(fake.calls) == sorted(["ListExecutions"] * 2 + ["DescribeExecution", "GetExecutionHistory"] * 3)

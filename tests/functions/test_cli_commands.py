@@ -75,6 +75,26 @@ def test_cli_lists_templates_without_a_target(cli, capsys):
     assert [row["template"] for row in listed] == list(templates())
 
 
+def test_the_help_examples_name_workflows_and_messages_that_the_examples_define():
+    """The examples of `storeflows --help` work on a store set up from examples/."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from storeflows_cli.cli import EPILOG
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    workflows = {yaml.safe_load(path.read_text("utf-8"))["workflow"] for path in examples.glob("workflows/*.yaml")}
+    messages = {yaml.safe_load(path.read_text("utf-8"))["message"] for path in examples.glob("messages/*.yaml")}
+    named = re.findall(r"--not-in-workflow (\S+)", EPILOG) + re.findall(
+        r"workflows (?:validate|publish|pause|show|delete|status) my-shop (\S+)", EPILOG
+    )
+    assert named and set(named) <= workflows
+    previewed = re.findall(r"messages (?:preview|test-send|show|delete) my-shop (\S+)", EPILOG)
+    assert previewed and set(previewed) <= messages
+
+
 def test_stack_outputs_become_the_layers_environment():
     from storeflows_cli.target import stack_environment
 
@@ -244,8 +264,12 @@ def test_cli_imports_coupon_codes_and_shows_the_stock(cli_on_moto, capsys, tmp_p
         "pool spring of store shop-1: 2 code(s) added, 1 duplicate(s) skipped, 2 in the "
         "pool; 2 left, low-stock alarm at 1 left\n"
     )
+    semicolons = tmp_path / "codes-eu.csv"
+    semicolons.write_text("code;value\nB-1;5,00\nB-2;7,50\n", "utf-8")
+    assert cli_on_moto(["coupons", "import", "shop-1", "spring", str(semicolons), "--column", "code"]) == 0
+    assert capsys.readouterr().out.endswith("(columns separated by semicolons)\n")
     assert cli_on_moto(["coupons", "stock", "shop-1", "spring", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["remaining"] == 2
+    assert json.loads(capsys.readouterr().out)["remaining"] == 4
     assert cli_on_moto(["coupons", "stock", "shop-1", "autumn"]) == 1
     assert capsys.readouterr().err.startswith("storeflows: error: store shop-1 has no coupon pool 'autumn'")
 
@@ -311,3 +335,297 @@ def test_cli_shows_a_contacts_cancelled_orders_outside_the_totals(cli_on_moto, c
     assert (
         "    1002  129.90 EUR  2026-11-20T10:00:00.000000+00:00  cancelled 2026-11-21T09:00:00.000000+00:00\n" in shown
     )
+
+
+# --- workflows: a draft next to the published version, show, delete (moto) --------------------------
+
+
+def _messages(store_id: str, *message_ids: str) -> None:
+    from storeflows.admin.messages import apply_message
+    from storeflows.records import Message, MessageContent, Purpose, Sender
+
+    for message_id in message_ids:
+        apply_message(
+            Message(
+                store_id=store_id,
+                message_id=message_id,
+                purpose=Purpose.TRANSACTIONAL,
+                sender=Sender(name="Shop", address="shop@storeflows.test"),
+                variants={"en": MessageContent(subject=message_id, html="<p>{{ order.id }}</p>", text="x")},
+            )
+        )
+
+
+def test_cli_edit_of_a_published_workflow_is_a_draft_next_to_it(cli_on_moto, capsys, tmp_path):
+    _messages("shop-1", "thanks", "later")
+    good, typo = tmp_path / "wf.yaml", tmp_path / "typo.yaml"
+    good.write_text(FOLLOW_UP)
+    typo.write_text(FOLLOW_UP.replace("follow_up_message: later", "follow_up_message: latre"))
+    assert cli_on_moto(["workflows", "apply", str(good), "--store", "shop-1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "workflow wf of store shop-1: saved as draft, version 1"
+    assert cli_on_moto(["workflows", "publish", "shop-1", "wf"]) == 0
+    capsys.readouterr()
+
+    assert cli_on_moto(["workflows", "apply", str(typo), "--store", "shop-1"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "workflow wf of store shop-1: saved as draft, version 2, next to published version 1, which goes on "
+        "starting runs until you publish the draft",
+        "  next: storeflows workflows validate shop-1 wf, then storeflows workflows publish shop-1 wf",
+    ]
+    assert cli_on_moto(["workflows", "validate", "shop-1", "wf"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "settings.follow_up_message: no message 'latre' in store shop-1\n"
+    assert err == (
+        "storeflows: error: workflow wf version 2: 1 problem(s) to fix before publishing; published version 1 "
+        "goes on starting runs until the draft is published\n"
+    )
+    assert cli_on_moto(["workflows", "status", "shop-1"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["WORKFLOW", "TEMPLATE", "STATUS", "VERSION", "DRAFT", "IN", "FLIGHT", "FAILED"]
+    assert row.split() == ["wf", "purchase_follow_up", "published", "1", "v2", "(not", "published)", "0", "0"]
+
+    assert cli_on_moto(["workflows", "show", "shop-1", "wf"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# version 1: published\nstore: shop-1\nworkflow: wf\ntemplate: purchase_follow_up\n")
+    assert "# version 2: draft (not published)\n" in shown and "  follow_up_message: latre\n" in shown
+    assert "  follow_up_after: 3d\n" in shown, "durations as they are written"
+
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf", "--draft"]) == 0
+    assert capsys.readouterr().out == (
+        "workflow wf of store shop-1: deleted draft version 2; the live version is unchanged\n"
+    )
+    assert cli_on_moto(["workflows", "show", "shop-1", "wf", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == ["live"]
+
+
+def test_cli_delete_of_a_workflow_with_runs_in_flight_is_refused_unless_they_are_stopped(cli_on_moto, capsys, aws):
+    """A run that outlived its workflow could not be found by an erasure (privacy.erase_contact)."""
+    import boto3
+
+    from storeflows.admin.files import load_workflow_yaml
+    from storeflows.admin.workflows import apply_workflow, publish_workflow
+    from storeflows.storage import workflows
+    from storeflows.workflows.runs import run_name
+
+    _messages("shop-1", "thanks", "later")
+    sfn = boto3.client("stepfunctions")
+    machine = aws.state_machine_arn.replace("targeted_post_purchase", "purchase_follow_up")
+    for workflow_id in ("wf", "wf-2", "wf-3"):
+        apply_workflow(
+            load_workflow_yaml(FOLLOW_UP.replace("workflow: wf", f"workflow: {workflow_id}"), store="shop-1")
+        )
+        publish_workflow("shop-1", workflow_id)
+    for workflow_id in ("wf", "wf-2"):
+        sfn.start_execution(stateMachineArn=machine, name=run_name("shop-1", "1001", workflow_id), input="{}")
+
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf"]) == 1
+    assert capsys.readouterr().err == (
+        "storeflows: error: workflow wf has 1 run(s) in flight: pause it (storeflows workflows pause shop-1 wf) "
+        "and delete it once they have ended, or pass --stop-runs to stop them now\n"
+    )
+    assert workflows.get_workflow("shop-1", "wf") is not None
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-2", "--stop-runs"]) == 0
+    assert capsys.readouterr().out == (
+        "workflow wf-2 of store shop-1: deleted published version 1; its 1 run(s) in flight stopped\n"
+    )
+    statuses = {item["name"]: item["status"] for item in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    assert statuses == {run_name("shop-1", "1001", "wf"): "RUNNING", run_name("shop-1", "1001", "wf-2"): "ABORTED"}
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-3", "--json"]) == 0
+    deleted = json.loads(capsys.readouterr().out)
+    assert (deleted["deleted"], deleted["runs_stopped"]) == ([{"status": "published", "version": 1}], 0)
+    assert cli_on_moto(["workflows", "delete", "shop-1", "wf-3"]) == 1
+    assert capsys.readouterr().err == "storeflows: error: no workflow 'wf-3' in store shop-1\n"
+
+
+def test_cli_contacts_show_lists_the_latest_send_decisions_with_their_reasons(cli_on_moto, capsys, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from storeflows.storage import dynamodb, keys, orders, sends
+
+    orders.record_purchase("shop-1", "e1", _purchase("ana@example.com", "1001"))
+    start = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+    decisions = [
+        ("SendThankYou", "thanks", "sent", None),
+        ("SendFollowUp", "later", "skipped", "unsubscribed"),
+    ] + [(f"SendTip{number}", "tip", "skipped", "frequency_cap") for number in range(10)]
+    for minute, (step, message_id, status, reason) in enumerate(decisions):
+        monkeypatch.setattr(dynamodb, "now", lambda minute=minute: start + timedelta(minutes=minute))
+        assert sends.record_send_decision(
+            keys.send_log_key("shop-1", "ana@example.com", "wf", "1001", step),
+            workflow_id="wf",
+            subject="1001",
+            step=step,
+            message_id=message_id,
+            status=status,
+            reason=reason,
+            language="pl" if status == "sent" else None,
+            ses_message_id="ses-1" if status == "sent" else None,
+        )
+
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("  recent sends: newest first, 10 of 12 (contacts export STORE EMAIL has them all)")
+    assert lines[at + 1] == "    2026-12-03 18:11:00  wf (order 1001)  SendTip9  tip  skipped: frequency_cap"
+    assert lines[at + 10] == "    2026-12-03 18:02:00  wf (order 1001)  SendTip0  tip  skipped: frequency_cap"
+    assert lines[at + 11] == "  in workflows now: none"
+
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["sends_total"] == 12 and len(shown["sends"]) == 10
+    monkeypatch.setattr("storeflows.admin.contacts.RECENT_SENDS", 12)
+    assert cli_on_moto(["contacts", "show", "shop-1", "ana@example.com"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3:] == [
+        "    2026-12-03 18:01:00  wf (order 1001)  SendFollowUp  later  skipped: unsubscribed",
+        "    2026-12-03 18:00:00  wf (order 1001)  SendThankYou  thanks  sent (pl)",
+        "  in workflows now: none",
+    ]
+
+
+# --- stores: a second platform, a rotation that overlaps until the old secret is retired ---------------
+
+
+def test_cli_adds_a_platform_rotates_with_overlap_and_retires_the_old_secret(cli_on_moto, capsys):
+    from storeflows.storage import stores
+
+    assert cli_on_moto(["stores", "rotate-secret", "shop-1", "--platform", "shopify"]) == 1
+    assert capsys.readouterr().err == (
+        "storeflows: error: store shop-1 has no shopify secret to rotate (add one with: storeflows stores "
+        "add-platform shop-1 --platform shopify)\n"
+    )
+    assert cli_on_moto(["stores", "add-platform", "shop-1", "--platform", "shopify", "--secret", "first"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "store shop-1: added a shopify secret (shown once; keep it in the store's shopify settings):",
+        "  first",
+        "webhook URL: https://api.example.test/webhooks/shopify/shop-1",
+    ]
+    assert cli_on_moto(["stores", "add-platform", "shop-1", "--platform", "shopify"]) == 1
+    assert "storeflows stores rotate-secret shop-1 --platform shopify" in capsys.readouterr().err
+
+    assert cli_on_moto(["stores", "rotate-secret", "shop-1", "--platform", "shopify", "--secret", "second"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  second",
+        "webhook URL: https://api.example.test/webhooks/shopify/shop-1",
+        "the old secret is still accepted, so no webhook is refused while you switch: put the new one in the "
+        "store's shopify settings, then stop accepting the old one with:",
+        "  storeflows stores retire-secret shop-1 --platform shopify",
+    ]
+    assert cli_on_moto(["stores", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split() == ["shop-1", "Shop", "One", "shopify,", "api", "shopify"]
+    assert cli_on_moto(["stores", "retire-secret", "shop-1", "--platform", "shopify"]) == 0
+    assert capsys.readouterr().out == (
+        "store shop-1: the old shopify secret is retired; requests signed with it are refused from now on "
+        "(the current one is accepted)\n"
+    )
+    store = stores.get_store("shop-1")
+    assert (store.shopify_secret, store.previous_shopify_secret) == ("second", None)
+    assert cli_on_moto(["stores", "retire-secret", "shop-1", "--platform", "shopify"]) == 1
+    assert "no old shopify secret to retire" in capsys.readouterr().err
+
+
+# --- messages list, show, delete; coupons list (moto) -------------------------------------------------
+
+
+def test_cli_lists_shows_and_deletes_messages_refusing_one_a_workflow_names(cli_on_moto, capsys, tmp_path):
+    from storeflows.admin.files import load_workflow_yaml
+    from storeflows.admin.workflows import apply_workflow, publish_workflow
+
+    _messages("shop-1", "thanks", "later", "spare", "old")
+    apply_workflow(load_workflow_yaml(FOLLOW_UP, store="shop-1"))
+    publish_workflow("shop-1", "wf")
+    # A draft next to the published version names another message.
+    apply_workflow(
+        load_workflow_yaml(FOLLOW_UP.replace("follow_up_message: later", "follow_up_message: old"), store="shop-1")
+    )
+
+    assert cli_on_moto(["messages", "list", "shop-1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["MESSAGE", "PURPOSE", "LANGUAGES", "SENDER", "COUPON", "NAMED", "BY", "WORKFLOWS"]
+    assert [line.split()[0] for line in lines[1:]] == ["later", "old", "spare", "thanks"]
+    assert lines[1].split()[1:] == ["transactional", "en", "shop@storeflows.test", "-", "wf", "(published)"]
+    assert lines[4].split()[-3:] == ["wf", "(published,", "draft)"]
+
+    assert cli_on_moto(["messages", "show", "shop-1", "old"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# named by workflows wf (draft)\nstore: shop-1\nmessage: old\npurpose: transactional\n")
+    saved = tmp_path / "old.yaml"
+    saved.write_text(shown, "utf-8")
+    assert cli_on_moto(["messages", "apply", str(saved)]) == 0, "what show prints, apply takes back"
+    capsys.readouterr()
+
+    for message_id, users in (("thanks", "wf (published, draft)"), ("old", "wf (draft)")):
+        assert cli_on_moto(["messages", "delete", "shop-1", message_id]) == 1
+        assert capsys.readouterr().err == (
+            f"storeflows: error: message {message_id} is named by workflows {users} of store shop-1: point them "
+            "at another message first (storeflows workflows apply FILE.yaml, then publish), or delete them\n"
+        )
+    assert cli_on_moto(["messages", "delete", "shop-1", "spare"]) == 0
+    assert capsys.readouterr().out == "message spare of store shop-1: deleted\n"
+    assert cli_on_moto(["messages", "delete", "shop-1", "spare"]) == 1
+    assert capsys.readouterr().err == "storeflows: error: no message 'spare' in store shop-1\n"
+
+
+def test_cli_lists_coupon_pools_with_their_stock_and_the_messages_using_them(cli_on_moto, capsys, tmp_path):
+    from storeflows.admin.messages import apply_message
+    from storeflows.records import DynamicCoupon, Message, MessageContent, Purpose, Sender
+
+    assert cli_on_moto(["coupons", "list", "shop-1"]) == 0
+    assert capsys.readouterr().out.startswith("store shop-1 has no coupon pools")
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code\nA-1\nA-2\nA-3\n", "utf-8")
+    assert cli_on_moto(["coupons", "import", "shop-1", "spring", str(codes), "--column", "code"]) == 0
+    for message_id, pool in (("vip", "spring"), ("autumn-offer", "autumn")):
+        apply_message(
+            Message(
+                store_id="shop-1",
+                message_id=message_id,
+                purpose=Purpose.MARKETING,
+                sender=Sender(name="Shop", address="shop@storeflows.test"),
+                variants={
+                    "en": MessageContent(subject="x", html="{{ unsubscribe_url }}", text="{{ unsubscribe_url }}")
+                },
+                coupon=DynamicCoupon(pool=pool),
+            )
+        )
+    capsys.readouterr()
+
+    assert cli_on_moto(["coupons", "list", "shop-1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["POOL", "CODES", "HANDED", "OUT", "LEFT", "LOW-STOCK", "ALARM", "AT", "MESSAGES"]
+    assert lines[1].split() == ["autumn", "-", "-", "not", "imported", "-", "autumn-offer"]
+    assert lines[2].split() == ["spring", "3", "0", "3", "1", "vip"]
+    assert cli_on_moto(["coupons", "list", "shop-1", "--json"]) == 0
+    assert [(row["pool"], row["remaining"]) for row in json.loads(capsys.readouterr().out)] == [
+        ("autumn", None),
+        ("spring", 3),
+    ]
+
+
+def test_cli_warns_about_a_marketing_message_without_an_unsubscribe_link(cli_on_moto, capsys, tmp_path):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert cli_on_moto(["senders", "apply", str(examples / "senders" / "shop-team.yaml"), "--store", "shop-1"]) == 0
+    files = [str(path) for path in sorted((examples / "messages").glob("*.yaml"))]
+    assert cli_on_moto(["messages", "apply", *files, "--store", "shop-1"]) == 0
+    assert "warning" not in capsys.readouterr().out, "every example carries its link"
+
+    bare = tmp_path / "news.yaml"
+    bare.write_text(
+        "store: shop-1\nmessage: news\npurpose: marketing\nsender: shop-team\nvariants:\n"
+        "  en: {subject: News, html: '<p>New in</p>', text: 'New in: {{ unsubscribe_url }}'}\n"
+        "  pl: {subject: Nowości, html: '<p>{# {{ unsubscribe_url }} #}</p>', text: Nowości}\n",
+        "utf-8",
+    )
+    assert cli_on_moto(["messages", "apply", str(bare)]) == 0, "saved: a warning, not a refusal"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  warning: variants.en: a marketing message without an unsubscribe link in its HTML body: only mail "
+        'clients that show List-Unsubscribe offer one (add <a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe'
+        "</a>, and {{ unsubscribe_url }} to the text)",
+        "  warning: variants.pl: a marketing message without an unsubscribe link in its HTML and text body: only "
+        'mail clients that show List-Unsubscribe offer one (add <a ses:no-track href="{{ unsubscribe_url }}">'
+        "Unsubscribe</a>, and {{ unsubscribe_url }} to the text)",
+    ]
+    assert cli_on_moto(["messages", "apply", str(bare), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["warnings"]) == 2

@@ -56,7 +56,7 @@ def codes_csv(count: int, prefix: str = "C") -> str:
 def test_import_reads_the_chosen_column_strips_and_skips_blanks_and_repeats(aws):
     result = coupons.import_codes(STORE, POOL, CSV, column="voucher", low_stock_threshold=1)
 
-    assert result == coupons.ImportResult(added=3, skipped_duplicates=1, size=3)
+    assert result == coupons.ImportResult(added=3, skipped_duplicates=1, size=3, delimiter=",")
     assert pool_codes(aws) == [
         ("CODE#000000000", "SPRING-001"),
         ("CODE#000000001", "SPRING-002"),
@@ -70,6 +70,35 @@ def test_import_takes_rows_already_read_and_a_spreadsheet_header(aws):
 
     assert coupons.import_codes(STORE, POOL, rows, column="Voucher").added == 2
     assert coupons.import_codes(STORE, "other", "\ufeffcode,x\nB1,1\n", column="code").added == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "delimiter"),
+    [
+        pytest.param(
+            "email;voucher;value\nx@example.com;SPRING-001;5,00\ny@example.com;SPRING-002;7,50\n", ";", id="semicolons"
+        ),
+        pytest.param(
+            "\ufeffemail;voucher\r\nx@example.com;SPRING-001\r\ny@example.com;SPRING-002\r\n", ";", id="excel"
+        ),
+        pytest.param("sep=;\nemail;voucher\nx@example.com;SPRING-001\ny@example.com;SPRING-002\n", ";", id="sep-line"),
+        pytest.param("email\tvoucher\nx@example.com\tSPRING-001\ny@example.com\tSPRING-002\n", "\t", id="tabs"),
+        pytest.param('"email","voucher"\n"x@example.com","SPRING-001"\n"y","SPRING-002"\n', ",", id="commas"),
+    ],
+)
+def test_import_finds_the_delimiter_of_european_spreadsheets(aws, text, delimiter):
+    """Spreadsheets where the comma is the decimal mark save "CSV" with semicolons."""
+    result = coupons.import_codes(STORE, POOL, text, column="voucher")
+
+    assert (result.added, result.delimiter) == (2, delimiter)
+    assert [code for _, code in pool_codes(aws)] == ["SPRING-001", "SPRING-002"]
+
+
+def test_a_missing_column_of_a_semicolon_file_names_its_columns(aws):
+    with pytest.raises(coupons.CouponImportError) as raised:
+        coupons.import_codes(STORE, POOL, "email;voucher;note\nx@example.com;A;b\n", column="code")
+
+    assert raised.value.detail == "the CSV file has no column 'code'; its columns: 'email', 'voucher', 'note'"
 
 
 def test_a_missing_column_is_refused_naming_the_columns_there_are(aws):

@@ -198,6 +198,26 @@ def test_unpublished_workflow_starts_no_run_but_the_purchase_is_recorded(dispatc
     assert contacts.get_contact("demo", SHOPIFY_EMAIL).orders_count == 1
 
 
+def test_an_edit_of_the_published_workflow_leaves_it_running_with_its_own_settings(dispatch, sqs_event, aws):
+    from storeflows.admin.workflows import apply_workflow
+
+    published = demo_workflow()
+    # A draft with a typo: the message does not exist, and it is not published.
+    draft, live = apply_workflow(demo_workflow(settings={"first_purchase_message": "frist-purchase-thanks"}))
+    assert (draft.status, draft.version, live.version) == (
+        WorkflowStatus.DRAFT,
+        published.version + 1,
+        published.version,
+    )
+
+    dispatch(sqs_event(("m-1", store_event("shopify:evt-1", shopify_purchase()))))
+
+    (run,) = aws.executions()
+    assert run["input"]["workflow_version"] == published.version
+    assert run["input"]["settings"]["first_purchase_message"] == "first-purchase-thanks"
+    assert workflows.list_workflows("demo") == [published], "the dispatcher's query sees the live version only"
+
+
 @pytest.mark.parametrize(
     "trigger, runs",
     [

@@ -602,3 +602,52 @@ def test_an_internationalised_domain_is_kept_as_punycode_a_look_alike_apart(inge
         assert accepted(ingest(api_request(body)))["status"] == "accepted"
     queued = [body["event"]["customer"]["email"] for body in aws.queued_bodies()]
     assert sorted(queued) == ["ana@xn--bcher-kva.de", "ana@xn--exmple-4nf.com"]
+
+
+# --- secret rotation: old and new both verify until the old one is retired ----------------------
+
+
+def test_a_rotated_shopify_secret_is_accepted_with_the_new_one_until_it_is_retired(
+    ingest, shopify_request, demo_store, aws
+):
+    from storeflows.admin.stores import retire_secret, rotate_secret
+
+    old = demo_store.shopify_secret
+    new = rotate_secret("demo", "shopify").secret
+    assert accepted(ingest(shopify_request(secret=old)))
+    assert accepted(ingest(shopify_request(secret=new)))
+    retire_secret("demo", "shopify")
+    assert_refused(ingest(shopify_request(secret=old)), 401, "invalid_signature")
+    assert accepted(ingest(shopify_request(secret=new)))
+
+
+def test_a_rotated_event_api_secret_is_accepted_with_the_new_one_until_it_is_retired(
+    ingest, make_http_event, demo_store, aws
+):
+    from storeflows.admin.stores import retire_secret, rotate_secret
+
+    def signed_with(secret: str) -> dict[str, Any]:
+        body = json.dumps(purchase(f"R-{uuid.uuid4().hex[:6]}", "ana@example.com")).encode()
+        webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "Webhook-Id": webhook_id,
+            "Webhook-Timestamp": str(timestamp),
+            "Webhook-Signature": sign_standard_webhook(secret, webhook_id, timestamp, body),
+        }
+        return make_http_event(
+            "POST",
+            "/events/{store_id}",
+            "/events/demo",
+            headers=headers,
+            body=body,
+            path_parameters={"store_id": "demo"},
+        )
+
+    old = demo_store.webhook_secret
+    new = rotate_secret("demo", "api").secret
+    assert new != old and new.startswith("whsec_")
+    assert accepted(ingest(signed_with(old))) and accepted(ingest(signed_with(new)))
+    retire_secret("demo", "api")
+    assert_refused(ingest(signed_with(old)), 401, "invalid_signature")
+    assert accepted(ingest(signed_with(new)))

@@ -15,7 +15,7 @@ import pytest
 from storeflows import reports
 from storeflows.errors import InvalidPayload
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.records import Touch
+from storeflows.records import SKIP_REASONS, Touch
 from storeflows.storage import orders
 from storeflows.storage import reports as report_store
 from storeflows_local.signing import purchase
@@ -54,8 +54,25 @@ def order(day: date, workflow: str, message: str, order_id: str, total: str) -> 
     )
 
 
+def skip(day: date, workflow: str, message: str, reason: str, step: str, monkeypatch) -> None:
+    """A send step of `day` that sent nothing, recorded as the send step records it."""
+    from storeflows.storage import dynamodb, keys, sends
+
+    monkeypatch.setattr(dynamodb, "now", lambda: datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+    assert sends.record_skip(
+        keys.send_log_key("demo", "ana@example.com", workflow, "A-9", step),
+        store_id="demo",
+        workflow_id=workflow,
+        subject="A-9",
+        step=step,
+        message_id=message,
+        reason=reason,
+    )
+    monkeypatch.undo()
+
+
 @pytest.fixture
-def figures(demo_store):
+def figures(demo_store, monkeypatch):
     count(DAY_1, "wf-a", "thanks", "sent", 4)
     count(DAY_1, "wf-a", "thanks", "delivered", 4)
     count(DAY_1, "wf-a", "thanks", "opened", 2)
@@ -66,6 +83,10 @@ def figures(demo_store):
     count(DAY_3, "wf-b", "care", "sent", 5)  # outside the range asked for below
     order(DAY_1, "wf-a", "thanks", "A-1", "59.90")
     order(DAY_2, "wf-a", "thanks", "A-2", "10.10")
+    skip(DAY_1, "wf-a", "thanks", "unsubscribed", "SendA", monkeypatch)
+    skip(DAY_2, "wf-a", "thanks", "frequency_cap", "SendB", monkeypatch)
+    skip(DAY_2, "wf-a", "thanks", "frequency_cap", "SendC", monkeypatch)
+    skip(DAY_3, "wf-b", "care", "suppressed", "SendD", monkeypatch)  # outside the range
 
 
 def test_a_range_sums_its_days_per_workflow_and_message(figures):
@@ -86,6 +107,29 @@ def test_a_range_sums_its_days_per_workflow_and_message(figures):
     assert rows["wf-b", "care"].counts["sent"] == 2
     assert rows["wf-b", "care"].ctr is None  # nothing delivered: no rate, not 0 %
     assert report.total.counts["sent"] == 7
+    assert {reason: count for reason, count in thanks.skipped.items() if count} == {
+        "unsubscribed": 1,
+        "frequency_cap": 2,
+    }
+    assert sum(report.total.skipped.values()) == 3
+
+
+def test_a_skip_is_counted_once_with_its_decision_record(demo_store, monkeypatch):
+    """A second attempt of the same step writes no second record, and counts nothing."""
+    from storeflows.storage import keys, sends
+
+    skip(DAY_1, "wf-a", "thanks", "unsubscribed", "SendA", monkeypatch)
+    assert not sends.record_skip(
+        keys.send_log_key("demo", "ana@example.com", "wf-a", "A-9", "SendA"),
+        store_id="demo",
+        workflow_id="wf-a",
+        subject="A-9",
+        step="SendA",
+        message_id="thanks",
+        reason="unsubscribed",
+    )
+    (row,) = reports.build_report("demo", DAY_1, date.today()).rows
+    assert row.as_dict()["skipped"] == 1 and row.as_dict()["skipped_by_reason"]["unsubscribed"] == 1
 
 
 def test_filters_by_workflow_and_message(figures):
@@ -139,6 +183,7 @@ def test_the_cli_prints_a_table_with_a_total(figures, capsys):
         "WORKFLOW",
         "MESSAGE",
         "SENT",
+        "SKIPPED",
         "DELIVERED",
         "OPENED",
         "CLICKED",
@@ -156,6 +201,7 @@ def test_the_cli_prints_a_table_with_a_total(figures, capsys):
         "wf-a",
         "thanks",
         "5",
+        "3",
         "5",
         "2",
         "1",
@@ -169,8 +215,9 @@ def test_the_cli_prints_a_table_with_a_total(figures, capsys):
         "40.0%",
         "50.0%",
     ]
-    assert lines[3].split() == ["wf-b", "care", "2", "0", "0", "0", "0", "0", "0", "0", "0", "-", "-", "-"]
-    assert lines[4].split()[:3] == ["TOTAL", "7", "5"]
+    assert lines[3].split() == ["wf-b", "care", "2", "0", "0", "0", "0", "0", "0", "0", "0", "0", "-", "-", "-"]
+    assert lines[4].split()[:4] == ["TOTAL", "7", "3", "5"]
+    assert lines[5:] == ["skipped (nothing sent), by reason:", "  wf-a  thanks: unsubscribed 1, frequency_cap 2"]
 
 
 def test_the_cli_writes_csv_and_json(figures, capsys):
@@ -181,6 +228,17 @@ def test_the_cli_writes_csv_and_json(figures, capsys):
         ("TOTAL", "", "7", "70.00 EUR"),
     ]
     assert rows[0]["from"] == "2026-11-01" and rows[0]["ctr"] == "0.2"
+    assert [(row["skipped"], row["skipped_unsubscribed"], row["skipped_frequency_cap"]) for row in rows] == [
+        ("3", "1", "2"),
+        ("0", "0", "0"),
+        ("3", "1", "2"),
+    ]
+    assert list(rows[0])[-len(SKIP_REASONS) :] == [f"skipped_{reason}" for reason in SKIP_REASONS]
 
     data = json.loads(show(capsys, json=True))
     assert data["total"]["sent"] == 7 and data["rows"][0]["revenue"] == {"EUR": "70.00"}
+    assert data["total"]["skipped"] == 3
+    assert data["rows"][0]["skipped_by_reason"] == dict.fromkeys(SKIP_REASONS, 0) | {
+        "unsubscribed": 1,
+        "frequency_cap": 2,
+    }

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from storeflows import reports
 from storeflows.errors import MessageRenderError, SendInProgress, SendThrottled
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.messaging import ses
@@ -427,6 +428,12 @@ def test_a_skip_is_counted_by_its_reason(send, aws, capsys):
     assert [(record["reason"], record["EmailsSkipped"]) for record in records if "EmailsSkipped" in record] == [
         ("unsubscribed", [1.0])
     ]
+    # In the store's report too, in the row of today, the workflow and the message; once, retries or not.
+    send(send_step(MARKETING))
+    today = datetime.now(UTC).date()
+    (row,) = reports.build_report("demo", today, today).rows
+    assert (row.workflow_id, row.message_id, row.as_dict()["skipped"]) == ("targeted-post-purchase", MARKETING, 1)
+    assert row.as_dict()["skipped_by_reason"]["unsubscribed"] == 1
 
 
 def test_an_address_ses_cannot_take_is_skipped_with_its_reason_not_a_failed_run(send, aws):

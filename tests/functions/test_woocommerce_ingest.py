@@ -198,8 +198,23 @@ def test_an_order_without_a_billing_email_is_400(post, aws, read_json):
 def test_a_secret_with_html_entities_verifies_as_woocommerce_signs_it(post, aws, stored, signed_with):
     from storeflows.storage import stores
 
-    stores.set_store_secret("demo", "woocommerce_secret", stored)
+    stores.put_store(stores.get_store("demo").model_copy(update={"woocommerce_secret": stored}))
     headers = {**HEADERS, "X-WC-Webhook-Signature": sign_hmac_sha256_base64(signed_with, BODY)}
     assert post(headers=headers)["statusCode"] == 202
     refused = {**HEADERS, "X-WC-Webhook-Signature": sign_hmac_sha256_base64("a-b", BODY)}
     assert post(headers=refused)["statusCode"] == 401
+
+
+def test_a_rotated_secret_is_accepted_with_the_new_one_until_it_is_retired(post, aws):
+    from storeflows.admin.stores import retire_secret, rotate_secret
+
+    new = rotate_secret("demo", "woocommerce", secret="n&amp;ew").secret
+
+    def signed(secret: str) -> dict[str, str]:
+        return {**HEADERS, "X-WC-Webhook-Signature": sign_hmac_sha256_base64(secret, BODY)}
+
+    assert post(headers=signed(SECRET))["statusCode"] == 202, "the old secret, until it is retired"
+    assert post(headers=signed("n&ew"))["statusCode"] == 202, "the new one, as WordPress decodes it"
+    retire_secret("demo", "woocommerce")
+    assert post(headers=signed(SECRET))["statusCode"] == 401
+    assert post(headers=signed(new))["statusCode"] == 202

@@ -133,3 +133,17 @@ def test_a_failure_is_logged_by_its_kind_and_place_never_by_the_data_it_failed_o
     assert (summary["error_type"], summary["error_code"]) == ("ClientError", "ValidationException")
     assert summary["raised_at"][-1].endswith(" fail")
     assert "ana@example.com" not in json.dumps(summary)
+
+
+def test_skip_reasons_are_one_fixed_list_in_the_code_the_reports_and_the_readme():
+    """Each reason is a billed metric dimension value and a report column: the send step uses
+    only records.SKIP_REASONS, and README's Operations lists exactly those."""
+    from storeflows.records import SKIP_REASONS
+
+    sending = (ROOT / "layers" / "storeflows" / "storeflows" / "messaging" / "sending.py").read_text("utf-8")
+    records = (ROOT / "layers" / "storeflows" / "storeflows" / "records.py").read_text("utf-8")
+    used = set(re.findall(r'_skipped\(request, "(\w+)"', sending)) | set(re.findall(r'return False, "(\w+)"', records))
+    assert used and used <= set(SKIP_REASONS)
+    readme = (ROOT / "README.md").read_text("utf-8")
+    (listed,) = re.findall(r"`EmailsSkipped` \(\+ `reason`: ([^)]*)\)", readme)
+    assert tuple(re.findall(r"`(\w+)`", listed)) == SKIP_REASONS

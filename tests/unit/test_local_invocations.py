@@ -87,3 +87,22 @@ def test_functions_sharing_class_level_state_take_turns_across_all_their_environ
         answers = list(threads.map(lambda n: (ingest if n % 2 else unsubscribe)({"n": n}, None), range(24)))
 
     assert answers == list(range(24)), "no invocation read another's request"
+
+
+def test_the_demo_ends_pointing_at_a_stack_that_still_runs(monkeypatch, capsys):
+    """`make demo` stops its own stack (port 0, a random one) before anyone reads its last line."""
+    import types
+
+    from storeflows_local import demo
+
+    monkeypatch.setattr(demo, "play", lambda *args: 0)
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.setenv("STOREFLOWS_DEMO_TEMPLATE", "targeted_post_purchase")
+    stack = types.SimpleNamespace(api_url="http://127.0.0.1:45678")
+    assert demo.run_demo(stack, secrets=None) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "45678" not in last
+    assert last == (
+        "The demo's stack has stopped, and its outbox with it. To watch emails arrive, run `make dev`: its outbox "
+        "is at http://127.0.0.1:3000/_local/ until Ctrl-C (README: The local stack)."
+    )

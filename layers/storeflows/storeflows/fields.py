@@ -39,6 +39,20 @@ def _seconds(value: object, info: ValidationInfo) -> object:
 # Stored and handed to Wait states as whole seconds; written by marketers as "10d".
 Duration = Annotated[int, BeforeValidator(_seconds), Field(ge=0, le=365 * 86400)]
 
+
+def is_duration(field: Any) -> bool:
+    """Whether a model field (pydantic FieldInfo) is a Duration."""
+    return any(isinstance(item, BeforeValidator) and item.func is _seconds for item in field.metadata)
+
+
+def duration_text(seconds: int) -> str:
+    """Seconds as a marketer writes them: 864000 -> "10d", 5400 -> "90m", 45 -> "45s"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 TagName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:.\-]+$")]
 # Message and workflow ids are tag-safe (SES allows [A-Za-z0-9_-] in tag values).
 MessageId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]

@@ -74,9 +74,19 @@ class Store(BaseModel):
     shopify_secret: str | None = None
     webhook_secret: str | None = None  # Standard Webhooks secret, "whsec_..."
     woocommerce_secret: str | None = None
+    # A platform's secret before its last rotation, still accepted until the operator retires
+    # it (`storeflows stores retire-secret`), so a store switches over without a refused webhook.
+    previous_shopify_secret: str | None = None
+    previous_webhook_secret: str | None = None
+    previous_woocommerce_secret: str | None = None
     unsubscribe_key: str
     attribution: Attribution = Attribution()
     shopify: ShopifyOrders = ShopifyOrders()
+
+    def previous_secret(self, field: str) -> tuple[str, ...]:
+        """The secret `field` (shopify_secret, ...) had before its last rotation, if still accepted."""
+        previous = getattr(self, f"previous_{field}")
+        return (previous,) if previous else ()
 
 
 class Purpose(str, enum.Enum):
@@ -280,3 +290,19 @@ class DataRequestRecord(BaseModel):
     platform_customer_id: str | None = None
     orders_requested: list[str] = []
     answered_at: str | None = None
+
+
+# Why a send step sent nothing: the fixed list its decision records, the EmailsSkipped metric's
+# `reason` dimension and the report's skipped counters draw from (each metric dimension value
+# is a billed custom metric, so no free text). Documented in the README (Operations).
+SKIP_REASONS = (
+    "no_marketing_consent",
+    "unsubscribed",
+    "suppressed",
+    "frequency_cap",
+    "coupon_pool_exhausted",
+    "unknown_contact",
+    "send_outcome_unknown",
+    "address_not_sendable",
+    "order_cancelled",
+)

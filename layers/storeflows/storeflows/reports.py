@@ -1,13 +1,14 @@
-"""Reports: sent, delivered, opened, clicked, ordered, revenue, unsubscribed, bounced and
-complained per store, workflow and message over a date range, with CTR, open rate and
-click-to-open.
+"""Reports: sent, skipped (by reason), delivered, opened, clicked, ordered, revenue,
+unsubscribed, bounced and complained per store, workflow and message over a date range, with
+CTR, open rate and click-to-open.
 
 Counters are kept per (day, workflow, message) as the events arrive (engagement.py,
 dispatch attribution, unsubscribes), so a report is one Query over the days asked for, never
 a scan of events. A row's day is the day its emails were SENT: every later event of an email
 (its open a week later, the order it earned) counts in the row of the day it went out, so a
 range reports what the emails sent in it achieved, and its rates stay between 0 and 100 %.
-Opened and clicked are unique per email."""
+Opened and clicked are unique per email. A skipped send (records.SKIP_REASONS) counts in the
+row of the day it was decided, in the transaction that records the decision."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from storeflows.errors import InvalidPayload, UnknownStore
+from storeflows.records import SKIP_REASONS
 from storeflows.storage import reports as report_store
 from storeflows.storage import stores
 
@@ -46,6 +48,8 @@ class ReportRow:
     message_id: str | None
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     revenue: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
+    # Sends skipped, by reason: every reason of SKIP_REASONS, in its order.
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
 
     def add(self, item: dict[str, Any]) -> None:
         for name in COUNTERS:
@@ -54,12 +58,17 @@ class ReportRow:
             if name.startswith(report_store.REVENUE_PREFIX):
                 currency = name.removeprefix(report_store.REVENUE_PREFIX)
                 self.revenue[currency] = self.revenue.get(currency, Decimal(0)) + Decimal(value)
+            elif name.startswith(report_store.SKIPPED_PREFIX):
+                reason = name.removeprefix(report_store.SKIPPED_PREFIX)
+                self.skipped[reason] = self.skipped.get(reason, 0) + int(value)
 
     def merge(self, other: ReportRow) -> None:
         for name in COUNTERS:
             self.counts[name] += other.counts[name]
         for currency, amount in other.revenue.items():
             self.revenue[currency] = self.revenue.get(currency, Decimal(0)) + amount
+        for reason, count in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
 
     @property
     def ctr(self) -> float | None:
@@ -78,6 +87,9 @@ class ReportRow:
         return {
             "workflow": self.workflow_id,
             "message": self.message_id,
+            "sent": self.counts["sent"],
+            "skipped": sum(self.skipped.values()),
+            "skipped_by_reason": dict(self.skipped),
             **self.counts,
             "revenue": {currency: str(amount) for currency, amount in sorted(self.revenue.items())},
             "ctr": self.ctr,

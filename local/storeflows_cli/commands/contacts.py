@@ -40,6 +40,17 @@ def contacts_show(args) -> int:
         + (f"  cancelled {order['cancelled_at']}" if order["cancelled_at"] else "")
         for order in summary["orders"]
     ]
+    shown, total = summary["sends"], summary["sends_total"]
+    lines.append(
+        "  recent sends: "
+        + (
+            "none"
+            if not total
+            else "newest first"
+            + (f", {len(shown)} of {total} (contacts export STORE EMAIL has them all)" if total > len(shown) else "")
+        )
+    )
+    lines += [f"    {_decision_text(decision)}" for decision in shown]
     runs = summary["in_workflows"]
     lines.append(
         "  in workflows now: "
@@ -47,6 +58,20 @@ def contacts_show(args) -> int:
     )
     emit(args, summary, "\n".join(lines))
     return 0
+
+
+def _decision_text(decision: dict[str, Any]) -> str:
+    """One send decision on one line: when, workflow, what the run is about, step, message, outcome."""
+    from storeflows.events.subjects import describe_key
+
+    when = (decision["decided_at"] or "?")[:19].replace("T", " ")
+    about = describe_key(decision["subject"]) if decision["subject"] else "-"
+    outcome = decision["status"] or "?"
+    if decision["status"] == "sent" and decision["language"]:
+        outcome += f" ({decision['language']})"
+    elif decision["reason"]:
+        outcome += f": {decision['reason']}"
+    return f"{when}  {decision['workflow_id']} ({about})  {decision['step']}  {decision['message_id']}  {outcome}"
 
 
 def _write_json_export(args, export: dict[str, Any], what: str) -> None:
@@ -212,7 +237,16 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
     contacts = build.group(
         groups, "contacts", "contacts: show, export (CSV, or one contact's data), delete, data requests"
     )
-    sub = build.command(contacts, "show", contacts_show, "profile, tags, score, consent, orders, workflows now")
+    sub = build.command(
+        contacts,
+        "show",
+        contacts_show,
+        "profile, tags, score, consent, orders, recent send decisions, workflows now",
+        "A contact's profile, tags, score, consent (and whether marketing may reach them now),\n"
+        "orders, their 10 latest send decisions (sent, or skipped and why: no_marketing_consent,\n"
+        "unsubscribed, suppressed, frequency_cap, coupon_pool_exhausted, send_outcome_unknown,\n"
+        "address_not_sendable) and the workflow runs they are inside right now.",
+    )
     sub.add_argument("store")
     sub.add_argument("email")
     sub = build.command(

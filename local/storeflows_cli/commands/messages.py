@@ -1,4 +1,5 @@
-"""`storeflows messages`: apply message files, preview one as HTML, send a test."""
+"""`storeflows messages`: apply message files, list, show and delete them, preview one as HTML,
+send a test."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from storeflows_cli.commands import Build
-from storeflows_cli.output import CliError, emit, load_files, target_problems
+from storeflows_cli.output import CliError, emit, load_files, table, target_problems
 
 
 def messages_apply(args) -> int:
@@ -46,6 +47,54 @@ def messages_apply(args) -> int:
             lines.append(f"  used by published workflows {', '.join(users)}: their next sends use this content")
         lines += [f"  warning: {warning}" for warning in outcome.warnings]
     emit(args, results, "\n".join(lines))
+    return 0
+
+
+def messages_list(args) -> int:
+    from storeflows.admin.messages import list_store_messages
+
+    rows = list_store_messages(args.store)
+    text = (
+        table(
+            [
+                {**row, "languages": ", ".join(row["languages"]), "used_by": ", ".join(row["used_by"]) or None}
+                for row in rows
+            ],
+            [
+                ("message", "MESSAGE"),
+                ("purpose", "PURPOSE"),
+                ("languages", "LANGUAGES"),
+                ("sender", "SENDER"),
+                ("coupon", "COUPON"),
+                ("used_by", "NAMED BY WORKFLOWS"),
+            ],
+        )
+        if rows
+        else f"store {args.store} has no messages (storeflows messages apply FILE.yaml)"
+    )
+    emit(args, rows, text)
+    return 0
+
+
+def messages_show(args) -> int:
+    from storeflows.admin.files import message_file_data, message_yaml
+    from storeflows.admin.messages import show_message
+
+    message, users = show_message(args.store, args.message)
+    header = f"# named by workflows {', '.join(users)}" if users else "# named by no workflow"
+    emit(args, {**message_file_data(message), "used_by": users}, f"{header}\n{message_yaml(message).rstrip()}")
+    return 0
+
+
+def messages_delete(args) -> int:
+    from storeflows.admin.messages import delete_message
+
+    delete_message(args.store, args.message)
+    emit(
+        args,
+        {"store": args.store, "message": args.message, "deleted": True},
+        f"message {args.message} of store {args.store}: deleted",
+    )
     return 0
 
 
@@ -101,7 +150,7 @@ def messages_test_send(args) -> int:
 
 
 def register(groups: argparse._SubParsersAction, build: Build) -> None:
-    messages = build.group(groups, "messages", "messages: apply, preview, test-send")
+    messages = build.group(groups, "messages", "messages: apply, list, show, delete, preview, test-send")
     build.apply_command(
         messages,
         messages_apply,
@@ -114,8 +163,36 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         "(a pool imported with `coupons import`; publishing checks it has codes left). Runs\n"
         "read messages when they send: the new content is used from the next send on, also\n"
         "by runs in flight. All files are checked first: if any has a problem, nothing is\n"
-        "saved.",
+        "saved. A marketing variant whose HTML or text body has no {{ unsubscribe_url }} is\n"
+        "saved with a warning.",
     )
+
+    sub = build.command(
+        messages, "list", messages_list, "the store's messages and the workflows naming each", target=True
+    )
+    sub.add_argument("store")
+    sub = build.command(
+        messages,
+        "show",
+        messages_show,
+        "a message as a message file (every part inline)",
+        "Prints the message as a message file, with the workflows naming it: save it, edit it and\n"
+        "`messages apply` it back.",
+    )
+    sub.add_argument("store")
+    sub.add_argument("message")
+    sub = build.command(
+        messages,
+        "delete",
+        messages_delete,
+        "delete a message that no workflow names",
+        "Deletes the message. Refused while a workflow names it, in its published, paused or\n"
+        "never-published version or in a draft (every run reaching it would fail): the refusal\n"
+        "lists them; point them at another message first. A run in flight that started with\n"
+        "settings naming it (before an edit) still sends it, and fails if it is gone.",
+    )
+    sub.add_argument("store")
+    sub.add_argument("message")
 
     def render_options(sub):
         sub.add_argument(

@@ -14,6 +14,7 @@ _REPORT_COLUMNS = [
     ("workflow", "WORKFLOW"),
     ("message", "MESSAGE"),
     ("sent", "SENT"),
+    ("skipped", "SKIPPED"),
     ("delivered", "DELIVERED"),
     ("opened", "OPENED"),
     ("clicked", "CLICKED"),
@@ -75,30 +76,50 @@ def format_report(data: dict[str, Any]) -> str:
         return f"{heading}\nno emails sent in that range"
     rows = [_report_cells(row) for row in data["rows"]]
     total = {**_report_cells(data["total"]), "workflow": "TOTAL", "message": ""}
-    return f"{heading}\n{table(rows + [total], _REPORT_COLUMNS)}"
+    lines = [heading, table(rows + [total], _REPORT_COLUMNS)]
+    skipped = [(row, _reasons(row)) for row in data["rows"] if row["skipped"]]
+    if skipped:
+        lines.append("skipped (nothing sent), by reason:")
+        lines += [f"  {row['workflow']}  {row['message']}: {reasons}" for row, reasons in skipped]
+    return "\n".join(lines)
+
+
+def _reasons(row: dict[str, Any]) -> str:
+    return ", ".join(f"{reason} {count}" for reason, count in row["skipped_by_reason"].items() if count)
 
 
 def _write_report_csv(data: dict[str, Any], stream) -> None:
     import csv
 
     columns = [key for key, _ in _REPORT_COLUMNS]
+    # One column per skip reason (every reason, in the fixed order), after the table's columns.
+    reasons = list(data["total"]["skipped_by_reason"])
     writer = csv.writer(stream)
-    writer.writerow(["from", "to", *columns])
+    writer.writerow(["from", "to", *columns, *(f"skipped_{reason}" for reason in reasons)])
     for row in data["rows"] + [{**data["total"], "workflow": "TOTAL", "message": ""}]:
         cells = {**row, "revenue": " ".join(f"{amount} {currency}" for currency, amount in row["revenue"].items())}
-        writer.writerow([data["from"], data["to"], *["" if cells.get(key) is None else cells[key] for key in columns]])
+        writer.writerow(
+            [
+                data["from"],
+                data["to"],
+                *["" if cells.get(key) is None else cells[key] for key in columns],
+                *(row["skipped_by_reason"].get(reason, 0) for reason in reasons),
+            ]
+        )
 
 
 def register(groups: argparse._SubParsersAction, build: Build) -> None:
     sub = groups.add_parser(
         "reports",
-        help="sent, opened, clicked, ordered, revenue per workflow and message",
+        help="sent, skipped, opened, clicked, ordered, revenue per workflow and message",
         parents=build.common,
         formatter_class=build.formatter,
-        description="The store's email report per workflow and message: sent, delivered, opened and clicked\n"
+        description="The store's email report per workflow and message: sent, skipped (nothing sent: by\n"
+        "reason under the table, one column per reason in the CSV), delivered, opened and clicked\n"
         "(unique per email), ordered and revenue (attributed purchases), unsubscribed, bounced,\n"
         "complained, CTR (clicks / delivered), open rate, click-to-open. A row counts the emails\n"
-        "SENT in the range, with everything that happened to them since.",
+        "SENT in the range, with everything that happened to them since, and the sends skipped\n"
+        "in the range.",
     )
     sub.set_defaults(handler=reports_show, needs_target=True)
     sub.add_argument("store")

@@ -1,6 +1,6 @@
-"""`storeflows stores`: create a store with one platform's webhook secret, list the stores,
-rotate a secret, show or set the revenue attribution windows and whether Shopify test orders
-count."""
+"""`storeflows stores`: create a store with one platform's webhook secret, add another platform,
+list the stores, rotate a secret (the old one stays accepted) and retire the old one, show or
+set the revenue attribution windows and whether Shopify test orders count."""
 
 from __future__ import annotations
 
@@ -54,36 +54,81 @@ def stores_create(args) -> int:
     return 0
 
 
+def _secret_data(store_id: str, platform: str, secret: str) -> dict:
+    return {"store": store_id, "platform": platform, "secret": secret, "webhook_url": _webhook_url(platform, store_id)}
+
+
+def stores_add_platform(args) -> int:
+    from storeflows.admin.stores import add_platform
+
+    store, secret = add_platform(args.store, args.platform, secret=args.secret)
+    emit(
+        args,
+        _secret_data(store.store_id, args.platform, secret),
+        _secret_text("added a", store.store_id, args.platform, secret),
+    )
+    return 0
+
+
 def stores_rotate_secret(args) -> int:
     from storeflows.admin.stores import rotate_secret
 
-    store, secret = rotate_secret(args.store, args.platform, secret=args.secret)
-    text = _secret_text("new", store.store_id, args.platform, secret)
+    rotation = rotate_secret(args.store, args.platform, secret=args.secret)
+    store_id, platform = rotation.store.store_id, args.platform
+    lines = [
+        _secret_text("new", store_id, platform, rotation.secret),
+        "the old secret is still accepted, so no webhook is refused while you switch: put the new one in the "
+        f"store's {platform} settings, then stop accepting the old one with:",
+        f"  storeflows stores retire-secret {store_id} --platform {platform}",
+    ]
+    if rotation.dropped_older:
+        lines.append("(the secret before the old one, still accepted until now, no longer is)")
     emit(
         args,
-        {
-            "store": store.store_id,
-            "platform": args.platform,
-            "secret": secret,
-            "webhook_url": _webhook_url(args.platform, store.store_id),
-        },
-        text + "\nrequests signed with the old secret are refused from now on: update the store now",
+        {**_secret_data(store_id, platform, rotation.secret), "old_secret_accepted": True},
+        "\n".join(lines),
+    )
+    return 0
+
+
+def stores_retire_secret(args) -> int:
+    from storeflows.admin.stores import retire_secret
+
+    store = retire_secret(args.store, args.platform)
+    emit(
+        args,
+        {"store": store.store_id, "platform": args.platform, "old_secret_accepted": False},
+        f"store {store.store_id}: the old {args.platform} secret is retired; requests signed with it are refused "
+        "from now on (the current one is accepted)",
     )
     return 0
 
 
 def stores_list(args) -> int:
-    from storeflows.admin.stores import store_platforms
+    from storeflows.admin.stores import rotating_platforms, store_platforms
     from storeflows.storage import stores
 
     rows = [
-        {"store": store.store_id, "name": store.name, "platforms": ", ".join(store_platforms(store))}
+        {
+            "store": store.store_id,
+            "name": store.name,
+            "platforms": ", ".join(store_platforms(store)),
+            "old_secret_accepted": ", ".join(rotating_platforms(store)) or None,
+        }
         for store in sorted(stores.list_stores(), key=lambda store: store.store_id)
     ]
     emit(
         args,
         rows,
-        table(rows, [("store", "STORE"), ("name", "NAME"), ("platforms", "PLATFORMS")])
+        table(
+            rows,
+            [
+                ("store", "STORE"),
+                ("name", "NAME"),
+                ("platforms", "PLATFORMS"),
+                ("old_secret_accepted", "OLD SECRET ACCEPTED (retire-secret)"),
+            ],
+        )
         if rows
         else "no stores yet: storeflows stores create <id> --platform ...",
     )
@@ -141,7 +186,7 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         "Creates a store with one platform's webhook secret (generated unless --secret is given:\n"
         "whsec_… for the event API, random text for Shopify and WooCommerce) and its own\n"
         "unsubscribe signing key. The secret is printed once. Add another platform's secret\n"
-        "with `stores rotate-secret`.",
+        "with `stores add-platform`.",
     )
     sub.add_argument("store", help="store id: lower-case letters, digits and -")
     sub.add_argument(
@@ -161,15 +206,39 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
     )
     sub = build.command(
         stores,
+        "add-platform",
+        stores_add_platform,
+        "give a store another platform's webhook secret",
+        "Gives the store a platform's first secret (generated unless --secret is given), printed\n"
+        "once, with the webhook URL to set in the platform. Refused when the platform has one\n"
+        "already: `stores rotate-secret` replaces it.",
+    )
+    sub.add_argument("store")
+    sub.add_argument("--platform", choices=platforms, required=True)
+    sub.add_argument("--secret", help="use this secret (Shopify: the app's signing secret) instead of a new one")
+    sub = build.command(
+        stores,
         "rotate-secret",
         stores_rotate_secret,
-        "set or replace one platform's secret",
-        "Sets or replaces one platform's secret of a store, printed once. Requests signed with\n"
-        "the old secret are refused from then on: update the store's webhook settings at once.",
+        "replace one platform's secret; the old one stays accepted until retired",
+        "Replaces one platform's secret, printed once. The old secret stays accepted too, so\n"
+        "nothing is refused while the store's side switches: put the new one in the platform's\n"
+        "webhook settings, then `stores retire-secret`. One old secret is kept: rotating again\n"
+        "before retiring drops the oldest. After a leak, retire the old one at once.",
     )
     sub.add_argument("store")
     sub.add_argument("--platform", choices=platforms, required=True)
     sub.add_argument("--secret", help="use this secret instead of a new one")
+    sub = build.command(
+        stores,
+        "retire-secret",
+        stores_retire_secret,
+        "stop accepting a platform's secret from before its last rotation",
+        "Requests signed with the secret a platform had before its last rotation are refused\n"
+        "from now on; only the current one is accepted.",
+    )
+    sub.add_argument("store")
+    sub.add_argument("--platform", choices=platforms, required=True)
     sub = build.command(
         stores,
         "attribution",

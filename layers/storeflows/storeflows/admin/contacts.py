@@ -12,22 +12,28 @@ from storeflows.admin.errors import AdminError
 from storeflows.admin.stores import require_store
 from storeflows.admin.workflows import require_workflow
 from storeflows.records import Contact, DataRequestRecord, Purpose
-from storeflows.storage import contacts, sends
+from storeflows.storage import contacts, keys, sends
 from storeflows.storage import privacy as privacy_store
 
 
 def recorded_orders(store_id: str, email: str) -> list[dict[str, Any]]:
-    """The contact's recorded purchases, cancelled ones too; not the ORDER# item of an order
-    cancelled before its purchase was recorded, which holds no purchase (storage.orders)."""
-    return [
-        item
-        for item in contacts.contact_history(store_id, email)
-        if item["sk"].startswith("ORDER#") and "total" in item
-    ]
+    """The contact's recorded purchases, cancelled ones too."""
+    return [item for item in contacts.contact_history(store_id, email) if _is_purchase(item)]
+
+
+def _is_purchase(item: dict[str, Any]) -> bool:
+    """An ORDER# item holding a purchase: not that of an order cancelled before its purchase
+    was recorded, which holds none (storage.orders)."""
+    return item["sk"].startswith(keys.ORDER_PREFIX) and "total" in item
+
+
+# How many of a contact's latest send decisions `contacts show` lists (an export has them all).
+RECENT_SENDS = 10
 
 
 def contact_summary(store_id: str, email: str) -> dict[str, Any]:
-    """Profile, tags, score, consent, orders and the workflows the contact is in right now."""
+    """Profile, tags, score, consent, orders, the latest send decisions (sent, or skipped and
+    why) and the workflows the contact is in right now: one Query of the contact's items."""
     require_store(store_id)
     email = email.strip().lower()
     contact = contacts.get_contact(store_id, email)
@@ -36,6 +42,12 @@ def contact_summary(store_id: str, email: str) -> dict[str, Any]:
         raise AdminError(
             f"no contact {email} in store {store_id}" + (f" (erased {erased.erased_at})" if erased else "")
         )
+    history = contacts.contact_history(store_id, email)
+    decisions = sorted(
+        (item for item in history if item["sk"].startswith(keys.SEND_PREFIX)),
+        key=lambda item: item.get("decided_at", ""),
+        reverse=True,
+    )
     may_market, why_not = contact.may_receive(Purpose.MARKETING)
     return {
         **contact.model_dump(mode="json"),
@@ -51,9 +63,35 @@ def contact_summary(store_id: str, email: str) -> dict[str, Any]:
                 "delivered_at": item.get("delivered_at"),
                 "cancelled_at": item.get("cancelled_at"),
             }
-            for item in sorted(recorded_orders(store_id, email), key=lambda item: item.get("occurred_at", ""))
+            for item in sorted(
+                (item for item in history if _is_purchase(item)),
+                key=lambda item: item.get("occurred_at", ""),
+            )
         ],
-        "in_workflows": sends.active_runs(store_id, email),
+        "sends": [_decision(item) for item in decisions[:RECENT_SENDS]],
+        "sends_total": len(decisions),
+        "in_workflows": [
+            {"workflow_id": item["workflow_id"], "subject": sends.run_subject_key(item)}
+            for item in history
+            if item["sk"].startswith(keys.ACTIVE_PREFIX)
+        ],
+    }
+
+
+def _decision(item: dict[str, Any]) -> dict[str, Any]:
+    """One send decision as an operator reads it: when, which run and step, which message, and
+    what happened (sent, with its language; skipped, with the reason)."""
+    return {
+        "decided_at": item.get("decided_at"),
+        "workflow_id": item.get("workflow_id"),
+        "subject": sends.run_subject_key(item),
+        "step": item.get("step"),
+        "message_id": item.get("message_id"),
+        "status": item.get("status"),
+        "reason": item.get("reason"),
+        "language": item.get("language"),
+        "ses_message_id": item.get("ses_message_id"),
+        "coupon_code": item.get("coupon_code"),
     }
 
 

@@ -3,16 +3,18 @@ once with the file's own field names. Only reads and checks: nothing is saved he
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, TemplateSyntaxError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from storeflows.admin.errors import InvalidDefinition
-from storeflows.fields import WRITTEN
+from storeflows.fields import WRITTEN, duration_text, is_duration
 from storeflows.records import SENDER_ID_PATTERN, Message, Sender, SenderProfile, is_store_id
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.templates import TEMPLATES
@@ -259,3 +261,74 @@ def _store_id_problems(store_id: Any) -> list[str]:
     if not isinstance(store_id, str) or not is_store_id(store_id):
         return [f"store: {store_id!r} is not a store id (lower-case letters, digits and -)"]
     return []
+
+
+# --- back to a file ---------------------------------------------------------------------------------
+
+
+def workflow_file_data(workflow: Workflow) -> dict[str, Any]:
+    """A workflow as its file holds it (store, workflow, template, settings), durations written
+    as 10d, 12h, 30m, 45s: what `workflows show` prints, and `workflows apply` takes back."""
+    settings_ = _as_written(workflow.settings)
+    settings_.pop("template", None)
+    return {
+        "store": workflow.store_id,
+        "workflow": workflow.workflow_id,
+        "template": workflow.template,
+        "settings": settings_,
+    }
+
+
+def workflow_yaml(workflow: Workflow) -> str:
+    import yaml
+
+    return yaml.safe_dump(workflow_file_data(workflow), sort_keys=False, allow_unicode=True)
+
+
+def _as_written(model: BaseModel) -> dict[str, Any]:
+    written: dict[str, Any] = {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        written[name] = duration_text(value) if is_duration(field) and isinstance(value, int) else _plain(value)
+    return written
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _as_written(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(item) for item in value]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def message_file_data(message: Message) -> dict[str, Any]:
+    """A message as its file holds it, with every part inline: what `messages show` prints, and
+    `messages apply` takes back."""
+    sender = message.sender if isinstance(message.sender, str) else message.sender.model_dump(exclude_none=True)
+    data: dict[str, Any] = {
+        "store": message.store_id,
+        "message": message.message_id,
+        "purpose": message.purpose.value,
+        "sender": sender,
+        "fallback_language": message.default_language,
+    }
+    if message.coupon is not None:
+        data["coupon"] = message.coupon.model_dump(mode="json")
+    data["variants"] = {
+        language: {"subject": content.subject, "html": content.html, "text": content.text}
+        for language, content in sorted(message.variants.items())
+    }
+    return data
+
+
+def message_yaml(message: Message) -> str:
+    import yaml
+
+    return yaml.safe_dump(message_file_data(message), sort_keys=False, allow_unicode=True, width=1000)

@@ -95,9 +95,11 @@ def message_render_check(message: Message) -> RenderCheck:
 
 
 def _workflows_sending(message: Message) -> list[Workflow]:
+    """The workflows naming the message: live versions and drafts."""
+    store_id = message.store_id
     return [
         workflow
-        for workflow in workflow_store.list_workflows(message.store_id)
+        for workflow in [*workflow_store.list_workflows(store_id), *workflow_store.list_drafts(store_id)]
         if any(message_id == message.message_id for _, message_id in message_references(workflow.settings))
     ]
 
@@ -213,3 +215,70 @@ def send_test(
         "sample_contact": preview.sample_contact,
         "sample_order": preview.sample_order,
     }
+
+
+# --- the store's messages: listed, shown, deleted once no workflow names them --------------------------
+
+
+def message_users(store_id: str) -> dict[str, list[str]]:
+    """Message id -> the workflows naming it, each with the versions that do: "wf (published)",
+    "wf (published, draft)", "wf-2 (paused)". Two Queries: the live versions and the drafts."""
+    named: dict[str, dict[str, list[str]]] = {}
+    for workflow in [*workflow_store.list_workflows(store_id), *workflow_store.list_drafts(store_id)]:
+        for message_id in sorted({message_id for _, message_id in message_references(workflow.settings)}):
+            named.setdefault(message_id, {}).setdefault(workflow.workflow_id, []).append(workflow.status.value)
+    return {
+        message_id: [f"{workflow_id} ({', '.join(versions)})" for workflow_id, versions in sorted(workflows.items())]
+        for message_id, workflows in named.items()
+    }
+
+
+def list_store_messages(store_id: str) -> list[dict[str, Any]]:
+    """Every message of the store: purpose, languages, sender, coupon and the workflows naming it."""
+    require_store(store_id)
+    users = message_users(store_id)
+    return [
+        {
+            "store": store_id,
+            "message": message.message_id,
+            "purpose": message.purpose.value,
+            "languages": sorted(message.variants),
+            "sender": message.sender if isinstance(message.sender, str) else message.sender.address,
+            "coupon": _coupon_text(message),
+            "used_by": users.get(message.message_id, []),
+        }
+        for message in sorted(messages.list_messages(store_id), key=lambda message: message.message_id)
+    ]
+
+
+def _coupon_text(message: Message) -> str | None:
+    if message.coupon is None:
+        return None
+    if isinstance(message.coupon, StaticCoupon):
+        return f"static {message.coupon.code}"
+    return f"pool {message.coupon.pool}"
+
+
+def show_message(store_id: str, message_id: str) -> tuple[Message, list[str]]:
+    """The message and the workflows naming it."""
+    require_store(store_id)
+    try:
+        message = messages.get_message(store_id, message_id)
+    except UnknownMessage:
+        raise AdminError(f"no message {message_id!r} in store {store_id}") from None
+    return message, message_users(store_id).get(message_id, [])
+
+
+def delete_message(store_id: str, message_id: str) -> None:
+    """Deletes a message no workflow names, in its live version (published, paused, never
+    published) or its draft: a workflow naming a missing message fails every run that
+    reaches it (UnknownMessage), so one still named is refused, with the workflows."""
+    require_store(store_id)
+    users = message_users(store_id).get(message_id, [])
+    if users:
+        raise AdminError(
+            f"message {message_id} is named by workflows {', '.join(users)} of store {store_id}: point them at "
+            "another message first (storeflows workflows apply FILE.yaml, then publish), or delete them"
+        )
+    if not messages.delete_message(store_id, message_id):
+        raise AdminError(f"no message {message_id!r} in store {store_id}")

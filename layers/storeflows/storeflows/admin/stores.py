@@ -1,9 +1,13 @@
 """Stores and their secrets: one per platform (the event API, Shopify, WooCommerce), each shown
-once when it is made; the revenue attribution windows; whether Shopify test orders count."""
+once when it is made. A store starts with one platform's secret and adds others; a rotation
+keeps the secret it replaces accepted until the operator retires it, so the store's side can
+switch over without a refused webhook. The revenue attribution windows; whether Shopify test
+orders count."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -52,6 +56,11 @@ def store_platforms(store: Store) -> list[str]:
     return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if getattr(store, field)]
 
 
+def rotating_platforms(store: Store) -> list[str]:
+    """The platforms whose secret before the last rotation is still accepted."""
+    return [platform for platform, field in PLATFORM_SECRET_FIELDS.items() if store.previous_secret(field)]
+
+
 def create_store(store_id: str, platform: str, *, secret: str | None = None, name: str = "") -> tuple[Store, str]:
     """A new store with one platform's secret (generated unless given) and its own
     unsubscribe signing key. Returns the store and the secret, to be shown once."""
@@ -63,21 +72,66 @@ def create_store(store_id: str, platform: str, *, secret: str | None = None, nam
     store = Store(store_id=store_id, name=name, unsubscribe_key=generate_unsubscribe_key(), **{field: value})
     if not stores.create_store(store):
         raise AdminError(
-            f"store {store_id} exists (set a platform's secret with: storeflows stores rotate-secret {store_id})"
+            f"store {store_id} exists (add another platform's secret with: storeflows stores add-platform "
+            f"{store_id} --platform ...)"
         )
     return store, value
 
 
-def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) -> tuple[Store, str]:
-    """Sets (or replaces) one platform's secret; requests signed with the old one are refused
-    from now on, so update the store's side at the same time."""
+def add_platform(store_id: str, platform: str, *, secret: str | None = None) -> tuple[Store, str]:
+    """Gives the store a platform's first secret (generated unless given); returns the store
+    and the secret, to be shown once. Refused when the platform has one: rotate it instead."""
+    field = _secret_field(platform)
+    store = require_store(store_id)
+    if getattr(store, field):
+        raise AdminError(
+            f"store {store_id} has a {platform} secret already (replace it with: storeflows stores rotate-secret "
+            f"{store_id} --platform {platform})"
+        )
+    value = _platform_secret(platform, secret)
+    updated = stores.add_store_secret(store_id, field, value)
+    if updated is None:
+        raise AdminError(f"store {store_id} changed meanwhile (removed, or given a {platform} secret): check it")
+    return updated, value
+
+
+@dataclass(frozen=True)
+class Rotation:
+    store: Store
+    secret: str  # the new one, to be shown once
+    # The rotation before this one had not been retired: the secret it kept accepted no longer is.
+    dropped_older: bool
+
+
+def rotate_secret(store_id: str, platform: str, *, secret: str | None = None) -> Rotation:
+    """Replaces one platform's secret. The one it replaces stays accepted (requests signed
+    with either verify) until retire_secret, so the store's side can be switched at leisure;
+    only one old secret is kept, so a second rotation before retiring drops the oldest."""
+    field = _secret_field(platform)
+    store = require_store(store_id)
+    current = getattr(store, field)
+    if not current:
+        raise AdminError(
+            f"store {store_id} has no {platform} secret to rotate (add one with: storeflows stores add-platform "
+            f"{store_id} --platform {platform})"
+        )
+    value = _platform_secret(platform, secret)
+    if value == current:
+        raise AdminError(f"that is the {platform} secret already: give a new one, or omit --secret to generate one")
+    updated = stores.rotate_store_secret(store_id, field, value, current=current)
+    if updated is None:
+        raise AdminError(f"store {store_id} changed meanwhile (another rotation?): check it and try again")
+    return Rotation(updated, value, dropped_older=bool(store.previous_secret(field)))
+
+
+def retire_secret(store_id: str, platform: str) -> Store:
+    """Stops accepting the secret a platform had before its last rotation."""
     field = _secret_field(platform)
     require_store(store_id)
-    value = _platform_secret(platform, secret)
-    updated = stores.set_store_secret(store_id, field, value)
+    updated = stores.retire_store_secret(store_id, field)
     if updated is None:
-        raise AdminError(f"store {store_id} was removed meanwhile")
-    return updated, value
+        raise AdminError(f"store {store_id} has no old {platform} secret to retire (only the current one is accepted)")
+    return updated
 
 
 def set_attribution(

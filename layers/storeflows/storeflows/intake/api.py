@@ -22,7 +22,9 @@ def accept_event(
     store = checked_store(store_id, content_type, raw_body)
     if not store.webhook_secret:
         raise UnknownStore(f"store {store_id} has no event API secret")
-    webhook_id = verify_standard_webhook(store.webhook_secret, headers, raw_body, now=now)
+    webhook_id = verify_standard_webhook(
+        store.webhook_secret, headers, raw_body, now=now, also=store.previous_secret("webhook_secret")
+    )
     return accept(store, f"api:{webhook_id}", "api", event_from_api(parse_json(raw_body)))
 
 

@@ -43,7 +43,12 @@ def accept_webhook(store_id: str, headers: Mapping[str, str], content_type: str 
     store = checked_store(store_id, content_type, raw_body)
     if not store.shopify_secret:
         raise UnknownStore(f"store {store_id} has no Shopify integration")
-    verify_hmac_sha256_base64(store.shopify_secret, raw_body, headers.get("x-shopify-hmac-sha256"))
+    verify_hmac_sha256_base64(
+        store.shopify_secret,
+        raw_body,
+        headers.get("x-shopify-hmac-sha256"),
+        also=store.previous_secret("shopify_secret"),
+    )
     delivery_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
     if not delivery_id:
         raise InvalidPayload("missing X-Shopify-Event-Id (or X-Shopify-Webhook-Id) header")

@@ -118,14 +118,17 @@ def verify_standard_webhook(
     raw_body: bytes,
     *,
     now: float | None = None,
+    also: tuple[str, ...] = (),
 ) -> str:
     """Check a Standard Webhooks request and return its webhook-id.
 
     Header names are matched case-insensitively. The signature header may list several
-    space-separated entries (secret rotation); any matching "v1" entry is enough and
-    other versions (e.g. the asymmetric "v1a") are ignored. Raises InvalidSignature for
-    a request problem and ValueError for an unusable secret."""
-    key = _standard_webhooks_key(secret)
+    space-separated entries (secret rotation on the sender's side); any matching "v1" entry
+    is enough and other versions (e.g. the asymmetric "v1a") are ignored. A signature made
+    with one of the secrets in `also` (the one before a rotation on our side) is accepted
+    too. Raises InvalidSignature for a request problem and ValueError for an unusable
+    secret."""
+    secret_keys = [_standard_webhooks_key(candidate) for candidate in (secret, *also)]
     lowered = {name.lower(): value for name, value in headers.items()}
     values: dict[str, str] = {}
     for name in (_HEADER_ID, _HEADER_TIMESTAMP, _HEADER_SIGNATURE):
@@ -144,9 +147,15 @@ def verify_standard_webhook(
         raise InvalidSignature(f"{_HEADER_TIMESTAMP} is too new")
 
     msg_id = values[_HEADER_ID]
-    expected = _standard_webhook_signature(key, msg_id, timestamp, raw_body)
-    for entry in values[_HEADER_SIGNATURE].split():
-        version, _, signature = entry.partition(",")
-        if version == "v1" and _same(expected, signature):
-            return msg_id
+    expected = [_standard_webhook_signature(key, msg_id, timestamp, raw_body) for key in secret_keys]
+    # Every pair is compared, so the time taken does not tell which one came close.
+    matches = [
+        _same(candidate, signature)
+        for entry in values[_HEADER_SIGNATURE].split()
+        for version, _, signature in [entry.partition(",")]
+        if version == "v1"
+        for candidate in expected
+    ]
+    if any(matches):
+        return msg_id
     raise InvalidSignature("no valid signature")

@@ -50,10 +50,12 @@ def accept_order(store_id: str, headers: Mapping[str, str], content_type: str | 
         return ignored("", ping=True)
     store = checked_store(store_id, content_type, raw_body)
     secret = _secret(store)
-    decoded = wordpress_signing_secret(secret)
-    verify_hmac_sha256_base64(
-        secret, raw_body, headers.get("x-wc-webhook-signature"), also=(decoded,) if decoded != secret else ()
-    )
+    # Each accepted secret (the one before a rotation, until it is retired) as given and as
+    # WordPress decodes it.
+    accepted = (secret, *store.previous_secret("woocommerce_secret"))
+    forms = dict.fromkeys(form for candidate in accepted for form in (candidate, wordpress_signing_secret(candidate)))
+    forms.pop(secret)
+    verify_hmac_sha256_base64(secret, raw_body, headers.get("x-wc-webhook-signature"), also=tuple(forms))
     delivery_id = (headers.get("x-wc-webhook-delivery-id") or "").strip()
     if not delivery_id:
         raise InvalidPayload("missing X-WC-Webhook-Delivery-ID header")

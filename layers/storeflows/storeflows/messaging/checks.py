@@ -4,8 +4,10 @@ same context) for a sample contact and for each kind of run that may send it.
 
 What fails with sample data fails for every customer, and is refused, naming the variant,
 the part, the line and what failed ("variants.en.html: line 3: 'customer' is undefined").
-What fails only for some data is a warning: today, a message whose dynamic coupon is left
-out once its pool runs out, rendered without one."""
+What fails only for some data is a warning: a message whose dynamic coupon is left out once
+its pool runs out, rendered without one. So is a marketing variant whose body renders
+without its unsubscribe link: its email still has List-Unsubscribe (one click), but only
+mail clients that show it offer a way out, and recipients who find none mark it as spam."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 from storeflows.errors import MessageRenderError
 from storeflows.events.subjects import SubjectView
 from storeflows.messaging.context import message_context
-from storeflows.messaging.rendering import render_message
+from storeflows.messaging.rendering import RenderedMessage, render_message
 from storeflows.records import (
     Contact,
     DynamicCoupon,
@@ -56,14 +58,17 @@ def check_rendering(store: Store, message: Message, subjects: Mapping[str, Subje
         for kind, subject in subjects.items():
             context = _sample_context(store, message, subject)
             try:
-                render_message(content, context)
+                rendered = render_message(content, context)
             except MessageRenderError as err:
                 where = f" (in a run about {_article(kind)})" if len(subjects) > 1 else ""
                 problems.append(f"variants.{language}.{err.detail}{where}")
                 continue
-            warning = coupon_fallback_warning(message, language, content, context)
-            if warning and warning not in warnings:
-                warnings.append(warning)
+            for warning in (
+                coupon_fallback_warning(message, language, content, context),
+                _unsubscribe_link_warning(message, language, rendered),
+            ):
+                if warning and warning not in warnings:
+                    warnings.append(warning)
     return RenderCheck(tuple(problems), tuple(warnings))
 
 
@@ -105,6 +110,20 @@ def coupon_fallback_warning(
             f"and its sends fail ({err.detail}): show the code inside {{% if coupon %}}…{{% endif %}}"
         )
     return None
+
+
+def _unsubscribe_link_warning(message: Message, language: str, rendered: RenderedMessage) -> str | None:
+    if message.purpose is not Purpose.MARKETING:
+        return None
+    bodies = {"HTML": rendered.html, "text": rendered.text}
+    missing = [part for part, body in bodies.items() if _SAMPLE_UNSUBSCRIBE_URL not in body]
+    if not missing:
+        return None
+    return (
+        f"variants.{language}: a marketing message without an unsubscribe link in its {' and '.join(missing)} "
+        "body: only mail clients that show List-Unsubscribe offer one (add "
+        '<a ses:no-track href="{{ unsubscribe_url }}">Unsubscribe</a>, and {{ unsubscribe_url }} to the text)'
+    )
 
 
 def sample_contact(store_id: str, email: str = "sample@example.com", language: str | None = None) -> Contact:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class ImportResult:
     added: int
     skipped_duplicates: int  # repeated in the file, or already in the pool
     size: int  # codes in the pool after the import (claimed ones included)
+    delimiter: str | None = ","  # what separated the file's columns (None for rows already read)
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ def import_codes(
     _check_ids(store_id, pool_id)
     if low_stock_threshold is not None and low_stock_threshold < 0:
         raise CouponImportError("low_stock_threshold must be 0 or more")
-    codes, repeated = _read_codes(source, column)
+    codes, repeated, delimiter = _read_codes(source, column)
 
     token = uuid.uuid4().hex
     pool = pools.start_import(store_id, pool_id, token)
@@ -102,7 +104,9 @@ def import_codes(
         "coupon codes imported",
         extra={"store_id": store_id, "coupon_pool": pool_id, "added": len(new), "pool_size": size},
     )
-    return ImportResult(added=len(new), skipped_duplicates=repeated + len(codes) - len(new), size=size)
+    return ImportResult(
+        added=len(new), skipped_duplicates=repeated + len(codes) - len(new), size=size, delimiter=delimiter
+    )
 
 
 def _check_ids(store_id: str, pool_id: str) -> None:
@@ -114,10 +118,38 @@ def _check_ids(store_id: str, pool_id: str) -> None:
         )
 
 
-def _read_codes(source: str | Iterable[Mapping[str, str | None]], column: str) -> tuple[list[str], int]:
-    """The column's distinct non-blank codes in file order, and how many repeats were dropped."""
+# What separates the columns of a CSV file: commas, or semicolons where the comma is the decimal
+# mark (spreadsheets in most of Europe save "CSV" so), or tabs.
+DELIMITERS = (",", ";", "\t")
+_SEPARATOR_HINT = re.compile(r"^sep=(.)\r?\n")  # Excel's first line naming the delimiter
+
+
+def csv_rows(text: str, column: str | None = None) -> tuple[csv.DictReader, str]:
+    """A CSV file's rows by its header and the delimiter found: Excel's `sep=;` line if the file
+    starts with one, else the delimiter whose header has `column`, else the one that splits
+    the header into the most columns (a comma when they tie). A UTF-8 byte order mark is
+    dropped."""
+    text = text.removeprefix("\ufeff")
+    hint = _SEPARATOR_HINT.match(text)
+    if hint:
+        return csv.DictReader(io.StringIO(text[hint.end() :], newline=""), delimiter=hint.group(1)), hint.group(1)
+    header = text.splitlines()[0] if text else ""
+    headers = {delimiter: next(csv.reader([header], delimiter=delimiter), []) for delimiter in DELIMITERS}
+    with_column = [
+        delimiter
+        for delimiter, names in headers.items()
+        if column is not None and column.strip() in (name.strip() for name in names)
+    ]
+    delimiter = with_column[0] if with_column else max(DELIMITERS, key=lambda candidate: len(headers[candidate]))
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter), delimiter
+
+
+def _read_codes(source: str | Iterable[Mapping[str, str | None]], column: str) -> tuple[list[str], int, str | None]:
+    """The column's distinct non-blank codes in file order, how many repeats were dropped, and
+    the file's delimiter."""
+    delimiter: str | None = None
     if isinstance(source, str):
-        reader = csv.DictReader(io.StringIO(source.removeprefix("\ufeff"), newline=""))
+        reader, delimiter = csv_rows(source, column)
         if not reader.fieldnames:
             raise CouponImportError("the CSV file is empty: it needs a header row naming its columns")
         available = list(reader.fieldnames)
@@ -143,7 +175,7 @@ def _read_codes(source: str | Iterable[Mapping[str, str | None]], column: str) -
             continue
         seen.add(code)
         codes.append(code)
-    return codes, repeated
+    return codes, repeated, delimiter
 
 
 def _find_column(column: str, available: list[str]) -> str:

@@ -35,7 +35,7 @@ from storeflows.messaging.rendering import render_message
 from storeflows.messaging.requests import SendRequest
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.observability import MetricUnit, count_by, logger, metrics
-from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
+from storeflows.records import SKIP_REASONS, Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
 from storeflows.storage import messages, sends
 
 
@@ -235,7 +235,19 @@ def _record_decision(request: SendRequest, **decision: Any) -> bool:
 def _skipped(
     request: SendRequest, reason: str | None, *, record: bool = True, completes_claim: bool = False
 ) -> dict[str, Any]:
-    if record and not _record_decision(request, status="skipped", reason=reason, completes_claim=completes_claim):
+    """Records the skip with its report counter (one transaction; nothing for a contact
+    without a profile: no address is written back), counts the metric, answers the step."""
+    reason = reason if reason in SKIP_REASONS else "unknown"
+    if record and not sends.record_skip(
+        request.decision_key,
+        store_id=request.store_id,
+        workflow_id=request.workflow_id,
+        subject=request.run.subject.key,
+        step=request.step,
+        message_id=request.message_id,
+        reason=reason,
+        completes_claim=completes_claim,
+    ):
         # A concurrent attempt of the same step decided first; the retry answers with that.
         raise SendInProgress(f"another attempt of step {request.step} decided meanwhile")
     logger.info(
@@ -248,5 +260,5 @@ def _skipped(
             "reason": reason,
         },
     )
-    count_by("EmailsSkipped", "reason", reason or "unknown")
+    count_by("EmailsSkipped", "reason", reason)
     return {"status": "skipped", "reason": reason}

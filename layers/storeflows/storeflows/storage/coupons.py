@@ -203,7 +203,10 @@ def pool_stock(store_id: str, pool_id: str) -> PoolStock | None:
     )
     if item is None:
         return None
-    pool = db.deserialize(item)
+    return _stock(db.deserialize(item))
+
+
+def _stock(pool: dict[str, Any]) -> PoolStock:
     size, claimed = int(pool.get("size", 0)), int(pool.get("claimed", 0))
     return PoolStock(
         size=size,
@@ -211,3 +214,13 @@ def pool_stock(store_id: str, pool_id: str) -> PoolStock | None:
         remaining=max(0, size - claimed),
         low_stock_threshold=int(pool.get("low_stock_threshold", 0)),
     )
+
+
+def list_pools(store_id: str) -> dict[str, PoolStock]:
+    """Every pool of the store and its stock, by pool id: one Query."""
+    condition = Key("pk").eq(keys.store_pk(store_id)) & Key("sk").begins_with(keys.COUPON_POOL_PREFIX)
+    return {
+        item["sk"].removeprefix(keys.COUPON_POOL_PREFIX): _stock(item)
+        for page in db.query_pages(condition, ConsistentRead=True)
+        for item in page
+    }

@@ -2,7 +2,8 @@
 
     pk                              sk                                   item
     STORE#<store>                   STORE                                store: platform secrets, unsubscribe key
-    STORE#<store>                   WORKFLOW#<workflow>                  workflow: template, status, settings
+    STORE#<store>                   WORKFLOW#<workflow>                  workflow: template, status, settings (live)
+    STORE#<store>                   WORKFLOWDRAFT#<workflow>             the draft next to a published or paused one
     STORE#<store>                   MESSAGE#<message>                    message: purpose, sender, language variants
     STORE#<store>                   SENDER#<sender>                      sender profile: name, from, reply-to
     CONTACT#<store>#<email>         PROFILE                              contact profile: tags, score, consent, totals
@@ -35,6 +36,8 @@ import hashlib
 STORE_SK = "STORE"
 PROFILE_SK = "PROFILE"
 WORKFLOW_PREFIX = "WORKFLOW#"
+# Not under WORKFLOW_PREFIX: the dispatcher's one Query of a store's workflows never sees drafts.
+WORKFLOW_DRAFT_PREFIX = "WORKFLOWDRAFT#"
 MESSAGE_PREFIX = "MESSAGE#"
 SENDER_PREFIX = "SENDER#"
 ORDER_PREFIX = "ORDER#"
@@ -55,6 +58,10 @@ def store_key(store_id: str) -> dict[str, str]:
 
 def workflow_key(store_id: str, workflow_id: str) -> dict[str, str]:
     return {"pk": store_pk(store_id), "sk": f"{WORKFLOW_PREFIX}{workflow_id}"}
+
+
+def workflow_draft_key(store_id: str, workflow_id: str) -> dict[str, str]:
+    return {"pk": store_pk(store_id), "sk": f"{WORKFLOW_DRAFT_PREFIX}{workflow_id}"}
 
 
 def message_key(store_id: str, message_id: str) -> dict[str, str]:

@@ -63,3 +63,15 @@ def message_sender(message: Message) -> Sender:
             f"which store {message.store_id} does not have"
         )
     return Sender.model_validate(profile.model_dump(include=set(Sender.model_fields)))
+
+
+def delete_message(store_id: str, message_id: str) -> bool:
+    """False when the store has no such message."""
+    return (
+        db.if_condition_holds(
+            db.table().delete_item,
+            Key=keys.message_key(store_id, message_id),
+            ConditionExpression="attribute_exists(pk)",
+        )
+        is not None
+    )

@@ -1,5 +1,6 @@
 """Engagement and report counters: each sent email's SES events counted once
-(EMAIL#<ses id>), and the per-day report rows of each workflow and message (REPORT#<store>)."""
+(EMAIL#<ses id>), and the per-day report rows of each workflow and message (REPORT#<store>):
+what the emails sent that day achieved, and the sends skipped that day by reason."""
 
 from __future__ import annotations
 
@@ -64,6 +65,12 @@ def email_engagement(ses_message_ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 REVENUE_PREFIX = "revenue_"  # one counter per currency: revenue_EUR, revenue_PLN
+SKIPPED_PREFIX = "skipped_"  # one counter per skip reason: skipped_frequency_cap, skipped_unsubscribed
+
+
+def skipped_counter(reason: str) -> str:
+    """The report row's counter of the sends skipped for `reason` (records.SKIP_REASONS)."""
+    return f"{SKIPPED_PREFIX}{reason}"
 
 
 def count_in_report(

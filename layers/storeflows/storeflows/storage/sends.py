@@ -11,7 +11,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from storeflows.records import Contact, Message, Store, is_store_id
 from storeflows.storage import dynamodb as db
-from storeflows.storage import keys
+from storeflows.storage import keys, reports
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,51 @@ def record_send_decision(
         )
         is not None
     )
+
+
+def record_skip(
+    decision_key: dict[str, str],
+    *,
+    store_id: str,
+    workflow_id: str,
+    subject: str,
+    step: str,
+    message_id: str,
+    reason: str,
+    completes_claim: bool = False,
+) -> bool:
+    """A skipped send's decision record and its report counter (skipped_<reason> in the row
+    of the day it was decided, workflow and message), in one TransactWriteItems: the counter
+    costs no call of its own and counts each step at most once, since the record is written
+    only where there is no decision yet (or completes the step's own claim). False when the
+    record was not written for that reason (another attempt decided first)."""
+    decided = db.now()
+    day = decided.date().isoformat()
+    condition: dict[str, Any] = (
+        {
+            "ConditionExpression": "#status = :sending",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": db.serialize({":sending": SENDING}),
+        }
+        if completes_claim
+        else {"ConditionExpression": "attribute_not_exists(pk)"}
+    )
+    record = {
+        **decision_key,
+        "workflow_id": workflow_id,
+        "subject": subject,
+        "step": step,
+        "message_id": message_id,
+        "status": "skipped",
+        "reason": reason,
+        "report_day": day,
+        "decided_at": db.utc_iso(decided),
+    }
+    transaction = [
+        {"Put": {"TableName": db.table_name(), "Item": db.serialize(record), **condition}},
+        reports.count_in_report(store_id, day, workflow_id, message_id, {reports.skipped_counter(reason): 1}),
+    ]
+    return not db.failed_items(transaction)
 
 
 def latest_email_sent(store_id: str, email: str, message_id: str) -> dict[str, Any] | None:

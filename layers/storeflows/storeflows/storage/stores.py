@@ -3,6 +3,8 @@ count (STORE#<store>/STORE)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from boto3.dynamodb.conditions import Attr
 
 from storeflows.records import Attribution, ShopifyOrders, Store, is_store_id
@@ -34,17 +36,46 @@ def create_store(store: Store) -> bool:
     )
 
 
-def set_store_secret(store_id: str, field: str, secret: str) -> Store | None:
-    """Sets one secret of an existing store and leaves the rest as it is (two rotations of
-    different platforms at once both stay). None when there is no such store."""
-    response = db.if_condition_holds(
-        db.table().update_item,
-        Key=keys.store_key(store_id),
+def add_store_secret(store_id: str, field: str, secret: str) -> Store | None:
+    """Gives an existing store a platform's first secret and leaves the rest as it is (two at
+    once for different platforms both stay). None when there is no such store or the
+    platform has a secret already."""
+    return _updated(
+        store_id,
         UpdateExpression="SET #field = :secret",
-        ConditionExpression="attribute_exists(pk)",
+        ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#field)",
         ExpressionAttributeNames={"#field": field},
         ExpressionAttributeValues={":secret": secret},
-        ReturnValues="ALL_NEW",
+    )
+
+
+def rotate_store_secret(store_id: str, field: str, secret: str, *, current: str) -> Store | None:
+    """Replaces a platform's secret, keeping the one it replaces (`current`, as read) as still
+    accepted (previous_<field>) until it is retired. None when the secret is no longer
+    `current` (another rotation meanwhile) or the store is gone."""
+    return _updated(
+        store_id,
+        UpdateExpression="SET #field = :secret, #previous = :current",
+        ConditionExpression="#field = :current",
+        ExpressionAttributeNames={"#field": field, "#previous": f"previous_{field}"},
+        ExpressionAttributeValues={":secret": secret, ":current": current},
+    )
+
+
+def retire_store_secret(store_id: str, field: str) -> Store | None:
+    """Stops accepting the secret a platform had before its last rotation. None when there is
+    none (never rotated, or retired already) or no such store."""
+    return _updated(
+        store_id,
+        UpdateExpression="REMOVE #previous",
+        ConditionExpression="attribute_exists(#previous)",
+        ExpressionAttributeNames={"#previous": f"previous_{field}"},
+    )
+
+
+def _updated(store_id: str, **update: Any) -> Store | None:
+    response = db.if_condition_holds(
+        db.table().update_item, Key=keys.store_key(store_id), ReturnValues="ALL_NEW", **update
     )
     return None if response is None else Store.model_validate(db.without_keys(response["Attributes"]))
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -129,20 +130,19 @@ def stop_runs(runs: Iterable[tuple[str, str, str]], *, error: str, cause: str) -
     return stopped
 
 
-def count_in_flight(workflow: Workflow) -> int:
-    """Running executions of the template's state machine for this workflow: names made by
-    run_name for it (the prefix, then the 40-character hash and nothing else).
-    When the readable prefix was cut short, two workflows can share it, so each candidate's
-    input is read to be sure."""
+def _executions(workflow: Workflow, status: str) -> Iterator[dict[str, Any]]:
+    """The executions in `status` of the template's state machine that are this workflow's
+    runs: names made by run_name for it (the prefix, then the 40-character hash and nothing
+    else). When the readable prefix was cut short, two workflows can share it, so each
+    candidate's input is read to be sure. One ListExecutions call per 1,000 executions."""
     sfn = client("stepfunctions")
     full = run_name(workflow.store_id, "", workflow.workflow_id)
     prefix = run_name_prefix(workflow.store_id, workflow.workflow_id)
     hash_length = len(full) - len(prefix)
     ambiguous = len(prefix) - 1 < len(f"{workflow.store_id}-{workflow.workflow_id}")
     pages = sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=state_machine_arn(workflow.template), statusFilter="RUNNING"
+        stateMachineArn=state_machine_arn(workflow.template), statusFilter=status
     )
-    count = 0
     for page in pages:
         for execution in page["executions"]:
             name = execution["name"]
@@ -156,5 +156,104 @@ def count_in_flight(workflow: Workflow) -> int:
                 )
                 if (started.get("store_id"), started.get("workflow_id")) != (workflow.store_id, workflow.workflow_id):
                     continue
-            count += 1
-    return count
+            yield execution
+
+
+def count_in_flight(workflow: Workflow) -> int:
+    """Running executions of the template's state machine for this workflow."""
+    return sum(1 for _ in _executions(workflow, "RUNNING"))
+
+
+def running_runs(workflow: Workflow) -> list[tuple[str, str, str]]:
+    """(workflow, "", execution ARN) of the workflow's runs in flight, for stop_runs."""
+    return [(workflow.workflow_id, "", execution["executionArn"]) for execution in _executions(workflow, "RUNNING")]
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """One failed run: when it failed, what it was about, the step that failed and why."""
+
+    failed_at: str
+    subject: str | None
+    email: str | None
+    step: str | None
+    error: str | None
+    cause: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def failed_runs(workflow: Workflow, *, latest: int = 3) -> tuple[int, list[FailedRun]]:
+    """How many of the workflow's runs failed (those Step Functions still lists: it keeps an
+    execution for 90 days after it ends) and the `latest` most recent failures, each with
+    the step that failed and its error and cause. Step Functions calls: the listing (one per
+    1,000 failed executions of the template), then two per failure shown (its history and
+    its input), so at most 2 x `latest` whatever the number of failures."""
+    failed = sorted(
+        _executions(workflow, "FAILED"), key=lambda item: item.get("stopDate") or item["startDate"], reverse=True
+    )
+    return len(failed), [_failure(execution) for execution in failed[:latest]]
+
+
+# The history's last events hold the failure; its failing step comes before a few more
+# (retries of the step, a clean-up step such as the care series' LeaveSeriesAfterFailure).
+_HISTORY_EVENTS = 100
+
+
+def _failure(execution: dict[str, Any]) -> FailedRun:
+    sfn = client("stepfunctions")
+    arn = execution["executionArn"]
+    described = sfn.describe_execution(executionArn=arn)
+    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=_HISTORY_EVENTS)["events"]
+    newest_first = sorted(events, key=lambda event: event["id"], reverse=True)
+    details = next(
+        (
+            event.get("executionFailedEventDetails") or {}
+            for event in newest_first
+            if event["type"] == "ExecutionFailed"
+        ),
+        {},
+    )
+    started = json.loads(described.get("input") or "{}")
+    stopped = execution.get("stopDate") or described.get("stopDate") or execution["startDate"]
+    return FailedRun(
+        failed_at=stopped.isoformat(timespec="seconds") if hasattr(stopped, "isoformat") else str(stopped),
+        subject=started.get("subject_key"),
+        email=started.get("email"),
+        step=failing_step(newest_first),
+        error=details.get("error") or described.get("error"),
+        cause=_readable_cause(details.get("cause") or described.get("cause")),
+    )
+
+
+def failing_step(newest_first: list[dict[str, Any]]) -> str | None:
+    """The state whose task failed: the state entered last before the latest failed (or
+    timed out) task; without one (a Fail state reached on its own), the last state entered
+    that is not a Fail state."""
+    failed_task = next(
+        (
+            index
+            for index, event in enumerate(newest_first)
+            if event["type"] != "ExecutionFailed" and event["type"].endswith(("Failed", "TimedOut"))
+        ),
+        None,
+    )
+    for event in newest_first[failed_task or 0 :]:
+        if event["type"].endswith("StateEntered") and event["type"] != "FailStateEntered":
+            return (event.get("stateEnteredEventDetails") or {}).get("name")
+    return None
+
+
+def _readable_cause(cause: str | None) -> str | None:
+    """A Lambda task's cause is its error as JSON (errorMessage, errorType, stackTrace): the
+    message is what an operator reads."""
+    if not cause:
+        return cause
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        return parsed["errorMessage"]
+    return cause
