@@ -7,7 +7,8 @@ when the stack stops, atomically (a new file then a rename), so an interrupted w
 leaves half a file. It is read once, when the stack starts, before the demo store is made
 (the demo store is made afresh each start, with the secrets it prints). What is not in the
 table does not survive a restart: runs in flight (Step Functions executions), events
-waiting on the queue, and the outbox.
+waiting on the queue, and the outbox. So neither do the contacts' ACTIVE# items, which say
+a run is in flight: kept, they would hold a contact out of a care series whose run is gone.
 
 STOREFLOWS_STATE_FILE puts the file elsewhere, STOREFLOWS_KEEP_STATE=0 keeps nothing (the
 end-to-end tests' stack), and `make dev FRESH=1` (STOREFLOWS_FRESH=1) starts from an empty
@@ -23,6 +24,7 @@ from typing import Any
 
 import boto3
 
+from storeflows.storage import keys
 from storeflows_local.local_file import ROOT
 
 DEFAULT_PATH = ROOT / ".storeflows" / "local-state.json"
@@ -61,7 +63,9 @@ class LocalState:
             return 0
         if saved.get("version") != FORMAT_VERSION:
             raise ValueError(f"{self.path} is not a local state file of this version; delete it or run with FRESH=1")
-        items: list[dict[str, Any]] = saved["items"]
+        items: list[dict[str, Any]] = [
+            item for item in saved["items"] if not item["sk"]["S"].startswith(keys.ACTIVE_PREFIX)
+        ]
         dynamodb = boto3.client("dynamodb")
         for start in range(0, len(items), 25):
             request: dict[str, Any] = {
