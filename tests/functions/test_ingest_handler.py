@@ -651,3 +651,46 @@ def test_a_rotated_event_api_secret_is_accepted_with_the_new_one_until_it_is_ret
     retire_secret("demo", "api")
     assert_refused(ingest(signed_with(old)), 401, "invalid_signature")
     assert accepted(ingest(signed_with(new)))
+
+
+# --- storefront events through the event API ----------------------------------------------------
+
+CHECKOUT = {
+    "type": "checkout_started",
+    "customer": {"email": "Ana@Example.com"},
+    "checkout": {
+        "token": "c-7a1f",
+        "items": [{"product_id": "p-1", "name": "Linen dress", "price": "89.00", "quantity": 1}],
+        "total": "89.00",
+        "currency": "EUR",
+        "recovery_url": "https://shop.example.com/checkouts/c-7a1f/recover",
+    },
+}
+
+
+def test_a_checkout_sent_to_the_api_is_queued_naming_its_contact(ingest, api_request, aws):
+    response = ingest(api_request(CHECKOUT, webhook_id="msg_checkout"))
+
+    assert accepted(response) == {"status": "accepted", "event_id": "api:msg_checkout"}
+    (queued,) = aws.queued_bodies()
+    assert queued["event"]["type"] == "checkout_started"
+    assert queued["event"]["customer"]["email"] == "ana@example.com"
+    assert queued["event"]["checkout"]["recovery_url"] == "https://shop.example.com/checkouts/c-7a1f/recover"
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ({**CHECKOUT, "customer": None}, "give customer.email or visitor_id"),
+        ({"type": "product_viewed", "visitor_id": "v 1", "product": {"product_id": "p-1"}}, "visitor_id"),
+        (
+            {**CHECKOUT, "checkout": {**CHECKOUT["checkout"], "recovery_url": "javascript:alert(1)"}},
+            "checkout.recovery_url",
+        ),
+        ({"type": "search", "visitor_id": "v_12345678", "query": ""}, "query"),
+        ({"type": "identify", "customer": {"email": "ana@example.com"}}, "visitor_id"),
+    ],
+)
+def test_a_storefront_event_that_names_nobody_or_carries_a_bad_value_is_400(ingest, api_request, aws, body, reason):
+    assert reason in assert_refused(ingest(api_request(body)), 400, "invalid_payload")
+    assert aws.queued_bodies() == []

@@ -144,7 +144,10 @@ def test_unsupported_event_type() -> None:
     body = _minimal_body()
     body["type"] = "refund"
     assert (
-        _invalid_detail(body) == 'unsupported event type "refund"; supported: purchase, consent, delivered, cancelled'
+        _invalid_detail(body)
+        == 'unsupported event type "refund"; supported: purchase, consent, delivered, cancelled, checkout_started, '
+        "cart_updated, product_viewed, category_viewed, page_viewed, search, wishlist_added, wishlist_removed, "
+        "subscribed, subscription_requested, identify"
     )
 
 

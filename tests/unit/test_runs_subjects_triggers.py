@@ -11,7 +11,7 @@ from typing import get_args
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from storeflows.events import API_EVENT_TYPES, EVENT_TYPES, EventBody, StoreEvent, type_name
+from storeflows.events import API_EVENT_TYPES, BROWSER_EVENT_TYPES, EVENT_TYPES, EventBody, StoreEvent, type_name
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.subjects import EventSubject, OrderSubject, RunSubject, SubjectView, describe_key
@@ -107,10 +107,30 @@ def test_privacy_requests_never_start_a_run():
 # --- events ----------------------------------------------------------------------------------
 
 
+STOREFRONT_TYPES = [
+    "checkout_started",
+    "cart_updated",
+    "product_viewed",
+    "category_viewed",
+    "page_viewed",
+    "search",
+    "wishlist_added",
+    "wishlist_removed",
+]
+
+
 def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy_ones():
     names = [type_name(cls) for cls in EVENT_TYPES]
-    assert names == ["purchase", "consent", "delivered", "cancelled", "erasure", "data_request"]
-    assert sorted(API_EVENT_TYPES) == ["cancelled", "consent", "delivered", "purchase"]
+    assert names == [
+        *["purchase", "consent", "delivered", "cancelled", "erasure", "data_request"],
+        *STOREFRONT_TYPES,
+        *["subscribed", "subscription_requested", "identify"],
+    ]
+    assert sorted(API_EVENT_TYPES) == sorted(set(names) - {"erasure", "data_request"})
+
+
+def test_the_browser_may_send_behaviour_never_a_purchase_a_consent_or_a_confirmed_subscription():
+    assert sorted(BROWSER_EVENT_TYPES) == sorted([*STOREFRONT_TYPES, "subscription_requested", "identify"])
 
 
 def test_the_queue_message_carries_its_event_under_one_field_parsed_by_type():
@@ -184,7 +204,7 @@ def test_the_run_input_carries_one_ready_made_send_request_and_the_subject_key()
         },
     )
     event = store_event(purchase("1001"))
-    started = run_input(event, workflow, event.event.run_subject(event.event_id))
+    started = run_input(event, workflow, event.event.run_subject(event.event_id), event.event.customer.email)
     assert started["subject_key"] == "1001"
     assert started["send"] == {
         "store_id": "shop",

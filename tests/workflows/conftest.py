@@ -214,6 +214,6 @@ def purchase_run_input() -> Callable[..., dict]:
             store_id=STORE_ID, workflow_id=WORKFLOW_ID, status=WorkflowStatus.PUBLISHED, settings=settings
         )
         assert workflow.runs_for(purchase), "the dispatcher would start no run for this purchase"
-        return runs.run_input(event, workflow, event.event.run_subject(event.event_id))
+        return runs.run_input(event, workflow, event.event.run_subject(event.event_id), event.event.customer.email)
 
     return build

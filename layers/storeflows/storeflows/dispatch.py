@@ -11,27 +11,56 @@ run for the same subject, and ExecutionAlreadyExists counts as done (storeflows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from storeflows import cancellation, privacy
+from storeflows import cancellation, privacy, storefront
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
+from storeflows.events.cart import CartUpdatedEvent
+from storeflows.events.category_view import CategoryViewedEvent
+from storeflows.events.checkout import CheckoutStartedEvent
+from storeflows.events.common import StorefrontEvent
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.delivery import DeliveredEvent
+from storeflows.events.identify import IdentifyEvent
+from storeflows.events.page_view import PageViewedEvent
 from storeflows.events.privacy import DataRequest, ErasureRequest
+from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
+from storeflows.events.search import SearchEvent
+from storeflows.events.subjects import RunSubject
+from storeflows.events.subscription import SubscribedEvent
+from storeflows.events.subscription_request import SubscriptionRequestedEvent
+from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.storage import contacts, orders, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """A run a handler asks for: about `subject`, for the contact `email`."""
+
+    email: str
+    subject: RunSubject
+
+
 def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     outcome = _HANDLERS[type(event.event)](event, event.event)
+    # A handler that knows the runs' subjects (a storefront event's cart, checkout, session)
+    # names them; for the others the event does.
+    requested: list[RunRequest] | None = outcome.pop("run_requests", None)
     # A cancelled order's later purchase events (orders/paid, a redelivery, an orders/create
     # delivered after the cancellation) start nothing.
     if event.event.type in EVENTS_STARTING_RUNS and not outcome.get("order_cancelled"):
-        outcome.update(_start_runs(event))
+        if requested is None:
+            subject = event.event.run_subject(event.event_id)
+            customer = getattr(event.event, "customer", None)
+            requested = [RunRequest(customer.email, subject)] if subject is not None and customer else []
+        for request in requested:
+            outcome.update(_start_runs(event, request))
     return outcome
 
 
@@ -159,6 +188,68 @@ def _record_data_request(event: StoreEvent, request: DataRequest) -> dict[str, A
     return {"event_id": event.event_id, "data_request_id": request.request_id, "newly_kept": kept}
 
 
+def _record_storefront_event(event: StoreEvent, body: StorefrontEvent) -> dict[str, Any]:
+    """Finds the contact (an unknown visitor's event is kept until the visitor is known),
+    links a visitor the event names with its email, then records the event (_RECORDERS)."""
+    email = storefront.contact_of(event, body)
+    if email is None:
+        storefront.keep_until_identified(event, body)
+        logger.info("visitor event kept", extra={"store_id": event.store_id, "event_id": event.event_id})
+        return {"event_id": event.event_id, "kept_until_identified": True}
+    outcome: dict[str, Any] = {"event_id": event.event_id}
+    if body.visitor_id is not None and storefront.needs_identifying(event, body):
+        outcome.update(_identify_visitor(event, body, body.visitor_id, email))
+    recorder = _RECORDERS.get(type(body))
+    if recorder is not None:
+        outcome.update(recorder(event, body, email))
+    return outcome
+
+
+def _identify(event: StoreEvent, body: IdentifyEvent) -> dict[str, Any]:
+    return {"event_id": event.event_id, **_identify_visitor(event, body, body.visitor_id, body.customer.email)}
+
+
+def _identify_visitor(
+    event: StoreEvent, body: StorefrontEvent | IdentifyEvent, visitor_id: str, email: str
+) -> dict[str, Any]:
+    """Links the visitor to the contact, then records the visitor's earlier events for it."""
+    identification = storefront.identify(event, visitor_id, email, at=storefront.when(event, body))
+    for sort_key, earlier in identification.earlier_events:
+        dispatch_event(earlier)
+        storefront.forget(event, visitor_id, sort_key)
+    logger.info(
+        "visitor identified",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "identified": identification.identified,
+            "earlier_events": len(identification.earlier_events),
+            "proof": storefront.proof_of(event),
+        },
+    )
+    return {"identified": identification.identified, "earlier_events": len(identification.earlier_events)}
+
+
+def _record_subscription(event: StoreEvent, subscribed: SubscribedEvent) -> dict[str, Any]:
+    """A confirmed sign-up is an explicit consent statement (it may re-subscribe)."""
+    applied = contacts.record_consent(
+        event.store_id,
+        subscribed.customer.email,
+        marketing=True,
+        source=subscribed.source,
+        at=subscribed.occurred_at or event.received_at,
+        lifts_unsubscribe=True,
+        wording=subscribed.consent_text,
+    )
+    logger.info("subscription recorded", extra={"store_id": event.store_id, "event_id": event.event_id})
+    return {"event_id": event.event_id, "consent_applied": applied}
+
+
+# Storefront event type -> what records it on its contact (after storefront.contact_of found
+# who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
+# one is only attributed to its contact.
+_RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {}
+
 # Event type -> its handler, called with the event and its body.
 _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     PurchaseEvent: _record_purchase,
@@ -167,18 +258,34 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     CancelledEvent: _cancel_order,
     ErasureRequest: _erase_contact,
     DataRequest: _record_data_request,
+    SubscribedEvent: _record_subscription,
+    IdentifyEvent: _identify,
+    **dict.fromkeys(
+        (
+            CheckoutStartedEvent,
+            CartUpdatedEvent,
+            ProductViewedEvent,
+            CategoryViewedEvent,
+            PageViewedEvent,
+            SearchEvent,
+            WishlistAddedEvent,
+            WishlistRemovedEvent,
+            SubscriptionRequestedEvent,
+        ),
+        _record_storefront_event,
+    ),
 }
 
 
-def _start_runs(event: StoreEvent) -> dict[str, Any]:
-    """One run of every published workflow whose trigger matches, about the event's subject."""
-    subject = event.event.run_subject(event.event_id)
+def _start_runs(event: StoreEvent, request: RunRequest) -> dict[str, Any]:
+    """One run of every published workflow whose trigger matches, about the request's subject."""
+    subject = request.subject
     started, already_running = [], []
     if subject is not None:
         for workflow in workflows.list_workflows(event.store_id):
             if not workflow.runs_for(event.event):
                 continue
-            if runs.start_run(event, workflow, subject):
+            if runs.start_run(event, workflow, subject, request.email):
                 started.append(workflow.workflow_id)
             else:
                 already_running.append(workflow.workflow_id)

@@ -27,7 +27,7 @@ from typing import Any
 
 from storeflows.events.privacy import DataRequest
 from storeflows.records import DataRequestRecord, Suppression
-from storeflows.storage import contacts, dynamodb, keys, reports, sends, workflows
+from storeflows.storage import contacts, dynamodb, keys, reports, sends, visitors, workflows
 from storeflows.storage import privacy as privacy_store
 from storeflows.workflows import runs
 
@@ -124,7 +124,16 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     stopped = runs.stop_runs(possible, error=STOP_ERROR, cause=STOP_CAUSE)
     for request in requests:
         privacy_store.delete_data_request(store_id, request.request_id)
+    # A visitor's partition holds the address and the visitor's browsing; the contact's link
+    # items name it, so it goes before them (a retried erasure still finds it).
+    visitor_items = sum(
+        visitors.forget_visitor(store_id, item["visitor_id"])
+        for item in items
+        if item["sk"].startswith(keys.VISITOR_PREFIX)
+    )
     erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
+    if visitor_items:
+        erased["visitor_data"] += visitor_items
     return Erasure(
         items_erased=dict(sorted(erased.items())),
         runs_stopped=stopped,

@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 _MAX_EMAIL_LENGTH = 254
@@ -241,3 +242,81 @@ def describe_validation_error(err: ValidationError) -> str:
     if hidden > 0:
         parts.append(f"and {hidden} more")
     return "; ".join(parts)
+
+
+# --- the storefront's events (storeflows.events.checkout, .cart, .product_view ...) -----------
+
+MAX_URL_LENGTH = 2000
+MAX_CART_ITEMS = 250
+MAX_SEARCH_RESULTS = 50
+_VISITOR_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def _check_url(value: str | None) -> str | None:
+    """An absolute http(s) URL without spaces or controls: it ends up in an email's link."""
+    if value is None:
+        return None
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or "/" == rest[:1]:
+        raise ValueError("must be an absolute http or https URL")
+    if any(ch.isspace() for ch in value) or _has_line_break_or_control(value) or any(ch in value for ch in '"<>\\'):
+        raise ValueError("must not contain spaces, quotes, angle brackets or control characters")
+    return value
+
+
+def _check_visitor_id(value: str | None) -> str | None:
+    if value is not None and not _VISITOR_ID_RE.fullmatch(value):
+        raise ValueError("must be 8 to 64 letters, digits, _ or -")
+    return value
+
+
+Url = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_check_url)]
+VisitorId = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_check_visitor_id)]
+GivenVisitorId = Annotated[str, AfterValidator(_check_visitor_id)]
+Token = Annotated[str, BeforeValidator(_id_to_text), Field(min_length=1), AfterValidator(_check_id)]
+
+
+class Product(ValueObject):
+    """A product as the storefront shows it: what a message links to and pictures."""
+
+    product_id: OptionalId = None
+    variant_id: OptionalId = None
+    sku: OptionalText = None
+    name: OptionalText = None
+    category: OptionalText = None
+    price: Money | None = None
+    currency: Annotated[str | None, BeforeValidator(_blank_to_none)] = None
+    url: Url = None
+    image_url: Url = None
+
+    @property
+    def identity(self) -> str | None:
+        """What tells two views of one product apart from two products: its id, else SKU, else URL."""
+        return self.product_id or self.sku or self.url
+
+
+class CartItem(Product):
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+
+
+class StorefrontEvent(ValueObject):
+    """An event of someone on the store's site: named by `customer.email` when known, else by
+    the anonymous `visitor_id` the browser snippet keeps (storeflows.storefront
+    attaches a visitor's events to the contact once the visitor is identified)."""
+
+    occurred_at: OccurredAt = None
+    customer: Customer | None = None
+    visitor_id: VisitorId = None
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> "StorefrontEvent":
+        if self.customer is None and self.visitor_id is None:
+            raise ValueError("names nobody: give customer.email or visitor_id")
+        return self
+
+    def run_subject(self, event_id: str) -> None:
+        """Runs about the storefront are started by the dispatcher once it knows the contact
+        and its session, cart or checkout (storeflows.dispatch), never from the event alone."""
+        return None

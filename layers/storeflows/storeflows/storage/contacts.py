@@ -43,6 +43,7 @@ def record_consent(
     at: datetime,
     lifts_unsubscribe: bool = False,
     history: bool = True,
+    wording: str | None = None,
 ) -> bool:
     """Sets the contact's marketing consent unless a newer record is already there, so the
     newest statement wins whatever order orders and consent events arrive in. Returns
@@ -51,7 +52,8 @@ def record_consent(
     where), unless `history` is False: an order's checkbox is kept on its ORDER# item.
 
     `lifts_unsubscribe`: an explicit "yes" (a consent event, not the checkbox state an order
-    carries) made after the contact unsubscribed re-subscribes them."""
+    carries) made after the contact unsubscribed re-subscribes them. `wording`: the words the
+    person agreed to, kept with the history item (the proof of consent)."""
     statement: dict[str, Any] = {"marketing": marketing, "source": source, "updated_at": db.utc_iso(at)}
     applied = _apply_consent(store_id, email, statement)
     if applied is None:
@@ -60,7 +62,7 @@ def record_consent(
     if applied is None:
         raise ContactErasedMeanwhile(f"a contact of store {store_id} was erased while its consent was recorded")
     if history:
-        _keep_consent_statement(store_id, email, statement, applied=applied)
+        _keep_consent_statement(store_id, email, statement, applied=applied, wording=wording)
     if applied and marketing and lifts_unsubscribe:
         _lift_unsubscribe(store_id, email, statement["updated_at"])
     return applied
@@ -98,7 +100,9 @@ def _lift_unsubscribe(store_id: str, email: str, at_iso: str) -> None:
     )
 
 
-def _keep_consent_statement(store_id: str, email: str, statement: dict[str, Any], *, applied: bool) -> None:
+def _keep_consent_statement(
+    store_id: str, email: str, statement: dict[str, Any], *, applied: bool, wording: str | None
+) -> None:
     """The first delivery of a statement is what the history keeps (a redelivery changes nothing)."""
     db.if_condition_holds(
         db.table().put_item,
@@ -109,6 +113,7 @@ def _keep_consent_statement(store_id: str, email: str, statement: dict[str, Any]
             "stated_at": statement["updated_at"],
             "received_at": db.utc_iso(db.now()),
             "applied": applied,
+            **({"wording": wording} if wording else {}),
         },
         ConditionExpression="attribute_not_exists(pk)",
     )

@@ -20,6 +20,8 @@
     CONTACT#<store>#<email>         CONSENT#<stated at>#<source>         consent history: every statement received
     SUPPRESSION#<store>             ADDRESS#<sha256 of the email>        what an erasure kept (no address)
     STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
+    VISITOR#<store>#<visitor>       VISITOR | EVENT#<at>#<event>         an anonymous visitor (storage.visitors)
+    CONTACT#<store>#<email>         VISITOR#<visitor>                    a visitor identified as the contact
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -45,6 +47,7 @@ SEND_PREFIX = "SEND#"
 ACTIVE_PREFIX = "ACTIVE#"
 CONSENT_PREFIX = "CONSENT#"
 DATA_REQUEST_PREFIX = "DATAREQUEST#"
+VISITOR_PREFIX = "VISITOR#"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
 
 

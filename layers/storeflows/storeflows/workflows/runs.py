@@ -57,9 +57,8 @@ def execution_arn(state_machine: str, name: str) -> str:
     return f"{state_machine.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
 
-def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject) -> dict[str, Any]:
+def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject, email: str) -> dict[str, Any]:
     """Everything a run needs, snapshotted at start; the ASL never builds a key itself."""
-    email = event.event.customer.email
     send = SendRun(
         store_id=event.store_id,
         workflow_id=workflow.workflow_id,
@@ -81,13 +80,13 @@ def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject) -> dic
     }
 
 
-def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject) -> bool:
+def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject, email: str) -> bool:
     """Starts the run; False when a run for this (store, workflow, subject) already exists."""
     try:
         client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn(workflow.template),
             name=run_name(event.store_id, subject.key, workflow.workflow_id),
-            input=json.dumps(run_input(event, workflow, subject)),
+            input=json.dumps(run_input(event, workflow, subject, email)),
         )
     except ClientError as err:
         if err.response["Error"]["Code"] == "ExecutionAlreadyExists":
