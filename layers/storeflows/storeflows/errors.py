@@ -8,6 +8,9 @@ class StoreflowsError(Exception):
     def __init__(self, detail: str = ""):
         super().__init__(detail)
         self.detail = detail
+        # Headers the answer carries beside the status (a browser route's CORS headers, a
+        # Retry-After): set by the domain that knows them, sent by storeflows.http.
+        self.answer_headers: dict[str, str] = {}
 
 
 class UnknownStore(StoreflowsError):
@@ -51,3 +54,25 @@ class SendThrottled(StoreflowsError):
 class SendInProgress(StoreflowsError):
     """Another attempt of the same send step holds its claim and may still be sending; the
     workflow retries shortly, and the retry answers with that attempt's decision."""
+
+
+class OriginNotAllowed(StoreflowsError):
+    """A browser request (POST /collect) from a page whose origin the store has not allowed."""
+
+
+class InvalidPublicKey(StoreflowsError):
+    """A browser request names a public key that is not the store's."""
+
+
+class ConsentRequired(StoreflowsError):
+    """The store requires the visitor's consent before tracking, and the request does not say
+    it was given."""
+
+
+class TooManyRequests(StoreflowsError):
+    """One visitor sent more events than the per-minute cap allows; `retry_after` seconds
+    until the next window."""
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -8,10 +8,14 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from storeflows.errors import (
+    ConsentRequired,
     InvalidPayload,
+    InvalidPublicKey,
     InvalidSignature,
+    OriginNotAllowed,
     PayloadTooLarge,
     StoreflowsError,
+    TooManyRequests,
     UnknownStore,
     UnsupportedMediaType,
 )
@@ -23,11 +27,17 @@ _STATUS = {
     UnknownStore: (404, "unknown_store"),
     PayloadTooLarge: (413, "payload_too_large"),
     UnsupportedMediaType: (415, "unsupported_media_type"),
+    OriginNotAllowed: (403, "origin_not_allowed"),
+    InvalidPublicKey: (403, "invalid_key"),
+    ConsentRequired: (403, "consent_required"),
+    TooManyRequests: (429, "rate_limited"),
 }
 
 
-def json_response(status_code: int, body: dict) -> Response:
-    return Response(status_code=status_code, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+def json_response(status_code: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status_code, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
+    )
 
 
 def raw_body(app: APIGatewayHttpResolver) -> bytes:
@@ -54,4 +64,4 @@ def install_error_handlers(app: APIGatewayHttpResolver, *, refused_metric: str |
         )
         if refused_metric:
             count_by(refused_metric, "reason", code)
-        return json_response(status_code, {"error": code, "detail": error.detail})
+        return json_response(status_code, {"error": code, "detail": error.detail}, error.answer_headers or None)

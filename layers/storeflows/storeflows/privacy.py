@@ -27,7 +27,7 @@ from typing import Any
 
 from storeflows.events.privacy import DataRequest
 from storeflows.records import DataRequestRecord, Suppression
-from storeflows.storage import contacts, dynamodb, keys, reports, sends, visitors, workflows
+from storeflows.storage import browser, contacts, dynamodb, keys, reports, sends, visitors, workflows
 from storeflows.storage import privacy as privacy_store
 from storeflows.workflows import runs
 
@@ -131,6 +131,11 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
         for item in items
         if item["sk"].startswith(keys.VISITOR_PREFIX)
     )
+    # An email link's ref names the address outside the partition: once it is gone, every link
+    # the contact was sent identifies nobody.
+    for item in items:
+        if item["sk"].startswith(keys.CONTACT_LINK_PREFIX):
+            browser.forget_contact_link(store_id, item["ref"])
     erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
     if visitor_items:
         erased["visitor_data"] += visitor_items

@@ -68,6 +68,22 @@ class ShopifyOrders(BaseModel):
     count_test_orders: bool = True
 
 
+class BrowserSettings(BaseModel):
+    """What the store's pages may send to POST /collect (the browser snippet, the Shopify
+    pixel): the public key they name (not a secret: any visitor can read it), the origins of
+    the pages allowed to send, and whether the visitor's consent must be given first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: str
+    # "https://shop.example.com" (scheme, host and port, no path); links in Storeflows emails
+    # to these origins carry the contact token (messaging.contact_links).
+    allowed_origins: list[str] = []
+    # On unless the store turns it off: the store record does not know where it sells, and
+    # ePrivacy art. 5(3) asks for consent before a browser id is stored for anyone in the EU.
+    consent_required: bool = True
+
+
 class Store(BaseModel):
     store_id: str = Field(pattern=STORE_ID_PATTERN.pattern)
     name: str = ""
@@ -82,6 +98,7 @@ class Store(BaseModel):
     unsubscribe_key: str
     attribution: Attribution = Attribution()
     shopify: ShopifyOrders = ShopifyOrders()
+    browser: BrowserSettings | None = None
 
     def previous_secret(self, field: str) -> tuple[str, ...]:
         """The secret `field` (shopify_secret, ...) had before its last rotation, if still accepted."""

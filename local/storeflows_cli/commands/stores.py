@@ -114,6 +114,7 @@ def stores_list(args) -> int:
             "name": store.name,
             "platforms": ", ".join(store_platforms(store)),
             "old_secret_accepted": ", ".join(rotating_platforms(store)) or None,
+            "browser_key": store.browser.public_key if store.browser else None,
         }
         for store in sorted(stores.list_stores(), key=lambda store: store.store_id)
     ]
@@ -127,6 +128,7 @@ def stores_list(args) -> int:
                 ("name", "NAME"),
                 ("platforms", "PLATFORMS"),
                 ("old_secret_accepted", "OLD SECRET ACCEPTED (retire-secret)"),
+                ("browser_key", "BROWSER KEY"),
             ],
         )
         if rows
@@ -164,6 +166,58 @@ def stores_shopify(args) -> int:
         {"store": store.store_id, **store.shopify.model_dump()},
         f"store {store.store_id}: Shopify test orders (test: true) "
         + ("count as purchases" if counted else "are acknowledged and ignored"),
+    )
+    return 0
+
+
+def install_snippet(store_id: str, public_key: str, consent_required: bool) -> str:
+    """The HTML a store puts on every page (README: The browser snippet and the Shopify pixel)."""
+    from storeflows.config import settings
+
+    api = (settings().public_api_url or "https://<ApiUrl>").rstrip("/")
+    consent = "true" if consent_required else "false"
+    return (
+        "<script>\n"
+        "  window.storeflows = window.storeflows || function () {"
+        " (storeflows.q = storeflows.q || []).push(arguments); };\n"
+        f"  storeflows('init', {{store: '{store_id}', key: '{public_key}', endpoint: '{api}',"
+        f" consent_required: {consent}}});\n"
+        "</script>\n"
+        f'<script async src="{api}/sdk/storeflows.js"></script>'
+    )
+
+
+def stores_browser(args) -> int:
+    from storeflows.admin.stores import set_browser
+
+    store = set_browser(
+        args.store,
+        allow_origins=tuple(args.allow_origin or ()),
+        remove_origins=tuple(args.remove_origin or ()),
+        consent_required=args.consent_required,
+        rotate_key=args.rotate_key,
+    )
+    browser = store.browser
+    assert browser is not None  # set_browser gives the store one
+    snippet = install_snippet(store.store_id, browser.public_key, browser.consent_required)
+    origins = ", ".join(browser.allowed_origins) or "none yet (add one with --allow-origin https://your-shop)"
+    emit(
+        args,
+        {"store": store.store_id, **browser.model_dump(), "snippet": snippet},
+        "\n".join(
+            [
+                f"store {store.store_id}: browser key {browser.public_key}",
+                f"  allowed origins: {origins}",
+                "  consent required: "
+                + (
+                    "yes (nothing is stored or sent until storeflows('consent', true))"
+                    if browser.consent_required
+                    else "no"
+                ),
+                "put this on every page:",
+                snippet,
+            ]
+        ),
     )
     return 0
 
@@ -255,6 +309,32 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
     sub.add_argument(
         "--opens", action=argparse.BooleanOptionalAction, default=None, help="count opens too (--no-opens: clicks only)"
     )
+    sub = build.command(
+        stores,
+        "browser",
+        stores_browser,
+        "show or set what the store's pages may send (browser key, origins, consent)",
+        "The browser snippet and the Shopify pixel send to POST /collect/STORE with the store's\n"
+        "public browser key (pk_…, made by the first call; not a secret) from an allowed origin\n"
+        "(scheme and host, e.g. https://shop.example.com; links in Storeflows emails to these\n"
+        "origins carry the contact token). Consent is required by default: the snippet stores\n"
+        "and sends nothing until the page calls storeflows('consent', true). --rotate-key makes\n"
+        "a new key (pages with the old one are refused at once). Prints the HTML to install.",
+    )
+    sub.add_argument("store")
+    sub.add_argument(
+        "--allow-origin", action="append", metavar="ORIGIN", help="allow pages of this origin (repeatable)"
+    )
+    sub.add_argument(
+        "--remove-origin", action="append", metavar="ORIGIN", help="stop allowing this origin (repeatable)"
+    )
+    sub.add_argument(
+        "--consent-required",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="wait for the visitor's consent before storing or sending anything (default: yes)",
+    )
+    sub.add_argument("--rotate-key", action="store_true", help="replace the browser key")
     sub = build.command(
         stores,
         "shopify",

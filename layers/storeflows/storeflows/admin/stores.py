@@ -2,12 +2,13 @@
 once when it is made. A store starts with one platform's secret and adds others; a rotation
 keeps the secret it replaces accepted until the operator retires it, so the store's side can
 switch over without a refused webhook. The revenue attribution windows; whether Shopify test
-orders count."""
+orders count; what the store's pages may send to POST /collect (public key, origins, consent)."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -16,7 +17,7 @@ from storeflows.admin.files import _store_id_problems, validation_problems
 from storeflows.fields import WRITTEN
 from storeflows.intake.signatures import generate_standard_webhooks_secret, sign_standard_webhook
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
-from storeflows.records import Attribution, ShopifyOrders, Store, is_store_id
+from storeflows.records import Attribution, BrowserSettings, ShopifyOrders, Store, is_store_id
 from storeflows.storage import stores
 
 
@@ -166,3 +167,59 @@ def set_shopify_orders(store_id: str, *, count_test_orders: bool | None = None) 
     shopify = ShopifyOrders(count_test_orders=count_test_orders)
     stores.set_store_shopify_orders(store_id, shopify)
     return store.model_copy(update={"shopify": shopify})
+
+
+PUBLIC_KEY_PREFIX = "pk_"
+
+
+def generate_public_key() -> str:
+    """The store's browser key: not a secret (every visitor's browser sends it), but unguessable,
+    so the endpoint can tell a page the store set up from a guess at its store id."""
+    return PUBLIC_KEY_PREFIX + secrets.token_urlsafe(18)
+
+
+def web_origin(value: str) -> str:
+    """An origin as browsers send it in the Origin header: scheme://host[:port], lower-case,
+    no path; "null" is what a sandboxed frame (it may be a Shopify pixel's) sends."""
+    text = value.strip()
+    if text == "null":
+        return text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise AdminError(f"{value!r} is not an origin like https://shop.example.com") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise AdminError(f"{value!r} is not an origin like https://shop.example.com (scheme and host, no path)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise AdminError(f"{value!r} is not an origin like https://shop.example.com (no query, user or fragment)")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower()
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
+def set_browser(
+    store_id: str,
+    *,
+    allow_origins: tuple[str, ...] = (),
+    remove_origins: tuple[str, ...] = (),
+    consent_required: bool | None = None,
+    rotate_key: bool = False,
+) -> Store:
+    """What the store's pages may send to POST /collect: the first call gives the store its
+    public key; origins are added and removed; the consent requirement set (on by default);
+    `rotate_key` replaces the key (pages naming the old one are refused at once). Returns the
+    store as it is now."""
+    store = require_store(store_id)
+    current = store.browser or BrowserSettings(public_key=generate_public_key())
+    added = [web_origin(origin) for origin in allow_origins]
+    removed = {web_origin(origin) for origin in remove_origins}
+    origins = [origin for origin in dict.fromkeys([*current.allowed_origins, *added]) if origin not in removed]
+    browser = BrowserSettings(
+        public_key=generate_public_key() if rotate_key else current.public_key,
+        allowed_origins=origins,
+        consent_required=current.consent_required if consent_required is None else consent_required,
+    )
+    if browser != store.browser:
+        stores.set_store_browser(store_id, browser)
+    return store.model_copy(update={"browser": browser})

@@ -28,15 +28,15 @@ from typing import Any
 from storeflows.config import require
 from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
 from storeflows.events.subjects import SubjectView
-from storeflows.messaging import coupons, ses
+from storeflows.messaging import contact_links, coupons, ses
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
-from storeflows.messaging.rendering import render_message
+from storeflows.messaging.rendering import RenderedMessage, render_message
 from storeflows.messaging.requests import SendRequest
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import SKIP_REASONS, Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
-from storeflows.storage import messages, sends
+from storeflows.storage import browser, messages, sends
 
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
@@ -136,7 +136,9 @@ def _compose(
         link = _unsubscribe_link(store, request)
         headers.update(unsubscribe_headers(link))
     coupon = {"code": coupon_code} if coupon_code is not None else None
-    rendered = render_message(content, message_context(store, contact, subject, link, coupon))
+    rendered = _with_contact_token(
+        store, contact, render_message(content, message_context(store, contact, subject, link, coupon))
+    )
     raw = build_mime_message(
         sender_name=sender.name,
         sender_address=sender.address,
@@ -146,6 +148,19 @@ def _compose(
         extra_headers=headers,
     )
     return language, raw
+
+
+def _with_contact_token(store: Store, contact: Contact, rendered: RenderedMessage) -> RenderedMessage:
+    """Links to the store's own site carry the contact token, so the store's snippet knows who
+    followed them (messaging.contact_links); the ref it names is kept only when one does."""
+    origins = contact_links.store_origins(store)
+    if not origins:
+        return rendered
+    token = contact_links.make_token(store, contact.email, now=datetime.now(UTC))
+    marked = contact_links.with_contact_token(rendered, origins, token)
+    if marked != rendered:
+        browser.keep_contact_link(store.store_id, contact.email, contact_links.contact_ref(store, contact.email))
+    return marked
 
 
 def _claim_and_send(

@@ -22,6 +22,9 @@
     STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
     VISITOR#<store>#<visitor>       VISITOR | EVENT#<at>#<event>         an anonymous visitor (storage.visitors)
     CONTACT#<store>#<email>         VISITOR#<visitor>                    a visitor identified as the contact
+    CONTACTLINK#<store>#<ref>       CONTACTLINK                          whom an email link's contact token names
+    CONTACT#<store>#<email>         CONTACTLINK#<ref>                    the link back, so an erasure finds it
+    COLLECT#<store>#<visitor>       MINUTE#<yyyy-mm-ddThh:mm>            events one visitor sent that minute (expires)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -196,3 +199,22 @@ def coupon_claim_key(store_id: str, pool_id: str, claim_key: str) -> dict[str, s
     claim partition holds no email address (erasing a contact stays one partition)."""
     digest = hashlib.sha256(claim_key.encode("utf-8")).hexdigest()
     return {"pk": coupon_claims_pk(store_id, pool_id), "sk": f"{COUPON_CLAIM_PREFIX}{digest}"}
+
+
+# --- the browser's POST /collect (storeflows.intake.browser, storage.browser) ----------------------
+
+CONTACT_LINK_PREFIX = "CONTACTLINK#"
+
+
+def contact_link_key(store_id: str, ref: str) -> dict[str, str]:
+    """Whom the opaque `ref` of an email link's contact token names (messaging.contact_links)."""
+    return {"pk": f"{CONTACT_LINK_PREFIX}{store_id}#{ref}", "sk": "CONTACTLINK"}
+
+
+def contact_link_backref_key(store_id: str, email: str, ref: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"{CONTACT_LINK_PREFIX}{ref}"}
+
+
+def collect_counter_key(store_id: str, visitor_id: str, minute: str) -> dict[str, str]:
+    """How many events one visitor sent in one minute (yyyy-mm-ddThh:mm, UTC)."""
+    return {"pk": f"COLLECT#{store_id}#{visitor_id}", "sk": f"MINUTE#{minute}"}

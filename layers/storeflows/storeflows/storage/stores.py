@@ -7,7 +7,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from storeflows.records import Attribution, ShopifyOrders, Store, is_store_id
+from storeflows.records import Attribution, BrowserSettings, ShopifyOrders, Store, is_store_id
 from storeflows.storage import dynamodb as db
 from storeflows.storage import keys
 
@@ -95,6 +95,15 @@ def set_store_shopify_orders(store_id: str, shopify: ShopifyOrders) -> None:
         UpdateExpression="SET shopify = :shopify",
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":shopify": shopify.model_dump()},
+    )
+
+
+def set_store_browser(store_id: str, browser: BrowserSettings) -> None:
+    db.table().update_item(
+        Key=keys.store_key(store_id),
+        UpdateExpression="SET browser = :browser",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":browser": browser.model_dump()},
     )
 
 
