@@ -22,6 +22,7 @@ KINDS = {
     "http": "the event API's headers: exactly those a signed request carries",
     "text": "the bench's output (what bench/results.json renders to) or the layout tree (every path exists)",
     "mermaid": "the architecture: its functions are exactly template.yaml's",
+    "html": "the browser snippet's install HTML: what `storeflows stores browser` prints",
 }
 
 # Commands of sh blocks a test cannot run, and why; every other command is run.

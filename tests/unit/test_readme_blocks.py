@@ -172,3 +172,13 @@ def test_the_architecture_names_exactly_the_templates_functions():
     functions = set(re.findall(r"^  (\w+Function):\n    Type: AWS::Serverless::Function$", template, re.MULTILINE))
     assert len(functions) >= 7
     assert set(re.findall(r"\b(\w+Function)\b", block.text)) == functions
+
+
+# --- html: the browser snippet's install HTML ----------------------------------------------------------
+
+
+def test_the_install_html_is_what_stores_browser_prints():
+    from storeflows_cli.commands.stores import install_snippet
+
+    (block,) = of_kind("html")
+    assert block.text == install_snippet("https://<ApiUrl>", "my-shop", "pk_…", True) + "\n"

@@ -128,7 +128,8 @@ def stores_list(args) -> int:
                 ("name", "NAME"),
                 ("platforms", "PLATFORMS"),
                 ("old_secret_accepted", "OLD SECRET ACCEPTED (retire-secret)"),
-                ("browser_key", "BROWSER KEY"),
+                # Only once a store takes browser events (storeflows stores browser).
+                *([("browser_key", "BROWSER KEY")] if any(row["browser_key"] for row in rows) else []),
             ],
         )
         if rows
@@ -170,11 +171,9 @@ def stores_shopify(args) -> int:
     return 0
 
 
-def install_snippet(store_id: str, public_key: str, consent_required: bool) -> str:
+def install_snippet(api: str, store_id: str, public_key: str, consent_required: bool) -> str:
     """The HTML a store puts on every page (README: The browser snippet and the Shopify pixel)."""
-    from storeflows.config import settings
-
-    api = (settings().public_api_url or "https://<ApiUrl>").rstrip("/")
+    api = api.rstrip("/")
     consent = "true" if consent_required else "false"
     return (
         "<script>\n"
@@ -199,7 +198,10 @@ def stores_browser(args) -> int:
     )
     browser = store.browser
     assert browser is not None  # set_browser gives the store one
-    snippet = install_snippet(store.store_id, browser.public_key, browser.consent_required)
+    from storeflows.config import settings
+
+    api = settings().public_api_url or "https://<ApiUrl>"
+    snippet = install_snippet(api, store.store_id, browser.public_key, browser.consent_required)
     origins = ", ".join(browser.allowed_origins) or "none yet (add one with --allow-origin https://your-shop)"
     emit(
         args,

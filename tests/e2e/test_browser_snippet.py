@@ -1,0 +1,96 @@
+"""The browser snippet as the stack serves it (GET /sdk/storeflows.js), run by Node with a
+minimal stand-in for the page's window (location, storage, cookie, history, sendBeacon), posting
+to the local stack's POST /collect: its batches reach the contact once the visitor identifies.
+Node's fetch sets no Origin header, so the stand-in adds the page's, as a browser would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+
+import boto3
+import pytest
+import requests
+
+from storeflows_local.waiting import wait_for
+
+PAGE_ORIGIN = "https://shop.example.com"
+
+# The page: the snippet's install HTML, as JavaScript; then what a visitor does on it.
+PAGE = r"""
+const vm = require("vm");
+const [sdk, api, store, key, email] = JSON.parse(process.argv[1]);
+const storage = {};
+const listeners = {};
+const sent = [];
+const location = new URL("https://shop.example.com/products/venise?utm_source=x&sf_t=abc.1.def#top");
+const page = {
+  URL, URLSearchParams, setTimeout, clearTimeout, Uint8Array, JSON, String, Object, Array, Date, RegExp, console,
+  crypto: require("crypto").webcrypto,
+  localStorage: { getItem: (k) => storage[k] || null, setItem: (k, v) => { storage[k] = v; }, removeItem: (k) => { delete storage[k]; } },
+  location: { get href() { return location.href; }, get search() { return location.search; },
+              get pathname() { return location.pathname; }, get hash() { return location.hash; }, protocol: "https:" },
+  history: { state: null, replaceState: (state, title, url) => { const next = new URL(url, location.href); location.search = next.search; } },
+  navigator: {
+    sendBeacon: (url, body) => { sent.push(fetch(url, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8", origin: "https://shop.example.com" } })); return true; },
+  },
+  fetch: (url, options) => { const call = fetch(url, { ...options, headers: { ...options.headers, origin: "https://shop.example.com" } }); sent.push(call); return call; },
+  addEventListener: (name, listener) => { listeners[name] = listener; },
+};
+page.window = page;
+page.document = { cookie: "", title: "Venise dress", currentScript: null, visibilityState: "visible", addEventListener: () => {} };
+vm.createContext(page);
+// The install HTML's first script: calls queue until the snippet has loaded.
+vm.runInContext(`window.storeflows = window.storeflows || function () { (storeflows.q = storeflows.q || []).push(arguments); };`, page);
+page.storeflows("init", { store, key, endpoint: api, consent_required: true });
+page.storeflows("track", "product_viewed", { product: { product_id: "p-1", name: "Venise dress", url: "https://shop.example.com/products/venise" } });
+vm.runInContext(sdk, page);
+const before = { stored: Object.keys(storage).length, cookie: page.document.cookie, sent: sent.length };
+page.storeflows("consent", true);
+page.storeflows("identify", { email });
+listeners.pagehide();
+Promise.all(sent).then(async (answers) => {
+  const bodies = await Promise.all(answers.map(async (answer) => [answer.status, await answer.json()]));
+  console.log(JSON.stringify({ before, answers: bodies, visitor: storage.sf_vid, url: location.href }));
+});
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_snippets_batches_reach_the_contact_once_the_visitor_identifies(stack, storeflows, email):
+    store_id = f"shop-{uuid.uuid4().hex[:8]}"
+    storeflows("stores", "create", store_id, "--platform", "api")
+    browser = json.loads(storeflows("stores", "browser", store_id, "--allow-origin", PAGE_ORIGIN, "--json").stdout)
+    sdk = requests.get(f"{stack.api_url}/sdk/storeflows.js", timeout=10)
+    assert sdk.headers["Content-Type"].startswith("application/javascript")
+
+    page = subprocess.run(
+        ["node", "-e", PAGE, json.dumps([sdk.text, stack.api_url, store_id, browser["public_key"], email])],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert page.returncode == 0, page.stderr
+    result = json.loads(page.stdout.strip().splitlines()[-1])
+    # Before consent: nothing stored in the browser, nothing sent.
+    assert result["before"] == {"stored": 0, "cookie": "", "sent": 0}
+    # The email link's token is out of the address bar (the rest of the URL is kept).
+    assert result["url"] == "https://shop.example.com/products/venise?utm_source=x#top"
+    statuses = [status for status, _ in result["answers"]]
+    assert statuses and set(statuses) == {202}, result["answers"]
+    accepted = [event_id for _, body in result["answers"] for event_id in body["event_ids"]]
+    visitor = result["visitor"]
+    assert len(accepted) == 3 and all(event_id.startswith(f"browser:{visitor}:") for event_id in accepted)
+    # The made-up sf_t of the URL identifies nobody: its identify is dropped, the rest goes on.
+    assert [len(body["dropped"]) for _, body in result["answers"]] == [1, 0]
+
+    contact = wait_for(lambda: stack.contact(email, store_id), what="the identified visitor's contact")
+    assert contact["email"] == email
+    table = boto3.resource("dynamodb").Table("storeflows-local-Table")
+    known = wait_for(
+        lambda: table.get_item(Key={"pk": f"VISITOR#{store_id}#{visitor}", "sk": "VISITOR"}).get("Item"),
+        what="the visitor named as the contact",
+    )
+    assert (known["email"], known["proof"]) == (email, "claimed")
