@@ -113,6 +113,7 @@ def serve(port: int, time_scale: float) -> int:
   API                {stack.api_url}   (same routes as template.yaml)
   Outbox             {stack.api_url}/_local/        JSON: {stack.api_url}/_local/outbox
   Contacts           {stack.api_url}/_local/contacts/demo/<email>
+  Demo shop          {stack.api_url}/_local/shop    (the demo store's site, with the browser snippet)
   Local AWS          AWS_ENDPOINT_URL={stack.endpoint_url}
   Time scale         {time_scale:g} workflow seconds per second
   Kept in            {state.path if state else "nothing (STOREFLOWS_KEEP_STATE=0)"}{kept_note}

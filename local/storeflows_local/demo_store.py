@@ -124,3 +124,17 @@ def create_demo_store(secrets_: DemoSecrets) -> None:
             ),
         )
     )
+
+
+def open_demo_shop(origin: str) -> str:
+    """Lets the demo shop's pages (/_local/shop on `origin`) send to POST /collect for the
+    demo store, as `storeflows stores browser demo --allow-origin <origin>` does; returns the
+    store's public key. Changes nothing once done."""
+    from storeflows.admin.stores import set_browser
+
+    store = stores.get_store(DEMO_STORE_ID)
+    if store is not None and store.browser is not None and origin in store.browser.allowed_origins:
+        return store.browser.public_key
+    browser = set_browser(DEMO_STORE_ID, allow_origins=(origin,)).browser
+    assert browser is not None
+    return browser.public_key

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from storeflows_local import shop
 from storeflows_local.engine import LambdaContext
 from storeflows_local.stack import LocalStack
 from storeflows_local.template import ACCOUNT_ID, REGION
@@ -38,6 +40,9 @@ _local_views = Map(
         Rule("/_local/outbox", endpoint="outbox"),
         Rule("/_local/contacts/<store_id>/<email>", endpoint="contact"),
         Rule("/_local/ses/<message_id>/<kind>", endpoint="engagement", methods=["POST"]),
+        Rule("/_local/shop", endpoint="shop", defaults={"page": ""}),
+        Rule("/_local/shop/img/<product_id>.svg", endpoint="shop_image"),
+        Rule("/_local/shop/<path:page>", endpoint="shop"),
     ]
 )
 
@@ -45,6 +50,7 @@ _local_views = Map(
 class Gateway:
     def __init__(self, stack: LocalStack):
         self.stack = stack
+        self._shop_opening = threading.Lock()
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -79,7 +85,26 @@ class Gateway:
             return Response(outbox_page(outbox()), content_type="text/html; charset=utf-8")
         if endpoint == "engagement":
             return self._engagement(request, **arguments)
+        if endpoint == "shop":
+            return self._shop(request, **arguments)
+        if endpoint == "shop_image":
+            image = shop.product_image(arguments["product_id"])
+            if image is None:
+                raise NotFound("no such product")
+            return Response(image, content_type="image/svg+xml")
         return self._contact(**arguments)
+
+    def _shop(self, request: Request, page: str) -> Response:
+        from storeflows_local.demo_store import open_demo_shop  # the layer is importable once the stack has started
+
+        with self._shop_opening:  # one public key, however many pages the first visit loads at once
+            public_key = open_demo_shop(self.stack.api_url)
+        text = shop.shop_page(
+            page, request.args.get("q", ""), origin=self.stack.api_url, store_id="demo", public_key=public_key
+        )
+        if text is None:
+            raise NotFound(f"the demo shop has no page {page}")
+        return Response(text, content_type="text/html; charset=utf-8")
 
     def _engagement(self, request: Request, message_id: str, kind: str) -> Response:
         try:

@@ -1,0 +1,74 @@
+"""The demo storefront of `make dev` (/_local/shop), driven in headless Chromium as a person
+would use it: the consent banner, browsing, the cart, a checkout, a sign-up — each reaching
+Storeflows only through the snippet and POST /collect, and the flows' emails in the outbox.
+
+Debian's chromium (`make test` installs it where it can, as root); without it these tests say
+they were skipped."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from storeflows_local.waiting import wait_for
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package chromium)")
+
+# As the environment's probe starts it: without the background-networking flags Chromium
+# tries Google's hosts at every start, and this machine's closed network refuses them.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def collected(page) -> list[int]:
+    """Answers of POST /collect seen by the page (so a test waits for its batches)."""
+    answers: list[int] = []
+    page.on("response", lambda response: answers.append(response.status) if "/collect/" in response.url else None)
+    return answers
+
+
+def test_nothing_is_sent_before_the_visitor_accepts_and_then_the_visit_reaches_the_contact(stack, page, email):
+    answers = collected(page)
+    shop = f"{stack.api_url}/_local/shop"
+    page.goto(shop)
+    page.click(f"a[href='{shop}/product/venise-dress']")
+    page.wait_for_load_state()
+    assert page.evaluate("localStorage.getItem('sf_vid')") is None
+    assert "sf_vid" not in page.evaluate("document.cookie")
+    assert answers == []
+
+    page.click("#accept")
+    page.fill("#login input", email)
+    page.click("#login button")
+    page.wait_for_function("document.getElementById('said').textContent.length > 0")
+    wait_for(lambda: answers, what="the snippet's first batch")
+    assert set(answers) == {202}
+
+    contact = wait_for(lambda: stack.contact(email), what="the visitor's contact")
+    assert contact["email"] == email
