@@ -64,6 +64,8 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "total": "The order's total, a decimal: `{{ order.total|money(order.currency) }}` shows `129.90 EUR`.",
             "currency": "Its currency, e.g. `EUR`.",
             "items": "Its line items (`{% for item in order.items %}`), each with the fields below.",
+            "checkout_token": "The token of the checkout it came from, when the store says (Shopify does).",
+            "cart_token": "The token of the cart it came from, when the store says (Shopify does).",
         },
     ),
     "order.items": (

@@ -5,7 +5,15 @@
    way Lambda reports it (errorType = exception class), so Retry and Catch see the same
    error names as in AWS.
 2. Wait states: moto waits in real time. Here a wait of N workflow seconds lasts
-   N / time_scale real seconds. The deployed code and the ASL know nothing of this.
+   N / time_scale real seconds. The deployed code and the ASL know nothing of this. A
+   Timestamp(Path) wait is scaled too (moto turns it into the seconds left, then waits
+   those): it lasts (timestamp - now) / time_scale. moto counts those seconds from the
+   machine's local time, naive, while the timestamp is UTC ("…Z"): on a machine whose clock
+   is not UTC every such wait would be off by the zone's offset (an hour or more, scaled),
+   so here they count from UTC. A timestamp computed from a time recorded in real time (a
+   cart's last activity + 24h) therefore arrives, on the scaled clock, late by the real time
+   since then multiplied by the scale; the abandonment checks compare recorded activity,
+   never the clock, so that only delays a reminder, never sends one early.
 3. DynamoDB requests: DynamoDB applies each request atomically per item (a conditional
    update is checked and applied as one step). moto's server handles requests on many
    threads and its DynamoDB has no locking: with 50 threads claiming coupon codes from a
@@ -64,6 +72,7 @@ from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -351,6 +360,13 @@ def patch_moto(
             # Returns early when the execution is stopped, as moto's own wait does.
             env.program_state_event.wait(wait_seconds / time_scale)
 
+    get_timestamp_wait_seconds = Timestamp._get_wait_seconds
+
+    def utc_timestamp_wait_seconds(wait_function, env):
+        # moto: (timestamp - naive local now); the timestamp is UTC. Its local-time error, added back.
+        local_error = datetime.now() - datetime.now(UTC).replace(tzinfo=None)
+        return get_timestamp_wait_seconds(wait_function, env) + round(local_error.total_seconds())
+
     send_email = SESV2Response.send_email
 
     def send_email_and_publish(response):
@@ -376,6 +392,7 @@ def patch_moto(
     if on_sns_to_lambda is not None:
         stack.enter_context(mock.patch.object(Subscription, "publish", publish_to_function))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
+    stack.enter_context(mock.patch.object(Timestamp, "_get_wait_seconds", utc_timestamp_wait_seconds))
     stack.enter_context(
         mock.patch.object(
             DynamoHandler, "call_action", _one_dynamodb_request_at_a_time(DynamoHandler.call_action, on_dynamodb_write)

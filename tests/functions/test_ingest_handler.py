@@ -238,8 +238,7 @@ def test_content_type_with_charset_is_json(ingest, shopify_request, aws):
     "topic, fixture",
     [
         ("orders/updated", "shopify_orders_create.json"),
-        ("carts/update", "shopify_carts_update.json"),
-        ("checkouts/create", "shopify_checkouts_create.json"),
+        ("checkouts/delete", "shopify_checkouts_create.json"),
     ],
 )
 def test_other_shopify_topics_are_acknowledged_but_ignored(ingest, shopify_request, demo_store, aws, topic, fixture):
@@ -250,6 +249,78 @@ def test_other_shopify_topics_are_acknowledged_but_ignored(ingest, shopify_reque
 
     assert accepted(response) == {"status": "ignored", "event_id": SHOPIFY_EVENT_ID}
     assert aws.queued_bodies() == []
+
+
+@pytest.mark.parametrize("topic", ["checkouts/create", "checkouts/update"])
+def test_a_shopify_checkout_is_queued_as_checkout_started_with_its_recovery_link(
+    ingest, shopify_request, demo_store, aws, topic
+):
+    body = (FIXTURES / "shopify_checkouts_create.json").read_bytes()
+    headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": topic}
+
+    response = ingest(shopify_request(headers=headers, body=body, secret=demo_store.shopify_secret))
+
+    assert accepted(response)["status"] == "accepted"
+    (queued,) = aws.queued_bodies()
+    event = queued["event"]
+    assert (event["type"], event["customer"]["email"]) == ("checkout_started", "example@email.com")
+    assert event["customer"]["accepts_marketing"] is False
+    checkout = event["checkout"]
+    assert (checkout["token"], checkout["total"], checkout["currency"]) == ("123123123", "398.00", "USD")
+    assert checkout["recovery_url"].startswith("https://checkout.local/690933842/checkouts/123123123/recover")
+    assert [(i["name"], i["quantity"], i["price"]) for i in checkout["items"]] == [("IPod Nano - 8GB", 1, "199.00")] * 2
+    assert checkout.get("completed_at") is None
+
+
+def test_a_shopify_cart_is_queued_as_cart_updated_naming_only_its_token(ingest, shopify_request, demo_store, aws):
+    body = (FIXTURES / "shopify_carts_update.json").read_bytes()
+    headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": "carts/update"}
+
+    response = ingest(shopify_request(headers=headers, body=body, secret=demo_store.shopify_secret))
+
+    assert accepted(response)["status"] == "accepted"
+    (queued,) = aws.queued_bodies()
+    event = queued["event"]
+    assert (event["type"], event.get("customer"), event.get("visitor_id")) == ("cart_updated", None, None)
+    cart = event["cart"]
+    assert (cart["token"], cart["total"], cart["currency"]) == ("eeafa272cebfd4b22385bc4b645e762c", "59.97", "USD")
+    assert [(i["sku"], i["quantity"]) for i in cart["items"]] == [("example-shirt-s", 3)]
+
+
+@pytest.mark.parametrize(
+    "topic, fixture, change, field",
+    [
+        ("checkouts/create", "shopify_checkouts_create.json", {"email": None, "customer": None}, "customer"),
+        (
+            "checkouts/update",
+            "shopify_checkouts_create.json",
+            {"abandoned_checkout_url": "javascript:x"},
+            "recovery_url",
+        ),
+        ("carts/update", "shopify_carts_update.json", {"token": None, "id": None}, "cart.token"),
+        ("carts/create", "shopify_carts_update.json", {"line_items": "three"}, "cart.items"),
+    ],
+)
+def test_a_bad_shopify_checkout_or_cart_is_400_naming_the_field_and_nothing_queued(
+    ingest, shopify_request, demo_store, aws, topic, fixture, change, field
+):
+    body = json.dumps({**json.loads((FIXTURES / fixture).read_text()), **change}).encode()
+    headers = {**SHOPIFY_HEADERS, "X-Shopify-Topic": topic}
+
+    response = ingest(shopify_request(headers=headers, body=body, secret=demo_store.shopify_secret))
+
+    assert response["statusCode"] == 400
+    assert field in response["body"]
+    assert aws.queued_bodies() == []
+
+
+def test_a_shopify_order_carries_its_checkout_and_cart_tokens(ingest, shopify_request, demo_store, aws):
+    body = json.dumps({**json.loads(SHOPIFY_BODY), "checkout_token": "ck-1", "cart_token": "ct-1"}).encode()
+
+    ingest(shopify_request(body=body, secret=demo_store.shopify_secret))
+
+    (queued,) = aws.queued_bodies()
+    assert (queued["event"]["order"]["checkout_token"], queued["event"]["order"]["cart_token"]) == ("ck-1", "ct-1")
 
 
 def test_orders_paid_is_a_purchase_topic_too(ingest, shopify_request, aws):

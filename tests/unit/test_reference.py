@@ -49,12 +49,12 @@ def test_a_context_name_or_field_without_words_stops_the_generator(monkeypatch):
 
     def with_extra(*args, **kwargs):
         context = real(*args, **kwargs)
-        return {**context, "cart": {}, "store": {**context["store"], "url": "x"}}
+        return {**context, "basket": {}, "store": {**context["store"], "url": "x"}}
 
     monkeypatch.setattr(reference, "message_context", with_extra)
-    with pytest.raises(reference.Drift, match=r"context names: no words for \['cart'\]"):
+    with pytest.raises(reference.Drift, match=r"context names: no words for \['basket'\]"):
         reference.render()
-    monkeypatch.setitem(CONTEXT, "cart", ("A cart.", {}))
+    monkeypatch.setitem(CONTEXT, "basket", ("A basket.", {}))
     with pytest.raises(reference.Drift, match=r"fields of store: no words for \['url'\]"):
         reference.render()
 

@@ -76,6 +76,7 @@ def _no_answer(payload: dict) -> Any:
 STAND_INS: dict[str, Callable[[dict], Any]] = {
     "EvaluateSegmentsFunction": _no_answer,
     "SendMessageFunction": lambda payload: {"status": "sent"},
+    "CheckAbandonmentFunction": _no_answer,
 }
 
 
@@ -86,9 +87,18 @@ class Run(NamedTuple):
 
 
 class WorkflowEngine:
-    def __init__(self, sfn, dynamodb, table: str, machines: dict[str, str], segments: StandIn, send: StandIn) -> None:
+    def __init__(
+        self,
+        sfn,
+        dynamodb,
+        table: str,
+        machines: dict[str, str],
+        segments: StandIn,
+        send: StandIn,
+        check_abandonment: StandIn | None = None,
+    ) -> None:
         self.sfn, self.dynamodb, self.table, self.machines = sfn, dynamodb, table, machines
-        self.segments, self.send = segments, send
+        self.segments, self.send, self.check_abandonment = segments, send, check_abandonment
         self._names = itertools.count()
 
     def run(self, template: str, run_input: dict) -> Run:
@@ -188,6 +198,7 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
                 machines,
                 segments=stand_ins["EvaluateSegmentsFunction"],
                 send=stand_ins["SendMessageFunction"],
+                check_abandonment=stand_ins["CheckAbandonmentFunction"],
             )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import cancellation, privacy, storefront
+from storeflows import abandonment, cancellation, privacy, storefront
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
@@ -67,6 +67,15 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
     attributed_to = _attribute_purchase(event, purchase) if newly_recorded else None
+    # Its checkout's and cart's reminders stop at once (the check before each one sees the
+    # purchase too, for a checkout the order does not name).
+    abandonment_stopped = (
+        abandonment.end_on_purchase(
+            event.store_id, purchase.customer.email, purchase.order, at=purchase.occurred_at or event.received_at
+        )
+        if newly_recorded
+        else []
+    )
     # Only an order recorded before can be cancelled: a new one needs no read.
     cancelled = not newly_recorded and orders.order_cancelled(
         event.store_id, purchase.customer.email, purchase.order.id
@@ -80,6 +89,7 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
             "order_newly_recorded": newly_recorded,
             "order_cancelled": cancelled,
             "attributed_to_message": attributed_to,
+            "abandonment_runs_stopped": len(abandonment_stopped),
         },
     )
     return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "order_cancelled": cancelled}
@@ -245,10 +255,43 @@ def _record_subscription(event: StoreEvent, subscribed: SubscribedEvent) -> dict
     return {"event_id": event.event_id, "consent_applied": applied}
 
 
+def _record_checkout(event: StoreEvent, body: CheckoutStartedEvent, email: str) -> dict[str, Any]:
+    return {"run_requests": [RunRequest(email, subject) for subject in abandonment.record_checkout(event, body, email)]}
+
+
+def _record_cart(event: StoreEvent, body: CartUpdatedEvent, email: str) -> dict[str, Any]:
+    return {"run_requests": [RunRequest(email, subject) for subject in abandonment.record_cart(event, body, email)]}
+
+
+def _route_cart_event(event: StoreEvent, body: CartUpdatedEvent) -> dict[str, Any]:
+    """A cart naming only its token (Shopify's carts/update) goes to the visitor the browser
+    reported the token for, or is kept until it does; a browser cart naming a visitor links
+    the token to the visitor first (storeflows.abandonment)."""
+    if body.names_nobody:
+        if event.source == "browser":
+            # Only the store's own word may name a cart by its token alone.
+            logger.info(
+                "browser cart naming nobody ignored", extra={"store_id": event.store_id, "event_id": event.event_id}
+            )
+            return {"event_id": event.event_id, "ignored": True}
+        named = abandonment.cart_by_token(event, body)
+        if named is None:
+            logger.info("cart event kept", extra={"store_id": event.store_id, "event_id": event.event_id})
+            return {"event_id": event.event_id, "kept_until_cart_linked": True}
+        return dispatch_event(named)
+    if body.visitor_id is not None:
+        for earlier in abandonment.cart_with_visitor(event, body):
+            dispatch_event(earlier)
+    return _record_storefront_event(event, body)
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
-_RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {}
+_RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {
+    CheckoutStartedEvent: _record_checkout,
+    CartUpdatedEvent: _record_cart,
+}
 
 # Event type -> its handler, called with the event and its body.
 _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
@@ -274,6 +317,8 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
         ),
         _record_storefront_event,
     ),
+    # After the line above, which it replaces for carts: a cart may name only its token.
+    CartUpdatedEvent: _route_cart_event,
 }
 
 

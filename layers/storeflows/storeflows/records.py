@@ -322,4 +322,6 @@ SKIP_REASONS = (
     "send_outcome_unknown",
     "address_not_sendable",
     "order_cancelled",
+    "purchased",
+    "cooldown",
 )

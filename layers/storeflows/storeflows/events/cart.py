@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from storeflows.events.common import MAX_CART_ITEMS, CartItem, Currency, Money, StorefrontEvent, Token, Url, ValueObject
 
@@ -25,3 +25,14 @@ class CartUpdatedEvent(StorefrontEvent):
 
     accepted_by_api: ClassVar[bool] = True
     accepted_by_browser: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> CartUpdatedEvent:
+        """Replaces StorefrontEvent's rule: a cart may name nobody but its token (Shopify's
+        carts/update); it waits for the browser to report whose the token is
+        (storeflows.abandonment)."""
+        return self
+
+    @property
+    def names_nobody(self) -> bool:
+        return self.customer is None and self.visitor_id is None

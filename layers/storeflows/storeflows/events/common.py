@@ -207,6 +207,10 @@ class Order(ValueObject):
     total: Money
     currency: Currency
     items: list[LineItem] = Field(default=[], max_length=MAX_LINE_ITEMS)
+    # The checkout and cart the order came from, when the store says (Shopify does): the
+    # purchase ends their abandonment runs at once (storeflows.abandonment).
+    checkout_token: OptionalId = None
+    cart_token: OptionalId = None
 
 
 class Customer(ValueObject):

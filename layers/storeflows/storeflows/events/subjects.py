@@ -105,7 +105,91 @@ class EventSubject(BaseModel):
         return SubjectView()
 
 
-RunSubject = Annotated[OrderSubject | EventSubject, Field(discriminator="type")]
+def _basket_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A checkout or cart as its record on the contact holds it (storage.abandonment), in the
+    shape a message sees: items (name, quantity, price, image_url, url), total, currency,
+    recovery_url."""
+    return {
+        "items": [
+            {
+                "name": item.get("name") or "",
+                "quantity": int(item.get("quantity", 1)),
+                "price": item.get("price"),
+                "image_url": item.get("image_url"),
+                "url": item.get("url"),
+                "sku": item.get("sku"),
+                "product_id": item.get("product_id"),
+            }
+            for item in record.get("items", [])
+        ],
+        "total": record.get("total"),
+        "currency": record.get("currency"),
+        "recovery_url": record.get("recovery_url"),
+    }
+
+
+SAMPLE_BASKET = {
+    "items": [
+        {
+            "name": "Sample product",
+            "quantity": 1,
+            "price": Decimal("129.90"),
+            "image_url": "https://shop.example/images/sample.jpg",
+            "url": "https://shop.example/products/sample",
+            "sku": "SAMPLE-SKU",
+        }
+    ],
+    "total": Decimal("129.90"),
+    "currency": "EUR",
+    "recovery_url": "https://shop.example/checkouts/sample/recover",
+}
+"""The checkout or cart messages are checked with when saved."""
+
+
+class CheckoutSubject(BaseModel):
+    """A run about one checkout (checkout abandonment): the send step reads the checkout as
+    recorded on the contact (CHECKOUT#<token>), as it is at the send."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["checkout"] = "checkout"
+    token: str
+
+    @property
+    def key(self) -> str:
+        return f"checkout:{self.token}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return keys.checkout_key(store_id, email, self.token)
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        if record is None:
+            return SubjectView()
+        return SubjectView({"checkout": _basket_view(record)})
+
+
+class CartSubject(BaseModel):
+    """A run about one cart (cart abandonment): the cart as recorded (CART#<token>)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["cart"] = "cart"
+    token: str
+
+    @property
+    def key(self) -> str:
+        return f"cart:{self.token}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return keys.cart_key(store_id, email, self.token)
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        if record is None:
+            return SubjectView()
+        return SubjectView({"cart": _basket_view(record)})
+
+
+RunSubject = Annotated[OrderSubject | EventSubject | CheckoutSubject | CartSubject, Field(discriminator="type")]
 
 
 def describe_key(key: str) -> str:
@@ -117,4 +201,4 @@ def describe_key(key: str) -> str:
 
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
-_TYPED_KEYS = frozenset({"event"})
+_TYPED_KEYS = frozenset({"event", "checkout", "cart"})

@@ -1,4 +1,5 @@
-"""Shopify webhooks: orders/create, orders/paid and orders/cancelled, and the mandatory
+"""Shopify webhooks: orders/create, orders/paid and orders/cancelled, checkouts/create and
+checkouts/update, carts/create and carts/update, and the mandatory
 compliance topics customers/redact and customers/data_request, each verified with the app's
 HMAC.
 
@@ -9,6 +10,7 @@ in words). Test orders count unless the store says otherwise (Store.shopify)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +18,8 @@ from pydantic import ValidationError
 from storeflows.errors import InvalidPayload, UnknownStore
 from storeflows.events import EventBody
 from storeflows.events.cancellation import CancelledEvent
+from storeflows.events.cart import CartUpdatedEvent
+from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.common import Customer
 from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.purchase import PurchaseEvent
@@ -136,6 +140,8 @@ def purchase_from_shopify(order: Any) -> PurchaseEvent:
                 total=body.get("total_price"),
                 currency=body.get("currency"),
                 items=line_items(body.get("line_items"), _item),
+                checkout_token=body.get("checkout_token"),
+                cart_token=body.get("cart_token"),
             ),
             "customer": present(
                 email=_email(body, customer),
@@ -163,6 +169,89 @@ def cancellation_from_shopify(order: Any) -> CancelledEvent:
             customer=present(email=_email(body, nested(body, "customer"))),
             reason=body.get("cancel_reason"),
         ),
+    )
+
+
+def _basket_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A checkout's or cart's line item (Shopify sends no image or product URL with them)."""
+    return present(
+        product_id=item.get("product_id"),
+        variant_id=item.get("variant_id"),
+        sku=item.get("sku") or None,
+        name=item.get("title") or item.get("presentment_title") or item.get("name"),
+        quantity=item.get("quantity"),
+        price=item.get("price"),
+    )
+
+
+def checkout_from_shopify(payload: Any) -> CheckoutStartedEvent:
+    """checkouts/create, checkouts/update: the checkout as it is now. Its `token` is what the
+    order made from it names as `checkout_token`; `completed_at` is set once it is one."""
+    body = require_object(payload)
+    customer = nested(body, "customer")
+    billing = nested(body, "billing_address")
+    return validate(
+        CheckoutStartedEvent,
+        {
+            "type": "checkout_started",
+            "occurred_at": body.get("updated_at") or body.get("created_at"),
+            "checkout": present(
+                token=body.get("token"),
+                items=line_items(body.get("line_items"), _basket_item),
+                total=body.get("total_price"),
+                currency=body.get("currency") or body.get("presentment_currency"),
+                recovery_url=body.get("abandoned_checkout_url"),
+                completed_at=body.get("completed_at"),
+            ),
+            "customer": present(
+                email=_email(body, customer),
+                first_name=customer.get("first_name") or billing.get("first_name"),
+                last_name=customer.get("last_name") or billing.get("last_name"),
+                language=body.get("customer_locale"),
+                accepts_marketing=_accepts_marketing(body, customer),
+            ),
+        },
+    )
+
+
+def _cart_currency(items: Any) -> Any:
+    """A cart names its currency only in its items' price sets (shop money)."""
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            currency = nested(nested(item, "price_set"), "shop_money").get("currency_code")
+            if currency:
+                return currency
+    return None
+
+
+def _cart_total(items: Any) -> Any:
+    """The sum of the items' line prices (a cart webhook carries no total); None when one is
+    missing or not a decimal string (the items' own prices are validated with them)."""
+    if not isinstance(items, list) or not items:
+        return None
+    try:
+        return str(sum(Decimal(str(item["line_price"])) for item in items))
+    except (TypeError, KeyError, InvalidOperation):
+        return None
+
+
+def cart_from_shopify(payload: Any) -> CartUpdatedEvent:
+    """carts/create, carts/update: the cart as it is now. It names no customer: the dispatcher
+    joins its token to the visitor the browser reported it for (storeflows.abandonment)."""
+    body = require_object(payload)
+    items = body.get("line_items")
+    return validate(
+        CartUpdatedEvent,
+        {
+            "type": "cart_updated",
+            "occurred_at": body.get("updated_at") or body.get("created_at"),
+            "cart": present(
+                token=body.get("token") or body.get("id"),
+                items=line_items(items, _basket_item),
+                total=_cart_total(items),
+                currency=_cart_currency(items),
+            ),
+        },
     )
 
 
@@ -209,6 +298,10 @@ TOPICS: dict[str, Callable[[Any], EventBody | None]] = {
     "orders/create": _purchase,
     "orders/paid": _purchase,
     "orders/cancelled": cancellation_from_shopify,
+    "checkouts/create": checkout_from_shopify,
+    "checkouts/update": checkout_from_shopify,
+    "carts/create": cart_from_shopify,
+    "carts/update": cart_from_shopify,
     "customers/redact": erasure_from_shopify,
     "customers/data_request": data_request_from_shopify,
 }

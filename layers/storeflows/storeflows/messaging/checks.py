@@ -11,6 +11,7 @@ mail clients that show it offer a way out, and recipients who find none mark it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,15 +84,35 @@ def check_rendering_for_any(
     fitting = [check for check in checks.values() if not check.problems]
     if fitting:
         return RenderCheck((), tuple(dict.fromkeys(warning for check in fitting for warning in check.warnings)))
-    if len(checks) == 1:
-        return next(iter(checks.values()))
+    # A kind that misses another kind's subject (`order` in a run about a cart) is not the
+    # kind the message is written for: its problems would only be noise.
+    subject_names = {name for view in kinds.values() for name in view.context}
+    meant = {
+        kind: check
+        for kind, check in checks.items()
+        if not any(_undefined_name(problem) in subject_names - set(kinds[kind].context) for problem in check.problems)
+    } or checks
+    if len(meant) == 1:
+        return next(iter(meant.values()))
+    # A problem every kind of run has is the message's own: said once, without a kind.
+    everywhere = set.intersection(*(set(check.problems) for check in meant.values()))
     return RenderCheck(
-        tuple(
+        tuple(problem for problem in next(iter(meant.values())).problems if problem in everywhere)
+        + tuple(
             f"{problem} (in a run about {_article(kind)})"
-            for kind, check in checks.items()
+            for kind, check in meant.items()
             for problem in check.problems
+            if problem not in everywhere
         )
     )
+
+
+_UNDEFINED = re.compile(r"'(\w+)' is undefined")
+
+
+def _undefined_name(problem: str) -> str | None:
+    found = _UNDEFINED.search(problem)
+    return found.group(1) if found else None
 
 
 def coupon_fallback_warning(

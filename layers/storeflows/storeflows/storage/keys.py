@@ -25,6 +25,9 @@
     CONTACTLINK#<store>#<ref>       CONTACTLINK                          whom an email link's contact token names
     CONTACT#<store>#<email>         CONTACTLINK#<ref>                    the link back, so an erasure finds it
     COLLECT#<store>#<visitor>       MINUTE#<yyyy-mm-ddThh:mm>            events one visitor sent that minute (expires)
+    CONTACT#<store>#<email>         CHECKOUT#<token> | CART#<token>      a checkout or cart (storage.abandonment)
+    CONTACT#<store>#<email>         COOLDOWN#abandonment                 the last abandonment reminder's subject
+    CARTTOKEN#<store>#<token>       LINK | EVENT#<at>#<event>            a cart token's visitor (storage.abandonment)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -100,6 +103,23 @@ def active_run_key(store_id: str, email: str, workflow_id: str, subject_key: str
 
 def frequency_cap_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"CAP#{workflow_id}"}
+
+
+def checkout_key(store_id: str, email: str, token: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"CHECKOUT#{token}"}
+
+
+def cart_key(store_id: str, email: str, token: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"CART#{token}"}
+
+
+def abandonment_cooldown_key(store_id: str, email: str) -> dict[str, str]:
+    """One per contact, shared by checkout and cart abandonment: who got the last reminder."""
+    return {"pk": contact_pk(store_id, email), "sk": "COOLDOWN#abandonment"}
+
+
+def cart_token_pk(store_id: str, token: str) -> str:
+    return f"CARTTOKEN#{store_id}#{token}"
 
 
 def consent_statement_key(store_id: str, email: str, stated_at: str, source: str) -> dict[str, str]:

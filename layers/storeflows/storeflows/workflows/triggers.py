@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from storeflows.events import EventBody
+from storeflows.events.cart import CartUpdatedEvent
+from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.events.subjects import SAMPLE_ORDER, SubjectView
+from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SubjectView
 
 
 class PurchaseTrigger(BaseModel):
@@ -100,6 +102,35 @@ class ScheduleTrigger(BaseModel):
         return due
 
 
+class CheckoutTrigger(BaseModel):
+    """A checkout started or updated (checkout_started): one run per checkout
+    (subjects.CheckoutSubject), started by the dispatcher once the checkout is recorded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_on: ClassVar[frozenset[str]] = frozenset({"checkout_started"})
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("checkout", SubjectView({"checkout": SAMPLE_BASKET}))
+
+    type: Literal["checkout"] = "checkout"
+
+    def matches(self, event: EventBody) -> bool:
+        return isinstance(event, CheckoutStartedEvent)
+
+
+class CartTrigger(BaseModel):
+    """A cart changed (cart_updated): one run per cart (subjects.CartSubject)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_on: ClassVar[frozenset[str]] = frozenset({"cart_updated"})
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("cart", SubjectView({"cart": SAMPLE_BASKET}))
+
+    type: Literal["cart"] = "cart"
+
+    def matches(self, event: EventBody) -> bool:
+        return isinstance(event, CartUpdatedEvent)
+
+
 def _trigger_type(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("type", "purchase"))
@@ -111,6 +142,8 @@ Trigger = Annotated[
         Annotated[PurchaseTrigger, Tag("purchase")]
         | Annotated[EventTrigger, Tag("event")]
         | Annotated[ScheduleTrigger, Tag("schedule")]
+        | Annotated[CheckoutTrigger, Tag("checkout")]
+        | Annotated[CartTrigger, Tag("cart")]
     ),
     Discriminator(_trigger_type),
 ]

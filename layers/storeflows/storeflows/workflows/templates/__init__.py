@@ -9,6 +9,7 @@ from typing import Annotated, get_args
 
 from pydantic import Field
 
+from storeflows.workflows.templates.abandonment import CartAbandonmentSettings, CheckoutAbandonmentSettings
 from storeflows.workflows.templates.base import TemplateSettings
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
@@ -24,6 +25,8 @@ WorkflowSettings = Annotated[
         | PurchaseFollowUpSettings
         | OrderValueSettings
         | CareSeriesSettings
+        | CheckoutAbandonmentSettings
+        | CartAbandonmentSettings
     ),
     Field(discriminator="template"),
 ]
