@@ -125,8 +125,10 @@ def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy
         *["purchase", "consent", "delivered", "cancelled", "erasure", "data_request"],
         *STOREFRONT_TYPES,
         *["subscribed", "subscription_requested", "identify"],
+        "session_check",
     ]
-    assert sorted(API_EVENT_TYPES) == sorted(set(names) - {"erasure", "data_request"})
+    # session_check is the dispatcher's own (storeflows.sessions): nobody outside sends it.
+    assert sorted(API_EVENT_TYPES) == sorted(set(names) - {"erasure", "data_request", "session_check"})
 
 
 def test_the_browser_may_send_behaviour_never_a_purchase_a_consent_or_a_confirmed_subscription():

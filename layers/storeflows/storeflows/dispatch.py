@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import cancellation, privacy, storefront
+from storeflows import cancellation, privacy, sessions, storefront
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
@@ -29,6 +29,7 @@ from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.search import SearchEvent
+from storeflows.events.session_check import SessionCheckEvent
 from storeflows.events.subjects import RunSubject
 from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
@@ -245,10 +246,22 @@ def _record_subscription(event: StoreEvent, subscribed: SubscribedEvent) -> dict
     return {"event_id": event.event_id, "consent_applied": applied}
 
 
+def _check_session(event: StoreEvent, check: SessionCheckEvent) -> dict[str, Any]:
+    """The dispatcher's own delayed look at a session: its one run once it has ended."""
+    found, subject = sessions.check(event, check)
+    requests = [RunRequest(check.customer.email, subject)] if subject is not None else []
+    return {"event_id": event.event_id, "session_check": found, "run_requests": requests}
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
-_RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {}
+_RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {
+    ProductViewedEvent: sessions.record,
+    CategoryViewedEvent: sessions.record,
+    PageViewedEvent: sessions.record,
+    SearchEvent: sessions.record,
+}
 
 # Event type -> its handler, called with the event and its body.
 _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
@@ -260,6 +273,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     DataRequest: _record_data_request,
     SubscribedEvent: _record_subscription,
     IdentifyEvent: _identify,
+    SessionCheckEvent: _check_session,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,
@@ -283,7 +297,7 @@ def _start_runs(event: StoreEvent, request: RunRequest) -> dict[str, Any]:
     started, already_running = [], []
     if subject is not None:
         for workflow in workflows.list_workflows(event.store_id):
-            if not workflow.runs_for(event.event):
+            if not workflow.runs_for(event.event) or not workflow.settings.takes(subject):
                 continue
             if runs.start_run(event, workflow, subject, request.email):
                 started.append(workflow.workflow_id)

@@ -305,4 +305,6 @@ SKIP_REASONS = (
     "send_outcome_unknown",
     "address_not_sendable",
     "order_cancelled",
+    "bought_since",
+    "carted_since",
 )

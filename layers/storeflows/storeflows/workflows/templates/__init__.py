@@ -10,10 +10,13 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from storeflows.workflows.templates.base import TemplateSettings
+from storeflows.workflows.templates.browse_abandonment import BrowseAbandonmentSettings
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
+from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 from storeflows.workflows.triggers import trigger_classes
 
@@ -24,6 +27,9 @@ WorkflowSettings = Annotated[
         | PurchaseFollowUpSettings
         | OrderValueSettings
         | CareSeriesSettings
+        | BrowseAbandonmentSettings
+        | SiteAbandonmentSettings
+        | SearchAbandonmentSettings
     ),
     Field(discriminator="template"),
 ]
