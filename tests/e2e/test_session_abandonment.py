@@ -192,3 +192,21 @@ def test_a_visitor_identified_after_browsing_gets_the_browse_email(stack, sessio
     send(stack, session_store, {"type": "identify", **visitor, "customer": {"email": email}})
     message = one_email(stack, email)
     assert "Silk scarf" in message["html"] and "Leather belt" in message["html"]
+
+
+def test_a_cart_after_the_views_starts_no_run(stack, session_store, email, storage):
+    from datetime import UTC, datetime
+
+    from storeflows import sessions
+
+    consent(stack, session_store, email)
+    send(stack, session_store, viewed({"customer": {"email": email}}, "p-1", "Venise dress"))
+    # What the cart's recorder does for every cart_updated of the contact.
+    sessions.note_cart(session_store, email, datetime.now(UTC))
+
+    def decided() -> str | None:
+        item = storage.sessions.current(session_store, email)
+        return item.get("decided") if item else None
+
+    assert wait_for(decided, timeout=EMAIL_SECONDS, what="the session's decision") == "none"
+    assert stack.outbox(email) == [] and not executions(session_store, "browse")

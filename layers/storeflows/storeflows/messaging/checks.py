@@ -76,22 +76,17 @@ def check_rendering_for_any(
     store: Store, message: Message, subjects_of_templates: Mapping[str, Mapping[str, SubjectView]]
 ) -> RenderCheck:
     """For a message no workflow sends yet: it must render for at least one kind of run
-    some template has (template -> its sample subjects); the problems of every kind when
+    some template has (template -> its sample subjects); the problems of the closest kind when
     none fits, the warnings of those that do."""
     kinds = {kind: view for subjects in subjects_of_templates.values() for kind, view in subjects.items()}
     checks = {kind: check_rendering(store, message, {kind: view}) for kind, view in kinds.items()}
     fitting = [check for check in checks.values() if not check.problems]
     if fitting:
         return RenderCheck((), tuple(dict.fromkeys(warning for check in fitting for warning in check.warnings)))
-    if len(checks) == 1:
-        return next(iter(checks.values()))
-    return RenderCheck(
-        tuple(
-            f"{problem} (in a run about {_article(kind)})"
-            for kind, check in checks.items()
-            for problem in check.problems
-        )
-    )
+    # None fits: the problems of the kind of run it comes closest to (fewest problems; the
+    # first template's on a tie), not every kind's: a message written about an order would
+    # otherwise also list `order` as undefined in every run about a session.
+    return min(checks.values(), key=lambda check: len(check.problems))
 
 
 def coupon_fallback_warning(
