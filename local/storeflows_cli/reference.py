@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 
 from storeflows.admin import files
 from storeflows.events.common import LineItem, Order
-from storeflows.events.subjects import SubjectView
+from storeflows.events.subjects import SAMPLE_PRODUCTS, SubjectView, sample_session
 from storeflows.fields import Duration, MessageId, TagName
 from storeflows.messaging.context import message_context
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, StaticCoupon, Store, WhenExhausted
@@ -251,6 +251,10 @@ def context_fields() -> dict[str, set[str]]:
     found["order.items"] = set(context["order"]["items"][0])
     if set(LineItem.model_fields) != found["order.items"]:
         raise Drift("the order's items in the context are not its LineItem fields")
+    # A run about a site session sees `session` instead of `order`.
+    session = sample_session("browse").view(None).context["session"]
+    found["session"] = set(session)
+    found["session.products"] = set(SAMPLE_PRODUCTS[0])
     return found
 
 

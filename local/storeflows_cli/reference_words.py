@@ -79,6 +79,29 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "price": "The unit price, a decimal (`{{ item.price|money(order.currency) }}`).",
         },
     ),
+    "session": (
+        "The site session the run is about: in browse, search and site abandonment runs.",
+        {
+            "kind": "`browse`, `search` or `site`: what the session was.",
+            "products": "The products viewed, latest first, each once (at most 6), each with the fields below.",
+            "categories": "The categories viewed (at most 6), each with `category_id`, `name`, `url`.",
+            "search": "The search left without a click, or none: `query`, and `results` (products as below).",
+            "pages": "How many pages were seen.",
+            "product_views": "How many different products were viewed.",
+            "minutes": "How long the session lasted, in whole minutes.",
+        },
+    ),
+    "session.products": (
+        "Each viewed product (and each search result) as the storefront showed it (any field may be missing).",
+        {
+            "product_id": "The store's product id.",
+            "name": "The product's name.",
+            "price": "Its price, a decimal (`{{ product.price|money(product.currency) }}`).",
+            "currency": "Its currency.",
+            "url": "The product page's address.",
+            "image_url": "Its picture's address.",
+        },
+    ),
     "store": ("The store.", {"id": "Its id.", "name": "Its name (its id when it has none)."}),
     "unsubscribe_url": (
         "The signed one-click unsubscribe link in marketing messages (`<a ses:no-track href=...>`); empty in "

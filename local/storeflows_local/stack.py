@@ -259,6 +259,13 @@ class LocalStack:
                     raise TemplateError(f"{name} differs between functions; the local stack cannot run both")
                 environment[name] = resolved
         environment["PUBLIC_API_URL"] = self.api_url
+        # A site session ends after 30 minutes without activity (storeflows.sessions), on the
+        # wall clock that stamps every event: the time scale cannot shorten it (at 86400 it
+        # would be 0.02 s, shorter than the gap between two clicks), so the local stack gives
+        # it a length of its own, long enough for a person to browse the demo shop. The
+        # session checks' SQS delays are computed from it, so moto plays them as given:
+        # scaling them as well would shorten them twice.
+        environment["SESSION_TIMEOUT_SECONDS"] = os.environ.get("STOREFLOWS_SESSION_TIMEOUT", "30")
         os.environ.update(environment)
         # No X-Ray daemon locally.
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

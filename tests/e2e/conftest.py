@@ -25,6 +25,7 @@ WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 STARTUP_SECONDS = 60
 # Four workflow days per real second: long waits stay short, ordering stays observable.
 TIME_SCALE = 4 * 86400
+SESSION_TIMEOUT = 2
 
 
 @dataclass
@@ -56,6 +57,8 @@ def stack(tmp_path_factory):
         "STOREFLOWS_DEMO_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STOREFLOWS_DEMO_WOOCOMMERCE_SECRET": WOOCOMMERCE_SECRET,
         "STOREFLOWS_TIME_SCALE": str(TIME_SCALE),
+        # Site sessions end after 2 s without activity (tests/e2e/test_session_abandonment.py).
+        "STOREFLOWS_SESSION_TIMEOUT": str(SESSION_TIMEOUT),
         # Never the repo's .storeflows/local.json: that one is `make dev`'s.
         "STOREFLOWS_LOCAL_FILE": str(tmp_path_factory.mktemp("stack") / "local.json"),
         # Nor its kept state: every test run starts from an empty table.

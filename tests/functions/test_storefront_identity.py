@@ -64,7 +64,8 @@ def test_an_unknown_visitors_events_wait_for_the_visitor_to_be_identified(aws):
     assert visitors.pending_events("demo", VISITOR) == []  # handed over, not kept twice
     assert contacts.get_contact("demo", ANA) is not None
     # Later events of the visitor are the contact's at once.
-    assert deliver("browser:3", product_view(), source="browser") == {"event_id": "browser:3"}
+    later = deliver("browser:3", product_view(), source="browser")
+    assert later["event_id"] == "browser:3" and "kept_until_identified" not in later
     assert visitors.pending_events("demo", VISITOR) == []
 
 

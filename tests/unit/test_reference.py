@@ -64,7 +64,9 @@ def test_the_readme_table_of_the_template_context_says_what_message_context_hold
     section = readme.split("\n## Message templates\n", 1)[1].split("\n## ", 1)[0]
     rows = dict(re.findall(r"^\| `(\w+)[^`]*` \| (.*) \|$", section, flags=re.MULTILINE))
     fields = reference.context_fields()
-    fields["order"] |= fields.pop("order.items")
+    # A list's items ("order.items", "session.products") are described in their name's row.
+    for nested in [name for name in fields if "." in name]:
+        fields[nested.split(".")[0]] |= fields.pop(nested)
     fields["bestsellers"] = set(CONTEXT["bestsellers"][1])
     assert set(rows) == set(fields), "every name of the context, and only those, has a row"
     for name, content in rows.items():

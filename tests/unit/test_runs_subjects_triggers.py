@@ -125,8 +125,10 @@ def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy
         *["purchase", "consent", "delivered", "cancelled", "erasure", "data_request"],
         *STOREFRONT_TYPES,
         *["subscribed", "subscription_requested", "identify"],
+        "session_check",
     ]
-    assert sorted(API_EVENT_TYPES) == sorted(set(names) - {"erasure", "data_request"})
+    # session_check is the dispatcher's own (storeflows.sessions): nobody outside sends it.
+    assert sorted(API_EVENT_TYPES) == sorted(set(names) - {"erasure", "data_request", "session_check"})
 
 
 def test_the_browser_may_send_behaviour_never_a_purchase_a_consent_or_a_confirmed_subscription():
@@ -175,9 +177,9 @@ def test_a_schedule_trigger_matches_no_event_and_is_next_due_at_its_local_time()
 
 
 def test_only_the_event_types_some_template_takes_make_the_dispatcher_read_workflows():
-    """Purchases, checkouts and carts start runs: a consent, a delivered event or a page view
-    costs no read of the store's workflows."""
-    assert EVENTS_STARTING_RUNS == {"purchase", "checkout_started", "cart_updated"}
+    """Purchases, checkouts, carts and the dispatcher's session checks start runs: a consent,
+    a delivered event or a page view costs no read of the store's workflows."""
+    assert EVENTS_STARTING_RUNS == {"purchase", "checkout_started", "cart_updated", "session_check"}
 
 
 # --- templates -------------------------------------------------------------------------------

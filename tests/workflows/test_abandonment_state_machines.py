@@ -67,7 +67,7 @@ def test_without_a_second_reminder_the_run_ends_after_the_first(workflow_engine)
 
 
 def test_a_run_the_check_says_is_over_sends_nothing(workflow_engine):
-    workflow_engine.check_abandonment.answer = answers({"status": "over", "reason": "purchased"})
+    workflow_engine.check_abandonment.answer = answers({"status": "over", "reason": "bought_since"})
 
     run = workflow_engine.run(
         "checkout_abandonment", run_input(CheckoutAbandonmentSettings(first_reminder_message="r"))

@@ -186,10 +186,10 @@ def check(request: SendRequest, *, delay_seconds: int, waited_for: str, cooldown
         return Check("over")
     activity_at = str(basket["activity_at"]) if "activity_at" in basket else ""
     if "completed_at" in basket or "order_id" in basket or not activity_at:
-        return _over(request, "purchased")
+        return _over(request, "bought_since")
     last_order_at = (profile or {}).get("last_order_at")
     if last_order_at is not None and str(last_order_at) >= activity_at:
-        return _over(request, "purchased")
+        return _over(request, "bought_since")
     if not basket.get("items"):
         return Check("over", activity_at=activity_at, reason="cart_empty")
     if activity_at != waited_for:

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     # The SES identity (SenderIdentity parameter) every From must belong to; the admin CLI
     # reads it from the stack's outputs. SES itself enforces it at send time.
     sender_identity: str | None = None
+    # A site session ends after this much inactivity (storeflows.sessions; 30 minutes). The
+    # local stack shortens it, as it shortens Wait states.
+    session_timeout_seconds: float | None = None
 
 
 _ENV_NAMES = {field: field.upper() for field in Settings.model_fields}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import abandonment, cancellation, privacy, storefront
+from storeflows import abandonment, cancellation, privacy, sessions, storefront
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
@@ -29,6 +29,7 @@ from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.search import SearchEvent
+from storeflows.events.session_check import SessionCheckEvent
 from storeflows.events.subjects import RunSubject
 from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
@@ -260,6 +261,9 @@ def _record_checkout(event: StoreEvent, body: CheckoutStartedEvent, email: str) 
 
 
 def _record_cart(event: StoreEvent, body: CartUpdatedEvent, email: str) -> dict[str, Any]:
+    # A session with a cart is the cart flow's, not browse or search abandonment's.
+    if body.cart.items:
+        sessions.note_cart(event.store_id, email, storefront.when(event, body))
     return {"run_requests": [RunRequest(email, subject) for subject in abandonment.record_cart(event, body, email)]}
 
 
@@ -285,12 +289,23 @@ def _route_cart_event(event: StoreEvent, body: CartUpdatedEvent) -> dict[str, An
     return _record_storefront_event(event, body)
 
 
+def _check_session(event: StoreEvent, check: SessionCheckEvent) -> dict[str, Any]:
+    """The dispatcher's own delayed look at a session: its one run once it has ended."""
+    found, subject = sessions.check(event, check)
+    requests = [RunRequest(check.customer.email, subject)] if subject is not None else []
+    return {"event_id": event.event_id, "session_check": found, "run_requests": requests}
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
 _RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {
     CheckoutStartedEvent: _record_checkout,
     CartUpdatedEvent: _record_cart,
+    ProductViewedEvent: sessions.record,
+    CategoryViewedEvent: sessions.record,
+    PageViewedEvent: sessions.record,
+    SearchEvent: sessions.record,
 }
 
 # Event type -> its handler, called with the event and its body.
@@ -303,10 +318,10 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     DataRequest: _record_data_request,
     SubscribedEvent: _record_subscription,
     IdentifyEvent: _identify,
+    SessionCheckEvent: _check_session,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,
-            CartUpdatedEvent,
             ProductViewedEvent,
             CategoryViewedEvent,
             PageViewedEvent,
@@ -317,7 +332,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
         ),
         _record_storefront_event,
     ),
-    # After the line above, which it replaces for carts: a cart may name only its token.
+    # A cart may name only its token: it is routed to its contact first.
     CartUpdatedEvent: _route_cart_event,
 }
 
@@ -328,7 +343,7 @@ def _start_runs(event: StoreEvent, request: RunRequest) -> dict[str, Any]:
     started, already_running = [], []
     if subject is not None:
         for workflow in workflows.list_workflows(event.store_id):
-            if not workflow.runs_for(event.event):
+            if not workflow.runs_for(event.event) or not workflow.settings.takes(subject):
                 continue
             if runs.start_run(event, workflow, subject, request.email):
                 started.append(workflow.workflow_id)

@@ -322,6 +322,7 @@ SKIP_REASONS = (
     "send_outcome_unknown",
     "address_not_sendable",
     "order_cancelled",
-    "purchased",
     "cooldown",
+    "bought_since",
+    "carted_since",
 )

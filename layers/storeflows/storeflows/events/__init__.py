@@ -26,6 +26,7 @@ from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.search import SearchEvent
+from storeflows.events.session_check import SessionCheckEvent
 from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
@@ -49,6 +50,7 @@ AnyEvent = (
     | SubscribedEvent
     | SubscriptionRequestedEvent
     | IdentifyEvent
+    | SessionCheckEvent
 )
 EventBody = Annotated[AnyEvent, Field(discriminator="type")]
 EVENT_TYPES: tuple[type[AnyEvent], ...] = get_args(AnyEvent)

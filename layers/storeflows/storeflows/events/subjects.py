@@ -10,6 +10,7 @@ catalogue flows add theirs here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,11 @@ class SubjectView:
     context: dict[str, Any] = field(default_factory=dict)
     purchased_skus: frozenset[str] = frozenset()
     cancelled: bool = False
+    # A run about something the contact may still act on (a site session): nothing is sent
+    # once the contact bought since this moment (the profile's last_order_at)...
+    not_bought_since: datetime | None = None
+    # ...or for this reason (a records.SKIP_REASONS name) the subject's record gives.
+    skip_reason: str | None = None
 
     @classmethod
     def of_order(cls, order: Order) -> SubjectView:
@@ -189,7 +195,89 @@ class CartSubject(BaseModel):
         return SubjectView({"cart": _basket_view(record)})
 
 
-RunSubject = Annotated[OrderSubject | EventSubject | CheckoutSubject | CartSubject, Field(discriminator="type")]
+class SessionSubject(BaseModel):
+    """A run about one of the contact's site sessions, once it has ended (browse, search and
+    site abandonment; storeflows.sessions decides which, at most one per session). The run
+    carries what the session showed, as it was when it ended (a few products, categories and
+    the search): an ended session does not change. The record read at each send is the
+    contact's current session item, for whether the contact put something in the cart since."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["session"] = "session"
+    session_id: str
+    kind: Literal["browse", "search", "site"]
+    started_at: datetime
+    ended_at: datetime
+    pages: int = 0
+    # Distinct products viewed in the session (`products` holds the latest few of them).
+    product_views: int = 0
+    # Latest first, each {product_id, name, price, currency, url, image_url}.
+    products: list[dict[str, Any]] = []
+    categories: list[dict[str, Any]] = []
+    # The search left without a click: {query, results: [products as above]}.
+    search: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"session:{self.session_id}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return keys.session_key(store_id, email)
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        carted_at = (record or {}).get("last_carted_at")
+        carted_since = carted_at is not None and datetime.fromisoformat(str(carted_at)) >= self.started_at
+        return SubjectView(
+            {"session": self.message_view()},
+            not_bought_since=self.started_at,
+            # A cart is the stronger intent: the cart flow takes over from here.
+            skip_reason="carted_since" if carted_since else None,
+        )
+
+    def message_view(self) -> dict[str, Any]:
+        """`session` in a message: what was viewed and searched, and for how long."""
+        return {
+            "kind": self.kind,
+            "products": self.products,
+            "categories": self.categories,
+            "search": self.search,
+            "pages": self.pages,
+            "product_views": self.product_views,
+            "minutes": int((self.ended_at - self.started_at).total_seconds() // 60),
+        }
+
+
+SAMPLE_PRODUCTS = [
+    {
+        "product_id": "SAMPLE-P1",
+        "name": "Sample product",
+        "price": "129.90",
+        "currency": "EUR",
+        "url": "https://shop.example.com/products/sample",
+        "image_url": "https://shop.example.com/img/sample.jpg",
+    }
+]
+
+
+def sample_session(kind: Literal["browse", "search", "site"]) -> SessionSubject:
+    """The session a message of each session template is checked with (and previewed)."""
+    return SessionSubject(
+        session_id="SAMPLE-SESSION",
+        kind=kind,
+        started_at=datetime(2026, 1, 1, 10, 0, tzinfo=UTC),
+        ended_at=datetime(2026, 1, 1, 10, 12, tzinfo=UTC),
+        pages=4,
+        product_views=1 if kind == "browse" else 0,
+        products=SAMPLE_PRODUCTS if kind == "browse" else [],
+        categories=[{"category_id": "sample", "name": "Sample category", "url": "https://shop.example.com/c/sample"}],
+        search={"query": "sample", "results": SAMPLE_PRODUCTS} if kind == "search" else None,
+    )
+
+
+RunSubject = Annotated[
+    OrderSubject | EventSubject | CheckoutSubject | CartSubject | SessionSubject, Field(discriminator="type")
+]
 
 
 def describe_key(key: str) -> str:
@@ -201,4 +289,4 @@ def describe_key(key: str) -> str:
 
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
-_TYPED_KEYS = frozenset({"event", "checkout", "cart"})
+_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session"})

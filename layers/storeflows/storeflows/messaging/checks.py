@@ -77,7 +77,7 @@ def check_rendering_for_any(
     store: Store, message: Message, subjects_of_templates: Mapping[str, Mapping[str, SubjectView]]
 ) -> RenderCheck:
     """For a message no workflow sends yet: it must render for at least one kind of run
-    some template has (template -> its sample subjects); the problems of every kind when
+    some template has (template -> its sample subjects); the problems of the closest kind when
     none fits, the warnings of those that do."""
     kinds = {kind: view for subjects in subjects_of_templates.values() for kind, view in subjects.items()}
     checks = {kind: check_rendering(store, message, {kind: view}) for kind, view in kinds.items()}

@@ -65,6 +65,11 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # A run the cancellation could not stop (it started in the moment the order was being
         # cancelled): nothing more goes out about a cancelled order, transactional or not.
         return _skipped(request, "order_cancelled")
+    if view.not_bought_since is not None and _bought_since(contact, view.not_bought_since):
+        # The flow's exit, checked before every send: a purchase since the session.
+        return _skipped(request, "bought_since")
+    if view.skip_reason is not None:
+        return _skipped(request, view.skip_reason)
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)
@@ -117,6 +122,10 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
     )
     metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
     return {"status": "sent", "ses_message_id": ses_message_id, "language": language}
+
+
+def _bought_since(contact: Contact, moment: datetime) -> bool:
+    return contact.last_order_at is not None and contact.last_order_at >= moment
 
 
 def _compose(

@@ -28,6 +28,9 @@
     CONTACT#<store>#<email>         CHECKOUT#<token> | CART#<token>      a checkout or cart (storage.abandonment)
     CONTACT#<store>#<email>         COOLDOWN#abandonment                 the last abandonment reminder's subject
     CARTTOKEN#<store>#<token>       LINK | EVENT#<at>#<event>            a cart token's visitor (storage.abandonment)
+    CONTACT#<store>#<email>         SESSION                              the contact's current site session
+    CONTACT#<store>#<email>         VIEWED#<product>                     a product the contact viewed, when last
+    PRODUCT#<store>#<product>       PRODUCT                              a product as the storefront last showed it
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -54,6 +57,8 @@ ACTIVE_PREFIX = "ACTIVE#"
 CONSENT_PREFIX = "CONSENT#"
 DATA_REQUEST_PREFIX = "DATAREQUEST#"
 VISITOR_PREFIX = "VISITOR#"
+SESSION_SK = "SESSION"
+VIEWED_PREFIX = "VIEWED#"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
 
 
@@ -99,6 +104,18 @@ def send_log_key(store_id: str, email: str, workflow_id: str, subject_key: str, 
 
 def active_run_key(store_id: str, email: str, workflow_id: str, subject_key: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"{ACTIVE_PREFIX}{workflow_id}#{subject_key}"}
+
+
+def session_key(store_id: str, email: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": SESSION_SK}
+
+
+def viewed_product_key(store_id: str, email: str, product: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"{VIEWED_PREFIX}{product}"}
+
+
+def catalogue_product_key(store_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": f"PRODUCT#{store_id}#{product_id}", "sk": "PRODUCT"}
 
 
 def frequency_cap_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from storeflows.events import EventBody
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SubjectView
+from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SubjectView, sample_session
 
 
 class PurchaseTrigger(BaseModel):
@@ -131,6 +131,23 @@ class CartTrigger(BaseModel):
         return isinstance(event, CartUpdatedEvent)
 
 
+class SessionEndTrigger(BaseModel):
+    """A site session of the contact ended (30 minutes without activity): the dispatcher's
+    own `session_check` event, once per session (storeflows.sessions). Which template's run
+    it starts depends on the session (the template's `takes`): at most one kind per session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["session_end"] = "session_end"
+
+    starts_on: ClassVar[frozenset[str]] = frozenset({"session_check"})
+    # Each session template gives its own kind of sample session (TemplateSettings.sample_subjects).
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("session", sample_session("site").view(None))
+
+    def matches(self, event: EventBody) -> bool:
+        return event.type == "session_check"
+
+
 def _trigger_type(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("type", "purchase"))
@@ -144,6 +161,7 @@ Trigger = Annotated[
         | Annotated[ScheduleTrigger, Tag("schedule")]
         | Annotated[CheckoutTrigger, Tag("checkout")]
         | Annotated[CartTrigger, Tag("cart")]
+        | Annotated[SessionEndTrigger, Tag("session_end")]
     ),
     Discriminator(_trigger_type),
 ]

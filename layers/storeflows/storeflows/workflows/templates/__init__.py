@@ -11,10 +11,13 @@ from pydantic import Field
 
 from storeflows.workflows.templates.abandonment import CartAbandonmentSettings, CheckoutAbandonmentSettings
 from storeflows.workflows.templates.base import TemplateSettings
+from storeflows.workflows.templates.browse_abandonment import BrowseAbandonmentSettings
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
+from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 from storeflows.workflows.triggers import trigger_classes
 
@@ -27,6 +30,9 @@ WorkflowSettings = Annotated[
         | CareSeriesSettings
         | CheckoutAbandonmentSettings
         | CartAbandonmentSettings
+        | BrowseAbandonmentSettings
+        | SiteAbandonmentSettings
+        | SearchAbandonmentSettings
     ),
     Field(discriminator="template"),
 ]

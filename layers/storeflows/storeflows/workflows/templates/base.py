@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from storeflows.events import EventBody
-from storeflows.events.subjects import SubjectView
+from storeflows.events.subjects import RunSubject, SubjectView
 from storeflows.workflows.triggers import Trigger, trigger_classes
 
 
@@ -48,6 +48,12 @@ class TemplateSettings(BaseModel):
     def runs_for(self, event: EventBody) -> bool:
         """Whether an event starts a run of this template (its trigger matches)."""
         return self.trigger.matches(event)
+
+    def takes(self, subject: RunSubject) -> bool:
+        """Whether a run about this subject is this template's (the dispatcher asks after the
+        trigger matched): every subject, but for the session templates, which each take
+        their own kind of session."""
+        return True
 
     def run_inputs(
         self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
