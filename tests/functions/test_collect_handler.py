@@ -303,3 +303,48 @@ def test_the_snippet_is_served_as_cacheable_javascript(load_handler, lambda_cont
     )
     unchanged = app.lambda_handler(again, lambda_context)
     assert unchanged["statusCode"] == 304 and not unchanged.get("body")
+
+
+def checkout(recovery_url: str, **customer: Any) -> dict[str, Any]:
+    return {
+        "id": "c1",
+        "type": "checkout_started",
+        "customer": {"email": ANA, **customer},
+        "checkout": {
+            "token": "c-7a1f",
+            "items": [{"product_id": "p-1", "name": "Venise dress", "price": "129.90", "url": f"{SHOP}/products/v"}],
+            "recovery_url": recovery_url,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "event, field",
+    [
+        (checkout("https://evil.example/checkouts/c-7a1f"), "checkout.recovery_url"),
+        (
+            {"id": "p1", "type": "product_viewed", "product": {"product_id": "p-1", "url": "https://evil.example/p"}},
+            "product.url",
+        ),
+        (page(url="http://shop.example.com/"), "page.url"),  # another scheme is another site
+    ],
+)
+def test_a_page_may_only_link_to_the_stores_own_site(collect, aws, event, field):
+    """A link a page names ends up in the store's emails (a cart's recovery link): one to
+    another site would make the store's own email send its reader anywhere."""
+    before = everything(aws)
+    status, _, body = collect(batch(event))
+    assert status == 400 and f"events[0].{field}" in body["detail"] and "store's own site" in body["detail"], body
+    assert aws.queued_bodies() == [] and everything(aws) == before
+
+
+def test_a_page_claims_an_address_and_nothing_about_it(collect, aws):
+    """A consent checkbox, a name or a language from the page would change a contact nobody
+    proved it is: only the address goes on, as a claim."""
+    status, _, body = collect(batch(checkout(f"{SHOP}/cart", accepts_marketing=True, first_name="Mallory")))
+    assert status == 202, body
+    (queued,) = aws.queued_bodies()
+    assert queued["event"]["customer"] == {"email": ANA} | {
+        name: None for name in queued["event"]["customer"] if name != "email"
+    }
+    assert queued["identity_proof"] == "claimed"

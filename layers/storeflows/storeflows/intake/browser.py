@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -188,10 +189,20 @@ def _event(store: Store, visitor_id: str, index: int, raw: Any, now: datetime) -
         # The contact the token was made for, never an address the page adds.
         body["customer"] = {"email": email}
         proof = "email_link"
+    customer = body.get("customer")
+    if isinstance(customer, dict) and proof == "claimed":
+        # The page may claim an address, nothing about it: a consent checkbox, a name or a
+        # language the page says would otherwise change a contact nobody proved it is.
+        body["customer"] = {"email": customer.get("email")}
     try:
         parsed = validate(BROWSER_EVENT_TYPES[event_type], body)
     except InvalidPayload as err:
         raise InvalidPayload(f"{where}: {err.detail}") from None
+    for path, link in _links(parsed.model_dump(mode="json")):
+        # Links end up in the store's emails (a product, the cart's recovery link): a page
+        # may only name the store's own site, or an email could send its reader anywhere.
+        if _origin_of(link) not in store.browser.allowed_origins:  # type: ignore[union-attr]
+            raise InvalidPayload(f"{where}.{path}: {link[:200]} is not on the store's own site (its allowed origins)")
     return client_id, StoreEvent(
         store_id=store.store_id,
         event_id=f"browser:{visitor_id}:{client_id}",
@@ -200,6 +211,35 @@ def _event(store: Store, visitor_id: str, index: int, raw: Any, now: datetime) -
         event=parsed,
         attribution=store.attribution,
         identity_proof=proof,
+    )
+
+
+# Fields of a browser event that become links in emails (image_url is only shown).
+_LINK_FIELDS = frozenset({"url", "recovery_url"})
+
+
+def _links(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """(field path, URL) of every link field in an event's fields."""
+    if isinstance(value, dict):
+        found = []
+        for name, inner in value.items():
+            inner_path = f"{path}.{name}" if path else name
+            if name in _LINK_FIELDS and isinstance(inner, str):
+                found.append((inner_path, inner))
+            else:
+                found.extend(_links(inner, inner_path))
+        return found
+    if isinstance(value, list):
+        return [link for index, inner in enumerate(value) for link in _links(inner, f"{path}[{index}]")]
+    return []
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    port = parts.port
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}" + (
+        f":{port}" if port not in (None, default_port) else ""
     )
 
 
