@@ -126,6 +126,8 @@ def _default_text(value: Any, duration: bool) -> str:
         return "none"
     if isinstance(value, BaseModel):
         return "(below)"
+    if isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
+        return "(in the meaning)"
     if isinstance(value, bool | int | Decimal):
         return f"`{json.dumps(value) if isinstance(value, bool) else value}`"
     return f"`{json.dumps(value)}`"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import cancellation, privacy, storefront
+from storeflows import cancellation, privacy, signups, storefront
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
@@ -241,8 +241,20 @@ def _record_subscription(event: StoreEvent, subscribed: SubscribedEvent) -> dict
         lifts_unsubscribe=True,
         wording=subscribed.consent_text,
     )
+    contacts.fill_in_profile(
+        event.store_id,
+        subscribed.customer.email,
+        first_name=subscribed.customer.first_name,
+        language=subscribed.customer.language,
+    )
     logger.info("subscription recorded", extra={"store_id": event.store_id, "event_id": event.event_id})
     return {"event_id": event.event_id, "consent_applied": applied}
+
+
+def _request_subscription(event: StoreEvent, request: SubscriptionRequestedEvent) -> dict[str, Any]:
+    """Double opt-in: a confirmation email, not a subscription (storeflows.signups). The
+    address is not proven yet, so it identifies no visitor either."""
+    return signups.request_subscription(event, request)
 
 
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
@@ -260,6 +272,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     DataRequest: _record_data_request,
     SubscribedEvent: _record_subscription,
     IdentifyEvent: _identify,
+    SubscriptionRequestedEvent: _request_subscription,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,
@@ -270,7 +283,6 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
             SearchEvent,
             WishlistAddedEvent,
             WishlistRemovedEvent,
-            SubscriptionRequestedEvent,
         ),
         _record_storefront_event,
     ),

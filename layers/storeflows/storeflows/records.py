@@ -305,4 +305,5 @@ SKIP_REASONS = (
     "send_outcome_unknown",
     "address_not_sendable",
     "order_cancelled",
+    "purchased_since_start",
 )

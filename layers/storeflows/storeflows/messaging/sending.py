@@ -65,6 +65,10 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # A run the cancellation could not stop (it started in the moment the order was being
         # cancelled): nothing more goes out about a cancelled order, transactional or not.
         return _skipped(request, "order_cancelled")
+    since = request.run.exit_on_purchase_after
+    if since is not None and contact.last_order_at is not None and contact.last_order_at >= since:
+        # The run's exit rule, checked before every send (a late purchase webhook still counts).
+        return _skipped(request, "purchased_since_start")
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)

@@ -22,6 +22,9 @@
     STORE#<store>                   DATAREQUEST#<request>                a data request to answer (Shopify)
     VISITOR#<store>#<visitor>       VISITOR | EVENT#<at>#<event>         an anonymous visitor (storage.visitors)
     CONTACT#<store>#<email>         VISITOR#<visitor>                    a visitor identified as the contact
+    CONTACT#<store>#<email>         SIGNUP                               the address's latest sign-up confirmation sent
+    SIGNUPREQUEST#<store>#<id>      SIGNUPREQUEST                        a sign-up waiting for confirmation (expires)
+    CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -48,6 +51,8 @@ ACTIVE_PREFIX = "ACTIVE#"
 CONSENT_PREFIX = "CONSENT#"
 DATA_REQUEST_PREFIX = "DATAREQUEST#"
 VISITOR_PREFIX = "VISITOR#"
+SIGNUP_SK = "SIGNUP"
+SIGNUP_REQUEST_SK = "SIGNUPREQUEST"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
 
 
@@ -196,3 +201,22 @@ def coupon_claim_key(store_id: str, pool_id: str, claim_key: str) -> dict[str, s
     claim partition holds no email address (erasing a contact stays one partition)."""
     digest = hashlib.sha256(claim_key.encode("utf-8")).hexdigest()
     return {"pk": coupon_claims_pk(store_id, pool_id), "sk": f"{COUPON_CLAIM_PREFIX}{digest}"}
+
+
+# --- sign-ups (storeflows.signups) and the welcome series ----------------------------------------
+
+
+def signup_key(store_id: str, email: str) -> dict[str, str]:
+    """The address's latest confirmation email (when, which request): in the contact's
+    partition, so an erasure deletes it with the rest."""
+    return {"pk": contact_pk(store_id, email), "sk": SIGNUP_SK}
+
+
+def signup_request_key(store_id: str, request_id: str) -> dict[str, str]:
+    """A sign-up waiting for confirmation, under the opaque id its link carries (the link
+    never holds the address)."""
+    return {"pk": f"SIGNUPREQUEST#{store_id}#{request_id}", "sk": SIGNUP_REQUEST_SK}
+
+
+def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"WELCOMED#{workflow_id}"}

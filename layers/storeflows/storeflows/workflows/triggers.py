@@ -63,6 +63,15 @@ class EventTrigger(BaseModel):
         return event.type == self.event
 
 
+class SubscribedTrigger(EventTrigger):
+    """A confirmed sign-up (`subscribed`: the store's API, or a browser sign-up once its
+    confirmation link is followed): one run per sign-up, as any event trigger."""
+
+    event: Literal["subscribed"] = Field(default="subscribed", description="`subscribed`, the only event it takes.")  # type: ignore[assignment]
+
+    starts_on: ClassVar[frozenset[str]] = frozenset({"subscribed"})
+
+
 class ScheduleTrigger(BaseModel):
     """Once a day at a time of the store's day (`at`, in `timezone`): no event matches it; the
     scheduler starts the runs due then, for the contacts the template selects."""

@@ -15,6 +15,7 @@ from storeflows.workflows.templates.consent_confirmation import ConsentConfirmat
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
+from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
 from storeflows.workflows.triggers import trigger_classes
 
 WorkflowSettings = Annotated[
@@ -24,6 +25,7 @@ WorkflowSettings = Annotated[
         | PurchaseFollowUpSettings
         | OrderValueSettings
         | CareSeriesSettings
+        | WelcomeSeriesSettings
     ),
     Field(discriminator="template"),
 ]
