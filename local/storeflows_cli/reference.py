@@ -29,8 +29,9 @@ from pydantic.fields import FieldInfo
 
 from storeflows.admin import files
 from storeflows.events.common import LineItem, Order
-from storeflows.events.subjects import SubjectView
+from storeflows.events.subjects import SAMPLE_WISHLIST, SubjectView
 from storeflows.fields import Duration, MessageId, TagName
+from storeflows.messaging.confirmation import confirmation_view
 from storeflows.messaging.context import message_context
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, StaticCoupon, Store, WhenExhausted
 from storeflows.workflows.templates import TEMPLATES
@@ -249,8 +250,16 @@ def context_fields() -> dict[str, set[str]]:
         "https://example.test/unsubscribe",
         {"code": "SPRING10"},
     )
+    # What other kinds of run show their messages (each template's sample subjects), and the
+    # sign-up confirmation.
+    for view in [
+        *(view for cls in TEMPLATES.values() for view in cls.sample_subjects().values()),
+        confirmation_view("https://example.test/subscriptions/confirm", 7),
+    ]:
+        context.update(view.context)
     found = {name: set(value) if isinstance(value, dict) else set() for name, value in context.items()}
     found["order.items"] = set(context["order"]["items"][0])
+    found["wishlist.items"] = set(SAMPLE_WISHLIST.context["wishlist"]["items"][0])
     if set(LineItem.model_fields) != found["order.items"]:
         raise Drift("the order's items in the context are not its LineItem fields")
     return found

@@ -707,9 +707,12 @@ def test_a_message_that_cannot_render_is_refused_when_saved_naming_the_variable(
     )
     with pytest.raises(InvalidDefinition) as refused:
         apply_message(typo)
+    # Saved before any workflow sends it, so checked for every kind of run a template has: a
+    # problem of all of them is said once, the others with the kinds they fail in.
     assert refused.value.problems == [
         "variants.en.html: line 2: 'customer' is undefined",
-        "variants.pl.text: line 1: 'dict object' has no attribute 'nr'",
+        "variants.pl.text: line 1: 'dict object' has no attribute 'nr' (in a run about an order)",
+        "variants.pl.html: line 1: 'order' is undefined (in a run about an event or a wishlist)",
     ]
     # A message without a coupon renders coupon.code for no one.
     couponless = message("couponless", store_id="shop-1").model_copy(

@@ -175,9 +175,10 @@ def test_a_schedule_trigger_matches_no_event_and_is_next_due_at_its_local_time()
 
 
 def test_only_the_event_types_some_template_takes_make_the_dispatcher_read_workflows():
-    """Every template today starts on purchases, but the welcome series (a confirmed sign-up):
-    a consent or a delivered event costs no read of the store's workflows."""
-    assert EVENTS_STARTING_RUNS == {"purchase", "subscribed"}
+    """Every template today starts on purchases, but the welcome series (a confirmed sign-up)
+    and the wishlist reminder: a consent or a delivered event costs no read of the store's
+    workflows."""
+    assert EVENTS_STARTING_RUNS == {"purchase", "subscribed", "wishlist_added"}
 
 
 # --- templates -------------------------------------------------------------------------------

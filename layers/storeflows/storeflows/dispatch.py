@@ -29,12 +29,12 @@ from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.search import SearchEvent
-from storeflows.events.subjects import RunSubject
+from storeflows.events.subjects import RunSubject, WishlistSubject
 from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.storage import contacts, orders, workflows
+from storeflows.storage import contacts, orders, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
@@ -257,10 +257,29 @@ def _request_subscription(event: StoreEvent, request: SubscriptionRequestedEvent
     return signups.request_subscription(event, request)
 
 
+def _add_to_wishlist(event: StoreEvent, added: WishlistAddedEvent, email: str) -> dict[str, Any]:
+    """Puts the product on the contact's wishlist and asks for a reminder run about it (the
+    run ends at once if another holds the wishlist: that one reminds of this product too)."""
+    if added.product.identity is None:
+        return {"wishlist": "product_unnamed"}
+    if not wishlists.add_item(event.store_id, email, added.product, at=storefront.when(event, added)):
+        return {"wishlist": "full"}
+    return {"wishlist": "added", "run_requests": [RunRequest(email, WishlistSubject(started_by=event.event_id))]}
+
+
+def _remove_from_wishlist(event: StoreEvent, removed: WishlistRemovedEvent, email: str) -> dict[str, Any]:
+    if removed.product.identity is None:
+        return {"wishlist": "product_unnamed"}
+    return {"wishlist": "removed" if wishlists.remove_item(event.store_id, email, removed.product) else "not_on_it"}
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
-_RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {}
+_RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {
+    WishlistAddedEvent: _add_to_wishlist,
+    WishlistRemovedEvent: _remove_from_wishlist,
+}
 
 # Event type -> its handler, called with the event and its body.
 _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {

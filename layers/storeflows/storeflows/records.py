@@ -306,4 +306,5 @@ SKIP_REASONS = (
     "address_not_sendable",
     "order_cancelled",
     "purchased_since_start",
+    "nothing_to_remind",
 )

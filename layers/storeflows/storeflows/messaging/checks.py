@@ -85,11 +85,17 @@ def check_rendering_for_any(
         return RenderCheck((), tuple(dict.fromkeys(warning for check in fitting for warning in check.warnings)))
     if len(checks) == 1:
         return next(iter(checks.values()))
+    # Each problem once, with the kinds of run it fails in (none named when it fails in all).
+    kinds_of: dict[str, list[str]] = {}
+    for kind, check in checks.items():
+        for problem in check.problems:
+            kinds_of.setdefault(problem, []).append(kind)
     return RenderCheck(
         tuple(
-            f"{problem} (in a run about {_article(kind)})"
-            for kind, check in checks.items()
-            for problem in check.problems
+            problem
+            if len(kinds) == len(checks)
+            else f"{problem} (in a run about {' or '.join(_article(kind) for kind in kinds)})"
+            for problem, kinds in kinds_of.items()
         )
     )
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from storeflows.config import require
 from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
-from storeflows.events.subjects import SubjectView
+from storeflows.events.subjects import SubjectView, WishlistSubject
 from storeflows.messaging import coupons, ses
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
@@ -36,7 +36,7 @@ from storeflows.messaging.requests import SendRequest
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import SKIP_REASONS, Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
-from storeflows.storage import messages, sends
+from storeflows.storage import messages, orders, sends
 
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
@@ -60,7 +60,15 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # Nothing is recorded for a contact without a profile (never known, or erased): a run
         # that outlived an erasure must not write the address back into the table.
         return _skipped(request, "unknown_contact", record=False)
-    view = subject.view(context.subject)
+    if isinstance(subject, WishlistSubject):
+        # What was bought since the oldest product went on the wishlist leaves the reminder.
+        oldest = subject.oldest(context.subject)
+        bought = orders.purchases_since(request.store_id, request.email, oldest) if oldest else []
+        view = subject.view(context.subject, bought)
+    else:
+        view = subject.view(context.subject)
+    if view.empty:
+        return _skipped(request, "nothing_to_remind")
     if view.cancelled:
         # A run the cancellation could not stop (it started in the moment the order was being
         # cancelled): nothing more goes out about a cancelled order, transactional or not.

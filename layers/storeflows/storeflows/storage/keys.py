@@ -25,6 +25,7 @@
     CONTACT#<store>#<email>         SIGNUP                               the address's latest sign-up confirmation sent
     SIGNUPREQUEST#<store>#<id>      SIGNUPREQUEST                        a sign-up waiting for confirmation (expires)
     CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
+    CONTACT#<store>#<email>         WISHLIST                             the wishlist, and the reminder run holding it
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -220,3 +221,7 @@ def signup_request_key(store_id: str, request_id: str) -> dict[str, str]:
 
 def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"WELCOMED#{workflow_id}"}
+
+
+def wishlist_key(store_id: str, email: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": "WISHLIST"}

@@ -16,6 +16,7 @@ from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
+from storeflows.workflows.templates.wishlist_reminder import WishlistReminderSettings
 from storeflows.workflows.triggers import trigger_classes
 
 WorkflowSettings = Annotated[
@@ -26,6 +27,7 @@ WorkflowSettings = Annotated[
         | OrderValueSettings
         | CareSeriesSettings
         | WelcomeSeriesSettings
+        | WishlistReminderSettings
     ),
     Field(discriminator="template"),
 ]
