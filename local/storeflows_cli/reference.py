@@ -29,8 +29,9 @@ from pydantic.fields import FieldInfo
 
 from storeflows.admin import files
 from storeflows.events.common import LineItem, Order
-from storeflows.events.subjects import SAMPLE_PRODUCTS, SubjectView, sample_session
+from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_PRODUCTS, SAMPLE_WISHLIST, SubjectView, sample_session
 from storeflows.fields import Duration, MessageId, TagName
+from storeflows.messaging.confirmation import confirmation_view
 from storeflows.messaging.context import message_context
 from storeflows.records import Contact, DynamicCoupon, Message, Purpose, Sender, StaticCoupon, Store, WhenExhausted
 from storeflows.workflows.templates import TEMPLATES
@@ -126,6 +127,8 @@ def _default_text(value: Any, duration: bool) -> str:
         return "none"
     if isinstance(value, BaseModel):
         return "(below)"
+    if isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
+        return "(in the meaning)"
     if isinstance(value, bool | int | Decimal):
         return f"`{json.dumps(value) if isinstance(value, bool) else value}`"
     return f"`{json.dumps(value)}`"
@@ -247,8 +250,18 @@ def context_fields() -> dict[str, set[str]]:
         "https://example.test/unsubscribe",
         {"code": "SPRING10"},
     )
+    # What other kinds of run show their messages (each template's sample subjects), and the
+    # sign-up confirmation.
+    for view in [
+        *(view for cls in TEMPLATES.values() for view in cls.sample_subjects().values()),
+        confirmation_view("https://example.test/subscriptions/confirm", 7),
+    ]:
+        context.update(view.context)
     found = {name: set(value) if isinstance(value, dict) else set() for name, value in context.items()}
     found["order.items"] = set(context["order"]["items"][0])
+    found["wishlist.items"] = set(SAMPLE_WISHLIST.context["wishlist"]["items"][0])
+    # A run about a checkout or a cart sees it instead of `order`.
+    found["checkout.items"] = found["cart.items"] = set(SAMPLE_BASKET["items"][0])
     if set(LineItem.model_fields) != found["order.items"]:
         raise Drift("the order's items in the context are not its LineItem fields")
     # A run about a site session sees `session` instead of `order`.

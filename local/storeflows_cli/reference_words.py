@@ -58,7 +58,7 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "order": (
-        "The order the run is about: in runs about an order (every template today).",
+        "The order the run is about: in runs about an order (the five purchase templates).",
         {
             "id": "The store's order id.",
             "total": "The order's total, a decimal: `{{ order.total|money(order.currency) }}` shows `129.90 EUR`.",
@@ -77,6 +77,48 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "product_id": "The store's product id.",
             "quantity": "How many were bought.",
             "price": "The unit price, a decimal (`{{ item.price|money(order.currency) }}`).",
+        },
+    ),
+    "checkout": (
+        "The checkout the run is about, as it is when the message is sent: in checkout abandonment runs.",
+        {
+            "items": "What is in it (`{% for item in checkout.items %}`), each with the fields below.",
+            "total": "Its total, a decimal (`{{ checkout.total|money(checkout.currency) }}`); may be empty.",
+            "currency": "The currency of its prices.",
+            "recovery_url": "Where the customer picks the checkout up again (Shopify's `abandoned_checkout_url`).",
+        },
+    ),
+    "checkout.items": (
+        "Each item of the checkout, as the store reported it.",
+        {
+            "name": "The product's name.",
+            "quantity": "How many.",
+            "price": "Its price, a decimal (`{{ item.price|money(checkout.currency) }}`); may be empty.",
+            "image_url": "Its picture's address (empty for Shopify's checkouts and carts: Shopify sends none).",
+            "url": "The product page's address (empty for Shopify's).",
+            "sku": "The product's SKU.",
+            "product_id": "The store's product id.",
+        },
+    ),
+    "cart": (
+        "The cart the run is about, as it is when the message is sent: in cart abandonment runs.",
+        {
+            "items": "What is in it (`{% for item in cart.items %}`), each with the fields below.",
+            "total": "Its total, a decimal; may be empty.",
+            "currency": "The currency of its prices.",
+            "recovery_url": "A link back to the cart, when the store or the page gave one.",
+        },
+    ),
+    "cart.items": (
+        "Each item of the cart, as the store reported it.",
+        {
+            "name": "The product's name.",
+            "quantity": "How many.",
+            "price": "Its price, a decimal (`{{ item.price|money(cart.currency) }}`); may be empty.",
+            "image_url": "Its picture's address (empty for Shopify's checkouts and carts: Shopify sends none).",
+            "url": "The product page's address (empty for Shopify's).",
+            "sku": "The product's SKU.",
+            "product_id": "The store's product id.",
         },
     ),
     "session": (
@@ -102,6 +144,30 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "image_url": "Its picture's address.",
         },
     ),
+    "wishlist": (
+        "The contact's wishlist, in wishlist reminders: what is on it now, less what was bought since it was "
+        "put there (with nothing left, the reminder is not sent).",
+        {"items": "The products (`{% for item in wishlist.items %}`), oldest first, each with the fields below."},
+    ),
+    "wishlist.items": (
+        "Each product on the wishlist, as the store reported it when it was added (any may be empty).",
+        {
+            "product_id": "The store's product id.",
+            "sku": "The product's SKU.",
+            "name": "Its name.",
+            "price": "Its price then, a decimal (`{{ item.price|money(item.currency) }}`).",
+            "currency": "The price's currency.",
+            "url": "The product's page.",
+            "image_url": "Its picture.",
+            "added_at": "When it was put on the wishlist (ISO 8601, UTC).",
+        },
+    ),
+    "confirm_url": (
+        "The signed link that confirms a sign-up, in the `subscription-confirmation` message only (double opt-in; "
+        "the message is refused without it).",
+        {},
+    ),
+    "confirm_days": ("How many days the confirmation link works (7), in `subscription-confirmation` only.", {}),
     "store": ("The store.", {"id": "Its id.", "name": "Its name (its id when it has none)."}),
     "unsubscribe_url": (
         "The signed one-click unsubscribe link in marketing messages (`<a ses:no-track href=...>`); empty in "

@@ -707,6 +707,9 @@ def test_a_message_that_cannot_render_is_refused_when_saved_naming_the_variable(
     )
     with pytest.raises(InvalidDefinition) as refused:
         apply_message(typo)
+    # Saved before any workflow sends it, so checked for every kind of run a template has; it
+    # names `order`, so it is written for runs about an order: their problems, not the noise
+    # of `order` missing in a run about a cart, a session or a wishlist.
     assert refused.value.problems == [
         "variants.en.html: line 2: 'customer' is undefined",
         "variants.pl.text: line 1: 'dict object' has no attribute 'nr'",

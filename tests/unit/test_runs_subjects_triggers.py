@@ -177,9 +177,17 @@ def test_a_schedule_trigger_matches_no_event_and_is_next_due_at_its_local_time()
 
 
 def test_only_the_event_types_some_template_takes_make_the_dispatcher_read_workflows():
-    """Purchases, checkouts, carts and the dispatcher's session checks start runs: a consent,
-    a delivered event or a page view costs no read of the store's workflows."""
-    assert EVENTS_STARTING_RUNS == {"purchase", "checkout_started", "cart_updated", "session_check"}
+    """Purchases, checkouts, carts, confirmed sign-ups, wishlist additions and the dispatcher's
+    session checks start runs: a consent, a delivered event or a page view costs no read of the
+    store's workflows."""
+    assert EVENTS_STARTING_RUNS == {
+        "purchase",
+        "checkout_started",
+        "cart_updated",
+        "session_check",
+        "subscribed",
+        "wishlist_added",
+    }
 
 
 # --- templates -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import abandonment, cancellation, privacy, sessions, storefront
+from storeflows import abandonment, cancellation, privacy, sessions, signups, storefront
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
@@ -30,12 +30,12 @@ from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.search import SearchEvent
 from storeflows.events.session_check import SessionCheckEvent
-from storeflows.events.subjects import RunSubject
+from storeflows.events.subjects import RunSubject, WishlistSubject
 from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.storage import contacts, orders, workflows
+from storeflows.storage import contacts, orders, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
@@ -252,6 +252,12 @@ def _record_subscription(event: StoreEvent, subscribed: SubscribedEvent) -> dict
         lifts_unsubscribe=True,
         wording=subscribed.consent_text,
     )
+    contacts.fill_in_profile(
+        event.store_id,
+        subscribed.customer.email,
+        first_name=subscribed.customer.first_name,
+        language=subscribed.customer.language,
+    )
     logger.info("subscription recorded", extra={"store_id": event.store_id, "event_id": event.event_id})
     return {"event_id": event.event_id, "consent_applied": applied}
 
@@ -296,6 +302,28 @@ def _check_session(event: StoreEvent, check: SessionCheckEvent) -> dict[str, Any
     return {"event_id": event.event_id, "session_check": found, "run_requests": requests}
 
 
+def _request_subscription(event: StoreEvent, request: SubscriptionRequestedEvent) -> dict[str, Any]:
+    """Double opt-in: a confirmation email, not a subscription (storeflows.signups). The
+    address is not proven yet, so it identifies no visitor either."""
+    return signups.request_subscription(event, request)
+
+
+def _add_to_wishlist(event: StoreEvent, added: WishlistAddedEvent, email: str) -> dict[str, Any]:
+    """Puts the product on the contact's wishlist and asks for a reminder run about it (the
+    run ends at once if another holds the wishlist: that one reminds of this product too)."""
+    if added.product.identity is None:
+        return {"wishlist": "product_unnamed"}
+    if not wishlists.add_item(event.store_id, email, added.product, at=storefront.when(event, added)):
+        return {"wishlist": "full"}
+    return {"wishlist": "added", "run_requests": [RunRequest(email, WishlistSubject(started_by=event.event_id))]}
+
+
+def _remove_from_wishlist(event: StoreEvent, removed: WishlistRemovedEvent, email: str) -> dict[str, Any]:
+    if removed.product.identity is None:
+        return {"wishlist": "product_unnamed"}
+    return {"wishlist": "removed" if wishlists.remove_item(event.store_id, email, removed.product) else "not_on_it"}
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
@@ -306,6 +334,8 @@ _RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {
     CategoryViewedEvent: sessions.record,
     PageViewedEvent: sessions.record,
     SearchEvent: sessions.record,
+    WishlistAddedEvent: _add_to_wishlist,
+    WishlistRemovedEvent: _remove_from_wishlist,
 }
 
 # Event type -> its handler, called with the event and its body.
@@ -319,6 +349,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     SubscribedEvent: _record_subscription,
     IdentifyEvent: _identify,
     SessionCheckEvent: _check_session,
+    SubscriptionRequestedEvent: _request_subscription,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,
@@ -328,7 +359,6 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
             SearchEvent,
             WishlistAddedEvent,
             WishlistRemovedEvent,
-            SubscriptionRequestedEvent,
         ),
         _record_storefront_event,
     ),

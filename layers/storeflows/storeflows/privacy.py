@@ -27,7 +27,7 @@ from typing import Any
 
 from storeflows.events.privacy import DataRequest
 from storeflows.records import DataRequestRecord, Suppression
-from storeflows.storage import browser, contacts, dynamodb, keys, reports, sends, visitors, workflows
+from storeflows.storage import browser, contacts, dynamodb, keys, reports, sends, signups, visitors, workflows
 from storeflows.storage import privacy as privacy_store
 from storeflows.workflows import runs
 
@@ -136,7 +136,12 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     for item in items:
         if item["sk"].startswith(keys.CONTACT_LINK_PREFIX):
             browser.forget_contact_link(store_id, item["ref"])
+    # A sign-up waiting for its confirmation holds the address under its own key; the
+    # contact's SIGNUP item names it, so it goes first too.
+    signup_requests = signups.delete_request_of(store_id, email)
     erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
+    if signup_requests:
+        erased["signup_request"] += signup_requests
     if visitor_items:
         erased["visitor_data"] += visitor_items
     return Erasure(

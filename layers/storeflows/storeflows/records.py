@@ -325,4 +325,5 @@ SKIP_REASONS = (
     "cooldown",
     "bought_since",
     "carted_since",
+    "nothing_to_remind",
 )

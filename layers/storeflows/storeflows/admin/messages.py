@@ -21,6 +21,7 @@ from storeflows.messaging.checks import (
     coupon_fallback_warning,
     sample_contact,
 )
+from storeflows.messaging.confirmation import CONFIRMATION_MESSAGE_ID, check_confirmation_message
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, unsubscribe_headers
 from storeflows.messaging.rendering import RenderedMessage, render_message
@@ -87,6 +88,9 @@ def message_render_check(message: Message) -> RenderCheck:
     """Every variant rendered as the workflows that send it would (each template's kinds
     of run); for a message no workflow sends yet, as at least one template would."""
     store = require_store(message.store_id)
+    if message.message_id == CONFIRMATION_MESSAGE_ID:
+        # The store's own sign-up confirmation: sent by the dispatcher, not by a workflow.
+        return check_confirmation_message(store, message)
     senders = _workflows_sending(message)
     if not senders:
         return check_rendering_for_any(store, message, {name: cls.sample_subjects() for name, cls in TEMPLATES.items()})

@@ -9,6 +9,7 @@ catalogue flows add theirs here."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,6 +35,8 @@ class SubjectView:
     not_bought_since: datetime | None = None
     # ...or for this reason (a records.SKIP_REASONS name) the subject's record gives.
     skip_reason: str | None = None
+    # Nothing left to send about (a wishlist whose products were all removed or bought).
+    empty: bool = False
 
     @classmethod
     def of_order(cls, order: Order) -> SubjectView:
@@ -143,6 +146,7 @@ SAMPLE_BASKET = {
             "image_url": "https://shop.example/images/sample.jpg",
             "url": "https://shop.example/products/sample",
             "sku": "SAMPLE-SKU",
+            "product_id": "SAMPLE-P1",
         }
     ],
     "total": Decimal("129.90"),
@@ -275,8 +279,85 @@ def sample_session(kind: Literal["browse", "search", "site"]) -> SessionSubject:
     )
 
 
+class WishlistSubject(BaseModel):
+    """A wishlist reminder run, named by the wishlist_added event that started it (one run
+    per contact at a time: the run claims the wishlist, storage.wishlists). Its messages see
+    `wishlist.items`: the products still on the wishlist and not bought since they were put
+    there, read when the message is sent (with the contact's orders since)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["wishlist"] = "wishlist"
+    started_by: str  # the event id
+
+    @property
+    def key(self) -> str:
+        return f"wishlist:{self.started_by}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return keys.wishlist_key(store_id, email)
+
+    @staticmethod
+    def oldest(record: dict[str, Any] | None) -> str | None:
+        """When the oldest product still on the wishlist was put there (ISO), or None."""
+        added = [entry.get("added_at", "") for entry in wishlist_entries(record or {})]
+        return min(added) if added else None
+
+    def view(self, record: dict[str, Any] | None, purchases: Iterable[dict[str, Any]] = ()) -> SubjectView:
+        """The products still on the wishlist, less those bought (same product id or SKU) at
+        or after the moment each was put there; empty when none is left."""
+        items = [
+            {name: entry.get(name) for name in WISHLIST_ITEM_FIELDS}
+            for entry in wishlist_entries(record or {})
+            if not _bought_since(entry, purchases)
+        ]
+        return SubjectView({"wishlist": {"items": items}}, empty=not items)
+
+
+WISHLIST_ITEM_FIELDS = ("product_id", "sku", "name", "price", "currency", "url", "image_url", "added_at")
+SAMPLE_WISHLIST = SubjectView(
+    {
+        "wishlist": {
+            "items": [
+                {
+                    "product_id": "SAMPLE-1",
+                    "sku": "SAMPLE-SKU",
+                    "name": "Sample product",
+                    "price": Decimal("129.90"),
+                    "currency": "EUR",
+                    "url": "https://shop.example.com/products/sample",
+                    "image_url": "https://shop.example.com/img/sample.jpg",
+                    "added_at": "2026-11-20T10:00:00+00:00",
+                }
+            ]
+        }
+    }
+)
+"""What the check of a saved message shows a wishlist reminder's message."""
+
+
+def wishlist_entries(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The products on a WISHLIST item (`item:<identity>` attributes), oldest first."""
+    found = [value for name, value in record.items() if name.startswith("item:") and isinstance(value, dict)]
+    return sorted(found, key=lambda entry: (entry.get("added_at", ""), entry.get("name") or ""))
+
+
+def _bought_since(entry: dict[str, Any], purchases: Iterable[dict[str, Any]]) -> bool:
+    added = entry.get("added_at", "")
+    for order in purchases:
+        if order.get("occurred_at", "") < added:
+            continue
+        for item in order.get("items", []):
+            if (entry.get("product_id") and item.get("product_id") == entry["product_id"]) or (
+                entry.get("sku") and item.get("sku") == entry["sku"]
+            ):
+                return True
+    return False
+
+
 RunSubject = Annotated[
-    OrderSubject | EventSubject | CheckoutSubject | CartSubject | SessionSubject, Field(discriminator="type")
+    OrderSubject | EventSubject | CheckoutSubject | CartSubject | SessionSubject | WishlistSubject,
+    Field(discriminator="type"),
 ]
 
 
@@ -289,4 +370,4 @@ def describe_key(key: str) -> str:
 
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
-_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session"})
+_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session", "wishlist"})

@@ -94,15 +94,17 @@ def check_rendering_for_any(
     } or checks
     if len(meant) == 1:
         return next(iter(meant.values()))
-    # A problem every kind of run has is the message's own: said once, without a kind.
-    everywhere = set.intersection(*(set(check.problems) for check in meant.values()))
+    # Each problem once, with the kinds of run it fails in (none named when it fails in all).
+    kinds_of: dict[str, list[str]] = {}
+    for kind, check in meant.items():
+        for problem in check.problems:
+            kinds_of.setdefault(problem, []).append(kind)
     return RenderCheck(
-        tuple(problem for problem in next(iter(meant.values())).problems if problem in everywhere)
-        + tuple(
-            f"{problem} (in a run about {_article(kind)})"
-            for kind, check in meant.items()
-            for problem in check.problems
-            if problem not in everywhere
+        tuple(
+            problem
+            if len(failing) == len(meant)
+            else f"{problem} (in a run about {' or '.join(_article(kind) for kind in failing)})"
+            for problem, failing in kinds_of.items()
         )
     )
 

@@ -5,6 +5,8 @@ Kept apart from the send pipeline, so the dispatcher that builds it never import
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from storeflows.events.subjects import RunSubject
@@ -20,6 +22,9 @@ class SendRun(BaseModel):
     subject: RunSubject
     # "Not more often than once per <seconds>" for this workflow and contact; 0: no limit.
     frequency_cap_seconds: int = 0
+    # A run that ends once the contact buys (the welcome series' exit_on_purchase): a
+    # purchase made at or after this moment skips every later send.
+    exit_on_purchase_after: datetime | None = None
 
 
 class SendRequest(BaseModel):

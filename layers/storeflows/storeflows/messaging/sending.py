@@ -27,7 +27,7 @@ from typing import Any
 
 from storeflows.config import require
 from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
-from storeflows.events.subjects import SubjectView
+from storeflows.events.subjects import SubjectView, WishlistSubject
 from storeflows.messaging import contact_links, coupons, ses
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
@@ -36,7 +36,7 @@ from storeflows.messaging.requests import SendRequest
 from storeflows.messaging.unsubscribe_links import UnsubscribeRequest, make_unsubscribe_token, unsubscribe_url
 from storeflows.observability import MetricUnit, count_by, logger, metrics
 from storeflows.records import SKIP_REASONS, Contact, DynamicCoupon, Message, Purpose, Sender, Store, WhenExhausted
-from storeflows.storage import browser, messages, sends
+from storeflows.storage import browser, messages, orders, sends
 
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
@@ -60,7 +60,15 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # Nothing is recorded for a contact without a profile (never known, or erased): a run
         # that outlived an erasure must not write the address back into the table.
         return _skipped(request, "unknown_contact", record=False)
-    view = subject.view(context.subject)
+    if isinstance(subject, WishlistSubject):
+        # What was bought since the oldest product went on the wishlist leaves the reminder.
+        oldest = subject.oldest(context.subject)
+        bought = orders.purchases_since(request.store_id, request.email, oldest) if oldest else []
+        view = subject.view(context.subject, bought)
+    else:
+        view = subject.view(context.subject)
+    if view.empty:
+        return _skipped(request, "nothing_to_remind")
     if view.cancelled:
         # A run the cancellation could not stop (it started in the moment the order was being
         # cancelled): nothing more goes out about a cancelled order, transactional or not.
@@ -70,6 +78,10 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         return _skipped(request, "bought_since")
     if view.skip_reason is not None:
         return _skipped(request, view.skip_reason)
+    since = request.run.exit_on_purchase_after
+    if since is not None and contact.last_order_at is not None and contact.last_order_at >= since:
+        # The run's exit rule, checked before every send (a late purchase webhook still counts).
+        return _skipped(request, "bought_since")
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)

@@ -141,6 +141,22 @@ def start_profile(store_id: str, email: str) -> None:
     )
 
 
+def fill_in_profile(store_id: str, email: str, *, first_name: str | None, language: str | None) -> None:
+    """Sets the first name and language a sign-up gave where the profile has none yet (an
+    order's are newer and win), so the welcome series greets and speaks as the form did."""
+    given = db.drop_none({"first_name": first_name, "language": language})
+    if not given:
+        return
+    db.if_condition_holds(
+        db.table().update_item,
+        Key=keys.contact_key(store_id, email),
+        UpdateExpression="SET " + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in given),
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={f"#{name}": name for name in given},
+        ExpressionAttributeValues={f":{name}": value for name, value in given.items()},
+    )
+
+
 def record_touch(store_id: str, email: str, kind: str, touch: Touch) -> bool:
     """Keeps the contact's latest open or click (`kind`: "open" or "click"), whatever order
     SES delivers them in. False when a later one is on record or there is no such contact."""

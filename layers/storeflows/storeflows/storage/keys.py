@@ -31,6 +31,10 @@
     CONTACT#<store>#<email>         SESSION                              the contact's current site session
     CONTACT#<store>#<email>         VIEWED#<product>                     a product the contact viewed, when last
     PRODUCT#<store>#<product>       PRODUCT                              a product as the storefront last showed it
+    CONTACT#<store>#<email>         SIGNUP                               the address's latest sign-up confirmation sent
+    SIGNUPREQUEST#<store>#<id>      SIGNUPREQUEST                        a sign-up waiting for confirmation (expires)
+    CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
+    CONTACT#<store>#<email>         WISHLIST                             the wishlist, and the reminder run holding it
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -59,6 +63,8 @@ DATA_REQUEST_PREFIX = "DATAREQUEST#"
 VISITOR_PREFIX = "VISITOR#"
 SESSION_SK = "SESSION"
 VIEWED_PREFIX = "VIEWED#"
+SIGNUP_SK = "SIGNUP"
+SIGNUP_REQUEST_SK = "SIGNUPREQUEST"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
 
 
@@ -255,3 +261,26 @@ def contact_link_backref_key(store_id: str, email: str, ref: str) -> dict[str, s
 def collect_counter_key(store_id: str, visitor_id: str, minute: str) -> dict[str, str]:
     """How many events one visitor sent in one minute (yyyy-mm-ddThh:mm, UTC)."""
     return {"pk": f"COLLECT#{store_id}#{visitor_id}", "sk": f"MINUTE#{minute}"}
+
+
+# --- sign-ups (storeflows.signups) and the welcome series ----------------------------------------
+
+
+def signup_key(store_id: str, email: str) -> dict[str, str]:
+    """The address's latest confirmation email (when, which request): in the contact's
+    partition, so an erasure deletes it with the rest."""
+    return {"pk": contact_pk(store_id, email), "sk": SIGNUP_SK}
+
+
+def signup_request_key(store_id: str, request_id: str) -> dict[str, str]:
+    """A sign-up waiting for confirmation, under the opaque id its link carries (the link
+    never holds the address)."""
+    return {"pk": f"SIGNUPREQUEST#{store_id}#{request_id}", "sk": SIGNUP_REQUEST_SK}
+
+
+def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": f"WELCOMED#{workflow_id}"}
+
+
+def wishlist_key(store_id: str, email: str) -> dict[str, str]:
+    return {"pk": contact_pk(store_id, email), "sk": "WISHLIST"}

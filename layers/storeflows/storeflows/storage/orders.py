@@ -9,12 +9,26 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.records import Touch
 from storeflows.storage import contacts, keys, reports
 from storeflows.storage import dynamodb as db
+
+
+def purchases_since(store_id: str, email: str, since: str) -> list[dict[str, Any]]:
+    """The contact's orders made at or after `since` (ISO time) and not cancelled: each
+    `occurred_at` and `items` (what a wishlist reminder leaves out). One Query of the
+    contact's ORDER# items."""
+    pages = db.query_pages(
+        Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.ORDER_PREFIX),
+        FilterExpression=Attr("occurred_at").gte(since) & Attr("cancelled_at").not_exists(),
+        ProjectionExpression="occurred_at, #items",
+        ExpressionAttributeNames={"#items": "items"},
+        ConsistentRead=True,
+    )
+    return [item for page in pages for item in page]
 
 
 def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bool:

@@ -65,6 +65,7 @@ def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
         email=email,
         subject=subject,
         frequency_cap_seconds=workflow.settings.frequency_cap_seconds(),
+        exit_on_purchase_after=event.received_at if workflow.settings.exits_on_purchase() else None,
     )
     return {
         "store_id": event.store_id,
@@ -75,7 +76,8 @@ def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
         "subject_key": subject.key,
         "settings": workflow.settings.model_dump(mode="json"),
         "contact_key": keys.as_attribute_values(keys.contact_key(event.store_id, email)),
-        "send": send.model_dump(mode="json"),
+        # Without fields left unset (None), so inputs of templates that use none stay as they were.
+        "send": send.model_dump(mode="json", exclude_none=True),
         **workflow.settings.run_inputs(event.store_id, email, workflow.workflow_id, subject.key, event.event),
     }
 

@@ -65,6 +65,26 @@ class EventTrigger(BaseModel):
         return event.type == self.event
 
 
+class SubscribedTrigger(EventTrigger):
+    """A confirmed sign-up (`subscribed`: the store's API, or a browser sign-up once its
+    confirmation link is followed): one run per sign-up, as any event trigger."""
+
+    event: Literal["subscribed"] = Field(default="subscribed", description="`subscribed`, the only event it takes.")  # type: ignore[assignment]
+
+    starts_on: ClassVar[frozenset[str]] = frozenset({"subscribed"})
+
+
+class WishlistAddedTrigger(EventTrigger):
+    """A product put on the wishlist (`wishlist_added`): the dispatcher asks for a run about
+    the contact's wishlist, which waits as long as products keep coming (one run at a time)."""
+
+    event: Literal["wishlist_added"] = Field(  # type: ignore[assignment]
+        default="wishlist_added", description="`wishlist_added`, the only event it takes."
+    )
+
+    starts_on: ClassVar[frozenset[str]] = frozenset({"wishlist_added"})
+
+
 class ScheduleTrigger(BaseModel):
     """Once a day at a time of the store's day (`at`, in `timezone`): no event matches it; the
     scheduler starts the runs due then, for the contacts the template selects."""

@@ -19,6 +19,8 @@ from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSe
 from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
 from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
+from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
+from storeflows.workflows.templates.wishlist_reminder import WishlistReminderSettings
 from storeflows.workflows.triggers import trigger_classes
 
 WorkflowSettings = Annotated[
@@ -33,6 +35,8 @@ WorkflowSettings = Annotated[
         | BrowseAbandonmentSettings
         | SiteAbandonmentSettings
         | SearchAbandonmentSettings
+        | WelcomeSeriesSettings
+        | WishlistReminderSettings
     ),
     Field(discriminator="template"),
 ]

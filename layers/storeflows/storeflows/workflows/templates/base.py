@@ -66,6 +66,10 @@ class TemplateSettings(BaseModel):
         """The frequency cap in seconds (0: no limit)."""
         return int(getattr(self, self.frequency_cap_setting)) if self.frequency_cap_setting else 0
 
+    def exits_on_purchase(self) -> bool:
+        """Whether the run's sends stop once the contact buys (checked before each send)."""
+        return False
+
     def problems(self) -> list[str]:
         """The template's own mistakes in its settings, in words a marketer understands
         ("field: what is wrong"); checked before publishing."""
