@@ -137,7 +137,7 @@ def _basket_view(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SAMPLE_BASKET = {
+SAMPLE_BASKET: dict[str, Any] = {
     "items": [
         {
             "name": "Sample product",
