@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from storeflows.intake.signatures import generate_standard_webhooks_secret
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
@@ -126,15 +127,57 @@ def create_demo_store(secrets_: DemoSecrets) -> None:
     )
 
 
+# The flows the demo shop shows, published from their examples (examples/workflows/<template>.yaml).
+SHOP_TEMPLATES = (
+    "checkout_abandonment",
+    "cart_abandonment",
+    "browse_abandonment",
+    "site_abandonment",
+    "search_abandonment",
+    "welcome_series",
+    "wishlist_reminder",
+)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
 def open_demo_shop(origin: str) -> str:
     """Lets the demo shop's pages (/_local/shop on `origin`) send to POST /collect for the
-    demo store, as `storeflows stores browser demo --allow-origin <origin>` does; returns the
-    store's public key. Changes nothing once done."""
+    demo store, as `storeflows stores browser demo --allow-origin <origin>` does, and
+    publishes the example workflows of the before-purchase flows with their messages (and
+    the sign-up confirmation), as `messages apply` and `workflows apply/publish` would;
+    returns the store's public key. Changes nothing once done (a workflow the developer has
+    already set up is left as it is)."""
     from storeflows.admin.stores import set_browser
 
     store = stores.get_store(DEMO_STORE_ID)
     if store is not None and store.browser is not None and origin in store.browser.allowed_origins:
         return store.browser.public_key
+    _publish_shop_flows()
     browser = set_browser(DEMO_STORE_ID, allow_origins=(origin,)).browser
     assert browser is not None
     return browser.public_key
+
+
+def _publish_shop_flows() -> None:
+    from storeflows.admin.files import load_message_yaml, load_workflow_yaml
+    from storeflows.admin.messages import apply_message
+    from storeflows.admin.workflows import apply_workflow, publish_workflow
+    from storeflows.workflows.publishing import message_references
+
+    wanted = {"subscription-confirmation"}
+    flows = []
+    for template in SHOP_TEMPLATES:
+        path = EXAMPLES / "workflows" / f"{template}.yaml"
+        workflow = load_workflow_yaml(path.read_text("utf-8"), source=str(path), store=DEMO_STORE_ID)
+        if workflows.get_workflow(DEMO_STORE_ID, workflow.workflow_id) is None:
+            flows.append(workflow)
+            wanted |= {message_id for _, message_id in message_references(workflow.settings)}
+    have = {message.message_id for message in messages.list_messages(DEMO_STORE_ID)}
+    for message_id in sorted(wanted - have):
+        path = EXAMPLES / "messages" / f"{message_id}.yaml"
+        apply_message(
+            load_message_yaml(path.read_text("utf-8"), base_dir=path.parent, source=str(path), store=DEMO_STORE_ID)
+        )
+    for workflow in flows:
+        apply_workflow(workflow)
+        publish_workflow(DEMO_STORE_ID, workflow.workflow_id)

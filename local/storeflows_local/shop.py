@@ -65,7 +65,7 @@ def shop_page(path: str, query: str, *, origin: str, store_id: str, public_key: 
         body = f"""<div class="product"><img src="{base}/img/{product.product_id}.svg" alt="">
 <div><h2>{html.escape(product.name)}</h2><p class="price">€{product.price}</p>
 <button id="add" data-product='{html.escape(json.dumps(_product(product, base)), quote=True)}'>Add to cart</button>
-</div></div>"""
+<button id="wish">Add to wishlist</button></div></div>"""
         tracking = {"type": "product_viewed", "fields": {"product": _product(product, base)}}
         return _page(product.name, body, base, store_id, public_key, origin, tracking)
     if kind == "search":
@@ -141,7 +141,10 @@ storeflows('init', {settings});</script>
 <button>Sign up</button>
 <small id="signup-text">Yes, send me news and offers by email. Unsubscribe at any time.</small></form>
 <form id="login"><label>Log in as <input type="email" name="email" required></label><button>Log in</button></form>
-<p id="said" role="status"></p></footer>
+<p id="said" role="status"></p>
+<p><small>Reminders (a cart or checkout left, products viewed, the wishlist) and the welcome series are
+marketing emails: they go to contacts who signed up and confirmed, as a real store's do.
+Sent emails: <a href="/_local/">the outbox</a>.</small></p></footer>
 <div id="consent" hidden>This shop would like to remember your visit to send you reminders.
 <button id="accept">Accept</button> <button id="decline">Decline</button></div>
 <script>{_SHOP_SCRIPT % {"base": json.dumps(base), "tracking": json.dumps(tracking), "currency": json.dumps(CURRENCY)}}
@@ -199,6 +202,11 @@ _SHOP_SCRIPT = """
     localStorage.setItem("shop_cart", JSON.stringify(kept));
     storeflows("track", "cart_updated", {cart: cartFields(kept)});
     show(kept); say("Added to your cart.");
+  };
+  var wish = document.getElementById("wish");
+  if (wish) wish.onclick = function () {
+    storeflows("track", "wishlist_added", {product: JSON.parse(add.dataset.product)});
+    say("On your wishlist.");
   };
   var checkout = document.getElementById("checkout");
   if (checkout) checkout.onsubmit = function (event) {
