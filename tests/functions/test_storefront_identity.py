@@ -125,3 +125,15 @@ def test_a_subscription_is_consent_kept_with_its_wording(aws):
     [statement] = [item for item in aws.items(keys.contact_pk("demo", ANA)) if item["sk"].startswith("CONSENT#")]
     assert statement["wording"] == "Yes, send me news and offers by email."
     assert statement["source"] == "footer_form"
+
+
+def test_a_pages_claim_for_a_visitor_the_store_identified_counts_for_that_contact_not_the_claimed_one(aws):
+    deliver("api:1", identify(ANA))
+
+    viewed_now = product_view(email=EVE) | {"occurred_at": datetime.now(UTC).isoformat()}
+    outcome = deliver("browser:2", viewed_now, source="browser", proof="claimed")
+
+    assert outcome["identified"] is False
+    assert contacts.get_contact("demo", EVE) is None
+    # The view is Ana's (it goes on her session), the visitor being hers by the store's word.
+    assert [item["sk"] for item in aws.items(keys.contact_pk("demo", ANA)) if item["sk"].startswith("VIEWED#")]

@@ -210,6 +210,10 @@ def _record_storefront_event(event: StoreEvent, body: StorefrontEvent) -> dict[s
     outcome: dict[str, Any] = {"event_id": event.event_id}
     if body.visitor_id is not None and storefront.needs_identifying(event, body):
         outcome.update(_identify_visitor(event, body, body.visitor_id, email))
+        if not outcome["identified"] and event.source == "browser":
+            # The page claimed an address for a visitor a stronger proof names as someone
+            # else: the event is that someone's, not the claimed address's.
+            email = storefront.contact_of(event, body.model_copy(update={"customer": None})) or email
     recorder = _RECORDERS.get(type(body))
     if recorder is not None:
         outcome.update(recorder(event, body, email))
