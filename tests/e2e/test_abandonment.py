@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from storeflows.records import Message, MessageContent, Purpose, Sender
 from storeflows.workflows.runs import run_name
@@ -217,3 +218,32 @@ def test_a_checkout_or_cart_missing_a_field_is_refused_naming_it(stack, abandonm
     )
     assert answer.status_code == 400
     assert "cart.items.0.quantity" in answer.text
+
+
+def test_the_order_a_reminder_brought_back_is_its_revenue_in_the_report(stack, abandonment_store, email):
+    """Recovered revenue is attributed as for every other email: the reminder clicked, then
+    the checkout bought, counts as ordered with the order's total."""
+    store = abandonment_store(
+        CheckoutAbandonmentSettings(first_reminder_message="reminder", first_reminder_after="2d"), "checkout"
+    )
+    token = uuid.uuid4().hex
+    shopify(stack, store, "checkouts/create", checkout(email, token))
+    [reminder] = wait_for(lambda: stack.outbox(email), what="the reminder")
+    clicked = requests.post(f"{stack.api_url}/_local/ses/{reminder['id']}/click", timeout=10)
+    assert clicked.status_code == 202, clicked.text
+    wait_for(lambda: (stack.contact(email, store_id=store) or {}).get("last_click"), what="the click recorded")
+
+    # Bought after the click (the sample order's own dates are from 2008).
+    order = {**json.loads(paid_order(email, token)), "created_at": now_iso(), "processed_at": now_iso()}
+    shopify(stack, store, "orders/create", json.dumps(order).encode())
+
+    today = datetime.now(UTC).date().isoformat()
+
+    def reminder_row() -> dict | None:
+        answer = requests.get(f"{stack.api_url}/reports/{store}", params={"from": today, "to": today}, timeout=10)
+        rows = [row for row in answer.json()["rows"] if row["message"] == "reminder" and row["ordered"]]
+        return rows[0] if rows else None
+
+    row = wait_for(reminder_row, what="the recovered order in the report")
+    assert (row["workflow"], row["sent"], row["clicked"], row["ordered"]) == ("wf", 1, 1, 1)
+    assert row["revenue"] == {ORDER["currency"]: ORDER["total_price"]}
