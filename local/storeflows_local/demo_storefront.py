@@ -40,7 +40,7 @@ from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ANA, BRUNO = "ana@example.com", "bruno@example.com"
+ANA, BRUNO, CARLA = "ana@example.com", "bruno@example.com", "carla@example.com"
 SITE = "https://shop.example.com"
 S = TypeVar("S")
 
@@ -247,7 +247,7 @@ def cart_abandonment(shop: Shop) -> Outcome:
 
 
 def _basket_story(shop: Shop, kind: str) -> Outcome:
-    ana_token, bruno_token = _unique(f"{kind[:2]}-ana"), _unique(f"{kind[:2]}-bruno")
+    ana_token = _unique(f"{kind[:2]}-ana")
     event = "checkout_started" if kind == "checkout" else "cart_updated"
     items = [{**DRESS, "quantity": 1}]
     ana = {"email": ANA, "first_name": "Ana", "language": "en-GB"}
@@ -281,25 +281,45 @@ def _basket_story(shop: Shop, kind: str) -> Outcome:
     recovered["order"].update(items=items, **{f"{kind}_token": ana_token})
     shop.post(recovered, f"{ANA} buys it: the report counts the order for the last call")
 
-    shop.say(f"Bruno starts a {kind} (token {bruno_token}) and buys it: the order names the {kind}_token.")
-    bruno = {"email": BRUNO, "first_name": "Bruno", "language": "en-GB", "accepts_marketing": True}
-    scarf = [{**SCARF, "quantity": 1}]
-    shop.post({"type": event, "customer": bruno, kind: _basket(kind, bruno_token, scarf)}, f"{BRUNO}, {_names(scarf)}")
-    order = purchase(f"{kind[:2].upper()}-2001", BRUNO, first_name="Bruno", total="35.50", items=scarf)
-    order["order"][f"{kind}_token"] = bruno_token
-    shop.post(order, f"{BRUNO} buys it (order {order['order']['id']}, {kind}_token {bruno_token})")
-    bruno_run = shop.run(f"{kind}:{bruno_token}")
-    skipped = []
-    if bruno_run == "ABORTED":
-        shop.say("  Bruno's run: stopped by his purchase (aborted); no reminder")
+    shop.say(f"Bruno starts a {kind} and buys it at once (the order names its {kind}_token): no reminder.")
+    bruno_run, bruno_skipped = _buys(shop, kind, BRUNO, "Bruno", after_reminders=0)
+    shop.say(f"Carla starts a {kind}, gets the first reminder and buys: the run stops before the last call.")
+    carla_run, carla_skipped = _buys(shop, kind, CARLA, "Carla", after_reminders=1)
+    return {
+        "emails": _subjects(shop, ANA, BRUNO, CARLA),
+        "runs": {ANA: ana_run, BRUNO: bruno_run, CARLA: carla_run},
+        "skipped": {BRUNO: bruno_skipped, CARLA: carla_skipped},
+    }
+
+
+def _buys(shop: Shop, kind: str, email: str, name: str, *, after_reminders: int) -> tuple[str, list[str]]:
+    """A customer (who agreed to hear from the store) starts a checkout or cart and buys it
+    once `after_reminders` reminders came; the run's end and the sends it skipped."""
+    token = _unique(f"{kind[:2]}-{name.lower()}")
+    customer: dict[str, Any] = {"email": email, "first_name": name, "language": "en-GB"}
+    if kind == "checkout":
+        customer["accepts_marketing"] = True
     else:
-        # At the demo's time scale the 4 hours are a fraction of a second: the run's check
-        # before the reminder may come before the purchase's stop, and finds the order.
-        skipped = [f"{send['message_id']} ({send.get('reason')})" for send in shop.decisions(BRUNO, 1)]
-        shop.say(
-            f"  Bruno's run: {bruno_run.lower()}; its check found his purchase first: skipped {', '.join(skipped)}"
-        )
-    return {"emails": _subjects(shop, ANA, BRUNO), "runs": {ANA: ana_run, BRUNO: bruno_run}, "skipped": skipped}
+        shop.consent(email)
+    scarf = [{**SCARF, "quantity": 1}]
+    event = "checkout_started" if kind == "checkout" else "cart_updated"
+    shop.post({"type": event, "customer": customer, kind: _basket(kind, token, scarf)}, f"{email}, {_names(scarf)}")
+    shop.started = time.monotonic()
+    for number in range(1, after_reminders + 1):
+        shop.email(email, number, f"reminder {number}")
+    order = purchase(f"{kind[:2].upper()}-{token[-4:]}", email, first_name=name, total="35.50", items=scarf)
+    order["order"][f"{kind}_token"] = token
+    shop.post(order, f"{email} buys it (order {order['order']['id']}, {kind}_token {token})")
+    status = shop.run(f"{kind}:{token}")
+    if status == "ABORTED":
+        shop.say(f"  {name}'s run: stopped by the purchase (aborted); nothing more sent")
+        return status, []
+    # At the demo's time scale 4 hours are a fraction of a second: the run's check before
+    # a reminder may come before the purchase's stop does, and finds the order instead.
+    sends = shop.decisions(email, after_reminders + 1)
+    skipped = [f"{send['message_id']} ({send.get('reason')})" for send in sends if send["status"] == "skipped"]
+    shop.say(f"  {name}'s run: {status.lower()}; its check found the purchase first: skipped {', '.join(skipped)}")
+    return status, skipped
 
 
 def browse_abandonment(shop: Shop) -> Outcome:
@@ -474,11 +494,13 @@ class Story:
 
 STORIES = {
     "checkout_abandonment": Story(
-        "Abandoned checkout: Ana leaves hers (two reminders, the second with a coupon), Bruno buys his (run stopped)",
+        "Abandoned checkout: Ana leaves hers (two reminders, the second with a coupon, and she buys); Bruno buys his"
+        " at once (none), Carla after the first reminder (no last call)",
         checkout_abandonment,
     ),
     "cart_abandonment": Story(
-        "Abandoned cart: Ana changes hers and leaves (one run, two reminders), Bruno buys his (run stopped)",
+        "Abandoned cart: Ana changes hers and leaves (one run, two reminders, and she buys); Bruno buys his at once"
+        " (none), Carla after the first reminder (no last call)",
         cart_abandonment,
     ),
     "browse_abandonment": Story(
@@ -510,5 +532,5 @@ def play_story(
     story = STORIES[name]
     print(f"== {story.title}")
     shop = Shop(api_url, secret, name, time_scale=time_scale, session_timeout=session_timeout)
-    shop.open([ANA, BRUNO])
+    shop.open([ANA, BRUNO, CARLA])
     return shop, story.play(shop)
