@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--time-scale must be positive")
     if args.command == "serve":
         return serve(args.port, args.time_scale)
+    # The demo's customers leave the site at once: their sessions end after 3 s of silence,
+    # not the 30 s `make dev` gives a person clicking through the demo shop.
+    os.environ.setdefault("STOREFLOWS_SESSION_TIMEOUT", "3")
     with running_stack(args.port, args.time_scale, quiet=True) as (stack, secrets):
         # Imported once the stack has set the functions' environment (service name, log level).
         from storeflows_local.demo import run_demo

@@ -7,19 +7,21 @@ states pass at the stack's time scale. Some customers click the email a purchase
 (as SES would report it), so their next purchase is attributed to it; each scenario ends
 with its store's email report. The default is the targeted post-purchase follow-up on the
 `demo` store (customer A buys three times, customer B once); every other template runs on
-a store of its own, `demo-<template>`."""
+a store of its own, `demo-<template>`. The seven before-purchase templates (checkouts, carts,
+sessions, sign-ups, wishlists) are stories of their own: storeflows_local.demo_storefront."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import requests
 
-from storeflows import reports
+from storeflows import config, reports, sessions
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Message, MessageContent, Purpose, Store
@@ -37,7 +39,9 @@ from storeflows_local.demo_store import (
     DemoSecrets,
     demo_sender_profile,
 )
+from storeflows_local.demo_storefront import STORIES, DemoFailed, play_story
 from storeflows_local.gateway import outbox
+from storeflows_local.local_file import describe
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.stack import LocalStack
 from storeflows_local.waiting import wait_for, wait_for_run
@@ -154,14 +158,18 @@ SCENARIOS = {
 
 def run_demo(stack: LocalStack, secrets: DemoSecrets) -> int:
     chosen = os.environ.get("STOREFLOWS_DEMO_TEMPLATE") or "targeted_post_purchase"
-    names = list(SCENARIOS) if chosen == "all" else [chosen]
-    unknown = [name for name in names if name not in SCENARIOS]
+    known = [*SCENARIOS, *STORIES]
+    names = known if chosen == "all" else [chosen]
+    unknown = [name for name in names if name not in known]
     if unknown:
-        print(f"unknown TEMPLATE {unknown[0]!r}; choose one of: all, {', '.join(SCENARIOS)}", file=sys.stderr)
+        print(f"unknown TEMPLATE {unknown[0]!r}; choose one of: all, {', '.join(known)}", file=sys.stderr)
         return 2
     for name in names:
-        if play(stack, secrets, name, SCENARIOS[name]) != 0:
+        started = time.monotonic()
+        played = play(stack, secrets, name, SCENARIOS[name]) if name in SCENARIOS else tell(stack, secrets, name)
+        if played != 0:
             return 1
+        print(f"   ({name}: {time.monotonic() - started:.0f} s)\n")
     print("\n" + closing_note())
     return 0
 
@@ -206,21 +214,47 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
             print("     not for this workflow (its condition does not match)")
         if buy.clicks:
             click_latest_email(stack, store_id, buy.email)
-    emails = sorted({buy.email for buy in scenario.purchases})
+    print_outcome(stack.api_url, store_id, sorted({buy.email for buy in scenario.purchases}), outbox()[already_sent:])
+    return 0
+
+
+def tell(stack: LocalStack, secrets: DemoSecrets, name: str) -> int:
+    """A before-purchase template's story (demo_storefront), then what it sent and the report."""
+    if "SENDER_IDENTITY" not in os.environ:
+        # The story publishes with the admin calls, which check senders against the stack's
+        # SES identity as `storeflows --local` does (the functions are never told it).
+        os.environ["SENDER_IDENTITY"] = describe(stack)["sender_identity"]
+        config.settings.cache_clear()
+    try:
+        shop, outcome = play_story(
+            stack.api_url,
+            secrets.webhook_secret,
+            name,
+            time_scale=stack.time_scale,
+            session_timeout=sessions.timeout().total_seconds(),
+        )
+    except DemoFailed as failure:
+        print(f"   {failure}", file=sys.stderr)
+        return 1
+    sent = sorted((mail for email in outcome["emails"] for mail in shop.outbox(email)), key=lambda m: m["sent_at"])
+    print_outcome(stack.api_url, shop.store_id, sorted(outcome["emails"]), sent)
+    return 0
+
+
+def print_outcome(api_url: str, store_id: str, emails: list[str], sent: list[dict[str, Any]]) -> None:
+    """The emails a scenario sent, its contacts (with the sends skipped and why), the report."""
     print("   Emails sent:")
-    for message in outbox()[already_sent:]:
+    for message in sent:
         print(f"     to {message['to']:<20} {message['subject']!r}  (message id {message['id']})")
     print("   Contacts:")
     for email in emails:
-        contact = requests.get(f"{stack.api_url}/_local/contacts/{store_id}/{email}", timeout=10).json()
+        contact = requests.get(f"{api_url}/_local/contacts/{store_id}/{email}", timeout=10).json()
         skipped = [f"{s['message_id']} ({s['reason']})" for s in contact["sends"] if s["status"] == "skipped"]
         print(
             f"     {email:<20} tags={sorted(contact['tags'])} score={contact['score']} orders={contact['orders_count']}"
             + (f" skipped={skipped}" if skipped else "")
         )
     print_report(store_id)
-    print()
-    return 0
 
 
 def click_latest_email(stack: LocalStack, store_id: str, email: str) -> None:

@@ -39,6 +39,7 @@ class Stack:
     webhook_secret: str = WEBHOOK_SECRET
     woocommerce_secret: str = WOOCOMMERCE_SECRET
     local_file: str = ""  # the stack's .storeflows/local.json, for the storeflows CLI
+    session_timeout: float = SESSION_TIMEOUT  # seconds without activity that end a site session
 
     def outbox(self, to: str) -> list[dict]:
         return requests.get(f"{self.api_url}/_local/outbox", params={"to": to}, timeout=10).json()

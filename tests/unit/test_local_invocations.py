@@ -106,3 +106,19 @@ def test_the_demo_ends_pointing_at_a_stack_that_still_runs(monkeypatch, capsys):
         "The demo's stack has stopped, and its outbox with it. To watch emails arrive, run `make dev`: its outbox "
         "is at http://127.0.0.1:3000/_local/ until Ctrl-C (README: The local stack)."
     )
+
+
+def test_every_template_has_a_demo_and_an_unknown_name_gets_the_list(monkeypatch, capsys):
+    """`make demo TEMPLATE=<name>` plays any template of the registry; another name is refused
+    with the names it takes."""
+    import types
+
+    from storeflows.workflows.templates import TEMPLATES
+    from storeflows_local import demo
+
+    assert set(demo.SCENARIOS) | set(demo.STORIES) == set(TEMPLATES)
+    monkeypatch.setenv("STOREFLOWS_DEMO_TEMPLATE", "abandoned_basket")
+    assert demo.run_demo(types.SimpleNamespace(api_url="http://127.0.0.1:45678"), secrets=None) == 2
+    refused = capsys.readouterr().err.strip()
+    assert refused.startswith("unknown TEMPLATE 'abandoned_basket'; choose one of: all, targeted_post_purchase, ")
+    assert "checkout_abandonment" in refused and "wishlist_reminder" in refused

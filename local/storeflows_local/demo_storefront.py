@@ -1,0 +1,536 @@
+"""make demo TEMPLATE=<before-purchase template>: the seven flows before the purchase, each
+told as a short story on a store of its own (`demo-<template>`).
+
+Each store gets what publishing gives a real one: the example sender, the example workflow
+of its template and the example messages it names (examples/), read by the admin loaders
+and published with the admin checks. Then customers act through the signed event API as a
+store's site and checkout would report them: Ana leaves (a checkout, a cart, a session, a
+wishlist; she signs up and confirms), Bruno does what ends the flow for him (he buys, carts,
+or takes the product off again). The story prints what each sent, what each got and when,
+which run was stopped, and the store's report. Only HTTP and the table are used, so the
+stories play against the demo's own stack or the e2e tests' one alike."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urljoin
+
+import requests
+
+from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_workflow_yaml
+from storeflows.admin.messages import apply_message
+from storeflows.admin.senders import apply_sender
+from storeflows.admin.workflows import apply_workflow, publish_workflow
+from storeflows.messaging.confirmation import CONFIRMATION_MESSAGE_ID
+from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
+from storeflows.records import Store
+from storeflows.storage import contacts, sessions, stores
+from storeflows.workflows import Workflow
+from storeflows.workflows.publishing import message_references
+from storeflows.workflows.runs import run_name
+from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
+from storeflows_local.signing import post_event, purchase
+from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ANA, BRUNO, CARLA = "ana@example.com", "bruno@example.com", "carla@example.com"
+SITE = "https://shop.example.com"
+S = TypeVar("S")
+
+
+def product(product_id: str, name: str, price: str) -> dict[str, Any]:
+    return {
+        "product_id": product_id,
+        "sku": product_id.upper(),
+        "name": name,
+        "price": price,
+        "currency": "EUR",
+        "url": f"{SITE}/products/{product_id}",
+        "image_url": f"{SITE}/img/{product_id}.jpg",
+    }
+
+
+DRESS = product("venise-dress", "Venise dress", "129.90")
+SCARF = product("silk-scarf", "Silk scarf", "35.50")
+SHIRT = product("linen-shirt", "Linen shirt", "59.00")
+TROUSERS = product("linen-trousers", "Linen trousers", "69.00")
+
+
+class DemoFailed(Exception):
+    """The stack answered or behaved otherwise than the story needs: the demo stops there."""
+
+
+@dataclass
+class Shop:
+    """A story's store and the verbs the story is told with."""
+
+    api_url: str
+    secret: str
+    template: str
+    time_scale: float
+    session_timeout: float
+    workflow: Workflow = field(init=False)
+    started: float = field(default_factory=time.monotonic)
+    # Emails to each address before the story: the outbox is the whole stack's.
+    _before: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def store_id(self) -> str:
+        return "demo-" + self.template.replace("_", "-")
+
+    def open(self, customers: list[str]) -> None:
+        """The store, with the template's example sender, messages and workflow published."""
+        stores.put_store(
+            Store(
+                store_id=self.store_id,
+                name="Demo Store",
+                webhook_secret=self.secret,
+                unsubscribe_key=generate_unsubscribe_key(),
+            )
+        )
+        apply_sender(load_sender_yaml(_example("senders/shop-team.yaml"), store=self.store_id))
+        path = f"workflows/{self.template}.yaml"
+        workflow = load_workflow_yaml(_example(path), source=path, store=self.store_id)
+        names = [message_id for _, message_id in message_references(workflow.settings)]
+        if self.template == "welcome_series":
+            # The store's own sign-up confirmation, in place of the built-in one.
+            names.append(CONFIRMATION_MESSAGE_ID)
+        for message_id in dict.fromkeys(names):
+            apply_message(
+                load_message_yaml(
+                    _example(f"messages/{message_id}.yaml"),
+                    base_dir=EXAMPLES / "messages",
+                    source=f"examples/messages/{message_id}.yaml",
+                    store=self.store_id,
+                )
+            )
+        apply_workflow(workflow)
+        self.workflow, _ = publish_workflow(self.store_id, workflow.workflow_id)
+        self._before = {email: len(self.outbox(email)) for email in customers}
+        print(
+            f"   store '{self.store_id}', workflow '{self.workflow.workflow_id}' ({self.template}), "
+            f"published from examples/{path} with messages {', '.join(dict.fromkeys(names))}"
+        )
+
+    def say(self, line: str) -> None:
+        print("   " + line)
+
+    def post(self, payload: dict[str, Any], says: str) -> None:
+        response = post_event(self.api_url, self.store_id, self.secret, payload)
+        print(f"   POST /events/{self.store_id}  {payload['type']}: {says} -> {response.status_code}")
+        if response.status_code != 202:
+            raise DemoFailed(f"{payload['type']} answered {response.status_code}: {response.text}")
+
+    def consent(self, email: str) -> None:
+        self.post(
+            {"type": "consent", "marketing": True, "source": "account settings", "customer": {"email": email}},
+            f"{email} ticks 'email me news and offers' in their account",
+        )
+
+    def outbox(self, email: str) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.api_url}/_local/outbox", params={"to": email}, timeout=10)
+        answer.raise_for_status()
+        return answer.json()[self._before.get(email, 0) :]
+
+    def email(self, email: str, number: int, when: str, *, timeout: float = 30) -> dict[str, Any]:
+        """Waits for the `number`th email of the story to `email`, and tells it."""
+        mails = wait_for(
+            lambda: found if len(found := self.outbox(email)) >= number else None,
+            timeout=timeout,
+            what=f"email {number} to {email}",
+        )
+        mail = mails[number - 1]
+        print(f"     {email} gets {mail['subject']!r}: {when} ({time.monotonic() - self.started:.1f} s into the story)")
+        return mail
+
+    def click(self, email: str, mail: dict[str, Any], link: str) -> None:
+        """The customer clicks a link of the email (SES reports the click), so their next
+        order is attributed to it."""
+        answer = requests.post(f"{self.api_url}/_local/ses/{mail['id']}/click", params={"link": link}, timeout=10)
+        if answer.status_code >= 300:
+            raise DemoFailed(f"the click answered {answer.status_code}: {answer.text}")
+        wait_for(
+            lambda: (contact := contacts.get_contact(self.store_id, email)) and contact.last_click,
+            what=f"the click of {email}",
+        )
+        print(f"     {email} clicks {link} in {mail['subject']!r}")
+
+    def run(self, subject_key: str, *, timeout: float = 30) -> str:
+        """The status the run about `subject_key` ended with."""
+        machine = state_machine_arn("_" + self.template)
+        execution = wait_for_run(
+            machine, run_name(self.store_id, subject_key, self.workflow.workflow_id), timeout=timeout
+        )
+        return str(execution["status"])
+
+    def decisions(self, email: str, count: int, *, timeout: float = 30) -> list[dict[str, Any]]:
+        """The contact's send decisions in this store, once there are `count` of them."""
+
+        def enough() -> list[dict[str, Any]] | None:
+            answer = requests.get(f"{self.api_url}/_local/contacts/{self.store_id}/{email}", timeout=10)
+            sends = answer.json().get("sends") or [] if answer.status_code == 200 else []
+            return sends if len(sends) >= count else None
+
+        return wait_for(enough, timeout=timeout, what=f"{count} send decisions about {email}")
+
+    def session_decision(self, email: str, *, timeout: float = 30) -> str:
+        """What the contact's session was decided to be once it ended: browse, search, site, none."""
+        session = wait_for(
+            lambda: (found := sessions.current(self.store_id, email)) and found.get("decided") and found,
+            timeout=timeout,
+            what=f"the end of {email}'s session",
+        )
+        return str(session["decided"])
+
+    def settings(self, kind: type[S]) -> S:
+        """The published settings, of the template the story is about."""
+        settings = self.workflow.settings
+        assert isinstance(settings, kind), settings
+        return settings
+
+    def waits(self, setting: str) -> str:
+        """A duration setting as the workflow file says it, with its length at this time scale."""
+        seconds = getattr(self.workflow.settings, setting)
+        return f"{_duration(seconds)} ({setting}; {seconds / self.time_scale:.2g} s at this time scale)"
+
+
+def _example(path: str) -> str:
+    return (EXAMPLES / path).read_text("utf-8")
+
+
+def _duration(seconds: float) -> str:
+    # Days from two on, as the example files write them (24h, 2d, 7d).
+    for unit, size, least in (("d", 86400, 2 * 86400), ("h", 3600, 3600), ("m", 60, 60)):
+        if seconds >= least and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _basket(kind: str, token: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    total = sum(float(item["price"]) * item["quantity"] for item in items)
+    return {
+        "token": token,
+        "items": items,
+        "total": f"{total:.2f}",
+        "currency": "EUR",
+        "recovery_url": f"{SITE}/{kind}s/{token}/recover",
+    }
+
+
+def _names(items: list[dict[str, Any]]) -> str:
+    return ", ".join(item["name"] for item in items)
+
+
+def _unique(prefix: str) -> str:
+    """A token of this play: the stack's runs are named after it, and a second play of the
+    story against the same stack (the tests') starts runs of its own."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# The stories: each returns what its test asserts (who got which subjects, which run ended how).
+Outcome = dict[str, Any]
+
+
+def checkout_abandonment(shop: Shop) -> Outcome:
+    return _basket_story(shop, "checkout")
+
+
+def cart_abandonment(shop: Shop) -> Outcome:
+    return _basket_story(shop, "cart")
+
+
+def _basket_story(shop: Shop, kind: str) -> Outcome:
+    ana_token = _unique(f"{kind[:2]}-ana")
+    event = "checkout_started" if kind == "checkout" else "cart_updated"
+    items = [{**DRESS, "quantity": 1}]
+    ana = {"email": ANA, "first_name": "Ana", "language": "en-GB"}
+    if kind == "checkout":
+        shop.say(f"Ana starts a checkout (token {ana_token}), ticks 'email me offers' and leaves:")
+        shop.post(
+            {"type": event, "customer": {**ana, "accepts_marketing": True}, kind: _basket(kind, ana_token, items)},
+            f"{ANA}, {_names(items)}",
+        )
+    else:
+        shop.say(f"Ana, who agreed to hear from the store, fills a cart (token {ana_token}) and leaves:")
+        shop.consent(ANA)
+        shop.post({"type": event, "customer": ana, kind: _basket(kind, ana_token, items)}, f"{ANA}, {_names(items)}")
+        items = items + [{**SCARF, "quantity": 1}]
+        shop.post(
+            {"type": event, "customer": ana, kind: _basket(kind, ana_token, items)},
+            f"{ANA} adds the scarf: the same run, its wait counted again from now",
+        )
+    shop.started = time.monotonic()
+    shop.email(ANA, 1, f"reminder 1, {shop.waits('first_reminder_after')} after the last activity")
+    last_call = shop.email(ANA, 2, f"reminder 2, {shop.waits('second_reminder_after')} after it, with the coupon")
+    if "COMEBACK10" not in last_call["text"]:
+        raise DemoFailed("the last call shows no coupon")
+    ana_run = shop.run(f"{kind}:{ana_token}")
+    shop.say(f"  Ana's run {ana_run.lower()}")
+    recovery_url = _basket(kind, ana_token, items)["recovery_url"]
+    shop.click(ANA, last_call, recovery_url)
+    recovered = purchase(
+        f"{kind[:2].upper()}-1001", ANA, first_name="Ana", total=_basket(kind, ana_token, items)["total"]
+    )
+    recovered["order"].update(items=items, **{f"{kind}_token": ana_token})
+    shop.post(recovered, f"{ANA} buys it: the report counts the order for the last call")
+
+    shop.say(f"Bruno starts a {kind} and buys it at once (the order names its {kind}_token): no reminder.")
+    bruno_run, bruno_skipped = _buys(shop, kind, BRUNO, "Bruno", after_reminders=0)
+    shop.say(f"Carla starts a {kind}, gets the first reminder and buys: the run stops before the last call.")
+    carla_run, carla_skipped = _buys(shop, kind, CARLA, "Carla", after_reminders=1)
+    return {
+        "emails": _subjects(shop, ANA, BRUNO, CARLA),
+        "runs": {ANA: ana_run, BRUNO: bruno_run, CARLA: carla_run},
+        "skipped": {BRUNO: bruno_skipped, CARLA: carla_skipped},
+    }
+
+
+def _buys(shop: Shop, kind: str, email: str, name: str, *, after_reminders: int) -> tuple[str, list[str]]:
+    """A customer (who agreed to hear from the store) starts a checkout or cart and buys it
+    once `after_reminders` reminders came; the run's end and the sends it skipped."""
+    token = _unique(f"{kind[:2]}-{name.lower()}")
+    customer: dict[str, Any] = {"email": email, "first_name": name, "language": "en-GB"}
+    if kind == "checkout":
+        customer["accepts_marketing"] = True
+    else:
+        shop.consent(email)
+    scarf = [{**SCARF, "quantity": 1}]
+    event = "checkout_started" if kind == "checkout" else "cart_updated"
+    shop.post({"type": event, "customer": customer, kind: _basket(kind, token, scarf)}, f"{email}, {_names(scarf)}")
+    shop.started = time.monotonic()
+    for number in range(1, after_reminders + 1):
+        shop.email(email, number, f"reminder {number}")
+    order = purchase(f"{kind[:2].upper()}-{token[-4:]}", email, first_name=name, total="35.50", items=scarf)
+    order["order"][f"{kind}_token"] = token
+    shop.post(order, f"{email} buys it (order {order['order']['id']}, {kind}_token {token})")
+    status = shop.run(f"{kind}:{token}")
+    if status == "ABORTED":
+        shop.say(f"  {name}'s run: stopped by the purchase (aborted); nothing more sent")
+        return status, []
+    # At the demo's time scale 4 hours are a fraction of a second: the run's check before
+    # a reminder may come before the purchase's stop does, and finds the order instead.
+    sends = shop.decisions(email, after_reminders + 1)
+    skipped = [f"{send['message_id']} ({send.get('reason')})" for send in sends if send["status"] == "skipped"]
+    shop.say(f"  {name}'s run: {status.lower()}; its check found the purchase first: skipped {', '.join(skipped)}")
+    return status, skipped
+
+
+def browse_abandonment(shop: Shop) -> Outcome:
+    shop.say("Ana (who agreed to hear from the store) views three products and leaves;")
+    shop.say("Bruno views one and puts it in his cart.")
+    for email in (ANA, BRUNO):
+        shop.consent(email)
+    for item in (DRESS, SHIRT, SCARF):
+        shop.post(
+            {"type": "product_viewed", "customer": {"email": ANA}, "product": item}, f"{ANA} views {item['name']}"
+        )
+    shop.post(
+        {"type": "product_viewed", "customer": {"email": BRUNO}, "product": TROUSERS}, f"{BRUNO} views Linen trousers"
+    )
+    cart = _basket("cart", _unique("ca-bruno"), [{**TROUSERS, "quantity": 1}])
+    shop.post({"type": "cart_updated", "customer": {"email": BRUNO}, "cart": cart}, f"{BRUNO} adds them to his cart")
+    return _session_end(shop)
+
+
+def site_abandonment(shop: Shop) -> Outcome:
+    shop.say("Ana (who agreed to hear from the store) reads two pages, views no product and leaves;")
+    shop.say("Bruno reads them too, then puts a product in his cart.")
+    pages = [
+        {"url": f"{SITE}/pages/about", "title": "About us"},
+        {"url": f"{SITE}/pages/lookbook", "title": "Lookbook"},
+    ]
+    for email in (ANA, BRUNO):
+        shop.consent(email)
+        for page in pages:
+            shop.post(
+                {"type": "page_viewed", "customer": {"email": email}, "page": page}, f"{email} reads {page['title']}"
+            )
+    cart = _basket("cart", _unique("ca-bruno"), [{**SCARF, "quantity": 1}])
+    shop.post({"type": "cart_updated", "customer": {"email": BRUNO}, "cart": cart}, f"{BRUNO} adds a scarf to his cart")
+    return _session_end(shop)
+
+
+def search_abandonment(shop: Shop) -> Outcome:
+    shop.say("Bruno views the linen shirt and trousers (the store's pages show its products) and carts the shirt;")
+    shop.say("Ana (who agreed to hear from the store) searches 'linen', follows no result and leaves.")
+    for email in (BRUNO, ANA):
+        shop.consent(email)
+    for item in (SHIRT, TROUSERS):
+        shop.post(
+            {"type": "product_viewed", "customer": {"email": BRUNO}, "product": item}, f"{BRUNO} views {item['name']}"
+        )
+    cart = _basket("cart", _unique("ca-bruno"), [{**SHIRT, "quantity": 1}])
+    shop.post(
+        {"type": "cart_updated", "customer": {"email": BRUNO}, "cart": cart}, f"{BRUNO} adds the shirt to his cart"
+    )
+    results = [SHIRT["product_id"], TROUSERS["product_id"]]
+    shop.post(
+        {
+            "type": "search",
+            "customer": {"email": ANA},
+            "query": "linen",
+            "result_product_ids": results,
+            "result_clicked": False,
+        },
+        f"{ANA} searches 'linen': {len(results)} results, none clicked",
+    )
+    outcome = _session_end(shop)
+    if "Linen trousers" not in shop.outbox(ANA)[0]["text"]:
+        raise DemoFailed("the search email shows none of the search's products")
+    return outcome
+
+
+def _session_end(shop: Shop) -> Outcome:
+    shop.say(f"Silence: a session ends after {shop.session_timeout:g} s without activity (STOREFLOWS_SESSION_TIMEOUT).")
+    shop.started = time.monotonic()
+    decided = {BRUNO: shop.session_decision(BRUNO), ANA: shop.session_decision(ANA)}
+    shop.say(f"  Bruno's session ended: decided {decided[BRUNO]!r} (he carted: no run, no email)")
+    shop.say(f"  Ana's session ended: decided {decided[ANA]!r}, one run")
+    shop.email(ANA, 1, f"{shop.waits('send_after')} after her session ended")
+    return {"emails": _subjects(shop, ANA, BRUNO), "sessions": decided}
+
+
+def welcome_series(shop: Shop) -> Outcome:
+    shop.say("Ana signs up in the site's newsletter form (double opt-in: nothing until she confirms):")
+    shop.post(
+        {
+            "type": "subscription_requested",
+            "customer": {"email": ANA, "first_name": "Ana", "language": "en-GB"},
+            "consent_text": "Yes, send me news and offers by email.",
+            "source": "footer form",
+        },
+        f"{ANA}",
+    )
+    mail = shop.email(ANA, 1, "the confirmation (transactional), at once")
+    (link,) = set(re.findall(r"https?://\S+/subscriptions/confirm\?token=[A-Za-z0-9_.-]+", mail["text"]))
+    page = requests.get(link, timeout=10)
+    form = _FormAction()
+    form.feed(page.text)
+    if page.status_code != 200 or form.action is None:
+        raise DemoFailed(f"the confirmation page answered {page.status_code} without its form")
+    confirmed = requests.post(urljoin(link, form.action), timeout=10)
+    shop.say(
+        f"  Ana opens the link (GET {page.status_code}: the page with its button) and presses the button "
+        f"(POST {confirmed.status_code})"
+    )
+    if confirmed.status_code != 200:
+        raise DemoFailed(f"the confirmation answered {confirmed.status_code}")
+    shop.started = time.monotonic()
+    steps = shop.settings(WelcomeSeriesSettings).steps
+    waited = 0.0
+    for number, step in enumerate(steps, start=2):
+        waited += step.wait
+        shop.email(ANA, number, "at once" if not waited else f"{_duration(waited)} after she confirmed")
+
+    shop.say("Bruno ticks 'send me news' when he makes an account: the store's signed word, no confirmation;")
+    shop.post(
+        {
+            "type": "subscribed",
+            "customer": {"email": BRUNO, "first_name": "Bruno", "language": "en-GB"},
+            "consent_text": "Yes, send me news and offers by email.",
+            "source": "account sign-up",
+        },
+        f"{BRUNO}",
+    )
+    shop.started = time.monotonic()
+    shop.email(BRUNO, 1, "at once, with the first-order coupon")
+    shop.post(purchase("W-2001", BRUNO, first_name="Bruno", total="129.90"), f"{BRUNO} buys (order W-2001)")
+    sends = shop.decisions(BRUNO, len(steps), timeout=30)
+    skipped = [f"{send['message_id']} ({send.get('reason')})" for send in sends if send["status"] == "skipped"]
+    shop.say(f"  Bruno's later welcomes: skipped, {', '.join(skipped)}")
+    return {"emails": _subjects(shop, ANA, BRUNO), "skipped": {BRUNO: skipped}}
+
+
+def wishlist_reminder(shop: Shop) -> Outcome:
+    shop.say("Ana and Bruno (both agreed to hear from the store) put products on their wishlists;")
+    shop.say("Ana leaves hers; Bruno takes his off again.")
+    for email in (ANA, BRUNO):
+        shop.consent(email)
+    for item in (DRESS, SCARF):
+        shop.post({"type": "wishlist_added", "customer": {"email": ANA}, "product": item}, f"{ANA} adds {item['name']}")
+    shop.post({"type": "wishlist_added", "customer": {"email": BRUNO}, "product": SHIRT}, f"{BRUNO} adds Linen shirt")
+    shop.post(
+        {"type": "wishlist_removed", "customer": {"email": BRUNO}, "product": SHIRT}, f"{BRUNO} removes Linen shirt"
+    )
+    shop.started = time.monotonic()
+    mail = shop.email(
+        ANA,
+        1,
+        f"{shop.waits('remind_after')} without a change seen, listing both (a change during the wait starts it again)",
+    )
+    if not all(item["name"] in mail["text"] for item in (DRESS, SCARF)):
+        raise DemoFailed("the reminder does not list both products")
+    (send,) = shop.decisions(BRUNO, 1)
+    shop.say(f"  Bruno's reminder: {send['status']} ({send.get('reason')}): nothing left on his wishlist")
+    return {"emails": _subjects(shop, ANA, BRUNO), "skipped": {BRUNO: [send.get("reason")]}}
+
+
+def _subjects(shop: Shop, *emails: str) -> dict[str, list[str]]:
+    return {email: [mail["subject"] for mail in shop.outbox(email)] for email in emails}
+
+
+class _FormAction(HTMLParser):
+    """The confirmation page's form: where its button posts."""
+
+    action: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "form" and (dict(attrs).get("method") or "").lower() == "post":
+            self.action = dict(attrs).get("action")
+
+
+@dataclass(frozen=True)
+class Story:
+    title: str
+    play: Callable[[Shop], Outcome]
+
+
+STORIES = {
+    "checkout_abandonment": Story(
+        "Abandoned checkout: Ana leaves hers (two reminders, the second with a coupon, and she buys); Bruno buys his"
+        " at once (none), Carla after the first reminder (no last call)",
+        checkout_abandonment,
+    ),
+    "cart_abandonment": Story(
+        "Abandoned cart: Ana changes hers and leaves (one run, two reminders, and she buys); Bruno buys his at once"
+        " (none), Carla after the first reminder (no last call)",
+        cart_abandonment,
+    ),
+    "browse_abandonment": Story(
+        "Browse abandonment: Ana views three products and leaves (one email about them), Bruno carts (none)",
+        browse_abandonment,
+    ),
+    "site_abandonment": Story(
+        "Site abandonment: Ana reads two pages and leaves (one email), Bruno carts (none)", site_abandonment
+    ),
+    "search_abandonment": Story(
+        "Search abandonment: Ana searches and follows no result (the query and its products), Bruno carts (none)",
+        search_abandonment,
+    ),
+    "welcome_series": Story(
+        "Welcome series: Ana signs up, confirms, gets three welcomes; Bruno buys after the first (no more)",
+        welcome_series,
+    ),
+    "wishlist_reminder": Story(
+        "Wishlist reminder: Ana's wishlist reminded of after 7 days; Bruno took his product off (none)",
+        wishlist_reminder,
+    ),
+}
+
+
+def play_story(
+    api_url: str, secret: str, name: str, *, time_scale: float, session_timeout: float
+) -> tuple[Shop, Outcome]:
+    """Opens the story's store and plays it; the caller prints what followed (demo.play)."""
+    story = STORIES[name]
+    print(f"== {story.title}")
+    shop = Shop(api_url, secret, name, time_scale=time_scale, session_timeout=session_timeout)
+    shop.open([ANA, BRUNO, CARLA])
+    return shop, story.play(shop)
