@@ -21,7 +21,7 @@ from storeflows_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PURCHASES = 100
-DEFAULT_SESSIONS = 200  # about 1,000 page views
+DEFAULT_SESSIONS = 100  # about 500 page views: the dispatcher on moto takes about 0.1 s an event
 CONTACTS_PER_PURCHASE = 0.3  # 1,000 purchases over 300 contacts
 
 
