@@ -11,7 +11,11 @@ previous one has ended (so the second purchase finds the first-purchase tag, as 
 would); contacts are served by WORKERS threads at once; at the end the bench waits until no
 run is running. Waits pass at TIME_SCALE. At the end the
 bench reads every execution's history and scans the table for item sizes (the local stack's
-own calls, not counted as the product's)."""
+own calls, not counted as the product's).
+
+Then, on the same stack, parts 2 and 3 (`_browse`, storeflows_bench.browsing): the browsing
+workload and its recovered checkouts. The ledger marks each call with its part, and a part
+begins only once the stack is quiet, so each part's figures hold its own calls only."""
 
 from __future__ import annotations
 
@@ -191,7 +195,7 @@ def _browse(
     api_url: str, ledger: Ledger, sfn: Any, machines: dict[str, str], sessions: int, seed: int, progress
 ) -> Browsing:
     """Parts 2 and 3 on the same stack, each begun once the stack is quiet."""
-    from storeflows.storage import stores
+    from storeflows.storage import stores, workflows
     from storeflows.workflows.runs import run_name
     from storeflows_local.signing import post_event
 
@@ -234,8 +238,6 @@ def _browse(
     _wait_until_quiet(ledger, sfn, machines)
     seconds = time.perf_counter() - started
     runs = _runs(sfn, {t: arn for t, arn in machines.items() if t in browsing.TEMPLATES})
-
-    from storeflows.storage import workflows
 
     (checkout_workflow,) = [
         w.workflow_id for w in workflows.list_workflows(browsing.BROWSING_STORE) if w.template == "checkout_abandonment"
