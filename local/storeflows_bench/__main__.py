@@ -1,5 +1,6 @@
 """make bench [N=purchases]: cold start, handler time, then a replay of N purchases through
-the local stack; prints the table and writes the same figures to bench/results.json.
+the local stack and a browsing workload on the same stack (--sessions); prints the table and
+writes the same figures to bench/results.json.
 
 The cold-start imports run first, alone; then the replay (in this process) and the handler
 timing (in a process of its own: moto's in-process mock) side by side on the two cores."""
@@ -20,6 +21,7 @@ from storeflows_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PURCHASES = 100
+DEFAULT_SESSIONS = 100  # about 500 page views: the dispatcher on moto takes about 0.1 s an event
 CONTACTS_PER_PURCHASE = 0.3  # 1,000 purchases over 300 contacts
 
 
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--purchases", type=int, default=DEFAULT_PURCHASES)
     parser.add_argument("--contacts", type=int, help="default: 30%% of the purchases")
+    parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="browsing sessions (0: none)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cold-runs", type=int, default=10, help="fresh interpreters per import (median)")
     parser.add_argument("--handler-events", type=int, default=300)
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         env=os.environ,
     )
     progress(f"replay: {args.purchases} purchases over {contacts} contacts")
-    replayed = replay.replay(args.purchases, contacts, args.seed, progress=progress)
+    replayed = replay.replay(args.purchases, contacts, args.seed, sessions=args.sessions, progress=progress)
     out, err = timing.communicate()
     if timing.returncode != 0:
         print(err, file=sys.stderr)
@@ -74,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         fixed=fixed,
         stored=measure.stored_bytes(replayed),
     )
+    browsed = browsing_fig = None
+    if replayed.browsing is not None:
+        browsed = measure.browsing_tally(replayed)
+        measure.check_browsing(browsed, replayed.browsing.runs)
+        browsing_fig = model.browsing_figures(
+            browsed,
+            init_seconds={name: ms / 1000 for name, ms in cold.source_ms.items()},
+            memory_mb=replayed.memory_mb,
+        )
     doc = report.results(
         replay=replayed,
         tallies=tallies,
@@ -84,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_seconds=time.perf_counter() - started,
         root=ROOT,
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        browsed=browsed,
+        browsing_fig=browsing_fig,
     )
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(report.table(doc))

@@ -73,6 +73,7 @@ class Call:
     request: dict[str, Any] | None = None
     # Sizes of the items a DynamoDB Query, Scan or BatchGetItem returned.
     returned_item_sizes: list[int] | None = None
+    part: str = ""  # the part of the bench it was made in (Ledger.begin)
 
 
 @dataclass
@@ -84,10 +85,12 @@ class Invocation:
     calls: list[Call] = field(default_factory=list)
     log_bytes: int = 0
     log_events: int = 0
+    part: str = ""
 
 
 class Ledger:
-    """The calls and invocations of one run of the bench."""
+    """The calls and invocations of one run of the bench, each marked with the part of the
+    bench (purchases, browsing...) it was made in."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -95,6 +98,24 @@ class Ledger:
         self.calls: list[Call] = []
         self.attempts: Counter[str] = Counter()  # source -> HTTP requests sent
         self.invocations: list[Invocation] = []
+        self.part = ""
+        self._attempts_by_part: dict[str, Counter[str]] = {}
+
+    def begin(self, part: str) -> None:
+        """What follows belongs to `part`. Call it when the stack is quiet (nothing queued,
+        no run running), so nothing of the previous part is still under way."""
+        with self._lock:
+            self.part = part
+
+    def of_part(self, part: str) -> Ledger:
+        """The calls and invocations of one part, as a ledger of their own."""
+        view = Ledger()
+        with self._lock:
+            view.calls = [call for call in self.calls if call.part == part]
+            view.invocations = [invocation for invocation in self.invocations if invocation.part == part]
+            view.attempts = Counter(self._attempts_by_part.get(part, Counter()))
+        view.part = part
+        return view
 
     # --- handlers ----------------------------------------------------------------------------
 
@@ -104,7 +125,7 @@ class Ledger:
         @functools.wraps(handler)
         def measured(event: Any, context: Any) -> Any:
             outer = getattr(self._local, "invocation", None)
-            invocation = Invocation(function=function, event=event, seconds=0.0, failed=False)
+            invocation = Invocation(function=function, event=event, seconds=0.0, failed=False, part=self.part)
             self._local.invocation = invocation
             started = time.perf_counter()
             try:
@@ -136,7 +157,7 @@ class Ledger:
     def _before_call(self, created_by_state_machine: bool, model, params, context, **_: Any) -> None:
         service = model.service_model.service_name
         request = json.loads(params["body"]) if service == "dynamodb" and params.get("body") else None
-        call = Call(self._source(created_by_state_machine), service, model.name, request)
+        call = Call(self._source(created_by_state_machine), service, model.name, request, part=self.part)
         context["bench_call"] = call
         invocation = self.current_invocation()
         with self._lock:
@@ -154,8 +175,10 @@ class Ledger:
             call.returned_item_sizes = [item_size(item) for item in items]
 
     def _before_send(self, created_by_state_machine: bool, **_: Any) -> None:
+        source = self._source(created_by_state_machine)
         with self._lock:
-            self.attempts[self._source(created_by_state_machine)] += 1
+            self.attempts[source] += 1
+            self._attempts_by_part.setdefault(self.part, Counter())[source] += 1
 
     def _watch(self, client: Any) -> None:
         created_by_state_machine = _created_by_step_functions_engine()

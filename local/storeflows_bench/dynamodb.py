@@ -1,8 +1,9 @@
 """DynamoDB on-demand capacity units of a call, from the request and the items' sizes.
 
 The rules (DynamoDB Developer Guide, "Read/write capacity mode" and "Item sizes"):
-- a write costs 1 write request unit (WRU) per 1 KB of the item, rounded up; a write inside
-  TransactWriteItems costs 2 per 1 KB; a conditional write that fails still costs;
+- a write costs 1 write request unit (WRU) per 1 KB of the item, rounded up, each put or
+  delete of a BatchWriteItem too; a write inside TransactWriteItems costs 2 per 1 KB; a
+  conditional write that fails still costs;
 - a read costs 1 read request unit (RRU) per 4 KB, strongly consistent, or 0.5 eventually
   consistent; a Query costs by the total size of what it returns; a read is billed on the
   whole item, whatever its ProjectionExpression.
@@ -67,6 +68,12 @@ def capacity(
         return 0.0, _write(max(item_size(request["Item"]), _stored(_key_of(request["Item"]), sizes)))
     if operation in ("UpdateItem", "DeleteItem"):
         return 0.0, _write(_stored(request["Key"], sizes) or WRITE_UNIT_BYTES)
+    if operation == "BatchWriteItem":
+        return 0.0, sum(
+            _write(_batch_item_size(request_, sizes))
+            for requests in request["RequestItems"].values()
+            for request_ in requests
+        )
     if operation == "TransactWriteItems":
         return 0.0, sum(2 * _write(_transact_item_size(action, sizes)) for action in request["TransactItems"])
     raise ValueError(f"no capacity rule for DynamoDB {operation}")
@@ -77,6 +84,14 @@ def _transact_item_size(action: dict[str, Any], sizes: Sizes) -> int:
     if kind == "Put":
         return max(item_size(body["Item"]), _stored(_key_of(body["Item"]), sizes))
     return _stored(body["Key"], sizes) or WRITE_UNIT_BYTES
+
+
+def _batch_item_size(request: dict[str, Any], sizes: Sizes) -> int:
+    """A BatchWriteItem request's item: each put or delete in it is billed as on its own."""
+    if "PutRequest" in request:
+        item = request["PutRequest"]["Item"]
+        return max(item_size(item), _stored(_key_of(item), sizes))
+    return _stored(request["DeleteRequest"]["Key"], sizes) or WRITE_UNIT_BYTES
 
 
 def _key_of(item: dict[str, Any]) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def _add_engagement(engagement: Tally, replay: Replay, *, emails: int) -> None:
     engagement.traces = engagement.invocations[TRACKING_FUNCTION]
 
 
-def _add_run(tally_: Tally, run: Run, sizes) -> None:
+def _add_run(tally_: Tally, run: Run, sizes, *, with_minimum: bool = True) -> None:
     tally_.units += 1
     tally_.transitions += run.transitions
     tally_.traces += 1  # one trace per execution; the Lambda steps join it
@@ -121,8 +121,9 @@ def _add_run(tally_: Tally, run: Run, sizes) -> None:
         reads, writes = capacity(operation, request, sizes)
         tally_.read_units += reads
         tally_.write_units += writes
-    dynamodb_tasks = sum(n for resource, n in run.tasks.items() if resource.startswith("dynamodb:"))
-    tally_.minimum_calls += minimum.run(dynamodb_tasks, run.lambda_tasks)
+    if with_minimum:  # stated for the purchase templates' steps (minimum.py)
+        dynamodb_tasks = sum(n for resource, n in run.tasks.items() if resource.startswith("dynamodb:"))
+        tally_.minimum_calls += minimum.run(dynamodb_tasks, run.lambda_tasks)
 
 
 def _dynamodb_call(resource: str) -> tuple[str, str]:
@@ -154,10 +155,10 @@ def _capacity(call: Call, sizes) -> tuple[float, float]:
     return capacity(call.operation, call.request or {}, sizes, call.returned_item_sizes)
 
 
-def _move_starts_to_runs(tallies: dict[str, Tally], runs: list[Run]) -> None:
+def _move_starts_to_runs(tallies: dict[str, Tally], runs: list[Run], starter: str = INTAKE) -> None:
     """One StartExecution per run belongs to the run; any surplus (a redelivery finding its
-    runs started) stays with the intake."""
-    intake = tallies[INTAKE]
+    runs started) stays with the intake (`starter`: the tally of the dispatcher's calls)."""
+    intake = tallies[starter]
     for template, runs_of_template in Counter(run.template for run in runs).items():
         intake.calls[START] -= runs_of_template
         tallies[template].calls[START] += runs_of_template
@@ -202,3 +203,126 @@ def stored_bytes(replay: Replay) -> dict[str, float]:
     profiles = [size for (pk, sk), size in stored.items() if sk == "PROFILE"]
     kept = sum(size for (pk, sk), size in stored.items() if sk != "PROFILE" and not pk.startswith("STORE#"))
     return {"profile_bytes": sum(profiles) / len(profiles), "kept_bytes_per_order": kept / replay.purchases}
+
+
+# --- parts 2 and 3: browsing and the recovered checkouts ------------------------------------------
+
+BROWSING = "browsing"
+BROWSING_FUNCTIONS = ("CollectFunction", "DispatchFunction")
+RECOVERIES_FUNCTIONS = ("IngestFunction", "DispatchFunction")
+# What a page sends by itself: none of these may start a run.
+PAGE_VIEW_TYPES = frozenset({"page_viewed", "product_viewed", "category_viewed", "search"})
+
+
+@dataclass
+class BrowsingTally:
+    """What the browsing workload added up to (part 2), and its recovered checkouts (part 3)."""
+
+    page_views: int
+    collect_requests: int
+    records: Counter[str]  # event type -> records the dispatcher got (session checks included)
+    watched_sessions: int  # sessions whose end was checked
+    tallies: dict[str, Tally]  # BROWSING (collect + dispatch), ENGAGEMENT, and each template's runs
+    subjects: dict[str, int]  # sessions, carts and checkouts that could start a run
+    recovered: Tally  # the runs of the recovered checkouts, their Lambda steps included
+    recoveries: Tally  # the purchases of the recovered checkouts (ingest + dispatch)
+    starts_by_page_views: int  # StartExecution calls in batches holding page views only: must be 0
+    dispatch_gb_seconds: float  # of the dispatcher alone (a session check's share, for the model)
+
+
+def browsing_tally(replay: Replay) -> BrowsingTally:
+    browsed = replay.browsing
+    if browsed is None:
+        raise ValueError("the replay has no browsing part")
+    sizes = replay.item_sizes
+    memory = replay.memory_mb
+    tallies: dict[str, Tally] = {BROWSING: Tally(), ENGAGEMENT: Tally()}
+    recovered = Tally()
+    recovered_names = set(browsed.recovered_runs)
+    owner_of_payload: dict[tuple[str, str], tuple[str, bool]] = {}
+    for run in browsed.runs:
+        _add_run(tallies.setdefault(run.template, Tally()), run, sizes, with_minimum=False)
+        is_recovered = run.name in recovered_names
+        if is_recovered:
+            _add_run(recovered, run, sizes, with_minimum=False)
+        for function, payload, _ in run.lambda_tasks:
+            owner_of_payload[(function, payload)] = (run.template, is_recovered)
+    records: Counter[str] = Counter()
+    watched: set[str] = set()
+    starts_by_page_views = 0
+    for invocation in browsed.ledger.invocations:
+        if invocation.function in BROWSING_FUNCTIONS:
+            owner, is_recovered = BROWSING, False
+        elif invocation.function == TRACKING_FUNCTION:
+            owner, is_recovered = ENGAGEMENT, False
+        else:
+            found = owner_of_payload.get((invocation.function, canonical(invocation.event)))
+            if found is None:
+                raise RuntimeError(f"an invocation of {invocation.function} that no run scheduled")
+            owner, is_recovered = found
+        _add_invocation(tallies[owner], invocation, sizes, memory[invocation.function])
+        if is_recovered:
+            _add_invocation(recovered, invocation, sizes, memory[invocation.function])
+        if invocation.function == "DispatchFunction":
+            types = set()
+            for record in invocation.event["Records"]:
+                event = json.loads(record["body"])
+                types.add(event["event"]["type"])
+                records[event["event"]["type"]] += 1
+                if event["event"]["type"] == "session_check":
+                    watched.add(event["event"]["session_id"])
+            starts = sum(1 for call in invocation.calls if (call.service, call.operation) == START)
+            if starts and types <= PAGE_VIEW_TYPES:
+                starts_by_page_views += starts
+    _move_starts_to_runs(tallies, browsed.runs, BROWSING)
+    engagement = tallies[ENGAGEMENT]
+    engagement.units = sum(t.emails for name, t in tallies.items() if name not in (BROWSING, ENGAGEMENT))
+    for call in browsed.ledger.calls:
+        if call.source == SES_EVENT_PUBLISHING:
+            engagement.calls[(call.service, call.operation)] += 1
+    recovered.calls[START] += recovered.units
+    recoveries = Tally(units=len(recovered_names))
+    for invocation in browsed.recoveries.invocations:
+        if invocation.function not in RECOVERIES_FUNCTIONS:
+            raise RuntimeError(f"a recovery purchase invoked {invocation.function}: it starts no run here")
+        _add_invocation(recoveries, invocation, sizes, memory[invocation.function])
+    collect = [i for i in browsed.ledger.invocations if i.function == "CollectFunction"]
+    sessions = browsed.sessions
+    return BrowsingTally(
+        page_views=browsed.mix["page_views"],
+        collect_requests=len(collect),
+        records=records,
+        watched_sessions=len(watched),
+        tallies=tallies,
+        subjects={
+            "sessions": sum(1 for s in sessions if s.email),
+            "carts": sum(1 for s in sessions if s.email and s.cart_token),
+            "checkouts": sum(1 for s in sessions if s.checkout_token),
+        },
+        recovered=recovered,
+        recoveries=recoveries,
+        starts_by_page_views=starts_by_page_views,
+        dispatch_gb_seconds=sum(
+            math.ceil(i.seconds * 1000) / 1000 * memory[i.function] / 1024
+            for i in browsed.ledger.invocations
+            if i.function == "DispatchFunction"
+        ),
+    )
+
+
+def check_browsing(tally_: BrowsingTally, runs: list[Run]) -> None:
+    """No page view started a run, at most one run per session, cart or checkout, and every
+    run ended well; otherwise the figures would describe something else."""
+    if tally_.starts_by_page_views:
+        raise RuntimeError(f"{tally_.starts_by_page_views} executions started by batches of page views alone")
+    kinds = Counter(run.template.split("_")[0] for run in runs)
+    per_session = kinds["browse"] + kinds["site"] + kinds["search"]
+    if (
+        per_session > tally_.subjects["sessions"]
+        or kinds["cart"] > tally_.subjects["carts"]
+        or kinds["checkout"] > tally_.subjects["checkouts"]
+    ):
+        raise RuntimeError(f"more runs than sessions, carts or checkouts: {dict(kinds)} for {tally_.subjects}")
+    failed = [run.name for run in runs if run.status != "SUCCEEDED"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} browsing runs did not succeed")

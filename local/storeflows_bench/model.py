@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from storeflows_bench import costs
 from storeflows_bench.costs import Bill, Prices, Usage
-from storeflows_bench.measure import ENGAGEMENT, INTAKE, TRACKING_FUNCTION, Tally, workflow_tallies
+from storeflows_bench.measure import (
+    BROWSING,
+    ENGAGEMENT,
+    INTAKE,
+    TRACKING_FUNCTION,
+    BrowsingTally,
+    Tally,
+    workflow_tallies,
+)
 
 TARGETED = "targeted_post_purchase"
 SEND_FUNCTION = "SendMessageFunction"
@@ -183,3 +191,153 @@ def per_thousand_orders(fig: Figures, workflow: str, prices: Prices) -> Bill:
         for function, count in invocations.items()
     )
     return Bill(lines=costs.price(usage, prices), postage=costs.postage(emails, prices))
+
+
+# --- browsing: per 100,000 page views, and per recovered checkout ---------------------------------
+
+PAGE_VIEWS = 100_000
+# In AWS a session ends after 30 minutes; its check is delayed by SQS's longest delay, 15
+# minutes, and comes again while the session may go on: at 15, 30 and (for a session of
+# about 5 minutes) 35 minutes, 3 checks. The bench's sessions end after a few seconds, so
+# its checks come fewer times; the hops it does not see are added, each as measured for a
+# check: its SendMessage, the poller's receive and delete, one dispatcher invocation (at
+# one event per batch) with its trace, and a read of the session.
+SESSION_CHECKS_IN_AWS = 3
+
+
+@dataclass
+class BrowsingFigures:
+    page_views: Usage  # collect, dispatch, sessions and their checks, per page view
+    runs: Usage  # the runs the sessions, carts and checkouts started, their sends and the emails' events, per page view
+    emails_per_page_view: float
+    invocations_per_page_view: dict[str, float]
+    extra_checks_per_page_view: float
+    recovered: Usage  # per recovered checkout: its run and sends, its emails' events, the purchase
+    emails_per_recovered: float
+    init_seconds: dict[str, float]
+    memory_mb: dict[str, int]
+
+
+def browsing_figures(
+    bt: BrowsingTally, *, init_seconds: dict[str, float], memory_mb: dict[str, int]
+) -> BrowsingFigures:
+    views = bt.page_views
+    browsing = bt.tallies[BROWSING]
+    records = sum(bt.records.values())
+    # At a store's pace a batch holds one event: one dispatcher invocation per event.
+    invocations = {"CollectFunction": bt.collect_requests, "DispatchFunction": records}
+    page = _totals(browsing, invocations=bt.collect_requests + records)
+    page.update(
+        {
+            "api_gateway_http_request": bt.collect_requests,
+            "lambda_request": bt.collect_requests + records,
+            "sqs_request": browsing.calls[("sqs", "SendMessageBatch")]
+            + browsing.calls[("sqs", "SendMessage")]
+            + costs.ESM_REQUESTS_PER_BATCH * records,
+            "xray_trace_recorded": records,  # the dispatcher is traced, the collect function is not
+        }
+    )
+    extra = max(0, SESSION_CHECKS_IN_AWS * bt.watched_sessions - bt.records["session_check"])
+    per_record_gb_seconds = bt.dispatch_gb_seconds / records if records else 0.0
+    page = page.plus(
+        {
+            "sqs_request": 3 * extra,
+            "lambda_request": extra,
+            "xray_trace_recorded": extra,
+            "dynamodb_read_request_unit": extra,
+            "lambda_arm_gb_second": extra * per_record_gb_seconds,
+        }
+    )
+    invocations["DispatchFunction"] += extra
+    runs = Usage()
+    emails = 0
+    for name, tally in bt.tallies.items():
+        if name == BROWSING:
+            continue
+        count = sum(tally.invocations.values())
+        usage = _totals(tally, invocations=count)
+        usage["lambda_request"] = count
+        if name == ENGAGEMENT:
+            usage["sns_publish"] = tally.calls[("sns", "Publish")]
+            usage["xray_trace_recorded"] = count
+        else:
+            usage["step_functions_standard_transition"] = tally.transitions
+            usage["xray_trace_recorded"] = tally.units
+            emails += tally.emails
+        runs = runs.plus(usage)
+        for function, n in tally.invocations.items():
+            invocations[function] = invocations.get(function, 0) + n
+    engagement = bt.tallies[ENGAGEMENT]
+    per_email = _totals(engagement, invocations=sum(engagement.invocations.values())).times(
+        1 / engagement.units if engagement.units else 0.0
+    )
+    per_email.update(
+        {
+            "sns_publish": engagement.per_unit(engagement.calls[("sns", "Publish")]),
+            "lambda_request": engagement.per_unit(sum(engagement.invocations.values())),
+            "xray_trace_recorded": engagement.per_unit(sum(engagement.invocations.values())),
+        }
+    )
+    recovered, recoveries = bt.recovered, bt.recoveries
+    run_invocations = sum(recovered.invocations.values())
+    purchase_invocations = sum(recoveries.invocations.values())
+    per_recovered = _totals(recovered, invocations=run_invocations).plus(
+        {
+            "step_functions_standard_transition": recovered.transitions,
+            "lambda_request": run_invocations,
+            "xray_trace_recorded": recovered.units,
+        }
+    )
+    per_recovered = per_recovered.plus(per_email.times(recovered.emails))
+    per_recovered = per_recovered.plus(_totals(recoveries, invocations=purchase_invocations)).plus(
+        {
+            "api_gateway_http_request": recoveries.units,
+            "lambda_request": purchase_invocations,
+            "sqs_request": recoveries.calls[("sqs", "SendMessage")] + costs.ESM_REQUESTS_PER_BATCH * recoveries.units,
+            "xray_trace_recorded": purchase_invocations,
+        }
+    )
+    count = recovered.units
+    return BrowsingFigures(
+        page_views=page.times(1 / views),
+        runs=runs.times(1 / views),
+        emails_per_page_view=emails / views,
+        invocations_per_page_view={function: n / views for function, n in invocations.items()},
+        extra_checks_per_page_view=extra / views,
+        recovered=per_recovered.times(1 / count) if count else Usage(),
+        emails_per_recovered=recovered.emails / count if count else 0.0,
+        init_seconds=init_seconds,
+        memory_mb=memory_mb,
+    )
+
+
+def _totals(tally: Tally, *, invocations: float) -> Usage:
+    """The terms every part has (compute, DynamoDB, logs), as totals over the tally."""
+    logs = costs.log_gb(tally.log_bytes, tally.log_events, invocations)
+    return Usage(
+        {
+            "lambda_arm_gb_second": tally.lambda_gb_seconds,
+            "dynamodb_read_request_unit": tally.read_units,
+            "dynamodb_write_request_unit": tally.write_units,
+            "cloudwatch_logs_ingestion_gb": logs,
+            "cloudwatch_logs_storage_gb_month": logs,
+        }
+    )
+
+
+def per_page_views(bf: BrowsingFigures, prices: Prices, *, with_runs: bool = True) -> Bill:
+    """PAGE_VIEWS page views (a month, for the cold starts), SES postage apart; with the runs
+    they started, their sends and their emails' events, or the browsing alone."""
+    usage = bf.page_views.times(PAGE_VIEWS)
+    invocations = {f: n * PAGE_VIEWS for f, n in bf.invocations_per_page_view.items()}
+    if with_runs:
+        usage = usage.plus(bf.runs.times(PAGE_VIEWS))
+    else:
+        invocations = {f: n for f, n in invocations.items() if f in ("CollectFunction", "DispatchFunction")}
+    usage["lambda_arm_gb_second"] += costs.init_gb_seconds(invocations, bf.init_seconds, bf.memory_mb)
+    emails = bf.emails_per_page_view * PAGE_VIEWS if with_runs else 0.0
+    return Bill(lines=costs.price(usage, prices), postage=costs.postage(emails, prices))
+
+
+def per_recovered_checkout(bf: BrowsingFigures, prices: Prices) -> Bill:
+    return Bill(lines=costs.price(bf.recovered, prices), postage=costs.postage(bf.emails_per_recovered, prices))

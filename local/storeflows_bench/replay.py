@@ -11,7 +11,11 @@ previous one has ended (so the second purchase finds the first-purchase tag, as 
 would); contacts are served by WORKERS threads at once; at the end the bench waits until no
 run is running. Waits pass at TIME_SCALE. At the end the
 bench reads every execution's history and scans the table for item sizes (the local stack's
-own calls, not counted as the product's)."""
+own calls, not counted as the product's).
+
+Then, on the same stack, parts 2 and 3 (`_browse`, storeflows_bench.browsing): the browsing
+workload and its recovered checkouts. The ledger marks each call with its part, and a part
+begins only once the stack is quiet, so each part's figures hold its own calls only."""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from typing import Any
 
 import boto3
 
-from storeflows_bench import workload
+from storeflows_bench import browsing, workload
 from storeflows_bench.calls import Ledger, recording
 
 # Twenty workflow days per real second: the longest run (the care series, 13 days of waits)
@@ -62,6 +66,15 @@ class Run:
     lambda_tasks: list[tuple[str, str, Any]] = field(default_factory=list)
     # DynamoDB tasks: (operation, the request as sent)
     dynamodb_requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    name: str = ""  # the execution's name
+
+    @property
+    def emails_sent(self) -> int:
+        return sum(
+            1
+            for function, _, answer in self.lambda_tasks
+            if function.endswith("SendMessageFunction") and isinstance(answer, dict) and answer.get("status") == "sent"
+        )
 
     @property
     def transitions(self) -> int:
@@ -81,7 +94,21 @@ class Replay:
     item_sizes: dict[tuple[str, str], int]
     custom_metrics: set[tuple[str, str, tuple[tuple[str, str], ...]]]
     memory_mb: dict[str, int]
+    browsing: Browsing | None = None
     python: str = sys.version.split()[0]
+
+
+@dataclass
+class Browsing:
+    """Part 2 (the browsing workload) and part 3 (the recoveries), each with its own calls."""
+
+    mix: dict[str, int]
+    seconds: float  # from the first page until every session was decided and every run ended
+    ledger: Ledger
+    runs: list[Run]  # of browsing.TEMPLATES
+    recovered_runs: list[str]  # names of the checkout runs that sent a reminder, then the customer bought
+    recoveries: Ledger  # the purchases of the recovered checkouts
+    sessions: list[browsing.Session] = field(default_factory=list, repr=False)
 
 
 class LogSink:
@@ -116,11 +143,14 @@ class LogSink:
                     )
 
 
-def replay(purchases: int, contacts: int, seed: int, *, progress=None) -> Replay:
+def replay(purchases: int, contacts: int, seed: int, *, sessions: int = 0, progress=None) -> Replay:
+    """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing)."""
     chains = workload.plan(purchases, contacts, seed)
     ledger = Ledger()
     sink = LogSink(ledger)
+    os.environ["STOREFLOWS_SESSION_TIMEOUT"] = str(browsing.SESSION_TIMEOUT_SECONDS)
     with _stack(ledger, sink) as (stack, secrets):
+        ledger.begin("purchases")
         workflows = _publish_every_template()
         machines = _state_machines()
         # One client for every waiting thread: a client costs more than the waits.
@@ -140,22 +170,139 @@ def replay(purchases: int, contacts: int, seed: int, *, progress=None) -> Replay
             list(pool.map(buy, sorted(chains, key=len, reverse=True)))
         _wait_until_every_run_ended(sfn, machines)
         seconds = time.perf_counter() - started
-        runs = _runs(sfn, machines)
+        runs = _runs(sfn, {t: arn for t, arn in machines.items() if t not in browsing.TEMPLATES})
+        browsed = _browse(stack.api_url, ledger, sfn, machines, sessions, seed, progress) if sessions else None
         sizes = _item_sizes(os.environ["TABLE_NAME"])
         memory = {spec.logical_id: _memory_mb(stack.template, spec.logical_id) for spec in stack.template.functions()}
-    _check_complete(ledger, runs, purchases)
+    purchased = ledger.of_part("purchases")
+    _check_complete(purchased, runs, purchases)
     return Replay(
         purchases=purchases,
         contacts=contacts,
         seed=seed,
         mix=workload.mix(chains),
         seconds=seconds,
-        ledger=ledger,
+        ledger=purchased,
         runs=runs,
         item_sizes=sizes,
         custom_metrics=sink.custom_metrics,
         memory_mb=memory,
+        browsing=browsed,
     )
+
+
+def _browse(
+    api_url: str, ledger: Ledger, sfn: Any, machines: dict[str, str], sessions: int, seed: int, progress
+) -> Browsing:
+    """Parts 2 and 3 on the same stack, each begun once the stack is quiet."""
+    from storeflows.storage import stores, workflows
+    from storeflows.workflows.runs import run_name
+    from storeflows_local.signing import post_event
+
+    ledger.begin("setup")
+    key = browsing.set_up_store()
+    store = stores.get_store(browsing.BROWSING_STORE)
+    assert store is not None and store.webhook_secret is not None
+    secret = store.webhook_secret
+    planned = browsing.plan(sessions, seed)
+    mix = browsing.mix(planned)
+
+    def sign_up(session: browsing.Session) -> None:
+        consent = {
+            "type": "consent",
+            "marketing": True,
+            "source": "bench sign-up",
+            "customer": {"email": session.email},
+        }
+        answer = post_event(api_url, browsing.BROWSING_STORE, secret, consent)
+        if answer.status_code != 202:
+            raise RuntimeError(f"consent of {session.email}: {answer.status_code} {answer.text}")
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        list(pool.map(sign_up, [session for session in planned if session.email]))
+    _wait_until_quiet(ledger, sfn, machines)
+
+    if progress is not None:
+        progress(f"browsing: {mix['sessions']} sessions, {mix['page_views']} page views, {mix['events']} events")
+    ledger.begin("browsing")
+    started = time.perf_counter()
+
+    def visit(session: browsing.Session) -> None:
+        for page in session.pages:
+            browsing.post_page(api_url, key, session, page)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        list(pool.map(visit, planned))
+    # Every session's end decided (its checks come SESSION_TIMEOUT_SECONDS after its pages)
+    # and every run it started ended.
+    _wait_until_quiet(ledger, sfn, machines)
+    seconds = time.perf_counter() - started
+    runs = _runs(sfn, {t: arn for t, arn in machines.items() if t in browsing.TEMPLATES})
+
+    (checkout_workflow,) = [
+        w.workflow_id for w in workflows.list_workflows(browsing.BROWSING_STORE) if w.template == "checkout_abandonment"
+    ]
+    reminded = {run.name for run in runs if run.template == "checkout_abandonment" and run.emails_sent}
+    buyers = [
+        (session, name)
+        for session in planned
+        if session.buys_after_reminder
+        and (name := run_name(browsing.BROWSING_STORE, f"checkout:{session.checkout_token}", checkout_workflow))
+        in reminded
+    ]
+    ledger.begin("recoveries")
+    for number, (session, _) in enumerate(buyers, start=1):
+        answer = post_event(
+            api_url, browsing.BROWSING_STORE, secret, browsing.purchase_body(session, f"R-{number:04d}")
+        )
+        if answer.status_code != 202:
+            raise RuntimeError(f"recovery purchase: {answer.status_code} {answer.text}")
+    _wait_until_quiet(ledger, sfn, machines)
+    ledger.begin("after")
+    if progress is not None:
+        progress(f"  browsing done in {seconds:.0f} s: {len(runs)} runs, {len(buyers)} recovered checkouts")
+    return Browsing(
+        mix=mix,
+        seconds=seconds,
+        ledger=ledger.of_part("browsing"),
+        runs=runs,
+        recovered_runs=[name for _, name in buyers],
+        recoveries=ledger.of_part("recoveries"),
+        sessions=planned,
+    )
+
+
+def _wait_until_quiet(ledger: Ledger, sfn: Any, machines: dict[str, str]) -> None:
+    """Nothing on the event queue (delayed session checks included), no run running, and
+    no call made for a second (SES's events are published from a thread of their own)."""
+    from storeflows_local.waiting import wait_for
+
+    sqs = boto3.client("sqs")
+    queue_url = os.environ["EVENT_QUEUE_URL"]
+    seen = [-1]
+
+    def quiet() -> bool:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        if any(int(value) for value in attributes.values()):
+            return False
+        if any(
+            sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]
+            for machine in machines.values()
+        ):
+            return False
+        made = sum(ledger.count().values())
+        still = made == seen[0]
+        seen[0] = made
+        return still
+
+    wait_for(quiet, timeout=RUN_TIMEOUT_SECONDS, interval=1.0, what="the stack to be quiet")
 
 
 @contextmanager
@@ -269,12 +416,12 @@ def _runs(sfn: Any, machines: dict[str, str]) -> list[Run]:
                     )
                     for event in history["events"]
                 ]
-                runs.append(parse_history(template, execution["status"], events))
+                runs.append(parse_history(template, execution["status"], events, name=execution["name"]))
     return runs
 
 
-def parse_history(template: str, status: str, events: list[dict[str, Any]]) -> Run:
-    run = Run(template=template, status=status, states=[], retries=0)
+def parse_history(template: str, status: str, events: list[dict[str, Any]], *, name: str = "") -> Run:
+    run = Run(template=template, status=status, states=[], retries=0, name=name)
     by_id = {event["id"]: event for event in events}
     scheduled_in_state = 0
     for event in events:

@@ -11,13 +11,14 @@ from typing import Any
 from storeflows_bench import costs, model
 from storeflows_bench.coldstart import ColdStart, as_json
 from storeflows_bench.costs import Bill, Prices
-from storeflows_bench.measure import ENGAGEMENT, INTAKE, Tally, workflow_tallies
+from storeflows_bench.measure import BROWSING, ENGAGEMENT, INTAKE, BrowsingTally, Tally, workflow_tallies
 from storeflows_bench.replay import Replay
 
 TARGET_PER_1000_ORDERS = 0.25
 TARGET_MONTHLY = 15.0
 TARGET_IMPORT_RATIO = 1.3
 TARGET_BENCH_SECONDS = 180
+TARGET_PER_100000_PAGE_VIEWS = 0.50
 # Short names of the price terms, for the table.
 LABELS = {
     "api_gateway_http_request": "API requests",
@@ -55,15 +56,15 @@ def reshaping_pass_states(root: Path) -> dict[str, list[str]]:
     return found
 
 
-def _bill_json(bill: Bill) -> dict[str, Any]:
+def _bill_json(bill: Bill, digits: int = 4) -> dict[str, Any]:
     dominant = bill.dominant
     return {
-        "infrastructure_usd": round(bill.infrastructure, 4),
-        "postage_usd": round(bill.postage.usd, 4),
-        "total_usd": round(bill.total, 4),
+        "infrastructure_usd": round(bill.infrastructure, digits),
+        "postage_usd": round(bill.postage.usd, digits),
+        "total_usd": round(bill.total, digits),
         "dominant": {
             "term": dominant.term,
-            "usd": round(dominant.usd, 4),
+            "usd": round(dominant.usd, digits),
             "share_of_infrastructure": round(dominant.usd / bill.infrastructure, 3),
         },
         "lines": [
@@ -92,6 +93,8 @@ def results(
     bench_seconds: float,
     root: Path,
     date: str,
+    browsed: BrowsingTally | None = None,
+    browsing_fig: model.BrowsingFigures | None = None,
 ) -> dict[str, Any]:
     intake = tallies[INTAKE]
     engagement = tallies[ENGAGEMENT]
@@ -131,6 +134,17 @@ def results(
         _target("Pass states that only reshape data", 0, len(passes["reshaping_only"])),
         _target("bench wall time (s)", TARGET_BENCH_SECONDS, bench_seconds),
     ]
+    browsing = None
+    if browsed is not None and browsing_fig is not None and replay.browsing is not None:
+        browsing = _browsing_json(replay, browsed, browsing_fig, prices)
+        targets.insert(
+            2,
+            _target(
+                "infrastructure per 100,000 page views, all included, SES postage apart (USD)",
+                TARGET_PER_100000_PAGE_VIEWS,
+                browsing["per_100000_page_views"]["infrastructure_usd"],
+            ),
+        )
     return {
         "date": date,
         "machine": {
@@ -214,8 +228,53 @@ def results(
         },
         "cold_start": as_json(cold),
         "handler_time": handler_time,
+        **({"browsing": browsing} if browsing is not None else {}),
         "targets": targets,
         "bench_seconds": round(bench_seconds, 1),
+    }
+
+
+def _browsing_json(
+    replay: Replay, browsed: BrowsingTally, fig: model.BrowsingFigures, prices: Prices
+) -> dict[str, Any]:
+    assert replay.browsing is not None
+    views = browsed.page_views
+    runs = {name: t for name, t in browsed.tallies.items() if name not in (BROWSING, ENGAGEMENT)}
+    page = browsed.tallies[BROWSING]
+    all_in = model.per_page_views(fig, prices)
+    alone = model.per_page_views(fig, prices, with_runs=False)
+    recovered = model.per_recovered_checkout(fig, prices)
+    return {
+        "workload": {**replay.browsing.mix, "seconds": round(replay.browsing.seconds, 1)},
+        "per_page_view": {
+            "collect_requests": round(browsed.collect_requests / views, 3),
+            "events_dispatched": round(sum(n for t, n in browsed.records.items() if t != "session_check") / views, 3),
+            "session_checks": round(browsed.records["session_check"] / views, 4),
+            "session_checks_added_for_aws": round(fig.extra_checks_per_page_view, 4),
+            "by_operation": _operations(Tally(units=views, calls=page.calls)),
+            "read_units": round(page.read_units / views, 3),
+            "write_units": round(page.write_units / views, 3),
+        },
+        "runs": {
+            "executions_started_by_page_views": browsed.starts_by_page_views,
+            "could_start": browsed.subjects,
+            "watched_sessions": browsed.watched_sessions,
+            "by_template": {
+                name: {
+                    "runs": t.units,
+                    "emails": t.emails,
+                    "state_transitions": round(t.per_unit(t.transitions), 2),
+                    "ended_in": dict(t.paths.most_common()),
+                }
+                for name, t in sorted(runs.items())
+            },
+            "executions_per_100000_page_views": round(sum(t.units for t in runs.values()) / views * model.PAGE_VIEWS),
+            "emails_per_100000_page_views": round(fig.emails_per_page_view * model.PAGE_VIEWS),
+        },
+        "per_100000_page_views": _bill_json(all_in),
+        "per_100000_page_views_browsing_alone": _bill_json(alone),
+        "recovered_checkouts": browsed.recovered.units,
+        "per_recovered_checkout": {**_bill_json(recovered, digits=7), "emails": round(fig.emails_per_recovered, 2)},
     }
 
 
@@ -310,6 +369,10 @@ def table(doc: dict[str, Any]) -> str:
         f"first {h['ingest']['first_ms']:.1f} ms",
         f"   send step     median {h['send_message']['median_ms']:6.2f} ms   "
         f"p99 {h['send_message']['p99_ms']:6.2f} ms   first {h['send_message']['first_ms']:.1f} ms",
+    ]
+    if "browsing" in doc:
+        lines += ["", *_browsing_lines(doc["browsing"])]
+    lines += [
         "",
         "Targets",
     ]
@@ -320,3 +383,37 @@ def table(doc: dict[str, Any]) -> str:
         )
     lines.append(f"Bench took {doc['bench_seconds']:.0f} s; replay {w['replay_seconds']:.0f} s.")
     return "\n".join(lines)
+
+
+def _browsing_lines(b: dict[str, Any]) -> list[str]:
+    w, page, runs = b["workload"], b["per_page_view"], b["runs"]
+    all_in, alone, recovered = (
+        b["per_100000_page_views"],
+        b["per_100000_page_views_browsing_alone"],
+        b["per_recovered_checkout"],
+    )
+    met = all_in["infrastructure_usd"] <= TARGET_PER_100000_PAGE_VIEWS
+    return [
+        f"5. Browsing: {w['sessions']} sessions, {w['page_views']} page views ({w['identified_sessions']} sessions "
+        f"identified), {w['events']} events through POST /collect, {w['seconds']:.0f} s",
+        f"   per page view: {page['collect_requests']:.2f} requests, {page['events_dispatched']:.2f} events, "
+        f"{page['session_checks']:.3f} session checks (+{page['session_checks_added_for_aws']:.3f} as in AWS), "
+        f"{page['read_units']:.2f} RRU, {page['write_units']:.2f} WRU",
+        "   by operation, per page view: " + ", ".join(f"{k} {v:.3f}" for k, v in page["by_operation"].items()),
+        f"   runs: {runs['executions_started_by_page_views']} started by page views alone; "
+        + ", ".join(f"{name} {t['runs']} (emails {t['emails']})" for name, t in runs["by_template"].items())
+        + f"; {runs['executions_per_100000_page_views']:,} executions and "
+        f"{runs['emails_per_100000_page_views']:,} emails per 100,000 page views",
+        f"   100,000 page views, all included, SES postage apart: ${all_in['infrastructure_usd']:.4f} "
+        f"({'MET' if met else 'MISSED'}: target ${TARGET_PER_100000_PAGE_VIEWS:.2f}; dominant: "
+        f"{LABELS[all_in['dominant']['term']]} ${all_in['dominant']['usd']:.4f}); postage ${all_in['postage_usd']:.2f}",
+        "   terms: " + ", ".join(f"{LABELS[line['term']]} ${line['usd']:.4f}" for line in all_in["lines"]),
+        f"   the browsing alone (no runs): ${alone['infrastructure_usd']:.4f} "
+        f"(dominant: {LABELS[alone['dominant']['term']]} ${alone['dominant']['usd']:.4f})",
+        f"   per recovered checkout: dominant {LABELS[recovered['dominant']['term']]} "
+        f"${recovered['dominant']['usd']:.6f}; terms: "
+        + ", ".join(f"{LABELS[line['term']]} ${line['usd']:.6f}" for line in recovered["lines"]),
+        f"   per recovered checkout ({b['recovered_checkouts']}: a reminder, then the order): "
+        f"${recovered['infrastructure_usd']:.6f} infrastructure + ${recovered['postage_usd']:.6f} postage "
+        f"({recovered['emails']:.1f} emails) = ${recovered['total_usd']:.6f}",
+    ]
