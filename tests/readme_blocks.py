@@ -27,7 +27,7 @@ KINDS = {
 
 # Commands of sh blocks a test cannot run, and why; every other command is run.
 NOT_RUN = {
-    "make demo": "starts a local stack of its own and plays every template's scenario (the e2e tests drive the same)",
+    "make demo": "starts a stack of its own and plays scenarios (tests/e2e/test_demo_stories.py drives them)",
     "make test": "is what runs this test",
     "make bench": "takes minutes on its own (its output is checked against bench/results.json instead)",
     "sam build": "needs the AWS SAM CLI (tests/template/test_build.py builds each function as Lambda would)",
