@@ -17,10 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from storeflows.storage import dynamodb as db
-from storeflows.storage import keys
+from storeflows.storage import kept_events, keys
 
 # A checkout or cart is kept this long after its last activity: no reminder waits longer.
 BASKET_KEPT = timedelta(days=30)
@@ -121,22 +119,13 @@ def cart_token_visitor(store_id: str, token: str) -> str | None:
 
 def keep_cart_event(store_id: str, token: str, event_id: str, at: datetime, event_json: str) -> None:
     """Keeps a cart event naming only its token until the browser reports whose it is."""
-    db.table().put_item(
-        Item={
-            "pk": keys.cart_token_pk(store_id, token),
-            "sk": f"EVENT#{db.utc_iso(at)}#{event_id}",
-            "event": event_json,
-            keys.EXPIRES_AT: int((at + CART_TOKEN_KEPT).timestamp()),
-        }
-    )
+    kept_events.keep(keys.cart_token_pk(store_id, token), event_id, at, event_json)
 
 
 def kept_cart_events(store_id: str, token: str) -> list[dict[str, Any]]:
     """The token's kept events, oldest first (each {"sk", "event"}); expired ones left out."""
-    now = int(db.now().timestamp())
-    pages = db.query_pages(Key("pk").eq(keys.cart_token_pk(store_id, token)) & Key("sk").begins_with("EVENT#"))
-    return [item for page in pages for item in page if int(item.get(keys.EXPIRES_AT, now + 1)) > now]
+    return kept_events.kept(keys.cart_token_pk(store_id, token))
 
 
 def forget_cart_event(store_id: str, token: str, sort_key: str) -> None:
-    db.table().delete_item(Key={"pk": keys.cart_token_pk(store_id, token), "sk": sort_key})
+    kept_events.forget(keys.cart_token_pk(store_id, token), sort_key)

@@ -16,10 +16,8 @@ from typing import Any, Literal
 from boto3.dynamodb.conditions import Key
 
 from storeflows.storage import dynamodb as db
-from storeflows.storage import keys
+from storeflows.storage import kept_events, keys
 
-# Events of a visitor nobody identified are kept this long.
-PENDING_EVENTS_KEPT = timedelta(days=30)
 # A known visitor stays known this long after it was last identified (a year-old browser
 # cookie naming someone who has not logged in since is not worth holding an address for).
 IDENTITY_KEPT = timedelta(days=365)
@@ -42,14 +40,7 @@ def known_email(store_id: str, visitor_id: str) -> str | None:
 
 def keep_pending_event(store_id: str, visitor_id: str, event_id: str, at: datetime, event_json: str) -> None:
     """Keeps an anonymous visitor's event until the visitor is identified (or 30 days)."""
-    db.table().put_item(
-        Item={
-            "pk": visitor_pk(store_id, visitor_id),
-            "sk": f"EVENT#{db.utc_iso(at)}#{event_id}",
-            "event": event_json,
-            keys.EXPIRES_AT: int((at + PENDING_EVENTS_KEPT).timestamp()),
-        }
-    )
+    kept_events.keep(visitor_pk(store_id, visitor_id), event_id, at, event_json)
 
 
 def identify(store_id: str, visitor_id: str, email: str, *, proof: Proof, at: datetime) -> bool:
@@ -88,14 +79,11 @@ def identify(store_id: str, visitor_id: str, email: str, *, proof: Proof, at: da
 
 def pending_events(store_id: str, visitor_id: str) -> list[dict[str, Any]]:
     """The visitor's kept events, oldest first (each {"sk", "event"}: the event's JSON)."""
-    now = int(db.now().timestamp())
-    pages = db.query_pages(Key("pk").eq(visitor_pk(store_id, visitor_id)) & Key("sk").begins_with("EVENT#"))
-    # TTL deletes late: an expired item may still be there.
-    return [item for page in pages for item in page if int(item.get(keys.EXPIRES_AT, now + 1)) > now]
+    return kept_events.kept(visitor_pk(store_id, visitor_id))
 
 
 def forget_pending_event(store_id: str, visitor_id: str, sort_key: str) -> None:
-    db.table().delete_item(Key={"pk": visitor_pk(store_id, visitor_id), "sk": sort_key})
+    kept_events.forget(visitor_pk(store_id, visitor_id), sort_key)
 
 
 def forget_visitor(store_id: str, visitor_id: str) -> int:
