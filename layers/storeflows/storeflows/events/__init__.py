@@ -14,6 +14,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from storeflows.events.back_in_stock_request import BackInStockRequestedEvent
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.category_view import CategoryViewedEvent
@@ -51,6 +52,7 @@ AnyEvent = (
     | SubscriptionRequestedEvent
     | IdentifyEvent
     | SessionCheckEvent
+    | BackInStockRequestedEvent
 )
 EventBody = Annotated[AnyEvent, Field(discriminator="type")]
 EVENT_TYPES: tuple[type[AnyEvent], ...] = get_args(AnyEvent)
