@@ -55,7 +55,11 @@ def find_many(store_id: str, ids_or_skus: Iterable[str]) -> dict[str, tuple[Cata
     entries = [keys.catalogue_entry_key(store_id, name) for name in wanted]
     skus = [keys.catalogue_sku_key(store_id, name) for name in wanted]
     links = db.read_together(skus)
-    by_sku = {name: links[(key["pk"], key["sk"])] for name, key in zip(wanted, skus) if (key["pk"], key["sk"]) in links}
+    by_sku = {
+        name: links[(key["pk"], key["sk"])]
+        for name, key in zip(wanted, skus, strict=True)
+        if (key["pk"], key["sk"]) in links
+    }
     product_keys = entries + [keys.catalogue_entry_key(store_id, link["product_id"]) for link in by_sku.values()]
     items = db.read_together(product_keys)
     found: dict[str, tuple[CatalogueProduct, CatalogueVariant]] = {}
