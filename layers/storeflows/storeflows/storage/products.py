@@ -116,11 +116,14 @@ def put_product(store_id: str, product: CatalogueProduct, *, at: datetime) -> li
         if not _write(store_id, settled, version):
             continue
         changes = changes_between(store_id, current, settled, version=version + 1, at=at)
-        _index(store_id, settled, current)
-        if any(variant.inventory_item_id for variant in settled.variants):
-            # A level that arrived between this product's read and its inventory items'
-            # link to it found no product to apply to: it is applied now.
-            changes += _apply_levels(store_id, settled.product_id, at=at)
+        # Shopify sends products/update after every sale: most writes move no variant, SKU or
+        # inventory item, and need no links written.
+        if current is None or _index_keys(store_id, current) != _index_keys(store_id, settled):
+            _index(store_id, settled, current)
+            if any(variant.inventory_item_id for variant in settled.variants):
+                # A level that arrived between this product's read and its inventory items'
+                # link to it found no product to apply to: it is applied now.
+                changes += _apply_levels(store_id, settled.product_id, at=at)
         return changes
     raise CatalogueBusy(f"product {product.product_id} kept changing while written")
 
