@@ -423,3 +423,24 @@ def test_the_example_message_shows_no_product_block_without_best_sellers(aws):
     rendered = render_message(message.variants["pl"], _context())
     assert "bestseller" not in rendered.html and "<table" not in rendered.html
     assert "bestseller" not in rendered.text
+
+
+def test_an_api_product_for_a_shopify_product_keeps_its_stock_per_location(deliver):
+    deliver("shopify", "products/update", SHOPIFY_PRODUCT, "product-1")
+    deliver("shopify", "inventory_levels/update", SHOPIFY_LEVEL, "level-1")
+    renamed = {
+        "type": "product",
+        "product": {
+            "product_id": SHIRT,
+            "name": "Example T-Shirt",
+            "currency": "USD",
+            "variants": [{"variant_id": SMALL, "sku": "example-shirt-s", "price": "19.99"}],
+        },
+    }
+
+    _, outcomes = deliver("api", "", renamed, "msg_s1")
+    later = {**SHOPIFY_LEVEL, "available": 9, "updated_at": "2022-01-01T00:00:00Z"}
+    _, restocked = deliver("shopify", "inventory_levels/update", later, "level-2")
+
+    assert [change["after"]["inventory_quantity"] for change in outcomes[0]["catalogue_changes"]] == [6]
+    assert changed(restocked) == [(SMALL, 6, 9)]

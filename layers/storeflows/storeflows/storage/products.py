@@ -235,12 +235,17 @@ def _settled_variants(
 ) -> list[CatalogueVariant]:
     """Each variant with its stock: untracked when its source says so; else the sum of its
     inventory item's levels when any is known; else the stock the source gives; else
-    (the source gives none) the stock known before."""
-    items = [variant.inventory_item_id for variant in product.variants if variant.inventory_item_id]
-    levels = _levels(store_id, items)
-    settled = []
+    (the source gives none) the stock known before. A source that names no inventory item
+    (the event API, a CSV file, for a Shopify store's product) keeps the one known."""
+    variants = []
     for variant in product.variants:
         known = current.variant(variant.variant_id) if current else None
+        if variant.inventory_item_id is None and known is not None and known.inventory_item_id:
+            variant = variant.model_copy(update={"inventory_item_id": known.inventory_item_id})
+        variants.append((variant, known))
+    levels = _levels(store_id, [variant.inventory_item_id for variant, _ in variants if variant.inventory_item_id])
+    settled = []
+    for variant, known in variants:
         item_levels = levels.get(variant.inventory_item_id or "", {})
         if variant.stock_carried and variant.inventory_quantity is None:
             settled.append(variant.settled(None, {}))
