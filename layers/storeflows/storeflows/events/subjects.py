@@ -129,6 +129,10 @@ class VipSubject(BaseModel):
     contact_ref: str
     order_id: str
 
+    @classmethod
+    def of_contact(cls, email: str, order_id: str) -> VipSubject:
+        return cls(contact_ref=keys.email_digest(email)[:32], order_id=order_id)
+
     @property
     def key(self) -> str:
         return f"vip:{self.contact_ref}"

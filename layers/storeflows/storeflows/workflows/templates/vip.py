@@ -66,7 +66,7 @@ class VipSettings(TemplateSettings):
             return None
         if not self.crosses(int(record["orders_count_before"]), Decimal(record["total_spent_before"]), record["total"]):
             return None
-        return VipSubject(contact_ref=keys.email_digest(email)[:32], order_id=subject.order_id)
+        return VipSubject.of_contact(email, subject.order_id)
 
     def run_inputs(
         self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
