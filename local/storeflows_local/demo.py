@@ -170,9 +170,7 @@ SCENARIOS = {
     ),
     "win_back": Scenario(
         "Win-back: 5 days without a purchase, then two emails; a purchase meanwhile skips them",
-        WinBackSettings(
-            after="5d", steps=[{"message": "win-back-1"}, {"message": "win-back-offer", "wait": "2d"}]
-        ),
+        WinBackSettings(after="5d", steps=[{"message": "win-back-1"}, {"message": "win-back-offer", "wait": "2d"}]),
         {
             "win-back-1": (Purpose.MARKETING, "We miss you"),
             "win-back-offer": (Purpose.MARKETING, "15% off to welcome you back"),

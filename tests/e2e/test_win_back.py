@@ -36,7 +36,9 @@ def buy(stack, store, order_id, email, *, at: datetime | None = None):
 
 def test_a_customer_silent_for_the_wait_gets_the_series_with_its_coupon(stack, store_with_workflow, email):
     store = store_with_workflow(
-        WinBackSettings(after="20d", steps=STEPS), MESSAGES, coupons={"last-offer": {"type": "static", "code": "BACK15"}}
+        WinBackSettings(after="20d", steps=STEPS),
+        MESSAGES,
+        coupons={"last-offer": {"type": "static", "code": "BACK15"}},
     )
     buy(stack, store, "1", email)
     machine = state_machine_arn("_win_back")

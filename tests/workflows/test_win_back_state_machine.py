@@ -14,7 +14,9 @@ def test_one_step_waits_after_then_sends_once(workflow_engine, purchase_run_inpu
     assert run_input["win_back_after"] == 30 * 86400
     status, states, _ = workflow_engine.run("win_back", run_input)
     assert status == "SUCCEEDED"
-    assert workflow_engine.send.payloads == [{"run": run_input["send"], "message_id": "miss-you", "step": "SendWinBack1"}]
+    assert workflow_engine.send.payloads == [
+        {"run": run_input["send"], "message_id": "miss-you", "step": "SendWinBack1"}
+    ]
     assert states[:3] == ["WaitAfterPurchase", "WaitBeforeWinBack1", "SendWinBack1"]
     assert states[-1] == "WinBackDone"
 

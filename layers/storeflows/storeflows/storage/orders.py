@@ -41,7 +41,10 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     transaction checks that the address was never erased; one that was starts its profile
     from the erasure's suppression record first (contacts.start_profile), then the order is recorded
     without that check. The consent the order carries is kept on the ORDER# item: that is its
-    place in the contact's consent history."""
+    place in the contact's consent history, and so are the contact's totals just before it
+    (orders_count_before, total_spent_before, previous_order_at: one read before the
+    transaction). A new order later than the previous one counts their interval for the
+    store (median_repeat_interval)."""
     customer, order = purchase.customer, purchase.order
     occurred = purchase.occurred_at or db.now()
     occurred_at = db.utc_iso(occurred)

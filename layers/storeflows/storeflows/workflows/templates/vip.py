@@ -52,9 +52,7 @@ class VipSettings(TemplateSettings):
     def crosses(self, count_before: int, spent_before: Decimal, total: Decimal) -> bool:
         """Whether an order of `total` takes the contact from these totals over a threshold."""
         by_orders = self.min_orders is not None and count_before < self.min_orders <= count_before + 1
-        by_spend = (
-            self.min_total_spent is not None and spent_before < self.min_total_spent <= spent_before + total
-        )
+        by_spend = self.min_total_spent is not None and spent_before < self.min_total_spent <= spent_before + total
         return by_orders or by_spend
 
     def run_subject(self, store_id: str, email: str, subject: RunSubject, event: EventBody) -> RunSubject | None:
