@@ -60,7 +60,7 @@ class ReviewRequestSettings(TemplateSettings):
         view = SubjectView.of_order(Order.model_validate(order))
         for item in view.context["order"]["items"]:
             item["review_url"] = review_link(_EXAMPLE_PATTERN, {**item, "product_id": "SAMPLE-P1"}, order["id"])
-        return {"order": view}
+        return {"order with review links": view}
 
     def run_subject(self, store_id: str, email: str, subject: RunSubject, event: EventBody) -> RunSubject | None:
         if not isinstance(subject, OrderSubject):
