@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.storage import orders, sends
+from storeflows.storage import contacts, orders, sends
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -120,5 +120,8 @@ def test_each_order_keeps_the_totals_before_it_and_the_store_counts_repeat_inter
     assert (second["orders_count_before"], second["total_spent_before"]) == (1, 100)
     assert (third["orders_count_before"], third["total_spent_before"]) == (2, 150)
     assert third["previous_order_at"] == second["occurred_at"]
+    bea = contacts.get_contact("demo", "bea@example.com")
+    assert bea is not None and bea.last_order_at == NOW + timedelta(days=15), "the late older order is not the last"
+    assert bea.orders_count == 3
     # Intervals of 10, 30 (whole days) and 12 days: the median is 12.
     assert orders.median_repeat_interval("demo") == (12, 3)

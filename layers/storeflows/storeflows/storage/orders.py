@@ -67,7 +67,10 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
             "updated_at": now,
         }
     )
-    set_clauses = [f"#{name} = :{name}" for name in profile_values]
+    # An order older than the latest on record (its webhook came late) leaves last_order_at
+    # at the latest: the runs that end on a purchase compare with it (win_back's own order).
+    later_on_record = before["last_order_at"] is not None and before["last_order_at"] > occurred_at
+    set_clauses = [f"#{name} = :{name}" for name in profile_values if not (name == "last_order_at" and later_on_record)]
     set_clauses += [
         "#score = if_not_exists(#score, :zero)",
         "#first_order_at = if_not_exists(#first_order_at, :last_order_at)",
@@ -76,6 +79,7 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     names = {
         f"#{name}": name
         for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count", "total_spent"]
+        if not (name == "last_order_at" and later_on_record)
     }
     values = {f":{name}": value for name, value in profile_values.items()}
     values.update({":zero": 0, ":one": 1, ":total": order.total})
