@@ -25,14 +25,10 @@ from storeflows.workflows.triggers import SubscribedTrigger
 MAX_STEPS = 5  # the state machine has five send steps (3–5 is the usual series)
 
 
-# The welcome series' steps are the series templates' common step.
-WelcomeStep = SeriesStep
-
-
 _DEFAULT_STEPS = [
-    WelcomeStep(message="welcome-1", wait=0),
-    WelcomeStep(message="welcome-2", wait=2 * 86400),
-    WelcomeStep(message="welcome-3", wait=2 * 86400),
+    SeriesStep(message="welcome-1", wait=0),
+    SeriesStep(message="welcome-2", wait=2 * 86400),
+    SeriesStep(message="welcome-3", wait=2 * 86400),
 ]
 
 
@@ -44,7 +40,7 @@ class WelcomeSeriesSettings(TemplateSettings):
         default=SubscribedTrigger(),
         description="A confirmed sign-up: the API's `subscribed`, or a browser sign-up once its link is followed.",
     )
-    steps: list[WelcomeStep] = Field(
+    steps: list[SeriesStep] = Field(
         default=_DEFAULT_STEPS,
         min_length=1,
         max_length=MAX_STEPS,
