@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from storeflows.events import EventBody
 from storeflows.events.common import Order
@@ -77,22 +77,34 @@ class ReviewRequestSettings(TemplateSettings):
             "review_wait_without_delivery": max(0, self.after - delivery.checks * self.check_every),
         }
 
-    def problems(self) -> list[str]:
-        found = []
-        scheme, sep, rest = self.review_url.partition("://")
-        if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
-            found.append(f"review_url: {self.review_url!r} is not an absolute http or https URL")
-        if any(ch.isspace() or ch in '"<>\\' for ch in self.review_url):
-            found.append("review_url: must not contain spaces, quotes or angle brackets")
-        names = _PLACEHOLDER.findall(self.review_url)
-        unknown = sorted({name for name in names if name not in REVIEW_URL_PLACEHOLDERS})
-        if unknown:
-            found.append(
-                f"review_url: unknown placeholder {', '.join('{' + name + '}' for name in unknown)} "
-                f"(order items carry {', '.join('{' + name + '}' for name in REVIEW_URL_PLACEHOLDERS)})"
-            )
-        if "{product_id}" not in self.review_url and "{sku}" not in self.review_url:
-            found.append("review_url: needs {product_id} or {sku}, so each product gets its own link")
-        if _PLACEHOLDER.sub("", self.review_url).count("{") or _PLACEHOLDER.sub("", self.review_url).count("}"):
-            found.append("review_url: a { or } that is not a placeholder")
-        return found
+    @field_validator("review_url")
+    @classmethod
+    def _a_pattern_every_product_can_fill(cls, pattern: str) -> str:
+        # Refused when the workflow is saved: a pattern that is wrong is wrong for every order.
+        found = review_url_problems(pattern)
+        if found:
+            raise ValueError("; ".join(found))
+        return pattern
+
+
+def review_url_problems(pattern: str) -> list[str]:
+    """What is wrong with a review URL pattern, in words a marketer understands."""
+    found = []
+    scheme, sep, rest = pattern.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        found.append(f"{pattern!r} is not an absolute http or https URL")
+    if any(ch.isspace() or ch in '"<>\\' for ch in pattern):
+        found.append("it must not contain spaces, quotes or angle brackets")
+    names = _PLACEHOLDER.findall(pattern)
+    unknown = sorted({name for name in names if name not in REVIEW_URL_PLACEHOLDERS})
+    if unknown:
+        found.append(
+            f"unknown placeholder {', '.join('{' + name + '}' for name in unknown)} "
+            f"(order items carry {', '.join('{' + name + '}' for name in REVIEW_URL_PLACEHOLDERS)})"
+        )
+    if "{product_id}" not in pattern and "{sku}" not in pattern:
+        found.append("it needs {product_id} or {sku}, so each product gets its own link")
+    rest_of_it = _PLACEHOLDER.sub("", pattern)
+    if "{" in rest_of_it or "}" in rest_of_it:
+        found.append("a { or } that is not a placeholder")
+    return found
