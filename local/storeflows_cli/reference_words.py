@@ -58,7 +58,7 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "order": (
-        "The order the run is about: in runs about an order (the five purchase templates).",
+        "The order the run is about: in runs about an order (the purchase templates).",
         {
             "id": "The store's order id.",
             "total": "The order's total, a decimal: `{{ order.total|money(order.currency) }}` shows `129.90 EUR`.",
@@ -77,6 +77,8 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "product_id": "The store's product id.",
             "quantity": "How many were bought.",
             "price": "The unit price, a decimal (`{{ item.price|money(order.currency) }}`).",
+            "review_url": "In review requests: the product's review page, from the workflow's `review_url` "
+            "pattern (empty when the item lacks the `{product_id}` or `{sku}` it needs).",
         },
     ),
     "checkout": (

@@ -23,6 +23,7 @@ import requests
 
 from storeflows import config, reports, sessions
 from storeflows.events.purchase import PurchaseEvent
+from storeflows.events.subjects import VipSubject
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Message, MessageContent, Purpose, Store
 from storeflows.storage import contacts, messages, stores, workflows
@@ -31,6 +32,10 @@ from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.review_request import ReviewRequestSettings
+from storeflows.workflows.templates.usage_tips import UsageTipsSettings
+from storeflows.workflows.templates.vip import VipSettings
+from storeflows.workflows.templates.win_back import WinBackSettings
 from storeflows_cli.commands.reports import format_report
 from storeflows_local.demo_store import (
     DEMO_SENDER_ID,
@@ -48,6 +53,8 @@ from storeflows_local.waiting import wait_for, wait_for_run
 
 DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "quantity": 1, "price": "129.90"}]
 SCARF = [{"sku": "SILK-SCARF", "name": "Silk scarf", "category": "accessories", "quantity": 1, "price": "35.50"}]
+# Items naming their product ids, which review links are made of.
+REVIEWABLE = [{**DRESS[0], "product_id": "venise-dress"}, {**SCARF[0], "product_id": "silk-scarf"}]
 
 
 @dataclass
@@ -59,6 +66,14 @@ class Purchase:
     details: dict[str, Any] = field(default_factory=dict)
     # The customer clicks the email this purchase brought, before buying again.
     clicks: bool = False
+    # The store reports the order delivered right after the purchase.
+    delivered: bool = False
+    # Whether the purchase starts a run (None: the workflow's trigger says), and the key of
+    # its subject when not the order's (vip: the contact's).
+    starts_run: bool | None = None
+    run_subject_key: str | None = None
+    # The next purchase comes while this one's run waits (its end is awaited last).
+    awaits_run: bool = True
 
 
 @dataclass
@@ -153,6 +168,74 @@ SCENARIOS = {
             Purchase("bruno@example.com", "Bruno", "S-2", "35.50", details={"items": SCARF}),
         ],
     ),
+    "win_back": Scenario(
+        "Win-back: 5 days without a purchase, then two emails; a purchase meanwhile skips them",
+        WinBackSettings(after="5d", steps=[{"message": "win-back-1"}, {"message": "win-back-offer", "wait": "2d"}]),
+        {
+            "win-back-1": (Purpose.MARKETING, "We miss you"),
+            "win-back-offer": (Purpose.MARKETING, "15% off to welcome you back"),
+        },
+        [
+            Purchase("ana@example.com", "Ana", "W-1"),
+            Purchase("bruno@example.com", "Bruno", "W-2", awaits_run=False),
+            Purchase("bruno@example.com", "Bruno", "W-3", "35.50", details={"items": SCARF}),
+        ],
+    ),
+    "review_request": Scenario(
+        "Review request: 3 days after the reported delivery, else 3 days after the purchase (2-day timeout)",
+        ReviewRequestSettings(
+            message="review-request",
+            review_url="https://shop.example/products/{product_id}/reviews?order={order_id}",
+            after="3d",
+            delivery_timeout="2d",
+            check_every="12h",
+        ),
+        {"review-request": (Purpose.MARKETING, "How do you like your order?")},
+        [
+            Purchase("ana@example.com", "Ana", "R-1", "165.40", details={"items": REVIEWABLE}, delivered=True),
+            Purchase("bruno@example.com", "Bruno", "R-2", details={"items": REVIEWABLE[:1]}),
+        ],
+    ),
+    "vip": Scenario(
+        "VIP at 300 EUR spent or 3 orders: Ana on her third order, Bruno on his first; once each",
+        VipSettings(min_total_spent="300", min_orders=3, message="vip-welcome"),
+        {"vip-welcome": (Purpose.MARKETING, "Welcome to our VIP circle")},
+        [
+            Purchase("ana@example.com", "Ana", "P-1", "120.00", starts_run=False),
+            Purchase("ana@example.com", "Ana", "P-2", "90.00", starts_run=False),
+            Purchase(
+                "ana@example.com",
+                "Ana",
+                "P-3",
+                "60.00",
+                run_subject_key=VipSubject.of_contact("ana@example.com", "P-3").key,
+            ),
+            Purchase("ana@example.com", "Ana", "P-4", "200.00", starts_run=False),
+            Purchase(
+                "bruno@example.com",
+                "Bruno",
+                "P-5",
+                "420.00",
+                run_subject_key=VipSubject.of_contact("bruno@example.com", "P-5").key,
+            ),
+        ],
+    ),
+    "usage_tips": Scenario(
+        "Usage tips for the Venise dress: 2 days for delivery, then two tips (a scarf order does not qualify)",
+        UsageTipsSettings(
+            trigger={"skus": ["VENISE-DRESS"]},
+            delivery={"mode": "fixed", "wait": "2d"},
+            steps=[{"message": "usage-tip-styling", "wait": "1d"}, {"message": "usage-tip-care", "wait": "3d"}],
+        ),
+        {
+            "usage-tip-styling": (Purpose.MARKETING, "Three ways to wear your dress"),
+            "usage-tip-care": (Purpose.MARKETING, "How to care for your dress"),
+        },
+        [
+            Purchase("ana@example.com", "Ana", "U-1", details={"items": DRESS}),
+            Purchase("bruno@example.com", "Bruno", "U-2", "35.50", details={"items": SCARF}),
+        ],
+    ),
 }
 
 
@@ -196,6 +279,7 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
     already_sent = len(outbox())
     workflow = next(w for w in workflows.list_workflows(store_id) if w.workflow_id == workflow_id)
     print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
+    waiting: list[tuple[str, str]] = []
     for buy in scenario.purchases:
         details = {"language": "en-GB", "country": "PL", "total": buy.total, **buy.details}
         body = purchase(buy.order_id, buy.email, first_name=buy.first_name, **details)
@@ -207,13 +291,25 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
         if response.status_code != 202:
             print(f"   unexpected answer: {response.text}", file=sys.stderr)
             return 1
-        if workflow.runs_for(PurchaseEvent.model_validate(body)):
-            execution = wait_for_run(machine, runs.run_name(store_id, buy.order_id, workflow_id), timeout=60)
-            print(f"     workflow run {execution['status'].lower()}")
+        if buy.delivered:
+            delivered = {"type": "delivered", "order": {"id": buy.order_id}, "customer": {"email": buy.email}}
+            response = post_event(stack.api_url, store_id, secrets.webhook_secret, delivered)
+            print(f"   POST /events/{store_id}  delivered {buy.order_id} -> {response.status_code}")
+        starts_run = buy.starts_run
+        if starts_run is None:
+            starts_run = workflow.runs_for(PurchaseEvent.model_validate(body))
+        run = runs.run_name(store_id, buy.run_subject_key or buy.order_id, workflow_id)
+        if not starts_run:
+            print("     no run for this workflow (its condition does not match)")
+        elif buy.awaits_run:
+            print(f"     workflow run {wait_for_run(machine, run, timeout=60)['status'].lower()}")
         else:
-            print("     not for this workflow (its condition does not match)")
+            print("     its run waits; the next purchase comes meanwhile")
+            waiting.append((buy.order_id, run))
         if buy.clicks:
             click_latest_email(stack, store_id, buy.email)
+    for order_id, run in waiting:
+        print(f"   the run of {order_id}: {wait_for_run(machine, run, timeout=60)['status'].lower()}")
     print_outcome(stack.api_url, store_id, sorted({buy.email for buy in scenario.purchases}), outbox()[already_sent:])
     return 0
 

@@ -147,6 +147,9 @@ def test_an_export_holds_every_item_of_the_contact_grouped_by_kind(aws, clock, d
                     "occurred_at": "2026-11-20T10:00:00.000000+00:00",
                     "marketing_consent": True,
                     "items": [{"sku": "DRESS", "name": "Venise dress", "quantity": 1, "price": "129.90"}],
+                    # The contact's totals before this order (their first).
+                    "orders_count_before": 0,
+                    "total_spent_before": 0,
                 }
             ],
             "send": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.storage import orders, sends
+from storeflows.storage import contacts, orders, sends
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -88,3 +88,40 @@ def test_bestsellers_in_a_template_have_the_fields_the_reference_names(aws):
     )
     (product,) = context["bestsellers"]()
     assert set(product) == set(CONTEXT["bestsellers"][1])
+
+
+def order_of(email: str, order_id: str, at: datetime, total: str = "10") -> None:
+    orders.record_purchase(
+        "demo",
+        f"e{order_id}",
+        PurchaseEvent.model_validate(
+            {
+                "type": "purchase",
+                "occurred_at": at.isoformat(),
+                "order": {"id": order_id, "total": total, "currency": "EUR"},
+                "customer": {"email": email},
+            }
+        ),
+    )
+
+
+def test_each_order_keeps_the_totals_before_it_and_the_store_counts_repeat_intervals(aws):
+    assert orders.median_repeat_interval("demo") == (None, 0)
+    order_of("ana@example.com", "1", NOW, "100")
+    order_of("ana@example.com", "2", NOW + timedelta(days=10), "50")
+    order_of("ana@example.com", "2", NOW + timedelta(days=10), "50")  # a redelivery counts nothing
+    order_of("ana@example.com", "3", NOW + timedelta(days=40, hours=23), "5")
+    order_of("bea@example.com", "4", NOW + timedelta(days=3))
+    order_of("bea@example.com", "5", NOW + timedelta(days=15))
+    # An older order arriving late is no interval (it came before the one on record).
+    order_of("bea@example.com", "0", NOW)
+    second = orders.order_record("demo", "ana@example.com", "2")
+    third = orders.order_record("demo", "ana@example.com", "3")
+    assert (second["orders_count_before"], second["total_spent_before"]) == (1, 100)
+    assert (third["orders_count_before"], third["total_spent_before"]) == (2, 150)
+    assert third["previous_order_at"] == second["occurred_at"]
+    bea = contacts.get_contact("demo", "bea@example.com")
+    assert bea is not None and bea.last_order_at == NOW + timedelta(days=15), "the late older order is not the last"
+    assert bea.orders_count == 3
+    # Intervals of 10, 30 (whole days) and 12 days: the median is 12.
+    assert orders.median_repeat_interval("demo") == (12, 3)

@@ -74,7 +74,8 @@ def test_a_run_about_an_order_carries_its_id_and_shows_the_order_as_recorded():
     """The run input holds the order's id only (inputs stay small whatever the order's size);
     the send step reads the contact's ORDER# item with the rest of its context."""
     subject = purchase("7", {"sku": "DRESS", "name": "Dress", "price": "49.90"}, {"name": "Gift wrap"}).run_subject("e")
-    assert subject.model_dump() == {"type": "order", "order_id": "7"}
+    # As the run input carries it (SendRun is dumped without unset fields).
+    assert subject.model_dump(exclude_none=True) == {"type": "order", "order_id": "7"}
     assert subject.record_key("shop", "ana@example.com") == keys.order_key("shop", "ana@example.com", "7")
     recorded = {
         "order_id": "7",
@@ -89,6 +90,20 @@ def test_a_run_about_an_order_carries_its_id_and_shows_the_order_as_recorded():
     assert view.context["order"]["id"] == "7" and view.context["order"]["items"][0]["quantity"] == 1
     assert view.purchased_skus == {"DRESS"}
     assert subject.view(None) == SubjectView(), "no order recorded: nothing to show"
+    assert "review_url" not in view.context["order"]["items"][0], "only review_request's runs add review links"
+
+
+def test_a_review_request_shows_each_item_its_review_link_or_none_without_the_value_it_needs():
+    subject = OrderSubject(order_id="7/A", review_url="https://shop.example/p/{product_id}/reviews?order={order_id}")
+    recorded = {
+        "order_id": "7/A",
+        "total": Decimal("49.90"),
+        "currency": "EUR",
+        "items": [{"sku": "DRESS", "product_id": "p 1", "quantity": Decimal(1)}, {"name": "Gift wrap"}],
+    }
+    items = subject.view(recorded).context["order"]["items"]
+    assert items[0]["review_url"] == "https://shop.example/p/p%201/reviews?order=7%2FA"
+    assert items[1]["review_url"] is None, "an item without a product id gets no link rather than a broken one"
 
 
 @pytest.mark.parametrize(

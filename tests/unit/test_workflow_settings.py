@@ -187,3 +187,65 @@ def test_contiguous_value_tiers_have_no_problems_and_pick_by_total():
 )
 def test_threshold_mistakes_are_reported_in_plain_words(tiers, problem):
     assert any(problem in found for found in value_settings(*tiers).problems())
+
+
+def test_a_win_back_waits_90_days_by_default_or_the_median_and_has_one_to_three_steps():
+    from storeflows.workflows.templates.win_back import WinBackSettings
+
+    assert SETTINGS.validate_python({"template": "win_back", "steps": [{"message": "a"}]}).after == 90 * 86400
+    assert WinBackSettings(after="median", steps=[{"message": "a"}]).after == "median"
+    assert WinBackSettings(after="30d", steps=[{"message": "a"}]).after_seconds("any-store") == 30 * 86400
+    with pytest.raises(ValidationError, match="steps"):
+        WinBackSettings(steps=[])
+    with pytest.raises(ValidationError, match="at most 3"):
+        WinBackSettings(steps=[{"message": "a"}] * 4)
+    with pytest.raises(ValidationError, match="after"):
+        WinBackSettings(after="average", steps=[{"message": "a"}])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("https://shop.example/p/{product_id}/reviews?order={order_id}", None),
+        ("https://shop.example/review?sku={sku}", None),
+        ("shop.example/p/{product_id}", "not an absolute http or https URL"),
+        ("https://shop.example/p/{handle}", "unknown placeholder {handle}"),
+        ("https://shop.example/reviews?order={order_id}", "needs {product_id} or {sku}"),
+        ("https://shop.example/p/{product_id}}", "a { or } that is not a placeholder"),
+        ("https://shop.example/p/{product_id} x", "must not contain spaces"),
+    ],
+)
+def test_a_review_url_pattern_is_refused_when_the_workflow_is_saved(pattern, problem):
+    from storeflows.workflows.templates.review_request import ReviewRequestSettings
+
+    if problem is None:
+        assert ReviewRequestSettings(message="review", review_url=pattern).review_url == pattern
+        return
+    with pytest.raises(ValidationError, match="review_url") as refused:
+        ReviewRequestSettings(message="review", review_url=pattern)
+    assert problem in str(refused.value)
+
+
+def test_a_vip_needs_a_threshold_and_crosses_it_on_the_order_that_reaches_it():
+    from storeflows.workflows.templates.vip import VipSettings
+
+    with pytest.raises(ValidationError, match="min_total_spent or min_orders"):
+        VipSettings(message="vip")
+    vip = VipSettings(min_total_spent="300", min_orders=3, message="vip")
+    assert vip.tag == "vip"
+    assert vip.crosses(2, Decimal("100"), Decimal("10")), "the third order"
+    assert vip.crosses(0, Decimal("250"), Decimal("50")), "spend reaches 300 exactly"
+    assert not vip.crosses(1, Decimal("100"), Decimal("10")), "below both"
+    assert not vip.crosses(3, Decimal("400"), Decimal("10")), "over both before: a VIP already"
+    assert VipSettings(min_orders=1, message="vip").crosses(0, Decimal("0"), Decimal("1")), "the first order"
+
+
+def test_usage_tips_need_a_product_condition_and_take_up_to_five_tips():
+    from storeflows.workflows.templates.usage_tips import UsageTipsSettings
+
+    with pytest.raises(ValidationError, match="product condition"):
+        UsageTipsSettings(trigger={}, steps=[{"message": "a"}])
+    with pytest.raises(ValidationError, match="at most 5"):
+        UsageTipsSettings(trigger={"skus": ["X"]}, steps=[{"message": "a"}] * 6)
+    tips = UsageTipsSettings(trigger={"skus": ["X"]}, steps=[{"message": "a", "wait": "2d"}])
+    assert tips.delivery is None, "the first tip's wait counts from the purchase by default"

@@ -438,7 +438,10 @@ def _start_runs(event: StoreEvent, request: RunRequest) -> dict[str, Any]:
         for workflow in workflows.list_workflows(event.store_id):
             if not workflow.runs_for(event.event) or not workflow.settings.takes(subject):
                 continue
-            if runs.start_run(event, workflow, subject, request.email):
+            run_subject = workflow.settings.run_subject(event.store_id, request.email, subject, event.event)
+            if run_subject is None:
+                continue
+            if runs.start_run(event, workflow, run_subject, request.email):
                 started.append(workflow.workflow_id)
             else:
                 already_running.append(workflow.workflow_id)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +74,9 @@ class OrderSubject(BaseModel):
 
     type: Literal["order"] = "order"
     order_id: str
+    # review_request's pattern of a product's review page (templates.review_request): each
+    # item of the order a message sees gets its `review_url` from it.
+    review_url: str | None = None
 
     @property
     def key(self) -> str:
@@ -90,7 +94,54 @@ class OrderSubject(BaseModel):
             return SubjectView()
         if "cancelled_at" in record:
             return SubjectView(cancelled=True)
-        return SubjectView.of_order(order_from_record(record))
+        view = SubjectView.of_order(order_from_record(record))
+        if self.review_url is not None:
+            for item in view.context["order"]["items"]:
+                item["review_url"] = review_link(self.review_url, item, record["order_id"])
+        return view
+
+
+# The placeholders a review URL pattern may use: what every order's items carry.
+REVIEW_URL_PLACEHOLDERS = ("product_id", "sku", "order_id")
+
+
+def review_link(pattern: str, item: dict[str, Any], order_id: str) -> str | None:
+    """The pattern with the item's values put in (URL-quoted); None when the item lacks one
+    the pattern uses (an item without a product id, say): no link rather than a broken one."""
+    values = {"product_id": item.get("product_id"), "sku": item.get("sku"), "order_id": order_id}
+    used = {name: values[name] for name in REVIEW_URL_PLACEHOLDERS if "{" + name + "}" in pattern}
+    if any(value is None for value in used.values()):
+        return None
+    link = pattern
+    for name, value in used.items():
+        link = link.replace("{" + name + "}", quote(str(value), safe=""))
+    return link
+
+
+class VipSubject(BaseModel):
+    """A vip run: about the contact (one per contact and workflow, named by `contact_ref`, a
+    digest of the address, so no address reaches a run name or a log), started by the order
+    that made them a VIP, which its messages show."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["vip"] = "vip"
+    contact_ref: str
+    order_id: str
+
+    @classmethod
+    def of_contact(cls, email: str, order_id: str) -> VipSubject:
+        return cls(contact_ref=keys.email_digest(email)[:32], order_id=order_id)
+
+    @property
+    def key(self) -> str:
+        return f"vip:{self.contact_ref}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return keys.order_key(store_id, email, self.order_id)
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        return OrderSubject(order_id=self.order_id).view(record)
 
 
 class EventSubject(BaseModel):
@@ -356,7 +407,7 @@ def _bought_since(entry: dict[str, Any], purchases: Iterable[dict[str, Any]]) ->
 
 
 RunSubject = Annotated[
-    OrderSubject | EventSubject | CheckoutSubject | CartSubject | SessionSubject | WishlistSubject,
+    OrderSubject | EventSubject | CheckoutSubject | CartSubject | SessionSubject | WishlistSubject | VipSubject,
     Field(discriminator="type"),
 ]
 
@@ -370,4 +421,4 @@ def describe_key(key: str) -> str:
 
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
-_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session", "wishlist"})
+_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session", "wishlist", "vip"})

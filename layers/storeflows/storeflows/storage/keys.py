@@ -287,6 +287,16 @@ def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": f"WELCOMED#{workflow_id}"}
 
 
+def vip_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
+    """The contact became a VIP of this workflow (once ever: the vip run writes it only if absent)."""
+    return {"pk": contact_pk(store_id, email), "sk": f"VIP#{workflow_id}"}
+
+
+def repeat_intervals_key(store_id: str) -> dict[str, str]:
+    """The store's days between a customer's consecutive orders, counted per day (win_back's median)."""
+    return {"pk": store_pk(store_id), "sk": "REPEATINTERVALS"}
+
+
 def wishlist_key(store_id: str, email: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": "WISHLIST"}
 

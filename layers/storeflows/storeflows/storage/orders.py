@@ -41,12 +41,19 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     transaction checks that the address was never erased; one that was starts its profile
     from the erasure's suppression record first (contacts.start_profile), then the order is recorded
     without that check. The consent the order carries is kept on the ORDER# item: that is its
-    place in the contact's consent history."""
+    place in the contact's consent history, and so are the contact's totals just before it
+    (orders_count_before, total_spent_before, previous_order_at: one read before the
+    transaction). A new order later than the previous one counts their interval for the
+    store (median_repeat_interval)."""
     customer, order = purchase.customer, purchase.order
     occurred = purchase.occurred_at or db.now()
     occurred_at = db.utc_iso(occurred)
     now = db.utc_iso(db.now())
     table_name = db.table_name()
+    # The profile as it was before this order (a transaction cannot return it): kept on the
+    # order, so what a workflow decides from it (vip's threshold crossing) is the same at
+    # every delivery of the order, and the interval since the previous order is counted.
+    before = _totals_before(store_id, customer.email)
 
     profile_values: dict[str, Any] = db.drop_none(
         {
@@ -60,7 +67,10 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
             "updated_at": now,
         }
     )
-    set_clauses = [f"#{name} = :{name}" for name in profile_values]
+    # An order older than the latest on record (its webhook came late) leaves last_order_at
+    # at the latest: the runs that end on a purchase compare with it (win_back's own order).
+    later_on_record = before["last_order_at"] is not None and before["last_order_at"] > occurred_at
+    set_clauses = [f"#{name} = :{name}" for name in profile_values if not (name == "last_order_at" and later_on_record)]
     set_clauses += [
         "#score = if_not_exists(#score, :zero)",
         "#first_order_at = if_not_exists(#first_order_at, :last_order_at)",
@@ -69,6 +79,7 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     names = {
         f"#{name}": name
         for name in [*profile_values, "score", "first_order_at", "created_at", "orders_count", "total_spent"]
+        if not (name == "last_order_at" and later_on_record)
     }
     values = {f":{name}": value for name, value in profile_values.items()}
     values.update({":zero": 0, ":one": 1, ":total": order.total})
@@ -82,6 +93,9 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
         "occurred_at": occurred_at,
         "items": [db.drop_none(item.model_dump()) for item in order.items],
         **db.drop_none({"marketing_consent": customer.accepts_marketing}),
+        "orders_count_before": before["orders_count"],
+        "total_spent_before": before["total_spent"],
+        **db.drop_none({"previous_order_at": before["last_order_at"]}),
     }
     transaction = [
         {
@@ -115,6 +129,8 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
     if 0 in failed:
         return False
     _count_sales(store_id, purchase)
+    if before["last_order_at"] is not None and before["last_order_at"] < occurred_at:
+        _count_repeat_interval(store_id, datetime.fromisoformat(before["last_order_at"]), occurred)
     if customer.accepts_marketing is not None:
         contacts.record_consent(
             store_id,
@@ -125,6 +141,67 @@ def record_purchase(store_id: str, event_id: str, purchase: PurchaseEvent) -> bo
             history=False,
         )
     return True
+
+
+def _totals_before(store_id: str, email: str) -> dict[str, Any]:
+    """orders_count, total_spent and last_order_at of the contact now (0, 0, None for a new one).
+    Two orders of one contact recorded in the same instant may both see the same figures."""
+    item = (
+        db.table()
+        .get_item(
+            Key=keys.contact_key(store_id, email),
+            ProjectionExpression="orders_count, total_spent, last_order_at",
+            ConsistentRead=True,
+        )
+        .get("Item")
+        or {}
+    )
+    return {
+        "orders_count": int(item.get("orders_count", 0)),
+        "total_spent": Decimal(item.get("total_spent", 0)),
+        "last_order_at": item.get("last_order_at"),
+    }
+
+
+def order_record(store_id: str, email: str, order_id: str) -> dict[str, Any] | None:
+    """The contact's ORDER# item as recorded (read consistently: it was written a moment ago)."""
+    return db.table().get_item(Key=keys.order_key(store_id, email, order_id), ConsistentRead=True).get("Item")
+
+
+# The store's repeat intervals: one store-level item counting, per whole day, how many
+# times a customer's order came that many days after their previous one (`d<days>`; longer
+# than MAX_INTERVAL_DAYS counts there). A median needs the distribution, not an average; a
+# day's resolution is what a wait of weeks needs, and the item stays under 20 KB.
+MAX_INTERVAL_DAYS = 730
+
+
+def _count_repeat_interval(store_id: str, previous: datetime, occurred: datetime) -> None:
+    days = min(int((occurred - previous).total_seconds() // 86400), MAX_INTERVAL_DAYS)
+    db.table().update_item(
+        Key=keys.repeat_intervals_key(store_id),
+        UpdateExpression="ADD #day :one, intervals :one",
+        ExpressionAttributeNames={"#day": f"d{days}"},
+        ExpressionAttributeValues={":one": 1},
+    )
+
+
+def median_repeat_interval(store_id: str) -> tuple[int | None, int]:
+    """(the median number of days between a customer's consecutive orders in this store, how
+    many such intervals were counted); the median is None when none were."""
+    item = db.table().get_item(Key=keys.repeat_intervals_key(store_id)).get("Item") or {}
+    counts = sorted(
+        (int(name[1:]), int(count)) for name, count in item.items() if name[:1] == "d" and name[1:].isdigit()
+    )
+    total = sum(count for _, count in counts)
+    if not total:
+        return None, 0
+    seen = 0
+    for days, count in counts:
+        seen += count
+        # The lower median (an interval that happened), as a whole number of days.
+        if 2 * seen >= total:
+            return days, total
+    return counts[-1][0], total
 
 
 # Sales counters feed the BESTSELLERS block. They are written after the order transaction,

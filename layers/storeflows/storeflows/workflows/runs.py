@@ -65,7 +65,7 @@ def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
         email=email,
         subject=subject,
         frequency_cap_seconds=workflow.settings.frequency_cap_seconds(),
-        exit_on_purchase_after=event.received_at if workflow.settings.exits_on_purchase() else None,
+        exit_on_purchase_after=workflow.settings.exit_on_purchase_after(event.received_at, event.event),
     )
     return {
         "store_id": event.store_id,

@@ -16,10 +16,14 @@ from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.review_request import ReviewRequestSettings
 from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
 from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
+from storeflows.workflows.templates.usage_tips import UsageTipsSettings
+from storeflows.workflows.templates.vip import VipSettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
+from storeflows.workflows.templates.win_back import WinBackSettings
 from storeflows.workflows.templates.wishlist_reminder import WishlistReminderSettings
 from storeflows.workflows.triggers import trigger_classes
 
@@ -37,6 +41,10 @@ WorkflowSettings = Annotated[
         | SearchAbandonmentSettings
         | WelcomeSeriesSettings
         | WishlistReminderSettings
+        | WinBackSettings
+        | ReviewRequestSettings
+        | VipSettings
+        | UsageTipsSettings
     ),
     Field(discriminator="template"),
 ]

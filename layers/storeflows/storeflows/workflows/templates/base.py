@@ -9,6 +9,7 @@ output. Nothing else names a template."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -55,6 +56,13 @@ class TemplateSettings(BaseModel):
         their own kind of session."""
         return True
 
+    def run_subject(self, store_id: str, email: str, subject: RunSubject, event: EventBody) -> RunSubject | None:
+        """What the run is about, given what the event is about (the dispatcher asks once the
+        trigger matched and the template takes the subject): the same subject, but for a
+        template whose runs are named otherwise (vip: per contact) or whose messages see more
+        of it (review_request: review links); None starts no run."""
+        return subject
+
     def run_inputs(
         self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
     ) -> dict[str, Any]:
@@ -69,6 +77,11 @@ class TemplateSettings(BaseModel):
     def exits_on_purchase(self) -> bool:
         """Whether the run's sends stop once the contact buys (checked before each send)."""
         return False
+
+    def exit_on_purchase_after(self, received_at: datetime, event: EventBody) -> datetime | None:
+        """With exits_on_purchase: a purchase at or after this moment skips the run's later
+        sends; by default, one after the event that started the run arrived."""
+        return received_at if self.exits_on_purchase() else None
 
     def problems(self) -> list[str]:
         """The template's own mistakes in its settings, in words a marketer understands

@@ -12,32 +12,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from storeflows.events import EventBody
-from storeflows.fields import Duration, MessageId
+from storeflows.fields import Duration
 from storeflows.storage import dynamodb as db
 from storeflows.storage import keys
 from storeflows.workflows.templates.base import TemplateSettings
+from storeflows.workflows.templates.series import SeriesStep, numbered_steps
 from storeflows.workflows.triggers import SubscribedTrigger
 
 MAX_STEPS = 5  # the state machine has five send steps (3–5 is the usual series)
 
 
-class WelcomeStep(BaseModel):
-    """One message of the series and how long after the previous one (the sign-up, for the
-    first) it goes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    message: MessageId = Field(description="The message sent at this step (marketing).")
-    wait: Duration = Field(default=0, description="How long after the previous step (or the sign-up) it goes.")
-
-
 _DEFAULT_STEPS = [
-    WelcomeStep(message="welcome-1", wait=0),
-    WelcomeStep(message="welcome-2", wait=2 * 86400),
-    WelcomeStep(message="welcome-3", wait=2 * 86400),
+    SeriesStep(message="welcome-1", wait=0),
+    SeriesStep(message="welcome-2", wait=2 * 86400),
+    SeriesStep(message="welcome-3", wait=2 * 86400),
 ]
 
 
@@ -49,7 +40,7 @@ class WelcomeSeriesSettings(TemplateSettings):
         default=SubscribedTrigger(),
         description="A confirmed sign-up: the API's `subscribed`, or a browser sign-up once its link is followed.",
     )
-    steps: list[WelcomeStep] = Field(
+    steps: list[SeriesStep] = Field(
         default=_DEFAULT_STEPS,
         min_length=1,
         max_length=MAX_STEPS,
@@ -83,6 +74,5 @@ class WelcomeSeriesSettings(TemplateSettings):
             "welcome_key": keys.as_attribute_values(keys.welcome_key(store_id, email, workflow_id)),
             "welcome_again_before": again_before,
             "started_at": db.now_iso(),
-            # By name, not by index: a JSONPath index yields a list in some evaluators (moto's).
-            "welcome_steps": {f"step{n}": step.model_dump() for n, step in enumerate(self.steps, start=1)},
+            "welcome_steps": numbered_steps(self.steps),
         }
