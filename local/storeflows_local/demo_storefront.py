@@ -1,5 +1,5 @@
-"""make demo TEMPLATE=<before-purchase template>: the seven flows before the purchase, each
-told as a short story on a store of its own (`demo-<template>`).
+"""make demo TEMPLATE=<before-purchase or date template>: the seven flows before the purchase
+and the birthday, each told as a short story on a store of its own (`demo-<template>`).
 
 Each store gets what publishing gives a real one: the example sender, the example workflow
 of its template and the example messages it names (examples/), read by the admin loaders
@@ -17,24 +17,29 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+import boto3
 import requests
 
 from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_workflow_yaml
 from storeflows.admin.messages import apply_message
 from storeflows.admin.senders import apply_sender
 from storeflows.admin.workflows import apply_workflow, publish_workflow
+from storeflows.events.subjects import DateSubject
 from storeflows.messaging.confirmation import CONFIRMATION_MESSAGE_ID
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Store
 from storeflows.storage import contacts, sessions, stores
+from storeflows.storage.keys import email_digest
 from storeflows.workflows import Workflow
 from storeflows.workflows.publishing import message_references
-from storeflows.workflows.runs import run_name
+from storeflows.workflows.runs import execution_arn, run_name
+from storeflows.workflows.templates.birthday import BirthdaySettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
@@ -93,6 +98,8 @@ class Shop:
                 name="Demo Store",
                 webhook_secret=self.secret,
                 unsubscribe_key=generate_unsubscribe_key(),
+                # Its customers without a country are in its zone (the birthday story's Carla).
+                timezone="Europe/Warsaw",
             )
         )
         apply_sender(load_sender_yaml(_example("senders/shop-team.yaml"), store=self.store_id))
@@ -472,6 +479,53 @@ def wishlist_reminder(shop: Shop) -> Outcome:
     return {"emails": _subjects(shop, ANA, BRUNO), "skipped": {BRUNO: [send.get("reason")]}}
 
 
+def birthday(shop: Shop) -> Outcome:
+    """Ana (Poland) and Joe (the US: New York's zone, the store being in Warsaw) both have their
+    birthday tomorrow; the schedule's ticks are played hour by hour (the local clock's
+    POST /_local/schedules), and each birthday run starts in the hour of 09:00 their time."""
+    joe = "joe@example.com"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    shop.say(f"Ana (PL) and Joe (US) agree to hear from the store and give their birthday, --{tomorrow:%m-%d}:")
+    for email, name, country in ((ANA, "Ana", "PL"), (joe, "Joe", "US")):
+        shop.post(
+            {
+                "type": "consent",
+                "marketing": True,
+                "source": "account settings",
+                "customer": {"email": email, "first_name": name, "country": country, "birthday": f"--{tomorrow:%m-%d}"},
+            },
+            f"{email} ({country}), birthday --{tomorrow:%m-%d}",
+        )
+    settings = shop.settings(BirthdaySettings)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    started: dict[str, str] = {}
+    while hour.date() <= tomorrow + timedelta(days=1) and len(started) < 2:
+        fired = requests.post(
+            f"{shop.api_url}/_local/schedules/ScheduleTick", params={"at": hour.isoformat()}, timeout=60
+        )
+        if fired.status_code != 200:
+            raise DemoFailed(f"the schedule answered {fired.status_code}: {fired.text}")
+        for email in (ANA, joe):
+            subject = DateSubject(occasion="birthday", on=tomorrow.isoformat(), contact=email_digest(email)[:24])
+            if email not in started and run_exists(shop, subject.key):
+                started[email] = hour.strftime("%Y-%m-%d %H:%M UTC")
+                shop.say(f"  the tick of {started[email]} starts {email}'s birthday run")
+        hour += timedelta(hours=1)
+    for email in (ANA, joe):
+        shop.email(email, 1, f"09:00 their time ({settings.send_at:%H:%M} in {email}'s zone), with its coupon")
+    return {"emails": _subjects(shop, ANA, joe), "started": started}
+
+
+def run_exists(shop: Shop, subject_key: str) -> bool:
+    machine = state_machine_arn("_" + shop.template)
+    name = run_name(shop.store_id, subject_key, shop.workflow.workflow_id)
+    try:
+        boto3.client("stepfunctions").describe_execution(executionArn=execution_arn(machine, name))
+    except boto3.client("stepfunctions").exceptions.ExecutionDoesNotExist:
+        return False
+    return True
+
+
 def _subjects(shop: Shop, *emails: str) -> dict[str, list[str]]:
     return {email: [mail["subject"] for mail in shop.outbox(email)] for email in emails}
 
@@ -521,6 +575,11 @@ STORIES = {
     "wishlist_reminder": Story(
         "Wishlist reminder: Ana's wishlist reminded of after 7 days; Bruno took his product off (none)",
         wishlist_reminder,
+    ),
+    "birthday": Story(
+        "Birthday: Ana (Warsaw) and Joe (New York) both have their birthday tomorrow; each gets the email at 09:00"
+        " their time, the schedule's ticks played hour by hour",
+        birthday,
     ),
 }
 

@@ -20,7 +20,7 @@ from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.category_view import CategoryViewedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
-from storeflows.events.common import StorefrontEvent
+from storeflows.events.common import Customer, StorefrontEvent
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.identify import IdentifyEvent
@@ -35,7 +35,7 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.storage import contacts, orders, wishlists, workflows
+from storeflows.storage import contacts, dates, orders, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
@@ -50,6 +50,7 @@ class RunRequest:
 
 def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     outcome = _HANDLERS[type(event.event)](event, event.event)
+    _note_birthday(event)
     # A handler that knows the runs' subjects (a storefront event's cart, checkout, session)
     # names them; for the others the event does.
     requested: list[RunRequest] | None = outcome.pop("run_requests", None)
@@ -63,6 +64,14 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
         for request in requested:
             outcome.update(_start_runs(event, request))
     return outcome
+
+
+def _note_birthday(event: StoreEvent) -> None:
+    """A customer's birthday, in any event that gives one (the event API's `customer.birthday`),
+    is kept on their profile, once the handler made it, and in its day's index (storage.dates)."""
+    customer = getattr(event.event, "customer", None)
+    if isinstance(customer, Customer) and customer.birthday and not isinstance(event.event, ErasureRequest):
+        dates.note_birthday(event.store_id, customer.email, customer.birthday, country=customer.country)
 
 
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:

@@ -35,6 +35,7 @@
     SIGNUPREQUEST#<store>#<id>      SIGNUPREQUEST                        a sign-up waiting for confirmation (expires)
     CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
     CONTACT#<store>#<email>         WISHLIST                             the wishlist, and the reminder run holding it
+    DATES#<store>#<occasion>#<mm-dd> CONTACT#<email>                     a contact's birthday that day (storage.dates)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -284,3 +285,18 @@ def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
 
 def wishlist_key(store_id: str, email: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": "WISHLIST"}
+
+
+DATES_CONTACT_PREFIX = "CONTACT#"
+# A WORKFLOW# item of a template started by the schedule carries this attribute (a sparse
+# index, `Scheduled`): the schedule finds every store's such workflows with one Query.
+SCHEDULED_ATTRIBUTE = "scheduled"
+SCHEDULED_INDEX = "Scheduled"
+
+
+def dates_pk(store_id: str, occasion: str, month_day: str) -> str:
+    return f"DATES#{store_id}#{occasion}#{month_day}"
+
+
+def dates_key(store_id: str, occasion: str, month_day: str, email: str) -> dict[str, str]:
+    return {"pk": dates_pk(store_id, occasion, month_day), "sk": f"{DATES_CONTACT_PREFIX}{email}"}
