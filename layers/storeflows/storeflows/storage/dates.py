@@ -58,12 +58,13 @@ def forget(store_id: str, profile: dict[str, Any]) -> None:
 
 
 def due_page(
-    store_id: str, occasion: str, day: str, *, after: dict[str, Any] | None = None, limit: int = PAGE_SIZE
+    store_id: str, occasion: str, day: str, *, after: dict[str, Any] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One page of the contacts of `day` ("mm-dd"), and where the next page starts (None: the last)."""
+    """One page (PAGE_SIZE) of the contacts of `day` ("mm-dd"), and where the next page
+    starts (None: it was the last)."""
     arguments: dict[str, Any] = {
         "KeyConditionExpression": Key("pk").eq(keys.dates_pk(store_id, occasion, day)),
-        "Limit": limit,
+        "Limit": PAGE_SIZE,
     }
     if after:
         arguments["ExclusiveStartKey"] = after

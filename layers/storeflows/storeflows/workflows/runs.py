@@ -90,11 +90,16 @@ def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
 def start_scheduled_run(
     workflow: Workflow, subject: RunSubject, email: str, *, tick: str, inputs: dict[str, Any]
 ) -> bool:
-    """Starts a run the schedule's tick (its scheduled time, `tick`) found due: the common run
-    input as an event's run has it, the tick in place of the event, and the template's
-    `inputs`. False when the run exists already (an earlier or retried tick started it)."""
+    """Starts a run the schedule's tick (its scheduled time, `tick`) found due, with the
+    template's `inputs`. False when the run exists already (an earlier or retried tick)."""
+    started = {**run_input_for_schedule(workflow, subject, email, tick=tick), **inputs}
+    return _start(workflow, workflow.store_id, subject, started)
+
+
+def run_input_for_schedule(workflow: Workflow, subject: RunSubject, email: str, *, tick: str) -> dict[str, Any]:
+    """The common run input as an event's run has it, the tick in place of the event."""
     send = SendRun(store_id=workflow.store_id, workflow_id=workflow.workflow_id, email=email, subject=subject)
-    started = {
+    return {
         "store_id": workflow.store_id,
         "workflow_id": workflow.workflow_id,
         "workflow_version": workflow.version,
@@ -104,9 +109,7 @@ def start_scheduled_run(
         "settings": workflow.settings.model_dump(mode="json"),
         "contact_key": keys.as_attribute_values(keys.contact_key(workflow.store_id, email)),
         "send": send.model_dump(mode="json", exclude_none=True),
-        **inputs,
     }
-    return _start(workflow, workflow.store_id, subject, started)
 
 
 def _start(workflow: Workflow, store_id: str, subject: RunSubject, started: dict[str, Any]) -> bool:
