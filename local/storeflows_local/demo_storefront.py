@@ -42,7 +42,7 @@ from storeflows.workflows.runs import execution_arn, run_name
 from storeflows.workflows.templates.birthday import BirthdaySettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
 from storeflows_local.signing import post_event, purchase
-from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
+from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ANA, BRUNO, CARLA = "ana@example.com", "bruno@example.com", "carla@example.com"
@@ -499,12 +499,15 @@ def birthday(shop: Shop) -> Outcome:
     settings = shop.settings(BirthdaySettings)
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     started: dict[str, str] = {}
+    schedule_queue = boto3.client("sqs").get_queue_url(QueueName="storeflows-local-ScheduleQueue")["QueueUrl"]
     while hour.date() <= tomorrow + timedelta(days=1) and len(started) < 2:
         fired = requests.post(
             f"{shop.api_url}/_local/schedules/ScheduleTick", params={"at": hour.isoformat()}, timeout=60
         )
         if fired.status_code != 200:
             raise DemoFailed(f"the schedule answered {fired.status_code}: {fired.text}")
+        # The tick queues its page jobs; the runs start once they are done.
+        wait_until_quiet(schedule_queue, state_machine_arn("_" + shop.template), timeout=30)
         for email in (ANA, joe):
             subject = DateSubject(occasion="birthday", on=tomorrow.isoformat(), contact=email_digest(email)[:24])
             if email not in started and run_exists(shop, subject.key):

@@ -58,7 +58,8 @@ def schedule_specs(template: Template) -> list[ScheduleSpec]:
         props = res["Properties"]
         if props.get("ScheduleExpressionTimezone", "UTC") != "UTC":
             raise TemplateError(f"{logical_id}: only UTC schedules run locally")
-        target = template.resolve(props["Target"])
+        # The role has no local counterpart (IAM is not played): the rest of the target is.
+        target = {name: template.resolve(value) for name, value in props["Target"].items() if name != "RoleArn"}
         specs.append(
             ScheduleSpec(
                 logical_id=logical_id,
