@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
@@ -497,10 +497,58 @@ def birthday(shop: Shop) -> Outcome:
             f"{email} ({country}), birthday --{tomorrow:%m-%d}",
         )
     settings = shop.settings(BirthdaySettings)
+    subjects = {
+        email: DateSubject(occasion="birthday", on=tomorrow.isoformat(), contact=email_digest(email)[:24])
+        for email in (ANA, joe)
+    }
+    started = _play_ticks(shop, subjects, until=tomorrow + timedelta(days=1))
+    for email in (ANA, joe):
+        shop.email(email, 1, f"{settings.send_at:%H:%M} their time, with its coupon")
+    return {"emails": _subjects(shop, ANA, joe), "started": started}
+
+
+def anniversary(shop: Shop) -> Outcome:
+    """Ana's first order was a year ago tomorrow (she bought again since); Bruno's was
+    yesterday. The ticks are played until Ana's run starts, at 10:00 her time tomorrow."""
+    now = datetime.now(UTC)
+    first = now + timedelta(days=1) - timedelta(days=366 if _leap_day_between(now) else 365)
+    shop.consent(ANA)
+    shop.consent(BRUNO)
+    for order_id, email, at in (
+        ("N-1001", ANA, first),
+        ("N-1002", ANA, now - timedelta(days=30)),
+        ("N-2001", BRUNO, now - timedelta(days=1)),
+    ):
+        shop.post(
+            {
+                **purchase(order_id, email, first_name=email.split("@")[0].title(), language="en-GB"),
+                "occurred_at": at.isoformat(),
+            },
+            f"{email}'s order {order_id} of {at:%Y-%m-%d}",
+        )
+    tomorrow = (now + timedelta(days=1)).date()
+    subject = DateSubject(occasion="anniversary", on=tomorrow.isoformat(), contact=email_digest(ANA)[:24], years=1)
+    started = _play_ticks(shop, {ANA: subject}, until=tomorrow + timedelta(days=1))
+    mail = shop.email(ANA, 1, "10:00 her time, a year after her first order")
+    if "1 year" not in mail["subject"]:
+        raise DemoFailed(f"the anniversary email does not say the years: {mail['subject']!r}")
+    return {"emails": _subjects(shop, ANA, BRUNO), "started": started}
+
+
+def _leap_day_between(now: datetime) -> bool:
+    """Whether the year before tomorrow holds a Feb 29 (then a year back is 366 days)."""
+    tomorrow = (now + timedelta(days=1)).date()
+    year_ago = tomorrow.replace(year=tomorrow.year - 1) if (tomorrow.month, tomorrow.day) != (2, 29) else tomorrow
+    return (tomorrow - year_ago).days == 366
+
+
+def _play_ticks(shop: Shop, subjects: dict[str, DateSubject], *, until: date) -> dict[str, str]:
+    """Fires the hourly schedule for each hour from the next one (POST /_local/schedules), until
+    every contact's run has started or the day `until` begins; returns the tick of each."""
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     started: dict[str, str] = {}
     schedule_queue = boto3.client("sqs").get_queue_url(QueueName="storeflows-local-ScheduleQueue")["QueueUrl"]
-    while hour.date() <= tomorrow + timedelta(days=1) and len(started) < 2:
+    while hour.date() < until and len(started) < len(subjects):
         fired = requests.post(
             f"{shop.api_url}/_local/schedules/ScheduleTick", params={"at": hour.isoformat()}, timeout=60
         )
@@ -508,15 +556,12 @@ def birthday(shop: Shop) -> Outcome:
             raise DemoFailed(f"the schedule answered {fired.status_code}: {fired.text}")
         # The tick queues its page jobs; the runs start once they are done.
         wait_until_quiet(schedule_queue, state_machine_arn("_" + shop.template), timeout=30)
-        for email in (ANA, joe):
-            subject = DateSubject(occasion="birthday", on=tomorrow.isoformat(), contact=email_digest(email)[:24])
+        for email, subject in subjects.items():
             if email not in started and run_exists(shop, subject.key):
                 started[email] = hour.strftime("%Y-%m-%d %H:%M UTC")
-                shop.say(f"  the tick of {started[email]} starts {email}'s birthday run")
+                shop.say(f"  the tick of {started[email]} starts {email}'s {subject.occasion} run")
         hour += timedelta(hours=1)
-    for email in (ANA, joe):
-        shop.email(email, 1, f"09:00 their time ({settings.send_at:%H:%M} in {email}'s zone), with its coupon")
-    return {"emails": _subjects(shop, ANA, joe), "started": started}
+    return started
 
 
 def run_exists(shop: Shop, subject_key: str) -> bool:
@@ -578,6 +623,11 @@ STORIES = {
     "wishlist_reminder": Story(
         "Wishlist reminder: Ana's wishlist reminded of after 7 days; Bruno took his product off (none)",
         wishlist_reminder,
+    ),
+    "anniversary": Story(
+        "Anniversary: Ana's first order was a year ago tomorrow: the email at 10:00 her time says so; Bruno's"
+        " was yesterday (none)",
+        anniversary,
     ),
     "birthday": Story(
         "Birthday: Ana (Warsaw) and Joe (New York) both have their birthday tomorrow; each gets the email at 09:00"

@@ -64,6 +64,10 @@ EXPECTED = {
         },
         ["7d (remind_after;", "Bruno's reminder: skipped (nothing_to_remind)"],
     ),
+    "anniversary": (
+        {"emails": {ANA: ["1 year together - thank you!"], BRUNO: []}},
+        ["starts ana@example.com's anniversary run", "a year after her first order"],
+    ),
     "birthday": (
         {"emails": {ANA: ["Happy birthday! A gift inside"], JOE: ["Happy birthday! A gift inside"]}},
         ["starts ana@example.com's birthday run", "09:00 their time"],
@@ -114,6 +118,10 @@ def test_the_story_shows_the_flow(stack, admin, capsys, name):
             for email, zone in ((ANA, "Europe/Warsaw"), (JOE, "America/New_York"))
         }
         assert outcome.pop("started") == {email: f"{at:%Y-%m-%d %H:%M} UTC" for email, at in nine.items()}
+    if name == "anniversary":
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+        ten = datetime.combine(tomorrow, time(10), tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(UTC)
+        assert outcome.pop("started") == {ANA: f"{ten:%Y-%m-%d %H:%M} UTC"}
     assert outcome == expected
     told = capsys.readouterr().out
     assert f"published from examples/workflows/{name}.yaml" in told

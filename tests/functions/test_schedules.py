@@ -219,3 +219,63 @@ def test_a_birthday_that_is_no_day_of_the_year_is_refused():
             _bodies.validate_python(
                 {"type": "consent", "marketing": True, "source": "x", "customer": {"email": WARSAW, "birthday": wrong}}
             )
+
+
+def buy(email: str, order_id: str, at: datetime) -> None:
+    dispatch.dispatch_event(
+        StoreEvent(
+            store_id="shop",
+            event_id=f"api:{order_id}",
+            source="api",
+            received_at=datetime.now(UTC),
+            event=_bodies.validate_python(
+                {
+                    "type": "purchase",
+                    "occurred_at": at.isoformat(),
+                    "order": {"id": order_id, "total": "10.00", "currency": "EUR", "items": []},
+                    "customer": {"email": email, "country": "US"},
+                }
+            ),
+        )
+    )
+
+
+def test_the_first_orders_anniversary_from_the_first_year_on_with_the_years(aws, schedule):
+    from storeflows.workflows.templates.anniversary import AnniversarySettings
+
+    workflows.put_workflow(
+        Workflow(
+            store_id="shop",
+            workflow_id="anniversary",
+            status=WorkflowStatus.PUBLISHED,
+            settings=AnniversarySettings(message="anniversary"),
+        )
+    )
+    buy(NEW_YORK, "A-1", datetime(2024, 12, 5, 18, tzinfo=UTC))
+    buy(NEW_YORK, "A-2", datetime(2025, 3, 1, 18, tzinfo=UTC))  # a later order moves nothing
+    buy(WARSAW, "B-1", datetime(2026, 12, 5, 7, tzinfo=UTC))  # today's first order: no anniversary yet
+    assert [item["email"] for item in aws.items(keys.dates_pk("shop", "anniversary", "12-05"))] == [WARSAW, NEW_YORK]
+
+    def anniversaries(at: str) -> dict[str, Any]:
+        from storeflows.workflows import runs
+
+        sfn = boto3.client("stepfunctions")
+        before = {
+            e["name"] for e in sfn.list_executions(stateMachineArn=runs.state_machine_arn("anniversary"))["executions"]
+        }
+        schedule(at)
+        listed = sfn.list_executions(stateMachineArn=runs.state_machine_arn("anniversary"))["executions"]
+        return {
+            (started := json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]))["email"]: started
+            for e in listed
+            if e["name"] not in before
+        }
+
+    started = {hour: anniversaries(f"2026-12-05T{hour:02d}:00:00Z") for hour in (8, 14)}
+    assert started[8] == {}
+    (run,) = started[14].values()
+    assert (run["email"], run["send"]["subject"]["years"], run["send"]["subject"]["on"]) == (NEW_YORK, 2, "2026-12-05")
+    assert run["send_at"] == "2026-12-05T14:00:00+00:00"
+
+    privacy.erase_contact("shop", NEW_YORK, via="test")
+    assert [item["email"] for item in aws.items(keys.dates_pk("shop", "anniversary", "12-05"))] == [WARSAW]

@@ -107,8 +107,11 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
 
 def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent) -> str | None:
     """Credits the purchase to the Storeflows email the contact last opened or clicked
-    within the store's windows; returns that message's id, or None."""
+    within the store's windows; returns that message's id, or None. The contact it reads
+    after a first order goes into the index of first orders' days (its anniversary)."""
     contact = contacts.get_contact(event.store_id, purchase.customer.email)
+    if contact is not None and contact.orders_count == 1 and contact.first_order_at is not None:
+        dates.note_first_order(event.store_id, contact.email, contact.first_order_at, country=contact.country)
     touch = event.attribution.touch_for(contact, purchase.occurred_at or event.received_at) if contact else None
     if touch is None or not orders.attribute_order(
         event.store_id,

@@ -1,4 +1,4 @@
-"""The hourly schedule: the runs of date workflows (birthday) due in each hour.
+"""The hourly schedule: the runs of date workflows (birthday, anniversary) due in each hour.
 
 A tick (EventBridge Scheduler, hourly; its scheduled time in the input) reads no contact: for
 each published workflow of a scheduled template (storage.workflows' `Scheduled` index) it
@@ -118,8 +118,14 @@ def handle_page(job: PageJob) -> dict[str, Any]:
         moment = due_at(day, settings.send_at, contact_zone(contact.get("country"), store.timezone))
         if not hour <= moment < hour + HOUR:
             continue
+        years = celebrated.year - int(contact["year"]) if settings.occasion == dates.ANNIVERSARY else None
+        if years is not None and years < 1:
+            continue  # the first order's own day: its anniversaries start a year later
         subject = DateSubject(
-            occasion=settings.occasion, on=celebrated.isoformat(), contact=keys.email_digest(contact["email"])[:24]
+            occasion=settings.occasion,
+            on=celebrated.isoformat(),
+            contact=keys.email_digest(contact["email"])[:24],
+            years=years,
         )
         inputs = {"wait_seconds": int((moment - hour).total_seconds()), "send_at": moment.isoformat()}
         if runs.start_scheduled_run(workflow, subject, contact["email"], tick=job.tick, inputs=inputs):

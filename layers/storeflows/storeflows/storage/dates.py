@@ -1,4 +1,5 @@
-"""The contacts due on a day of the year, per store and occasion (a birthday): one partition
+"""The contacts due on a day of the year, per store and occasion (a birthday, the first
+order's anniversary): one partition
 per (store, occasion, month-day), DATES#<store>#<occasion>#<mm-dd>, one item per contact
 holding what the schedule needs to place them in time (their country). The schedule reads
 only the partitions of the days due (storeflows.schedules), never the contacts' table.
@@ -8,6 +9,7 @@ the old one, so the old day's item is deleted with the new one written."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -16,6 +18,7 @@ from storeflows.storage import dynamodb as db
 from storeflows.storage import keys
 
 BIRTHDAY = "birthday"
+ANNIVERSARY = "anniversary"  # of the first order
 PAGE_SIZE = 100
 
 
@@ -51,10 +54,26 @@ def note_birthday(store_id: str, email: str, birthday: str, *, country: str | No
     return True
 
 
+def note_first_order(store_id: str, email: str, first_order_at: datetime, *, country: str | None) -> None:
+    """Puts the contact in the partition of their first order's day (UTC), with its year."""
+    db.table().put_item(
+        Item={
+            **keys.dates_key(store_id, ANNIVERSARY, f"{first_order_at:%m-%d}", email),
+            "email": email,
+            "year": f"{first_order_at:%Y}",
+            **db.drop_none({"country": country}),
+        }
+    )
+
+
 def forget(store_id: str, profile: dict[str, Any]) -> None:
     """Removes the contact from the day partitions its profile names (an erasure)."""
+    email = profile["email"]
     if profile.get("birthday"):
-        db.table().delete_item(Key=keys.dates_key(store_id, BIRTHDAY, month_day(profile["birthday"]), profile["email"]))
+        db.table().delete_item(Key=keys.dates_key(store_id, BIRTHDAY, month_day(profile["birthday"]), email))
+    if profile.get("first_order_at"):
+        first = datetime.fromisoformat(str(profile["first_order_at"]))
+        db.table().delete_item(Key=keys.dates_key(store_id, ANNIVERSARY, f"{first:%m-%d}", email))
 
 
 def due_page(

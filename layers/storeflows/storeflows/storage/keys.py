@@ -292,6 +292,7 @@ DATES_CONTACT_PREFIX = "CONTACT#"
 # index, `Scheduled`): the schedule finds every store's such workflows with one Query.
 SCHEDULED_ATTRIBUTE = "scheduled"
 SCHEDULED_INDEX = "Scheduled"
+SCHEDULED_VALUE = "schedule"
 
 
 def dates_pk(store_id: str, occasion: str, month_day: str) -> str:

@@ -21,7 +21,7 @@ def _live_item(workflow: Workflow) -> dict[str, Any]:
     """A live version's attributes; a scheduled template's carry the sparse index's key."""
     item = workflow.model_dump(mode="json")
     if isinstance(workflow.settings.trigger, ScheduleTrigger):
-        item[keys.SCHEDULED_ATTRIBUTE] = workflow.template
+        item[keys.SCHEDULED_ATTRIBUTE] = keys.SCHEDULED_VALUE
     return item
 
 
@@ -57,14 +57,15 @@ def _query(store_id: str, prefix: str) -> list[Workflow]:
 
 
 def list_scheduled_workflows() -> list[Workflow]:
-    """The published workflows of every store whose runs the schedule starts: a Query of the
-    sparse `Scheduled` index per template (it holds those workflows only, paused ones too)."""
-    from storeflows.workflows.templates import SCHEDULED_TEMPLATES
-
-    found: list[Workflow] = []
-    for template in SCHEDULED_TEMPLATES:
-        for page in db.query_pages(Key(keys.SCHEDULED_ATTRIBUTE).eq(template), IndexName=keys.SCHEDULED_INDEX):
-            found.extend(Workflow.model_validate(db.without_keys(item)) for item in page)
+    """The published workflows of every store whose runs the schedule starts: one Query of the
+    sparse `Scheduled` index (it holds those workflows only, paused ones too)."""
+    found = [
+        Workflow.model_validate(db.without_keys(item))
+        for page in db.query_pages(
+            Key(keys.SCHEDULED_ATTRIBUTE).eq(keys.SCHEDULED_VALUE), IndexName=keys.SCHEDULED_INDEX
+        )
+        for item in page
+    ]
     return [workflow for workflow in found if workflow.status is WorkflowStatus.PUBLISHED]
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from storeflows.workflows.templates.abandonment import CartAbandonmentSettings, CheckoutAbandonmentSettings
+from storeflows.workflows.templates.anniversary import AnniversarySettings
 from storeflows.workflows.templates.base import TemplateSettings
 from storeflows.workflows.templates.birthday import BirthdaySettings
 from storeflows.workflows.templates.browse_abandonment import BrowseAbandonmentSettings
@@ -22,7 +23,7 @@ from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSetti
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
 from storeflows.workflows.templates.wishlist_reminder import WishlistReminderSettings
-from storeflows.workflows.triggers import ScheduleTrigger, trigger_classes
+from storeflows.workflows.triggers import trigger_classes
 
 WorkflowSettings = Annotated[
     (
@@ -39,6 +40,7 @@ WorkflowSettings = Annotated[
         | WelcomeSeriesSettings
         | WishlistReminderSettings
         | BirthdaySettings
+        | AnniversarySettings
     ),
     Field(discriminator="template"),
 ]
@@ -56,12 +58,4 @@ EVENTS_STARTING_RUNS: frozenset[str] = frozenset().union(
         for cls in TEMPLATES.values()
         for trigger in trigger_classes(cls.model_fields["trigger"].annotation)
     )
-)
-
-# The templates the hourly schedule starts runs of (storeflows.schedules): their workflows
-# carry the `Scheduled` index's attribute (storage.workflows).
-SCHEDULED_TEMPLATES: tuple[str, ...] = tuple(
-    name
-    for name, cls in TEMPLATES.items()
-    if ScheduleTrigger in trigger_classes(cls.model_fields["trigger"].annotation)
 )
