@@ -4,7 +4,8 @@ Start order: moto's server (so Step Functions' own service calls and other proce
 reach it), then the resources of template.yaml in dependency order, then the functions'
 environment, then the handlers (imported from their CodeUri with the layer on sys.path,
 as Lambda would) and their SNS subscriptions, then the SQS poller that plays Lambda's event
-source mapping. SNS invokes functions asynchronously, as Lambda does for SNS: an error is
+source mapping, then the clock that plays EventBridge Scheduler's schedules on the time
+scale (storeflows_local.schedules). SNS invokes functions asynchronously, as Lambda does for SNS: an error is
 retried (EventInvokeConfig) and then parked in the function's DeadLetterQueue."""
 
 from __future__ import annotations
