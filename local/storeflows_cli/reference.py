@@ -19,6 +19,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -84,7 +85,13 @@ def _type_text(hint: Any) -> str:
         return f"mapping of {_type_text(args[0])} to {_type_text(args[1])}"
     if isinstance(hint, type) and issubclass(hint, BaseModel):
         return "mapping (below)"
-    simple = {bool: "true or false", int: "whole number", Decimal: "amount", str: "text"}
+    simple = {
+        bool: "true or false",
+        int: "whole number",
+        Decimal: "amount",
+        str: "text",
+        time: "time of day (HH:MM)",
+    }
     if hint in simple:
         return simple[hint]
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
@@ -131,6 +138,8 @@ def _default_text(value: Any, duration: bool) -> str:
         return "(in the meaning)"
     if isinstance(value, bool | int | Decimal):
         return f"`{json.dumps(value) if isinstance(value, bool) else value}`"
+    if isinstance(value, time):
+        return f'`"{value:%H:%M}"`'
     return f"`{json.dumps(value)}`"
 
 

@@ -146,6 +146,17 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "image_url": "Its picture's address.",
         },
     ),
+    "anniversary": (
+        "The anniversary of the first order an anniversary run is about.",
+        {
+            "date": "The day celebrated, yyyy-mm-dd.",
+            "years": "How many years since the first order (1 on the first anniversary).",
+        },
+    ),
+    "birthday": (
+        "The birthday a birthday run is about.",
+        {"date": "The day celebrated, yyyy-mm-dd (Feb 28 for a Feb 29 birthday in a year without one)."},
+    ),
     "wishlist": (
         "The contact's wishlist, in wishlist reminders: what is on it now, less what was bought since it was "
         "put there (with nothing left, the reminder is not sent).",

@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     # The demo's customers leave the site at once: their sessions end after 3 s of silence,
     # not the 30 s `make dev` gives a person clicking through the demo shop.
     os.environ.setdefault("STOREFLOWS_SESSION_TIMEOUT", "3")
+    # The date stories fire the hourly schedule hour by hour themselves, to show which tick
+    # starts which run (storeflows_local.schedules).
+    os.environ.setdefault("STOREFLOWS_LOCAL_SCHEDULES", "manual")
     with running_stack(args.port, args.time_scale, quiet=True) as (stack, secrets):
         # Imported once the stack has set the functions' environment (service name, log level).
         from storeflows_local.demo import run_demo

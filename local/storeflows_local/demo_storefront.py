@@ -1,5 +1,5 @@
-"""make demo TEMPLATE=<before-purchase template>: the seven flows before the purchase, each
-told as a short story on a store of its own (`demo-<template>`).
+"""make demo TEMPLATE=<before-purchase or date template>: the seven flows before the purchase
+and the birthday, each told as a short story on a store of its own (`demo-<template>`).
 
 Each store gets what publishing gives a real one: the example sender, the example workflow
 of its template and the example messages it names (examples/), read by the admin loaders
@@ -17,27 +17,32 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+import boto3
 import requests
 
 from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_workflow_yaml
 from storeflows.admin.messages import apply_message
 from storeflows.admin.senders import apply_sender
 from storeflows.admin.workflows import apply_workflow, publish_workflow
+from storeflows.events.subjects import DateSubject
 from storeflows.messaging.confirmation import CONFIRMATION_MESSAGE_ID
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Store
 from storeflows.storage import contacts, sessions, stores
+from storeflows.storage.keys import email_digest
 from storeflows.workflows import Workflow
 from storeflows.workflows.publishing import message_references
-from storeflows.workflows.runs import run_name
+from storeflows.workflows.runs import execution_arn, run_name
+from storeflows.workflows.templates.birthday import BirthdaySettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
 from storeflows_local.signing import post_event, purchase
-from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run
+from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ANA, BRUNO, CARLA = "ana@example.com", "bruno@example.com", "carla@example.com"
@@ -93,6 +98,8 @@ class Shop:
                 name="Demo Store",
                 webhook_secret=self.secret,
                 unsubscribe_key=generate_unsubscribe_key(),
+                # Its customers without a country are in its zone (the birthday story's Carla).
+                timezone="Europe/Warsaw",
             )
         )
         apply_sender(load_sender_yaml(_example("senders/shop-team.yaml"), store=self.store_id))
@@ -472,6 +479,101 @@ def wishlist_reminder(shop: Shop) -> Outcome:
     return {"emails": _subjects(shop, ANA, BRUNO), "skipped": {BRUNO: [send.get("reason")]}}
 
 
+def birthday(shop: Shop) -> Outcome:
+    """Ana (Poland) and Joe (the US: New York's zone, the store being in Warsaw) both have their
+    birthday tomorrow; the schedule's ticks are played hour by hour (the local clock's
+    POST /_local/schedules), and each birthday run starts in the hour of 09:00 their time."""
+    joe = "joe@example.com"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    shop.say(f"Ana (PL) and Joe (US) agree to hear from the store and give their birthday, --{tomorrow:%m-%d}:")
+    for email, name, country in ((ANA, "Ana", "PL"), (joe, "Joe", "US")):
+        shop.post(
+            {
+                "type": "consent",
+                "marketing": True,
+                "source": "account settings",
+                "customer": {"email": email, "first_name": name, "country": country, "birthday": f"--{tomorrow:%m-%d}"},
+            },
+            f"{email} ({country}), birthday --{tomorrow:%m-%d}",
+        )
+    settings = shop.settings(BirthdaySettings)
+    subjects = {
+        email: DateSubject(occasion="birthday", on=tomorrow.isoformat(), contact=email_digest(email)[:24])
+        for email in (ANA, joe)
+    }
+    started = _play_ticks(shop, subjects, until=tomorrow + timedelta(days=1))
+    for email in (ANA, joe):
+        shop.email(email, 1, f"{settings.send_at:%H:%M} their time, with its coupon")
+    return {"emails": _subjects(shop, ANA, joe), "started": started}
+
+
+def anniversary(shop: Shop) -> Outcome:
+    """Ana's first order was a year ago tomorrow (she bought again since); Bruno's was
+    yesterday. The ticks are played until Ana's run starts, at 10:00 her time tomorrow."""
+    now = datetime.now(UTC)
+    first = now + timedelta(days=1) - timedelta(days=366 if _leap_day_between(now) else 365)
+    shop.consent(ANA)
+    shop.consent(BRUNO)
+    for order_id, email, at in (
+        ("N-1001", ANA, first),
+        ("N-1002", ANA, now - timedelta(days=30)),
+        ("N-2001", BRUNO, now - timedelta(days=1)),
+    ):
+        shop.post(
+            {
+                **purchase(order_id, email, first_name=email.split("@")[0].title(), language="en-GB"),
+                "occurred_at": at.isoformat(),
+            },
+            f"{email}'s order {order_id} of {at:%Y-%m-%d}",
+        )
+    tomorrow = (now + timedelta(days=1)).date()
+    subject = DateSubject(occasion="anniversary", on=tomorrow.isoformat(), contact=email_digest(ANA)[:24], years=1)
+    started = _play_ticks(shop, {ANA: subject}, until=tomorrow + timedelta(days=1))
+    mail = shop.email(ANA, 1, "10:00 her time, a year after her first order")
+    if "1 year" not in mail["subject"]:
+        raise DemoFailed(f"the anniversary email does not say the years: {mail['subject']!r}")
+    return {"emails": _subjects(shop, ANA, BRUNO), "started": started}
+
+
+def _leap_day_between(now: datetime) -> bool:
+    """Whether the year before tomorrow holds a Feb 29 (then a year back is 366 days)."""
+    tomorrow = (now + timedelta(days=1)).date()
+    year_ago = tomorrow.replace(year=tomorrow.year - 1) if (tomorrow.month, tomorrow.day) != (2, 29) else tomorrow
+    return (tomorrow - year_ago).days == 366
+
+
+def _play_ticks(shop: Shop, subjects: dict[str, DateSubject], *, until: date) -> dict[str, str]:
+    """Fires the hourly schedule for each hour from the next one (POST /_local/schedules), until
+    every contact's run has started or the day `until` begins; returns the tick of each."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    started: dict[str, str] = {}
+    schedule_queue = boto3.client("sqs").get_queue_url(QueueName="storeflows-local-ScheduleQueue")["QueueUrl"]
+    while hour.date() < until and len(started) < len(subjects):
+        fired = requests.post(
+            f"{shop.api_url}/_local/schedules/ScheduleTick", params={"at": hour.isoformat()}, timeout=60
+        )
+        if fired.status_code != 200:
+            raise DemoFailed(f"the schedule answered {fired.status_code}: {fired.text}")
+        # The tick queues its page jobs; the runs start once they are done.
+        wait_until_quiet(schedule_queue, state_machine_arn("_" + shop.template), timeout=30)
+        for email, subject in subjects.items():
+            if email not in started and run_exists(shop, subject.key):
+                started[email] = hour.strftime("%Y-%m-%d %H:%M UTC")
+                shop.say(f"  the tick of {started[email]} starts {email}'s {subject.occasion} run")
+        hour += timedelta(hours=1)
+    return started
+
+
+def run_exists(shop: Shop, subject_key: str) -> bool:
+    machine = state_machine_arn("_" + shop.template)
+    name = run_name(shop.store_id, subject_key, shop.workflow.workflow_id)
+    try:
+        boto3.client("stepfunctions").describe_execution(executionArn=execution_arn(machine, name))
+    except boto3.client("stepfunctions").exceptions.ExecutionDoesNotExist:
+        return False
+    return True
+
+
 def _subjects(shop: Shop, *emails: str) -> dict[str, list[str]]:
     return {email: [mail["subject"] for mail in shop.outbox(email)] for email in emails}
 
@@ -521,6 +623,16 @@ STORIES = {
     "wishlist_reminder": Story(
         "Wishlist reminder: Ana's wishlist reminded of after 7 days; Bruno took his product off (none)",
         wishlist_reminder,
+    ),
+    "anniversary": Story(
+        "Anniversary: Ana's first order was a year ago tomorrow: the email at 10:00 her time says so; Bruno's"
+        " was yesterday (none)",
+        anniversary,
+    ),
+    "birthday": Story(
+        "Birthday: Ana (Warsaw) and Joe (New York) both have their birthday tomorrow; each gets the email at 09:00"
+        " their time, the schedule's ticks played hour by hour",
+        birthday,
     ),
 }
 

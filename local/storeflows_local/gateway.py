@@ -40,6 +40,7 @@ _local_views = Map(
         Rule("/_local/outbox", endpoint="outbox"),
         Rule("/_local/contacts/<store_id>/<email>", endpoint="contact"),
         Rule("/_local/ses/<message_id>/<kind>", endpoint="engagement", methods=["POST"]),
+        Rule("/_local/schedules/<logical_id>", endpoint="schedule", methods=["POST"]),
         Rule("/_local/shop", endpoint="shop", defaults={"page": ""}),
         Rule("/_local/shop/img/<product_id>.svg", endpoint="shop_image"),
         Rule("/_local/shop/<path:page>", endpoint="shop"),
@@ -85,6 +86,8 @@ class Gateway:
             return Response(outbox_page(outbox()), content_type="text/html; charset=utf-8")
         if endpoint == "engagement":
             return self._engagement(request, **arguments)
+        if endpoint == "schedule":
+            return self._fire_schedule(request, **arguments)
         if endpoint == "shop":
             return self._shop(request, **arguments)
         if endpoint == "shop_image":
@@ -123,6 +126,21 @@ class Gateway:
             status=202,
             content_type="application/json",
         )
+
+    def _fire_schedule(self, request: Request, logical_id: str) -> Response:
+        """Fires a schedule of template.yaml once, for the workflow time `at` (default: the
+        clock's now), and returns once its target has run (storeflows_local.schedules)."""
+        clock = self.stack.clock
+        if clock is None or logical_id not in clock.specs:
+            raise NotFound(f"template.yaml has no schedule {logical_id}")
+        try:
+            at = datetime.fromisoformat(request.args["at"]) if "at" in request.args else clock.now()
+        except ValueError as err:
+            return Response(
+                json.dumps({"error": "bad_request", "detail": str(err)}), status=400, content_type="application/json"
+            )
+        clock.fire(logical_id, at if at.tzinfo else at.replace(tzinfo=UTC))
+        return _json({"status": "fired", "schedule": logical_id, "at": at.isoformat()})
 
     def _contact(self, store_id: str, email: str) -> Response:
         from storeflows.storage import contacts, sends  # the layer is importable once the stack has started

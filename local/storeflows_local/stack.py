@@ -4,7 +4,8 @@ Start order: moto's server (so Step Functions' own service calls and other proce
 reach it), then the resources of template.yaml in dependency order, then the functions'
 environment, then the handlers (imported from their CodeUri with the layer on sys.path,
 as Lambda would) and their SNS subscriptions, then the SQS poller that plays Lambda's event
-source mapping. SNS invokes functions asynchronously, as Lambda does for SNS: an error is
+source mapping, then the clock that plays EventBridge Scheduler's schedules on the time
+scale (storeflows_local.schedules). SNS invokes functions asynchronously, as Lambda does for SNS: an error is
 retried (EventInvokeConfig) and then parked in the function's DeadLetterQueue."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from storeflows_local.engine import ExecutionEnvironments, Handler, InProcessLambdas, LambdaContext, patch_moto
+from storeflows_local.schedules import Clock, ScheduleSpec, schedule_specs
 from storeflows_local.ses_events import EVENT_TYPES, Destination, SesEventPublisher
 from storeflows_local.template import ACCOUNT_ID, REGION, FunctionSpec, Route, Template, TemplateError
 
@@ -49,9 +51,12 @@ SUPPORTED_TYPES = {
     "AWS::SNS::Topic",
     "AWS::SES::ConfigurationSet",
     "AWS::SES::ConfigurationSetEventDestination",
+    "AWS::Scheduler::Schedule",
 }
 # Lambda retries an asynchronous invocation after about a minute, then two; locally, soon.
 ASYNC_RETRY_DELAY_SECONDS = 0.5
+# Scheduler retries a failed firing up to its RetryPolicy's count over hours; locally, twice.
+LOCAL_SCHEDULE_RETRIES = 2
 # Concurrent invocations of one function, each in an environment of its own (Lambda's
 # default account limit is 1,000; on a laptop a few are as fast as many).
 ENVIRONMENTS_PER_FUNCTION = 4
@@ -94,6 +99,8 @@ class LocalStack:
         # Wraps every handler, whichever way it is reached (HTTP API, SQS poller, Step Functions).
         self._instrument = instrument
         self._on_dynamodb_write = on_dynamodb_write
+        # EventBridge Scheduler's clock (storeflows_local.schedules), made once the functions are.
+        self.clock: Clock | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -108,6 +115,9 @@ class LocalStack:
         )
         self.build()
         self._start_pollers()
+        self.clock = Clock(schedule_specs(self.template), self.time_scale, self._fire_schedule)
+        if os.environ.get("STOREFLOWS_LOCAL_SCHEDULES", "play") != "manual":
+            self.clock.play()
 
     def build(self) -> None:
         """The template's resources and functions, against whichever moto is active: the
@@ -119,6 +129,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.clock is not None:
+            self.clock.stop()
         if self.ses_events is not None:
             self.ses_events.stop()
         self._async_invocations.shutdown(wait=True, cancel_futures=True)
@@ -329,6 +341,22 @@ class LocalStack:
             )
 
         self._async_invocations.submit(run)
+
+    def _fire_schedule(self, spec: ScheduleSpec, event: dict) -> None:
+        """Scheduler's delivery of one firing: retried after an error (a few times locally, not
+        the template's count), then parked in the schedule's dead-letter queue."""
+        for attempt in range(1 + min(spec.retries, LOCAL_SCHEDULE_RETRIES)):
+            if attempt:
+                time.sleep(ASYNC_RETRY_DELAY_SECONDS)
+            _, error = self.lambdas.invoke(spec.target_arn, event)
+            if error is None:
+                return
+        if spec.dead_letter_queue_arn is not None:
+            queue_url = next(
+                p["Ref"] for p in self.template.physical.values() if p.get("Arn") == spec.dead_letter_queue_arn
+            )
+            boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
+        log.warning("schedule %s failed; its firing parked in its dead-letter queue", spec.logical_id)
 
     def invoke(self, logical_id: str, event: dict) -> Any:
         spec = self.template.function(logical_id)

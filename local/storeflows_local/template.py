@@ -39,6 +39,8 @@ CLOUD_ONLY_TYPES = frozenset(
         "AWS::SNS::TopicPolicy",
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
+        "AWS::IAM::Role",
+        "AWS::SQS::QueuePolicy",
     }
 )
 

@@ -6,9 +6,10 @@ and the story's own words for it."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,6 +19,7 @@ from storeflows_local.local_file import read_local_file
 from storeflows_local.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
+JOE = "joe@example.com"
 
 CHECKOUT = ["You left something at checkout", "Your checkout is still waiting, with 10% off"]
 CART = ["Your cart is waiting", "Still thinking about it? 10% off your cart"]
@@ -62,6 +64,14 @@ EXPECTED = {
         },
         ["7d (remind_after;", "Bruno's reminder: skipped (nothing_to_remind)"],
     ),
+    "anniversary": (
+        {"emails": {ANA: ["1 year together - thank you!"], BRUNO: []}},
+        ["starts ana@example.com's anniversary run", "a year after her first order"],
+    ),
+    "birthday": (
+        {"emails": {ANA: ["Happy birthday! A gift inside"], JOE: ["Happy birthday! A gift inside"]}},
+        ["starts ana@example.com's birthday run", "09:00 their time"],
+    ),
 }
 
 
@@ -100,6 +110,18 @@ def test_the_story_shows_the_flow(stack, admin, capsys, name):
                 ("ABORTED", []),
                 ("SUCCEEDED", [f"{prefix}-{next_message} (bought_since)"]),
             ), (buyer, runs, skipped)
+    if name == "birthday":
+        # Each run starts at the tick of 09:00 tomorrow in the contact's zone, in UTC.
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+        nine = {
+            email: datetime.combine(tomorrow, time(9), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+            for email, zone in ((ANA, "Europe/Warsaw"), (JOE, "America/New_York"))
+        }
+        assert outcome.pop("started") == {email: f"{at:%Y-%m-%d %H:%M} UTC" for email, at in nine.items()}
+    if name == "anniversary":
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+        ten = datetime.combine(tomorrow, time(10), tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(UTC)
+        assert outcome.pop("started") == {ANA: f"{ten:%Y-%m-%d %H:%M} UTC"}
     assert outcome == expected
     told = capsys.readouterr().out
     assert f"published from examples/workflows/{name}.yaml" in told

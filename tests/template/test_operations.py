@@ -92,7 +92,7 @@ def test_every_state_machine_and_dead_letter_queue_has_an_alarm(template):
     dead_letter_queues = {
         name for name, res in template.of_type("AWS::SQS::Queue").items() if "RedrivePolicy" not in res["Properties"]
     }
-    assert dead_letter_queues == {"EventDeadLetterQueue", "TrackingDeadLetterQueue"}
+    assert dead_letter_queues == {"EventDeadLetterQueue", "TrackingDeadLetterQueue", "ScheduleDeadLetterQueue"}
     assert dead_letter_queues <= watched
 
 

@@ -324,17 +324,19 @@ def test_every_state_machine_is_named_for_its_template_under_the_stack(cfn: dict
 
 
 def test_only_the_dispatcher_may_start_and_stop_runs_and_only_this_stacks(cfn: dict[str, Any]):
-    """The dispatcher starts runs, and an erasure (customers/redact) stops the contact's runs:
-    its role may start this stack's state machines and look up and stop their executions;
-    no role may stop anything else."""
+    """The dispatcher starts runs, and so does the hourly schedule (date workflows), and an
+    erasure (customers/redact) stops the contact's runs: their roles may start this stack's
+    state machines, the dispatcher's look up and stop their executions; no role may stop
+    anything else."""
     starts = grants_of(cfn, ("states:StartExecution",))
-    assert list(starts) == ["DispatchFunctionRole"], starts
-    (statement,) = starts["DispatchFunctionRole"]
-    assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
-        "Allow",
-        ["states:StartExecution"],
-        {"Fn::Sub": THIS_STACKS_MACHINES},
-    )
+    assert sorted(starts) == ["DispatchFunctionRole", "ScheduleFunctionRole"], starts
+    for role in starts:
+        (statement,) = starts[role]
+        assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
+            "Allow",
+            ["states:StartExecution"],
+            {"Fn::Sub": THIS_STACKS_MACHINES},
+        )
     stops = grants_of(cfn, RUN_CONTROL)
     assert list(stops) == ["DispatchFunctionRole"], stops
     (statement,) = stops["DispatchFunctionRole"]

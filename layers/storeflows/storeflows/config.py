@@ -19,6 +19,8 @@ class MissingSetting(RuntimeError):
 class Settings(BaseModel):
     table_name: str | None = None
     event_queue_url: str | None = None
+    # The hourly schedule hands each day's pages of due contacts on through this queue.
+    schedule_queue_url: str | None = None
     ses_configuration_set: str | None = None
     public_api_url: str | None = None
     # Every template's state machine is this + the template's name (storeflows.workflows.runs).

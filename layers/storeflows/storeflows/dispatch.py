@@ -22,7 +22,7 @@ from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.category_view import CategoryViewedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
-from storeflows.events.common import StorefrontEvent
+from storeflows.events.common import Customer, StorefrontEvent
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.identify import IdentifyEvent
@@ -40,7 +40,7 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.storage import contacts, orders, products, wishlists, workflows
+from storeflows.storage import contacts, dates, orders, products, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
@@ -55,6 +55,7 @@ class RunRequest:
 
 def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     outcome = _HANDLERS[type(event.event)](event, event.event)
+    _note_birthday(event)
     # A handler that knows the runs' subjects (a storefront event's cart, checkout, session)
     # names them; for the others the event does.
     requested: list[RunRequest] | None = outcome.pop("run_requests", None)
@@ -68,6 +69,14 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
         for request in requested:
             outcome.update(_start_runs(event, request))
     return outcome
+
+
+def _note_birthday(event: StoreEvent) -> None:
+    """A customer's birthday, in any event that gives one (the event API's `customer.birthday`),
+    is kept on their profile, once the handler made it, and in its day's index (storage.dates)."""
+    customer = getattr(event.event, "customer", None)
+    if isinstance(customer, Customer) and customer.birthday and not isinstance(event.event, ErasureRequest):
+        dates.note_birthday(event.store_id, customer.email, customer.birthday, country=customer.country)
 
 
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
@@ -103,8 +112,11 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
 
 def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent) -> str | None:
     """Credits the purchase to the Storeflows email the contact last opened or clicked
-    within the store's windows; returns that message's id, or None."""
+    within the store's windows; returns that message's id, or None. The contact it reads
+    after a first order goes into the index of first orders' days (its anniversary)."""
     contact = contacts.get_contact(event.store_id, purchase.customer.email)
+    if contact is not None and contact.orders_count == 1 and contact.first_order_at is not None:
+        dates.note_first_order(event.store_id, contact.email, contact.first_order_at, country=contact.country)
     touch = event.attribution.touch_for(contact, purchase.occurred_at or event.received_at) if contact else None
     if touch is None or not orders.attribute_order(
         event.store_id,

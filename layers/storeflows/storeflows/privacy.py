@@ -27,7 +27,7 @@ from typing import Any
 
 from storeflows.events.privacy import DataRequest
 from storeflows.records import DataRequestRecord, Suppression
-from storeflows.storage import browser, contacts, dynamodb, keys, reports, sends, signups, visitors, workflows
+from storeflows.storage import browser, contacts, dates, dynamodb, keys, reports, sends, signups, visitors, workflows
 from storeflows.storage import privacy as privacy_store
 from storeflows.workflows import runs
 
@@ -139,6 +139,9 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     # A sign-up waiting for its confirmation holds the address under its own key; the
     # contact's SIGNUP item names it, so it goes first too.
     signup_requests = signups.delete_request_of(store_id, email)
+    # The day index names the address under the day's key; the profile says which day.
+    if items:
+        dates.forget(store_id, {"email": email, **profile})
     erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
     if signup_requests:
         erased["signup_request"] += signup_requests

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from storeflows.fields import Duration, MessageId
+from storeflows.timezones import is_zone
 
 STORE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
 
@@ -99,6 +100,16 @@ class Store(BaseModel):
     attribution: Attribution = Attribution()
     shopify: ShopifyOrders = ShopifyOrders()
     browser: BrowserSettings | None = None
+    # The store's own zone: its contacts' without a country (storeflows.timezones), and the
+    # day of its date and silence flows.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not is_zone(value):
+            raise ValueError(f"{value!r} is not a time zone like Europe/Warsaw or UTC")
+        return value
 
     def previous_secret(self, field: str) -> tuple[str, ...]:
         """The secret `field` (shopify_secret, ...) had before its last rotation, if still accepted."""
@@ -241,6 +252,7 @@ class Contact(BaseModel):
     orders_count: int = 0
     total_spent: Decimal = Decimal("0")
     first_order_at: datetime | None = None
+    birthday: str | None = None  # YYYY-MM-DD or --MM-DD (events.common.Birthday)
     last_order_at: datetime | None = None
     unsubscribed_at: datetime | None = None
     suppressed_reason: str | None = None  # "bounce" or "complaint": no email of any kind

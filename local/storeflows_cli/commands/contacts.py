@@ -22,7 +22,8 @@ def contacts_show(args) -> int:
     name = " ".join(part for part in (summary.get("first_name"), summary.get("last_name")) if part) or "-"
     lines = [
         f"{summary['email']} ({name}) in store {summary['store_id']}",
-        f"  language {summary.get('language') or '-'}, country {summary.get('country') or '-'}",
+        f"  language {summary.get('language') or '-'}, country {summary.get('country') or '-'}, "
+        f"birthday {summary.get('birthday') or '-'}",
         f"  tags: {', '.join(summary['tags']) or '-'}",
         f"  score: {summary['score']}",
         "  marketing consent: "

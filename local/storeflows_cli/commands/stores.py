@@ -171,6 +171,18 @@ def stores_shopify(args) -> int:
     return 0
 
 
+def stores_timezone(args) -> int:
+    from storeflows.admin.stores import set_timezone
+
+    store = set_timezone(args.store, args.set)
+    emit(
+        args,
+        {"store": store.store_id, "timezone": store.timezone},
+        f"store {store.store_id}: time zone {store.timezone} (contacts without a country are in it)",
+    )
+    return 0
+
+
 def install_snippet(api: str, store_id: str, public_key: str, consent_required: bool) -> str:
     """The HTML a store puts on every page (README: The browser snippet and the Shopify pixel)."""
     api = api.rstrip("/")
@@ -337,6 +349,18 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         help="wait for the visitor's consent before storing or sending anything (default: yes)",
     )
     sub.add_argument("--rotate-key", action="store_true", help="replace the browser key")
+    sub = build.command(
+        stores,
+        "timezone",
+        stores_timezone,
+        "show or set the store's time zone",
+        "The store's IANA time zone (default UTC). A contact's birthday email goes at the\n"
+        "workflow's hour in their country's zone; a contact without a country is in the store's,\n"
+        "and so is one in a country of several zones if the store's is one of them.\n"
+        "Without --set: show it.",
+    )
+    sub.add_argument("store")
+    sub.add_argument("--set", metavar="ZONE", help="e.g. Europe/Warsaw, America/New_York")
     sub = build.command(
         stores,
         "shopify",

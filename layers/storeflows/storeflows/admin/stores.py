@@ -19,6 +19,7 @@ from storeflows.intake.signatures import generate_standard_webhooks_secret, sign
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Attribution, BrowserSettings, ShopifyOrders, Store, is_store_id
 from storeflows.storage import stores
+from storeflows.timezones import is_zone
 
 
 def require_store(store_id: str) -> Store:
@@ -167,6 +168,19 @@ def set_shopify_orders(store_id: str, *, count_test_orders: bool | None = None) 
     shopify = ShopifyOrders(count_test_orders=count_test_orders)
     stores.set_store_shopify_orders(store_id, shopify)
     return store.model_copy(update={"shopify": shopify})
+
+
+def set_timezone(store_id: str, timezone: str | None = None) -> Store:
+    """The store's time zone (when given: an IANA name, e.g. Europe/Warsaw); returns the store
+    with it in force. Its contacts without a country get their birthday email at the
+    workflow's hour of this zone (storeflows.timezones)."""
+    store = require_store(store_id)
+    if timezone is None:
+        return store
+    if not is_zone(timezone):
+        raise AdminError(f"{timezone!r} is not a time zone like Europe/Warsaw or America/New_York")
+    stores.set_store_timezone(store_id, timezone)
+    return store.model_copy(update={"timezone": timezone})
 
 
 PUBLIC_KEY_PREFIX = "pk_"

@@ -9,7 +9,7 @@ vendors can add fields without breaking ingest."""
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -30,6 +30,7 @@ _LOCAL_PART_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'
 _MAX_REPORTED_ERRORS = 10
 _LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*")
 _COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
+_BIRTHDAY_RE = re.compile(r"(\d{4}|-)-\d{2}-\d{2}")
 _CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
 
 
@@ -158,6 +159,21 @@ def _normalise_country(value: str | None) -> str | None:
     return value.upper()
 
 
+def _normalise_birthday(value: str | None) -> str | None:
+    """YYYY-MM-DD, or --MM-DD without the year (ISO 8601's truncated form): a real day of the
+    year (Feb 29 included), kept as given."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _BIRTHDAY_RE.fullmatch(value):
+        raise ValueError("not a birthday like 1990-05-17 or --05-17")
+    year = value[:4] if not value.startswith("--") else "2000"  # a leap year: --02-29 is a day
+    try:
+        date.fromisoformat(f"{year}-{value[-5:]}")
+    except ValueError:
+        raise ValueError("not a day of the year") from None
+    return value
+
+
 def _normalise_currency(value: str) -> str:
     currency = value.strip()
     if not _CURRENCY_RE.fullmatch(currency):
@@ -187,6 +203,7 @@ Email = Annotated[str, AfterValidator(_normalise_email)]
 Language = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_language)]
 Country = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_country)]
 Currency = Annotated[str, AfterValidator(_normalise_currency)]
+Birthday = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_normalise_birthday)]
 
 
 class ValueObject(BaseModel):
@@ -220,6 +237,7 @@ class Customer(ValueObject):
     language: Language = None
     country: Country = None
     accepts_marketing: bool | None = None
+    birthday: Birthday = None
 
     @property
     def primary_language(self) -> str | None:

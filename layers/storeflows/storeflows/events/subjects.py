@@ -406,8 +406,43 @@ def _bought_since(entry: dict[str, Any], purchases: Iterable[dict[str, Any]]) ->
     return False
 
 
+class DateSubject(BaseModel):
+    """A run about a contact's day of the year (their birthday, their first order's
+    anniversary), started by the schedule: one per contact, workflow and year (the contact's
+    address's digest in the key, as run names are per store, not per contact), so a second
+    tick, or a retried one, starts nothing more. Its messages see `<occasion>.date`, the day
+    celebrated (yyyy-mm-dd), and for an anniversary `anniversary.years`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["date"] = "date"
+    occasion: Literal["birthday", "anniversary"]
+    on: str  # the day celebrated, yyyy-mm-dd (Feb 28 for a Feb 29 birthday in other years)
+    contact: str  # keys.email_digest of the contact
+    years: int | None = None  # an anniversary's: years since the first order
+
+    @property
+    def key(self) -> str:
+        return f"{self.occasion}:{self.on[:4]}:{self.contact}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return None
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        if self.occasion == "anniversary":
+            return SubjectView({self.occasion: {"date": self.on, "years": self.years}})
+        return SubjectView({self.occasion: {"date": self.on}})
+
+
 RunSubject = Annotated[
-    OrderSubject | EventSubject | CheckoutSubject | CartSubject | SessionSubject | WishlistSubject | VipSubject,
+    OrderSubject
+    | EventSubject
+    | CheckoutSubject
+    | CartSubject
+    | SessionSubject
+    | WishlistSubject
+    | VipSubject
+    | DateSubject,
     Field(discriminator="type"),
 ]
 
@@ -421,4 +456,4 @@ def describe_key(key: str) -> str:
 
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
-_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session", "wishlist", "vip"})
+_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary"})

@@ -40,6 +40,7 @@
     CATALOGUE#<store>               PRODUCT#<product>                    a catalogue product and its variants (version)
     CATALOGUE#<store>               VARIANT#<variant> | SKU#<sku>        which product holds the variant, the SKU
     CATALOGUE#<store>               INVENTORYITEM#<item>                 a Shopify inventory item: its variant, levels
+    DATES#<store>#<occasion>#<mm-dd> CONTACT#<email>                     a contact's birthday that day (storage.dates)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -304,7 +305,7 @@ def wishlist_key(store_id: str, email: str) -> dict[str, str]:
 # --- interest in products (storage.interest) ------------------------------------------------------
 
 INTEREST_PREFIX = "INTEREST#"
-# The table's one global secondary index: a product's interested contacts, by kind and time.
+# A global secondary index: a product's interested contacts, by kind and time.
 INTEREST_INDEX = "interest"
 
 
@@ -349,3 +350,21 @@ def catalogue_sku_key(store_id: str, sku: str) -> dict[str, str]:
 
 def inventory_item_key(store_id: str, inventory_item_id: str) -> dict[str, str]:
     return {"pk": catalogue_pk(store_id), "sk": f"INVENTORYITEM#{inventory_item_id}"}
+
+
+# --- dates (storage.dates) and the schedule ---------------------------------------------------------
+
+DATES_CONTACT_PREFIX = "CONTACT#"
+# A WORKFLOW# item of a template started by the schedule carries this attribute (a sparse
+# index, `Scheduled`): the schedule finds every store's such workflows with one Query.
+SCHEDULED_ATTRIBUTE = "scheduled"
+SCHEDULED_INDEX = "Scheduled"
+SCHEDULED_VALUE = "schedule"
+
+
+def dates_pk(store_id: str, occasion: str, month_day: str) -> str:
+    return f"DATES#{store_id}#{occasion}#{month_day}"
+
+
+def dates_key(store_id: str, occasion: str, month_day: str, email: str) -> dict[str, str]:
+    return {"pk": dates_pk(store_id, occasion, month_day), "sk": f"{DATES_CONTACT_PREFIX}{email}"}

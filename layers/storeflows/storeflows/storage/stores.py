@@ -89,6 +89,16 @@ def set_store_attribution(store_id: str, attribution: Attribution) -> None:
     )
 
 
+def set_store_timezone(store_id: str, timezone: str) -> None:
+    db.table().update_item(
+        Key=keys.store_key(store_id),
+        UpdateExpression="SET #timezone = :timezone",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#timezone": "timezone"},
+        ExpressionAttributeValues={":timezone": timezone},
+    )
+
+
 def set_store_shopify_orders(store_id: str, shopify: ShopifyOrders) -> None:
     db.table().update_item(
         Key=keys.store_key(store_id),

@@ -14,11 +14,20 @@ from boto3.dynamodb.conditions import Key
 from storeflows.storage import dynamodb as db
 from storeflows.storage import keys
 from storeflows.workflows import Workflow, WorkflowStatus
+from storeflows.workflows.triggers import ScheduleTrigger
+
+
+def _live_item(workflow: Workflow) -> dict[str, Any]:
+    """A live version's attributes; a scheduled template's carry the sparse index's key."""
+    item = workflow.model_dump(mode="json")
+    if isinstance(workflow.settings.trigger, ScheduleTrigger):
+        item[keys.SCHEDULED_ATTRIBUTE] = keys.SCHEDULED_VALUE
+    return item
 
 
 def put_workflow(workflow: Workflow) -> None:
     """Writes the live version (what the dispatcher reads)."""
-    item = workflow.model_dump(mode="json")
+    item = _live_item(workflow)
     db.table().put_item(Item={**keys.workflow_key(workflow.store_id, workflow.workflow_id), **item})
 
 
@@ -45,6 +54,19 @@ def _query(store_id: str, prefix: str) -> list[Workflow]:
         for page in db.query_pages(condition, ConsistentRead=True)
         for item in page
     ]
+
+
+def list_scheduled_workflows() -> list[Workflow]:
+    """The published workflows of every store whose runs the schedule starts: one Query of the
+    sparse `Scheduled` index (it holds those workflows only, paused ones too)."""
+    found = [
+        Workflow.model_validate(db.without_keys(item))
+        for page in db.query_pages(
+            Key(keys.SCHEDULED_ATTRIBUTE).eq(keys.SCHEDULED_VALUE), IndexName=keys.SCHEDULED_INDEX
+        )
+        for item in page
+    ]
+    return [workflow for workflow in found if workflow.status is WorkflowStatus.PUBLISHED]
 
 
 def get_workflow(store_id: str, workflow_id: str) -> Workflow | None:
@@ -83,7 +105,7 @@ def publish_draft(draft: Workflow, *, live_version: int | None) -> bool:
     one transaction: False, changing nothing, when the draft or the live version changed
     since they were read (another apply or publish meanwhile)."""
     live_key = keys.workflow_key(draft.store_id, draft.workflow_id)
-    item = draft.model_copy(update={"status": WorkflowStatus.PUBLISHED}).model_dump(mode="json")
+    item = _live_item(draft.model_copy(update={"status": WorkflowStatus.PUBLISHED}))
     live_condition: dict[str, Any] = (
         {"ConditionExpression": "attribute_not_exists(pk)"}
         if live_version is None

@@ -84,11 +84,40 @@ def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
 
 def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject, email: str) -> bool:
     """Starts the run; False when a run for this (store, workflow, subject) already exists."""
+    return _start(workflow, event.store_id, subject, run_input(event, workflow, subject, email))
+
+
+def start_scheduled_run(
+    workflow: Workflow, subject: RunSubject, email: str, *, tick: str, inputs: dict[str, Any]
+) -> bool:
+    """Starts a run the schedule's tick (its scheduled time, `tick`) found due, with the
+    template's `inputs`. False when the run exists already (an earlier or retried tick)."""
+    started = {**run_input_for_schedule(workflow, subject, email, tick=tick), **inputs}
+    return _start(workflow, workflow.store_id, subject, started)
+
+
+def run_input_for_schedule(workflow: Workflow, subject: RunSubject, email: str, *, tick: str) -> dict[str, Any]:
+    """The common run input as an event's run has it, the tick in place of the event."""
+    send = SendRun(store_id=workflow.store_id, workflow_id=workflow.workflow_id, email=email, subject=subject)
+    return {
+        "store_id": workflow.store_id,
+        "workflow_id": workflow.workflow_id,
+        "workflow_version": workflow.version,
+        "event_id": f"schedule:{tick}",
+        "email": email,
+        "subject_key": subject.key,
+        "settings": workflow.settings.model_dump(mode="json"),
+        "contact_key": keys.as_attribute_values(keys.contact_key(workflow.store_id, email)),
+        "send": send.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def _start(workflow: Workflow, store_id: str, subject: RunSubject, started: dict[str, Any]) -> bool:
     try:
         client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn(workflow.template),
-            name=run_name(event.store_id, subject.key, workflow.workflow_id),
-            input=json.dumps(run_input(event, workflow, subject, email)),
+            name=run_name(store_id, subject.key, workflow.workflow_id),
+            input=json.dumps(started),
         )
     except ClientError as err:
         if err.response["Error"]["Code"] == "ExecutionAlreadyExists":

@@ -6,11 +6,9 @@ workflow files from before triggers had types still reads as it always did."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Annotated, Any, ClassVar, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from storeflows.events import EventBody
 from storeflows.events.cart import CartUpdatedEvent
@@ -86,40 +84,20 @@ class WishlistAddedTrigger(EventTrigger):
 
 
 class ScheduleTrigger(BaseModel):
-    """Once a day at a time of the store's day (`at`, in `timezone`): no event matches it; the
-    scheduler starts the runs due then, for the contacts the template selects."""
+    """The hourly schedule (template.yaml's ScheduleTick): no event matches it; each tick
+    starts the runs due in its hour, for the contacts the template's index holds for the day
+    (storeflows.schedules). When in the contact's day a run's email goes is the template's."""
 
     model_config = ConfigDict(extra="forbid")
 
     starts_on: ClassVar[frozenset[str]] = frozenset()
-    # A scheduled run is about its contact; a template whose runs are about more says so.
-    sample_subject: ClassVar[tuple[str, SubjectView]] = ("contact", SubjectView())
+    # A scheduled run is about its contact's day; a template whose runs are about more says so.
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("date", SubjectView())
 
     type: Literal["schedule"] = "schedule"
-    at: time = time(9, 0)
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a time zone like Europe/Warsaw or UTC") from None
-        return value
 
     def matches(self, event: EventBody) -> bool:
         return False
-
-    def next_run_after(self, moment: datetime) -> datetime:
-        """The first time after `moment` this trigger is due, as an aware datetime in its zone
-        (a local time a clock change skips falls on the hour after it, as zoneinfo folds it)."""
-        zone = ZoneInfo(self.timezone)
-        local = moment.astimezone(zone)
-        due = datetime.combine(local.date(), self.at, tzinfo=zone)
-        if due <= local:
-            due = datetime.combine(local.date() + timedelta(days=1), self.at, tzinfo=zone)
-        return due
 
 
 class CheckoutTrigger(BaseModel):

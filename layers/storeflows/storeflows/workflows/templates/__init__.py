@@ -10,7 +10,9 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from storeflows.workflows.templates.abandonment import CartAbandonmentSettings, CheckoutAbandonmentSettings
+from storeflows.workflows.templates.anniversary import AnniversarySettings
 from storeflows.workflows.templates.base import TemplateSettings
+from storeflows.workflows.templates.birthday import BirthdaySettings
 from storeflows.workflows.templates.browse_abandonment import BrowseAbandonmentSettings
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
@@ -45,6 +47,8 @@ WorkflowSettings = Annotated[
         | ReviewRequestSettings
         | VipSettings
         | UsageTipsSettings
+        | BirthdaySettings
+        | AnniversarySettings
     ),
     Field(discriminator="template"),
 ]
