@@ -8,10 +8,10 @@ The rules (DynamoDB Developer Guide, "Read/write capacity mode" and "Item sizes"
   consistent; a Query costs by the total size of what it returns; a read is billed on the
   whole item, whatever its ProjectionExpression.
 
-- a write of an item the `interest` index holds costs the index too: a put of one that
-  carries its keys is counted as 2 more WRU per 1 KB of what the index projects (an upper
+- a write of an item the `lookup` index holds costs the index too: a put of one that
+  carries its keys is counted as 2 more WRU per 1 KB of the item (it projects all; an upper
   bound: the put may move the item in the index, a delete and a put there), an update that
-  takes an item out of it (REMOVE interest_pk) 1 more.
+  takes an item out of it (REMOVE lookup_pk) 1 more.
 
 moto does not account capacity (it answers a constant), so the item's size comes from the
 table as the bench leaves it (`sizes`, by key): items here only grow, so that is their
@@ -54,16 +54,9 @@ def value_size(value: dict[str, Any]) -> int:
     raise ValueError(f"unknown attribute type {kind}")
 
 
-# template.yaml's one global secondary index (storage.interest): its keys and what it projects.
-INDEX_PARTITION = "interest_pk"
-INDEX_ATTRIBUTES = frozenset(
-    {"pk", "sk", "interest_pk", "interest_sk", "email", "kind", "product_id", "variant_id", "at", "price"}
-    | {"currency", "proof", "expires_at"}
-)
-
-
-def _projected(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in item.items() if name in INDEX_ATTRIBUTES}
+# template.yaml's one global secondary index (storage.keys.LOOKUP_INDEX): its partition key;
+# it projects the whole item.
+INDEX_PARTITION = "lookup_pk"
 
 
 def item_size(item: dict[str, Any]) -> int:
@@ -83,7 +76,7 @@ def capacity(
         return sum(_read(size, consistent) for size in returned_item_sizes or []), 0.0
     if operation == "PutItem":
         item = request["Item"]
-        indexed = 2 * _write(item_size(_projected(item))) if INDEX_PARTITION in item else 0.0
+        indexed = 2 * _write(item_size(item)) if INDEX_PARTITION in item else 0.0
         return 0.0, _write(max(item_size(item), _stored(_key_of(item), sizes))) + indexed
     if operation in ("UpdateItem", "DeleteItem"):
         leaves_index = f"REMOVE {INDEX_PARTITION}" in request.get("UpdateExpression", "")

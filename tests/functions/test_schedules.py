@@ -181,7 +181,7 @@ def test_a_tick_queries_only_the_due_days_partitions(schedule):
         boto3.DEFAULT_SESSION.events.unregister("before-call.dynamodb", note)  # type: ignore[union-attr]
     assert sorted(call for call in calls if call[0] in ("Query", "Scan")) == [
         ("Query", "DATES#shop#birthday#12-05"),
-        ("Query", "Scheduled"),
+        ("Query", "lookup"),
     ]
     # The page job reads the workflow and the store (their time zone and settings), nothing else.
     assert sum(1 for call in calls if call[0] == "GetItem") == 2

@@ -1,7 +1,7 @@
 """The hourly schedule: the runs of date workflows (birthday, anniversary) due in each hour.
 
 A tick (EventBridge Scheduler, hourly; its scheduled time in the input) reads no contact: for
-each published workflow of a scheduled template (storage.workflows' `Scheduled` index) it
+each published workflow of a scheduled template (storage.workflows, from the table's lookup index) it
 works out the local days on which the hour [tick, tick + 1h) can hold the workflow's
 `send_at` in some time zone (UTC-12 to UTC+14: one day, two around midnight), and hands each
 day's index partition (storage.dates) to the schedule queue as a page job. A page job reads

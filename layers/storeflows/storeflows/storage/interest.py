@@ -172,8 +172,8 @@ def fulfil_request(store_id: str, email: str, *, product_id: str, variant_id: st
         db.if_condition_holds(
             db.table().update_item,
             Key=keys.interest_key(store_id, email, "requested", product_id, variant_id),
-            UpdateExpression="SET fulfilled_at = :at REMOVE interest_pk, interest_sk",
-            ConditionExpression="attribute_exists(interest_pk)",
+            UpdateExpression=f"SET fulfilled_at = :at REMOVE {keys.LOOKUP_PK}, {keys.LOOKUP_SK}",
+            ConditionExpression=f"attribute_exists({keys.LOOKUP_PK})",
             ExpressionAttributeValues={":at": db.utc_iso(at)},
         )
         is not None
@@ -191,7 +191,7 @@ def open_requests(store_id: str, email: str, *, proof: Proof | None = None) -> l
         _interest(item)
         for page in db.query_pages(condition, ConsistentRead=True)
         for item in page
-        if "interest_pk" in item and item[keys.EXPIRES_AT] > now and (proof is None or item.get("proof") == proof)
+        if keys.LOOKUP_PK in item and item[keys.EXPIRES_AT] > now and (proof is None or item.get("proof") == proof)
     ]
 
 
@@ -218,12 +218,12 @@ def interested_in(
     if variant_id is not None:
         # Variants share the product's partition: another variant's items are read and left.
         filters = filters & Attr("variant_id").eq(variant_id)
-    partition = keys.interest_index_key(store_id, "", "", product_id, "")["interest_pk"]
+    partition = keys.interest_index_key(store_id, "", "", product_id, "")[keys.LOOKUP_PK]
     while position < len(kinds) and len(found) < limit:
         low, high = keys.interest_index_range(kinds[position], since_iso)
         arguments: dict[str, Any] = {
-            "IndexName": keys.INTEREST_INDEX,
-            "KeyConditionExpression": Key("interest_pk").eq(partition) & Key("interest_sk").between(low, high),
+            "IndexName": keys.LOOKUP_INDEX,
+            "KeyConditionExpression": Key(keys.LOOKUP_PK).eq(partition) & Key(keys.LOOKUP_SK).between(low, high),
             "FilterExpression": filters,
             # Never read past what this page returns: the cursor resumes right after it.
             "Limit": limit - len(found),

@@ -36,11 +36,12 @@
     CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
     CONTACT#<store>#<email>         WISHLIST                             the wishlist, and the reminder run holding it
     CONTACT#<store>#<email>         INTEREST#<kind>#<product>#<variant>  viewed, carted... when, at what price (expires)
-      index "interest": interest_pk INTEREST#<store>#<product>, interest_sk <kind>#<at>#<email>
+      index "lookup": lookup_pk INTEREST#<store>#<product>, lookup_sk <kind>#<at>#<email>
     CATALOGUE#<store>               PRODUCT#<product>                    a catalogue product and its variants (version)
     CATALOGUE#<store>               VARIANT#<variant> | SKU#<sku>        which product holds the variant, the SKU
     CATALOGUE#<store>               INVENTORYITEM#<item>                 a Shopify inventory item: its variant, levels
     DATES#<store>#<occasion>#<mm-dd> CONTACT#<email>                     a contact's birthday that day (storage.dates)
+    STORE#<store>                   WORKFLOW#<workflow> (scheduled)      index "lookup": SCHEDULED, <store>#<workflow>
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -96,6 +97,15 @@ def message_key(store_id: str, message_id: str) -> dict[str, str]:
 
 def sender_key(store_id: str, sender_id: str) -> dict[str, str]:
     return {"pk": store_pk(store_id), "sk": f"{SENDER_PREFIX}{sender_id}"}
+
+
+# The table's one global secondary index, overloaded (CloudFormation adds at most one index
+# to a table per stack update, so a second one would make an upgrade fail): items that some
+# read must find by something other than their key carry `lookup_pk`/`lookup_sk`; only they
+# are in it (sparse). A product's interested contacts: INTEREST#<store>#<product>, by
+# <kind>#<at>#<email>; the workflows the schedule starts: SCHEDULED, by <store>#<workflow>.
+LOOKUP_INDEX = "lookup"
+LOOKUP_PK, LOOKUP_SK = "lookup_pk", "lookup_sk"
 
 
 def contact_pk(store_id: str, email: str) -> str:
@@ -305,8 +315,6 @@ def wishlist_key(store_id: str, email: str) -> dict[str, str]:
 # --- interest in products (storage.interest) ------------------------------------------------------
 
 INTEREST_PREFIX = "INTEREST#"
-# A global secondary index: a product's interested contacts, by kind and time.
-INTEREST_INDEX = "interest"
 
 
 def interest_key(store_id: str, email: str, kind: str, product_id: str, variant_id: str | None) -> dict[str, str]:
@@ -318,7 +326,7 @@ def interest_key(store_id: str, email: str, kind: str, product_id: str, variant_
 def interest_index_key(store_id: str, email: str, kind: str, product_id: str, at: str) -> dict[str, str]:
     """Where the item sits in the interest index: the product's partition, its kind's contacts
     oldest first (`at` is the item's time: the latest view, the first request)."""
-    return {"interest_pk": f"{INTEREST_PREFIX}{store_id}#{product_id}", "interest_sk": f"{kind}#{at}#{email}"}
+    return {LOOKUP_PK: f"{INTEREST_PREFIX}{store_id}#{product_id}", LOOKUP_SK: f"{kind}#{at}#{email}"}
 
 
 def interest_index_range(kind: str, since: str) -> tuple[str, str]:
@@ -355,11 +363,13 @@ def inventory_item_key(store_id: str, inventory_item_id: str) -> dict[str, str]:
 # --- dates (storage.dates) and the schedule ---------------------------------------------------------
 
 DATES_CONTACT_PREFIX = "CONTACT#"
-# A WORKFLOW# item of a template started by the schedule carries this attribute (a sparse
-# index, `Scheduled`): the schedule finds every store's such workflows with one Query.
-SCHEDULED_ATTRIBUTE = "scheduled"
-SCHEDULED_INDEX = "Scheduled"
-SCHEDULED_VALUE = "schedule"
+# The live WORKFLOW# item of a template started by the schedule is in the lookup index under
+# this partition: the schedule finds every store's such workflows with one Query.
+SCHEDULED_WORKFLOWS = "SCHEDULED"
+
+
+def scheduled_workflow_index_key(store_id: str, workflow_id: str) -> dict[str, str]:
+    return {LOOKUP_PK: SCHEDULED_WORKFLOWS, LOOKUP_SK: f"{store_id}#{workflow_id}"}
 
 
 def dates_pk(store_id: str, occasion: str, month_day: str) -> str:

@@ -18,10 +18,10 @@ from storeflows.workflows.triggers import ScheduleTrigger
 
 
 def _live_item(workflow: Workflow) -> dict[str, Any]:
-    """A live version's attributes; a scheduled template's carry the sparse index's key."""
+    """A live version's attributes; a scheduled template's carry their lookup index key."""
     item = workflow.model_dump(mode="json")
     if isinstance(workflow.settings.trigger, ScheduleTrigger):
-        item[keys.SCHEDULED_ATTRIBUTE] = keys.SCHEDULED_VALUE
+        item.update(keys.scheduled_workflow_index_key(workflow.store_id, workflow.workflow_id))
     return item
 
 
@@ -58,12 +58,10 @@ def _query(store_id: str, prefix: str) -> list[Workflow]:
 
 def list_scheduled_workflows() -> list[Workflow]:
     """The published workflows of every store whose runs the schedule starts: one Query of the
-    sparse `Scheduled` index (it holds those workflows only, paused ones too)."""
+    lookup index (it holds those workflows only, paused ones too, beside other kinds of items)."""
     found = [
         Workflow.model_validate(db.without_keys(item))
-        for page in db.query_pages(
-            Key(keys.SCHEDULED_ATTRIBUTE).eq(keys.SCHEDULED_VALUE), IndexName=keys.SCHEDULED_INDEX
-        )
+        for page in db.query_pages(Key(keys.LOOKUP_PK).eq(keys.SCHEDULED_WORKFLOWS), IndexName=keys.LOOKUP_INDEX)
         for item in page
     ]
     return [workflow for workflow in found if workflow.status is WorkflowStatus.PUBLISHED]
