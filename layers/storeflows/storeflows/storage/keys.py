@@ -35,6 +35,7 @@
     SIGNUPREQUEST#<store>#<id>      SIGNUPREQUEST                        a sign-up waiting for confirmation (expires)
     CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
     CONTACT#<store>#<email>         WISHLIST                             the wishlist, and the reminder run holding it
+    PACER#ses                       PACER                                the next free SES send slot (storage.pacer)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -284,3 +285,10 @@ def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
 
 def wishlist_key(store_id: str, email: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": "WISHLIST"}
+
+
+def ses_pacer_key() -> dict[str, str]:
+    """The stack's one SES pacer: every send of every store reserves its slot here, because
+    SES's send rate is the account's, not a store's (a hot key by design: README "Sending at
+    SES's pace")."""
+    return {"pk": "PACER#ses", "sk": "PACER"}
