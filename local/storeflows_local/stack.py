@@ -60,6 +60,9 @@ LOCAL_SCHEDULE_RETRIES = 2
 # Concurrent invocations of one function, each in an environment of its own (Lambda's
 # default account limit is 1,000; on a laptop a few are as fast as many).
 ENVIRONMENTS_PER_FUNCTION = 4
+# A send waits in its environment for its SES pacer slot (up to its horizon, 2 s): in a burst,
+# Lambda runs as many at once as that takes. Here enough for a local SES rate of 20 a second.
+ENVIRONMENTS_OF = {"SendMessageFunction": 48}
 
 
 # (logical id, handler) -> the handler to run instead, e.g. one that also measures it.
@@ -112,6 +115,7 @@ class LocalStack:
             on_email_sent=self._email_sent,
             on_sns_to_lambda=self._invoke_async,
             on_dynamodb_write=self._on_dynamodb_write,
+            ses_rate=float(os.environ.get("STOREFLOWS_LOCAL_SES_RATE") or 0) or None,
         )
         self.build()
         self._start_pollers()
@@ -289,7 +293,7 @@ class LocalStack:
         for spec in specs:
             handler = ExecutionEnvironments(
                 functools.partial(self._start_environment, spec),
-                ENVIRONMENTS_PER_FUNCTION,
+                ENVIRONMENTS_OF.get(spec.logical_id, ENVIRONMENTS_PER_FUNCTION),
                 turns=http_turns if spec.routes else None,
             )
             self.handlers[spec.logical_id] = handler

@@ -5,12 +5,14 @@ this process reaches its moto through AWS_ENDPOINT_URL, with the code path used 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,14 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    with local_stack(tmp_path_factory) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def local_stack(tmp_path_factory, **extra_env: str) -> Iterator[Stack]:
+    """A local stack of its own, its subprocess given `extra_env` too (a test module that needs
+    another setting of the stack overrides `stack` with one: tests/e2e/test_send_pacing.py)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
@@ -67,6 +77,7 @@ def stack(tmp_path_factory):
         # The hourly schedule fires only for the hours a test asks for (POST /_local/schedules):
         # at 4 days a second its clock would tick 96 times a second through every test.
         "STOREFLOWS_LOCAL_SCHEDULES": "manual",
+        **extra_env,
     }
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
@@ -79,15 +90,19 @@ def stack(tmp_path_factory):
     )
     ready: dict = {}
 
-    def read_ready_line() -> None:
+    started = threading.Event()
+
+    def read_ready_line_then_drain() -> None:
+        # Read to the end: what the stack logs after READY (a warning per failed function
+        # attempt, e.g. every SendThrottled of a burst) would otherwise fill the pipe, and the
+        # stack's next log line would block it for good.
         for line in process.stdout:
             if line.startswith("READY "):
                 ready.update(json.loads(line[len("READY ") :]))
-                return
+                started.set()
 
-    reader = threading.Thread(target=read_ready_line, daemon=True)
-    reader.start()
-    reader.join(STARTUP_SECONDS)
+    threading.Thread(target=read_ready_line_then_drain, daemon=True).start()
+    started.wait(STARTUP_SECONDS)
     if not ready:
         process.kill()
         pytest.fail(f"local stack did not start within {STARTUP_SECONDS}s (exit code {process.poll()})")

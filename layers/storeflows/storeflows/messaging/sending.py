@@ -18,17 +18,23 @@ No email goes out twice for one step of one run, however often Step Functions re
 the step's decision record is read with the rest, and a step that has one answers with it;
 a send claims that record (status "sending") before SES is called and completes it after.
 An attempt that died between the two may or may not have handed the email to SES; the
-step then records it as skipped ("send_outcome_unknown") rather than risk a duplicate."""
+step then records it as skipped ("send_outcome_unknown") rather than risk a duplicate.
+
+Every email takes a slot of the stack's SES pacer (storeflows.messaging.pacing) once the
+contact may receive it, and goes out at that slot's time. When the pacer has no slot within
+its horizon, the step raises SendThrottled before claiming anything (no decision, no frequency
+cap slot, no coupon code used up) and Step Functions retries it later."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
 from storeflows.config import require
-from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
+from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, UnknownStore
 from storeflows.events.subjects import SubjectView, WishlistSubject
-from storeflows.messaging import contact_links, coupons, ses
+from storeflows.messaging import contact_links, coupons, pacing, ses
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
 from storeflows.messaging.rendering import RenderedMessage, render_message
@@ -41,6 +47,9 @@ from storeflows.storage import browser, messages, orders, sends
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
     """`attempt_ends_at`: when this attempt is certain to be over (its Lambda timeout)."""
+    if pacing.surely_full(time.time()):
+        # Known without a request: the retry comes back when the burst has moved on.
+        raise SendThrottled("the SES pacer is full")
     subject = request.run.subject
     context = sends.get_send_context(
         request.store_id,
@@ -89,6 +98,7 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # Kept from before the intake refused such addresses: SES could not take it, and
         # no retry would change that.
         return _skipped(request, "address_not_sendable")
+    send_at = _send_slot()
     sender = messages.message_sender(message)
     slot = None
     if request.run.frequency_cap_seconds:
@@ -105,6 +115,7 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         language, raw = _compose(request, store, message, contact, sender, coupon_code, view)
         # The report day of this email: its tags carry it, so every later event of it counts there.
         sent_on = datetime.now(UTC).date()
+        pacing.wait_for(send_at)
         ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
     except SendInProgress:
         raise  # the other attempt of this very send holds the slot too, and may send
@@ -134,6 +145,14 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
     )
     metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
     return {"status": "sent", "ses_message_id": ses_message_id, "language": language}
+
+
+def _send_slot() -> float:
+    """This email's send time from the SES pacer; SendThrottled when it has none soon."""
+    slots = pacing.reserve(time.time())
+    if slots is None:
+        raise SendThrottled("the SES pacer has no slot within its horizon")
+    return slots[0]
 
 
 def _bought_since(contact: Contact, moment: datetime) -> bool:

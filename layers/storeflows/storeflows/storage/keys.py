@@ -42,6 +42,7 @@
     CATALOGUE#<store>               INVENTORYITEM#<item>                 a Shopify inventory item: its variant, levels
     DATES#<store>#<occasion>#<mm-dd> CONTACT#<email>                     a contact's birthday that day (storage.dates)
     STORE#<store>                   WORKFLOW#<workflow> (scheduled)      index "lookup": SCHEDULED, <store>#<workflow>
+    PACER#ses                       PACER                                the next free SES send slot (storage.pacer)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -378,3 +379,13 @@ def dates_pk(store_id: str, occasion: str, month_day: str) -> str:
 
 def dates_key(store_id: str, occasion: str, month_day: str, email: str) -> dict[str, str]:
     return {"pk": dates_pk(store_id, occasion, month_day), "sk": f"{DATES_CONTACT_PREFIX}{email}"}
+
+
+# --- sending at SES's pace (storage.pacer) -----------------------------------------------------------
+
+
+def ses_pacer_key() -> dict[str, str]:
+    """The stack's one SES pacer: every send of every store reserves its slot here, because
+    SES's send rate is the account's, not a store's (a hot key by design: README "Sending at
+    SES's pace")."""
+    return {"pk": "PACER#ses", "sk": "PACER"}
