@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import abandonment, cancellation, privacy, sessions, signups, storefront
+from storeflows import abandonment, cancellation, privacy, recommendations, replenishment, sessions, signups, storefront
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
@@ -68,6 +68,12 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
     attributed_to = _attribute_purchase(event, purchase) if newly_recorded else None
+    if newly_recorded:
+        # What the store's orders teach the upsell and replenishment flows (counts only).
+        recommendations.note_order(event.store_id, purchase.order)
+        replenishment.note_order(
+            event.store_id, purchase.customer.email, purchase.order, purchase.occurred_at or event.received_at
+        )
     # Its checkout's and cart's reminders stop at once (the check before each one sees the
     # purchase too, for a checkout the order does not name).
     abandonment_stopped = (
@@ -377,12 +383,13 @@ def _start_runs(event: StoreEvent, request: RunRequest) -> dict[str, Any]:
     started, already_running = [], []
     if subject is not None:
         for workflow in workflows.list_workflows(event.store_id):
-            if not workflow.runs_for(event.event) or not workflow.settings.takes(subject):
+            if not workflow.runs_for(event.event):
                 continue
-            if runs.start_run(event, workflow, subject, request.email):
-                started.append(workflow.workflow_id)
-            else:
-                already_running.append(workflow.workflow_id)
+            for run_subject in workflow.settings.run_subjects(event, subject):
+                if runs.start_run(event, workflow, run_subject, request.email):
+                    started.append(workflow.workflow_id)
+                else:
+                    already_running.append(workflow.workflow_id)
     logger.info(
         "runs started",
         extra={

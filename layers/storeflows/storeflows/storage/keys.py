@@ -35,6 +35,8 @@
     SIGNUPREQUEST#<store>#<id>      SIGNUPREQUEST                        a sign-up waiting for confirmation (expires)
     CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
     CONTACT#<store>#<email>         WISHLIST                             the wishlist, and the reminder run holding it
+    BOUGHTWITH#<store>#<product>    BOUGHTWITH                           how often each product was bought with it
+    REPEATS#<store>#<sku>           REPEATS                              days per unit between a contact's repeat buys
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -284,3 +286,14 @@ def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
 
 def wishlist_key(store_id: str, email: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": "WISHLIST"}
+
+
+# --- purchase statistics (storage.purchase_stats): counts only, no contact or order ---------------
+
+
+def bought_with_key(store_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": f"BOUGHTWITH#{store_id}#{product_id}", "sk": "BOUGHTWITH"}
+
+
+def repeat_intervals_key(store_id: str, sku: str) -> dict[str, str]:
+    return {"pk": f"REPEATS#{store_id}#{sku}", "sk": "REPEATS"}

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from storeflows.events import EventBody
+from storeflows.events import EventBody, StoreEvent
 from storeflows.events.subjects import RunSubject, SubjectView
 from storeflows.workflows.triggers import Trigger, trigger_classes
 
@@ -54,6 +54,12 @@ class TemplateSettings(BaseModel):
         trigger matched): every subject, but for the session templates, which each take
         their own kind of session."""
         return True
+
+    def run_subjects(self, event: StoreEvent, subject: RunSubject) -> list[RunSubject]:
+        """The runs this workflow starts for an event whose trigger matched, by subject: one
+        about the event's subject when the template takes it. A template whose runs are about
+        a part of it (one per SKU of an order) or about it in its own way overrides it."""
+        return [subject] if self.takes(subject) else []
 
     def run_inputs(
         self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody

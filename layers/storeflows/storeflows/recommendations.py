@@ -1,0 +1,65 @@
+"""Complementary products for an order (the thank_you_upsell template's `recommendations`):
+first the catalogue's `related` products of what was bought, in the catalogue's order, then
+the products most often bought together with them in this store's orders, to fill the
+remaining places; never a product of the order, only products the catalogue has with an
+available variant, at most `count`.
+
+The bought-together counts are kept as orders are recorded (note_order; storage.purchase_stats
+says what they cost)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storeflows import order_products
+from storeflows.catalogue import CatalogueProduct
+from storeflows.events.common import Order
+from storeflows.storage import purchase_stats
+
+MAX_RECOMMENDATIONS = 12
+# Candidates read from the catalogue per place: enough to pass over the unavailable ones
+# without reading a product's whole bought-together list.
+_CANDIDATES_PER_PLACE = 3
+
+
+def note_order(store_id: str, order: Order) -> int:
+    """Counts the order's products as bought together; the writes it made."""
+    bought = {line.product.product_id for line in order_products.lines_of(store_id, order.items) if line.product}
+    bought |= {item.product_id for item in order.items if item.product_id}
+    return purchase_stats.count_bought_together(store_id, bought)
+
+
+def complementary_products(store_id: str, order: Order, count: int) -> list[dict[str, Any]]:
+    """What to recommend after this order, best first: each `product_id`, `name`, `url`,
+    `image_url`, `price` (the lowest of its available variants) and `currency`."""
+    count = max(0, min(count, MAX_RECOMMENDATIONS))
+    lines = order_products.lines_of(store_id, order.items)
+    bought = {line.product.product_id for line in lines if line.product} | {
+        item.product_id for item in order.items if item.product_id
+    }
+    related = [
+        product_id
+        for line in lines
+        if line.product
+        for product_id in line.product.related
+        if product_id not in bought
+    ]
+    together = purchase_stats.bought_with(store_id, bought)
+    by_count = sorted((p for p in together if p not in bought), key=lambda p: (-together[p], p))
+    candidates = list(dict.fromkeys([*related, *by_count]))[: count * _CANDIDATES_PER_PLACE]
+    found = order_products.products_by_id(store_id, candidates)
+    chosen = [found[p] for p in candidates if p in found and order_products.is_available(found[p])]
+    return [_shown(product, order.currency) for product in chosen[:count]]
+
+
+def _shown(product: CatalogueProduct, order_currency: str) -> dict[str, Any]:
+    available = [variant for variant in product.variants if variant.available]
+    cheapest = min(available, key=lambda variant: variant.price)
+    return {
+        "product_id": product.product_id,
+        "name": product.name,
+        "url": product.url,
+        "image_url": cheapest.image_url or product.image_url,
+        "price": cheapest.price,
+        "currency": product.currency or order_currency,
+    }
