@@ -307,3 +307,89 @@ def test_products_are_listed_in_pages(aws):
     first, cursor = products.list_products("demo", limit=3)
     rest, end = products.list_products("demo", cursor=cursor, limit=3)
     assert [p.product_id for p in first + rest] == ["p0", "p1", "p2", "p3", "p4"] and end is None
+
+
+# --- the catalogue in messages -------------------------------------------------------------------------
+
+
+def _sell(sku: str, quantity: int) -> None:
+    from storeflows.events.purchase import PurchaseEvent
+    from storeflows.storage import orders
+
+    orders.record_purchase(
+        "demo",
+        f"sale-{sku}",
+        PurchaseEvent.model_validate(
+            {
+                "type": "purchase",
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "order": {
+                    "id": f"order-{sku}",
+                    "total": "1",
+                    "currency": "EUR",
+                    "items": [{"sku": sku, "name": sku.title(), "quantity": quantity}],
+                },
+                "customer": {"email": "ana@example.com"},
+            }
+        ),
+    )
+
+
+def _context():
+    from storeflows.events.subjects import SubjectView
+    from storeflows.messaging.context import message_context
+    from storeflows.records import Contact, Store
+
+    return message_context(
+        Store(store_id="demo", unsubscribe_key="k", name="Demo"),
+        Contact(store_id="demo", email="ana@example.com"),
+        SubjectView(),
+        "https://example.test/unsubscribe",
+    )
+
+
+def test_bestsellers_show_the_catalogues_link_picture_and_prices_in_the_example_message(aws):
+    from pathlib import Path as _Path
+
+    from storeflows.admin.files import load_message_yaml
+    from storeflows.messaging.rendering import render_message
+
+    root = _Path(__file__).resolve().parents[2]
+    products.put_product("demo", CatalogueProduct.model_validate(API_PRODUCT["product"]), at=AT)
+    _sell("LS-M", 5)
+    _sell("UNKNOWN-SKU", 2)
+
+    best, unknown = _context()["bestsellers"]()
+    assert (best["sku"], best["url"], best["price"], best["currency"]) == (
+        "LS-M",
+        "https://shop.example.com/products/linen-shirt",
+        Decimal("59.00"),
+        "EUR",
+    )
+    assert (unknown["sku"], unknown["url"], unknown["image_url"], unknown["price"]) == ("UNKNOWN-SKU", None, None, None)
+    shirt = _context()["product"]("LS-M")
+    assert (shirt["name"], shirt["available"], _context()["product"]("linen-shirt")["sku"]) == ("Linen shirt", True, "LS-M")
+    assert _context()["product"]("nothing") is None
+
+    path = root / "examples" / "messages" / "care-cross-sell.yaml"
+    message = load_message_yaml(path.read_text("utf-8"), base_dir=path.parent)
+    rendered = render_message(message.variants["en"], _context())
+    assert '<a href="https://shop.example.com/products/linen-shirt">Linen shirt</a>' in rendered.html
+    assert '<img src="https://shop.example.com/images/linen-shirt.jpg" alt="Linen shirt"' in rendered.html
+    assert "<strong>59.00 EUR</strong>" in rendered.html
+    assert "- Linen shirt: 59.00 EUR https://shop.example.com/products/linen-shirt" in rendered.text
+    # A product the catalogue does not know is named, without a picture or a price.
+    assert "<td>Unknown-Sku</td>" in rendered.html
+
+
+def test_the_example_message_shows_no_product_block_without_best_sellers(aws):
+    from pathlib import Path as _Path
+
+    from storeflows.admin.files import load_message_yaml
+    from storeflows.messaging.rendering import render_message
+
+    path = _Path(__file__).resolve().parents[2] / "examples" / "messages" / "care-cross-sell.yaml"
+    message = load_message_yaml(path.read_text("utf-8"), base_dir=path.parent)
+    rendered = render_message(message.variants["pl"], _context())
+    assert "bestseller" not in rendered.html and "<table" not in rendered.html
+    assert "bestseller" not in rendered.text
