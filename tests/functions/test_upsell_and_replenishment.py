@@ -86,11 +86,14 @@ def test_related_products_come_first_never_what_was_bought_nor_what_is_unavailab
     [shown] = recommendations.complementary_products(STORE, order("1", ("A", 1)), 1)
     assert shown == {
         "product_id": "b",
+        "sku": "B",
         "name": "B",
         "url": f"{SHOP}/products/b",
         "image_url": f"{SHOP}/img/b.jpg",
         "price": Decimal("24.90"),
+        "compare_at_price": None,
         "currency": "EUR",
+        "available": True,
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from storeflows import order_products
 from storeflows.catalogue import CatalogueProduct
 from storeflows.events.common import Order
+from storeflows.messaging.context import product_view
 from storeflows.storage import purchase_stats
 
 MAX_RECOMMENDATIONS = 12
@@ -24,19 +25,16 @@ _CANDIDATES_PER_PLACE = 3
 
 def note_order(store_id: str, order: Order) -> int:
     """Counts the order's products as bought together; the writes it made."""
-    bought = {line.product.product_id for line in order_products.lines_of(store_id, order.items) if line.product}
-    bought |= {item.product_id for item in order.items if item.product_id}
-    return purchase_stats.count_bought_together(store_id, bought)
+    return purchase_stats.count_bought_together(store_id, _bought(order_products.lines_of(store_id, order.items)))
 
 
 def complementary_products(store_id: str, order: Order, count: int) -> list[dict[str, Any]]:
-    """What to recommend after this order, best first: each `product_id`, `name`, `url`,
-    `image_url`, `price` (the lowest of its available variants) and `currency`."""
+    """What to recommend after this order, best first, each as messaging.context.product_view
+    shows a product (its cheapest available variant; the order's currency when the catalogue
+    names none)."""
     count = max(0, min(count, MAX_RECOMMENDATIONS))
     lines = order_products.lines_of(store_id, order.items)
-    bought = {line.product.product_id for line in lines if line.product} | {
-        item.product_id for item in order.items if item.product_id
-    }
+    bought = _bought(lines)
     related = [
         product_id
         for line in lines
@@ -52,14 +50,14 @@ def complementary_products(store_id: str, order: Order, count: int) -> list[dict
     return [_shown(product, order.currency) for product in chosen[:count]]
 
 
+def _bought(lines: list[order_products.CataloguedLine]) -> set[str]:
+    """The order's products: as the catalogue knows them, else as the order names them."""
+    named = (line.product.product_id if line.product else line.item.product_id for line in lines)
+    return {product_id for product_id in named if product_id}
+
+
 def _shown(product: CatalogueProduct, order_currency: str) -> dict[str, Any]:
-    available = [variant for variant in product.variants if variant.available]
-    cheapest = min(available, key=lambda variant: variant.price)
-    return {
-        "product_id": product.product_id,
-        "name": product.name,
-        "url": product.url,
-        "image_url": cheapest.image_url or product.image_url,
-        "price": cheapest.price,
-        "currency": product.currency or order_currency,
-    }
+    """The product as every message shows a catalogue product, at its cheapest available variant."""
+    cheapest = min((variant for variant in product.variants if variant.available), key=lambda variant: variant.price)
+    shown = product_view(product, cheapest)
+    return {**shown, "currency": shown["currency"] or order_currency}

@@ -390,11 +390,14 @@ class UpsellSubject(BaseModel):
 SAMPLE_RECOMMENDATIONS = [
     {
         "product_id": "SAMPLE-P2",
+        "sku": "SAMPLE-SKU-2",
         "name": "Sample companion",
         "url": "https://shop.example.com/products/companion",
         "image_url": "https://shop.example.com/img/companion.jpg",
         "price": Decimal("24.90"),
+        "compare_at_price": None,
         "currency": "EUR",
+        "available": True,
     }
 ]
 """What the check of a saved message shows a thank-you upsell's message."""
