@@ -23,14 +23,17 @@ import requests
 
 from storeflows import config, reports, sessions
 from storeflows.events.purchase import PurchaseEvent
+from storeflows.events.subjects import describe_key
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Message, MessageContent, Purpose, Store
-from storeflows.storage import contacts, messages, stores, workflows
+from storeflows.storage import contacts, messages, products, stores, workflows
 from storeflows.workflows import Workflow, WorkflowStatus, runs
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.replenishment import ReplenishmentSettings
+from storeflows.workflows.templates.thank_you_upsell import ThankYouUpsellSettings
 from storeflows_cli.commands.reports import format_report
 from storeflows_local.demo_store import (
     DEMO_SENDER_ID,
@@ -48,6 +51,26 @@ from storeflows_local.waiting import wait_for, wait_for_run
 
 DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", "quantity": 1, "price": "129.90"}]
 SCARF = [{"sku": "SILK-SCARF", "name": "Silk scarf", "category": "accessories", "quantity": 1, "price": "35.50"}]
+SHOP = "https://shop.example.com"
+
+
+def _product(product_id: str, name: str, price: str, **extra: Any) -> dict[str, Any]:
+    """A product of a demo catalogue, one variant (its SKU the id upper-cased), in stock."""
+    return {
+        "product_id": product_id,
+        "name": name,
+        "url": f"{SHOP}/products/{product_id}",
+        "image_url": f"{SHOP}/img/{product_id}.jpg",
+        "currency": "EUR",
+        "variants": [
+            {"variant_id": f"{product_id}-1", "sku": product_id.upper(), "price": price, "inventory_quantity": 20}
+        ],
+        **extra,
+    }
+
+
+def _line(product_id: str, name: str, price: str, quantity: int = 1) -> dict[str, Any]:
+    return {"sku": product_id.upper(), "product_id": product_id, "name": name, "quantity": quantity, "price": price}
 
 
 @dataclass
@@ -59,6 +82,10 @@ class Purchase:
     details: dict[str, Any] = field(default_factory=dict)
     # The customer clicks the email this purchase brought, before buying again.
     clicks: bool = False
+    # The subjects of the runs it starts (None: the order); the next purchase comes once they
+    # end, unless `then_wait` is off (bought again before the first run's reminder).
+    runs: list[str] | None = None
+    then_wait: bool = True
 
 
 @dataclass
@@ -67,6 +94,8 @@ class Scenario:
     settings: Any  # None: the demo store's own published workflow
     messages: dict[str, tuple[Purpose, str]]
     purchases: list[Purchase]
+    # The store's catalogue, posted first as the store would (`product` events).
+    products: list[dict[str, Any]] = field(default_factory=list)
 
 
 SCENARIOS = {
@@ -153,6 +182,88 @@ SCENARIOS = {
             Purchase("bruno@example.com", "Bruno", "S-2", "35.50", details={"items": SCARF}),
         ],
     ),
+    "thank_you_upsell": Scenario(
+        "Thank-you & upsell: the shirt's related products; the sunglasses' bought-together towel",
+        ThankYouUpsellSettings(message="thanks-upsell"),
+        {
+            "thanks-upsell": (
+                Purpose.MARKETING,
+                "Thank you! {% if recommendations %}Goes well with it: "
+                "{{ recommendations|map(attribute='name')|join(', ') }}{% else %}See you soon{% endif %}",
+            )
+        },
+        [
+            Purchase(
+                "ana@example.com",
+                "Ana",
+                "U-1",
+                "59.00",
+                details={"items": [_line("linen-shirt", "Linen shirt", "59.00")]},
+            ),
+            Purchase(
+                "bruno@example.com",
+                "Bruno",
+                "U-2",
+                "54.00",
+                details={
+                    "items": [_line("sunglasses", "Sunglasses", "35.00"), _line("beach-towel", "Beach towel", "19.00")]
+                },
+            ),
+            Purchase(
+                "carla@example.com",
+                "Carla",
+                "U-3",
+                "35.00",
+                details={"items": [_line("sunglasses", "Sunglasses", "35.00")]},
+            ),
+        ],
+        products=[
+            _product("linen-shirt", "Linen shirt", "59.00", related=["linen-trousers", "straw-hat", "sold-out-belt"]),
+            _product("linen-trousers", "Linen trousers", "79.00"),
+            _product("straw-hat", "Straw hat", "29.00"),
+            {
+                **_product("sold-out-belt", "Woven belt", "25.00"),
+                "variants": [
+                    {"variant_id": "sold-out-belt-1", "sku": "SOLD-OUT-BELT", "price": "25.00", "inventory_quantity": 0}
+                ],
+            },
+            _product("sunglasses", "Sunglasses", "35.00"),
+            _product("beach-towel", "Beach towel", "19.00"),
+        ],
+    ),
+    "replenishment": Scenario(
+        "Replenishment: coffee beans last 7 days a bag; a reminder 2 days before they run out",
+        ReplenishmentSettings(reminder_message="time-to-reorder", remind_before="2d"),
+        {"time-to-reorder": (Purpose.MARKETING, "Running low on {{ reorder.name }}? Reorder: {{ reorder.url }}")},
+        [
+            Purchase(
+                "ana@example.com",
+                "Ana",
+                "R-1",
+                "24.00",
+                details={"items": [_line("coffee-beans", "Coffee beans", "12.00", quantity=2)]},
+                runs=["reorder:R-1:COFFEE-BEANS"],
+            ),
+            Purchase(
+                "bruno@example.com",
+                "Bruno",
+                "R-2",
+                "12.00",
+                details={"items": [_line("coffee-beans", "Coffee beans", "12.00")]},
+                runs=["reorder:R-2:COFFEE-BEANS"],
+                then_wait=False,
+            ),
+            Purchase(
+                "bruno@example.com",
+                "Bruno",
+                "R-3",
+                "12.00",
+                details={"items": [_line("coffee-beans", "Coffee beans", "12.00")]},
+                runs=["reorder:R-3:COFFEE-BEANS"],
+            ),
+        ],
+        products=[_product("coffee-beans", "Coffee beans", "12.00", usage_cycle_days=7)],
+    ),
 }
 
 
@@ -192,10 +303,17 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
     )
     if scenario.settings is not None:
         create_store(store_id, workflow_id, secrets, scenario)
+    for product in scenario.products:
+        body = {"type": "product", "product": product}
+        response = post_event(stack.api_url, store_id, secrets.webhook_secret, body)
+        print(f"   POST /events/{store_id}  product {product['product_id']} -> {response.status_code}")
+    ids = [product["product_id"] for product in scenario.products]
+    wait_for(lambda: all(products.get_product(store_id, product_id) for product_id in ids), what="the catalogue")
     machine = runs.state_machine_arn(name)
     already_sent = len(outbox())
     workflow = next(w for w in workflows.list_workflows(store_id) if w.workflow_id == workflow_id)
     print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
+    waiting: list[str] = []
     for buy in scenario.purchases:
         details = {"language": "en-GB", "country": "PL", "total": buy.total, **buy.details}
         body = purchase(buy.order_id, buy.email, first_name=buy.first_name, **details)
@@ -208,8 +326,11 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
             print(f"   unexpected answer: {response.text}", file=sys.stderr)
             return 1
         if workflow.runs_for(PurchaseEvent.model_validate(body)):
-            execution = wait_for_run(machine, runs.run_name(store_id, buy.order_id, workflow_id), timeout=60)
-            print(f"     workflow run {execution['status'].lower()}")
+            waiting += buy.runs or [buy.order_id]
+            while buy.then_wait and waiting:
+                subject = waiting.pop(0)
+                execution = wait_for_run(machine, runs.run_name(store_id, subject, workflow_id), timeout=60)
+                print(f"     workflow run {describe_key(subject)} {execution['status'].lower()}")
         else:
             print("     not for this workflow (its condition does not match)")
         if buy.clicks:

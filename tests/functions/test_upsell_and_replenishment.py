@@ -168,7 +168,9 @@ def test_a_learned_interval_stands_in_for_a_missing_cycle(aws, monkeypatch):
     monkeypatch.setattr(purchase_stats, "repeat_interval_days", lambda store, sku, at_least: 25.0)
     [due] = replenishment.reminders_for(STORE, order("7", ("TEA", 2)), occurred_at=AT, remind_before=0, min_repeats=10)
     assert due.due_at == AT + timedelta(days=50) and due.variant_id is None
-    assert replenishment.reminders_for(STORE, order("7", ("TEA", 2)), occurred_at=AT, remind_before=0, min_repeats=0) == []
+    assert (
+        replenishment.reminders_for(STORE, order("7", ("TEA", 2)), occurred_at=AT, remind_before=0, min_repeats=0) == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -201,7 +203,9 @@ def test_a_reorder_or_an_unavailable_variant_skips_the_reminder(aws):
     store = Store(store_id=STORE, unsubscribe_key="k")
     buy("7", "ana@example.com", AT, ("VIT-30", 2))
     buy("8", "ana@example.com", AT + timedelta(days=3), ("MUG", 1))
-    assert replenishment.view_at_send(store, "ana@example.com", reorder_subject(), orders_record("7")).skip_reason is None
+    assert (
+        replenishment.view_at_send(store, "ana@example.com", reorder_subject(), orders_record("7")).skip_reason is None
+    )
     product("vitamins", cycle=30, sku="VIT-30", available=False)
     view = replenishment.view_at_send(store, "ana@example.com", reorder_subject(), orders_record("7"))
     assert view.skip_reason == "product_unavailable"
@@ -217,5 +221,11 @@ def orders_record(order_id: str) -> dict[str, Any]:
 def reorder_subject() -> ReorderSubject:
     due = AT + timedelta(days=60)
     return ReorderSubject(
-        order_id="7", sku="VIT-30", quantity=2, product_id="vitamins", variant_id="vitamins-v1", due_at=due, remind_at=due
+        order_id="7",
+        sku="VIT-30",
+        quantity=2,
+        product_id="vitamins",
+        variant_id="vitamins-v1",
+        due_at=due,
+        remind_at=due,
     )

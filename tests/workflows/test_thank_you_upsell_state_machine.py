@@ -40,9 +40,18 @@ def test_after_the_delay_the_thanks_goes_about_the_order_with_the_recommendation
     assert status == "SUCCEEDED"
     assert states == ["WaitAfterPurchase", "SendThankYouWithRecommendations"]
     [payload] = workflow_engine.send.payloads
-    assert payload == {"run": run_input["send"], "message_id": "thanks-and-more", "step": "SendThankYouWithRecommendations"}
+    assert payload == {
+        "run": run_input["send"],
+        "message_id": "thanks-and-more",
+        "step": "SendThankYouWithRecommendations",
+    }
     # Keyed by the order's bare id, as every run about an order: a cancellation or erasure finds it.
-    assert payload["run"]["subject"] == {"type": "upsell", "order_id": ORDER_ID, "max_products": 3, "skip_when_none": False}
+    assert payload["run"]["subject"] == {
+        "type": "upsell",
+        "order_id": ORDER_ID,
+        "max_products": 3,
+        "skip_when_none": False,
+    }
     assert run_input["subject_key"] == ORDER_ID
 
 

@@ -36,11 +36,7 @@ def complementary_products(store_id: str, order: Order, count: int) -> list[dict
     lines = order_products.lines_of(store_id, order.items)
     bought = _bought(lines)
     related = [
-        product_id
-        for line in lines
-        if line.product
-        for product_id in line.product.related
-        if product_id not in bought
+        product_id for line in lines if line.product for product_id in line.product.related if product_id not in bought
     ]
     together = purchase_stats.bought_with(store_id, bought)
     by_count = sorted((p for p in together if p not in bought), key=lambda p: (-together[p], p))

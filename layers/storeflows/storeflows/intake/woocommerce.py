@@ -186,7 +186,11 @@ def product_from_woocommerce(payload: Any) -> ProductEvent:
                 url=body.get("permalink"),
                 image_url=next((image.get("src") for image in images if isinstance(image, dict)), None),
                 category=next(
-                    (html.unescape(c["name"]) for c in categories if isinstance(c, dict) and isinstance(c.get("name"), str)),
+                    (
+                        html.unescape(c["name"])
+                        for c in categories
+                        if isinstance(c, dict) and isinstance(c.get("name"), str)
+                    ),
                     None,
                 ),
                 variants=[variant],

@@ -48,11 +48,11 @@ def message_context(
     catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
     """What a message template sees: the store, the contact and what the run is about (an
-    order's `order`; nothing more for a run about an event). `best_sellers` stands in for
-    the store's own (a check at save time reads no sales), `catalogue` for the store's
-catalogue (nor products). Documented in the README and
-    docs/reference.md (its words: storeflows_cli/reference_words.py); tests/unit/test_reference.py
-    fails when a name or field here has none there."""
+        order's `order`; nothing more for a run about an event). `best_sellers` stands in for
+        the store's own (a check at save time reads no sales), `catalogue` for the store's
+    catalogue (nor products). Documented in the README and
+        docs/reference.md (its words: storeflows_cli/reference_words.py); tests/unit/test_reference.py
+        fails when a name or field here has none there."""
 
     def store_best_sellers(count: int, days: int) -> list[dict[str, Any]]:
         return orders.best_sellers(store.store_id, days=days, count=count, excluding=subject.purchased_skus)
@@ -79,6 +79,7 @@ catalogue (nor products). Documented in the README and
     def one_product(id_or_sku: Any) -> dict[str, Any] | None:
         name = str(id_or_sku)
         return look_up([name]).get(name)
+
     return {
         "store": {"id": store.store_id, "name": store.name or store.store_id},
         "contact": {

@@ -143,4 +143,3 @@ def median_of_histogram(counts: dict[int, int]) -> float | None:
             found.append(value)
             middle.pop(0)
     return sum(found) / 2
-

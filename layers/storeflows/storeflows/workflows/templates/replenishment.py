@@ -79,4 +79,3 @@ class ReplenishmentSettings(TemplateSettings):
         if not trigger.skus and not trigger.categories:
             return True
         return (sku is not None and sku in trigger.skus) or (category is not None and category in trigger.categories)
-

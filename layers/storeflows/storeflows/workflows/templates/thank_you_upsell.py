@@ -42,8 +42,7 @@ class ThankYouUpsellSettings(TemplateSettings):
     when_nothing_to_recommend: Literal["send", "skip"] = Field(
         default="send",
         description=(
-            "`send`: the thanks still goes, its recommendations block empty; "
-            "`skip`: no email (`nothing_to_recommend`)."
+            "`send`: the thanks still goes, its recommendations block empty; `skip`: no email (`nothing_to_recommend`)."
         ),
     )
 
