@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storeflows import abandonment, cancellation, privacy, recommendations, replenishment, sessions, signups, storefront
+from storeflows.catalogue import VariantChange
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
@@ -38,7 +39,6 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.catalogue import VariantChange
 from storeflows.storage import contacts, orders, products, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS

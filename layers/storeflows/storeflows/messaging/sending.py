@@ -25,9 +25,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from storeflows import recommendations, replenishment
 from storeflows.config import require
 from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
-from storeflows import recommendations, replenishment
 from storeflows.events.subjects import ReorderSubject, SubjectView, UpsellSubject, WishlistSubject, order_from_record
 from storeflows.messaging import contact_links, coupons, ses
 from storeflows.messaging.context import message_context

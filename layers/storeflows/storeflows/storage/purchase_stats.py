@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from storeflows.events.common import Order
 from storeflows.observability import logger
-from storeflows.storage import keys
 from storeflows.storage import dynamodb as db
+from storeflows.storage import keys
 
 MAX_PRODUCTS_PAIRED_PER_ORDER = 20
 MAX_SKUS_TIMED_PER_ORDER = 50

@@ -16,9 +16,9 @@ from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.replenishment import ReplenishmentSettings
 from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
 from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
-from storeflows.workflows.templates.replenishment import ReplenishmentSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 from storeflows.workflows.templates.thank_you_upsell import ThankYouUpsellSettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings

@@ -26,7 +26,8 @@ from storeflows.workflows.triggers import PurchaseTrigger
 
 class ThankYouUpsellSettings(TemplateSettings):
     description: ClassVar[str] = (
-        "Thanks right after a purchase, with complementary products (related, else bought together), never those bought."
+        "Thanks right after a purchase, with complementary products (related, else bought together), "
+        "never what was bought."
     )
 
     template: Literal["thank_you_upsell"] = "thank_you_upsell"
