@@ -96,6 +96,8 @@ class Scenario:
     purchases: list[Purchase]
     # The store's catalogue, posted first as the store would (`product` events).
     products: list[dict[str, Any]] = field(default_factory=list)
+    # A Shopify store (its secret set): a reorder link is Shopify's cart permalink.
+    shopify: bool = False
 
 
 SCENARIOS = {
@@ -263,6 +265,7 @@ SCENARIOS = {
             ),
         ],
         products=[_product("coffee-beans", "Coffee beans", "12.00", usage_cycle_days=7)],
+        shopify=True,
     ),
 }
 
@@ -303,16 +306,16 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
     )
     if scenario.settings is not None:
         create_store(store_id, workflow_id, secrets, scenario)
+    machine = runs.state_machine_arn(name)
+    already_sent = len(outbox())
+    workflow = next(w for w in workflows.list_workflows(store_id) if w.workflow_id == workflow_id)
+    print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
     for product in scenario.products:
         body = {"type": "product", "product": product}
         response = post_event(stack.api_url, store_id, secrets.webhook_secret, body)
         print(f"   POST /events/{store_id}  product {product['product_id']} -> {response.status_code}")
     ids = [product["product_id"] for product in scenario.products]
     wait_for(lambda: all(products.get_product(store_id, product_id) for product_id in ids), what="the catalogue")
-    machine = runs.state_machine_arn(name)
-    already_sent = len(outbox())
-    workflow = next(w for w in workflows.list_workflows(store_id) if w.workflow_id == workflow_id)
-    print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
     waiting: list[str] = []
     for buy in scenario.purchases:
         details = {"language": "en-GB", "country": "PL", "total": buy.total, **buy.details}
@@ -408,6 +411,7 @@ def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario
             store_id=store_id,
             name="Demo Store",
             webhook_secret=secrets.webhook_secret,
+            shopify_secret=secrets.shopify_secret if scenario.shopify else None,
             unsubscribe_key=generate_unsubscribe_key(),
         )
     )
