@@ -11,10 +11,12 @@ repeat buyers show."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from storeflows.workflows.runs import run_name
@@ -219,3 +221,34 @@ def test_without_a_cycle_the_store_s_repeat_interval_times_the_reminder(stack, s
     assert text.strip().startswith(f"[Beans x1 {SHOP}/cart/beans-v:1 order 1")
     wait_until_quiet(stack.event_queue_url, state_machine_arn("_replenishment"))
     assert len(texts(stack, email)) == 1
+
+
+def test_a_cancelled_order_or_an_erased_contact_stops_the_waiting_reminders(
+    stack, storage, reorder_store, storeflows, email
+):
+    catalogue(
+        stack, storage, reorder_store, product("soap", usage_cycle_days=200), product("oil", usage_cycle_days=200)
+    )
+    erased = f"erased-{email}"
+    post(stack, reorder_store, purchase("1", email, items=[line("soap"), line("oil")]))
+    post(stack, reorder_store, purchase("2", erased, items=[line("soap")]))
+    machine = state_machine_arn("_replenishment")
+    sfn = boto3.client("stepfunctions")
+
+    def status(order: str, sku: str) -> str | None:
+        arn = (
+            machine.replace(":stateMachine:", ":execution:")
+            + ":"
+            + run_name(reorder_store, f"reorder:{order}:{sku}", "wf")
+        )
+        try:
+            return sfn.describe_execution(executionArn=arn)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return None
+
+    wait_for(lambda: status("1", "SOAP") == status("1", "OIL") == status("2", "SOAP") == "RUNNING", what="the runs")
+    post(stack, reorder_store, {"type": "cancelled", "order": {"id": "1"}, "customer": {"email": email}})
+    wait_for(lambda: status("1", "SOAP") == status("1", "OIL") == "ABORTED", what="the cancelled order's reminders")
+    report = json.loads(storeflows("contacts", "delete", reorder_store, erased, "--yes", "--json").stdout)
+    assert report["runs_stopped"] == [{"workflow_id": "wf", "subject": "reorder:2:SOAP"}]
+    assert status("2", "SOAP") == "ABORTED"

@@ -423,7 +423,17 @@ class ReorderSubject(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"reorder:{self.order_id}:{self.sku}"
+        return self.key_of(self.order_id, self.sku)
+
+    @staticmethod
+    def key_of(order_id: str, sku: str) -> str:
+        return f"reorder:{order_id}:{sku}"
+
+    @classmethod
+    def keys_of_order(cls, order_id: str, items: Iterable[dict[str, Any]]) -> list[str]:
+        """The keys of the reminders an order may have started (one per SKU of its lines): what
+        a cancellation or an erasure stops, as the runs keyed by the order itself."""
+        return sorted({cls.key_of(order_id, item["sku"]) for item in items if item.get("sku")})
 
     def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
         return keys.order_key(store_id, email, self.order_id)

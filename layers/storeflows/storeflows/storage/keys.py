@@ -47,7 +47,8 @@ contact's whole history is one Query. Nothing outside this module builds a key.
 <subject> is a run's subject key (storeflows.events.subjects): for an order, its bare id, as these
 keys had it before runs had subjects. Every item of a contact that names a run carries the
 subject key in its `subject` attribute (older SEND# and ACTIVE# items: `order_id`), and
-ORDER# items are their order's subject: that is how an erasure finds the runs to stop."""
+ORDER# items are their order's subject (and, through their lines, of its replenishment
+reminders, `reorder:<order>:<sku>`): that is how an erasure finds the runs to stop."""
 
 from __future__ import annotations
 

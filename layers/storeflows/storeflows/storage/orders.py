@@ -191,6 +191,20 @@ def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime)
     )
 
 
+def order_items(store_id: str, email: str, order_id: str) -> list[dict[str, Any]]:
+    """The recorded order's lines (none when it was never recorded as a purchase)."""
+    item = (
+        db.table()
+        .get_item(
+            Key=keys.order_key(store_id, email, order_id),
+            ProjectionExpression="#items",
+            ExpressionAttributeNames={"#items": "items"},
+        )
+        .get("Item")
+    )
+    return list((item or {}).get("items", []))
+
+
 def order_cancelled(store_id: str, email: str, order_id: str) -> bool:
     """Whether the store cancelled this order (read consistently: a cancellation may have been
     recorded a moment ago)."""
