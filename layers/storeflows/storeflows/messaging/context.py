@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from storeflows.catalogue import CatalogueProduct, CatalogueVariant
 from storeflows.events.subjects import SubjectView
 from storeflows.records import Contact, Store
-from storeflows.catalogue import CatalogueProduct, CatalogueVariant
 from storeflows.storage import orders, products
 
 BestSellers = Callable[[int, int], list[dict[str, Any]]]
