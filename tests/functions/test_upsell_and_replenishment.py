@@ -229,3 +229,12 @@ def reorder_subject() -> ReorderSubject:
         due_at=due,
         remind_at=due,
     )
+
+
+def test_an_order_of_many_skus_starts_reminders_for_its_most_bought_ones(aws):
+    for n in range(60):
+        product(f"p{n:02}", cycle=30)
+    lines = [(f"P{n:02}", 1) for n in range(60)] + [("P59", 4)]
+    due = replenishment.reminders_for(STORE, order("7", *lines), occurred_at=AT, remind_before=0, min_repeats=0)
+    assert len(due) == replenishment.MAX_REMINDERS_PER_ORDER == 50
+    assert (due[0].sku, due[0].quantity) == ("P59", 5)

@@ -27,6 +27,10 @@ from storeflows.events.subjects import OrderSubject, ReorderSubject, SubjectView
 from storeflows.records import Store
 from storeflows.storage import orders, purchase_stats
 
+# Reminders one order starts at most (its most-bought SKUs): the dispatcher reads the catalogue
+# and the repeat intervals for each, and starts a run per SKU, within its own timeout.
+MAX_REMINDERS_PER_ORDER = 50
+
 
 def note_order(store_id: str, email: str, order: Order, occurred_at: datetime) -> int:
     """Times the contact's repeat purchases of the order's SKUs; the writes it made."""
@@ -44,7 +48,7 @@ def reminders_for(
 ) -> list[ReorderSubject]:
     """One reminder per SKU of the order (of `wanted`, its lines the trigger takes) whose
     running out the catalogue or the store's repeat purchases tell; a SKU on several lines
-    counts their quantities together."""
+    counts their quantities together; at most MAX_REMINDERS_PER_ORDER, the most bought first."""
     quantities: dict[str, int] = {}
     first_line: dict[str, LineItem] = {}
     for item in order.items if wanted is None else wanted:
@@ -52,7 +56,8 @@ def reminders_for(
             quantities[item.sku] = quantities.get(item.sku, 0) + item.quantity
             first_line.setdefault(item.sku, item)
     reminders = []
-    for line in order_products.lines_of(store_id, first_line.values()):
+    most_bought = sorted(first_line, key=lambda sku: (-quantities[sku], sku))[:MAX_REMINDERS_PER_ORDER]
+    for line in order_products.lines_of(store_id, [first_line[sku] for sku in most_bought]):
         sku = line.item.sku
         assert sku is not None
         days_per_unit: float | None = line.product.usage_cycle_days if line.product else None
