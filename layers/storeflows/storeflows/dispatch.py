@@ -39,6 +39,7 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
+from storeflows.records import Contact
 from storeflows.storage import contacts, orders, products, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
@@ -71,13 +72,17 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
 
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
-    attributed_to = _attribute_purchase(event, purchase) if newly_recorded else None
+    # Read once, consistently, for the attribution and the repeat intervals.
+    contact = contacts.get_contact(event.store_id, purchase.customer.email) if newly_recorded else None
+    attributed_to = _attribute_purchase(event, purchase, contact) if newly_recorded else None
     if newly_recorded:
-        # What the store's orders teach the upsell and replenishment flows (counts only).
+        # What the store's orders teach the upsell and replenishment flows (counts only); only
+        # a returning buyer can have bought a SKU before.
         recommendations.note_order(event.store_id, purchase.order)
-        replenishment.note_order(
-            event.store_id, purchase.customer.email, purchase.order, purchase.occurred_at or event.received_at
-        )
+        if contact is not None and contact.orders_count > 1:
+            replenishment.note_order(
+                event.store_id, purchase.customer.email, purchase.order, purchase.occurred_at or event.received_at
+            )
     # Its checkout's and cart's reminders stop at once (the check before each one sees the
     # purchase too, for a checkout the order does not name).
     abandonment_stopped = (
@@ -106,10 +111,9 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
     return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "order_cancelled": cancelled}
 
 
-def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent) -> str | None:
-    """Credits the purchase to the Storeflows email the contact last opened or clicked
-    within the store's windows; returns that message's id, or None."""
-    contact = contacts.get_contact(event.store_id, purchase.customer.email)
+def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent, contact: Contact | None) -> str | None:
+    """Credits the purchase to the Storeflows email the contact (as recorded with it) last
+    opened or clicked within the store's windows; returns that message's id, or None."""
     touch = event.attribution.touch_for(contact, purchase.occurred_at or event.received_at) if contact else None
     if touch is None or not orders.attribute_order(
         event.store_id,

@@ -24,8 +24,17 @@ _CANDIDATES_PER_PLACE = 3
 
 
 def note_order(store_id: str, order: Order) -> int:
-    """Counts the order's products as bought together; the writes it made."""
-    return purchase_stats.count_bought_together(store_id, _bought(order_products.lines_of(store_id, order.items)))
+    """Counts the order's products as bought together; the writes it made. Only the lines
+    naming no product id are looked up in the catalogue (by SKU), and only when the order has
+    two products or more to pair."""
+    if len({item.product_id or item.sku for item in order.items} - {None}) < 2:
+        return 0
+    named = [item for item in order.items if item.product_id]
+    by_sku = [item for item in order.items if not item.product_id and item.sku]
+    found = order_products.lines_of(store_id, by_sku) if by_sku else []
+    return purchase_stats.count_bought_together(
+        store_id, _bought([order_products.CataloguedLine(item, None, None) for item in named] + found)
+    )
 
 
 def complementary_products(store_id: str, order: Order, count: int) -> list[dict[str, Any]]:
