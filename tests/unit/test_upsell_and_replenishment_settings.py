@@ -57,3 +57,17 @@ def test_the_upsell_runs_once_per_order_keyed_by_the_order():
     [subject] = settings.run_subjects(None, OrderSubject(order_id="1001"))  # type: ignore[arg-type]
     assert (subject.key, subject.max_products, subject.skip_when_none) == ("1001", 2, True)
     assert settings.run_subjects(None, EventSubject(event_type="consent", event_id="e1")) == []  # type: ignore[arg-type]
+
+
+def test_the_template_registry_does_not_start_observability_before_the_environment_is_set():
+    """Powertools reads its metrics namespace when storeflows.observability is imported: the
+    local stack and the bench import the registry before they set the functions' environment,
+    so importing it (and with it these templates' domain modules) must not import that."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "import sys, storeflows.workflows.templates; print('storeflows.observability' in sys.modules)"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment)
+    assert answer.stdout.strip() == "False"

@@ -78,7 +78,9 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
     if newly_recorded:
         # What the store's orders teach the upsell and replenishment flows (counts only); only
         # a returning buyer can have bought a SKU before.
-        recommendations.note_order(event.store_id, purchase.order)
+        full = recommendations.note_order(event.store_id, purchase.order)
+        if full:
+            logger.warning("bought-together counts full", extra={"store_id": event.store_id, "product_ids": full[:10]})
         if contact is not None and contact.orders_count > 1:
             replenishment.note_order(
                 event.store_id, purchase.customer.email, purchase.order, purchase.occurred_at or event.received_at

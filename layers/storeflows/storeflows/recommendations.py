@@ -23,12 +23,13 @@ MAX_RECOMMENDATIONS = 12
 _CANDIDATES_PER_PLACE = 3
 
 
-def note_order(store_id: str, order: Order) -> int:
-    """Counts the order's products as bought together; the writes it made. Only the lines
+def note_order(store_id: str, order: Order) -> list[str]:
+    """Counts the order's products as bought together; returns the products whose counts are
+    full (storage.purchase_stats). Only the lines
     naming no product id are looked up in the catalogue (by SKU), and only when the order has
     two products or more to pair."""
     if len({item.product_id or item.sku for item in order.items} - {None}) < 2:
-        return 0
+        return []
     named = [item for item in order.items if item.product_id]
     by_sku = [item for item in order.items if not item.product_id and item.sku]
     found = order_products.lines_of(store_id, by_sku) if by_sku else []

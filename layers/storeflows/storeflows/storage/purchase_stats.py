@@ -29,7 +29,6 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from storeflows.events.common import Order
-from storeflows.observability import logger
 from storeflows.storage import dynamodb as db
 from storeflows.storage import keys
 
@@ -40,11 +39,13 @@ PARTNER_PREFIX = "with:"
 DAYS_PREFIX = "d"
 
 
-def count_bought_together(store_id: str, product_ids: Iterable[str]) -> int:
-    """Adds one order's products to each other's counts; the UpdateItems it made."""
+def count_bought_together(store_id: str, product_ids: Iterable[str]) -> list[str]:
+    """Adds one order's products to each other's counts (one UpdateItem each); returns those
+    whose item is full (they learned no new partner)."""
     products = sorted(set(product_ids))[:MAX_PRODUCTS_PAIRED_PER_ORDER]
     if len(products) < 2:
-        return 0
+        return []
+    full = []
     for product in products:
         partners = [other for other in products if other != product]
         names = {f"#p{index}": f"{PARTNER_PREFIX}{other}" for index, other in enumerate(partners)}
@@ -59,8 +60,8 @@ def count_bought_together(store_id: str, product_ids: Iterable[str]) -> int:
             if err.response["Error"]["Code"] != "ValidationException":
                 raise
             # The item reached DynamoDB's size limit: its counts stay as they are.
-            logger.warning("bought-together counts full", extra={"store_id": store_id, "product_id": product})
-    return len(products)
+            full.append(product)
+    return full
 
 
 def bought_with(store_id: str, product_ids: Iterable[str]) -> dict[str, int]:
