@@ -238,3 +238,22 @@ def test_an_order_of_many_skus_starts_reminders_for_its_most_bought_ones(aws):
     due = replenishment.reminders_for(STORE, order("7", *lines), occurred_at=AT, remind_before=0, min_repeats=0)
     assert len(due) == replenishment.MAX_REMINDERS_PER_ORDER == 50
     assert (due[0].sku, due[0].quantity) == ("P59", 5)
+
+
+def test_a_trigger_naming_skus_starts_reminders_for_those_lines_only(aws):
+    from storeflows.events.subjects import OrderSubject
+    from storeflows.workflows.templates.replenishment import ReplenishmentSettings
+
+    product("vitamins", cycle=30, sku="VIT-30")
+    product("shampoo", cycle=45)
+    purchase = PurchaseEvent(
+        type="purchase",
+        occurred_at=AT,
+        order=order("7", ("VIT-30", 1), ("SHAMPOO", 1)),
+        customer={"email": "ana@example.com"},
+    )
+    event = StoreEvent(store_id=STORE, event_id="api:7", source="api", received_at=AT, event=purchase)
+    settings = ReplenishmentSettings(reminder_message="reorder", trigger={"skus": ["SHAMPOO"]})
+    assert [s.key for s in settings.run_subjects(event, OrderSubject(order_id="7"))] == ["reorder:7:SHAMPOO"]
+    everything = ReplenishmentSettings(reminder_message="reorder")
+    assert len(everything.run_subjects(event, OrderSubject(order_id="7"))) == 2

@@ -57,9 +57,8 @@ def reminders_for(
             first_line.setdefault(item.sku, item)
     reminders = []
     most_bought = sorted(first_line, key=lambda sku: (-quantities[sku], sku))[:MAX_REMINDERS_PER_ORDER]
-    for line in order_products.lines_of(store_id, [first_line[sku] for sku in most_bought]):
-        sku = line.item.sku
-        assert sku is not None
+    lines = order_products.lines_of(store_id, [first_line[sku] for sku in most_bought])
+    for sku, line in zip(most_bought, lines, strict=True):
         days_per_unit: float | None = line.product.usage_cycle_days if line.product else None
         if days_per_unit is None and min_repeats > 0:
             days_per_unit = purchase_stats.repeat_interval_days(store_id, sku, at_least=min_repeats)
@@ -87,7 +86,8 @@ def view_at_send(store: Store, email: str, subject: ReorderSubject, record: dict
         return ordered
     since = orders.purchases_since(store.store_id, email, str(record["occurred_at"]))
     if any(
-        later.get("order_id") != subject.order_id and any(item.get("sku") == subject.sku for item in later["items"])
+        later.get("order_id") != subject.order_id
+        and any(item.get("sku") == subject.sku for item in later.get("items", []))
         for later in since
     ):
         return SubjectView(ordered.context, skip_reason="reordered")

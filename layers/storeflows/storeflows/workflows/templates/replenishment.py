@@ -62,7 +62,7 @@ class ReplenishmentSettings(TemplateSettings):
         purchase = event.event
         if not isinstance(subject, OrderSubject) or not isinstance(purchase, PurchaseEvent):
             return []
-        wanted = [item for item in purchase.order.items if self._takes_line(item.sku, item.category)]
+        wanted = [item for item in purchase.order.items if self.trigger.takes_line(item)]
         return list(
             reminders_for(
                 event.store_id,
@@ -73,9 +73,3 @@ class ReplenishmentSettings(TemplateSettings):
                 wanted=wanted,
             )
         )
-
-    def _takes_line(self, sku: str | None, category: str | None) -> bool:
-        trigger = self.trigger
-        if not trigger.skus and not trigger.categories:
-            return True
-        return (sku is not None and sku in trigger.skus) or (category is not None and category in trigger.categories)
