@@ -16,6 +16,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from storeflows_bench import minimum
@@ -80,13 +81,7 @@ def tally(replay: Replay) -> dict[str, Tally]:
             owner = scheduled
         _add_invocation(tallies[owner], invocation, sizes, replay.memory_mb[invocation.function])
     _move_starts_to_runs(tallies, replay.runs)
-    tallies[INTAKE].minimum_calls = sum(
-        minimum.intake(
-            skus=len({item["sku"] for item in event["event"]["order"]["items"]}),
-            carries_consent=event["event"]["customer"].get("accepts_marketing") is not None,
-        )
-        for event in _dispatched_events(replay.ledger.invocations)
-    )
+    tallies[INTAKE].minimum_calls = _intake_minimum(_dispatched_events(replay.ledger.invocations))
     tallies[INTAKE].traces = sum(1 for i in replay.ledger.invocations if i.function in INTAKE_FUNCTIONS)
     _add_engagement(tallies[ENGAGEMENT], replay, emails=sum(t.emails for t in workflow_tallies(tallies).values()))
     _check_state_machine_calls(replay)
@@ -165,6 +160,34 @@ def _move_starts_to_runs(tallies: dict[str, Tally], runs: list[Run], starter: st
     if intake.calls[START] < 0:
         raise RuntimeError("fewer StartExecution calls than runs")
     intake.calls += Counter()  # drops the zero entry
+
+
+def _intake_minimum(events: list[dict[str, Any]]) -> int:
+    """The fewest calls of these purchases' intake, in the order they were dispatched: a
+    returning buyer's SKUs bought a day per unit or more before add to the repeat intervals
+    (storage.purchase_stats; the bench's purchases come seconds apart, so none do)."""
+    # contact -> SKU -> (when, quantity) of its latest purchase
+    bought: dict[str, dict[str, tuple[datetime, int]]] = {}
+    total = 0
+    for event in events:
+        items = event["event"]["order"]["items"]
+        at = datetime.fromisoformat(event["event"].get("occurred_at") or event["received_at"])
+        skus = {item["sku"] for item in items if item.get("sku")}
+        earlier = bought.setdefault(event["event"]["customer"]["email"].lower(), {})
+        total += minimum.intake(
+            skus=len(skus),
+            carries_consent=event["event"]["customer"].get("accepts_marketing") is not None,
+            products=len({item.get("product_id") or item.get("sku") for item in items} - {None}),
+            sku_only_lines=any(not item.get("product_id") and item.get("sku") for item in items),
+            returning=bool(earlier),
+            repeated_skus=sum(
+                1
+                for sku in skus
+                if sku in earlier and (at - earlier[sku][0]).total_seconds() >= 86400 * earlier[sku][1]
+            ),
+        )
+        earlier.update({item["sku"]: (at, int(item.get("quantity", 1))) for item in items if item.get("sku")})
+    return total
 
 
 def _dispatched_events(invocations: list[Invocation]) -> list[dict[str, Any]]:

@@ -18,6 +18,11 @@ intake, per purchase
               so it cannot join the transaction: a failed condition would cancel the order)
             + 1 UpdateItem per SKU for the best-seller counters (inside the transaction each
               would cost 2 write units instead of 1)
+            + for an order of 2 products or more, 1 UpdateItem per product (at most 20) for
+              the bought-together counts, and 2 batch reads of the catalogue when a line
+              names only its SKU (storage.purchase_stats)
+            + for a returning buyer (the contact read says), 1 Query of their earlier orders
+              and 1 UpdateItem per SKU they bought before, for the repeat intervals
 per workflow run
   start     1 StartExecution
   DynamoDB task (tag, score, series marker, delivery check)   1 call, the integration itself
@@ -50,6 +55,11 @@ INGEST = 2
 DISPATCH = 3  # the transaction, the contact read for attribution, the workflows query
 CONSENT_UPDATE = 1
 PER_SKU = 1
+PER_PAIRED_PRODUCT = 1
+CATALOGUE_LOOKUP = 2  # find_many: the SKUs' links, then their products
+MAX_PAIRED_PRODUCTS = 20
+REPEAT_QUERY = 1
+PER_REPEATED_SKU = 1
 START_EXECUTION = 1
 DYNAMODB_TASK = 1
 SEGMENT_CHECK = 2
@@ -72,8 +82,20 @@ SEGMENTS_FUNCTION = "EvaluateSegmentsFunction"
 SEND_FUNCTION = "SendMessageFunction"
 
 
-def intake(*, skus: int, carries_consent: bool) -> int:
-    return INGEST + DISPATCH + (CONSENT_UPDATE if carries_consent else 0) + PER_SKU * skus
+def intake(
+    *,
+    skus: int,
+    carries_consent: bool,
+    products: int = 1,
+    sku_only_lines: bool = False,
+    returning: bool = False,
+    repeated_skus: int = 0,
+) -> int:
+    paired = 0
+    if products >= 2:
+        paired = PER_PAIRED_PRODUCT * min(products, MAX_PAIRED_PRODUCTS) + (CATALOGUE_LOOKUP if sku_only_lines else 0)
+    repeats = REPEAT_QUERY + PER_REPEATED_SKU * repeated_skus if returning else 0
+    return INGEST + DISPATCH + (CONSENT_UPDATE if carries_consent else 0) + PER_SKU * skus + paired + repeats
 
 
 def send_step(payload: dict[str, Any], answer: dict[str, Any]) -> int:

@@ -30,7 +30,14 @@ from pydantic.fields import FieldInfo
 
 from storeflows.admin import files
 from storeflows.events.common import LineItem, Order
-from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_PRODUCTS, SAMPLE_WISHLIST, SubjectView, sample_session
+from storeflows.events.subjects import (
+    SAMPLE_BASKET,
+    SAMPLE_PRODUCTS,
+    SAMPLE_RECOMMENDATIONS,
+    SAMPLE_WISHLIST,
+    SubjectView,
+    sample_session,
+)
 from storeflows.fields import Duration, MessageId, TagName
 from storeflows.messaging.confirmation import confirmation_view
 from storeflows.messaging.context import message_context
@@ -273,6 +280,7 @@ def context_fields() -> dict[str, set[str]]:
         *(view.context["order"]["items"][0] for view in views if "order" in view.context)
     )
     found["wishlist.items"] = set(SAMPLE_WISHLIST.context["wishlist"]["items"][0])
+    found["recommendations"] = set(SAMPLE_RECOMMENDATIONS[0])
     # A run about a checkout or a cart sees it instead of `order`.
     found["checkout.items"] = found["cart.items"] = set(SAMPLE_BASKET["items"][0])
     if set(LineItem.model_fields) != found["order.items"] - {"review_url"}:

@@ -223,4 +223,36 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "available": "Whether it can be bought now.",
         },
     ),
+    "recommendations": (
+        "Complementary products, in thank-you & upsell runs: the catalogue's related products of what was bought, "
+        "then those most often bought with them in the store's orders; never what was bought, only available "
+        "products, at most `max_products` (`{% for product in recommendations %}`); empty when there is none. "
+        "Each has the fields below.",
+        {
+            "product_id": "Its id in the catalogue.",
+            "sku": "The SKU of its cheapest available variant.",
+            "name": "Its name.",
+            "url": "Its page.",
+            "image_url": "Its picture (the variant's own, else the product's).",
+            "price": "The price of its cheapest available variant.",
+            "compare_at_price": "The price it is compared with when on sale (none otherwise).",
+            "currency": "The currency of its prices (the order's when the catalogue names none).",
+            "available": "Whether it can be bought now (always, here).",
+        },
+    ),
+    "reorder": (
+        "The SKU a replenishment reminder is about, as the catalogue has it at the send.",
+        {
+            "sku": "The SKU.",
+            "name": "Its name (the catalogue's, else the order's).",
+            "quantity": "How many were bought (the order's lines of the SKU together).",
+            "url": "The reorder link: Shopify's cart permalink with the same quantity for a Shopify store and a "
+            "variant the catalogue knows, else the product's page (none when neither is known).",
+            "product_url": "The product's page.",
+            "image_url": "Its picture.",
+            "price": "Its price now (the order's when the catalogue does not know it).",
+            "currency": "The price's currency.",
+            "due_on": "The day it should run out (`2027-01-19`).",
+        },
+    ),
 }

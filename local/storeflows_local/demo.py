@@ -23,16 +23,18 @@ import requests
 
 from storeflows import config, reports, sessions
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.events.subjects import VipSubject
+from storeflows.events.subjects import VipSubject, describe_key
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Message, MessageContent, Purpose, Store
-from storeflows.storage import contacts, messages, stores, workflows
+from storeflows.storage import contacts, messages, products, stores, workflows
 from storeflows.workflows import Workflow, WorkflowStatus, runs
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.replenishment import ReplenishmentSettings
 from storeflows.workflows.templates.review_request import ReviewRequestSettings
+from storeflows.workflows.templates.thank_you_upsell import ThankYouUpsellSettings
 from storeflows.workflows.templates.usage_tips import UsageTipsSettings
 from storeflows.workflows.templates.vip import VipSettings
 from storeflows.workflows.templates.win_back import WinBackSettings
@@ -55,6 +57,26 @@ DRESS = [{"sku": "VENISE-DRESS", "name": "Venise dress", "category": "dresses", 
 SCARF = [{"sku": "SILK-SCARF", "name": "Silk scarf", "category": "accessories", "quantity": 1, "price": "35.50"}]
 # Items naming their product ids, which review links are made of.
 REVIEWABLE = [{**DRESS[0], "product_id": "venise-dress"}, {**SCARF[0], "product_id": "silk-scarf"}]
+SHOP = "https://shop.example.com"
+
+
+def _product(product_id: str, name: str, price: str, **extra: Any) -> dict[str, Any]:
+    """A product of a demo catalogue, one variant (its SKU the id upper-cased), in stock."""
+    return {
+        "product_id": product_id,
+        "name": name,
+        "url": f"{SHOP}/products/{product_id}",
+        "image_url": f"{SHOP}/img/{product_id}.jpg",
+        "currency": "EUR",
+        "variants": [
+            {"variant_id": f"{product_id}-1", "sku": product_id.upper(), "price": price, "inventory_quantity": 20}
+        ],
+        **extra,
+    }
+
+
+def _line(product_id: str, name: str, price: str, quantity: int = 1) -> dict[str, Any]:
+    return {"sku": product_id.upper(), "product_id": product_id, "name": name, "quantity": quantity, "price": price}
 
 
 @dataclass
@@ -68,12 +90,11 @@ class Purchase:
     clicks: bool = False
     # The store reports the order delivered right after the purchase.
     delivered: bool = False
-    # Whether the purchase starts a run (None: the workflow's trigger says), and the key of
-    # its subject when not the order's (vip: the contact's).
-    starts_run: bool | None = None
-    run_subject_key: str | None = None
-    # The next purchase comes while this one's run waits (its end is awaited last).
-    awaits_run: bool = True
+    # The subjects of the runs it starts (None: the order's, if the workflow's trigger matches;
+    # [] none); the next purchase comes once they end, unless `then_wait` is off (it comes while
+    # they wait: bought again before the first run's reminder), their ends awaited later.
+    runs: list[str] | None = None
+    then_wait: bool = True
 
 
 @dataclass
@@ -82,6 +103,10 @@ class Scenario:
     settings: Any  # None: the demo store's own published workflow
     messages: dict[str, tuple[Purpose, str]]
     purchases: list[Purchase]
+    # The store's catalogue, posted first as the store would (`product` events).
+    products: list[dict[str, Any]] = field(default_factory=list)
+    # A Shopify store (its secret set): a reorder link is Shopify's cart permalink.
+    shopify: bool = False
 
 
 SCENARIOS = {
@@ -177,7 +202,7 @@ SCENARIOS = {
         },
         [
             Purchase("ana@example.com", "Ana", "W-1"),
-            Purchase("bruno@example.com", "Bruno", "W-2", awaits_run=False),
+            Purchase("bruno@example.com", "Bruno", "W-2", then_wait=False),
             Purchase("bruno@example.com", "Bruno", "W-3", "35.50", details={"items": SCARF}),
         ],
     ),
@@ -201,22 +226,22 @@ SCENARIOS = {
         VipSettings(min_total_spent="300", min_orders=3, message="vip-welcome"),
         {"vip-welcome": (Purpose.MARKETING, "Welcome to our VIP circle")},
         [
-            Purchase("ana@example.com", "Ana", "P-1", "120.00", starts_run=False),
-            Purchase("ana@example.com", "Ana", "P-2", "90.00", starts_run=False),
+            Purchase("ana@example.com", "Ana", "P-1", "120.00", runs=[]),
+            Purchase("ana@example.com", "Ana", "P-2", "90.00", runs=[]),
             Purchase(
                 "ana@example.com",
                 "Ana",
                 "P-3",
                 "60.00",
-                run_subject_key=VipSubject.of_contact("ana@example.com", "P-3").key,
+                runs=[VipSubject.of_contact("ana@example.com", "P-3").key],
             ),
-            Purchase("ana@example.com", "Ana", "P-4", "200.00", starts_run=False),
+            Purchase("ana@example.com", "Ana", "P-4", "200.00", runs=[]),
             Purchase(
                 "bruno@example.com",
                 "Bruno",
                 "P-5",
                 "420.00",
-                run_subject_key=VipSubject.of_contact("bruno@example.com", "P-5").key,
+                runs=[VipSubject.of_contact("bruno@example.com", "P-5").key],
             ),
         ],
     ),
@@ -235,6 +260,89 @@ SCENARIOS = {
             Purchase("ana@example.com", "Ana", "U-1", details={"items": DRESS}),
             Purchase("bruno@example.com", "Bruno", "U-2", "35.50", details={"items": SCARF}),
         ],
+    ),
+    "thank_you_upsell": Scenario(
+        "Thank-you & upsell: the shirt's related products; the sunglasses' bought-together towel",
+        ThankYouUpsellSettings(message="thanks-upsell"),
+        {
+            "thanks-upsell": (
+                Purpose.MARKETING,
+                "Thank you! {% if recommendations %}Goes well with it: "
+                "{{ recommendations|map(attribute='name')|join(', ') }}{% else %}See you soon{% endif %}",
+            )
+        },
+        [
+            Purchase(
+                "ana@example.com",
+                "Ana",
+                "U-1",
+                "59.00",
+                details={"items": [_line("linen-shirt", "Linen shirt", "59.00")]},
+            ),
+            Purchase(
+                "bruno@example.com",
+                "Bruno",
+                "U-2",
+                "54.00",
+                details={
+                    "items": [_line("sunglasses", "Sunglasses", "35.00"), _line("beach-towel", "Beach towel", "19.00")]
+                },
+            ),
+            Purchase(
+                "carla@example.com",
+                "Carla",
+                "U-3",
+                "35.00",
+                details={"items": [_line("sunglasses", "Sunglasses", "35.00")]},
+            ),
+        ],
+        products=[
+            _product("linen-shirt", "Linen shirt", "59.00", related=["linen-trousers", "straw-hat", "sold-out-belt"]),
+            _product("linen-trousers", "Linen trousers", "79.00"),
+            _product("straw-hat", "Straw hat", "29.00"),
+            {
+                **_product("sold-out-belt", "Woven belt", "25.00"),
+                "variants": [
+                    {"variant_id": "sold-out-belt-1", "sku": "SOLD-OUT-BELT", "price": "25.00", "inventory_quantity": 0}
+                ],
+            },
+            _product("sunglasses", "Sunglasses", "35.00"),
+            _product("beach-towel", "Beach towel", "19.00"),
+        ],
+    ),
+    "replenishment": Scenario(
+        "Replenishment: coffee beans last 7 days a bag; a reminder 2 days before they run out",
+        ReplenishmentSettings(reminder_message="time-to-reorder", remind_before="2d"),
+        {"time-to-reorder": (Purpose.MARKETING, "Running low on {{ reorder.name }}? Reorder: {{ reorder.url }}")},
+        [
+            Purchase(
+                "ana@example.com",
+                "Ana",
+                "R-1",
+                "24.00",
+                details={"items": [_line("coffee-beans", "Coffee beans", "12.00", quantity=2)]},
+                runs=["reorder:R-1:COFFEE-BEANS"],
+            ),
+            Purchase(
+                "bruno@example.com",
+                "Bruno",
+                "R-2",
+                "12.00",
+                details={"items": [_line("coffee-beans", "Coffee beans", "12.00")]},
+                runs=["reorder:R-2:COFFEE-BEANS"],
+                then_wait=False,
+            ),
+            Purchase(
+                "bruno@example.com",
+                "Bruno",
+                "R-3",
+                "12.00",
+                details={"items": [_line("coffee-beans", "Coffee beans", "12.00")]},
+                runs=["reorder:R-3:COFFEE-BEANS"],
+            ),
+        ],
+        products=[_product("coffee-beans", "Coffee beans", "12.00", usage_cycle_days=7)],
+        shopify=True,
     ),
 }
 
@@ -279,7 +387,13 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
     already_sent = len(outbox())
     workflow = next(w for w in workflows.list_workflows(store_id) if w.workflow_id == workflow_id)
     print(f"== {scenario.title}\n   store '{store_id}', workflow '{workflow_id}' ({name})")
-    waiting: list[tuple[str, str]] = []
+    for product in scenario.products:
+        body = {"type": "product", "product": product}
+        response = post_event(stack.api_url, store_id, secrets.webhook_secret, body)
+        print(f"   POST /events/{store_id}  product {product['product_id']} -> {response.status_code}")
+    ids = [product["product_id"] for product in scenario.products]
+    wait_for(lambda: all(products.get_product(store_id, product_id) for product_id in ids), what="the catalogue")
+    waiting: list[str] = []
     for buy in scenario.purchases:
         details = {"language": "en-GB", "country": "PL", "total": buy.total, **buy.details}
         body = purchase(buy.order_id, buy.email, first_name=buy.first_name, **details)
@@ -295,21 +409,23 @@ def play(stack: LocalStack, secrets: DemoSecrets, name: str, scenario: Scenario)
             delivered = {"type": "delivered", "order": {"id": buy.order_id}, "customer": {"email": buy.email}}
             response = post_event(stack.api_url, store_id, secrets.webhook_secret, delivered)
             print(f"   POST /events/{store_id}  delivered {buy.order_id} -> {response.status_code}")
-        starts_run = buy.starts_run
-        if starts_run is None:
-            starts_run = workflow.runs_for(PurchaseEvent.model_validate(body))
-        run = runs.run_name(store_id, buy.run_subject_key or buy.order_id, workflow_id)
-        if not starts_run:
+        subjects = buy.runs
+        if subjects is None:
+            subjects = [buy.order_id] if workflow.runs_for(PurchaseEvent.model_validate(body)) else []
+        if not subjects:
             print("     no run for this workflow (its condition does not match)")
-        elif buy.awaits_run:
-            print(f"     workflow run {wait_for_run(machine, run, timeout=60)['status'].lower()}")
-        else:
+        waiting += subjects
+        while buy.then_wait and waiting:
+            subject = waiting.pop(0)
+            execution = wait_for_run(machine, runs.run_name(store_id, subject, workflow_id), timeout=60)
+            print(f"     workflow run {describe_key(subject)} {execution['status'].lower()}")
+        if waiting:
             print("     its run waits; the next purchase comes meanwhile")
-            waiting.append((buy.order_id, run))
         if buy.clicks:
             click_latest_email(stack, store_id, buy.email)
-    for order_id, run in waiting:
-        print(f"   the run of {order_id}: {wait_for_run(machine, run, timeout=60)['status'].lower()}")
+    for subject in waiting:
+        execution = wait_for_run(machine, runs.run_name(store_id, subject, workflow_id), timeout=60)
+        print(f"   the run of {describe_key(subject)}: {execution['status'].lower()}")
     print_outcome(stack.api_url, store_id, sorted({buy.email for buy in scenario.purchases}), outbox()[already_sent:])
     return 0
 
@@ -383,6 +499,7 @@ def create_store(store_id: str, workflow_id: str, secrets: DemoSecrets, scenario
             store_id=store_id,
             name="Demo Store",
             webhook_secret=secrets.webhook_secret,
+            shopify_secret=secrets.shopify_secret if scenario.shopify else None,
             unsubscribe_key=generate_unsubscribe_key(),
         )
     )

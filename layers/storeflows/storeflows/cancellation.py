@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from storeflows.events.subjects import ReorderSubject
 from storeflows.storage import orders, sends, workflows
 from storeflows.workflows import runs
 
@@ -35,7 +36,9 @@ def cancel_order(
     in flight, each with STOP_ERROR; a stopped run's contact leaves it (ACTIVE#), as its own
     last step would have done. `via` is the event that cancelled it."""
     marked = orders.cancel_order(store_id, email, order_id, at=at, reason=reason, event_id=via)
-    possible = runs.possible_runs(store_id, workflows.list_workflows(store_id), [order_id])
+    # The runs about the order, and its replenishment reminders (one per SKU).
+    subject_keys = [order_id, *ReorderSubject.keys_of_order(order_id, orders.order_items(store_id, email, order_id))]
+    possible = runs.possible_runs(store_id, workflows.list_workflows(store_id), subject_keys)
     stopped = runs.stop_runs(possible, error=STOP_ERROR, cause=STOP_CAUSE)
     for run in stopped:
         sends.leave_run(store_id, email, run["workflow_id"], run["subject"])

@@ -14,7 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import abandonment, cancellation, interest, privacy, sessions, signups, storefront
+from storeflows import (
+    abandonment,
+    cancellation,
+    interest,
+    privacy,
+    recommendations,
+    replenishment,
+    sessions,
+    signups,
+    storefront,
+)
 from storeflows.catalogue import VariantChange
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.back_in_stock_request import BackInStockRequestedEvent
@@ -40,6 +50,7 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
+from storeflows.records import Contact
 from storeflows.storage import contacts, dates, orders, products, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
@@ -81,7 +92,19 @@ def _note_birthday(event: StoreEvent) -> None:
 
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
-    attributed_to = _attribute_purchase(event, purchase) if newly_recorded else None
+    # Read once, consistently, for the attribution and the repeat intervals.
+    contact = contacts.get_contact(event.store_id, purchase.customer.email) if newly_recorded else None
+    attributed_to = _attribute_purchase(event, purchase, contact) if newly_recorded else None
+    if newly_recorded:
+        # What the store's orders teach the upsell and replenishment flows (counts only); only
+        # a returning buyer can have bought a SKU before.
+        full = recommendations.note_order(event.store_id, purchase.order)
+        if full:
+            logger.warning("bought-together counts full", extra={"store_id": event.store_id, "product_ids": full[:10]})
+        if contact is not None and contact.orders_count > 1:
+            replenishment.note_order(
+                event.store_id, purchase.customer.email, purchase.order, purchase.occurred_at or event.received_at
+            )
     # Its checkout's and cart's reminders stop at once (the check before each one sees the
     # purchase too, for a checkout the order does not name).
     abandonment_stopped = (
@@ -110,13 +133,9 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
     return {"event_id": event.event_id, "order_newly_recorded": newly_recorded, "order_cancelled": cancelled}
 
 
-def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent) -> str | None:
-    """Credits the purchase to the Storeflows email the contact last opened or clicked
-    within the store's windows; returns that message's id, or None. The contact it reads
-    after a first order goes into the index of first orders' days (its anniversary)."""
-    contact = contacts.get_contact(event.store_id, purchase.customer.email)
-    if contact is not None and contact.orders_count == 1 and contact.first_order_at is not None:
-        dates.note_first_order(event.store_id, contact.email, contact.first_order_at, country=contact.country)
+def _attribute_purchase(event: StoreEvent, purchase: PurchaseEvent, contact: Contact | None) -> str | None:
+    """Credits the purchase to the Storeflows email the contact (as recorded with it) last
+    opened or clicked within the store's windows; returns that message's id, or None."""
     touch = event.attribution.touch_for(contact, purchase.occurred_at or event.received_at) if contact else None
     if touch is None or not orders.attribute_order(
         event.store_id,
@@ -448,15 +467,13 @@ def _start_runs(event: StoreEvent, request: RunRequest) -> dict[str, Any]:
     started, already_running = [], []
     if subject is not None:
         for workflow in workflows.list_workflows(event.store_id):
-            if not workflow.runs_for(event.event) or not workflow.settings.takes(subject):
+            if not workflow.runs_for(event.event):
                 continue
-            run_subject = workflow.settings.run_subject(event.store_id, request.email, subject, event.event)
-            if run_subject is None:
-                continue
-            if runs.start_run(event, workflow, run_subject, request.email):
-                started.append(workflow.workflow_id)
-            else:
-                already_running.append(workflow.workflow_id)
+            for run_subject in workflow.settings.run_subjects(event, request.email, subject):
+                if runs.start_run(event, workflow, run_subject, request.email):
+                    started.append(workflow.workflow_id)
+                else:
+                    already_running.append(workflow.workflow_id)
     logger.info(
         "runs started",
         extra={

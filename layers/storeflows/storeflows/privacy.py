@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from storeflows.events.privacy import DataRequest
+from storeflows.events.subjects import ReorderSubject
 from storeflows.records import DataRequestRecord, Suppression
 from storeflows.storage import browser, contacts, dates, dynamodb, keys, reports, sends, signups, visitors, workflows
 from storeflows.storage import privacy as privacy_store
@@ -114,6 +115,13 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     if not items and not requests:
         return Erasure(suppression=previous)
     subjects = {key for key in map(sends.run_subject_key, items) if key is not None}
+    # A replenishment reminder is about one SKU of an order: named by the order and the SKU.
+    subjects.update(
+        key
+        for item in items
+        if item["sk"].startswith(keys.ORDER_PREFIX) and "order_id" in item
+        for key in ReorderSubject.keys_of_order(item["order_id"], item.get("items", []))
+    )
     # Before anything changes: a missing setting stops the erasure here.
     possible = runs.possible_runs(store_id, workflows.list_workflows(store_id), subjects)
     suppression = previous

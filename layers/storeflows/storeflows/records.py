@@ -338,4 +338,7 @@ SKIP_REASONS = (
     "bought_since",
     "carted_since",
     "nothing_to_remind",
+    "nothing_to_recommend",
+    "reordered",
+    "product_unavailable",
 )

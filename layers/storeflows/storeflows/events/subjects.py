@@ -434,6 +434,104 @@ class DateSubject(BaseModel):
         return SubjectView({self.occasion: {"date": self.on}})
 
 
+class UpsellSubject(BaseModel):
+    """A thank-you with complementary products (thank_you_upsell) about one order: keyed by
+    the order's bare id, as every run about an order (so a cancellation or an erasure stops
+    it as it stops those). Its messages see `order` and `recommendations`, read when the
+    message is sent (storeflows.recommendations); with none, the message goes without them,
+    or is skipped (`nothing_to_recommend`) when `skip_when_none`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["upsell"] = "upsell"
+    order_id: str
+    max_products: int = 4
+    skip_when_none: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.order_id
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return keys.order_key(store_id, email, self.order_id)
+
+    def view(self, record: dict[str, Any] | None, recommendations: list[dict[str, Any]]) -> SubjectView:
+        ordered = OrderSubject(order_id=self.order_id).view(record)
+        if ordered.cancelled or not ordered.context:
+            return ordered
+        return SubjectView(
+            {**ordered.context, "recommendations": recommendations},
+            ordered.purchased_skus,
+            skip_reason="nothing_to_recommend" if self.skip_when_none and not recommendations else None,
+        )
+
+
+SAMPLE_RECOMMENDATIONS = [
+    {
+        "product_id": "SAMPLE-P2",
+        "sku": "SAMPLE-SKU-2",
+        "name": "Sample companion",
+        "url": "https://shop.example.com/products/companion",
+        "image_url": "https://shop.example.com/img/companion.jpg",
+        "price": Decimal("24.90"),
+        "compare_at_price": None,
+        "currency": "EUR",
+        "available": True,
+    }
+]
+"""What the check of a saved message shows a thank-you upsell's message."""
+
+
+class ReorderSubject(BaseModel):
+    """A replenishment reminder about one SKU of one order (one run per order line with a
+    usage cycle): the SKU, how many were bought, when they should run out (`due_at`) and
+    when the reminder goes (`remind_at`, `remind_before` earlier). The record read at each
+    send is the order (a cancelled order sends nothing); storeflows.replenishment builds
+    the view: `order` and `reorder`, and whether the SKU was bought again since."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["reorder"] = "reorder"
+    order_id: str
+    sku: str
+    quantity: int = 1
+    product_id: str | None = None
+    variant_id: str | None = None
+    due_at: datetime
+    remind_at: datetime
+
+    @property
+    def key(self) -> str:
+        return self.key_of(self.order_id, self.sku)
+
+    @staticmethod
+    def key_of(order_id: str, sku: str) -> str:
+        return f"reorder:{order_id}:{sku}"
+
+    @classmethod
+    def keys_of_order(cls, order_id: str, items: Iterable[dict[str, Any]]) -> list[str]:
+        """The keys of the reminders an order may have started (one per SKU of its lines): what
+        a cancellation or an erasure stops, as the runs keyed by the order itself."""
+        return sorted({cls.key_of(order_id, item["sku"]) for item in items if item.get("sku")})
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return keys.order_key(store_id, email, self.order_id)
+
+
+SAMPLE_REORDER: dict[str, Any] = {
+    "sku": "SAMPLE-SKU",
+    "name": "Sample product",
+    "quantity": 1,
+    "url": "https://shop.example.com/cart/40000000001:1",
+    "product_url": "https://shop.example.com/products/sample",
+    "image_url": "https://shop.example.com/img/sample.jpg",
+    "price": Decimal("129.90"),
+    "currency": "EUR",
+    "due_on": "2026-02-01",
+}
+"""What the check of a saved message shows a replenishment reminder's message."""
+
+
 RunSubject = Annotated[
     OrderSubject
     | EventSubject
@@ -442,7 +540,9 @@ RunSubject = Annotated[
     | SessionSubject
     | WishlistSubject
     | VipSubject
-    | DateSubject,
+    | DateSubject
+    | UpsellSubject
+    | ReorderSubject,
     Field(discriminator="type"),
 ]
 
@@ -456,4 +556,6 @@ def describe_key(key: str) -> str:
 
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
-_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary"})
+_TYPED_KEYS = frozenset(
+    {"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary", "reorder"}
+)

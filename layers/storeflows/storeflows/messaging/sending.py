@@ -31,9 +31,10 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
+from storeflows import recommendations, replenishment
 from storeflows.config import require
 from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, UnknownStore
-from storeflows.events.subjects import SubjectView, WishlistSubject
+from storeflows.events.subjects import ReorderSubject, SubjectView, UpsellSubject, WishlistSubject, order_from_record
 from storeflows.messaging import contact_links, coupons, pacing, ses
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
@@ -69,13 +70,7 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # Nothing is recorded for a contact without a profile (never known, or erased): a run
         # that outlived an erasure must not write the address back into the table.
         return _skipped(request, "unknown_contact", record=False)
-    if isinstance(subject, WishlistSubject):
-        # What was bought since the oldest product went on the wishlist leaves the reminder.
-        oldest = subject.oldest(context.subject)
-        bought = orders.purchases_since(request.store_id, request.email, oldest) if oldest else []
-        view = subject.view(context.subject, bought)
-    else:
-        view = subject.view(context.subject)
+    view = _subject_view(request, store, context.subject)
     if view.empty:
         return _skipped(request, "nothing_to_remind")
     if view.cancelled:
@@ -153,6 +148,24 @@ def _send_slot() -> float:
     if slots is None:
         raise SendThrottled("the SES pacer has no slot within its horizon")
     return slots[0]
+
+
+def _subject_view(request: SendRequest, store: Store, record: dict[str, Any] | None) -> SubjectView:
+    """What the message sees of the run's subject; a subject whose view needs more than its
+    record (the contact's orders since, the catalogue) reads it here, at the send."""
+    subject = request.run.subject
+    if isinstance(subject, WishlistSubject):
+        # What was bought since the oldest product went on the wishlist leaves the reminder.
+        oldest = subject.oldest(record)
+        bought = orders.purchases_since(request.store_id, request.email, oldest) if oldest else []
+        return subject.view(record, bought)
+    if isinstance(subject, UpsellSubject):
+        order = None if record is None or "cancelled_at" in record else order_from_record(record)
+        products = recommendations.complementary_products(store.store_id, order, subject.max_products) if order else []
+        return subject.view(record, products)
+    if isinstance(subject, ReorderSubject):
+        return replenishment.view_at_send(store, request.email, subject, record)
+    return subject.view(record)
 
 
 def _bought_since(contact: Contact, moment: datetime) -> bool:

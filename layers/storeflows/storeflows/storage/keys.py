@@ -43,6 +43,8 @@
     DATES#<store>#<occasion>#<mm-dd> CONTACT#<email>                     a contact's birthday that day (storage.dates)
     STORE#<store>                   WORKFLOW#<workflow> (scheduled)      index "lookup": SCHEDULED, <store>#<workflow>
     PACER#ses                       PACER                                the next free SES send slot (storage.pacer)
+    BOUGHTWITH#<store>#<product>    BOUGHTWITH                           how often each product was bought with it
+    REPEATS#<store>#<sku>           REPEATS                              days per unit between a contact's repeat buys
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -50,7 +52,8 @@ contact's whole history is one Query. Nothing outside this module builds a key.
 <subject> is a run's subject key (storeflows.events.subjects): for an order, its bare id, as these
 keys had it before runs had subjects. Every item of a contact that names a run carries the
 subject key in its `subject` attribute (older SEND# and ACTIVE# items: `order_id`), and
-ORDER# items are their order's subject: that is how an erasure finds the runs to stop."""
+ORDER# items are their order's subject (and, through their lines, of its replenishment
+reminders, `reorder:<order>:<sku>`): that is how an erasure finds the runs to stop."""
 
 from __future__ import annotations
 
@@ -389,3 +392,14 @@ def ses_pacer_key() -> dict[str, str]:
     SES's send rate is the account's, not a store's (a hot key by design: README "Sending at
     SES's pace")."""
     return {"pk": "PACER#ses", "sk": "PACER"}
+
+
+# --- purchase statistics (storage.purchase_stats): counts only, no contact or order ---------------
+
+
+def bought_with_key(store_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": f"BOUGHTWITH#{store_id}#{product_id}", "sk": "BOUGHTWITH"}
+
+
+def sku_repeat_intervals_key(store_id: str, sku: str) -> dict[str, str]:
+    return {"pk": f"REPEATS#{store_id}#{sku}", "sk": "REPEATS"}

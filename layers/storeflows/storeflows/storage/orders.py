@@ -19,12 +19,12 @@ from storeflows.storage import dynamodb as db
 
 def purchases_since(store_id: str, email: str, since: str) -> list[dict[str, Any]]:
     """The contact's orders made at or after `since` (ISO time) and not cancelled: each
-    `occurred_at` and `items` (what a wishlist reminder leaves out). One Query of the
-    contact's ORDER# items."""
+    `order_id`, `occurred_at` and `items` (what a wishlist reminder leaves out, what tells a
+    replenishment reminder the SKU was bought again). One Query of the contact's ORDER# items."""
     pages = db.query_pages(
         Key("pk").eq(keys.contact_pk(store_id, email)) & Key("sk").begins_with(keys.ORDER_PREFIX),
         FilterExpression=Attr("occurred_at").gte(since) & Attr("cancelled_at").not_exists(),
-        ProjectionExpression="occurred_at, #items",
+        ProjectionExpression="order_id, occurred_at, #items",
         ExpressionAttributeNames={"#items": "items"},
         ConsistentRead=True,
     )
@@ -266,6 +266,20 @@ def mark_order_delivered(store_id: str, email: str, order_id: str, at: datetime)
         )
         is not None
     )
+
+
+def order_items(store_id: str, email: str, order_id: str) -> list[dict[str, Any]]:
+    """The recorded order's lines (none when it was never recorded as a purchase)."""
+    item = (
+        db.table()
+        .get_item(
+            Key=keys.order_key(store_id, email, order_id),
+            ProjectionExpression="#items",
+            ExpressionAttributeNames={"#items": "items"},
+        )
+        .get("Item")
+    )
+    return list((item or {}).get("items", []))
 
 
 def order_cancelled(store_id: str, email: str, order_id: str) -> bool:

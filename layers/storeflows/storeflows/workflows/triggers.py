@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from storeflows.events import EventBody
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
+from storeflows.events.common import LineItem
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SubjectView, sample_session
 
@@ -39,10 +40,14 @@ class PurchaseTrigger(BaseModel):
             return False
         if not self.skus and not self.categories:
             return True
-        return any(
-            (item.sku is not None and item.sku in self.skus)
-            or (item.category is not None and item.category in self.categories)
-            for item in event.order.items
+        return any(self.takes_line(item) for item in event.order.items)
+
+    def takes_line(self, item: LineItem) -> bool:
+        """Whether an order line is one the trigger names (every line, without a filter)."""
+        if not self.skus and not self.categories:
+            return True
+        return (item.sku is not None and item.sku in self.skus) or (
+            item.category is not None and item.category in self.categories
         )
 
 

@@ -18,10 +18,12 @@ from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
+from storeflows.workflows.templates.replenishment import ReplenishmentSettings
 from storeflows.workflows.templates.review_request import ReviewRequestSettings
 from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
 from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
+from storeflows.workflows.templates.thank_you_upsell import ThankYouUpsellSettings
 from storeflows.workflows.templates.usage_tips import UsageTipsSettings
 from storeflows.workflows.templates.vip import VipSettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
@@ -49,6 +51,8 @@ WorkflowSettings = Annotated[
         | UsageTipsSettings
         | BirthdaySettings
         | AnniversarySettings
+        | ThankYouUpsellSettings
+        | ReplenishmentSettings
     ),
     Field(discriminator="template"),
 ]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from storeflows.events import EventBody
+from storeflows.events import EventBody, StoreEvent
 from storeflows.events.subjects import RunSubject, SubjectView
 from storeflows.workflows.triggers import Trigger, trigger_classes
 
@@ -56,12 +56,13 @@ class TemplateSettings(BaseModel):
         their own kind of session."""
         return True
 
-    def run_subject(self, store_id: str, email: str, subject: RunSubject, event: EventBody) -> RunSubject | None:
-        """What the run is about, given what the event is about (the dispatcher asks once the
-        trigger matched and the template takes the subject): the same subject, but for a
-        template whose runs are named otherwise (vip: per contact) or whose messages see more
-        of it (review_request: review links); None starts no run."""
-        return subject
+    def run_subjects(self, event: StoreEvent, email: str, subject: RunSubject) -> list[RunSubject]:
+        """The runs this workflow starts for an event whose trigger matched, by subject (the
+        contact is `email`): one about the event's subject when the template takes it. A
+        template whose runs are about a part of it (replenishment: one per SKU of an order),
+        named otherwise (vip: per contact), seeing more of it (review_request: review links)
+        or started only sometimes (vip: when a threshold is crossed) overrides it."""
+        return [subject] if self.takes(subject) else []
 
     def run_inputs(
         self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from storeflows.events import EventBody
+from storeflows.events import EventBody, StoreEvent
 from storeflows.events.common import Order
 from storeflows.events.subjects import (
     REVIEW_URL_PLACEHOLDERS,
@@ -62,10 +62,10 @@ class ReviewRequestSettings(TemplateSettings):
             item["review_url"] = review_link(_EXAMPLE_PATTERN, {**item, "product_id": "SAMPLE-P1"}, order["id"])
         return {"order with review links": view}
 
-    def run_subject(self, store_id: str, email: str, subject: RunSubject, event: EventBody) -> RunSubject | None:
+    def run_subjects(self, event: StoreEvent, email: str, subject: RunSubject) -> list[RunSubject]:
         if not isinstance(subject, OrderSubject):
-            return None
-        return subject.model_copy(update={"review_url": self.review_url})
+            return []
+        return [subject.model_copy(update={"review_url": self.review_url})]
 
     def run_inputs(
         self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody

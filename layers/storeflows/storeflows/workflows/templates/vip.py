@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from storeflows.events import EventBody
+from storeflows.events import EventBody, StoreEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.subjects import OrderSubject, RunSubject, VipSubject
 from storeflows.fields import MessageId, TagName
@@ -55,16 +55,16 @@ class VipSettings(TemplateSettings):
         by_spend = self.min_total_spent is not None and spent_before < self.min_total_spent <= spent_before + total
         return by_orders or by_spend
 
-    def run_subject(self, store_id: str, email: str, subject: RunSubject, event: EventBody) -> RunSubject | None:
-        if not isinstance(subject, OrderSubject) or not isinstance(event, PurchaseEvent):
-            return None
-        record = orders.order_record(store_id, email, subject.order_id)
+    def run_subjects(self, event: StoreEvent, email: str, subject: RunSubject) -> list[RunSubject]:
+        if not isinstance(subject, OrderSubject) or not isinstance(event.event, PurchaseEvent):
+            return []
+        record = orders.order_record(event.store_id, email, subject.order_id)
         # An order recorded before its totals were kept on it cannot say what it crossed.
         if record is None or "orders_count_before" not in record:
-            return None
+            return []
         if not self.crosses(int(record["orders_count_before"]), Decimal(record["total_spent_before"]), record["total"]):
-            return None
-        return VipSubject.of_contact(email, subject.order_id)
+            return []
+        return [VipSubject.of_contact(email, subject.order_id)]
 
     def run_inputs(
         self, store_id: str, email: str, workflow_id: str, subject_key: str, event: EventBody
