@@ -209,7 +209,7 @@ def test_without_a_cycle_the_store_s_repeat_interval_times_the_reminder(stack, s
         lambda: (
             (
                 item := storage.dynamodb.table()
-                .get_item(Key=storage.keys.repeat_intervals_key(reorder_store, "BEANS"))
+                .get_item(Key=storage.keys.sku_repeat_intervals_key(reorder_store, "BEANS"))
                 .get("Item")
             )
             and item["n"] == 10

@@ -92,9 +92,12 @@ def _note_birthday(event: StoreEvent) -> None:
 
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
-    # Read once, consistently, for the attribution and the repeat intervals.
+    # Read once, consistently, for the attribution, the repeat intervals and the index of
+    # first orders' days (its anniversary).
     contact = contacts.get_contact(event.store_id, purchase.customer.email) if newly_recorded else None
     attributed_to = _attribute_purchase(event, purchase, contact) if newly_recorded else None
+    if contact is not None and contact.orders_count == 1 and contact.first_order_at is not None:
+        dates.note_first_order(event.store_id, contact.email, contact.first_order_at, country=contact.country)
     if newly_recorded:
         # What the store's orders teach the upsell and replenishment flows (counts only); only
         # a returning buyer can have bought a SKU before.
