@@ -18,6 +18,7 @@ from storeflows_cli.commands import (
     contacts,
     coupons,
     messages,
+    products,
     reports,
     senders,
     stores,
@@ -58,10 +59,11 @@ examples:
   storeflows contacts export my-shop --out contacts.csv --consent-only --not-in-workflow care-series
   storeflows contacts export my-shop ana@example.com --out ana.json
   storeflows contacts delete my-shop ana@example.com
+  storeflows products import catalogue.csv --store my-shop
   storeflows --stack storeflows-prod workflows status my-shop"""
 
 # In the order --help lists them.
-GROUPS = (stores, workflows, senders, messages, contacts, coupons, reports)
+GROUPS = (stores, workflows, senders, messages, contacts, coupons, products, reports)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common_options(suppress=False)],
     )
     groups = parser.add_subparsers(
-        dest="group", metavar="{stores,workflows,senders,messages,contacts,coupons,reports}", required=True
+        dest="group", metavar="{stores,workflows,senders,messages,contacts,coupons,products,reports}", required=True
     )
     build = Build(formatter)
     for group in GROUPS:

@@ -24,8 +24,11 @@ from storeflows.events.common import StorefrontEvent
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.identify import IdentifyEvent
+from storeflows.events.inventory_level import InventoryLevelEvent
 from storeflows.events.page_view import PageViewedEvent
 from storeflows.events.privacy import DataRequest, ErasureRequest
+from storeflows.events.product import ProductEvent
+from storeflows.events.product_deleted import ProductDeletedEvent
 from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.search import SearchEvent
@@ -35,7 +38,8 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.storage import contacts, orders, wishlists, workflows
+from storeflows.catalogue import VariantChange
+from storeflows.storage import contacts, orders, products, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
@@ -328,6 +332,48 @@ def _remove_from_wishlist(event: StoreEvent, removed: WishlistRemovedEvent, emai
     return {"wishlist": "removed" if wishlists.remove_item(event.store_id, email, removed.product) else "not_on_it"}
 
 
+def _record_product(event: StoreEvent, body: ProductEvent) -> dict[str, Any]:
+    changes = products.put_product(event.store_id, body.product, at=body.occurred_at or event.received_at)
+    return _catalogue_outcome(event, body.product.product_id, changes)
+
+
+def _record_inventory_level(event: StoreEvent, body: InventoryLevelEvent) -> dict[str, Any]:
+    changes = products.set_inventory_level(
+        event.store_id,
+        body.inventory_item_id,
+        body.location_id,
+        body.available,
+        at=body.occurred_at or event.received_at,
+    )
+    return _catalogue_outcome(event, None, changes)
+
+
+def _delete_product(event: StoreEvent, body: ProductDeletedEvent) -> dict[str, Any]:
+    deleted = products.delete_product(event.store_id, body.product_id, at=body.occurred_at or event.received_at)
+    logger.info(
+        "product deleted",
+        extra={"store_id": event.store_id, "event_id": event.event_id, "product_id": body.product_id, "known": deleted},
+    )
+    return {"event_id": event.event_id, "product_deleted": deleted}
+
+
+def _catalogue_outcome(event: StoreEvent, product_id: str | None, changes: list[VariantChange]) -> dict[str, Any]:
+    """The catalogue's changes, each reported once (the flows that start runs from them read
+    them here)."""
+    logger.info(
+        "catalogue recorded",
+        extra={
+            "store_id": event.store_id,
+            "event_id": event.event_id,
+            "product_id": product_id,
+            "changes": [(change.product_id, change.variant_id, change.change_id) for change in changes],
+        },
+    )
+    if changes:
+        metrics.add_metric(name="CatalogueVariantChanges", unit=MetricUnit.Count, value=len(changes))
+    return {"event_id": event.event_id, "catalogue_changes": [change.model_dump(mode="json") for change in changes]}
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
@@ -368,6 +414,9 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     ),
     # A cart may name only its token: it is routed to its contact first.
     CartUpdatedEvent: _route_cart_event,
+    ProductEvent: _record_product,
+    ProductDeletedEvent: _delete_product,
+    InventoryLevelEvent: _record_inventory_level,
 }
 
 

@@ -1,5 +1,5 @@
 """The command groups of `storeflows`, one module each, in the order --help lists them:
-stores, workflows, senders, messages, contacts, coupons, reports. Each module's
+stores, workflows, senders, messages, contacts, coupons, products, reports. Each module's
 register(groups, build) adds its group's parser, its commands and their handlers.
 
 A handler imports the layer (storeflows.*) only when it runs: the CLI starts fast, and

@@ -21,8 +21,11 @@ from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.consent import ConsentEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.identify import IdentifyEvent
+from storeflows.events.inventory_level import InventoryLevelEvent
 from storeflows.events.page_view import PageViewedEvent
 from storeflows.events.privacy import DataRequest, ErasureRequest
+from storeflows.events.product import ProductEvent
+from storeflows.events.product_deleted import ProductDeletedEvent
 from storeflows.events.product_view import ProductViewedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.events.search import SearchEvent
@@ -51,6 +54,9 @@ AnyEvent = (
     | SubscriptionRequestedEvent
     | IdentifyEvent
     | SessionCheckEvent
+    | ProductEvent
+    | ProductDeletedEvent
+    | InventoryLevelEvent
 )
 EventBody = Annotated[AnyEvent, Field(discriminator="type")]
 EVENT_TYPES: tuple[type[AnyEvent], ...] = get_args(AnyEvent)

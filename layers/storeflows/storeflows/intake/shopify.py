@@ -1,5 +1,6 @@
 """Shopify webhooks: orders/create, orders/paid and orders/cancelled, checkouts/create and
-checkouts/update, carts/create and carts/update, and the mandatory
+checkouts/update, carts/create and carts/update, the catalogue's products/create,
+products/update, products/delete and inventory_levels/update, and the mandatory
 compliance topics customers/redact and customers/data_request, each verified with the app's
 HMAC.
 
@@ -9,6 +10,7 @@ in words). Test orders count unless the store says otherwise (Store.shopify)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +23,10 @@ from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.common import Customer
+from storeflows.events.inventory_level import InventoryLevelEvent
 from storeflows.events.privacy import DataRequest, ErasureRequest
+from storeflows.events.product import ProductEvent
+from storeflows.events.product_deleted import ProductDeletedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.intake.common import (
     Receipt,
@@ -38,6 +43,7 @@ from storeflows.intake.common import (
 )
 from storeflows.intake.signatures import verify_hmac_sha256_base64
 from storeflows.observability import logger
+from storeflows.records import Store
 
 
 def accept_webhook(store_id: str, headers: Mapping[str, str], content_type: str | None, raw_body: bytes) -> Receipt:
@@ -59,6 +65,9 @@ def accept_webhook(store_id: str, headers: Mapping[str, str], content_type: str 
     event_id = f"shopify:{delivery_id}"
     topic = headers.get("x-shopify-topic", "")
     adapter = TOPICS.get(topic)
+    if topic in CATALOGUE_TOPICS:
+        shop_url = shop_origin(store, headers.get("x-shopify-shop-domain"))
+        adapter = functools.partial(CATALOGUE_TOPICS[topic], shop_url=shop_url)
     payload = parse_json(raw_body) if adapter else None
     # Only order payloads carry `test`; a compliance webhook is never a test order.
     test_order = isinstance(payload, dict) and payload.get("test") is True
@@ -304,4 +313,106 @@ TOPICS: dict[str, Callable[[Any], EventBody | None]] = {
     "carts/update": cart_from_shopify,
     "customers/redact": erasure_from_shopify,
     "customers/data_request": data_request_from_shopify,
+}
+
+
+# --- the catalogue: products/* and inventory_levels/update ---------------------------------------
+
+
+def shop_origin(store: Store, shop_domain: str | None) -> str | None:
+    """Where the store's product pages are: the first origin its browser settings allow (its
+    own domain, `stores browser`), else the shop's myshopify.com domain from the webhook's
+    X-Shopify-Shop-Domain header (Shopify redirects it to the primary domain)."""
+    if store.browser and store.browser.allowed_origins:
+        return store.browser.allowed_origins[0].rstrip("/")
+    domain = (shop_domain or "").strip().lower()
+    if domain and all(ch.isalnum() or ch in ".-" for ch in domain):
+        return f"https://{domain}"
+    return None
+
+
+def _image_src(image: Any) -> Any:
+    return image.get("src") if isinstance(image, dict) else None
+
+
+def _variant(variant: dict[str, Any], images: dict[Any, Any]) -> dict[str, Any]:
+    """A product payload's variant. Its stock: untracked when `inventory_management` says so
+    (API versions before 2024-07 send it; later ones leave it out, and a variant with a
+    quantity is taken as tracked). `inventory_quantity` is deprecated: the catalogue uses it
+    only until a level per location is known (storeflows.storage.products)."""
+    untracked = "inventory_management" in variant and not variant.get("inventory_management")
+    compare_at = variant.get("compare_at_price")
+    return present(
+        variant_id=variant.get("id"),
+        sku=variant.get("sku") or None,
+        title=variant.get("title"),
+        price=variant.get("price"),
+        # Shopify sends "0.00" or null for "no compare-at price".
+        compare_at_price=compare_at if compare_at not in (None, "", "0.00", "0") else None,
+        inventory_item_id=variant.get("inventory_item_id"),
+        sells_when_out_of_stock=variant.get("inventory_policy") == "continue",
+        image_url=images.get(variant.get("image_id")),
+    ) | ({"inventory_quantity": None if untracked else variant.get("inventory_quantity")})
+
+
+def product_from_shopify(payload: Any, *, shop_url: str | None) -> ProductEvent:
+    """products/create, products/update: the product as it is now (a draft or archived one is
+    not on sale: its variants are unavailable)."""
+    body = require_object(payload)
+    image_list = body.get("images") if isinstance(body.get("images"), list) else []
+    images = {image.get("id"): image.get("src") for image in image_list if isinstance(image, dict)}
+    first_image = _image_src(body.get("image")) or next(iter(images.values()), None)
+    handle = body.get("handle")
+    on_sale = body.get("status", "active") == "active"
+    variants = line_items(body.get("variants"), lambda variant: _variant(variant, images))
+    if not on_sale and isinstance(variants, list):
+        variants = [
+            {**variant, "available": False, "inventory_quantity": None} if isinstance(variant, dict) else variant
+            for variant in variants
+        ]
+    return validate(
+        ProductEvent,
+        {
+            "type": "product",
+            "occurred_at": body.get("updated_at"),
+            "product": present(
+                product_id=body.get("id"),
+                name=body.get("title"),
+                url=f"{shop_url}/products/{handle}" if shop_url and isinstance(handle, str) and handle else None,
+                image_url=first_image,
+                # Product webhooks name no currency: the shop's is on its orders.
+                category=body.get("product_type") or None,
+                variants=variants,
+                updated_at=body.get("updated_at"),
+            ),
+        },
+    )
+
+
+def product_deletion_from_shopify(payload: Any, *, shop_url: str | None) -> ProductDeletedEvent:
+    """products/delete: {"id": ...} only."""
+    return validate(ProductDeletedEvent, present(type="product_deleted", product_id=require_object(payload).get("id")))
+
+
+def inventory_level_from_shopify(payload: Any, *, shop_url: str | None) -> InventoryLevelEvent:
+    """inventory_levels/update: {inventory_item_id, location_id, available, updated_at}."""
+    body = require_object(payload)
+    return validate(
+        InventoryLevelEvent,
+        {
+            "type": "inventory_level",
+            "occurred_at": body.get("updated_at"),
+            "inventory_item_id": body.get("inventory_item_id"),
+            "location_id": body.get("location_id"),
+            "available": body.get("available"),
+        },
+    )
+
+
+# Catalogue topic -> its canonical event; each is given where the store's product pages are.
+CATALOGUE_TOPICS: dict[str, Callable[..., EventBody]] = {
+    "products/create": product_from_shopify,
+    "products/update": product_from_shopify,
+    "products/delete": product_deletion_from_shopify,
+    "inventory_levels/update": inventory_level_from_shopify,
 }

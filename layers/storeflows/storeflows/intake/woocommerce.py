@@ -1,15 +1,18 @@
 """WooCommerce webhooks: order.created and order.updated (the REST v3 order representation),
-and the unsigned ping WooCommerce sends when a webhook is saved as active."""
+the catalogue's product.created, product.updated and product.deleted, and the unsigned ping WooCommerce sends when a webhook is saved as active."""
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from storeflows.errors import InvalidPayload, UnknownStore
+from storeflows.events import EventBody
+from storeflows.events.product import ProductEvent
+from storeflows.events.product_deleted import ProductDeletedEvent
 from storeflows.events.purchase import PurchaseEvent
 from storeflows.intake.common import (
     Receipt,
@@ -61,6 +64,8 @@ def accept_order(store_id: str, headers: Mapping[str, str], content_type: str | 
         raise InvalidPayload("missing X-WC-Webhook-Delivery-ID header")
     event_id = f"woocommerce:{delivery_id}"
     topic = headers.get("x-wc-webhook-topic", "")
+    if topic in PRODUCT_TOPICS:
+        return accept(store, event_id, "woocommerce", PRODUCT_TOPICS[topic](parse_json(raw_body)))
     if topic not in ORDER_TOPICS:
         logger.info("ignoring WooCommerce topic", extra={"store_id": store_id, "event_id": event_id, "topic": topic})
         return ignored(event_id)
@@ -135,3 +140,69 @@ def purchase_from_woocommerce(order: Any) -> PurchaseEvent:
             ),
         },
     )
+
+
+# --- the catalogue: product.created, product.updated, product.deleted ------------------------------
+
+
+def _money(value: Any) -> Any:
+    """A product's price as WooCommerce sends it: a decimal string, "" when it has none."""
+    value = _price(value)
+    return None if value in ("", None) else value
+
+
+def product_from_woocommerce(payload: Any) -> ProductEvent:
+    """The REST v3 product. A simple product is one variant whose id is the product's. A
+    variable product names only its variations' ids: it is kept as one variant too, the
+    product itself, at the price WooCommerce shows for it (its lowest variation's) and the
+    stock it manages at product level; the variations' own prices, SKUs and stock are not
+    taken. On sale, `regular_price` is the compare-at price. Not published (a draft, a
+    private product): unavailable."""
+    body = require_object(payload)
+    regular = _money(body.get("regular_price"))
+    sale = _money(body.get("sale_price"))
+    price = sale or _money(body.get("price")) or regular
+    managed = body.get("manage_stock") is True
+    published = body.get("status", "publish") == "publish"
+    images = body.get("images") if isinstance(body.get("images"), list) else []
+    categories = body.get("categories") if isinstance(body.get("categories"), list) else []
+    name = body.get("name")
+    variant = present(
+        variant_id=body.get("id"),
+        sku=body.get("sku") or None,
+        price=price,
+        compare_at_price=regular if sale is not None and regular is not None and regular != sale else None,
+        available=published and body.get("stock_status") != "outofstock",
+        sells_when_out_of_stock=body.get("backorders") in ("notify", "yes"),
+    ) | {"inventory_quantity": body.get("stock_quantity") if managed and published else None}
+    return validate(
+        ProductEvent,
+        {
+            "type": "product",
+            "occurred_at": body.get("date_modified_gmt"),
+            "product": present(
+                product_id=body.get("id"),
+                name=html.unescape(name) if isinstance(name, str) else name,
+                url=body.get("permalink"),
+                image_url=next((image.get("src") for image in images if isinstance(image, dict)), None),
+                category=next(
+                    (html.unescape(c["name"]) for c in categories if isinstance(c, dict) and isinstance(c.get("name"), str)),
+                    None,
+                ),
+                variants=[variant],
+                updated_at=body.get("date_modified_gmt"),
+            ),
+        },
+    )
+
+
+def product_deletion_from_woocommerce(payload: Any) -> ProductDeletedEvent:
+    """product.deleted: {"id": ...} (the product moved to the trash, or deleted for good)."""
+    return validate(ProductDeletedEvent, present(type="product_deleted", product_id=require_object(payload).get("id")))
+
+
+PRODUCT_TOPICS: dict[str, Callable[[Any], EventBody]] = {
+    "product.created": product_from_woocommerce,
+    "product.updated": product_from_woocommerce,
+    "product.deleted": product_deletion_from_woocommerce,
+}

@@ -35,6 +35,9 @@
     SIGNUPREQUEST#<store>#<id>      SIGNUPREQUEST                        a sign-up waiting for confirmation (expires)
     CONTACT#<store>#<email>         WELCOMED#<workflow>                  the contact's welcome series (one per contact)
     CONTACT#<store>#<email>         WISHLIST                             the wishlist, and the reminder run holding it
+    CATALOGUE#<store>               PRODUCT#<product>                    a catalogue product and its variants (version)
+    CATALOGUE#<store>               VARIANT#<variant> | SKU#<sku>        which product holds the variant, the SKU
+    CATALOGUE#<store>               INVENTORYITEM#<item>                 a Shopify inventory item: its variant, levels
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -284,3 +287,29 @@ def welcome_key(store_id: str, email: str, workflow_id: str) -> dict[str, str]:
 
 def wishlist_key(store_id: str, email: str) -> dict[str, str]:
     return {"pk": contact_pk(store_id, email), "sk": "WISHLIST"}
+
+
+# --- the product catalogue (storage.products) ------------------------------------------------------
+# One partition per store: the catalogue is listed in one Query, and it holds no personal data.
+
+CATALOGUE_PRODUCT_PREFIX = "PRODUCT#"
+
+
+def catalogue_pk(store_id: str) -> str:
+    return f"CATALOGUE#{store_id}"
+
+
+def catalogue_entry_key(store_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": catalogue_pk(store_id), "sk": f"{CATALOGUE_PRODUCT_PREFIX}{product_id}"}
+
+
+def catalogue_variant_key(store_id: str, variant_id: str) -> dict[str, str]:
+    return {"pk": catalogue_pk(store_id), "sk": f"VARIANT#{variant_id}"}
+
+
+def catalogue_sku_key(store_id: str, sku: str) -> dict[str, str]:
+    return {"pk": catalogue_pk(store_id), "sk": f"SKU#{sku}"}
+
+
+def inventory_item_key(store_id: str, inventory_item_id: str) -> dict[str, str]:
+    return {"pk": catalogue_pk(store_id), "sk": f"INVENTORYITEM#{inventory_item_id}"}
