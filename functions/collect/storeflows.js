@@ -4,6 +4,7 @@
  *   storeflows('track', 'product_viewed', {product: {product_id: 'p-1', name: 'Venise dress'}})
  *   storeflows('identify', {email: 'ana@example.com'})
  *   storeflows('subscribe', {email: 'ana@example.com', consent_text: 'Yes, send me news.', source: 'footer'})
+ *   storeflows('notifyMe', {email: 'ana@example.com', product: {product_id: 'p-1', variant_id: 'v-2', name: 'Venise dress'}})
  *   storeflows('consent', true)   // or false: forget the visitor id, send nothing more
  *
  * Events go to POST <endpoint>/collect/<store> in batches, as text/plain (no CORS preflight),
@@ -125,6 +126,10 @@
     subscribe: function (fields) {
       push("subscription_requested", {customer: {email: fields.email}, consent_text: fields.consent_text,
                                       source: fields.source || "browser"});
+    },
+    // "Notify me" on a sold-out product: a back-in-stock request for the typed address.
+    notifyMe: function (fields) {
+      push("back_in_stock_requested", {customer: {email: fields.email}, product: fields.product});
     },
     consent: function (given) {
       consent = given === true;

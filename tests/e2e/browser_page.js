@@ -30,6 +30,7 @@ vm.runInContext(sdk, page);
 const before = { stored: Object.keys(storage).length, cookie: page.document.cookie, sent: sent.length };
 page.storeflows("consent", true);
 page.storeflows("identify", { email });
+page.storeflows("notifyMe", { email, product: { product_id: "p-1", variant_id: "v-2", name: "Venise dress" } });
 listeners.pagehide();
 Promise.all(sent).then(async (answers) => {
   const bodies = await Promise.all(answers.map(async (answer) => [answer.status, await answer.json()]));

@@ -47,7 +47,7 @@ def test_the_snippets_batches_reach_the_contact_once_the_visitor_identifies(stac
     assert statuses and set(statuses) == {202}, result["answers"]
     accepted = [event_id for _, body in result["answers"] for event_id in body["event_ids"]]
     visitor = result["visitor"]
-    assert len(accepted) == 3 and all(event_id.startswith(f"browser:{visitor}:") for event_id in accepted)
+    assert len(accepted) == 4 and all(event_id.startswith(f"browser:{visitor}:") for event_id in accepted)
     # The made-up sf_t of the URL identifies nobody: its identify is dropped, the rest goes on.
     assert [len(body["dropped"]) for _, body in result["answers"]] == [1, 0]
 
@@ -59,3 +59,11 @@ def test_the_snippets_batches_reach_the_contact_once_the_visitor_identifies(stac
         what="the visitor named as the contact",
     )
     assert (known["email"], known["proof"]) == (email, "claimed")
+    # "Notify me": the typed address asked for the variant, as an unproven claim.
+    asked = wait_for(
+        lambda: table.get_item(Key={"pk": f"CONTACT#{store_id}#{email}", "sk": "INTEREST#requested#p-1#v-2"}).get(
+            "Item"
+        ),
+        what="the back-in-stock request",
+    )
+    assert (asked["kind"], asked["proof"]) == ("requested", "claimed")

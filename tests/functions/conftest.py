@@ -150,6 +150,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             BillingMode=table["BillingMode"],
             AttributeDefinitions=table["AttributeDefinitions"],
             KeySchema=table["KeySchema"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
         )
         dynamodb.update_time_to_live(TableName=TABLE_NAME, TimeToLiveSpecification=table["TimeToLiveSpecification"])
         sqs = boto3.client("sqs", region_name=REGION)

@@ -348,3 +348,50 @@ def test_a_page_claims_an_address_and_nothing_about_it(collect, aws):
         name: None for name in queued["event"]["customer"] if name != "email"
     }
     assert queued["identity_proof"] == "claimed"
+
+
+def notify_me(client_id: str = "n1", **product: Any) -> dict[str, Any]:
+    """What the snippet's storeflows('notifyMe', {email, product}) sends."""
+    return {
+        "id": client_id,
+        "type": "back_in_stock_requested",
+        "customer": {"email": ANA, "accepts_marketing": True, "first_name": "Mallory"},
+        "product": {"product_id": "p-1", "variant_id": "v-2", "name": "Venise dress", **product},
+    }
+
+
+def test_notify_me_queues_a_request_for_the_typed_address_as_a_claim(collect, aws):
+    from storeflows import dispatch
+    from storeflows.events import StoreEvent
+    from storeflows.storage import interest, visitors
+
+    status, _, body = collect(batch(notify_me()))
+    assert status == 202, body
+    (queued,) = aws.queued_bodies()
+    assert queued["identity_proof"] == "claimed"
+    # The address only: nothing the page says about the person is kept.
+    assert queued["event"]["customer"] == {"email": ANA}
+    assert dispatch.dispatch_event(StoreEvent.model_validate(queued))["back_in_stock_request"] == "recorded"
+    (asked,) = interest.open_requests("demo", ANA)
+    assert (asked.product_id, asked.variant_id, asked.proof) == ("p-1", "v-2", "claimed")
+    assert visitors.known_email("demo", VISITOR) is None, "a typed address identifies no visitor"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"customer": None}, "customer"),
+        ({"customer": {"email": "not an address"}}, "customer.email"),
+        ({"product": {"sku": "DRESS-S"}}, "product_id"),
+        ({"product": {"product_id": "p-1", "url": "https://elsewhere.example.net/p"}}, "not on the store's own site"),
+    ],
+    ids=["no address", "bad address", "no product id", "foreign link"],
+)
+def test_a_notify_me_without_address_or_product_or_with_a_foreign_link_is_refused(collect, aws, change, words):
+    event = {**notify_me(), **change}
+    if event["customer"] is None:
+        del event["customer"]
+    before = everything(aws)
+    status, _, body = collect(batch(event))
+    assert status == 400 and body["error"] == "invalid_payload" and words in body["detail"], body
+    assert aws.queued_bodies() == [] and everything(aws) == before

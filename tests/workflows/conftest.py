@@ -178,6 +178,7 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
             KeySchema=table["KeySchema"],
             AttributeDefinitions=table["AttributeDefinitions"],
             BillingMode=table["BillingMode"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
         )
         stand_ins = {logical_id: StandIn(answer) for logical_id, answer in STAND_INS.items()}
         lambdas = InProcessLambdas()

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import abandonment, cancellation, privacy, sessions, signups, storefront
+from storeflows import abandonment, cancellation, interest, privacy, sessions, signups, storefront
 from storeflows.events import StoreEvent, type_name
+from storeflows.events.back_in_stock_request import BackInStockRequestedEvent
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.category_view import CategoryViewedEvent
@@ -271,10 +272,17 @@ def _record_subscription(event: StoreEvent, subscribed: SubscribedEvent) -> dict
 
 
 def _record_checkout(event: StoreEvent, body: CheckoutStartedEvent, email: str) -> dict[str, Any]:
+    interest.record_products(event, body, email, "checkout", body.checkout.items, body.checkout.currency)
     return {"run_requests": [RunRequest(email, subject) for subject in abandonment.record_checkout(event, body, email)]}
 
 
+def _record_product_view(event: StoreEvent, body: ProductViewedEvent, email: str) -> dict[str, Any]:
+    interest.record_products(event, body, email, "viewed", [body.product])
+    return sessions.record(event, body, email)
+
+
 def _record_cart(event: StoreEvent, body: CartUpdatedEvent, email: str) -> dict[str, Any]:
+    interest.record_products(event, body, email, "carted", body.cart.items, body.cart.currency)
     # A session with a cart is the cart flow's, not browse or search abandonment's.
     if body.cart.items:
         sessions.note_cart(event.store_id, email, storefront.when(event, body))
@@ -323,6 +331,7 @@ def _add_to_wishlist(event: StoreEvent, added: WishlistAddedEvent, email: str) -
         return {"wishlist": "product_unnamed"}
     if not wishlists.add_item(event.store_id, email, added.product, at=storefront.when(event, added)):
         return {"wishlist": "full"}
+    interest.record_products(event, added, email, "wishlisted", [added.product])
     return {"wishlist": "added", "run_requests": [RunRequest(email, WishlistSubject(started_by=event.event_id))]}
 
 
@@ -380,7 +389,7 @@ def _catalogue_outcome(event: StoreEvent, product_id: str | None, changes: list[
 _RECORDERS: dict[type, Callable[[StoreEvent, Any, str], dict[str, Any]]] = {
     CheckoutStartedEvent: _record_checkout,
     CartUpdatedEvent: _record_cart,
-    ProductViewedEvent: sessions.record,
+    ProductViewedEvent: _record_product_view,
     CategoryViewedEvent: sessions.record,
     PageViewedEvent: sessions.record,
     SearchEvent: sessions.record,
@@ -400,6 +409,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     IdentifyEvent: _identify,
     SessionCheckEvent: _check_session,
     SubscriptionRequestedEvent: _request_subscription,
+    BackInStockRequestedEvent: interest.request_back_in_stock,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,

@@ -14,6 +14,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from storeflows.events.back_in_stock_request import BackInStockRequestedEvent
 from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.category_view import CategoryViewedEvent
@@ -57,6 +58,7 @@ AnyEvent = (
     | ProductEvent
     | ProductDeletedEvent
     | InventoryLevelEvent
+    | BackInStockRequestedEvent
 )
 EventBody = Annotated[AnyEvent, Field(discriminator="type")]
 EVENT_TYPES: tuple[type[AnyEvent], ...] = get_args(AnyEvent)

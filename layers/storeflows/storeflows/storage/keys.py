@@ -38,6 +38,8 @@
     CATALOGUE#<store>               PRODUCT#<product>                    a catalogue product and its variants (version)
     CATALOGUE#<store>               VARIANT#<variant> | SKU#<sku>        which product holds the variant, the SKU
     CATALOGUE#<store>               INVENTORYITEM#<item>                 a Shopify inventory item: its variant, levels
+    CONTACT#<store>#<email>         INTEREST#<kind>#<product>#<variant>  viewed, carted... when, at what price (expires)
+      index "interest": interest_pk INTEREST#<store>#<product>, interest_sk <kind>#<at>#<email>
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -313,3 +315,27 @@ def catalogue_sku_key(store_id: str, sku: str) -> dict[str, str]:
 
 def inventory_item_key(store_id: str, inventory_item_id: str) -> dict[str, str]:
     return {"pk": catalogue_pk(store_id), "sk": f"INVENTORYITEM#{inventory_item_id}"}
+
+
+# --- interest in products (storage.interest) ------------------------------------------------------
+
+INTEREST_PREFIX = "INTEREST#"
+# The table's one global secondary index: a product's interested contacts, by kind and time.
+INTEREST_INDEX = "interest"
+
+
+def interest_key(store_id: str, email: str, kind: str, product_id: str, variant_id: str | None) -> dict[str, str]:
+    """One per (product or variant, contact, kind): in the contact's partition, so an erasure
+    and a data export find it with the rest."""
+    return {"pk": contact_pk(store_id, email), "sk": f"{INTEREST_PREFIX}{kind}#{product_id}#{variant_id or ''}"}
+
+
+def interest_index_key(store_id: str, email: str, kind: str, product_id: str, at: str) -> dict[str, str]:
+    """Where the item sits in the interest index: the product's partition, its kind's contacts
+    oldest first (`at` is the item's time: the latest view, the first request)."""
+    return {"interest_pk": f"{INTEREST_PREFIX}{store_id}#{product_id}", "interest_sk": f"{kind}#{at}#{email}"}
+
+
+def interest_index_range(kind: str, since: str) -> tuple[str, str]:
+    """Index sort keys bounding a kind's items from `since` on ("$" sorts right after "#")."""
+    return f"{kind}#{since}", f"{kind}$"

@@ -38,6 +38,12 @@ def known_email(store_id: str, visitor_id: str) -> str | None:
     return str(item["email"]) if item else None
 
 
+def known_identity(store_id: str, visitor_id: str) -> tuple[str, Proof] | None:
+    """The contact a visitor has been identified as, and how that was proven."""
+    item = db.table().get_item(Key={"pk": visitor_pk(store_id, visitor_id), "sk": "VISITOR"}).get("Item")
+    return (str(item["email"]), item.get("proof", "claimed")) if item else None
+
+
 def keep_pending_event(store_id: str, visitor_id: str, event_id: str, at: datetime, event_json: str) -> None:
     """Keeps an anonymous visitor's event until the visitor is identified (or 30 days)."""
     kept_events.keep(visitor_pk(store_id, visitor_id), event_id, at, event_json)
