@@ -104,9 +104,11 @@ def _template_table() -> dict[str, Any]:
 def _reset_storeflows_state() -> None:
     """Settings and clients are cached per process; Powertools metrics are process-global."""
     from storeflows import aws, config
+    from storeflows.messaging import pacing
     from storeflows.observability import metrics
 
     config.settings.cache_clear()
+    pacing.forget()
     aws.client.cache_clear()
     aws.dynamodb_table.cache_clear()
     # Metrics() may have been created before the environment was set (at collection).
@@ -174,6 +176,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
         monkeypatch.setenv("EVENT_QUEUE_URL", queue_url)
         monkeypatch.setenv("SES_CONFIGURATION_SET", CONFIGURATION_SET)
+        # moto's SES v2 has no GetAccount: the pacer takes its rate from here (SesSendRate).
+        monkeypatch.setenv("SES_SEND_RATE", "1000")
         monkeypatch.setenv("PUBLIC_API_URL", PUBLIC_API_URL)
         monkeypatch.setenv("SENDER_IDENTITY", SENDER_IDENTITY)  # what the CLI reads from the stack's outputs
         monkeypatch.setenv("STATE_MACHINE_ARN_PREFIX", state_machine_arn.removesuffix("targeted_post_purchase"))

@@ -31,10 +31,14 @@ LAMBDA_SERVICE_ERRORS = {
     "BackoffRate": 2.0,
     "JitterStrategy": "FULL",
 }
+# Retried until the burst has passed: the SES pacer (storeflows.messaging.pacing) refuses what
+# does not fit within 2 s. Waits of 5, 10, ... 300 s, each drawn from [0, wait] (full jitter):
+# about 150 s an attempt once at the cap, so 1,000 attempts keep a send trying for about 41
+# hours (README "Sending at SES's pace"), longer than SES's 24-hour quota window.
 SEND_LATER = {
     "ErrorEquals": ["SendThrottled", "SendInProgress"],
     "IntervalSeconds": 5,
-    "MaxAttempts": 8,
+    "MaxAttempts": 1000,
     "BackoffRate": 2.0,
     "MaxDelaySeconds": 300,
     "JitterStrategy": "FULL",

@@ -29,6 +29,9 @@ class Settings(BaseModel):
     # A site session ends after this much inactivity (storeflows.sessions; 30 minutes). The
     # local stack shortens it, as it shortens Wait states.
     session_timeout_seconds: float | None = None
+    # Emails per second all sends together may use (SesSendRate parameter); unset or 0: a
+    # share of the account's SES MaxSendRate (storeflows.messaging.pacing).
+    ses_send_rate: float | None = None
 
 
 _ENV_NAMES = {field: field.upper() for field in Settings.model_fields}

@@ -18,17 +18,24 @@ No email goes out twice for one step of one run, however often Step Functions re
 the step's decision record is read with the rest, and a step that has one answers with it;
 a send claims that record (status "sending") before SES is called and completes it after.
 An attempt that died between the two may or may not have handed the email to SES; the
-step then records it as skipped ("send_outcome_unknown") rather than risk a duplicate."""
+step then records it as skipped ("send_outcome_unknown") rather than risk a duplicate.
+
+Every email takes a slot of the stack's SES pacer (storeflows.messaging.pacing) once the
+contact may receive it, and goes out at that slot's time. When the pacer has no slot within
+its horizon, the step raises SendThrottled before claiming anything (no decision, no frequency
+cap slot, no coupon code used up) and Step Functions retries it later."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 from storeflows.config import require
-from storeflows.errors import SendInProgress, UnknownMessage, UnknownStore
+from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, UnknownStore
 from storeflows.events.subjects import ProductBought, SubjectView, WishlistSubject
-from storeflows.messaging import contact_links, coupons, ses
+from storeflows.messaging import contact_links, coupons, pacing, ses
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
 from storeflows.messaging.rendering import RenderedMessage, render_message
@@ -45,12 +52,20 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
 
 
 def decide_and_send(
-    request: SendRequest, *, attempt_ends_at: datetime, view: SubjectView | None = None
+    request: SendRequest,
+    *,
+    attempt_ends_at: datetime,
+    view: SubjectView | None = None,
+    send_slot: Callable[[], float] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The step's answer, and whether an earlier attempt of the step decided it (a batch of
-    catalogue alerts counts only its own sends in a wave). `view`: what the message sees of
-    the run's subject, when the caller made it (the batch, per recipient: storeflows.fanout);
-    else it is read from the subject's record."""
+    catalogue alerts counts only its own sends in a wave). A batch (storeflows.fanout) gives
+    what the message sees of the run's subject (`view`, per recipient; else it is read from
+    the subject's record) and where the email's pacer slot comes from (`send_slot`: slots it
+    reserved a few at a time; else one is reserved for this email)."""
+    if pacing.surely_full(time.time()):
+        # Known without a request: the retry comes back when the burst has moved on.
+        raise SendThrottled("the SES pacer is full")
     context = sends.get_send_context(
         request.store_id,
         request.message_id,
@@ -60,11 +75,15 @@ def decide_and_send(
     )
     if context.decision is not None:
         return _earlier_decision(request, context.decision), True
-    return _decide(request, context, attempt_ends_at, view), False
+    return _decide(request, context, attempt_ends_at, view, send_slot or _send_slot), False
 
 
 def _decide(
-    request: SendRequest, context: sends.SendContext, attempt_ends_at: datetime, view: SubjectView | None
+    request: SendRequest,
+    context: sends.SendContext,
+    attempt_ends_at: datetime,
+    view: SubjectView | None,
+    send_slot: Callable[[], float],
 ) -> dict[str, Any]:
     store, message, contact = context.store, context.message, context.contact
     if store is None:
@@ -103,6 +122,7 @@ def _decide(
         # Kept from before the intake refused such addresses: SES could not take it, and
         # no retry would change that.
         return _skipped(request, "address_not_sendable")
+    send_at = send_slot()
     sender = messages.message_sender(message)
     slot = None
     if request.run.frequency_cap_seconds:
@@ -125,6 +145,7 @@ def _decide(
         language, raw = _compose(request, store, message, contact, sender, coupon_code, view)
         # The report day of this email: its tags carry it, so every later event of it counts there.
         sent_on = datetime.now(UTC).date()
+        pacing.wait_for(send_at)
         ses_message_id = _claim_and_send(request, raw, sender.address, contact.email, sent_on, attempt_ends_at)
     except SendInProgress:
         raise  # the other attempt of this very send holds the slot too, and may send
@@ -164,6 +185,14 @@ def _subject_view(request: SendRequest, record: dict[str, Any] | None) -> Subjec
         bought = orders.purchases_since(request.store_id, request.email, oldest) if oldest else []
         return subject.view(record, bought)
     return subject.view(record)
+
+
+def _send_slot() -> float:
+    """This email's send time from the SES pacer; SendThrottled when it has none soon."""
+    slots = pacing.reserve(time.time())
+    if slots is None:
+        raise SendThrottled("the SES pacer has no slot within its horizon")
+    return slots[0]
 
 
 def _bought_since(contact: Contact, moment: datetime) -> bool:

@@ -40,6 +40,7 @@
     CATALOGUE#<store>               INVENTORYITEM#<item>                 a Shopify inventory item: its variant, levels
     CONTACT#<store>#<email>         INTEREST#<kind>#<product>#<variant>  viewed, carted... when, at what price (expires)
       index "interest": interest_pk INTEREST#<store>#<product>, interest_sk <kind>#<at>#<email>
+    PACER#ses                       PACER                                the next free SES send slot (storage.pacer)
 
 Contacts get a partition each, so one busy store never concentrates on one partition, and a
 contact's whole history is one Query. Nothing outside this module builds a key.
@@ -339,3 +340,10 @@ def interest_index_key(store_id: str, email: str, kind: str, product_id: str, at
 def interest_index_range(kind: str, since: str) -> tuple[str, str]:
     """Index sort keys bounding a kind's items from `since` on ("$" sorts right after "#")."""
     return f"{kind}#{since}", f"{kind}$"
+
+
+def ses_pacer_key() -> dict[str, str]:
+    """The stack's one SES pacer: every send of every store reserves its slot here, because
+    SES's send rate is the account's, not a store's (a hot key by design: README "Sending at
+    SES's pace")."""
+    return {"pk": "PACER#ses", "sk": "PACER"}
