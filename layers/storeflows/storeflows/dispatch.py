@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storeflows import abandonment, cancellation, interest, privacy, sessions, signups, storefront
+from storeflows import abandonment, cancellation, fanout, interest, privacy, sessions, signups, storefront
+from storeflows.catalogue import VariantChange
 from storeflows.events import StoreEvent, type_name
 from storeflows.events.back_in_stock_request import BackInStockRequestedEvent
 from storeflows.events.cancellation import CancelledEvent
@@ -39,7 +40,6 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.catalogue import VariantChange
 from storeflows.storage import contacts, orders, products, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
@@ -67,6 +67,11 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
             requested = [RunRequest(customer.email, subject)] if subject is not None and customer else []
         for request in requested:
             outcome.update(_start_runs(event, request))
+    # A product event's changes of stock and price: the catalogue alerts they are the
+    # transition of (one run per change and workflow, storeflows.fanout).
+    if outcome.get("catalogue_changes"):
+        changes = [VariantChange.model_validate(change) for change in outcome["catalogue_changes"]]
+        outcome["alert_runs_started"] = fanout.start_alerts(event, changes)
     return outcome
 
 

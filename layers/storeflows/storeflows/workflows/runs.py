@@ -84,11 +84,17 @@ def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
 
 def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject, email: str) -> bool:
     """Starts the run; False when a run for this (store, workflow, subject) already exists."""
+    return start_named_run(workflow, subject.key, run_input(event, workflow, subject, email))
+
+
+def start_named_run(workflow: Workflow, subject_key: str, started_with: dict[str, Any]) -> bool:
+    """Starts the workflow's one run about `subject_key` with this input (a run about no one
+    contact, such as a catalogue alert's, builds its own); False when it exists already."""
     try:
         client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn(workflow.template),
-            name=run_name(event.store_id, subject.key, workflow.workflow_id),
-            input=json.dumps(run_input(event, workflow, subject, email)),
+            name=run_name(workflow.store_id, subject_key, workflow.workflow_id),
+            input=json.dumps(started_with),
         )
     except ClientError as err:
         if err.response["Error"]["Code"] == "ExecutionAlreadyExists":

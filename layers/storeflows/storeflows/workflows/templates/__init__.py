@@ -10,11 +10,14 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from storeflows.workflows.templates.abandonment import CartAbandonmentSettings, CheckoutAbandonmentSettings
+from storeflows.workflows.templates.back_in_stock import BackInStockSettings
 from storeflows.workflows.templates.base import TemplateSettings
 from storeflows.workflows.templates.browse_abandonment import BrowseAbandonmentSettings
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
+from storeflows.workflows.templates.low_stock import LowStockSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
+from storeflows.workflows.templates.price_drop import PriceDropSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
 from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
@@ -37,6 +40,9 @@ WorkflowSettings = Annotated[
         | SearchAbandonmentSettings
         | WelcomeSeriesSettings
         | WishlistReminderSettings
+        | BackInStockSettings
+        | PriceDropSettings
+        | LowStockSettings
     ),
     Field(discriminator="template"),
 ]

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from storeflows.catalogue import VariantChange, VariantState
 from storeflows.fields import Duration, MessageId
+from storeflows.storage.interest import InterestKind
 from storeflows.workflows.templates.catalogue_alerts import Audience, CatalogueAlertSettings, in_stock, sold_out
 
 
@@ -69,7 +70,9 @@ class BackInStockSettings(CatalogueAlertSettings):
 
     def audiences(self, change: VariantChange) -> list[Audience]:
         told = [Audience(("requested",), self.requested_message, fulfils_requests=True)]
-        kinds = (("viewed",) if self.include_viewers else ()) + (("carted", "checkout") if self.include_carts else ())
+        viewers: tuple[InterestKind, ...] = ("viewed",) if self.include_viewers else ()
+        carts: tuple[InterestKind, ...] = ("carted", "checkout") if self.include_carts else ()
+        kinds = viewers + carts
         # Viewers only of a variant that was sold out: one whose stock went from 1 to 2 was
         # never "back" for someone who saw it on sale (those who asked did not: it was out).
         if kinds and self.interested_message is not None and change.before is not None and sold_out(change.before):

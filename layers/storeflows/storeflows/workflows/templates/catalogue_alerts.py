@@ -18,10 +18,12 @@ from pydantic import Field
 from storeflows.catalogue import VariantChange, VariantState
 from storeflows.events.subjects import SAMPLE_PRODUCT, SubjectView
 from storeflows.fields import Duration
+from storeflows.storage.interest import InterestKind
 from storeflows.workflows.templates.base import TemplateSettings
 from storeflows.workflows.triggers import CatalogueChangeTrigger
 
-InterestKind = Literal["viewed", "carted", "checkout", "wishlisted"]
+# The kinds of interest a template's `audience` may name (a request is back in stock's own).
+AudienceKind = Literal["viewed", "carted", "checkout", "wishlisted"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Audience:
     within the window (requests: all still open), the message they get, and whether telling
     them fulfils their request."""
 
-    kinds: tuple[str, ...]
+    kinds: tuple[InterestKind, ...]
     message_id: str
     fulfils_requests: bool = False
 
@@ -39,6 +41,9 @@ class CatalogueAlertSettings(TemplateSettings):
     """A catalogue alert template's settings: each template adds its threshold and messages."""
 
     frequency_cap_setting: ClassVar[str | None] = "cooldown"
+    # Whether whom to tell depends on the price each contact saw (their latest view, cart or
+    # checkout is read for it): the price drop's rule.
+    compares_price_seen: ClassVar[bool] = False
 
     trigger: CatalogueChangeTrigger = Field(
         default=CatalogueChangeTrigger(),

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from storeflows.catalogue import VariantChange, VariantState
 from storeflows.fields import Duration, MessageId
-from storeflows.workflows.templates.catalogue_alerts import Audience, CatalogueAlertSettings, InterestKind, sold_out
+from storeflows.workflows.templates.catalogue_alerts import Audience, AudienceKind, CatalogueAlertSettings, sold_out
 
 
 def _low(state: VariantState, max_stock: int) -> bool:
@@ -30,7 +30,7 @@ class LowStockSettings(CatalogueAlertSettings):
     max_stock: int = Field(
         default=5, ge=1, le=1_000_000, description="At most this many left: the stock crossing down to it alerts."
     )
-    audience: list[InterestKind] = Field(
+    audience: list[AudienceKind] = Field(
         default=["carted", "checkout", "viewed"],
         min_length=1,
         description="Who is told: contacts who carted, started a checkout with, viewed or wishlisted it.",

@@ -14,13 +14,15 @@ from pydantic import Field
 
 from storeflows.catalogue import VariantChange, VariantState
 from storeflows.fields import Duration, MessageId
-from storeflows.workflows.templates.catalogue_alerts import Audience, CatalogueAlertSettings, InterestKind, sold_out
+from storeflows.workflows.templates.catalogue_alerts import Audience, AudienceKind, CatalogueAlertSettings, sold_out
 
 
 class PriceDropSettings(CatalogueAlertSettings):
     description: ClassVar[str] = (
         "Tells who viewed or carted a product lately and did not buy it that its price fell below what they saw."
     )
+
+    compares_price_seen: ClassVar[bool] = True
 
     template: Literal["price_drop"] = "price_drop"
     alert_message: MessageId = Field(
@@ -37,7 +39,7 @@ class PriceDropSettings(CatalogueAlertSettings):
         gt=0,
         description="How far below, in the product's currency: when given, instead of min_drop_percent.",
     )
-    audience: list[InterestKind] = Field(
+    audience: list[AudienceKind] = Field(
         default=["viewed", "carted", "checkout"],
         min_length=1,
         description="Who is told: contacts who viewed, carted, started a checkout with or wishlisted it.",
