@@ -148,7 +148,7 @@ def _tell(
             workflow_id=batch.workflow_id,
             email=contact.email,
             subject=subject_of(change),
-            frequency_cap_seconds=settings.frequency_cap_seconds(),
+            frequency_cap_seconds=settings.cooldown,
             frequency_cap_scope=change.product_id,
         ),
         message_id=audience.message_id,

@@ -40,7 +40,6 @@ class Audience:
 class CatalogueAlertSettings(TemplateSettings):
     """A catalogue alert template's settings: each template adds its threshold and messages."""
 
-    frequency_cap_setting: ClassVar[str | None] = "cooldown"
     # Whether whom to tell depends on the price each contact saw (their latest view, cart or
     # checkout is read for it): the price drop's rule.
     compares_price_seen: ClassVar[bool] = False
@@ -52,6 +51,8 @@ class CatalogueAlertSettings(TemplateSettings):
     window: Duration = Field(
         default=30 * 86400, description="How recent a view or cart must be for the contact to be told."
     )
+    # At most one of the workflow's alerts per contact and product within it (its own
+    # default per template): a cap per product, not the workflow-wide frequency cap.
     cooldown: Duration
 
     @classmethod
