@@ -275,7 +275,7 @@ def context_section() -> list[str]:
     found = context_fields()
     _same(CONTEXT, found, "message template context names")
     for name, (_, fields) in CONTEXT.items():
-        if name != "bestsellers":  # computed when a template asks: tests/functions check its fields
+        if name not in ("bestsellers", "product"):  # computed when a template asks: tests/functions check them
             _same(fields, found[name], f"fields of {name}")
     lines = [
         "## What a message template can use",

@@ -202,6 +202,31 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
         "`bestsellers(count=3, days=30)`: the store's best sellers by units sold over the last `days` days "
         "(at most 366), best first, at most `count` (at most 20), without what this customer just bought: "
         "`{% for product in bestsellers(3) %}`. Each has the fields below.",
-        {"sku": "The product's SKU.", "name": "Its name.", "units": "Units sold over the window."},
+        {
+            "sku": "The product's SKU.",
+            "name": "Its name (the catalogue's when it knows the SKU, else the one its orders gave).",
+            "units": "Units sold over the window.",
+            "url": "Its page, from the catalogue (none when the catalogue does not know the SKU).",
+            "image_url": "Its picture, from the catalogue.",
+            "price": "Its price, from the catalogue.",
+            "compare_at_price": "The price it is compared with (struck through) when on sale, from the catalogue.",
+            "currency": "The currency of its prices, from the catalogue.",
+        },
+    ),
+    "product": (
+        "`product(id_or_sku)`: a product of the store's catalogue by its product id or SKU (a SKU gives that "
+        "variant's price and stock), or none when the catalogue does not know it: "
+        '`{% set shirt = product("LS-M") %}{% if shirt %}...{% endif %}`. It has the fields below.',
+        {
+            "product_id": "Its id in the catalogue.",
+            "sku": "The variant's SKU.",
+            "name": "Its name.",
+            "url": "Its page.",
+            "image_url": "Its picture (the variant's own, else the product's).",
+            "price": "The variant's price.",
+            "compare_at_price": "The price it is compared with when on sale (none otherwise).",
+            "currency": "The currency of its prices (none when the source names none: WooCommerce).",
+            "available": "Whether it can be bought now.",
+        },
     ),
 }

@@ -41,28 +41,37 @@ def deliver(load_handler, demo_store, lambda_context, make_http_event, aws):
     def send(source: str, topic: str, payload: Any, delivery: str) -> tuple[int, list[dict[str, Any]]]:
         body = json.dumps(payload).encode()
         if source == "shopify":
-            route, headers = "/webhooks/shopify/{store_id}", {
-                **_SHOPIFY,
-                "X-Shopify-Topic": topic,
-                "X-Shopify-Event-Id": delivery,
-                "X-Shopify-Hmac-Sha256": sign_hmac_sha256_base64(demo_store.shopify_secret, body),
-            }
+            route, headers = (
+                "/webhooks/shopify/{store_id}",
+                {
+                    **_SHOPIFY,
+                    "X-Shopify-Topic": topic,
+                    "X-Shopify-Event-Id": delivery,
+                    "X-Shopify-Hmac-Sha256": sign_hmac_sha256_base64(demo_store.shopify_secret, body),
+                },
+            )
         elif source == "woocommerce":
-            route, headers = "/webhooks/woocommerce/{store_id}", {
-                **_WOO_FILE["computed_headers"],
-                "X-WC-Webhook-Topic": topic,
-                "X-WC-Webhook-Resource": "product",
-                "X-WC-Webhook-Delivery-ID": delivery,
-                "X-WC-Webhook-Signature": sign_hmac_sha256_base64(_WOO_FILE["computed_secret"], body),
-            }
+            route, headers = (
+                "/webhooks/woocommerce/{store_id}",
+                {
+                    **_WOO_FILE["computed_headers"],
+                    "X-WC-Webhook-Topic": topic,
+                    "X-WC-Webhook-Resource": "product",
+                    "X-WC-Webhook-Delivery-ID": delivery,
+                    "X-WC-Webhook-Signature": sign_hmac_sha256_base64(_WOO_FILE["computed_secret"], body),
+                },
+            )
         else:
             timestamp = int(time.time())
-            route, headers = "/events/{store_id}", {
-                "Content-Type": "application/json",
-                "Webhook-Id": delivery,
-                "Webhook-Timestamp": str(timestamp),
-                "Webhook-Signature": sign_standard_webhook(demo_store.webhook_secret, delivery, timestamp, body),
-            }
+            route, headers = (
+                "/events/{store_id}",
+                {
+                    "Content-Type": "application/json",
+                    "Webhook-Id": delivery,
+                    "Webhook-Timestamp": str(timestamp),
+                    "Webhook-Signature": sign_standard_webhook(demo_store.webhook_secret, delivery, timestamp, body),
+                },
+            )
         event = make_http_event(
             "POST",
             route,
@@ -81,7 +90,11 @@ def deliver(load_handler, demo_store, lambda_context, make_http_event, aws):
 def changed(outcomes: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
     """(variant, stock before, stock after) of each change the outcomes report."""
     return [
-        (change["variant_id"], (change["before"] or {}).get("inventory_quantity"), change["after"]["inventory_quantity"])
+        (
+            change["variant_id"],
+            (change["before"] or {}).get("inventory_quantity"),
+            change["after"]["inventory_quantity"],
+        )
         for outcome in outcomes
         for change in outcome["catalogue_changes"]
     ]
@@ -154,7 +167,12 @@ def test_a_level_for_an_unknown_item_is_kept_until_its_product_arrives(deliver):
     assert changed(outcomes) == [(SMALL, None, 0), (MEDIUM, None, 50)]
     assert products.get_variant("demo", SMALL)[1].available is False  # type: ignore[index]
     # Back in stock: one change, from unavailable to available.
-    _, restock = deliver("shopify", "inventory_levels/update", {**SHOPIFY_LEVEL, "available": 3, "updated_at": "2022-01-01T00:00:00Z"}, "level-2")
+    _, restock = deliver(
+        "shopify",
+        "inventory_levels/update",
+        {**SHOPIFY_LEVEL, "available": 3, "updated_at": "2022-01-01T00:00:00Z"},
+        "level-2",
+    )
     [change] = restock[0]["catalogue_changes"]
     assert (change["before"]["available"], change["after"]["available"]) == (False, True)
 
@@ -260,9 +278,11 @@ def test_an_api_product_without_stock_keeps_the_known_stock(deliver):
     assert deleted[0]["product_deleted"] is True
 
 
-def test_a_malformed_api_product_is_refused_naming_the_field(load_handler, demo_store, lambda_context, make_http_event, aws):
-    from storeflows.intake.api import event_from_api
+def test_a_malformed_api_product_is_refused_naming_the_field(
+    load_handler, demo_store, lambda_context, make_http_event, aws
+):
     from storeflows.errors import InvalidPayload
+    from storeflows.intake.api import event_from_api
 
     bad = json.loads(json.dumps(API_PRODUCT))
     bad["product"]["variants"][0]["price"] = "-1"
@@ -301,9 +321,126 @@ def test_products_are_listed_in_pages(aws):
     for number in range(5):
         products.put_product(
             "demo",
-            CatalogueProduct.model_validate({**API_PRODUCT["product"], "product_id": f"p{number}", "variants": [{"variant_id": f"v{number}", "price": "1"}]}),
+            CatalogueProduct.model_validate(
+                {
+                    **API_PRODUCT["product"],
+                    "product_id": f"p{number}",
+                    "variants": [{"variant_id": f"v{number}", "price": "1"}],
+                }
+            ),
             at=AT,
         )
     first, cursor = products.list_products("demo", limit=3)
     rest, end = products.list_products("demo", cursor=cursor, limit=3)
     assert [p.product_id for p in first + rest] == ["p0", "p1", "p2", "p3", "p4"] and end is None
+
+
+# --- the catalogue in messages -------------------------------------------------------------------------
+
+
+def _sell(sku: str, quantity: int) -> None:
+    from storeflows.events.purchase import PurchaseEvent
+    from storeflows.storage import orders
+
+    orders.record_purchase(
+        "demo",
+        f"sale-{sku}",
+        PurchaseEvent.model_validate(
+            {
+                "type": "purchase",
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "order": {
+                    "id": f"order-{sku}",
+                    "total": "1",
+                    "currency": "EUR",
+                    "items": [{"sku": sku, "name": sku.title(), "quantity": quantity}],
+                },
+                "customer": {"email": "ana@example.com"},
+            }
+        ),
+    )
+
+
+def _context():
+    from storeflows.events.subjects import SubjectView
+    from storeflows.messaging.context import message_context
+    from storeflows.records import Contact, Store
+
+    return message_context(
+        Store(store_id="demo", unsubscribe_key="k", name="Demo"),
+        Contact(store_id="demo", email="ana@example.com"),
+        SubjectView(),
+        "https://example.test/unsubscribe",
+    )
+
+
+def test_bestsellers_show_the_catalogues_link_picture_and_prices_in_the_example_message(aws):
+    from pathlib import Path as _Path
+
+    from storeflows.admin.files import load_message_yaml
+    from storeflows.messaging.rendering import render_message
+
+    root = _Path(__file__).resolve().parents[2]
+    products.put_product("demo", CatalogueProduct.model_validate(API_PRODUCT["product"]), at=AT)
+    _sell("LS-M", 5)
+    _sell("UNKNOWN-SKU", 2)
+
+    best, unknown = _context()["bestsellers"]()
+    assert (best["sku"], best["url"], best["price"], best["currency"]) == (
+        "LS-M",
+        "https://shop.example.com/products/linen-shirt",
+        Decimal("59.00"),
+        "EUR",
+    )
+    assert (unknown["sku"], unknown["url"], unknown["image_url"], unknown["price"]) == ("UNKNOWN-SKU", None, None, None)
+    shirt = _context()["product"]("LS-M")
+    assert (shirt["name"], shirt["available"], _context()["product"]("linen-shirt")["sku"]) == (
+        "Linen shirt",
+        True,
+        "LS-M",
+    )
+    assert _context()["product"]("nothing") is None
+
+    path = root / "examples" / "messages" / "care-cross-sell.yaml"
+    message = load_message_yaml(path.read_text("utf-8"), base_dir=path.parent)
+    rendered = render_message(message.variants["en"], _context())
+    assert '<a href="https://shop.example.com/products/linen-shirt">Linen shirt</a>' in rendered.html
+    assert '<img src="https://shop.example.com/images/linen-shirt.jpg" alt="Linen shirt"' in rendered.html
+    assert "<strong>59.00 EUR</strong>" in rendered.html
+    assert "- Linen shirt: 59.00 EUR https://shop.example.com/products/linen-shirt" in rendered.text
+    # A product the catalogue does not know is named, without a picture or a price.
+    assert "<td>Unknown-Sku</td>" in rendered.html
+
+
+def test_the_example_message_shows_no_product_block_without_best_sellers(aws):
+    from pathlib import Path as _Path
+
+    from storeflows.admin.files import load_message_yaml
+    from storeflows.messaging.rendering import render_message
+
+    path = _Path(__file__).resolve().parents[2] / "examples" / "messages" / "care-cross-sell.yaml"
+    message = load_message_yaml(path.read_text("utf-8"), base_dir=path.parent)
+    rendered = render_message(message.variants["pl"], _context())
+    assert "bestseller" not in rendered.html and "<table" not in rendered.html
+    assert "bestseller" not in rendered.text
+
+
+def test_an_api_product_for_a_shopify_product_keeps_its_stock_per_location(deliver):
+    deliver("shopify", "products/update", SHOPIFY_PRODUCT, "product-1")
+    deliver("shopify", "inventory_levels/update", SHOPIFY_LEVEL, "level-1")
+    renamed = {
+        "type": "product",
+        "product": {
+            "product_id": SHIRT,
+            "name": "Example T-Shirt",
+            "currency": "USD",
+            "variants": [{"variant_id": SMALL, "sku": "example-shirt-s", "price": "19.99"}],
+        },
+    }
+
+    _, outcomes = deliver("api", "", renamed, "msg_s1")
+    later = {**SHOPIFY_LEVEL, "available": 9, "updated_at": "2022-01-01T00:00:00Z"}
+    _, restocked = deliver("shopify", "inventory_levels/update", later, "level-2")
+
+    assert [change["after"]["inventory_quantity"] for change in outcomes[0]["catalogue_changes"]] == [6]
+    assert changed(restocked) == [(SMALL, 6, 9)]

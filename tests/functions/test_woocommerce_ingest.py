@@ -139,11 +139,19 @@ def test_an_unpaid_order_is_acknowledged_but_not_a_purchase(post, aws, read_json
     assert aws.queued_bodies() == []
 
 
-@pytest.mark.parametrize("topic", ["order.deleted", "order.restored", "product.created", "action.woocommerce_x", ""])
+@pytest.mark.parametrize("topic", ["order.deleted", "order.restored", "product.restored", "action.woocommerce_x", ""])
 def test_other_topics_are_acknowledged_and_dropped(post, aws, read_json, topic):
     body, headers = signed(sample_order(), **{"X-WC-Webhook-Topic": topic})
     answer = post(body=body, headers=headers)
     assert answer["statusCode"] == 202 and read_json(answer)["status"] == "ignored"
+    assert aws.queued_bodies() == []
+
+
+def test_a_product_topic_with_a_body_that_is_no_product_is_400_naming_the_fields(post, aws, read_json):
+    body, headers = signed(sample_order(), **{"X-WC-Webhook-Topic": "product.updated"})
+    answer = post(body=body, headers=headers)
+    assert answer["statusCode"] == 400
+    assert "product.name: Field required" in read_json(answer)["detail"]
     assert aws.queued_bodies() == []
 
 

@@ -68,6 +68,7 @@ def test_the_readme_table_of_the_template_context_says_what_message_context_hold
     for nested in [name for name in fields if "." in name]:
         fields[nested.split(".")[0]] |= fields.pop(nested)
     fields["bestsellers"] = set(CONTEXT["bestsellers"][1])
+    fields["product"] = set(CONTEXT["product"][1])
     assert set(rows) == set(fields), "every name of the context, and only those, has a row"
     for name, content in rows.items():
         assert set(re.findall(r"`(\w+)`", content)) == fields[name], name

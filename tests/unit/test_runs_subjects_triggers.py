@@ -126,9 +126,13 @@ def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy
         *STOREFRONT_TYPES,
         *["subscribed", "subscription_requested", "identify"],
         "session_check",
+        *["product", "product_deleted", "inventory_level"],
     ]
-    # session_check is the dispatcher's own (storeflows.sessions): nobody outside sends it.
-    assert sorted(API_EVENT_TYPES) == sorted(set(names) - {"erasure", "data_request", "session_check"})
+    # session_check is the dispatcher's own (storeflows.sessions): nobody outside sends it;
+    # inventory_level is Shopify's per-location stock (the API's product gives it whole).
+    assert sorted(API_EVENT_TYPES) == sorted(
+        set(names) - {"erasure", "data_request", "session_check", "inventory_level"}
+    )
 
 
 def test_the_browser_may_send_behaviour_never_a_purchase_a_consent_or_a_confirmed_subscription():

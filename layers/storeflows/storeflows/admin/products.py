@@ -99,7 +99,9 @@ def import_catalogue(store_id: str, text: str) -> CatalogueImport:
         result.products_read += 1
         result.variants_read += len(product_rows)
         if product_id in bad_products:
-            result.refused += [(number, f"not written: product {product_id} has a refused row") for number, _ in product_rows]
+            result.refused += [
+                (number, f"not written: product {product_id} has a refused row") for number, _ in product_rows
+            ]
             continue
         first = product_rows[0][1]
         try:

@@ -359,7 +359,8 @@ def product_from_shopify(payload: Any, *, shop_url: str | None) -> ProductEvent:
     """products/create, products/update: the product as it is now (a draft or archived one is
     not on sale: its variants are unavailable)."""
     body = require_object(payload)
-    image_list = body.get("images") if isinstance(body.get("images"), list) else []
+    listed = body.get("images")
+    image_list: list[Any] = listed if isinstance(listed, list) else []
     images = {image.get("id"): image.get("src") for image in image_list if isinstance(image, dict)}
     first_image = _image_src(body.get("image")) or next(iter(images.values()), None)
     handle = body.get("handle")

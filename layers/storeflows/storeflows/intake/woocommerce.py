@@ -1,5 +1,6 @@
 """WooCommerce webhooks: order.created and order.updated (the REST v3 order representation),
-the catalogue's product.created, product.updated and product.deleted, and the unsigned ping WooCommerce sends when a webhook is saved as active."""
+the catalogue's product.created, product.updated and product.deleted, and the unsigned ping
+WooCommerce sends when a webhook is saved as active."""
 
 from __future__ import annotations
 
@@ -151,6 +152,10 @@ def _money(value: Any) -> Any:
     return None if value in ("", None) else value
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def product_from_woocommerce(payload: Any) -> ProductEvent:
     """The REST v3 product. A simple product is one variant whose id is the product's. A
     variable product names only its variations' ids: it is kept as one variant too, the
@@ -164,8 +169,8 @@ def product_from_woocommerce(payload: Any) -> ProductEvent:
     price = sale or _money(body.get("price")) or regular
     managed = body.get("manage_stock") is True
     published = body.get("status", "publish") == "publish"
-    images = body.get("images") if isinstance(body.get("images"), list) else []
-    categories = body.get("categories") if isinstance(body.get("categories"), list) else []
+    images = _list(body.get("images"))
+    categories = _list(body.get("categories"))
     name = body.get("name")
     variant = present(
         variant_id=body.get("id"),
@@ -186,7 +191,11 @@ def product_from_woocommerce(payload: Any) -> ProductEvent:
                 url=body.get("permalink"),
                 image_url=next((image.get("src") for image in images if isinstance(image, dict)), None),
                 category=next(
-                    (html.unescape(c["name"]) for c in categories if isinstance(c, dict) and isinstance(c.get("name"), str)),
+                    (
+                        html.unescape(c["name"])
+                        for c in categories
+                        if isinstance(c, dict) and isinstance(c.get("name"), str)
+                    ),
                     None,
                 ),
                 variants=[variant],

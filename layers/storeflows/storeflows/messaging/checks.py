@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from storeflows.errors import MessageRenderError
@@ -39,6 +40,24 @@ _SAMPLE_BEST_SELLERS = [
     {"sku": "SAMPLE-BEST-1", "name": "Sample best seller", "units": 12},
     {"sku": "SAMPLE-BEST-2", "name": "Sample runner-up", "units": 7},
 ]
+
+
+def _sample_catalogue(names: list[str]) -> dict[str, dict[str, Any]]:
+    """Every product a message names is known, with every field set: what a send may show."""
+    return {
+        name: {
+            "product_id": name,
+            "sku": name,
+            "name": "Sample product",
+            "url": "https://shop.example.com/products/sample",
+            "image_url": "https://shop.example.com/images/sample.jpg",
+            "price": Decimal("19.90"),
+            "compare_at_price": Decimal("24.90"),
+            "currency": "EUR",
+            "available": True,
+        }
+        for name in names
+    }
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,7 @@ def _sample_context(store: Store, message: Message, subject: SubjectView) -> dic
         link,
         coupon,
         best_sellers=lambda count, days: _SAMPLE_BEST_SELLERS[:count],
+        catalogue=_sample_catalogue,
     )
 
 

@@ -113,6 +113,7 @@ def check_confirmation_message(store: Store, message: Message) -> RenderCheck:
                 confirmation_view(_SAMPLE_CONFIRM_URL, 7),
                 None,
                 best_sellers=lambda count, days: [],
+                catalogue=lambda names: {},
             ),
         )
         missing = [

@@ -55,7 +55,11 @@ def find_many(store_id: str, ids_or_skus: Iterable[str]) -> dict[str, tuple[Cata
     entries = [keys.catalogue_entry_key(store_id, name) for name in wanted]
     skus = [keys.catalogue_sku_key(store_id, name) for name in wanted]
     links = db.read_together(skus)
-    by_sku = {name: links[(key["pk"], key["sk"])] for name, key in zip(wanted, skus) if (key["pk"], key["sk"]) in links}
+    by_sku = {
+        name: links[(key["pk"], key["sk"])]
+        for name, key in zip(wanted, skus, strict=True)
+        if (key["pk"], key["sk"]) in links
+    }
     product_keys = entries + [keys.catalogue_entry_key(store_id, link["product_id"]) for link in by_sku.values()]
     items = db.read_together(product_keys)
     found: dict[str, tuple[CatalogueProduct, CatalogueVariant]] = {}
@@ -112,11 +116,14 @@ def put_product(store_id: str, product: CatalogueProduct, *, at: datetime) -> li
         if not _write(store_id, settled, version):
             continue
         changes = changes_between(store_id, current, settled, version=version + 1, at=at)
-        _index(store_id, settled, current)
-        if any(variant.inventory_item_id for variant in settled.variants):
-            # A level that arrived between this product's read and its inventory items'
-            # link to it found no product to apply to: it is applied now.
-            changes += _apply_levels(store_id, settled.product_id, at=at)
+        # Shopify sends products/update after every sale: most writes move no variant, SKU or
+        # inventory item, and need no links written.
+        if current is None or _index_keys(store_id, current) != _index_keys(store_id, settled):
+            _index(store_id, settled, current)
+            if any(variant.inventory_item_id for variant in settled.variants):
+                # A level that arrived between this product's read and its inventory items'
+                # link to it found no product to apply to: it is applied now.
+                changes += _apply_levels(store_id, settled.product_id, at=at)
         return changes
     raise CatalogueBusy(f"product {product.product_id} kept changing while written")
 
@@ -228,12 +235,17 @@ def _settled_variants(
 ) -> list[CatalogueVariant]:
     """Each variant with its stock: untracked when its source says so; else the sum of its
     inventory item's levels when any is known; else the stock the source gives; else
-    (the source gives none) the stock known before."""
-    items = [variant.inventory_item_id for variant in product.variants if variant.inventory_item_id]
-    levels = _levels(store_id, items)
-    settled = []
+    (the source gives none) the stock known before. A source that names no inventory item
+    (the event API, a CSV file, for a Shopify store's product) keeps the one known."""
+    variants = []
     for variant in product.variants:
         known = current.variant(variant.variant_id) if current else None
+        if variant.inventory_item_id is None and known is not None and known.inventory_item_id:
+            variant = variant.model_copy(update={"inventory_item_id": known.inventory_item_id})
+        variants.append((variant, known))
+    levels = _levels(store_id, [variant.inventory_item_id for variant, _ in variants if variant.inventory_item_id])
+    settled = []
+    for variant, known in variants:
         item_levels = levels.get(variant.inventory_item_id or "", {})
         if variant.stock_carried and variant.inventory_quantity is None:
             settled.append(variant.settled(None, {}))
