@@ -8,6 +8,11 @@ The rules (DynamoDB Developer Guide, "Read/write capacity mode" and "Item sizes"
   consistent; a Query costs by the total size of what it returns; a read is billed on the
   whole item, whatever its ProjectionExpression.
 
+- a write of an item the `interest` index holds costs the index too: a put of one that
+  carries its keys is counted as 2 more WRU per 1 KB of what the index projects (an upper
+  bound: the put may move the item in the index, a delete and a put there), an update that
+  takes an item out of it (REMOVE interest_pk) 1 more.
+
 moto does not account capacity (it answers a constant), so the item's size comes from the
 table as the bench leaves it (`sizes`, by key): items here only grow, so that is their
 largest size, and the WRU an upper bound. An item already deleted counts as the item the
@@ -49,6 +54,18 @@ def value_size(value: dict[str, Any]) -> int:
     raise ValueError(f"unknown attribute type {kind}")
 
 
+# template.yaml's one global secondary index (storage.interest): its keys and what it projects.
+INDEX_PARTITION = "interest_pk"
+INDEX_ATTRIBUTES = frozenset(
+    {"pk", "sk", "interest_pk", "interest_sk", "email", "kind", "product_id", "variant_id", "at", "price"}
+    | {"currency", "proof", "expires_at"}
+)
+
+
+def _projected(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name in INDEX_ATTRIBUTES}
+
+
 def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + value_size(value) for name, value in item.items())
 
@@ -65,9 +82,12 @@ def capacity(
         consistent = any(table.get("ConsistentRead", False) for table in request["RequestItems"].values())
         return sum(_read(size, consistent) for size in returned_item_sizes or []), 0.0
     if operation == "PutItem":
-        return 0.0, _write(max(item_size(request["Item"]), _stored(_key_of(request["Item"]), sizes)))
+        item = request["Item"]
+        indexed = 2 * _write(item_size(_projected(item))) if INDEX_PARTITION in item else 0.0
+        return 0.0, _write(max(item_size(item), _stored(_key_of(item), sizes))) + indexed
     if operation in ("UpdateItem", "DeleteItem"):
-        return 0.0, _write(_stored(request["Key"], sizes) or WRITE_UNIT_BYTES)
+        leaves_index = f"REMOVE {INDEX_PARTITION}" in request.get("UpdateExpression", "")
+        return 0.0, _write(_stored(request["Key"], sizes) or WRITE_UNIT_BYTES) + (1.0 if leaves_index else 0.0)
     if operation == "BatchWriteItem":
         return 0.0, sum(
             _write(_batch_item_size(request_, sizes))

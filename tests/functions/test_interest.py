@@ -197,3 +197,28 @@ def test_erasure_deletes_interest_and_the_export_shows_it(aws, demo_store):
     privacy.erase_contact("demo", ANA, via="test")
     assert audience(("viewed", "requested")) == []
     assert not [item for item in aws.items(keys.contact_pk("demo", ANA)) if item["sk"].startswith("INTEREST#")]
+
+
+def test_a_repeat_within_the_hour_at_the_same_price_writes_nothing_a_new_price_does(aws, demo_store):
+    deliver("api:1", view(ANA, DRESS), at=NOW - timedelta(minutes=30))
+    assert not interest.record_products(
+        _event("api:2"), _bodies.validate_python(view(ANA, DRESS)), ANA, "viewed", [_product(DRESS)]
+    )
+    cheaper = {**DRESS, "price": "99.00"}
+    assert interest.record_products(
+        _event("api:3"), _bodies.validate_python(view(ANA, cheaper)), ANA, "viewed", [_product(cheaper)]
+    )
+    seen = store.price_seen("demo", ANA, product_id="p-1", variant_id="v-1")
+    assert seen is not None and seen.price == Decimal("99.00") and seen.at == NOW
+
+
+def _event(event_id: str) -> StoreEvent:
+    return StoreEvent.model_validate(
+        {"store_id": "demo", "event_id": event_id, "source": "api", "received_at": NOW, "event": view(ANA, DRESS)}
+    )
+
+
+def _product(fields: dict[str, Any]) -> Any:
+    from storeflows.events.common import Product
+
+    return Product.model_validate(fields)

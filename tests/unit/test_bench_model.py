@@ -99,3 +99,21 @@ def test_the_minimum_of_a_send_depends_on_what_it_did():
     assert minimum.send_step(capped, {"status": "sent"}) == 7
     assert minimum.send_step(capped, {"status": "skipped", "reason": "frequency_cap"}) == 5
     assert minimum.send_step(capped, {"status": "skipped", "reason": "unsubscribed"}) == 3
+
+
+def test_a_write_of_an_interest_item_counts_the_index_too():
+    from pathlib import Path
+
+    from storeflows_bench.dynamodb import INDEX_ATTRIBUTES, INDEX_PARTITION
+    from storeflows_local.template import Template
+
+    table = Template(Path(__file__).parents[2], {"SenderIdentity": "shop.example.com"}).resources["Table"]["Properties"]
+    (index,) = table["GlobalSecondaryIndexes"]
+    projected = {key["AttributeName"] for key in index["KeySchema"]} | set(index["Projection"]["NonKeyAttributes"])
+    assert INDEX_ATTRIBUTES == projected | {"pk", "sk"} and INDEX_PARTITION == index["KeySchema"][0]["AttributeName"]
+    viewed = {"pk": {"S": "CONTACT#s#a@x"}, "sk": {"S": "INTEREST#viewed#p-1#"}, "at": {"S": "2026-12-04"}}
+    assert capacity("PutItem", {"Item": viewed}, {}) == (0.0, 1.0)
+    indexed = {**viewed, "interest_pk": {"S": "INTEREST#s#p-1"}, "interest_sk": {"S": "viewed#2026-12-04#a@x"}}
+    assert capacity("PutItem", {"Item": indexed}, {}) == (0.0, 3.0), "the table's write, and the index's two"
+    fulfilled = {"Key": {"pk": viewed["pk"], "sk": viewed["sk"]}, "UpdateExpression": "SET f = :f REMOVE interest_pk"}
+    assert capacity("UpdateItem", fulfilled, {}) == (0.0, 2.0)

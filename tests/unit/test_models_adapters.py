@@ -147,7 +147,7 @@ def test_unsupported_event_type() -> None:
         _invalid_detail(body)
         == 'unsupported event type "refund"; supported: purchase, consent, delivered, cancelled, checkout_started, '
         "cart_updated, product_viewed, category_viewed, page_viewed, search, wishlist_added, wishlist_removed, "
-        "subscribed, subscription_requested, identify, product, product_deleted"
+        "subscribed, subscription_requested, identify, product, product_deleted, back_in_stock_requested"
     )
 
 

@@ -127,6 +127,7 @@ def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy
         *["subscribed", "subscription_requested", "identify"],
         "session_check",
         *["product", "product_deleted", "inventory_level"],
+        "back_in_stock_requested",
     ]
     # session_check is the dispatcher's own (storeflows.sessions): nobody outside sends it;
     # inventory_level is Shopify's per-location stock (the API's product gives it whole).
@@ -136,7 +137,9 @@ def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy
 
 
 def test_the_browser_may_send_behaviour_never_a_purchase_a_consent_or_a_confirmed_subscription():
-    assert sorted(BROWSER_EVENT_TYPES) == sorted([*STOREFRONT_TYPES, "subscription_requested", "identify"])
+    assert sorted(BROWSER_EVENT_TYPES) == sorted(
+        [*STOREFRONT_TYPES, "subscription_requested", "identify", "back_in_stock_requested"]
+    )
 
 
 def test_the_queue_message_carries_its_event_under_one_field_parsed_by_type():

@@ -4,7 +4,8 @@ price seen; a back-in-stock request queues the contact for the variant's restock
 
 A product is recorded by its catalogue id only (product_id, and variant_id when given): a
 restock or a price change is detected per catalogue product, so a product named only by a
-SKU or a URL could never be matched and is not recorded. One write per product per event.
+SKU or a URL could never be matched and is not recorded. One write per product per event
+(storage.interest: a repeat at the same price within the hour changes nothing).
 
 Who may ask for an alert: the store's API and a visitor the store or a Storeflows email's
 link identified as the address are the store's word. An address typed into the browser's

@@ -39,6 +39,10 @@ KINDS: tuple[InterestKind, ...] = get_args(InterestKind)
 PRICE_KINDS: tuple[InterestKind, ...] = ("viewed", "carted", "checkout")
 KEPT = timedelta(days=30)
 REQUEST_KEPT = timedelta(days=90)
+# A repeat view (cart, checkout) at the same price within this long leaves the item as it
+# is: the flows' windows are days, and a rewrite would move the item in the index too (two
+# more write units) on every page of a shopper going back and forth.
+REFRESH_AFTER = timedelta(hours=1)
 Proof = Literal["store", "email_link", "claimed"]
 
 
@@ -102,7 +106,7 @@ def record_interest(
 ) -> bool:
     """The contact viewed, carted, started a checkout with or wishlisted the product at `at`,
     seeing `price`: one conditional PutItem. False when the item already says a later time (a
-    late or repeated event) and is not expired yet."""
+    late event), or the same price less than REFRESH_AFTER before, and is not expired."""
     if kind == "requested":
         raise ValueError("a back-in-stock request is recorded by record_request")
     item = {
@@ -110,13 +114,22 @@ def record_interest(
         # Only requests say who asked.
         **_values(store_id, email, kind, product_id, variant_id, at, price, currency, None),
     }
+    condition = "attribute_not_exists(#at) OR #at < :stale OR expires_at < :now"
+    values: dict[str, Any] = {
+        ":stale": db.utc_iso(at - REFRESH_AFTER),
+        ":now": int(db.now().timestamp()),
+    }
+    if price is not None:
+        # A new price is news at once (the price-drop flow compares with the latest seen).
+        condition += " OR (#at < :at AND (attribute_not_exists(price) OR price <> :price))"
+        values.update({":at": item["at"], ":price": price})
     return (
         db.if_condition_holds(
             db.table().put_item,
             Item=item,
-            ConditionExpression="attribute_not_exists(#at) OR #at < :at OR expires_at < :now",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#at": "at"},
-            ExpressionAttributeValues={":at": item["at"], ":now": int(db.now().timestamp())},
+            ExpressionAttributeValues=values,
         )
         is not None
     )
