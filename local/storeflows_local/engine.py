@@ -24,7 +24,13 @@
    DynamoDB's guarantees.
 4. SES sends: moto keeps an email and publishes no events. Here each accepted SendEmail is
    handed to the stack (ses_events.py publishes what SES would to the configuration set's
-   event destination).
+   event destination). With STOREFLOWS_LOCAL_SES_RATE (emails per real second; unset: no
+   limit), a send beyond that many in the last second is refused as SES refuses it: error
+   `Throttling`, "Maximum sending rate exceeded.". moto has no GetAccount: here it answers
+   with that rate as SendQuota.MaxSendRate (1,000 when unset), which the pacer reads. The
+   rate is real time, as SES's is; so are Retry intervals (moto sleeps them unscaled, unlike
+   Wait states), so a throttled send's retries wait as long as in AWS. Each accepted email
+   keeps when SES accepted it (`accepted_at`, shown in the outbox).
 5. SNS deliveries to Lambda: moto would call its own Lambda backend with a fixed sample
    envelope. Here the stack invokes the real handler asynchronously, as SNS does, with the
    envelope AWS sends (this topic, this message id).
@@ -58,15 +64,19 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections import deque
 from time import monotonic
 from typing import Any
 from unittest import mock
 
 import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.ses.models import ses_backends
+from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
 from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.path import result_path
@@ -265,6 +275,61 @@ def _speed_up_step_functions(stack: ExitStack) -> None:
         stack.enter_context(mock.patch.object(module, "parse", functools.lru_cache(maxsize=None)(module.parse)))
 
 
+# What the local SES reports as its maximum send rate when STOREFLOWS_LOCAL_SES_RATE is unset.
+UNLIMITED_SES_RATE = 1000.0
+
+
+class SesSendRate:
+    """SES's maximum send rate: at most `rate` emails accepted in any second (real time)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._accepted: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        with self._lock:
+            now = monotonic()
+            while self._accepted and self._accepted[0] <= now - 1.0:
+                self._accepted.popleft()
+            if len(self._accepted) >= self.rate:
+                return False
+            self._accepted.append(now)
+            return True
+
+
+class MaximumSendingRateExceeded(JsonRESTError):
+    def __init__(self) -> None:
+        super().__init__("Throttling", "Maximum sending rate exceeded.")
+
+
+def _ses_account(ses_rate: float | None) -> Callable:
+    def get_account(response):  # noqa: ARG001 - moto's signature
+        return json.dumps(
+            {
+                "DedicatedIpAutoWarmupEnabled": False,
+                "EnforcementStatus": "HEALTHY",
+                "ProductionAccessEnabled": True,
+                "SendingEnabled": True,
+                "SendQuota": {
+                    "Max24HourSend": 1_000_000.0,
+                    "MaxSendRate": ses_rate or UNLIMITED_SES_RATE,
+                    "SentLast24Hours": 0.0,
+                },
+            }
+        )
+
+    return get_account
+
+
+def _stamp_accepted(response: SESV2Response, message_id: str, accepted_at: str) -> None:
+    sent = ses_backends[response.current_account][response.region].sent_messages
+    for message in reversed(sent):  # this one is among the last few
+        if message.id == message_id:
+            message.accepted_at = accepted_at
+            return
+
+
 def sns_lambda_event(
     topic_arn: str, subscription_arn: str, message_id: str, message: str, subject: str | None
 ) -> dict[str, Any]:
@@ -342,12 +407,14 @@ def patch_moto(
     on_email_sent: Callable[[dict, str], None] | None = None,
     on_sns_to_lambda: Callable[[str, dict], None] | None = None,
     on_dynamodb_write: Callable[[], None] | None = None,
+    ses_rate: float | None = None,
 ) -> ExitStack:
     """Installs the patches; closing the returned stack removes them. `on_email_sent(request,
     message_id)` hears of every email SES accepted; `on_sns_to_lambda(function_arn, event)`
     delivers an SNS notification to a subscribed function. Without them (tests of one state
     machine), SES and SNS stay as moto has them. `on_dynamodb_write()` hears of every request that
-    may have written to DynamoDB (the local state file saves then)."""
+    may have written to DynamoDB (the local state file saves then). `ses_rate`: SES's maximum
+    send rate (None: none)."""
 
     def invoke(backend, function_name, qualifier, body, headers, response_headers):  # noqa: ARG001 - moto's signature
         payload, error = lambdas.invoke(function_name, json.loads(body or "{}"))
@@ -368,11 +435,17 @@ def patch_moto(
         return get_timestamp_wait_seconds(wait_function, env) + round(local_error.total_seconds())
 
     send_email = SESV2Response.send_email
+    limit = SesSendRate(ses_rate) if ses_rate else None
 
     def send_email_and_publish(response):
+        if limit is not None and not limit.admit():
+            raise MaximumSendingRateExceeded()
+        accepted_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         answer = send_email(response)
-        if on_email_sent is not None:  # installed only then
-            on_email_sent(json.loads(response.body), json.loads(answer)["MessageId"])
+        message_id = json.loads(answer)["MessageId"]
+        _stamp_accepted(response, message_id, accepted_at)
+        if on_email_sent is not None:
+            on_email_sent(json.loads(response.body), message_id)
         return answer
 
     publish = Subscription.publish
@@ -387,8 +460,11 @@ def patch_moto(
 
     stack = ExitStack()
     stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
-    if on_email_sent is not None:
+    if on_email_sent is not None or limit is not None:
         stack.enter_context(mock.patch.object(SESV2Response, "send_email", send_email_and_publish))
+    stack.enter_context(mock.patch.object(SESV2Response, "get_account", _ses_account(ses_rate), create=True))
+    # moto's server routes no GetAccount path ("/v2/.*" is a literal rule there, not a pattern).
+    stack.enter_context(mock.patch.dict(sesv2_urls.url_paths, {"{0}/v2/email/account$": SESV2Response.dispatch}))
     if on_sns_to_lambda is not None:
         stack.enter_context(mock.patch.object(Subscription, "publish", publish_to_function))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))

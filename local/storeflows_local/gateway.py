@@ -152,6 +152,7 @@ def outbox(recipient: str | None = None) -> list[dict[str, Any]]:
         date = parsed["headers"].get("Date")
         parsed["sent_at"] = parsedate_to_datetime(date).astimezone(UTC).isoformat() if date else None
         parsed["id"] = sent.id
+        parsed["accepted_at"] = getattr(sent, "accepted_at", None)  # when SES took it (engine.py, 4)
         addresses = {address.lower() for _, address in getaddresses([parsed["to"]])}
         if recipient is None or recipient.strip().lower() in addresses:
             messages.append(parsed)

@@ -105,6 +105,7 @@ class LocalStack:
             on_email_sent=self._email_sent,
             on_sns_to_lambda=self._invoke_async,
             on_dynamodb_write=self._on_dynamodb_write,
+            ses_rate=float(os.environ.get("STOREFLOWS_LOCAL_SES_RATE") or 0) or None,
         )
         self.build()
         self._start_pollers()

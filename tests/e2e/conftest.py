@@ -5,12 +5,14 @@ this process reaches its moto through AWS_ENDPOINT_URL, with the code path used 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,14 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    with local_stack(tmp_path_factory) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def local_stack(tmp_path_factory, **extra_env: str) -> Iterator[Stack]:
+    """A local stack of its own, its subprocess given `extra_env` too (a test module that needs
+    another setting of the stack overrides `stack` with one: tests/e2e/test_send_pacing.py)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "storeflows"), str(ROOT / "local")]),
@@ -64,6 +74,7 @@ def stack(tmp_path_factory):
         "STOREFLOWS_LOCAL_FILE": str(tmp_path_factory.mktemp("stack") / "local.json"),
         # Nor its kept state: every test run starts from an empty table.
         "STOREFLOWS_KEEP_STATE": "0",
+        **extra_env,
     }
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
