@@ -30,9 +30,9 @@ PRODUCT, VARIANT = "p-1", "v-1"
 NOW = datetime.now(UTC)
 REQUESTED = {"template": "back_in_stock", "requested_message": "back", "wave_size": 100, "wave_per_unit": False}
 LISTING = (
-    "{{ product.name }} ({{ product.variant }}) {{ product.price|money(product.currency) }}"
-    "{% if product.price_seen %} was {{ product.price_seen|money(product.currency) }}{% endif %}"
-    " {{ product.url }} {{ product.image_url }} stock {{ product.stock }}"
+    "{{ variant.name }} ({{ variant.title }}) {{ variant.price|money(variant.currency) }}"
+    "{% if variant.price_seen %} was {{ variant.price_seen|money(variant.currency) }}{% endif %}"
+    " {{ variant.url }} {{ variant.image_url }} stock {{ variant.stock }}"
 )
 
 
@@ -88,7 +88,7 @@ def add_message(message_id: str, purpose: Purpose = Purpose.MARKETING) -> None:
             message_id=message_id,
             purpose=purpose,
             sender=Sender(name="Test Shop", address="shop@storeflows.test"),
-            variants={"en": MessageContent(subject="{{ product.name }}", html=f"<p>{LISTING}</p>", text=LISTING)},
+            variants={"en": MessageContent(subject="{{ variant.name }}", html=f"<p>{LISTING}</p>", text=LISTING)},
         )
     )
 

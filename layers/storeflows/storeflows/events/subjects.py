@@ -377,7 +377,7 @@ def _bought_since(entry: dict[str, Any], purchases: Iterable[dict[str, Any]]) ->
 class VariantChangeSubject(BaseModel):
     """A catalogue alert run (back in stock, price drop, low stock): one run per change of a
     variant's state and workflow, sending to everyone interested in it, batch by batch
-    (storeflows.fanout). Its messages see `product`, the product in this variant as it is at
+    (storeflows.fanout). Its messages see `variant`, the product in this variant as it is at
     the send with the price the recipient saw: the fan-out builds that view per recipient,
     so there is no record for the send step to read."""
 
@@ -399,39 +399,26 @@ class VariantChangeSubject(BaseModel):
         return SubjectView()
 
 
-PRODUCT_FIELDS = (
-    "product_id",
-    "variant_id",
-    "sku",
-    "name",
-    "variant",
-    "url",
-    "image_url",
-    "price",
-    "compare_at_price",
-    "currency",
-    "price_seen",
-    "stock",
-)
-SAMPLE_PRODUCT = SubjectView(
+SAMPLE_VARIANT = SubjectView(
     {
-        "product": {
+        "variant": {
             "product_id": "SAMPLE-P1",
-            "variant_id": "SAMPLE-V1",
             "sku": "SAMPLE-SKU",
             "name": "Sample product",
-            "variant": "M",
             "url": "https://shop.example.com/products/sample",
             "image_url": "https://shop.example.com/img/sample.jpg",
             "price": Decimal("99.90"),
             "compare_at_price": Decimal("129.90"),
             "currency": "EUR",
+            "available": True,
+            "variant_id": "SAMPLE-V1",
+            "title": "M",
             "price_seen": Decimal("129.90"),
             "stock": 4,
         }
     }
 )
-"""What the check of a saved message shows a catalogue alert's message (`product`)."""
+"""What the check of a saved message shows a catalogue alert's message (`variant`)."""
 
 
 RunSubject = Annotated[

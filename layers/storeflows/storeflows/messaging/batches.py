@@ -21,7 +21,7 @@ from storeflows.catalogue import CatalogueProduct, CatalogueVariant, VariantStat
 from storeflows.errors import SendInProgress, SendThrottled
 from storeflows.events.subjects import ProductBought, SubjectView
 from storeflows.fanout import AlertBatch, AlertProgress, subject_of
-from storeflows.messaging import pacing, sending
+from storeflows.messaging import context, pacing, sending
 from storeflows.messaging.requests import SendRequest, SendRun
 from storeflows.observability import logger
 from storeflows.storage import interest, products
@@ -155,7 +155,7 @@ def _tell(
         step=batch.step,
     )
     view = SubjectView(
-        {"product": product_view(product, variant, seen)},
+        {"variant": variant_view(product, variant, seen)},
         product_not_bought=ProductBought(
             product_id=change.product_id, skus=frozenset(filter(None, [variant.sku])), since=contact.at
         ),
@@ -191,19 +191,13 @@ def _price_seen(batch: AlertBatch, settings: CatalogueAlertSettings, contact: In
     return contact.price
 
 
-def product_view(product: CatalogueProduct, variant: CatalogueVariant, price_seen: Decimal | None) -> dict[str, Any]:
-    """`product` in a catalogue alert's message (the README's Message templates table)."""
+def variant_view(product: CatalogueProduct, variant: CatalogueVariant, price_seen: Decimal | None) -> dict[str, Any]:
+    """`variant` in a catalogue alert's message (the README's Message templates table): the
+    catalogue's product as any message shows it, with the variant and the price seen."""
     return {
-        "product_id": product.product_id,
+        **context.product_view(product, variant),
         "variant_id": variant.variant_id,
-        "sku": variant.sku,
-        "name": product.name,
-        "variant": variant.title,
-        "url": product.url,
-        "image_url": variant.image_url or product.image_url,
-        "price": variant.price,
-        "compare_at_price": variant.compare_at_price,
-        "currency": product.currency,
+        "title": variant.title,
         "price_seen": price_seen,
         "stock": variant.inventory_quantity,
     }

@@ -16,7 +16,7 @@ from storeflows.events import EventBody
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SAMPLE_PRODUCT, SubjectView, sample_session
+from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SAMPLE_VARIANT, SubjectView, sample_session
 
 
 class PurchaseTrigger(BaseModel):
@@ -177,7 +177,7 @@ class CatalogueChangeTrigger(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     starts_on: ClassVar[frozenset[str]] = frozenset()
-    sample_subject: ClassVar[tuple[str, SubjectView]] = ("product", SAMPLE_PRODUCT)
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("variant", SAMPLE_VARIANT)
 
     type: Literal["catalogue_change"] = "catalogue_change"
 

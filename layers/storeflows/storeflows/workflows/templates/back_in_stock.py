@@ -27,7 +27,7 @@ class BackInStockSettings(CatalogueAlertSettings):
     requested_message: MessageId = Field(
         description=(
             "To those who asked to be told (it may be transactional: they asked for this one email); "
-            "it shows `product`."
+            "it shows `variant`."
         )
     )
     interested_message: MessageId | None = Field(

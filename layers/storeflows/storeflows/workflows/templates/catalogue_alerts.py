@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from storeflows.catalogue import VariantChange, VariantState
-from storeflows.events.subjects import SAMPLE_PRODUCT, SubjectView
+from storeflows.events.subjects import SAMPLE_VARIANT, SubjectView
 from storeflows.fields import Duration
 from storeflows.storage.interest import InterestKind
 from storeflows.workflows.templates.base import TemplateSettings
@@ -57,7 +57,7 @@ class CatalogueAlertSettings(TemplateSettings):
 
     @classmethod
     def sample_subjects(cls) -> dict[str, SubjectView]:
-        return {"product": SAMPLE_PRODUCT}
+        return {"variant": SAMPLE_VARIANT}
 
     @abstractmethod
     def is_transition(self, change: VariantChange) -> bool:

@@ -26,7 +26,7 @@ class LowStockSettings(CatalogueAlertSettings):
     )
 
     template: Literal["low_stock"] = "low_stock"
-    alert_message: MessageId = Field(description="The low stock email (marketing); it shows `product`.")
+    alert_message: MessageId = Field(description="The low stock email (marketing); it shows `variant`.")
     max_stock: int = Field(
         default=5, ge=1, le=1_000_000, description="At most this many left: the stock crossing down to it alerts."
     )

@@ -3,7 +3,7 @@ viewed, carted or started a checkout with it within the window (30 days) and did
 since, each only if the price now is at least `min_drop_percent` (or `min_drop_amount`) below
 the price that contact saw. The price is re-read before every send: the discount must really
 apply, so a price back up before the send sends nothing. The email shows the price they saw
-(`product.price_seen`) and the new one (`product.price`)."""
+(`variant.price_seen`) and the new one (`variant.price`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class PriceDropSettings(CatalogueAlertSettings):
 
     template: Literal["price_drop"] = "price_drop"
     alert_message: MessageId = Field(
-        description="The price drop email (marketing); `product.price_seen` is what they saw, `product.price` now."
+        description="The price drop email (marketing); `variant.price_seen` is what they saw, `variant.price` now."
     )
     min_drop_percent: Decimal = Field(
         default=Decimal(10),
