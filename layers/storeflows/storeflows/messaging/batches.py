@@ -34,9 +34,10 @@ PAGE_SIZE = 100
 # SES) always fits in it.
 STOP_BEFORE_TIMEOUT = timedelta(seconds=20)
 # Pacer slots reserved at once: about half a second of sends (a slot reserved and not used,
-# the contact being skipped after all, leaves the pacer that much behind), and how far ahead.
+# the contact being skipped after all, leaves the pacer that much behind), and how far ahead:
+# the send step's horizon, for an email waits for its slot after the variant was read.
 SLOTS_PER_SECOND_RESERVED = 0.5
-SLOT_HORIZON_SECONDS = 5.0
+SLOT_HORIZON_SECONDS = pacing.HORIZON_SECONDS
 # A reserved slot this far in the past is not used: the pacer gave the time since to others.
 STALE_SLOT_SECONDS = 1.0
 # Open back-in-stock requests are told whenever they were made (storage.interest keeps them
