@@ -55,6 +55,9 @@ ASYNC_RETRY_DELAY_SECONDS = 0.5
 # Concurrent invocations of one function, each in an environment of its own (Lambda's
 # default account limit is 1,000; on a laptop a few are as fast as many).
 ENVIRONMENTS_PER_FUNCTION = 4
+# A send waits in its environment for its SES pacer slot (up to its horizon, 2 s): in a burst,
+# Lambda runs as many at once as that takes. Here enough for a local SES rate of 20 a second.
+ENVIRONMENTS_OF = {"SendMessageFunction": 48}
 
 
 # (logical id, handler) -> the handler to run instead, e.g. one that also measures it.
@@ -278,7 +281,7 @@ class LocalStack:
         for spec in specs:
             handler = ExecutionEnvironments(
                 functools.partial(self._start_environment, spec),
-                ENVIRONMENTS_PER_FUNCTION,
+                ENVIRONMENTS_OF.get(spec.logical_id, ENVIRONMENTS_PER_FUNCTION),
                 turns=http_turns if spec.routes else None,
             )
             self.handlers[spec.logical_id] = handler

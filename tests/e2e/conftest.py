@@ -87,15 +87,19 @@ def local_stack(tmp_path_factory, **extra_env: str) -> Iterator[Stack]:
     )
     ready: dict = {}
 
-    def read_ready_line() -> None:
+    started = threading.Event()
+
+    def read_ready_line_then_drain() -> None:
+        # Read to the end: what the stack logs after READY (a warning per failed function
+        # attempt, e.g. every SendThrottled of a burst) would otherwise fill the pipe, and the
+        # stack's next log line would block it for good.
         for line in process.stdout:
             if line.startswith("READY "):
                 ready.update(json.loads(line[len("READY ") :]))
-                return
+                started.set()
 
-    reader = threading.Thread(target=read_ready_line, daemon=True)
-    reader.start()
-    reader.join(STARTUP_SECONDS)
+    threading.Thread(target=read_ready_line_then_drain, daemon=True).start()
+    started.wait(STARTUP_SECONDS)
     if not ready:
         process.kill()
         pytest.fail(f"local stack did not start within {STARTUP_SECONDS}s (exit code {process.poll()})")

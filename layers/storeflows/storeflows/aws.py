@@ -13,11 +13,16 @@ from botocore.config import Config
 # Adaptive retries absorb short throttling bursts inside one invocation; what still fails
 # surfaces to the caller (SQS redelivery or a Step Functions Retry), never silently.
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5})
+# SES without adaptive mode's client-side rate limiter: one refusal would hold back every later
+# send of the environment (seconds to minutes, claims held meanwhile). The SES pacer keeps the
+# pace (storeflows.messaging.pacing); what SES still refuses after a short retry goes back to
+# Step Functions as SendThrottled.
+_SES_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 @cache
 def client(service: str):
-    return boto3.client(service, config=_CONFIG)
+    return boto3.client(service, config=_SES_CONFIG if service == "sesv2" else _CONFIG)
 
 
 @cache
