@@ -1,6 +1,6 @@
 """The catalogue alerts end to end, waits passed by the time scale: a Shopify restock delivered
-twice tells each who asked once; a restock of two tells those who asked two at a time, in the
-order they asked; a 20 % price cut tells the recent viewers who did not buy, with the old and
+twice tells each who asked once; a restock of two tells those who asked two at a time, wave
+after wave in the order they asked; a 20 % price cut tells the recent viewers who did not buy, with the old and
 the new price, and a price back up before the send tells nobody; low stock tells who carted,
 once per cooldown."""
 
@@ -134,9 +134,7 @@ def test_a_shopify_restock_delivered_twice_tells_each_who_asked_once(stack, stor
     quiet(stack, "back_in_stock")
     assert [mail["subject"] for mail in stack.outbox(first)] == ["back"]
     assert [mail["subject"] for mail in stack.outbox(second)] == ["back"]
-    first_mail, second_mail = stack.outbox(first)[0], stack.outbox(second)[0]
-    assert first_mail["accepted_at"] <= second_mail["accepted_at"], "who asked first is told first"
-    assert "stock 6" in first_mail["text"]
+    assert "stock 6" in stack.outbox(first)[0]["text"]
 
 
 def test_a_restock_of_two_tells_those_who_asked_two_at_a_time_in_the_order_they_asked(
@@ -165,7 +163,8 @@ def test_a_restock_of_two_tells_those_who_asked_two_at_a_time_in_the_order_they_
     wait_for(lambda: stack.outbox(askers[-1]), what="the last wave")
     quiet(stack, "back_in_stock")
     told = sorted(askers, key=lambda email: stack.outbox(email)[0]["accepted_at"])
-    assert told == askers
+    # Two a wave (two in stock), the waves in the order they asked (within a wave, both at once).
+    assert [set(told[:2]), set(told[2:4]), told[4:]] == [set(askers[:2]), set(askers[2:4]), askers[4:]]
     assert all(len(stack.outbox(email)) == 1 for email in askers)
     (run,) = _runs(store, "back_in_stock")
     waits = [name for name in run if name == "WaitForNextWave"]

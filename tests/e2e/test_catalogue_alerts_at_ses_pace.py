@@ -16,6 +16,7 @@ import pytest
 import requests
 from conftest import local_stack
 
+from storeflows.messaging.batches import PAGE_SIZE, SENDERS
 from storeflows.records import Message, MessageContent, Purpose, Sender, Store
 from storeflows.workflows import Workflow, WorkflowStatus
 from storeflows.workflows.templates.back_in_stock import BackInStockSettings
@@ -162,7 +163,9 @@ def test_a_restock_for_2000_who_asked_tells_each_once_at_the_ses_rate(stack, sto
     accepted = {mail["to"]: datetime.fromisoformat(mail["accepted_at"]).timestamp() for mail in sent}
     assert busiest_second(list(accepted.values())) <= SES_RATE
     in_order = sorted(emails, key=lambda email: accepted[email])
-    assert in_order == emails, "those who asked first are told first"
+    # Those who asked first are told first, within a page (100): the few emails in flight go in
+    # any order, and a page paused by SES (Throttling) is read again, its rest after them.
+    assert all(abs(in_order.index(email) - index) < PAGE_SIZE for index, email in enumerate(emails))
     print(f"\n{ASKED} alerts: all sent in {wall:.1f} s ({ASKED / wall:.1f} a second) by one run")
 
 
@@ -181,9 +184,9 @@ def test_a_restock_selling_out_while_its_alerts_go_out_sends_nothing_more(stack,
     ((run),) = alert_runs(store)
     assert run["status"] == "SUCCEEDED"
     sent = sent_to(stack, emails)
-    # The batch re-reads the stock before each email: at most the one being sent then.
-    assert told_when_sold_out <= len(sent) <= told_when_sold_out + 2
+    # The stock is re-read before each email: at most those in flight then go.
+    assert told_when_sold_out <= len(sent) <= told_when_sold_out + SENDERS
     assert len(sent) < len(emails)
-    assert [mail["to"] for mail in sent] == emails[: len(sent)], "told in the order they asked, none twice"
+    assert sorted(mail["to"] for mail in sent) == emails[: len(sent)], "the first who asked, none twice"
     time.sleep(2)
     assert len(sent_to(stack, emails)) == len(sent), "nothing after the run ended"

@@ -37,8 +37,11 @@ LISTING = (
 
 
 @pytest.fixture
-def alerts(load_handler, demo_store, lambda_context):
-    """Invokes the batch task as the state machine does; the progress it hands back."""
+def alerts(load_handler, demo_store, lambda_context, monkeypatch):
+    """Invokes the batch task as the state machine does; the progress it hands back. One
+    email at a time, so the order of the emails is exactly the audience's (with its SENDERS
+    in flight at once it is so within those few: test_many_senders_at_once...)."""
+    monkeypatch.setattr(batches, "SENDERS", 1)
     app = load_handler("send_alerts")
 
     def invoke(workflow: dict[str, Any], change: VariantChange, progress: dict | None = None) -> dict[str, Any]:
@@ -458,3 +461,20 @@ def test_a_full_pacer_pauses_the_batch_without_a_decision(aws, alerts, monkeypat
 
     assert (progress["next"], progress["sent"], progress["cursor"]) == ("pause", 0, None)
     assert told(aws) == [] and decision("a@example.com", change) is None
+
+
+def test_many_senders_at_once_tell_each_contact_once_in_about_the_order_they_asked(aws, alerts, monkeypatch):
+    monkeypatch.setattr(batches, "SENDERS", 8)
+    add_message("back", Purpose.TRANSACTIONAL)
+    askers = [f"c{index:02d}@example.com" for index in range(40)]
+    for index, email in enumerate(askers):
+        add_contact(email)
+        ask(email, 100 - index)
+    change = sold_out_then(50)
+
+    progress = alerts({**REQUESTED, "wave_size": 30}, change)  # 30 a wave: the page is cut there
+
+    assert (progress["next"], progress["sent"]) == ("next_wave", 30)
+    sent = told(aws)
+    assert Counter(sent) == dict.fromkeys(askers[:30], 1), "the first 30 who asked, each once"
+    assert all(abs(sent.index(email) - index) < 8 for index, email in enumerate(askers[:30]))

@@ -11,8 +11,10 @@ several emails) and taken by each email as it is about to go."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -30,6 +32,11 @@ from storeflows.workflows.templates.catalogue_alerts import Audience, CatalogueA
 
 # Contacts read from the interest index at a time.
 PAGE_SIZE = 100
+# Emails a batch has in flight at once. One email is several round trips (the catalogue, the
+# contact and its decision, the cooldown, SES: tens of milliseconds), so one at a time would
+# stay below most accounts' SES rate; the pacer keeps them all at the rate. Their order is the
+# audience's within these few.
+SENDERS = 8
 # A batch takes no new contact this close to its Lambda's timeout: one send (its pacer wait,
 # SES) always fits in it.
 STOP_BEFORE_TIMEOUT = timedelta(seconds=20)
@@ -38,8 +45,9 @@ STOP_BEFORE_TIMEOUT = timedelta(seconds=20)
 # the send step's horizon, for an email waits for its slot after the variant was read.
 SLOTS_PER_SECOND_RESERVED = 0.5
 SLOT_HORIZON_SECONDS = pacing.HORIZON_SECONDS
-# A reserved slot this far in the past is not used: the pacer gave the time since to others.
-STALE_SLOT_SECONDS = 1.0
+# A reserved slot this far in the past is not used: the pacer gave the time since to others,
+# and several late slots used at once would be a burst above the rate.
+STALE_SLOT_SECONDS = 0.2
 # Open back-in-stock requests are told whenever they were made (storage.interest keeps them
 # 90 days); views and carts only within the template's window.
 REQUESTS_SINCE = timedelta(days=366)
@@ -77,20 +85,20 @@ def send_batch(batch: AlertBatch, *, attempt_ends_at: datetime) -> dict[str, Any
             cursor=progress.cursor,
             limit=limit,
         )
-        for contact in page:
-            if datetime.now(UTC) >= stop_taking_at:
-                return _handed_back(batch, progress, "more")
-            outcome, stop = _tell(batch, settings, audience, contact, slots, attempt_ends_at)
-            if outcome == "stopped":
-                return _ended(batch, progress, stop)
-            if outcome == "pause":
-                # The pacer is full, or another attempt is sending to this contact: this page
-                # is read again later (who was decided answers from their record).
-                return _handed_back(batch, progress, "pause")
-            if outcome == "sent":
-                progress.sent += 1
-                if progress.wave_left is not None:
-                    progress.wave_left -= 1
+        outcomes = _tell_page(batch, settings, audience, page, slots, attempt_ends_at, stop_taking_at)
+        sent = sum(1 for outcome, _ in outcomes if outcome == "sent")
+        progress.sent += sent
+        if progress.wave_left is not None:
+            progress.wave_left -= sent
+        stopped = next((stop for outcome, stop in outcomes if outcome == "stopped"), None)
+        if stopped is not None:
+            return _ended(batch, progress, stopped)
+        if any(outcome == "pause" for outcome, _ in outcomes):
+            # The pacer is full, or another attempt is sending to a contact: this page is read
+            # again later (who was decided answers from their record, and counts no more).
+            return _handed_back(batch, progress, "pause")
+        if any(outcome == "late" for outcome, _ in outcomes):
+            return _handed_back(batch, progress, "more")
         progress.cursor = next_cursor
         if next_cursor is None:
             progress.audience += 1
@@ -100,6 +108,37 @@ def send_batch(batch: AlertBatch, *, attempt_ends_at: datetime) -> dict[str, Any
             return _handed_back(batch, progress, "next_wave")
         if datetime.now(UTC) >= stop_taking_at:
             return _handed_back(batch, progress, "more")
+
+
+def _tell_page(
+    batch: AlertBatch,
+    settings: CatalogueAlertSettings,
+    audience: Audience,
+    page: list[Interest],
+    slots: _SlotPool,
+    attempt_ends_at: datetime,
+    stop_taking_at: datetime,
+) -> list[tuple[Outcome, str | None]]:
+    """Tells the page's contacts, SENDERS at a time, in the page's order (each email takes
+    the next pacer slot as it is about to go); once one finds the variant changed, the pacer
+    full or the time up, nobody after it is started."""
+    halt = threading.Event()
+
+    def one(contact: Interest) -> tuple[Outcome, str | None]:
+        if halt.is_set():
+            return "halted", None
+        if datetime.now(UTC) >= stop_taking_at:
+            halt.set()
+            return "late", None
+        outcome, stop = _tell(batch, settings, audience, contact, slots, attempt_ends_at)
+        if outcome in ("stopped", "pause"):
+            halt.set()
+        return outcome, stop
+
+    if SENDERS == 1 or len(page) <= 1:
+        return [one(contact) for contact in page]
+    with ThreadPoolExecutor(max_workers=min(SENDERS, len(page)), thread_name_prefix="alert") as senders:
+        return list(senders.map(one, page))
 
 
 def _since(settings: CatalogueAlertSettings, audience: Audience) -> datetime:
@@ -115,8 +154,9 @@ def _variant_now(batch: AlertBatch) -> tuple[CatalogueProduct, CatalogueVariant]
 
 
 # What telling one contact came to: sent (by this batch), not sent (skipped, decided before,
-# not of the audience), stopped (the variant is not as the alert says), pause (later).
-Outcome = Literal["sent", "not_sent", "stopped", "pause"]
+# not of the audience), stopped (the variant is not as the alert says), pause (later), late
+# (the invocation's time is up), halted (not started: another contact stopped the page).
+Outcome = Literal["sent", "not_sent", "stopped", "pause", "late", "halted"]
 
 
 def _tell(
@@ -227,13 +267,18 @@ def _handed_back(batch: AlertBatch, progress: AlertProgress, next_step: str) -> 
 
 class _SlotPool:
     """The batch's SES pacer slots, reserved a few at a time (one pacer write for several
-    emails) and taken by each email as it is about to go; SendThrottled when the pacer has
-    none within the horizon (the batch pauses)."""
+    emails) and taken by each email as it is about to go, by whichever sender; SendThrottled
+    when the pacer has none within the horizon (the batch pauses)."""
 
     def __init__(self) -> None:
         self._slots: deque[float] = deque()
+        self._lock = threading.Lock()
 
     def take(self) -> float:
+        with self._lock:
+            return self._take()
+
+    def _take(self) -> float:
         now = time.time()
         while self._slots and self._slots[0] < now - STALE_SLOT_SECONDS:
             self._slots.popleft()
