@@ -11,6 +11,7 @@ several emails) and taken by each email as it is about to go."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import deque
@@ -138,7 +139,10 @@ def _tell_page(
     if SENDERS == 1 or len(page) <= 1:
         return [one(contact) for contact in page]
     with ThreadPoolExecutor(max_workers=min(SENDERS, len(page)), thread_name_prefix="alert") as senders:
-        return list(senders.map(one, page))
+        # Each sender runs in a copy of this invocation's context (what Powertools and
+        # tracing keep there goes with it).
+        started = [senders.submit(contextvars.copy_context().run, one, contact) for contact in page]
+        return [future.result() for future in started]
 
 
 def _since(settings: CatalogueAlertSettings, audience: Audience) -> datetime:
