@@ -60,11 +60,11 @@ import queue
 import threading
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections import deque
 from time import monotonic
 from typing import Any
 from unittest import mock

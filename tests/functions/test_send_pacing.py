@@ -176,7 +176,9 @@ def test_ses_throttling_becomes_send_throttled_and_gives_the_claim_back(send, aw
 
     class MaximumRateSES:
         def send_email(self, **_: Any) -> None:
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendEmail")
+            raise ClientError(
+                {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendEmail"
+            )
 
     monkeypatch.setattr(ses, "client", lambda service: MaximumRateSES() if service == "sesv2" else real_client(service))
     with pytest.raises(SendThrottled):

@@ -26,7 +26,9 @@ TEST_TAG = "test"  # `storeflows messages test-send`: never counted
 # SES answers these when the account's sending rate or quota is exceeded: worth retrying.
 # "Throttling" is SES's own "Maximum sending rate exceeded." (the pacer keeps below it; another
 # sender of the account may not).
-_THROTTLING_CODES = frozenset({"TooManyRequestsException", "LimitExceededException", "ThrottlingException", "Throttling"})
+_THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "LimitExceededException", "ThrottlingException", "Throttling"}
+)
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
