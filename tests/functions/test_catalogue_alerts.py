@@ -478,3 +478,39 @@ def test_many_senders_at_once_tell_each_contact_once_in_about_the_order_they_ask
     sent = told(aws)
     assert Counter(sent) == dict.fromkeys(askers[:30], 1), "the first 30 who asked, each once"
     assert all(abs(sent.index(email) - index) < 8 for index, email in enumerate(askers[:30]))
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_viewers_or_carts_without_their_message_is_a_problem_before_publishing():
+    from storeflows.workflows.templates.back_in_stock import BackInStockSettings
+
+    assert BackInStockSettings(requested_message="back", include_viewers=True).problems() == [
+        "interested_message: needed to tell viewers or carts (include_viewers, include_carts)"
+    ]
+    assert BackInStockSettings(requested_message="back", include_carts=True, interested_message="i").problems() == []
+
+
+@pytest.mark.parametrize(
+    ("seen", "now", "settings", "told"),
+    [
+        ("100.00", "90.00", {}, True),  # exactly 10 %
+        ("100.00", "90.01", {}, False),
+        ("100.00", "95.00", {"min_drop_amount": "5"}, True),
+        ("100.00", "95.01", {"min_drop_amount": "5"}, False),
+        (None, "80.00", {}, True),  # no price seen: the price before the fall (100.00)
+        ("79.00", "80.00", {}, False),  # saw it cheaper than now
+    ],
+)
+def test_a_price_drop_tells_a_contact_by_the_price_they_saw(seen, now, settings, told):
+    from storeflows.catalogue import VariantState
+    from storeflows.workflows.templates.price_drop import PriceDropSettings
+
+    before = VariantState(price=Decimal("100.00"), currency="EUR", inventory_quantity=5, available=True)
+    after = before.model_copy(update={"price": Decimal(now)})
+    change = VariantChange(
+        store_id=STORE, product_id=PRODUCT, variant_id=VARIANT, change_id="c", before=before, after=after, at=NOW
+    )
+    rule = PriceDropSettings(alert_message="drop", **settings)
+    assert rule.tells(change, after, Decimal(seen) if seen else None) is told
