@@ -1,6 +1,7 @@
 """make bench [N=purchases]: cold start, handler time, then a replay of N purchases through
-the local stack and a browsing workload on the same stack (--sessions); prints the table and
-writes the same figures to bench/results.json.
+the local stack, a browsing workload (--sessions) and the catalogue alerts' fan-out
+(--alert-recipients) on the same stack; prints the table and writes the same figures to
+bench/results.json.
 
 The cold-start imports run first, alone; then the replay (in this process) and the handler
 timing (in a process of its own: moto's in-process mock) side by side on the two cores."""
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PURCHASES = 100
 DEFAULT_SESSIONS = 100  # about 500 page views: the dispatcher on moto takes about 0.1 s an event
 CONTACTS_PER_PURCHASE = 0.3  # 1,000 purchases over 300 contacts
+DEFAULT_ALERT_RECIPIENTS = 300  # per catalogue alert run: 900 emails, about a minute here
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--purchases", type=int, default=DEFAULT_PURCHASES)
     parser.add_argument("--contacts", type=int, help="default: 30%% of the purchases")
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="browsing sessions (0: none)")
+    parser.add_argument(
+        "--alert-recipients", type=int, default=DEFAULT_ALERT_RECIPIENTS, help="contacts per catalogue alert (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cold-runs", type=int, default=10, help="fresh interpreters per import (median)")
     parser.add_argument("--handler-events", type=int, default=300)
@@ -55,7 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         env=os.environ,
     )
     progress(f"replay: {args.purchases} purchases over {contacts} contacts")
-    replayed = replay.replay(args.purchases, contacts, args.seed, sessions=args.sessions, progress=progress)
+    replayed = replay.replay(
+        args.purchases,
+        contacts,
+        args.seed,
+        sessions=args.sessions,
+        alert_recipients=args.alert_recipients,
+        progress=progress,
+    )
     out, err = timing.communicate()
     if timing.returncode != 0:
         print(err, file=sys.stderr)
@@ -86,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             init_seconds={name: ms / 1000 for name, ms in cold.source_ms.items()},
             memory_mb=replayed.memory_mb,
         )
+    alert_bills = (
+        model.alert_bills(
+            measure.alerts_tallies(replayed), replayed.alerts.recipients, replayed.memory_mb, costs.load_prices()
+        )
+        if replayed.alerts is not None
+        else None
+    )
     doc = report.results(
         replay=replayed,
         tallies=tallies,
@@ -98,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         browsed=browsed,
         browsing_fig=browsing_fig,
+        alert_bills=alert_bills,
     )
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(report.table(doc))

@@ -18,6 +18,7 @@ a retry (billed in AWS) would show as attempts above calls."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import sys
@@ -94,7 +95,11 @@ class Ledger:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._local = threading.local()
+        # The invocation under way: a context variable, so the threads a handler starts with
+        # its context (a catalogue alert batch's senders) are counted in its invocation.
+        self._invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+            f"bench-invocation-{id(self)}", default=None
+        )
         self.calls: list[Call] = []
         self.attempts: Counter[str] = Counter()  # source -> HTTP requests sent
         self.invocations: list[Invocation] = []
@@ -124,9 +129,8 @@ class Ledger:
 
         @functools.wraps(handler)
         def measured(event: Any, context: Any) -> Any:
-            outer = getattr(self._local, "invocation", None)
             invocation = Invocation(function=function, event=event, seconds=0.0, failed=False, part=self.part)
-            self._local.invocation = invocation
+            token = self._invocation.set(invocation)
             started = time.perf_counter()
             try:
                 return handler(event, context)
@@ -135,14 +139,14 @@ class Ledger:
                 raise
             finally:
                 invocation.seconds = time.perf_counter() - started
-                self._local.invocation = outer
+                self._invocation.reset(token)
                 with self._lock:
                     self.invocations.append(invocation)
 
         return measured
 
     def current_invocation(self) -> Invocation | None:
-        return getattr(self._local, "invocation", None)
+        return self._invocation.get()
 
     # --- botocore hooks ------------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ def measure(events: int) -> dict[str, Any]:
     with mock_aws(), open(os.devnull, "w") as dropped, redirect_stdout(dropped):
         from storeflows_local.stack import LocalStack
 
-        stack = LocalStack(api_url="https://api.example.test")
+        # moto's in-process SES has no GetAccount: the pacer takes its rate from SesSendRate.
+        stack = LocalStack(api_url="https://api.example.test", parameters={"SesSendRate": "1000"})
         stack.build()
         from storeflows_local.demo_store import create_demo_store, demo_secrets
 

@@ -349,3 +349,36 @@ def check_browsing(tally_: BrowsingTally, runs: list[Run]) -> None:
     failed = [run.name for run in runs if run.status != "SUCCEEDED"]
     if failed:
         raise RuntimeError(f"{len(failed)} browsing runs did not succeed")
+
+
+def alerts_tallies(replay: Replay) -> dict[str, Tally]:
+    """Part 4: per catalogue alert template, its run (units: 1) with its batch invocations and
+    its product event's intake (the three events' ingest and dispatch, a third each); and the
+    engagement of the emails it sent (units: emails)."""
+    part = replay.alerts
+    assert part is not None
+    sizes = replay.item_sizes
+    tallies: dict[str, Tally] = {INTAKE: Tally(units=len(part.runs)), ENGAGEMENT: Tally()}
+    owner_of_payload: dict[tuple[str, str], str] = {}
+    for run in part.runs:
+        _add_run(tallies.setdefault(run.template, Tally()), run, sizes, with_minimum=False)
+        for function, payload, _ in run.lambda_tasks:
+            owner_of_payload[(function, payload)] = run.template
+    for invocation in part.ledger.invocations:
+        if invocation.function in INTAKE_FUNCTIONS:
+            owner = INTAKE
+        elif invocation.function == TRACKING_FUNCTION:
+            owner = ENGAGEMENT
+        else:
+            scheduled = owner_of_payload.get((invocation.function, canonical(invocation.event)))
+            if scheduled is None:
+                raise RuntimeError(f"an invocation of {invocation.function} that no alert run scheduled")
+            owner = scheduled
+        _add_invocation(tallies[owner], invocation, sizes, replay.memory_mb[invocation.function])
+    _move_starts_to_runs(tallies, part.runs)
+    emails = sum(t.emails for t in workflow_tallies(tallies).values())
+    tallies[ENGAGEMENT].units = emails
+    for call in part.ledger.calls:
+        if call.source == SES_EVENT_PUBLISHING:
+            tallies[ENGAGEMENT].calls[(call.service, call.operation)] += 1
+    return tallies

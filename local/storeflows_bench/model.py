@@ -341,3 +341,81 @@ def per_page_views(bf: BrowsingFigures, prices: Prices, *, with_runs: bool = Tru
 
 def per_recovered_checkout(bf: BrowsingFigures, prices: Prices) -> Bill:
     return Bill(lines=costs.price(bf.recovered, prices), postage=costs.postage(bf.emails_per_recovered, prices))
+
+
+# --- catalogue alerts: per run, and per 1,000 recipients -------------------------------------------
+
+ALERTS_FUNCTION = "SendAlertsFunction"
+# SES's send rate a batch is paced at in AWS: a production account's starting quota (SES
+# raises it with the account's volume). The local SES takes the bench's emails far faster, so
+# the batch's Lambda time is at least emails / this, whatever the bench measured.
+SES_RATE_ASSUMED = 14.0
+
+
+@dataclass(frozen=True)
+class AlertBills:
+    recipients: int  # the audience of each run
+    per_run: dict[str, Bill]  # template -> one run telling `recipients`, its product event's intake included
+    per_thousand: dict[str, Bill]  # template -> the same, per 1,000 recipients
+    emails: dict[str, int]
+    transitions: dict[str, int]
+    batches: dict[str, int]
+    paced_gb_seconds: dict[str, float]  # the batch's Lambda time at SES_RATE_ASSUMED, per run
+
+
+def alert_bills(tallies: dict[str, Tally], recipients: int, memory_mb: dict[str, int], prices: Prices) -> AlertBills:
+    """Each catalogue alert run as AWS would bill it: its transitions, its batch invocations
+    (their Lambda time at least the emails at SES's pace), DynamoDB, logs, its product event's
+    intake, and its emails' SES events; SES postage apart. No cold starts (a batch runs for
+    minutes: one start among hundreds of emails)."""
+    intake = tallies[INTAKE]
+    engagement = tallies[ENGAGEMENT]
+    intake_usage = _usage(intake, invocations=sum(intake.invocations.values()) / max(intake.units, 1))
+    intake_usage.update(
+        {
+            "api_gateway_http_request": 1,
+            "lambda_request": intake.per_unit(sum(intake.invocations.values())),
+            "sqs_request": intake.per_unit(intake.calls[("sqs", "SendMessage")])
+            + costs.ESM_REQUESTS_PER_BATCH / costs.EVENTS_PER_BATCH,
+            "xray_trace_recorded": intake.per_unit(sum(intake.invocations.values())),
+        }
+    )
+    per_email = _usage(engagement, invocations=engagement.per_unit(sum(engagement.invocations.values())))
+    per_email.update(
+        {
+            "sns_publish": engagement.per_unit(engagement.calls[("sns", "Publish")]),
+            "lambda_request": engagement.per_unit(sum(engagement.invocations.values())),
+            "xray_trace_recorded": engagement.per_unit(sum(engagement.invocations.values())),
+        }
+    )
+    per_run, per_thousand, paced = {}, {}, {}
+    templates = workflow_tallies(tallies)
+    for name, tally in templates.items():
+        invocations = tally.per_unit(sum(tally.invocations.values()))
+        usage = _usage(tally, invocations=invocations)
+        floor = tally.per_unit(tally.emails) / SES_RATE_ASSUMED * memory_mb[ALERTS_FUNCTION] / 1024
+        paced[name] = floor
+        usage["lambda_arm_gb_second"] = max(usage["lambda_arm_gb_second"], floor)
+        usage.update(
+            {
+                "step_functions_standard_transition": tally.per_unit(tally.transitions),
+                "lambda_request": invocations,
+                "xray_trace_recorded": 1,
+            }
+        )
+        emails = tally.per_unit(tally.emails)
+        usage = usage.plus(intake_usage).plus(per_email.times(emails))
+        per_run[name] = Bill(lines=costs.price(usage, prices), postage=costs.postage(emails, prices))
+        factor = 1000 / recipients
+        per_thousand[name] = Bill(
+            lines=costs.price(usage.times(factor), prices), postage=costs.postage(emails * factor, prices)
+        )
+    return AlertBills(
+        recipients=recipients,
+        per_run=per_run,
+        per_thousand=per_thousand,
+        emails={name: tally.emails for name, tally in templates.items()},
+        transitions={name: tally.transitions for name, tally in templates.items()},
+        batches={name: tally.invocations[ALERTS_FUNCTION] for name, tally in templates.items()},
+        paced_gb_seconds=paced,
+    )

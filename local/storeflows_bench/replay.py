@@ -14,7 +14,8 @@ bench reads every execution's history and scans the table for item sizes (the lo
 own calls, not counted as the product's).
 
 Then, on the same stack, parts 2 and 3 (`_browse`, storeflows_bench.browsing): the browsing
-workload and its recovered checkouts. The ledger marks each call with its part, and a part
+workload and its recovered checkouts; and part 4 (storeflows_bench.alerts): the catalogue
+alerts' fan-out. The ledger marks each call with its part, and a part
 begins only once the stack is quiet, so each part's figures hold its own calls only."""
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from typing import Any
 
 import boto3
 
-from storeflows_bench import browsing, workload
+from storeflows_bench import alerts, browsing, workload
+from storeflows_bench.alerts import AlertsPart
 from storeflows_bench.calls import Ledger, recording
 
 # Twenty workflow days per real second: the longest run (the care series, 13 days of waits)
@@ -95,6 +97,7 @@ class Replay:
     custom_metrics: set[tuple[str, str, tuple[tuple[str, str], ...]]]
     memory_mb: dict[str, int]
     browsing: Browsing | None = None
+    alerts: AlertsPart | None = None
     python: str = sys.version.split()[0]
 
 
@@ -143,8 +146,11 @@ class LogSink:
                     )
 
 
-def replay(purchases: int, contacts: int, seed: int, *, sessions: int = 0, progress=None) -> Replay:
-    """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing)."""
+def replay(
+    purchases: int, contacts: int, seed: int, *, sessions: int = 0, alert_recipients: int = 0, progress=None
+) -> Replay:
+    """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing), then, with
+    `alert_recipients`, part 4 (see alerts)."""
     chains = workload.plan(purchases, contacts, seed)
     ledger = Ledger()
     sink = LogSink(ledger)
@@ -170,8 +176,20 @@ def replay(purchases: int, contacts: int, seed: int, *, sessions: int = 0, progr
             list(pool.map(buy, sorted(chains, key=len, reverse=True)))
         _wait_until_every_run_ended(sfn, machines)
         seconds = time.perf_counter() - started
-        runs = _runs(sfn, {t: arn for t, arn in machines.items() if t not in browsing.TEMPLATES})
+        runs = _runs(sfn, {t: arn for t, arn in machines.items() if t not in (*browsing.TEMPLATES, *alerts.TEMPLATES)})
         browsed = _browse(stack.api_url, ledger, sfn, machines, sessions, seed, progress) if sessions else None
+        alerted = (
+            alerts.play(
+                stack.api_url,
+                ledger,
+                lambda: _wait_until_quiet(ledger, sfn, machines),
+                lambda: _runs(sfn, {template: machines[template] for template in alerts.TEMPLATES}),
+                alert_recipients,
+                progress,
+            )
+            if alert_recipients
+            else None
+        )
         sizes = _item_sizes(os.environ["TABLE_NAME"])
         memory = {spec.logical_id: _memory_mb(stack.template, spec.logical_id) for spec in stack.template.functions()}
     purchased = ledger.of_part("purchases")
@@ -188,6 +206,7 @@ def replay(purchases: int, contacts: int, seed: int, *, sessions: int = 0, progr
         custom_metrics=sink.custom_metrics,
         memory_mb=memory,
         browsing=browsed,
+        alerts=alerted,
     )
 
 

@@ -95,6 +95,7 @@ def results(
     date: str,
     browsed: BrowsingTally | None = None,
     browsing_fig: model.BrowsingFigures | None = None,
+    alert_bills: model.AlertBills | None = None,
 ) -> dict[str, Any]:
     intake = tallies[INTAKE]
     engagement = tallies[ENGAGEMENT]
@@ -229,6 +230,7 @@ def results(
         "cold_start": as_json(cold),
         "handler_time": handler_time,
         **({"browsing": browsing} if browsing is not None else {}),
+        **({"alerts": _alerts_json(replay, alert_bills)} if alert_bills is not None else {}),
         "targets": targets,
         "bench_seconds": round(bench_seconds, 1),
     }
@@ -276,6 +278,43 @@ def _browsing_json(
         "recovered_checkouts": browsed.recovered.units,
         "per_recovered_checkout": {**_bill_json(recovered, digits=7), "emails": round(fig.emails_per_recovered, 2)},
     }
+
+
+def _alerts_json(replay: Replay, bills: model.AlertBills) -> dict[str, Any]:
+    assert replay.alerts is not None
+    return {
+        "recipients_per_run": bills.recipients,
+        "seconds": round(replay.alerts.seconds, 1),
+        "ses_rate_assumed": model.SES_RATE_ASSUMED,
+        "by_template": {
+            name: {
+                "emails": bills.emails[name],
+                "batches": bills.batches[name],
+                "state_transitions": bills.transitions[name],
+                "batch_gb_seconds_at_ses_rate": round(bills.paced_gb_seconds[name], 2),
+                "per_run": _bill_json(bills.per_run[name], digits=6),
+                "per_1000_recipients": _bill_json(bills.per_thousand[name], digits=6),
+            }
+            for name in sorted(bills.per_run)
+        },
+    }
+
+
+def _alerts_lines(a: dict[str, Any]) -> list[str]:
+    lines = [
+        f"6. Catalogue alerts: one run each for a restock, a 20 % price cut and low stock, {a['recipients_per_run']} "
+        f"contacts each, {a['seconds']:.0f} s; SES postage apart, the batch's Lambda time at least the emails at "
+        f"{a['ses_rate_assumed']:g} a second",
+    ]
+    for name, t in a["by_template"].items():
+        run, thousand = t["per_run"], t["per_1000_recipients"]
+        lines.append(
+            f"   {name:14s} {t['emails']} emails, {t['batches']} batches, {t['state_transitions']} transitions: "
+            f"${run['infrastructure_usd']:.6f} a run, ${thousand['infrastructure_usd']:.6f} per 1,000 recipients "
+            f"(dominant: {LABELS[thousand['dominant']['term']]} ${thousand['dominant']['usd']:.6f}; "
+            f"postage ${thousand['postage_usd']:.2f})"
+        )
+    return lines
 
 
 def _target(name: str, target: float, measured: float, *, at_least: bool = False) -> dict[str, Any]:
@@ -372,6 +411,8 @@ def table(doc: dict[str, Any]) -> str:
     ]
     if "browsing" in doc:
         lines += ["", *_browsing_lines(doc["browsing"])]
+    if "alerts" in doc:
+        lines += ["", *_alerts_lines(doc["alerts"])]
     lines += [
         "",
         "Targets",

@@ -175,6 +175,26 @@ CONTEXT: dict[str, tuple[str, dict[str, str]]] = {
             "added_at": "When it was put on the wishlist (ISO 8601, UTC).",
         },
     ),
+    "variant": (
+        "The variant a catalogue alert is about (back in stock, price drop, low stock): its product as the "
+        "catalogue holds it at the send, with the price this contact saw.",
+        {
+            "product_id": "The store's product id.",
+            "sku": "The variant's SKU.",
+            "name": "The product's name.",
+            "url": "The product's page.",
+            "image_url": "The variant's picture, else the product's.",
+            "price": "Its price now, a decimal (`{{ variant.price|money(variant.currency or '') }}`).",
+            "compare_at_price": "Its compare-at price now (the crossed-out one), or none.",
+            "currency": "The price's currency (none when the source names none).",
+            "available": "Whether it can be bought now.",
+            "variant_id": "The variant's id.",
+            "title": "The variant's title (`M`, `Blue / 38`), or none.",
+            "price_seen": "The price this contact saw it at (their latest view, cart or checkout; a price drop's "
+            "old price), or none.",
+            "stock": "How many are in stock now (none when the store does not track it).",
+        },
+    ),
     "confirm_url": (
         "The signed link that confirms a sign-up, in the `subscription-confirmation` message only (double opt-in; "
         "the message is refused without it).",

@@ -574,6 +574,119 @@ def run_exists(shop: Shop, subject_key: str) -> bool:
     return True
 
 
+def _catalogue(product: dict[str, Any], variants: list[tuple[str, str, str, int]]) -> dict[str, Any]:
+    """The event API's `product`: the catalogue's product with its variants (id, title, price,
+    stock), as a store's product update reports it."""
+    return {
+        "type": "product",
+        "product": {
+            "product_id": product["product_id"],
+            "name": product["name"],
+            "url": product["url"],
+            "image_url": product["image_url"],
+            "currency": "EUR",
+            "variants": [
+                {
+                    "variant_id": variant_id,
+                    "sku": f"{product['sku']}-{title}",
+                    "title": title,
+                    "price": price,
+                    "inventory_quantity": stock,
+                }
+                for variant_id, title, price, stock in variants
+            ],
+        },
+    }
+
+
+def _interest(kind: str, email: str, product: dict[str, Any], variant_id: str) -> dict[str, Any]:
+    return {"type": kind, "customer": {"email": email}, "product": {**product, "variant_id": variant_id}}
+
+
+def _decision(shop: Shop, email: str) -> str:
+    (send,) = shop.decisions(email, 1)
+    return str(send.get("reason") or send["status"])
+
+
+def back_in_stock(shop: Shop) -> Outcome:
+    shop.say("The Venise dress in M is sold out (L is not). Ana asks to be told when it is back, then Carla;")
+    shop.say("Bruno views the M, then buys the dress in L.")
+    m, l_size = "venise-dress-m", "venise-dress-l"
+    shop.post(_catalogue(DRESS, [(m, "M", "129.90", 0), (l_size, "L", "129.90", 4)]), "M: 0 in stock, L: 4")
+    for email in (ANA, CARLA):
+        shop.post(_interest("back_in_stock_requested", email, DRESS, m), f"{email} asks: 'notify me' on the M")
+    shop.consent(BRUNO)
+    shop.post(_interest("product_viewed", BRUNO, DRESS, m), f"{BRUNO} views the M")
+    dress_l = {
+        "sku": "VENISE-DRESS-L",
+        "product_id": DRESS["product_id"],
+        "name": "Venise dress",
+        "quantity": 1,
+        "price": "129.90",
+    }
+    shop.post(purchase("B-3001", BRUNO, first_name="Bruno", items=[dress_l]), f"{BRUNO} buys the dress in L")
+    shop.post(_catalogue(DRESS, [(m, "M", "129.90", 1), (l_size, "L", "129.90", 3)]), "a return: 1 M in stock")
+    shop.say("  one in stock is below min_stock (2): nobody is told")
+    shop.post(_catalogue(DRESS, [(m, "M", "129.90", 0), (l_size, "L", "129.90", 3)]), "the returned M sold: 0")
+    shop.post(_catalogue(DRESS, [(m, "M", "129.90", 5), (l_size, "L", "129.90", 3)]), "the restock: 5 M in stock")
+    shop.started = time.monotonic()
+    shop.email(ANA, 1, "she asked first")
+    shop.email(CARLA, 1, "she asked second (one wave: 3 contacts per unit in stock)")
+    reason = _decision(shop, BRUNO)
+    shop.say(f"  Bruno, who viewed it: skipped ({reason}): he bought the dress since")
+    return {"emails": _subjects(shop, ANA, BRUNO, CARLA), "skipped": {BRUNO: [reason]}}
+
+
+def price_drop(shop: Shop) -> Outcome:
+    shop.say("Ana and Bruno (both agreed to hear from the store) view the Venise dress at 129.90;")
+    shop.say("Bruno buys it, Ana does not. Then its price falls to 99.90 (23 % less).")
+    m = "venise-dress-m"
+    shop.post(_catalogue(DRESS, [(m, "M", "129.90", 8)]), "the dress at 129.90")
+    for email in (ANA, BRUNO):
+        shop.consent(email)
+        shop.post(_interest("product_viewed", email, DRESS, m), f"{email} views it at 129.90")
+    shop.post(
+        purchase("P-4001", BRUNO, first_name="Bruno", items=[{**_item(DRESS), "sku": "VENISE-DRESS-M"}]),
+        f"{BRUNO} buys it",
+    )
+    shop.post(_catalogue(DRESS, [(m, "M", "99.90", 7)]), "the price falls to 99.90")
+    shop.started = time.monotonic()
+    mail = shop.email(ANA, 1, "the price she saw and the new one")
+    if "129.90" not in mail["text"] or "99.90" not in mail["text"]:
+        raise DemoFailed("the price drop email does not show the old and the new price")
+    reason = _decision(shop, BRUNO)
+    shop.say(f"  Bruno: skipped ({reason}): he bought it")
+    return {"emails": _subjects(shop, ANA, BRUNO), "skipped": {BRUNO: [reason]}}
+
+
+def low_stock(shop: Shop) -> Outcome:
+    shop.say("Ana and Bruno (both agreed to hear from the store) put the silk scarf in their carts;")
+    shop.say("Bruno buys it, Ana leaves. Then the scarf sells down from 12 to 3.")
+    one = "silk-scarf-one"
+    shop.post(_catalogue(SCARF, [(one, "one size", "35.50", 12)]), "12 scarves in stock")
+    for email in (ANA, BRUNO):
+        shop.consent(email)
+        cart = _basket("cart", _unique("k"), [{**SCARF, "variant_id": one, "quantity": 1}])
+        shop.post({"type": "cart_updated", "customer": {"email": email}, "cart": cart}, f"{email} carts the scarf")
+    shop.post(purchase("L-5001", BRUNO, first_name="Bruno", total="35.50", items=[_item(SCARF)]), f"{BRUNO} buys it")
+    shop.post(_catalogue(SCARF, [(one, "one size", "35.50", 3)]), "3 left")
+    shop.started = time.monotonic()
+    shop.email(ANA, 1, "3 left, at most 5 (max_stock)")
+    reason = _decision(shop, BRUNO)
+    shop.say(f"  Bruno: skipped ({reason}): he bought it")
+    return {"emails": _subjects(shop, ANA, BRUNO), "skipped": {BRUNO: [reason]}}
+
+
+def _item(product: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "product_id": product["product_id"],
+        "sku": product["sku"],
+        "name": product["name"],
+        "quantity": 1,
+        "price": product["price"],
+    }
+
+
 def _subjects(shop: Shop, *emails: str) -> dict[str, list[str]]:
     return {email: [mail["subject"] for mail in shop.outbox(email)] for email in emails}
 
@@ -633,6 +746,19 @@ STORIES = {
         "Birthday: Ana (Warsaw) and Joe (New York) both have their birthday tomorrow; each gets the email at 09:00"
         " their time, the schedule's ticks played hour by hour",
         birthday,
+    ),
+    "back_in_stock": Story(
+        "Back in stock: Ana and Carla asked, told in that order at the restock (not at a single return); Bruno"
+        " viewed it and bought another size (none)",
+        back_in_stock,
+    ),
+    "price_drop": Story(
+        "Price drop: the dress Ana viewed at 129.90 is now 99.90 (one email, both prices); Bruno bought it (none)",
+        price_drop,
+    ),
+    "low_stock": Story(
+        "Low stock: 3 scarves left, Ana who carted one is told; Bruno bought his (none)",
+        low_stock,
     ),
 }
 

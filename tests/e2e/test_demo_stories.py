@@ -72,6 +72,21 @@ EXPECTED = {
         {"emails": {ANA: ["Happy birthday! A gift inside"], JOE: ["Happy birthday! A gift inside"]}},
         ["starts ana@example.com's birthday run", "09:00 their time"],
     ),
+    "back_in_stock": (
+        {
+            "emails": {ANA: ["Venise dress is back in stock"], BRUNO: [], CARLA: ["Venise dress is back in stock"]},
+            "skipped": {BRUNO: ["bought_since"]},
+        },
+        ["below min_stock (2): nobody is told", "she asked first"],
+    ),
+    "price_drop": (
+        {"emails": {ANA: ["Venise dress is now 99.90 EUR"], BRUNO: []}, "skipped": {BRUNO: ["bought_since"]}},
+        ["the price she saw and the new one", "Bruno: skipped (bought_since)"],
+    ),
+    "low_stock": (
+        {"emails": {ANA: ["Only 3 left: Silk scarf"], BRUNO: []}, "skipped": {BRUNO: ["bought_since"]}},
+        ["3 left, at most 5 (max_stock)"],
+    ),
 }
 
 

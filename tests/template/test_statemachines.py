@@ -233,7 +233,14 @@ def test_every_send_step_retries_what_the_send_function_asks_to_retry(asl: Path)
         for name, state in _states(json.loads(asl.read_text())["States"])
         if state.get("Parameters", {}).get("FunctionName") == "${SendMessageFunctionArn}"
     }
-    assert sends, f"{asl.name} sends nothing"
+    batches = [
+        state
+        for _, state in _states(json.loads(asl.read_text())["States"])
+        if state.get("Parameters", {}).get("FunctionName") == "${SendAlertsFunctionArn}"
+    ]
+    # A catalogue alert's batch sends through the send step's code and pauses itself when the
+    # SES pacer is full (it hands back "pause"): it raises neither.
+    assert sends or batches, f"{asl.name} sends nothing"
     for name, state in sends.items():
         retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
         assert {"SendThrottled", "SendInProgress"} <= retried, f"{asl.name}: {name} retries only {sorted(retried)}"

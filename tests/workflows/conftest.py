@@ -77,6 +77,7 @@ STAND_INS: dict[str, Callable[[dict], Any]] = {
     "EvaluateSegmentsFunction": _no_answer,
     "SendMessageFunction": lambda payload: {"status": "sent"},
     "CheckAbandonmentFunction": _no_answer,
+    "SendAlertsFunction": _no_answer,
 }
 
 
@@ -96,9 +97,11 @@ class WorkflowEngine:
         segments: StandIn,
         send: StandIn,
         check_abandonment: StandIn | None = None,
+        alerts: StandIn | None = None,
     ) -> None:
         self.sfn, self.dynamodb, self.table, self.machines = sfn, dynamodb, table, machines
         self.segments, self.send, self.check_abandonment = segments, send, check_abandonment
+        self.alerts = alerts  # the catalogue alerts' batch task
         self._names = itertools.count()
 
     def run(self, template: str, run_input: dict) -> Run:
@@ -200,6 +203,7 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
                 segments=stand_ins["EvaluateSegmentsFunction"],
                 send=stand_ins["SendMessageFunction"],
                 check_abandonment=stand_ins["CheckAbandonmentFunction"],
+                alerts=stand_ins["SendAlertsFunction"],
             )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from storeflows import (
     abandonment,
     cancellation,
+    fanout,
     interest,
     privacy,
     recommendations,
@@ -79,6 +80,11 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
             requested = [RunRequest(customer.email, subject)] if subject is not None and customer else []
         for request in requested:
             outcome.update(_start_runs(event, request))
+    # A product event's changes of stock and price: the catalogue alerts they are the
+    # transition of (one run per change and workflow, storeflows.fanout).
+    if outcome.get("catalogue_changes"):
+        changes = [VariantChange.model_validate(change) for change in outcome["catalogue_changes"]]
+        outcome["alert_runs_started"] = fanout.start_alerts(event, changes)
     return outcome
 
 
@@ -417,6 +423,15 @@ def _catalogue_outcome(event: StoreEvent, product_id: str | None, changes: list[
     return {"event_id": event.event_id, "catalogue_changes": [change.model_dump(mode="json") for change in changes]}
 
 
+def _request_back_in_stock(event: StoreEvent, request: BackInStockRequestedEvent) -> dict[str, Any]:
+    """Queues the request (storeflows.interest); an address new to the store gets a profile,
+    as any contact does: the restock's alert goes only to a known contact (messaging.sending)."""
+    outcome = interest.request_back_in_stock(event, request)
+    if outcome.get("back_in_stock_request") == "recorded":
+        contacts.start_profile(event.store_id, request.customer.email)
+    return outcome
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
@@ -443,7 +458,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     IdentifyEvent: _identify,
     SessionCheckEvent: _check_session,
     SubscriptionRequestedEvent: _request_subscription,
-    BackInStockRequestedEvent: interest.request_back_in_stock,
+    BackInStockRequestedEvent: _request_back_in_stock,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,

@@ -23,6 +23,23 @@ from storeflows.storage import keys
 
 
 @dataclass(frozen=True)
+class ProductBought:
+    """A product (any of its variants) bought at or after `since`: what the recipient of a
+    catalogue alert must not have done since their interest in it."""
+
+    product_id: str
+    skus: frozenset[str]
+    since: datetime
+
+    def in_order(self, order: dict[str, Any]) -> bool:
+        """Whether a purchase (storage.orders.purchases_since) holds the product."""
+        return any(
+            item.get("product_id") == self.product_id or (item.get("sku") and item.get("sku") in self.skus)
+            for item in order.get("items", [])
+        )
+
+
+@dataclass(frozen=True)
 class SubjectView:
     """What a message template sees of a run's subject (`context`, e.g. {"order": {...}}),
     what BESTSELLERS leaves out (what the contact just bought), and whether the store has
@@ -38,6 +55,8 @@ class SubjectView:
     skip_reason: str | None = None
     # Nothing left to send about (a wishlist whose products were all removed or bought).
     empty: bool = False
+    # A catalogue alert: nothing is sent to a contact who bought this product since.
+    product_not_bought: ProductBought | None = None
 
     @classmethod
     def of_order(cls, order: Order) -> SubjectView:
@@ -532,6 +551,53 @@ SAMPLE_REORDER: dict[str, Any] = {
 """What the check of a saved message shows a replenishment reminder's message."""
 
 
+class VariantChangeSubject(BaseModel):
+    """A catalogue alert run (back in stock, price drop, low stock): one run per change of a
+    variant's state and workflow, sending to everyone interested in it, batch by batch
+    (storeflows.fanout). Its messages see `variant`, the product in this variant as it is at
+    the send with the price the recipient saw: the fan-out builds that view per recipient,
+    so there is no record for the send step to read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["variant_change"] = "variant_change"
+    change_id: str
+    product_id: str
+    variant_id: str
+
+    @property
+    def key(self) -> str:
+        return f"change:{self.change_id}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return None
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        return SubjectView()
+
+
+SAMPLE_VARIANT = SubjectView(
+    {
+        "variant": {
+            "product_id": "SAMPLE-P1",
+            "sku": "SAMPLE-SKU",
+            "name": "Sample product",
+            "url": "https://shop.example.com/products/sample",
+            "image_url": "https://shop.example.com/img/sample.jpg",
+            "price": Decimal("99.90"),
+            "compare_at_price": Decimal("129.90"),
+            "currency": "EUR",
+            "available": True,
+            "variant_id": "SAMPLE-V1",
+            "title": "M",
+            "price_seen": Decimal("129.90"),
+            "stock": 4,
+        }
+    }
+)
+"""What the check of a saved message shows a catalogue alert's message (`variant`)."""
+
+
 RunSubject = Annotated[
     OrderSubject
     | EventSubject
@@ -542,7 +608,8 @@ RunSubject = Annotated[
     | VipSubject
     | DateSubject
     | UpsellSubject
-    | ReorderSubject,
+    | ReorderSubject
+    | VariantChangeSubject,
     Field(discriminator="type"),
 ]
 
@@ -557,5 +624,5 @@ def describe_key(key: str) -> str:
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
 _TYPED_KEYS = frozenset(
-    {"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary", "reorder"}
+    {"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary", "reorder", "change"}
 )

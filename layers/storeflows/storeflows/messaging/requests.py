@@ -22,6 +22,9 @@ class SendRun(BaseModel):
     subject: RunSubject
     # "Not more often than once per <seconds>" for this workflow and contact; 0: no limit.
     frequency_cap_seconds: int = 0
+    # The cap holds per this scope of the workflow (a product: a catalogue alert's cooldown,
+    # once per contact and product), not the whole workflow; None: the whole workflow.
+    frequency_cap_scope: str | None = None
     # A run that ends once the contact buys (the welcome series' exit_on_purchase): a
     # purchase made at or after this moment skips every later send.
     exit_on_purchase_after: datetime | None = None

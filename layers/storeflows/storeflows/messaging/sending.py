@@ -28,13 +28,21 @@ cap slot, no coupon code used up) and Step Functions retries it later."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 from storeflows import recommendations, replenishment
 from storeflows.config import require
 from storeflows.errors import SendInProgress, SendThrottled, UnknownMessage, UnknownStore
-from storeflows.events.subjects import ReorderSubject, SubjectView, UpsellSubject, WishlistSubject, order_from_record
+from storeflows.events.subjects import (
+    ProductBought,
+    ReorderSubject,
+    SubjectView,
+    UpsellSubject,
+    WishlistSubject,
+    order_from_record,
+)
 from storeflows.messaging import contact_links, coupons, pacing, ses
 from storeflows.messaging.context import message_context
 from storeflows.messaging.mail import build_mime_message, sendable_address, unsubscribe_headers
@@ -48,19 +56,43 @@ from storeflows.storage import browser, messages, orders, sends
 
 def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) -> dict[str, Any]:
     """`attempt_ends_at`: when this attempt is certain to be over (its Lambda timeout)."""
+    return decide_and_send(request, attempt_ends_at=attempt_ends_at)[0]
+
+
+def decide_and_send(
+    request: SendRequest,
+    *,
+    attempt_ends_at: datetime,
+    view: SubjectView | None = None,
+    send_slot: Callable[[], float] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The step's answer, and whether an earlier attempt of the step decided it (a batch of
+    catalogue alerts counts only its own sends in a wave). A batch (storeflows.fanout) gives
+    what the message sees of the run's subject (`view`, per recipient; else it is read from
+    the subject's record) and where the email's pacer slot comes from (`send_slot`: slots it
+    reserved a few at a time; else one is reserved for this email)."""
     if pacing.surely_full(time.time()):
         # Known without a request: the retry comes back when the burst has moved on.
         raise SendThrottled("the SES pacer is full")
-    subject = request.run.subject
     context = sends.get_send_context(
         request.store_id,
         request.message_id,
         request.email,
         request.decision_key,
-        subject.record_key(request.store_id, request.email),
+        request.run.subject.record_key(request.store_id, request.email),
     )
     if context.decision is not None:
-        return _earlier_decision(request, context.decision)
+        return _earlier_decision(request, context.decision), True
+    return _decide(request, context, attempt_ends_at, view, send_slot or _send_slot), False
+
+
+def _decide(
+    request: SendRequest,
+    context: sends.SendContext,
+    attempt_ends_at: datetime,
+    view: SubjectView | None,
+    send_slot: Callable[[], float],
+) -> dict[str, Any]:
     store, message, contact = context.store, context.message, context.contact
     if store is None:
         raise UnknownStore(f"no store {request.store_id}")
@@ -70,7 +102,8 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # Nothing is recorded for a contact without a profile (never known, or erased): a run
         # that outlived an erasure must not write the address back into the table.
         return _skipped(request, "unknown_contact", record=False)
-    view = _subject_view(request, store, context.subject)
+    if view is None:
+        view = _subject_view(request, store, context.subject)
     if view.empty:
         return _skipped(request, "nothing_to_remind")
     if view.cancelled:
@@ -82,6 +115,10 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         return _skipped(request, "bought_since")
     if view.skip_reason is not None:
         return _skipped(request, view.skip_reason)
+    if view.product_not_bought is not None and _bought_product_since(
+        request.store_id, contact, view.product_not_bought
+    ):
+        return _skipped(request, "bought_since")
     since = request.run.exit_on_purchase_after
     if since is not None and contact.last_order_at is not None and contact.last_order_at >= since:
         # The run's exit rule, checked before every send (a late purchase webhook still counts).
@@ -93,15 +130,21 @@ def send_workflow_message(request: SendRequest, *, attempt_ends_at: datetime) ->
         # Kept from before the intake refused such addresses: SES could not take it, and
         # no retry would change that.
         return _skipped(request, "address_not_sendable")
-    send_at = _send_slot()
+    send_at = send_slot()
     sender = messages.message_sender(message)
     slot = None
     if request.run.frequency_cap_seconds:
+        scope = request.run.frequency_cap_scope
         slot = sends.claim_send_slot(
-            request.store_id, request.email, request.workflow_id, request.send_key, request.run.frequency_cap_seconds
+            request.store_id,
+            request.email,
+            request.workflow_id if scope is None else f"{request.workflow_id}#{scope}",
+            request.send_key,
+            request.run.frequency_cap_seconds,
         )
         if slot is None:
-            return _skipped(request, "frequency_cap")
+            # A cap per product (a catalogue alert's cooldown) is that template's own rule.
+            return _skipped(request, "frequency_cap" if scope is None else "cooldown")
     try:
         coupon_code, exhausted = _coupon_code(message, request)
         if exhausted:
@@ -170,6 +213,16 @@ def _subject_view(request: SendRequest, store: Store, record: dict[str, Any] | N
 
 def _bought_since(contact: Contact, moment: datetime) -> bool:
     return contact.last_order_at is not None and contact.last_order_at >= moment
+
+
+def _bought_product_since(store_id: str, contact: Contact, product: ProductBought) -> bool:
+    """Whether the contact bought the product since; the orders are read only when the
+    profile shows a purchase since at all (most recipients of an alert have none)."""
+    if not _bought_since(contact, product.since):
+        return False
+    return any(
+        product.in_order(order) for order in orders.purchases_since(store_id, contact.email, product.since.isoformat())
+    )
 
 
 def _compose(

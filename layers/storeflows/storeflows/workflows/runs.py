@@ -84,7 +84,7 @@ def run_input(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
 
 def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject, email: str) -> bool:
     """Starts the run; False when a run for this (store, workflow, subject) already exists."""
-    return _start(workflow, event.store_id, subject, run_input(event, workflow, subject, email))
+    return start_named_run(workflow, subject.key, run_input(event, workflow, subject, email))
 
 
 def start_scheduled_run(
@@ -93,7 +93,7 @@ def start_scheduled_run(
     """Starts a run the schedule's tick (its scheduled time, `tick`) found due, with the
     template's `inputs`. False when the run exists already (an earlier or retried tick)."""
     started = {**run_input_for_schedule(workflow, subject, email, tick=tick), **inputs}
-    return _start(workflow, workflow.store_id, subject, started)
+    return start_named_run(workflow, subject.key, started)
 
 
 def run_input_for_schedule(workflow: Workflow, subject: RunSubject, email: str, *, tick: str) -> dict[str, Any]:
@@ -112,12 +112,14 @@ def run_input_for_schedule(workflow: Workflow, subject: RunSubject, email: str, 
     }
 
 
-def _start(workflow: Workflow, store_id: str, subject: RunSubject, started: dict[str, Any]) -> bool:
+def start_named_run(workflow: Workflow, subject_key: str, started_with: dict[str, Any]) -> bool:
+    """Starts the workflow's one run about `subject_key` with this input (a run about no one
+    contact, such as a catalogue alert's, builds its own); False when it exists already."""
     try:
         client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn(workflow.template),
-            name=run_name(store_id, subject.key, workflow.workflow_id),
-            input=json.dumps(started),
+            name=run_name(workflow.store_id, subject_key, workflow.workflow_id),
+            input=json.dumps(started_with),
         )
     except ClientError as err:
         if err.response["Error"]["Code"] == "ExecutionAlreadyExists":

@@ -15,7 +15,7 @@ from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.common import LineItem
 from storeflows.events.purchase import PurchaseEvent
-from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SubjectView, sample_session
+from storeflows.events.subjects import SAMPLE_BASKET, SAMPLE_ORDER, SAMPLE_VARIANT, SubjectView, sample_session
 
 
 class PurchaseTrigger(BaseModel):
@@ -151,6 +151,23 @@ class SessionEndTrigger(BaseModel):
         return event.type == "session_check"
 
 
+class CatalogueChangeTrigger(BaseModel):
+    """A change of a variant's state in the store's catalogue (stock, price, availability), as
+    a product source reports it: no event matches it; the dispatcher hands the changes a
+    product event made to the catalogue alert templates (storeflows.fanout), each of which
+    says which changes are its transition (back in stock, a price drop, low stock)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_on: ClassVar[frozenset[str]] = frozenset()
+    sample_subject: ClassVar[tuple[str, SubjectView]] = ("variant", SAMPLE_VARIANT)
+
+    type: Literal["catalogue_change"] = "catalogue_change"
+
+    def matches(self, event: EventBody) -> bool:
+        return False
+
+
 def _trigger_type(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("type", "purchase"))
@@ -165,6 +182,7 @@ Trigger = Annotated[
         | Annotated[CheckoutTrigger, Tag("checkout")]
         | Annotated[CartTrigger, Tag("cart")]
         | Annotated[SessionEndTrigger, Tag("session_end")]
+        | Annotated[CatalogueChangeTrigger, Tag("catalogue_change")]
     ),
     Discriminator(_trigger_type),
 ]

@@ -11,12 +11,15 @@ from pydantic import Field
 
 from storeflows.workflows.templates.abandonment import CartAbandonmentSettings, CheckoutAbandonmentSettings
 from storeflows.workflows.templates.anniversary import AnniversarySettings
+from storeflows.workflows.templates.back_in_stock import BackInStockSettings
 from storeflows.workflows.templates.base import TemplateSettings
 from storeflows.workflows.templates.birthday import BirthdaySettings
 from storeflows.workflows.templates.browse_abandonment import BrowseAbandonmentSettings
 from storeflows.workflows.templates.care_series import CareSeriesSettings
 from storeflows.workflows.templates.consent_confirmation import ConsentConfirmationSettings
+from storeflows.workflows.templates.low_stock import LowStockSettings
 from storeflows.workflows.templates.order_value import OrderValueSettings
+from storeflows.workflows.templates.price_drop import PriceDropSettings
 from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSettings
 from storeflows.workflows.templates.replenishment import ReplenishmentSettings
 from storeflows.workflows.templates.review_request import ReviewRequestSettings
@@ -53,6 +56,9 @@ WorkflowSettings = Annotated[
         | AnniversarySettings
         | ThankYouUpsellSettings
         | ReplenishmentSettings
+        | BackInStockSettings
+        | PriceDropSettings
+        | LowStockSettings
     ),
     Field(discriminator="template"),
 ]
