@@ -40,7 +40,7 @@ from storeflows.events.subscription import SubscribedEvent
 from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
-from storeflows.storage import contacts, dates, orders, products, wishlists, workflows
+from storeflows.storage import contacts, dates, orders, products, silence, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
@@ -81,6 +81,9 @@ def _note_birthday(event: StoreEvent) -> None:
 
 def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, Any]:
     newly_recorded = orders.record_purchase(event.store_id, event.event_id, purchase)
+    if newly_recorded:
+        # A purchase ends the contact's silence (the sunset's).
+        silence.note_engagement(event.store_id, purchase.customer.email, purchase.occurred_at or event.received_at)
     attributed_to = _attribute_purchase(event, purchase) if newly_recorded else None
     # Its checkout's and cart's reminders stop at once (the check before each one sees the
     # purchase too, for a checkout the order does not name).

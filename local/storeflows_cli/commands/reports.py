@@ -21,6 +21,7 @@ _REPORT_COLUMNS = [
     ("ordered", "ORDERED"),
     ("revenue", "REVENUE"),
     ("unsubscribed", "UNSUBSCRIBED"),
+    ("sunset_unsubscribed", "SUNSET UNSUBSCRIBED"),
     ("bounced", "BOUNCED"),
     ("complained", "COMPLAINED"),
     ("ctr", "CTR"),

@@ -434,6 +434,29 @@ class DateSubject(BaseModel):
         return SubjectView({self.occasion: {"date": self.on}})
 
 
+class SilenceSubject(BaseModel):
+    """A sunset run: about one silence of one contact, the one counted from `since` (the day of
+    their last engagement, or of their first email): one run per contact, workflow and silence,
+    so a second tick, or a retried one, starts nothing more, and only an engagement (a new
+    silence, from a later day) can start another."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["silence"] = "silence"
+    since: str  # yyyy-mm-dd
+    contact: str  # keys.email_digest of the contact
+
+    @property
+    def key(self) -> str:
+        return f"sunset:{self.since}:{self.contact}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return None
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        return SubjectView()
+
+
 RunSubject = Annotated[
     OrderSubject
     | EventSubject
@@ -442,7 +465,8 @@ RunSubject = Annotated[
     | SessionSubject
     | WishlistSubject
     | VipSubject
-    | DateSubject,
+    | DateSubject
+    | SilenceSubject,
     Field(discriminator="type"),
 ]
 
@@ -456,4 +480,6 @@ def describe_key(key: str) -> str:
 
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
-_TYPED_KEYS = frozenset({"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary"})
+_TYPED_KEYS = frozenset(
+    {"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary", "sunset"}
+)

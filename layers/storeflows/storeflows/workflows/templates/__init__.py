@@ -21,6 +21,7 @@ from storeflows.workflows.templates.purchase_follow_up import PurchaseFollowUpSe
 from storeflows.workflows.templates.review_request import ReviewRequestSettings
 from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
 from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
+from storeflows.workflows.templates.sunset import SunsetSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 from storeflows.workflows.templates.usage_tips import UsageTipsSettings
 from storeflows.workflows.templates.vip import VipSettings
@@ -49,6 +50,7 @@ WorkflowSettings = Annotated[
         | UsageTipsSettings
         | BirthdaySettings
         | AnniversarySettings
+        | SunsetSettings
     ),
     Field(discriminator="template"),
 ]
