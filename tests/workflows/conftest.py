@@ -77,6 +77,7 @@ STAND_INS: dict[str, Callable[[dict], Any]] = {
     "EvaluateSegmentsFunction": _no_answer,
     "SendMessageFunction": lambda payload: {"status": "sent"},
     "CheckAbandonmentFunction": _no_answer,
+    "SunsetUnsubscribeFunction": lambda payload: {"status": "unsubscribed"},
 }
 
 
@@ -100,6 +101,7 @@ class WorkflowEngine:
         self.sfn, self.dynamodb, self.table, self.machines = sfn, dynamodb, table, machines
         self.segments, self.send, self.check_abandonment = segments, send, check_abandonment
         self._names = itertools.count()
+        self.stand_ins: dict[str, StandIn] = {}
 
     def run(self, template: str, run_input: dict) -> Run:
         """Runs the template's state machine on `run_input` to its end."""
@@ -192,7 +194,7 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
             for template, (name, definition) in stack_template.machines.items()
         }
         with patch_moto(lambdas, time_scale=TIME_SCALE):
-            yield WorkflowEngine(
+            engine = WorkflowEngine(
                 sfn,
                 dynamodb,
                 stack_template.table,
@@ -201,6 +203,9 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
                 send=stand_ins["SendMessageFunction"],
                 check_abandonment=stand_ins["CheckAbandonmentFunction"],
             )
+            # Every stand-in by logical id, for the functions the engine names none for.
+            engine.stand_ins = stand_ins
+            yield engine
 
 
 @pytest.fixture
