@@ -113,7 +113,7 @@ def test_a_contact_silent_for_90_days_gets_the_series_and_is_unsubscribed(
     report = json.loads(storeflows("reports", store, "--workflow", "sunset", "--json").stdout)
     assert report["total"]["sunset_unsubscribed"] == 2
     assert report["total"]["unsubscribed"] == 0
-    assert "SUNSET UNSUBSCRIBED" in storeflows("reports", store).stdout
+    assert "UNSUBSCRIBED  BY SUNSET" in storeflows("reports", store).stdout
 
     # The same tick again: one run per silence, nothing more.
     tick(stack, today + timedelta(days=90))
