@@ -24,6 +24,7 @@ from storeflows.events.category_view import CategoryViewedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.common import Customer, StorefrontEvent
 from storeflows.events.consent import ConsentEvent
+from storeflows.events.customer_facts import CustomerFactsEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.identify import IdentifyEvent
 from storeflows.events.inventory_level import InventoryLevelEvent
@@ -398,6 +399,14 @@ def _catalogue_outcome(event: StoreEvent, product_id: str | None, changes: list[
     return {"event_id": event.event_id, "catalogue_changes": [change.model_dump(mode="json") for change in changes]}
 
 
+def _record_customer_facts(event: StoreEvent, facts: CustomerFactsEvent) -> dict[str, Any]:
+    """A customer the platform tells of (their birthday): their profile, started if new, for
+    `_note_birthday` to keep it on."""
+    if contacts.get_contact(event.store_id, facts.customer.email) is None:
+        contacts.start_profile(event.store_id, facts.customer.email)
+    return {"event_id": event.event_id}
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
@@ -425,6 +434,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     SessionCheckEvent: _check_session,
     SubscriptionRequestedEvent: _request_subscription,
     BackInStockRequestedEvent: interest.request_back_in_stock,
+    CustomerFactsEvent: _record_customer_facts,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,
