@@ -12,7 +12,11 @@ Open that arrives before its Delivery still counts. Opens and clicks are unique 
 A click also counts as an open when no open was seen (mail clients that block images send no
 open), so click-to-open stays at most 100 %. Events of emails this stack did not send (no
 Storeflows tags), of test sends, and of event types this code does not know are ignored
-without error."""
+without error.
+
+The silence index (storage.silence, the sunset's) is fed here too: a Delivery counted for the
+first time adds to the contact's emails received, and a click or an open not made by a mail
+privacy proxy is an engagement that moves the contact to that day."""
 
 from __future__ import annotations
 
