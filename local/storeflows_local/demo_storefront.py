@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 import boto3
 import requests
@@ -30,7 +31,7 @@ from storeflows.admin.files import load_message_yaml, load_sender_yaml, load_wor
 from storeflows.admin.messages import apply_message
 from storeflows.admin.senders import apply_sender
 from storeflows.admin.workflows import apply_workflow, publish_workflow
-from storeflows.events.subjects import DateSubject
+from storeflows.events.subjects import DateSubject, SilenceSubject
 from storeflows.messaging.confirmation import CONFIRMATION_MESSAGE_ID
 from storeflows.messaging.unsubscribe_links import generate_unsubscribe_key
 from storeflows.records import Store
@@ -40,6 +41,7 @@ from storeflows.workflows import Workflow
 from storeflows.workflows.publishing import message_references
 from storeflows.workflows.runs import execution_arn, run_name
 from storeflows.workflows.templates.birthday import BirthdaySettings
+from storeflows.workflows.templates.sunset import SunsetSettings
 from storeflows.workflows.templates.welcome_series import WelcomeSeriesSettings
 from storeflows_local.signing import post_event, purchase
 from storeflows_local.waiting import state_machine_arn, wait_for, wait_for_run, wait_until_quiet
@@ -535,6 +537,74 @@ def anniversary(shop: Shop) -> Outcome:
     return {"emails": _subjects(shop, ANA, BRUNO), "started": started}
 
 
+def sunset(shop: Shop) -> Outcome:
+    """Ana and Bruno each buy three times today (a purchase ends a silence) and get each
+    order's thanks and follow-up (the purchase_follow_up example, its wait cut to a day): six
+    emails each. The tick of 90 days later at 10:00 the store's time starts both sunset runs;
+    Bruno clicks the first message (no second one, still subscribed); Ana stays silent and is
+    unsubscribed with reason sunset."""
+    follow_up = load_workflow_yaml(
+        _example("workflows/purchase_follow_up.yaml"), source="workflows/purchase_follow_up.yaml", store=shop.store_id
+    )
+    follow_up = follow_up.model_copy(
+        update={"settings": follow_up.settings.model_copy(update={"follow_up_after": 86400})}
+    )
+    for _, message_id in message_references(follow_up.settings):
+        apply_message(
+            load_message_yaml(
+                _example(f"messages/{message_id}.yaml"),
+                base_dir=EXAMPLES / "messages",
+                source=f"examples/messages/{message_id}.yaml",
+                store=shop.store_id,
+            )
+        )
+    apply_workflow(follow_up)
+    publish_workflow(shop.store_id, follow_up.workflow_id)
+    shop.say("also published: examples/workflows/purchase_follow_up.yaml, its follow-up a day after the thanks")
+    bought_on = datetime.now(UTC).date()
+    for email in (ANA, BRUNO):
+        for number in range(1, 4):
+            order_id = f"S-{email[0].upper()}{number}"
+            shop.post(purchase(order_id, email, first_name=email.split("@")[0].title(), language="en-GB"), order_id)
+    wait_for(
+        lambda: all(
+            (contact := contacts.get_contact(shop.store_id, email)) and contact.emails_received >= 6
+            for email in (ANA, BRUNO)
+        ),
+        timeout=60,
+        what="six emails delivered to each",
+    )
+    shop.say("six emails delivered to each (thanks and follow-ups); neither opens nor clicks them")
+    settings = shop.settings(SunsetSettings)
+    due = datetime.combine(
+        bought_on + timedelta(days=settings.inactive_days), settings.send_at, ZoneInfo("Europe/Warsaw")
+    )
+    hour = due.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    fired = requests.post(f"{shop.api_url}/_local/schedules/ScheduleTick", params={"at": hour.isoformat()}, timeout=60)
+    if fired.status_code != 200:
+        raise DemoFailed(f"the schedule answered {fired.status_code}: {fired.text}")
+    shop.say(
+        f"the tick of {hour:%Y-%m-%d %H:%M} UTC ({settings.inactive_days} days on, {settings.send_at:%H:%M} in Warsaw)"
+    )
+    first = shop.email(BRUNO, 7, "the first re-engagement message")
+    shop.click(BRUNO, first, "https://example.com/")
+    subjects = {
+        email: SilenceSubject(since=bought_on.isoformat(), contact=email_digest(email)[:24]) for email in (ANA, BRUNO)
+    }
+    for email, subject in subjects.items():
+        shop.say(f"  {email}'s sunset run: {shop.run(subject.key, timeout=60)}")
+    shop.email(ANA, 8, "a week later, the last call")
+    ana, bruno = (contacts.get_contact(shop.store_id, email) for email in (ANA, BRUNO))
+    if ana is None or ana.unsubscribed_reason != "sunset":
+        raise DemoFailed(f"Ana was not unsubscribed by the sunset: {ana}")
+    if bruno is None or bruno.unsubscribed_at is not None or len(shop.outbox(BRUNO)) != 7:
+        raise DemoFailed("Bruno clicked, yet the sunset went on")
+    shop.say(f"{ANA}: unsubscribed (reason sunset); {BRUNO}: still subscribed, no second message")
+    # The sunset's emails: after the six of the orders, which arrive in no fixed order.
+    sunset_emails = {email: subjects[6:] for email, subjects in _subjects(shop, ANA, BRUNO).items()}
+    return {"emails": sunset_emails, "unsubscribed": {ANA: "sunset", BRUNO: None}}
+
+
 def _leap_day_between(now: datetime) -> bool:
     """Whether the year before tomorrow holds a Feb 29 (then a year back is 366 days)."""
     tomorrow = (now + timedelta(days=1)).date()
@@ -741,6 +811,11 @@ STORIES = {
         "Anniversary: Ana's first order was a year ago tomorrow: the email at 10:00 her time says so; Bruno's"
         " was yesterday (none)",
         anniversary,
+    ),
+    "sunset": Story(
+        "Sunset: Ana and Bruno got six emails each and stay silent; 90 days later both get the re-engagement"
+        " series: Bruno clicks (no more, subscribed), Ana is unsubscribed with reason sunset",
+        sunset,
     ),
     "birthday": Story(
         "Birthday: Ana (Warsaw) and Joe (New York) both have their birthday tomorrow; each gets the email at 09:00"

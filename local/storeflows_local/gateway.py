@@ -5,7 +5,7 @@ template routes it to, exactly as API Gateway would build it; the function's res
 returned as API Gateway would return it. IAM-authorised routes (reports) are not
 authorised locally: the API listens on 127.0.0.1 only.
 
-POST /_local/ses/<message id>/open|click|bounce|complaint plays what a recipient or their
+POST /_local/ses/<message id>/open|proxy_open|click|bounce|complaint plays what a recipient or their
 mailbox does with an email (see ses_events.py)."""
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ class SesEventPublisher:
             self._emit(mail, "Complaint", _complaint(mail))
 
     def simulate(self, message_id: str, kind: str, *, link: str | None = None, bounce_type: str = "Permanent") -> bool:
-        """What a recipient (or their mailbox) does later: open, click, bounce, complaint.
+        """What a recipient (or their mailbox) does later: open, proxy_open (a mail privacy
+        proxy's), click, bounce, complaint.
         False when no such email was sent through an event destination."""
         mail = self._mails.get(message_id)
         if mail is None:
@@ -126,6 +127,11 @@ class SesEventPublisher:
             "open": lambda: (
                 "Open",
                 {"open": {"ipAddress": "192.0.2.1", "timestamp": _now(), "userAgent": user_agent}},
+            ),
+            # Apple Mail Privacy Protection's fetch: Apple's proxy, a bare user agent.
+            "proxy_open": lambda: (
+                "Open",
+                {"open": {"ipAddress": "17.58.0.1", "timestamp": _now(), "userAgent": "Mozilla/5.0"}},
             ),
             "click": lambda: (
                 "Click",

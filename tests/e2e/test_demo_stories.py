@@ -68,6 +68,16 @@ EXPECTED = {
         {"emails": {ANA: ["1 year together - thank you!"], BRUNO: []}},
         ["starts ana@example.com's anniversary run", "a year after her first order"],
     ),
+    "sunset": (
+        {
+            "emails": {
+                ANA: ["Still want to hear from us, Ana?", "Last email from Demo Store unless you click"],
+                BRUNO: ["Still want to hear from us, Bruno?"],
+            },
+            "unsubscribed": {ANA: "sunset", BRUNO: None},
+        },
+        ["clicks https://example.com/", "unsubscribed (reason sunset)"],
+    ),
     "birthday": (
         {"emails": {ANA: ["Happy birthday! A gift inside"], JOE: ["Happy birthday! A gift inside"]}},
         ["starts ana@example.com's birthday run", "09:00 their time"],

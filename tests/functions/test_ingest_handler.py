@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -765,3 +766,59 @@ def test_a_checkout_sent_to_the_api_is_queued_naming_its_contact(ingest, api_req
 def test_a_storefront_event_that_names_nobody_or_carries_a_bad_value_is_400(ingest, api_request, aws, body, reason):
     assert reason in assert_refused(ingest(api_request(body)), 400, "invalid_payload")
     assert aws.queued_bodies() == []
+
+
+# --- Shopify customers/create and customers/update: the facts.birth_date metafield --------------
+
+CUSTOMER_BODY = (FIXTURES / "shopify_customers_update.json").read_bytes()
+
+
+@pytest.mark.parametrize("topic", ["customers/create", "customers/update"])
+def test_a_customers_birth_date_metafield_is_queued_as_their_birthday(ingest, compliance_request, aws, topic):
+    response = ingest(compliance_request(topic, CUSTOMER_BODY))
+
+    assert accepted(response)["status"] == "accepted"
+    (queued,) = aws.queued_bodies()
+    event = StoreEvent.model_validate(queued).event
+    assert event.type == "customer_facts"
+    # The birthday and the address only: nothing else of the customer (name, phone, note).
+    assert event.customer.model_dump(exclude_none=True) == {"email": "bob@biller.com", "birthday": "1990-05-17"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body.pop("metafields"),  # subscribed without the facts namespace
+        lambda body: body["metafields"][0].update(key="favourite_colour"),
+        lambda body: body["metafields"][0].update(value="1990-02-30"),  # no day of the year
+        lambda body: body.update(email=None),
+    ],
+)
+def test_a_customer_without_a_usable_birth_date_is_ignored(ingest, compliance_request, aws, change):
+    body = json.loads(CUSTOMER_BODY)
+    change(body)
+    response = ingest(compliance_request("customers/update", json.dumps(body).encode()))
+
+    assert accepted(response)["status"] == "ignored"
+    assert aws.queued_bodies() == []
+
+
+def test_the_birthday_of_a_shopify_customer_goes_on_their_profile_and_in_its_days_index(aws):
+    from storeflows import dispatch
+    from storeflows.intake.shopify import customer_facts_from_shopify
+    from storeflows.storage import contacts, dates
+
+    body = json.loads(CUSTOMER_BODY)
+    body["default_address"] = {"country_code": "PL"}
+    facts = customer_facts_from_shopify(body)
+    assert facts is not None
+    dispatch.dispatch_event(
+        StoreEvent(
+            store_id="demo", event_id="shopify:customer-1", source="shopify", received_at=datetime.now(UTC), event=facts
+        )
+    )
+    contact = contacts.get_contact("demo", "bob@biller.com")
+    assert contact is not None
+    assert (contact.birthday, contact.first_name, contact.consent) == ("1990-05-17", None, None)
+    (entry,) = dates.due_page("demo", dates.BIRTHDAY, "05-17")[0]
+    assert (entry["email"], entry["country"], entry["year"]) == ("bob@biller.com", "PL", "1990")

@@ -190,6 +190,8 @@ def test_the_cli_prints_a_table_with_a_total(figures, capsys):
         "ORDERED",
         "REVENUE",
         "UNSUBSCRIBED",
+        "BY",
+        "SUNSET",
         "BOUNCED",
         "COMPLAINED",
         "CTR",
@@ -211,11 +213,12 @@ def test_the_cli_prints_a_table_with_a_total(figures, capsys):
         "0",
         "0",
         "0",
+        "0",
         "20.0%",
         "40.0%",
         "50.0%",
     ]
-    assert lines[3].split() == ["wf-b", "care", "2", "0", "0", "0", "0", "0", "0", "0", "0", "0", "-", "-", "-"]
+    assert lines[3].split() == ["wf-b", "care", "2", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "-", "-", "-"]
     assert lines[4].split()[:4] == ["TOTAL", "7", "3", "5"]
     assert lines[5:] == ["skipped (nothing sent), by reason:", "  wf-a  thanks: unsubscribed 1, frequency_cap 2"]
 

@@ -48,6 +48,7 @@ EXPECTED_COUNTS = {
     "rendering_failed": 1,
     "delivery_delayed": 1,
     "unsubscribed": 1,
+    "sunset_unsubscribed": 0,
     "ordered": 0,
     "soft_bounced": 0,
 }

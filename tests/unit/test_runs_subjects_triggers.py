@@ -143,11 +143,13 @@ def test_every_event_type_is_in_the_union_once_and_the_api_takes_the_non_privacy
         "session_check",
         "back_in_stock_requested",
         *["product", "product_deleted", "inventory_level"],
+        "customer_facts",
     ]
     # session_check is the dispatcher's own (storeflows.sessions): nobody outside sends it;
-    # inventory_level is Shopify's per-location stock (the API's product gives it whole).
+    # inventory_level is Shopify's per-location stock (the API's product gives it whole);
+    # customer_facts is Shopify's customer metafields (the API's customer gives the birthday).
     assert sorted(API_EVENT_TYPES) == sorted(
-        set(names) - {"erasure", "data_request", "session_check", "inventory_level"}
+        set(names) - {"erasure", "data_request", "session_check", "inventory_level", "customer_facts"}
     )
 
 

@@ -78,6 +78,7 @@ STAND_INS: dict[str, Callable[[dict], Any]] = {
     "SendMessageFunction": lambda payload: {"status": "sent"},
     "CheckAbandonmentFunction": _no_answer,
     "SendAlertsFunction": _no_answer,
+    "SunsetUnsubscribeFunction": lambda payload: {"status": "unsubscribed"},
 }
 
 
@@ -103,6 +104,7 @@ class WorkflowEngine:
         self.segments, self.send, self.check_abandonment = segments, send, check_abandonment
         self.alerts = alerts  # the catalogue alerts' batch task
         self._names = itertools.count()
+        self.stand_ins: dict[str, StandIn] = {}
 
     def run(self, template: str, run_input: dict) -> Run:
         """Runs the template's state machine on `run_input` to its end."""
@@ -195,7 +197,7 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
             for template, (name, definition) in stack_template.machines.items()
         }
         with patch_moto(lambdas, time_scale=TIME_SCALE):
-            yield WorkflowEngine(
+            engine = WorkflowEngine(
                 sfn,
                 dynamodb,
                 stack_template.table,
@@ -205,6 +207,9 @@ def workflow_engine(monkeypatch, stack_template) -> Iterator[WorkflowEngine]:
                 check_abandonment=stand_ins["CheckAbandonmentFunction"],
                 alerts=stand_ins["SendAlertsFunction"],
             )
+            # Every stand-in by logical id, for the functions the engine names none for.
+            engine.stand_ins = stand_ins
+            yield engine
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from storeflows.events.category_view import CategoryViewedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.common import Customer, StorefrontEvent
 from storeflows.events.consent import ConsentEvent
+from storeflows.events.customer_facts import CustomerFactsEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.identify import IdentifyEvent
 from storeflows.events.inventory_level import InventoryLevelEvent
@@ -52,7 +53,7 @@ from storeflows.events.subscription_request import SubscriptionRequestedEvent
 from storeflows.events.wishlist import WishlistAddedEvent, WishlistRemovedEvent
 from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.records import Contact
-from storeflows.storage import contacts, dates, orders, products, wishlists, workflows
+from storeflows.storage import contacts, dates, orders, products, silence, wishlists, workflows
 from storeflows.workflows import runs
 from storeflows.workflows.templates import EVENTS_STARTING_RUNS
 
@@ -105,6 +106,8 @@ def _record_purchase(event: StoreEvent, purchase: PurchaseEvent) -> dict[str, An
     if contact is not None and contact.orders_count == 1 and contact.first_order_at is not None:
         dates.note_first_order(event.store_id, contact.email, contact.first_order_at, country=contact.country)
     if newly_recorded:
+        # A purchase ends the contact's silence (the sunset's).
+        silence.note_engagement(event.store_id, purchase.customer.email, purchase.occurred_at or event.received_at)
         # What the store's orders teach the upsell and replenishment flows (counts only); only
         # a returning buyer can have bought a SKU before.
         full = recommendations.note_order(event.store_id, purchase.order)
@@ -432,6 +435,14 @@ def _request_back_in_stock(event: StoreEvent, request: BackInStockRequestedEvent
     return outcome
 
 
+def _record_customer_facts(event: StoreEvent, facts: CustomerFactsEvent) -> dict[str, Any]:
+    """A customer the platform tells of (their birthday): their profile, started if new, for
+    `_note_birthday` to keep it on."""
+    if contacts.get_contact(event.store_id, facts.customer.email) is None:
+        contacts.start_profile(event.store_id, facts.customer.email)
+    return {"event_id": event.event_id}
+
+
 # Storefront event type -> what records it on its contact (after storefront.contact_of found
 # who): its cart, checkout, session or wishlist; the flows' modules add theirs. A type without
 # one is only attributed to its contact.
@@ -459,6 +470,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     SessionCheckEvent: _check_session,
     SubscriptionRequestedEvent: _request_subscription,
     BackInStockRequestedEvent: _request_back_in_stock,
+    CustomerFactsEvent: _record_customer_facts,
     **dict.fromkeys(
         (
             CheckoutStartedEvent,

@@ -12,7 +12,11 @@ Open that arrives before its Delivery still counts. Opens and clicks are unique 
 A click also counts as an open when no open was seen (mail clients that block images send no
 open), so click-to-open stays at most 100 %. Events of emails this stack did not send (no
 Storeflows tags), of test sends, and of event types this code does not know are ignored
-without error."""
+without error.
+
+The silence index (storage.silence, the sunset's) is fed here too: a Delivery counted for the
+first time adds to the contact's emails received, and a click or an open not made by a mail
+privacy proxy is an engagement that moves the contact to that day."""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from storeflows.messaging.ses import (
 from storeflows.messaging.unsubscribe import unsubscribe_from_email
 from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.records import Touch
-from storeflows.storage import contacts, reports
+from storeflows.storage import contacts, reports, silence
 
 # Event type -> (the email's flag, the report counter it adds to).
 _COUNTED = {
@@ -52,6 +56,16 @@ _COUNTED = {
 # and undetermined ones are counted apart and suppress nothing.
 _HARD_BOUNCE = ("bounced_at", "bounced")
 _SOFT_BOUNCE = ("soft_bounced_at", "soft_bounced")
+# Apple Mail Privacy Protection fetches every image of every email it receives, read or not,
+# through Apple's proxies, whose requests name no browser or mail client: the bare user agent
+# below. Such an open says nothing of the contact, so it is no engagement (the sunset's
+# silence); attribution's own switch for it is the store's Attribution.count_opens.
+_PRIVACY_PROXY_USER_AGENTS = frozenset({"Mozilla/5.0"})
+
+
+def by_privacy_proxy(open_details: dict[str, Any] | None) -> bool:
+    """Whether an SES Open came from a mail privacy proxy rather than a person."""
+    return str((open_details or {}).get("userAgent", "")).strip() in _PRIVACY_PROXY_USER_AGENTS
 
 
 @dataclass(frozen=True)
@@ -151,6 +165,10 @@ def _record(event: _Event, sent: SentEmail) -> dict[str, Any]:
     outcome: dict[str, Any] = {"status": "counted" if counted else "duplicate", "counter": counter}
     if kind == "Click":
         _count(sent, *_COUNTED["Open"], at)
+    if kind == "Delivery" and counted:
+        silence.note_delivery(sent.store_id, sent.email, at)
+    if kind == "Click" or (kind == "Open" and not by_privacy_proxy(event.open)):
+        silence.note_engagement(sent.store_id, sent.email, at)
     if kind in ("Open", "Click"):
         # Every open and click (not only the first) may be the last touch before a purchase.
         touch = Touch(

@@ -28,7 +28,19 @@ from typing import Any
 from storeflows.events.privacy import DataRequest
 from storeflows.events.subjects import ReorderSubject
 from storeflows.records import DataRequestRecord, Suppression
-from storeflows.storage import browser, contacts, dates, dynamodb, keys, reports, sends, signups, visitors, workflows
+from storeflows.storage import (
+    browser,
+    contacts,
+    dates,
+    dynamodb,
+    keys,
+    reports,
+    sends,
+    signups,
+    silence,
+    visitors,
+    workflows,
+)
 from storeflows.storage import privacy as privacy_store
 from storeflows.workflows import runs
 
@@ -150,6 +162,7 @@ def erase_contact(store_id: str, email: str, *, via: str) -> Erasure:
     # The day index names the address under the day's key; the profile says which day.
     if items:
         dates.forget(store_id, {"email": email, **profile})
+        silence.forget(store_id, {"email": email, **profile})
     erased = Counter(keys.item_kind(sort_key) for sort_key in contacts.delete_contact(store_id, email))
     if signup_requests:
         erased["signup_request"] += signup_requests

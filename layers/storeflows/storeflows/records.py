@@ -255,9 +255,16 @@ class Contact(BaseModel):
     birthday: str | None = None  # YYYY-MM-DD or --MM-DD (events.common.Birthday)
     last_order_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    # Why, when it was not the contact's own doing: "sunset" (the sunset template's end).
+    unsubscribed_reason: str | None = None
     suppressed_reason: str | None = None  # "bounce" or "complaint": no email of any kind
     last_open: Touch | None = None
     last_click: Touch | None = None
+    # The silence index's (storage.silence): emails delivered, the last engagement (an open
+    # not by a mail privacy proxy, a click, a purchase) and the day the silence is counted from.
+    emails_received: int = 0
+    engaged_at: datetime | None = None
+    silent_since: str | None = None
 
     def may_receive(self, purpose: Purpose) -> tuple[bool, str | None]:
         """Whether a message of this purpose may go out now, and if not, why."""
@@ -341,4 +348,5 @@ SKIP_REASONS = (
     "nothing_to_recommend",
     "reordered",
     "product_unavailable",
+    "engaged_since",
 )

@@ -29,6 +29,8 @@ COUNTERS = (
     "clicked",
     "ordered",
     "unsubscribed",
+    # Unsubscribed by the sunset's end, not by the contact (templates.sunset).
+    "sunset_unsubscribed",
     "bounced",
     "complained",
     "soft_bounced",

@@ -1,4 +1,5 @@
-"""The hourly schedule: the runs of date workflows (birthday, anniversary) due in each hour.
+"""The hourly schedule: the runs of date workflows (birthday, anniversary) due in each hour,
+and of the sunset (its silence index: storeflows.silence).
 
 A tick (EventBridge Scheduler, hourly; its scheduled time in the input) reads no contact: for
 each published workflow of a scheduled template (storage.workflows, from the table's lookup index) it
@@ -22,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from storeflows import silence
 from storeflows.aws import client
 from storeflows.config import require
 from storeflows.events.subjects import DateSubject
@@ -29,6 +31,7 @@ from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.storage import dates, keys, stores, workflows
 from storeflows.timezones import contact_zone
 from storeflows.workflows import Workflow, WorkflowStatus, runs
+from storeflows.workflows.templates.sunset import SunsetSettings
 
 HOUR = timedelta(hours=1)
 # The widest offsets from UTC a contact's zone can have (Etc/GMT+12 .. Pacific/Kiritimati).
@@ -75,7 +78,7 @@ class PageJob:
     workflow_id: str
     tick: str  # the tick's hour, ISO UTC
     day: str  # the local day the email goes on, yyyy-mm-dd
-    month_day: str  # the index partition read: the day celebrated
+    month_day: str  # the index partition read: the day celebrated (mm-dd), or the silence's (yyyy-mm-dd)
     after: dict[str, Any] | None = None
 
     def as_message(self) -> str:
@@ -93,8 +96,13 @@ def handle_tick(scheduled_time: str) -> dict[str, Any]:
 
 
 def jobs_for(workflow: Workflow, hour: datetime) -> list[PageJob]:
-    """A scheduled template's settings have `send_at` and `days_before` (templates.birthday)."""
+    """A scheduled template's settings have `send_at` and `days_before` (templates.birthday);
+    the sunset's tick reads one silence day, in the hour of `send_at` in the store's zone."""
     settings: Any = workflow.settings
+    if isinstance(settings, SunsetSettings):
+        store = stores.get_store(workflow.store_id)
+        day = silence.due_day(settings, store.timezone, hour) if store else None
+        return [PageJob(workflow.store_id, workflow.workflow_id, hour.isoformat(), day, day)] if day else []
     return [
         PageJob(workflow.store_id, workflow.workflow_id, hour.isoformat(), day.isoformat(), month_day)
         for day in local_days(hour, settings.send_at)
@@ -109,6 +117,15 @@ def handle_page(job: PageJob) -> dict[str, Any]:
     store = stores.get_store(job.store_id)
     if workflow is None or store is None or workflow.status is not WorkflowStatus.PUBLISHED:
         return {"started": 0, "workflow": "not_published"}
+    if isinstance(workflow.settings, SunsetSettings):
+        counts, following = silence.start_page(workflow, job.month_day, job.tick, job.after)
+        if following is not None:
+            _hand_on(PageJob(job.store_id, job.workflow_id, job.tick, job.day, job.month_day, following))
+        logger.info(
+            "sunset runs started",
+            extra={"store_id": job.store_id, "workflow_id": job.workflow_id, "tick": job.tick, **counts},
+        )
+        return counts
     settings: Any = workflow.settings
     hour, day = datetime.fromisoformat(job.tick), date.fromisoformat(job.day)
     celebrated = day + timedelta(days=settings.days_before)

@@ -32,8 +32,7 @@ def contacts_show(args) -> int:
             if consent
             else "none on record"
         ),
-        "  marketing allowed now: "
-        + ("yes" if summary["marketing_allowed"] else f"no ({summary['marketing_blocked_by']})"),
+        "  marketing allowed now: " + ("yes" if summary["marketing_allowed"] else f"no ({_blocked_by(summary)})"),
         f"  orders: {summary['orders_count']} (total spent {summary['total_spent']})",
     ]
     lines += [
@@ -59,6 +58,14 @@ def contacts_show(args) -> int:
     )
     emit(args, summary, "\n".join(lines))
     return 0
+
+
+def _blocked_by(summary: dict[str, Any]) -> str:
+    """What stops marketing, with the unsubscribe's reason when the contact did not ask (sunset)."""
+    blocked_by = summary["marketing_blocked_by"]
+    if blocked_by == "unsubscribed" and summary.get("unsubscribed_reason"):
+        return f"unsubscribed: {summary['unsubscribed_reason']}"
+    return blocked_by
 
 
 def _decision_text(decision: dict[str, Any]) -> str:

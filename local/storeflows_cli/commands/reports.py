@@ -21,6 +21,7 @@ _REPORT_COLUMNS = [
     ("ordered", "ORDERED"),
     ("revenue", "REVENUE"),
     ("unsubscribed", "UNSUBSCRIBED"),
+    ("sunset_unsubscribed", "BY SUNSET"),  # unsubscribed by the sunset template
     ("bounced", "BOUNCED"),
     ("complained", "COMPLAINED"),
     ("ctr", "CTR"),

@@ -20,6 +20,7 @@ from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.category_view import CategoryViewedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.consent import ConsentEvent
+from storeflows.events.customer_facts import CustomerFactsEvent
 from storeflows.events.delivery import DeliveredEvent
 from storeflows.events.identify import IdentifyEvent
 from storeflows.events.inventory_level import InventoryLevelEvent
@@ -59,6 +60,7 @@ AnyEvent = (
     | ProductEvent
     | ProductDeletedEvent
     | InventoryLevelEvent
+    | CustomerFactsEvent
 )
 EventBody = Annotated[AnyEvent, Field(discriminator="type")]
 EVENT_TYPES: tuple[type[AnyEvent], ...] = get_args(AnyEvent)

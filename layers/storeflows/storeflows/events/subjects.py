@@ -598,6 +598,29 @@ SAMPLE_VARIANT = SubjectView(
 """What the check of a saved message shows a catalogue alert's message (`variant`)."""
 
 
+class SilenceSubject(BaseModel):
+    """A sunset run: about one silence of one contact, the one counted from `since` (the day of
+    their last engagement, or of their first email): one run per contact, workflow and silence,
+    so a second tick, or a retried one, starts nothing more, and only an engagement (a new
+    silence, from a later day) can start another."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["silence"] = "silence"
+    since: str  # yyyy-mm-dd
+    contact: str  # keys.email_digest of the contact
+
+    @property
+    def key(self) -> str:
+        return f"sunset:{self.since}:{self.contact}"
+
+    def record_key(self, store_id: str, email: str) -> dict[str, str] | None:
+        return None
+
+    def view(self, record: dict[str, Any] | None) -> SubjectView:
+        return SubjectView()
+
+
 RunSubject = Annotated[
     OrderSubject
     | EventSubject
@@ -609,7 +632,8 @@ RunSubject = Annotated[
     | DateSubject
     | UpsellSubject
     | ReorderSubject
-    | VariantChangeSubject,
+    | VariantChangeSubject
+    | SilenceSubject,
     Field(discriminator="type"),
 ]
 
@@ -624,5 +648,17 @@ def describe_key(key: str) -> str:
 
 # Subject types whose keys carry their type ("<type>:<id>"); an order's is its bare id.
 _TYPED_KEYS = frozenset(
-    {"event", "checkout", "cart", "session", "wishlist", "vip", "birthday", "anniversary", "reorder", "change"}
+    {
+        "event",
+        "checkout",
+        "cart",
+        "session",
+        "wishlist",
+        "vip",
+        "birthday",
+        "anniversary",
+        "reorder",
+        "change",
+        "sunset",
+    }
 )

@@ -23,6 +23,7 @@ from storeflows.events.cancellation import CancelledEvent
 from storeflows.events.cart import CartUpdatedEvent
 from storeflows.events.checkout import CheckoutStartedEvent
 from storeflows.events.common import Customer
+from storeflows.events.customer_facts import CustomerFactsEvent
 from storeflows.events.inventory_level import InventoryLevelEvent
 from storeflows.events.privacy import DataRequest, ErasureRequest
 from storeflows.events.product import ProductEvent
@@ -302,6 +303,38 @@ def data_request_from_shopify(payload: Any) -> DataRequest | None:
     )
 
 
+# Shopify's standard customer metafield of the birth date (type date, "1990-05-17").
+BIRTH_DATE_METAFIELD = ("facts", "birth_date")
+
+
+def customer_facts_from_shopify(payload: Any) -> CustomerFactsEvent | None:
+    """customers/create and customers/update, subscribed with the metafield namespace `facts`:
+    {id, email, default_address: {country_code}, metafields: [{namespace, key, value, type}],
+    ...}. The birthday, with the country its time zone comes from; a customer without an
+    email or a usable birth date is ignored (nothing else of the customer is read)."""
+    body = require_object(payload)
+    metafields = body["metafields"] if isinstance(body.get("metafields"), list) else []
+    birth_date = next(
+        (
+            field.get("value")
+            for field in metafields
+            if isinstance(field, dict) and (field.get("namespace"), field.get("key")) == BIRTH_DATE_METAFIELD
+        ),
+        None,
+    )
+    address: dict[str, Any] = body["default_address"] if isinstance(body.get("default_address"), dict) else {}
+    try:
+        customer = Customer.model_validate(
+            present(email=body.get("email"), birthday=birth_date, country=address.get("country_code"))
+        )
+    except ValidationError:
+        # No address Storeflows can key a contact by, or a birth date that is no day.
+        return None
+    if customer.birthday is None:
+        return None
+    return CustomerFactsEvent(type="customer_facts", customer=customer)
+
+
 # Topic -> its canonical event (None: acknowledged and ignored). Other topics are ignored.
 TOPICS: dict[str, Callable[[Any], EventBody | None]] = {
     "orders/create": _purchase,
@@ -311,6 +344,8 @@ TOPICS: dict[str, Callable[[Any], EventBody | None]] = {
     "checkouts/update": checkout_from_shopify,
     "carts/create": cart_from_shopify,
     "carts/update": cart_from_shopify,
+    "customers/create": customer_facts_from_shopify,
+    "customers/update": customer_facts_from_shopify,
     "customers/redact": erasure_from_shopify,
     "customers/data_request": data_request_from_shopify,
 }

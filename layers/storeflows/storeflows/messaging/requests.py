@@ -28,6 +28,9 @@ class SendRun(BaseModel):
     # A run that ends once the contact buys (the welcome series' exit_on_purchase): a
     # purchase made at or after this moment skips every later send.
     exit_on_purchase_after: datetime | None = None
+    # A run that ends once the contact engages (the sunset's): an open not by a mail privacy
+    # proxy, a click or a purchase at or after this moment skips every later send.
+    exit_on_engagement_after: datetime | None = None
 
 
 class SendRequest(BaseModel):

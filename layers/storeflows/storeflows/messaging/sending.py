@@ -123,6 +123,10 @@ def _decide(
     if since is not None and contact.last_order_at is not None and contact.last_order_at >= since:
         # The run's exit rule, checked before every send (a late purchase webhook still counts).
         return _skipped(request, "bought_since")
+    engaged = request.run.exit_on_engagement_after
+    if engaged is not None and contact.engaged_at is not None and contact.engaged_at >= engaged:
+        # The sunset's exit: the contact is not silent any more.
+        return _skipped(request, "engaged_since")
     allowed, reason = contact.may_receive(message.purpose)
     if not allowed:
         return _skipped(request, reason)

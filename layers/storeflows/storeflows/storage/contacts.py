@@ -94,7 +94,7 @@ def _lift_unsubscribe(store_id: str, email: str, at_iso: str) -> None:
     db.if_condition_holds(
         db.table().update_item,
         Key=keys.contact_key(store_id, email),
-        UpdateExpression="REMOVE unsubscribed_at, unsubscribed_via",
+        UpdateExpression="REMOVE unsubscribed_at, unsubscribed_via, unsubscribed_reason",
         ConditionExpression="unsubscribed_at < :at",
         ExpressionAttributeValues={":at": at_iso},
     )
@@ -178,28 +178,40 @@ def record_touch(store_id: str, email: str, kind: str, touch: Touch) -> bool:
 
 
 def unsubscribe_contact(
-    store_id: str, email: str, *, via_message: str, at: datetime, counted_for: tuple[str, str] | None = None
+    store_id: str,
+    email: str,
+    *,
+    via_message: str,
+    at: datetime,
+    counted_for: tuple[str, str] | None = None,
+    reason: str | None = None,
 ) -> bool:
     """Unsubscribes an existing contact from marketing. True only the first time (a repeated
     one-click POST changes nothing); False too when there is no such contact (a link for a
     contact that was since erased: it is kept on the erasure's suppression record, so a later
     profile for the address starts unsubscribed). `counted_for` (workflow, sent on) is the
     report row of the email they unsubscribed from: its unsubscribed counter goes up in the
-    same transaction, so an unsubscribe is counted exactly once."""
+    same transaction, so an unsubscribe is counted exactly once. `reason`: why, when the
+    contact did not ask ("sunset"), kept on the profile and counted as `<reason>_unsubscribed`
+    in that row instead."""
+    reason_set = ", unsubscribed_reason = :reason" if reason else ""
     items = [
         {
             "Update": {
                 "TableName": db.table_name(),
                 "Key": db.serialize(keys.contact_key(store_id, email)),
-                "UpdateExpression": "SET unsubscribed_at = :at, unsubscribed_via = :message",
+                "UpdateExpression": "SET unsubscribed_at = :at, unsubscribed_via = :message" + reason_set,
                 "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(unsubscribed_at)",
-                "ExpressionAttributeValues": db.serialize({":at": db.utc_iso(at), ":message": via_message}),
+                "ExpressionAttributeValues": db.serialize(
+                    {":at": db.utc_iso(at), ":message": via_message, **({":reason": reason} if reason else {})}
+                ),
             }
         }
     ]
     if counted_for is not None:
         workflow_id, sent_on = counted_for
-        items.append(reports.count_in_report(store_id, sent_on, workflow_id, via_message, {"unsubscribed": 1}))
+        counter = f"{reason}_unsubscribed" if reason else "unsubscribed"
+        items.append(reports.count_in_report(store_id, sent_on, workflow_id, via_message, {counter: 1}))
     if db.failed_items(items):
         privacy.block_erased_address(store_id, email, unsubscribed_at=db.utc_iso(at))
         return False

@@ -42,6 +42,7 @@
     CATALOGUE#<store>               INVENTORYITEM#<item>                 a Shopify inventory item: its variant, levels
     DATES#<store>#<occasion>#<mm-dd> CONTACT#<email>                     a contact's birthday that day (storage.dates)
     STORE#<store>                   WORKFLOW#<workflow> (scheduled)      index "lookup": SCHEDULED, <store>#<workflow>
+    SILENT#<store>#<yyyy-mm-dd>     CONTACT#<email>                      silent since that day (storage.silence)
     PACER#ses                       PACER                                the next free SES send slot (storage.pacer)
     BOUGHTWITH#<store>#<product>    BOUGHTWITH                           how often each product was bought with it
     REPEATS#<store>#<sku>           REPEATS                              days per unit between a contact's repeat buys
@@ -382,6 +383,14 @@ def dates_pk(store_id: str, occasion: str, month_day: str) -> str:
 
 def dates_key(store_id: str, occasion: str, month_day: str, email: str) -> dict[str, str]:
     return {"pk": dates_pk(store_id, occasion, month_day), "sk": f"{DATES_CONTACT_PREFIX}{email}"}
+
+
+def silence_pk(store_id: str, day: str) -> str:
+    return f"SILENT#{store_id}#{day}"
+
+
+def silence_key(store_id: str, day: str, email: str) -> dict[str, str]:
+    return {"pk": silence_pk(store_id, day), "sk": f"{DATES_CONTACT_PREFIX}{email}"}
 
 
 # --- sending at SES's pace (storage.pacer) -----------------------------------------------------------

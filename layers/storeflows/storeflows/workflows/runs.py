@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -88,17 +89,42 @@ def start_run(event: StoreEvent, workflow: Workflow, subject: RunSubject, email:
 
 
 def start_scheduled_run(
-    workflow: Workflow, subject: RunSubject, email: str, *, tick: str, inputs: dict[str, Any]
+    workflow: Workflow,
+    subject: RunSubject,
+    email: str,
+    *,
+    tick: str,
+    inputs: dict[str, Any],
+    exit_on_engagement_after: datetime | None = None,
 ) -> bool:
     """Starts a run the schedule's tick (its scheduled time, `tick`) found due, with the
-    template's `inputs`. False when the run exists already (an earlier or retried tick)."""
-    started = {**run_input_for_schedule(workflow, subject, email, tick=tick), **inputs}
+    template's `inputs`. False when the run exists already (an earlier or retried tick).
+    `exit_on_engagement_after`: the run's sends stop once the contact engages after it."""
+    started = {
+        **run_input_for_schedule(
+            workflow, subject, email, tick=tick, exit_on_engagement_after=exit_on_engagement_after
+        ),
+        **inputs,
+    }
     return start_named_run(workflow, subject.key, started)
 
 
-def run_input_for_schedule(workflow: Workflow, subject: RunSubject, email: str, *, tick: str) -> dict[str, Any]:
+def run_input_for_schedule(
+    workflow: Workflow,
+    subject: RunSubject,
+    email: str,
+    *,
+    tick: str,
+    exit_on_engagement_after: datetime | None = None,
+) -> dict[str, Any]:
     """The common run input as an event's run has it, the tick in place of the event."""
-    send = SendRun(store_id=workflow.store_id, workflow_id=workflow.workflow_id, email=email, subject=subject)
+    send = SendRun(
+        store_id=workflow.store_id,
+        workflow_id=workflow.workflow_id,
+        email=email,
+        subject=subject,
+        exit_on_engagement_after=exit_on_engagement_after,
+    )
     return {
         "store_id": workflow.store_id,
         "workflow_id": workflow.workflow_id,

@@ -25,6 +25,7 @@ from storeflows.workflows.templates.replenishment import ReplenishmentSettings
 from storeflows.workflows.templates.review_request import ReviewRequestSettings
 from storeflows.workflows.templates.search_abandonment import SearchAbandonmentSettings
 from storeflows.workflows.templates.site_abandonment import SiteAbandonmentSettings
+from storeflows.workflows.templates.sunset import SunsetSettings
 from storeflows.workflows.templates.targeted_post_purchase import TargetedPostPurchaseSettings
 from storeflows.workflows.templates.thank_you_upsell import ThankYouUpsellSettings
 from storeflows.workflows.templates.usage_tips import UsageTipsSettings
@@ -59,6 +60,7 @@ WorkflowSettings = Annotated[
         | BackInStockSettings
         | PriceDropSettings
         | LowStockSettings
+        | SunsetSettings
     ),
     Field(discriminator="template"),
 ]
