@@ -170,7 +170,7 @@ def alert_runs() -> list[dict[str, Any]]:
     return found
 
 
-def test_a_restock_starts_one_run_per_workflow_whose_transition_it_is_and_a_redelivery_none(aws, demo_store):
+def test_a_restock_starts_one_run_per_workflow_whose_transition_it_is_and_a_redelivery_no_second(aws, demo_store):
     publish("restock", {"template": "back_in_stock", "requested_message": "back"})
     publish("cheaper", {"template": "price_drop", "alert_message": "drop"})
     publish("few-left", {"template": "low_stock", "alert_message": "few"})
@@ -180,17 +180,42 @@ def test_a_restock_starts_one_run_per_workflow_whose_transition_it_is_and_a_rede
     again = dispatch.dispatch_event(product_event("api:p1", stock=10))
 
     assert outcome["alert_runs_started"] == ["restock"]
-    assert "alert_runs_started" not in again, "the same delivery: no change, no run"
+    assert again["catalogue_changes"] == outcome["catalogue_changes"], "the same event: its changes again"
+    # Step Functions answers a StartExecution of a running execution's name and input as done.
+    assert len(alert_runs()) == 1, "and its run is not started twice"
+    assert "alert_runs_started" not in dispatch.dispatch_event(product_event("api:p1-other", stock=10)), (
+        "another delivery of the same state: no change, no run"
+    )
     (started,) = alert_runs()
     (change,) = [VariantChange.model_validate(item) for item in outcome["catalogue_changes"]]
     assert started["name"] == runs.run_name(STORE, f"change:{change.change_id}", "restock")
     assert started["input"]["change"]["after"]["inventory_quantity"] == 10
     assert started["input"]["progress"]["next"] == "start"
-    assert fanout.start_alerts(product_event("api:p1-later"), [change]) == [], "its run exists"
+    assert fanout.start_alerts(STORE, "api:p1-later", [change]) == [], "its run exists"
 
     assert dispatch.dispatch_event(product_event("api:p2", stock=3))["alert_runs_started"] == ["few-left"]
     assert dispatch.dispatch_event(product_event("api:p3", 3, "99.00"))["alert_runs_started"] == ["cheaper"]
     assert [run["template"] for run in alert_runs()] == ["back_in_stock", "price_drop", "low_stock"]
+
+
+def test_a_restock_whose_run_failed_to_start_starts_it_when_the_event_comes_again(aws, demo_store, monkeypatch):
+    """The change is written before its run starts: if starting fails, the queue delivers the
+    event again, and that delivery must report the change again, or the alert is lost."""
+    publish("restock", {"template": "back_in_stock", "requested_message": "back"})
+    dispatch.dispatch_event(product_event("api:p0", stock=0))
+    starting = runs.start_named_run
+
+    def unavailable(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("Step Functions unavailable")
+
+    monkeypatch.setattr(runs, "start_named_run", unavailable)
+    with pytest.raises(RuntimeError):
+        dispatch.dispatch_event(product_event("api:p1", stock=10))
+    assert alert_runs() == []
+    monkeypatch.setattr(runs, "start_named_run", starting)
+
+    assert dispatch.dispatch_event(product_event("api:p1", stock=10))["alert_runs_started"] == ["restock"]
+    assert len(alert_runs()) == 1
 
 
 @pytest.mark.parametrize(
@@ -210,21 +235,21 @@ def test_which_stock_changes_are_a_template_s_transition(aws, settings, before, 
     publish("wf", settings)
     change_to(before)
     change = change_to(after)
-    assert fanout.start_alerts(product_event("api:x"), [change]) == (["wf"] if starts else [])
+    assert fanout.start_alerts(STORE, "api:x", [change]) == (["wf"] if starts else [])
 
 
 def test_a_price_fall_is_a_price_drop_a_rise_is_not(aws):
     publish("wf", {"template": "price_drop", "alert_message": "m"})
     change_to(5, "100.00")
-    assert fanout.start_alerts(product_event("api:1"), [change_to(5, "120.00")]) == []
-    assert fanout.start_alerts(product_event("api:2"), [change_to(5, "99.00")]) == ["wf"]
-    assert fanout.start_alerts(product_event("api:3"), [change_to(0, "80.00")]) == [], "sold out: nothing to buy"
+    assert fanout.start_alerts(STORE, "api:1", [change_to(5, "120.00")]) == []
+    assert fanout.start_alerts(STORE, "api:2", [change_to(5, "99.00")]) == ["wf"]
+    assert fanout.start_alerts(STORE, "api:3", [change_to(0, "80.00")]) == [], "sold out: nothing to buy"
 
 
 def test_a_draft_or_paused_workflow_starts_nothing(aws):
     workflows.put_workflow(Workflow(store_id=STORE, workflow_id="wf", status=WorkflowStatus.PAUSED, settings=REQUESTED))
     change_to(0)
-    assert fanout.start_alerts(product_event("api:1"), [change_to(5)]) == []
+    assert fanout.start_alerts(STORE, "api:1", [change_to(5)]) == []
 
 
 # --- what a batch sends --------------------------------------------------------------------

@@ -92,3 +92,30 @@ def test_showing_an_unknown_product_says_so(cli, capsys):
     assert capsys.readouterr().err == "storeflows: error: store shop-1 has no product 'nope'\n"
     assert cli(["products", "list", "shop-1"]) == 0
     assert "has no products" in capsys.readouterr().out
+
+
+def test_a_restock_imported_from_a_csv_starts_its_back_in_stock_alert(cli, capsys, tmp_path):
+    """A catalogue file is a source of changes as a webhook is: the restock of the sold-out L
+    starts the store's back-in-stock run (run by the state machine: not here)."""
+    from storeflows.storage import workflows
+    from storeflows.workflows import Workflow, WorkflowStatus
+
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_text(CATALOGUE, "utf-8")
+    assert cli(["products", "import", str(catalogue), "--store", "shop-1"]) == 0
+    workflows.put_workflow(
+        Workflow(
+            store_id="shop-1",
+            workflow_id="restock",
+            status=WorkflowStatus.PUBLISHED,
+            settings={"template": "back_in_stock", "requested_message": "back"},
+        )
+    )
+    capsys.readouterr()
+    restocked = tmp_path / "restocked.csv"
+    restocked.write_text(CATALOGUE.replace(",EUR,0,,Shirts,", ",EUR,6,,Shirts,"), "utf-8")
+
+    assert cli(["products", "import", str(restocked), "--store", "shop-1", "--json"]) == 0
+    imported = json.loads(capsys.readouterr().out)
+    assert [change["variant_id"] for change in imported["changes"]] == ["linen-shirt-l"]
+    assert imported["alert_runs_started"] == ["restock"]

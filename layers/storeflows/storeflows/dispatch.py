@@ -85,7 +85,7 @@ def dispatch_event(event: StoreEvent) -> dict[str, Any]:
     # transition of (one run per change and workflow, storeflows.fanout).
     if outcome.get("catalogue_changes"):
         changes = [VariantChange.model_validate(change) for change in outcome["catalogue_changes"]]
-        outcome["alert_runs_started"] = fanout.start_alerts(event, changes)
+        outcome["alert_runs_started"] = fanout.start_alerts(event.store_id, event.event_id, changes)
     return outcome
 
 
@@ -385,7 +385,9 @@ def _remove_from_wishlist(event: StoreEvent, removed: WishlistRemovedEvent, emai
 
 
 def _record_product(event: StoreEvent, body: ProductEvent) -> dict[str, Any]:
-    changes = products.put_product(event.store_id, body.product, at=body.occurred_at or event.received_at)
+    changes = products.put_product(
+        event.store_id, body.product, at=body.occurred_at or event.received_at, by=event.event_id
+    )
     return _catalogue_outcome(event, body.product.product_id, changes)
 
 
@@ -396,6 +398,7 @@ def _record_inventory_level(event: StoreEvent, body: InventoryLevelEvent) -> dic
         body.location_id,
         body.available,
         at=body.occurred_at or event.received_at,
+        by=event.event_id,
     )
     return _catalogue_outcome(event, None, changes)
 

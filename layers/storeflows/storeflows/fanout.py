@@ -27,7 +27,6 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from storeflows.catalogue import VariantChange
-from storeflows.events import StoreEvent
 from storeflows.events.subjects import VariantChangeSubject
 from storeflows.observability import MetricUnit, logger, metrics
 from storeflows.storage import workflows
@@ -80,12 +79,15 @@ def subject_of(change: VariantChange) -> VariantChangeSubject:
     return VariantChangeSubject(change_id=change.change_id, product_id=change.product_id, variant_id=change.variant_id)
 
 
-def start_alerts(event: StoreEvent, changes: list[VariantChange]) -> list[str]:
-    """Starts the runs these changes are the transition of; the workflow ids of those
-    started (a run started before for the same change is not started again)."""
+def start_alerts(store_id: str, source: str, changes: list[VariantChange]) -> list[str]:
+    """Starts the runs these changes are the transition of (`source`: the event, or the import,
+    that made them); the workflow ids of those started (a run started before for the same
+    change is not started again)."""
+    if not changes:
+        return []
     alerting = [
         workflow
-        for workflow in workflows.list_workflows(event.store_id)
+        for workflow in workflows.list_workflows(store_id)
         if workflow.status is WorkflowStatus.PUBLISHED and isinstance(workflow.settings, CatalogueAlertSettings)
     ]
     started = []
@@ -95,12 +97,12 @@ def start_alerts(event: StoreEvent, changes: list[VariantChange]) -> list[str]:
             assert isinstance(settings, CatalogueAlertSettings)
             if not settings.is_transition(change):
                 continue
-            if runs.start_named_run(workflow, subject_of(change).key, run_input(workflow, change, event.event_id)):
+            if runs.start_named_run(workflow, subject_of(change).key, run_input(workflow, change, source)):
                 started.append(workflow.workflow_id)
     if started:
         logger.info(
             "catalogue alerts started",
-            extra={"store_id": event.store_id, "event_id": event.event_id, "runs_started": started},
+            extra={"store_id": store_id, "event_id": source, "runs_started": started},
         )
         metrics.add_metric(name="WorkflowRunsStarted", unit=MetricUnit.Count, value=len(started))
     return started

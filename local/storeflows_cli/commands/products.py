@@ -22,6 +22,7 @@ def products_import(args) -> int:
     summary = (
         f"store {args.store}: {result.products_read} product(s), {result.variants_read} variant(s) read; "
         f"{result.products_changed} product(s) changed, {len(result.changes)} variant change(s)"
+        + (f"; {len(result.alert_runs_started)} catalogue alert run(s) started" if result.alert_runs_started else "")
         + (f"; {len(refused)} row(s) refused" if refused else "")
     )
     data = {
@@ -30,6 +31,7 @@ def products_import(args) -> int:
         "variants_read": result.variants_read,
         "products_changed": result.products_changed,
         "changes": [plain(change) for change in result.changes],
+        "alert_runs_started": result.alert_runs_started,
         "refused": [{"line": line, "reason": reason} for line, reason in result.refused],
     }
     emit(args, data, "\n".join([*refused, summary]))

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from storeflows import fanout
 from storeflows.catalogue import CatalogueProduct, VariantChange
 from storeflows.events.common import describe_validation_error
 from storeflows.observability import logger
@@ -53,6 +54,8 @@ class CatalogueImport:
     variants_read: int = 0
     products_changed: int = 0
     changes: list[VariantChange] = field(default_factory=list)
+    # The catalogue alert runs its changes started (a restock, a price cut, as a webhook's would).
+    alert_runs_started: list[str] = field(default_factory=list)
     # (line number in the file, why): rows refused, and rows not written for them.
     refused: list[tuple[int, str]] = field(default_factory=list)
 
@@ -111,8 +114,10 @@ def import_catalogue(store_id: str, text: str) -> CatalogueImport:
         except ValidationError as err:
             result.refused += [(number, describe_validation_error(err)) for number, _ in product_rows]
             continue
-        changes = products.put_product(store_id, product, at=at)
+        source = f"import:{db.utc_iso(at)}"
+        changes = products.put_product(store_id, product, at=at, by=source)
         result.changes += changes
+        result.alert_runs_started += fanout.start_alerts(store_id, source, changes)
         result.products_changed += bool(changes)
     result.refused.sort()
     logger.info(

@@ -4,7 +4,11 @@ the items that find a product by one of its variants, SKUs or Shopify inventory 
 
 Every write of a product is conditional on the version it read, so two deliveries of the
 same update racing each other cannot both report its change: the second one's write fails,
-it reads again, finds the state already there and reports nothing. A Shopify inventory item
+it reads again, finds the state already there and reports nothing. The item keeps the changes
+of its latest write with the event that made them (`changed_by`): a redelivery of that very
+event (its runs failed to start, say) reports them again — runs are named by change, so the
+ones that did start are not started twice — while any other delivery of the same state
+reports nothing. A Shopify inventory item
 keeps its level per location (`level#<location>`, with the time the store gave it, so an
 older level delivered late changes nothing), also before its product is known: the product's
 first write applies them."""
@@ -97,25 +101,28 @@ def list_products(
     return products, products[-1].product_id if more else None
 
 
-def put_product(store_id: str, product: CatalogueProduct, *, at: datetime) -> list[VariantChange]:
+def put_product(
+    store_id: str, product: CatalogueProduct, *, at: datetime, by: str | None = None
+) -> list[VariantChange]:
     """Upserts the product as the source gives it (an older version than the one kept, by
     `updated_at`, is ignored); a variant the source gives no stock for keeps the known
     one, and a Shopify variant's known levels per location give its stock. The changes of
-    its variants' states, each reported once."""
+    its variants' states, each reported once, or again to a redelivery of `by`, the event
+    that made them."""
     for _ in range(_ATTEMPTS):
         item = _read(keys.catalogue_entry_key(store_id, product.product_id))
         current = _product(item) if item else None
         version = int(item["version"]) if item else 0
         if current and current.updated_at and product.updated_at and product.updated_at < current.updated_at:
-            return []
+            return _made_by(item, by)
         settled = product.model_copy(
             update={"variants": _settled_variants(store_id, product, current), "updated_at": product.updated_at}
         )
         if current is not None and _same(current, settled) and not _newer(settled, current):
-            return []
-        if not _write(store_id, settled, version):
-            continue
+            return _made_by(item, by)
         changes = changes_between(store_id, current, settled, version=version + 1, at=at)
+        if not _write(store_id, settled, version, changes=changes, by=by):
+            continue
         # Shopify sends products/update after every sale: most writes move no variant, SKU or
         # inventory item, and need no links written.
         if current is None or _index_keys(store_id, current) != _index_keys(store_id, settled):
@@ -143,7 +150,13 @@ def delete_product(store_id: str, product_id: str, *, at: datetime) -> bool:
 
 
 def set_inventory_level(
-    store_id: str, inventory_item_id: str, location_id: str, available: int | None, *, at: datetime
+    store_id: str,
+    inventory_item_id: str,
+    location_id: str,
+    available: int | None,
+    *,
+    at: datetime,
+    by: str | None = None,
 ) -> list[VariantChange]:
     """A Shopify inventory item's level at one location as of `at` (None: no longer stocked
     there); the changes it makes to its variant, once known. A level older than the one kept
@@ -169,10 +182,10 @@ def set_inventory_level(
     )
     if written is None or "product_id" not in written["Attributes"]:
         return []
-    return _apply_levels(store_id, written["Attributes"]["product_id"], at=at)
+    return _apply_levels(store_id, written["Attributes"]["product_id"], at=at, by=by)
 
 
-def _apply_levels(store_id: str, product_id: str, *, at: datetime) -> list[VariantChange]:
+def _apply_levels(store_id: str, product_id: str, *, at: datetime, by: str | None = None) -> list[VariantChange]:
     """The product's variants with their inventory items' levels as they are now."""
     for _ in range(_ATTEMPTS):
         item = _read(keys.catalogue_entry_key(store_id, product_id))
@@ -181,9 +194,10 @@ def _apply_levels(store_id: str, product_id: str, *, at: datetime) -> list[Varia
         current = _product(item)
         settled = current.model_copy(update={"variants": _settled_variants(store_id, current, current)})
         if _same(current, settled):
-            return []
-        if _write(store_id, settled, int(item["version"])):
-            return changes_between(store_id, current, settled, version=int(item["version"]) + 1, at=at)
+            return _made_by(item, by)
+        changes = changes_between(store_id, current, settled, version=int(item["version"]) + 1, at=at)
+        if _write(store_id, settled, int(item["version"]), changes=changes, by=by):
+            return changes
     raise CatalogueBusy(f"product {product_id} kept changing while its stock was written")
 
 
@@ -212,8 +226,18 @@ def _newer(one: CatalogueProduct, other: CatalogueProduct) -> bool:
     return one.updated_at is not None and (other.updated_at is None or one.updated_at > other.updated_at)
 
 
-def _write(store_id: str, product: CatalogueProduct, version: int) -> bool:
-    """Writes the product as version + 1 if it is still at `version` (0: not there yet)."""
+def _made_by(item: dict[str, Any] | None, by: str | None) -> list[VariantChange]:
+    """The changes of the item's latest write, if `by` made them (a redelivery): else none."""
+    if item is None or by is None or item.get("changed_by") != by:
+        return []
+    return [VariantChange.model_validate(change) for change in item.get("changes", [])]
+
+
+def _write(
+    store_id: str, product: CatalogueProduct, version: int, *, changes: list[VariantChange], by: str | None
+) -> bool:
+    """Writes the product as version + 1 if it is still at `version` (0: not there yet), with
+    the changes this write makes and the event that made them (a redelivery reports them)."""
     return (
         db.if_condition_holds(
             db.table().put_item,
@@ -222,6 +246,8 @@ def _write(store_id: str, product: CatalogueProduct, version: int) -> bool:
                 "product": product.model_dump(mode="json", exclude_none=True),
                 "version": version + 1,
                 "written_at": db.now_iso(),
+                "changes": [change.model_dump(mode="json") for change in changes],
+                **({"changed_by": by} if by else {}),
             },
             ConditionExpression="attribute_not_exists(pk) OR version = :version",
             ExpressionAttributeValues={":version": version},
