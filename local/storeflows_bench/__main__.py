@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storeflows_bench import coldstart, costs, measure, model, replay, report
+from storeflows_bench import coldstart, costs, flows, measure, model, replay, report
 from storeflows_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--purchases", type=int, default=DEFAULT_PURCHASES)
     parser.add_argument("--contacts", type=int, help="default: 30%% of the purchases")
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="browsing sessions (0: none)")
+    parser.add_argument(
+        "--no-flows", action="store_true", help="skip part 4: each issue-14 template's cost per run (flows.py)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cold-runs", type=int, default=10, help="fresh interpreters per import (median)")
     parser.add_argument("--handler-events", type=int, default=300)
@@ -55,7 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         env=os.environ,
     )
     progress(f"replay: {args.purchases} purchases over {contacts} contacts")
-    replayed = replay.replay(args.purchases, contacts, args.seed, sessions=args.sessions, progress=progress)
+    replayed = replay.replay(
+        args.purchases,
+        contacts,
+        args.seed,
+        sessions=args.sessions,
+        flows=None if args.no_flows else flows.play,
+        progress=progress,
+    )
     out, err = timing.communicate()
     if timing.returncode != 0:
         print(err, file=sys.stderr)
@@ -86,11 +96,15 @@ def main(argv: list[str] | None = None) -> int:
             init_seconds={name: ms / 1000 for name, ms in cold.source_ms.items()},
             memory_mb=replayed.memory_mb,
         )
+    prices = costs.load_prices()
+    flowed = None
+    if replayed.flows is not None:
+        flowed = flows.results(replayed.flows, replayed.item_sizes, replayed.memory_mb, prices)
     doc = report.results(
         replay=replayed,
         tallies=tallies,
         fig=fig,
-        prices=costs.load_prices(),
+        prices=prices,
         cold=cold,
         handler_time=handler_time,
         bench_seconds=time.perf_counter() - started,
@@ -98,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         browsed=browsed,
         browsing_fig=browsing_fig,
+        flows=flowed,
     )
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(report.table(doc))

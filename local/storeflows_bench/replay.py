@@ -26,16 +26,19 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from storeflows_bench import browsing, workload
 from storeflows_bench.calls import Ledger, recording
+
+if TYPE_CHECKING:
+    from storeflows_bench.flows import Played
 
 # Twenty workflow days per real second: the longest run (the care series, 13 days of waits)
 # lasts under a second.
@@ -95,6 +98,7 @@ class Replay:
     custom_metrics: set[tuple[str, str, tuple[tuple[str, str], ...]]]
     memory_mb: dict[str, int]
     browsing: Browsing | None = None
+    flows: list[Played] | None = None  # part 4 (storeflows_bench.flows)
     python: str = sys.version.split()[0]
 
 
@@ -143,12 +147,24 @@ class LogSink:
                     )
 
 
-def replay(purchases: int, contacts: int, seed: int, *, sessions: int = 0, progress=None) -> Replay:
-    """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing)."""
+def replay(
+    purchases: int,
+    contacts: int,
+    seed: int,
+    *,
+    sessions: int = 0,
+    flows: Callable[..., list[Played]] | None = None,
+    progress=None,
+) -> Replay:
+    """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing), then part 4:
+    `flows(api_url, ledger, time_scale, read_runs, progress)` (storeflows_bench.flows.play)."""
     chains = workload.plan(purchases, contacts, seed)
     ledger = Ledger()
     sink = LogSink(ledger)
     os.environ["STOREFLOWS_SESSION_TIMEOUT"] = str(browsing.SESSION_TIMEOUT_SECONDS)
+    # At 20 workflow days a second the hourly schedule would tick 480 times a second: it ticks
+    # only when part 4 asks, for the hours its runs are due.
+    os.environ["STOREFLOWS_LOCAL_SCHEDULES"] = "manual"
     with _stack(ledger, sink) as (stack, secrets):
         ledger.begin("purchases")
         workflows = _publish_every_template()
@@ -172,6 +188,11 @@ def replay(purchases: int, contacts: int, seed: int, *, sessions: int = 0, progr
         seconds = time.perf_counter() - started
         runs = _runs(sfn, {t: arn for t, arn in machines.items() if t not in browsing.TEMPLATES})
         browsed = _browse(stack.api_url, ledger, sfn, machines, sessions, seed, progress) if sessions else None
+        flowed = None
+        if flows is not None:
+            flowed = flows(
+                stack.api_url, ledger, TIME_SCALE, lambda template: _runs(sfn, {template: machines[template]}), progress
+            )
         sizes = _item_sizes(os.environ["TABLE_NAME"])
         memory = {spec.logical_id: _memory_mb(stack.template, spec.logical_id) for spec in stack.template.functions()}
     purchased = ledger.of_part("purchases")
@@ -188,6 +209,7 @@ def replay(purchases: int, contacts: int, seed: int, *, sessions: int = 0, progr
         custom_metrics=sink.custom_metrics,
         memory_mb=memory,
         browsing=browsed,
+        flows=flowed,
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from storeflows_bench import costs, model
+from storeflows_bench import flows as flows_part
 from storeflows_bench.coldstart import ColdStart, as_json
 from storeflows_bench.costs import Bill, Prices
 from storeflows_bench.measure import BROWSING, ENGAGEMENT, INTAKE, BrowsingTally, Tally, workflow_tallies
@@ -95,6 +96,7 @@ def results(
     date: str,
     browsed: BrowsingTally | None = None,
     browsing_fig: model.BrowsingFigures | None = None,
+    flows: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     intake = tallies[INTAKE]
     engagement = tallies[ENGAGEMENT]
@@ -229,6 +231,7 @@ def results(
         "cold_start": as_json(cold),
         "handler_time": handler_time,
         **({"browsing": browsing} if browsing is not None else {}),
+        **({"flows": flows} if flows is not None else {}),
         "targets": targets,
         "bench_seconds": round(bench_seconds, 1),
     }
@@ -372,6 +375,8 @@ def table(doc: dict[str, Any]) -> str:
     ]
     if "browsing" in doc:
         lines += ["", *_browsing_lines(doc["browsing"])]
+    if "flows" in doc:
+        lines += ["", *flows_part.table_lines(doc["flows"])]
     lines += [
         "",
         "Targets",
