@@ -90,7 +90,9 @@ def test_a_runs_figures_are_its_own_steps_and_emails_and_the_start_is_apart():
     assert runs.invocations == Counter({"SendMessageFunction": 2, "TrackEngagementFunction": 4})
     assert start.invocations == Counter({"IngestFunction": 2, "DispatchFunction": 2})
     # Each run's StartExecution is the run's, not the dispatcher's.
-    assert runs.calls[("stepfunctions", "StartExecution")] == 2 and ("stepfunctions", "StartExecution") not in start.calls
+    assert (
+        runs.calls[("stepfunctions", "StartExecution")] == 2 and ("stepfunctions", "StartExecution") not in start.calls
+    )
     assert runs.calls[("lambda", "Invoke")] == 4 and runs.calls[("sns", "Publish")] == 4
     assert flow.sns_publishes == 4 and flow.sqs_requests == 0
     # Billed duration rounds up to the millisecond at the function's memory.
