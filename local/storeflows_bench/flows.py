@@ -1,4 +1,4 @@
-"""Part 4 of the bench: the catalogue of flows (issue 14's templates), each template's cost per
+"""The bench's flows (part 6 of its table): the catalogue of flows (issue 14's templates), each template's cost per
 run, on the same local stack as parts 1 to 3.
 
 SCENARIOS holds one entry per template: a store of its own (`bench-<template>`) with the
@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,8 @@ class Shop:
     def buy(self, order_id: str, email: str, *items: dict[str, Any], **customer: Any) -> None:
         from storeflows_local.signing import purchase
 
-        total = str(sum(float(item["price"]) * item.get("quantity", 1) for item in items))
-        self.post(purchase(order_id, email, total=f"{float(total):.2f}", items=list(items), **customer))
+        total = sum(Decimal(item["price"]) * item.get("quantity", 1) for item in items)
+        self.post(purchase(order_id, email, total=str(total), items=list(items), **customer))
 
     def product(self, product_id: str, price: str = "20.00", **extra: Any) -> None:
         self.post(
