@@ -452,6 +452,7 @@ class FlowTally:
     sqs_requests: int = 0  # the runs' own
     seconds: float = 0.0
     paths: Counter[str] = field(default_factory=Counter)
+    run_histories: list[Run] = field(default_factory=list)
 
 
 def tally(played: Played, sizes: dict[tuple[str, str], int], memory_mb: dict[str, int]) -> FlowTally:
@@ -479,6 +480,7 @@ def tally(played: Played, sizes: dict[tuple[str, str], int], memory_mb: dict[str
         sqs_requests=sum(n for (service, _), n in runs.calls.items() if service == "sqs"),
         seconds=played.seconds,
         paths=runs.paths,
+        run_histories=played.runs,
     )
 
 
@@ -549,6 +551,9 @@ def figures(flow: FlowTally, prices: Prices) -> dict[str, Any]:
         "runs": count,
         "emails": runs.emails,
         "paths": dict(sorted(flow.paths.items())),
+        # How often a run entered each state: its loops (a review request's checks for the
+        # delivery) show how its cost depends on when things happened.
+        "states_per_run": states_per_run(flow.run_histories),
         "seconds": round(flow.seconds, 1),
         "per_run": {
             "transitions": round(runs.per_unit(runs.transitions), 2),
@@ -571,6 +576,11 @@ def figures(flow: FlowTally, prices: Prices) -> dict[str, Any]:
         "terms": {line.term: round(line.usd, 8) for line in lines},
         "by_operation": {f"{s}.{o}": round(runs.per_unit(n), 2) for (s, o), n in sorted(runs.calls.items()) if n},
     }
+
+
+def states_per_run(runs: list[Run]) -> dict[str, float]:
+    entered = Counter(name for run in runs for name in run.states)
+    return {name: round(count / len(runs), 2) for name, count in sorted(entered.items())}
 
 
 def results(

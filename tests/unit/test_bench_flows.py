@@ -131,6 +131,7 @@ def test_the_cost_per_run_prices_transitions_requests_duration_traces_logs_and_p
     assert row["per_email_usd"] == pytest.approx(expected + postage, abs=1e-7)  # one email a run
     assert row["per_1000_runs_usd"] == pytest.approx(1000 * (expected + postage), abs=1e-4)
     assert row["dominant"] == max(row["terms"], key=row["terms"].get)
+    assert row["states_per_run"] == {"SendVipMessage": 1.0, "TagVip": 1.0}
     # The start, per run: an HTTP request, ingest and dispatch with their traces, the
     # SendMessage and the poller's receive and delete.
     assert per_run["start_usd"] > aws["api_gateway_http_request"].cost(1) + aws["sqs_request"].cost(3)
