@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contacts", type=int, help="default: 30%% of the purchases")
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="browsing sessions (0: none)")
     parser.add_argument(
-        "--no-flows", action="store_true", help="skip part 6: each catalogue flow's cost per run (flows.py)"
+        "--no-flows", action="store_true", help="skip part 7: each catalogue flow's cost per run (flows.py)"
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cold-runs", type=int, default=10, help="fresh interpreters per import (median)")

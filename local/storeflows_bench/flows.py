@@ -1,4 +1,4 @@
-"""The bench's flows (part 6 of its table): the catalogue of flows (issue 14's templates), each template's cost per
+"""The bench's flows (part 7 of its table): the catalogue of flows (issue 14's templates), each template's cost per
 run, on the same local stack as parts 1 to 3.
 
 SCENARIOS holds one entry per template: a store of its own (`bench-<template>`) with the
@@ -593,7 +593,7 @@ def results(
 def table_lines(flows: dict[str, Any]) -> list[str]:
     """Part 6 of the table."""
     lines = [
-        "6. Flows: each template's example workflow on a store of its own, a few runs each; per run, SES postage "
+        "7. Flows: each template's example workflow on a store of its own, a few runs each; per run, SES postage "
         "included; what starts the runs (intake, schedule) apart",
         "   template          (all runs)   | per run: transitions, Lambda invocations and GB-s, DynamoDB units, "
         "SNS publishes, USD | USD per email, per 1,000 runs, and what started a run",

@@ -33,21 +33,10 @@ def measure(events: int) -> dict[str, Any]:
     )
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
-    from unittest import mock
-
     from moto import mock_aws
-    from moto.sesv2.responses import SESV2Response
 
-    from storeflows_local.engine import _ses_account
-
-    # Logs and metrics go where they would in Lambda: stdout, here dropped. The send step asks
-    # SES for its send rate (GetAccount, which moto lacks): the local stack's answer, no limit.
-    with (
-        mock_aws(),
-        mock.patch.object(SESV2Response, "get_account", _ses_account(None), create=True),
-        open(os.devnull, "w") as dropped,
-        redirect_stdout(dropped),
-    ):
+    # Logs and metrics go where they would in Lambda: stdout, here dropped.
+    with mock_aws(), open(os.devnull, "w") as dropped, redirect_stdout(dropped):
         from storeflows_local.stack import LocalStack
 
         stack = LocalStack(api_url="https://api.example.test")

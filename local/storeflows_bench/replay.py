@@ -156,8 +156,9 @@ def replay(
     flows: Callable[..., list[Played]] | None = None,
     progress=None,
 ) -> Replay:
-    """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing), then the flows
-    (part 6 of the table): `flows(api_url, ledger, time_scale, read_runs, progress)` (storeflows_bench.flows.play)."""
+    """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing), then the
+    flows (part 7 of the table, after the catalogue alerts' 6): `flows(api_url, ledger,
+    time_scale, read_runs, progress)` (storeflows_bench.flows.play)."""
     chains = workload.plan(purchases, contacts, seed)
     ledger = Ledger()
     sink = LogSink(ledger)
