@@ -22,9 +22,9 @@ dev: $(STAMP)  ## the local stack on http://127.0.0.1:$${PORT:-3000}; kept in .s
 demo: $(STAMP)  ## local stack + scripted purchases + report; TEMPLATE=<name>|all
 	STOREFLOWS_DEMO_TEMPLATE=$(TEMPLATE) $(BIN)/python -m storeflows_local demo --port 0
 
-bench: $(STAMP)  ## calls, cost and cold start per purchase, per page view and per 1,000 alert recipients (README "Cost and performance"); N=<purchases> SESSIONS=<browsing sessions> ALERTS=<recipients>
+bench: $(STAMP)  ## calls, cost and cold start per purchase, per page view, per 1,000 alert recipients and per run of each flow (README "Cost and performance"); N=<purchases> SESSIONS=<browsing sessions> ALERTS=<recipients> FLOWS=0 (no flows part)
 	$(BIN)/python -m storeflows_bench $(if $(N),--purchases $(N)) $(if $(SESSIONS),--sessions $(SESSIONS)) \
-		$(if $(ALERTS),--alert-recipients $(ALERTS))
+		$(if $(ALERTS),--alert-recipients $(ALERTS)) $(if $(filter 0,$(FLOWS)),--no-flows)
 
 reference: $(STAMP)  ## docs/reference.md from the settings models (tests/unit/test_reference.py checks it)
 	$(BIN)/python -m storeflows_cli.reference

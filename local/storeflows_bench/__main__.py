@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storeflows_bench import coldstart, costs, measure, model, replay, report
+from storeflows_bench import coldstart, costs, flows, measure, model, replay, report
 from storeflows_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="browsing sessions (0: none)")
     parser.add_argument(
         "--alert-recipients", type=int, default=DEFAULT_ALERT_RECIPIENTS, help="contacts per catalogue alert (0: none)"
+    )
+    parser.add_argument(
+        "--no-flows", action="store_true", help="skip part 7: each catalogue flow's cost per run (flows.py)"
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cold-runs", type=int, default=10, help="fresh interpreters per import (median)")
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         sessions=args.sessions,
         alert_recipients=args.alert_recipients,
+        flows=None if args.no_flows else flows.play,
         progress=progress,
     )
     out, err = timing.communicate()
@@ -98,18 +102,20 @@ def main(argv: list[str] | None = None) -> int:
             init_seconds={name: ms / 1000 for name, ms in cold.source_ms.items()},
             memory_mb=replayed.memory_mb,
         )
+    prices = costs.load_prices()
     alert_bills = (
-        model.alert_bills(
-            measure.alerts_tallies(replayed), replayed.alerts.recipients, replayed.memory_mb, costs.load_prices()
-        )
+        model.alert_bills(measure.alerts_tallies(replayed), replayed.alerts.recipients, replayed.memory_mb, prices)
         if replayed.alerts is not None
         else None
     )
+    flowed = None
+    if replayed.flows is not None:
+        flowed = flows.results(replayed.flows, replayed.item_sizes, replayed.memory_mb, prices)
     doc = report.results(
         replay=replayed,
         tallies=tallies,
         fig=fig,
-        prices=costs.load_prices(),
+        prices=prices,
         cold=cold,
         handler_time=handler_time,
         bench_seconds=time.perf_counter() - started,
@@ -118,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         browsed=browsed,
         browsing_fig=browsing_fig,
         alert_bills=alert_bills,
+        flows=flowed,
     )
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(report.table(doc))

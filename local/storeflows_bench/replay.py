@@ -27,17 +27,20 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from storeflows_bench import alerts, browsing, workload
 from storeflows_bench.alerts import AlertsPart
 from storeflows_bench.calls import Ledger, recording
+
+if TYPE_CHECKING:
+    from storeflows_bench.flows import Played
 
 # Twenty workflow days per real second: the longest run (the care series, 13 days of waits)
 # lasts under a second.
@@ -98,6 +101,7 @@ class Replay:
     memory_mb: dict[str, int]
     browsing: Browsing | None = None
     alerts: AlertsPart | None = None
+    flows: list[Played] | None = None  # part 7 of the table (storeflows_bench.flows)
     python: str = sys.version.split()[0]
 
 
@@ -147,14 +151,26 @@ class LogSink:
 
 
 def replay(
-    purchases: int, contacts: int, seed: int, *, sessions: int = 0, alert_recipients: int = 0, progress=None
+    purchases: int,
+    contacts: int,
+    seed: int,
+    *,
+    sessions: int = 0,
+    alert_recipients: int = 0,
+    flows: Callable[..., list[Played]] | None = None,
+    progress=None,
 ) -> Replay:
     """Part 1 (`purchases`), then, with `sessions`, parts 2 and 3 (see browsing), then, with
-    `alert_recipients`, part 4 (see alerts)."""
+    `alert_recipients`, part 4 (see alerts), then the flows (part 7 of the table, after the
+    catalogue alerts' 6): `flows(api_url, ledger, time_scale, read_runs, progress)`
+    (storeflows_bench.flows.play)."""
     chains = workload.plan(purchases, contacts, seed)
     ledger = Ledger()
     sink = LogSink(ledger)
     os.environ["STOREFLOWS_SESSION_TIMEOUT"] = str(browsing.SESSION_TIMEOUT_SECONDS)
+    # At 20 workflow days a second the hourly schedule would tick 480 times a second: it ticks
+    # only when part 4 asks, for the hours its runs are due.
+    os.environ["STOREFLOWS_LOCAL_SCHEDULES"] = "manual"
     with _stack(ledger, sink) as (stack, secrets):
         ledger.begin("purchases")
         workflows = _publish_every_template()
@@ -190,6 +206,11 @@ def replay(
             if alert_recipients
             else None
         )
+        flowed = None
+        if flows is not None:
+            flowed = flows(
+                stack.api_url, ledger, TIME_SCALE, lambda template: _runs(sfn, {template: machines[template]}), progress
+            )
         sizes = _item_sizes(os.environ["TABLE_NAME"])
         memory = {spec.logical_id: _memory_mb(stack.template, spec.logical_id) for spec in stack.template.functions()}
     purchased = ledger.of_part("purchases")
@@ -207,6 +228,7 @@ def replay(
         memory_mb=memory,
         browsing=browsed,
         alerts=alerted,
+        flows=flowed,
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from storeflows_bench import costs, model
+from storeflows_bench import flows as flows_part
 from storeflows_bench.coldstart import ColdStart, as_json
 from storeflows_bench.costs import Bill, Prices
 from storeflows_bench.measure import BROWSING, ENGAGEMENT, INTAKE, BrowsingTally, Tally, workflow_tallies
@@ -96,6 +97,7 @@ def results(
     browsed: BrowsingTally | None = None,
     browsing_fig: model.BrowsingFigures | None = None,
     alert_bills: model.AlertBills | None = None,
+    flows: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     intake = tallies[INTAKE]
     engagement = tallies[ENGAGEMENT]
@@ -231,6 +233,7 @@ def results(
         "handler_time": handler_time,
         **({"browsing": browsing} if browsing is not None else {}),
         **({"alerts": _alerts_json(replay, alert_bills)} if alert_bills is not None else {}),
+        **({"flows": flows} if flows is not None else {}),
         "targets": targets,
         "bench_seconds": round(bench_seconds, 1),
     }
@@ -413,6 +416,8 @@ def table(doc: dict[str, Any]) -> str:
         lines += ["", *_browsing_lines(doc["browsing"])]
     if "alerts" in doc:
         lines += ["", *_alerts_lines(doc["alerts"])]
+    if "flows" in doc:
+        lines += ["", *flows_part.table_lines(doc["flows"])]
     lines += [
         "",
         "Targets",
