@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import local_stack
 
 from storeflows_local.waiting import wait_for
 
@@ -31,6 +32,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# A person's pages, in Chromium on a busy 2-core machine, can be seconds apart: the e2e
+# stacks' 2-second session would end between two product views and split the visit in two.
+SESSION_TIMEOUT = 8
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with local_stack(tmp_path_factory, STOREFLOWS_SESSION_TIMEOUT=str(SESSION_TIMEOUT)) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

@@ -37,16 +37,19 @@ def serve(state_file: Path, local_file: Path, **extra: str) -> tuple[subprocess.
         text=True,
     )
     ready: dict = {}
+    started = threading.Event()
 
-    def read_ready_line() -> None:
+    def read_output() -> None:
+        # Read to the end, not only up to READY: a pipe nobody reads fills up (the functions
+        # log, the schedule ticks many times a second) and the stack then blocks on its next
+        # line, Ctrl-C included.
         for line in process.stdout:
-            if line.startswith("READY "):
+            if not started.is_set() and line.startswith("READY "):
                 ready.update(json.loads(line[len("READY ") :]))
-                return
+                started.set()
 
-    reader = threading.Thread(target=read_ready_line, daemon=True)
-    reader.start()
-    reader.join(STARTUP_SECONDS)
+    threading.Thread(target=read_output, daemon=True).start()
+    started.wait(STARTUP_SECONDS)
     if not ready:
         process.kill()
         pytest.fail(f"the local stack did not start within {STARTUP_SECONDS}s")
