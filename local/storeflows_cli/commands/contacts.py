@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
+from storeflows.records import SKIP_REASONS
 from storeflows_cli.commands import Build
 from storeflows_cli.output import CliError, UsageError, emit, table
 
@@ -251,9 +253,9 @@ def register(groups: argparse._SubParsersAction, build: Build) -> None:
         contacts_show,
         "profile, tags, score, consent, orders, recent send decisions, workflows now",
         "A contact's profile, tags, score, consent (and whether marketing may reach them now),\n"
-        "orders, their 10 latest send decisions (sent, or skipped and why: no_marketing_consent,\n"
-        "unsubscribed, suppressed, frequency_cap, coupon_pool_exhausted, send_outcome_unknown,\n"
-        "address_not_sendable) and the workflow runs they are inside right now.",
+        "orders, their 10 latest send decisions (sent, or skipped and why:\n"
+        + textwrap.fill(", ".join(SKIP_REASONS), width=90)
+        + ")\nand the workflow runs they are inside right now.",
     )
     sub.add_argument("store")
     sub.add_argument("email")
