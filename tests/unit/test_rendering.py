@@ -85,6 +85,8 @@ def test_decimal_renders_with_its_scale():
         (Decimal("1500.4"), "JPY", "1500 JPY"),
         ("19.999", "USD", "20.00 USD"),
         (0.1, "EUR", "0.10 EUR"),
+        # A catalogue product from Shopify's or WooCommerce's webhooks names no currency.
+        (Decimal("19.99"), "", "19.99"),
     ],
 )
 def test_money_filter(amount, currency, expected):

@@ -94,7 +94,10 @@ def _money(value: Decimal | int | float | str, currency: str) -> str:
     code = str(currency).strip().upper()
     amount = value if isinstance(value, Decimal) else Decimal(str(value))
     exponent = Decimal(1) if code in _ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
-    return f"{amount.quantize(exponent, rounding=ROUND_HALF_UP)} {code}"
+    quantized = amount.quantize(exponent, rounding=ROUND_HALF_UP)
+    # A product whose source names no currency (Shopify's and WooCommerce's product webhooks
+    # carry none) shows the amount alone, not a dangling space.
+    return f"{quantized} {code}" if code else str(quantized)
 
 
 def _finalize(value: Any) -> Any:
