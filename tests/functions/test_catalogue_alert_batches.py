@@ -502,7 +502,9 @@ def test_many_senders_at_once_tell_each_contact_once_in_about_the_order_they_ask
     assert (progress["next"], progress["sent"]) == ("next_wave", 30)
     sent = told(aws)
     assert Counter(sent) == dict.fromkeys(askers[:30], 1), "the first 30 who asked, each once"
-    assert all(abs(sent.index(email) - index) < 8 for index, email in enumerate(askers[:30]))
+    # With 8 in flight, a sender that took a contact may be held back while the others send
+    # (the GIL, a busy machine): the order is the askers' within about twice that, not exactly.
+    assert all(abs(sent.index(email) - index) < 2 * batches.SENDERS for index, email in enumerate(askers[:30]))
 
 
 # --- settings ---------------------------------------------------------------------------------
