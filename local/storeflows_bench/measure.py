@@ -61,15 +61,26 @@ class Tally:
 
 
 def tally(replay: Replay) -> dict[str, Tally]:
-    sizes = replay.item_sizes
     tallies: dict[str, Tally] = {INTAKE: Tally(units=replay.purchases), ENGAGEMENT: Tally()}
+    _add_runs_and_invocations(tallies, replay, replay.runs, replay.ledger.invocations, with_minimum=True)
+    tallies[INTAKE].minimum_calls = _intake_minimum(_dispatched_events(replay.ledger.invocations))
+    tallies[INTAKE].traces = sum(1 for i in replay.ledger.invocations if i.function in INTAKE_FUNCTIONS)
+    _add_engagement(tallies[ENGAGEMENT], replay, emails=sum(t.emails for t in workflow_tallies(tallies).values()))
+    _check_state_machine_calls(replay)
+    return tallies
+
+
+def _add_runs_and_invocations(
+    tallies: dict[str, Tally], replay: Replay, runs: list[Any], invocations: list[Any], *, with_minimum: bool
+) -> None:
+    """Each run into its template's tally, and each invocation to its owner: the intake, the
+    engagement tracking, or the run whose task scheduled it (by function and payload)."""
     owner_of_payload: dict[tuple[str, str], str] = {}
-    for run in replay.runs:
-        template = tallies.setdefault(run.template, Tally())
-        _add_run(template, run, sizes)
+    for run in runs:
+        _add_run(tallies.setdefault(run.template, Tally()), run, replay.item_sizes, with_minimum=with_minimum)
         for function, payload, _ in run.lambda_tasks:
             owner_of_payload[(function, payload)] = run.template
-    for invocation in replay.ledger.invocations:
+    for invocation in invocations:
         if invocation.function in INTAKE_FUNCTIONS:
             owner = INTAKE
         elif invocation.function == TRACKING_FUNCTION:
@@ -79,13 +90,8 @@ def tally(replay: Replay) -> dict[str, Tally]:
             if scheduled is None:
                 raise RuntimeError(f"an invocation of {invocation.function} that no run scheduled")
             owner = scheduled
-        _add_invocation(tallies[owner], invocation, sizes, replay.memory_mb[invocation.function])
-    _move_starts_to_runs(tallies, replay.runs)
-    tallies[INTAKE].minimum_calls = _intake_minimum(_dispatched_events(replay.ledger.invocations))
-    tallies[INTAKE].traces = sum(1 for i in replay.ledger.invocations if i.function in INTAKE_FUNCTIONS)
-    _add_engagement(tallies[ENGAGEMENT], replay, emails=sum(t.emails for t in workflow_tallies(tallies).values()))
-    _check_state_machine_calls(replay)
-    return tallies
+        _add_invocation(tallies[owner], invocation, replay.item_sizes, replay.memory_mb[invocation.function])
+    _move_starts_to_runs(tallies, runs)
 
 
 def workflow_tallies(tallies: dict[str, Tally]) -> dict[str, Tally]:
@@ -357,25 +363,8 @@ def alerts_tallies(replay: Replay) -> dict[str, Tally]:
     engagement of the emails it sent (units: emails)."""
     part = replay.alerts
     assert part is not None
-    sizes = replay.item_sizes
     tallies: dict[str, Tally] = {INTAKE: Tally(units=len(part.runs)), ENGAGEMENT: Tally()}
-    owner_of_payload: dict[tuple[str, str], str] = {}
-    for run in part.runs:
-        _add_run(tallies.setdefault(run.template, Tally()), run, sizes, with_minimum=False)
-        for function, payload, _ in run.lambda_tasks:
-            owner_of_payload[(function, payload)] = run.template
-    for invocation in part.ledger.invocations:
-        if invocation.function in INTAKE_FUNCTIONS:
-            owner = INTAKE
-        elif invocation.function == TRACKING_FUNCTION:
-            owner = ENGAGEMENT
-        else:
-            scheduled = owner_of_payload.get((invocation.function, canonical(invocation.event)))
-            if scheduled is None:
-                raise RuntimeError(f"an invocation of {invocation.function} that no alert run scheduled")
-            owner = scheduled
-        _add_invocation(tallies[owner], invocation, sizes, replay.memory_mb[invocation.function])
-    _move_starts_to_runs(tallies, part.runs)
+    _add_runs_and_invocations(tallies, replay, part.runs, part.ledger.invocations, with_minimum=False)
     emails = sum(t.emails for t in workflow_tallies(tallies).values())
     tallies[ENGAGEMENT].units = emails
     for call in part.ledger.calls:

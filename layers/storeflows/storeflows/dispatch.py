@@ -429,15 +429,6 @@ def _catalogue_outcome(event: StoreEvent, product_id: str | None, changes: list[
     return {"event_id": event.event_id, "catalogue_changes": [change.model_dump(mode="json") for change in changes]}
 
 
-def _request_back_in_stock(event: StoreEvent, request: BackInStockRequestedEvent) -> dict[str, Any]:
-    """Queues the request (storeflows.interest); an address new to the store gets a profile,
-    as any contact does: the restock's alert goes only to a known contact (messaging.sending)."""
-    outcome = interest.request_back_in_stock(event, request)
-    if outcome.get("back_in_stock_request") == "recorded":
-        contacts.start_profile(event.store_id, request.customer.email)
-    return outcome
-
-
 def _record_customer_facts(event: StoreEvent, facts: CustomerFactsEvent) -> dict[str, Any]:
     """A customer the platform tells of (their birthday): their profile, started if new, for
     `_note_birthday` to keep it on."""
@@ -472,7 +463,7 @@ _HANDLERS: dict[type, Callable[[StoreEvent, Any], dict[str, Any]]] = {
     IdentifyEvent: _identify,
     SessionCheckEvent: _check_session,
     SubscriptionRequestedEvent: _request_subscription,
-    BackInStockRequestedEvent: _request_back_in_stock,
+    BackInStockRequestedEvent: interest.request_back_in_stock,
     CustomerFactsEvent: _record_customer_facts,
     **dict.fromkeys(
         (

@@ -28,7 +28,7 @@ from storeflows.events import StoreEvent
 from storeflows.events.back_in_stock_request import BackInStockRequestedEvent
 from storeflows.events.common import Product, StorefrontEvent
 from storeflows.observability import logger
-from storeflows.storage import interest, visitors
+from storeflows.storage import contacts, interest, visitors
 from storeflows.storage.interest import InterestKind, Proof
 
 MAX_CLAIMED_REQUESTS = 5
@@ -88,6 +88,10 @@ def request_back_in_stock(event: StoreEvent, request: BackInStockRequestedEvent)
         currency=product.currency.upper() if product.currency else None,
         proof=proof,
     )
+    if newly:
+        # An address new to the store gets a profile, as any contact does: the restock's alert
+        # goes only to a known contact (messaging.sending).
+        contacts.start_profile(event.store_id, email)
     logger.info(
         "back-in-stock request",
         extra={"store_id": event.store_id, "event_id": event.event_id, "newly": newly, "proof": proof},
